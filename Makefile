@@ -1,0 +1,32 @@
+# qmpnuma: the two README commands (make run, make test) set everything up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint schemas clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/qmpnuma-demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check qmpnuma tests
+	$(BIN)/mypy --strict qmpnuma
+
+schemas: $(STAMP)
+	$(BIN)/qmpnuma-qapi gen schemas/qapi-schema.json --profile 7.2 -o qmpnuma/types/qapi_7_2.py
+	$(BIN)/qmpnuma-qapi gen schemas/qapi-schema.json --profile 2.9 -o qmpnuma/types/qapi_2_9.py
+	$(BIN)/qmpnuma-qapi introspect schemas/qapi-schema.json --profile 7.2 -o qmpnuma/types/introspect_7_2.json
+	$(BIN)/qmpnuma-qapi introspect schemas/qapi-schema.json --profile 2.9 -o qmpnuma/types/introspect_2_9.json
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
