@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/qmpnuma-demo
+	$(BIN)/qmpnuma demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -1,0 +1,59 @@
+"""Run the real QEMU and qmpnuma on the same command line and collect what a user would see.
+
+Real QEMU is started with ``-daemonize``: its parent exits 1 with the error on stderr when start-up
+fails, or 0 once the machine is built, and the daemon is then killed through its pidfile. That keeps
+an accepted configuration from costing seconds. qmpnuma is run in-process through
+``Machine.from_argv`` (the same code path as ``qmpnuma check``), with QEMU's program name.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from qmpnuma.errors import ConfigError
+from qmpnuma.machine import Machine
+
+PROGNAME = "qemu-system-x86_64"
+FIXED_ARGS = ["-accel", "tcg", "-nodefaults", "-display", "none", "-S"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Exit status and standard error of one start-up attempt."""
+
+    status: int
+    stderr: str
+
+
+def run_real(qemu: str, args: Sequence[str], timeout: float = 20.0) -> Outcome:
+    """Start the real QEMU daemonized on ``args`` and return how start-up ended."""
+    with tempfile.TemporaryDirectory(prefix="qmpnuma-ref-") as tmp:
+        pidfile = os.path.join(tmp, "qemu.pid")
+        proc = subprocess.run(
+            [qemu, *FIXED_ARGS, *args, "-daemonize", "-pidfile", pidfile],
+            capture_output=True,
+            timeout=timeout,
+            cwd=tmp,
+            check=False,
+        )
+        if os.path.exists(pidfile):
+            try:
+                with open(pidfile) as handle:
+                    os.kill(int(handle.read().strip()), signal.SIGKILL)
+            except (ValueError, ProcessLookupError):
+                pass
+        return Outcome(proc.returncode, proc.stderr.decode("utf-8", "replace"))
+
+
+def run_model(args: Sequence[str], profile: str = "7.2") -> Outcome:
+    """Build the qmpnuma machine for ``args`` and return the same kind of outcome."""
+    try:
+        machine = Machine.from_argv([*FIXED_ARGS, *args], profile=profile, progname=PROGNAME)
+    except ConfigError as err:
+        return Outcome(err.status, err.stderr)
+    return Outcome(0, "".join(machine.warnings))
