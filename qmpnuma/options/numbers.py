@@ -1,0 +1,258 @@
+"""QEMU's integer and size parsing (``util/cutils.c``) and the error texts built on it.
+
+Reproduced behaviour:
+
+* :func:`qemu_strtou64` – QEMU's wrapper of ``strtoull`` that insists on consuming the whole
+  string; like ``strtoull`` it accepts leading blanks, ``+``, and a ``-`` that wraps modulo 2**64.
+* :func:`parse_uint` / :func:`parse_uint_full` – ``strtoull`` that refuses negative numbers
+  with ERANGE (used by the OptsVisitor with base 0: decimal, ``0x`` hex, leading-0 octal).
+* :func:`parse_size` – ``qemu_strtosz``. Profile ``"7.2"``: decimal integer part, optional
+  ``.fraction`` (only with a scaling suffix, no exponent, exact 64.64 fixed-point arithmetic,
+  rounded half up), ``0x`` hex without fraction (a suffix on hex is accepted with a deprecation
+  warning), any ``-`` rejected, results >= 2**64 are ERANGE. Profile ``"2.9"``: ``strtod``
+  based, so exponents and hex floats pass, negative values and values >= 0xfffffffffffffc00 are
+  ERANGE. :func:`parse_size_mib` is ``qemu_strtosz_MiB`` (suffix-less means MiB).
+* The error texts of the three parsers that report a bad size or number:
+  QemuOpts (:func:`qemuopts_size`, :func:`qemuopts_number`, :func:`qemuopts_bool`), the
+  OptsVisitor (:func:`opts_visitor_size`) and the keyval/QAPI visitor
+  (:func:`keyval_size`). They raise :class:`qmpnuma.errors.OptionError`; the caller adds the
+  ``-opt ARG: `` location.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from qmpnuma.errors import OptionError
+from qmpnuma.options.cnum import UINT64_MAX, strtod, strtoull
+
+Profile = Literal["7.2", "2.9"]
+Errno = Literal["EINVAL", "ERANGE"]
+
+#: The hint QemuOpts appends to a bad size (printed on two lines after the error).
+SIZE_HINTS: tuple[str, ...] = (
+    "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-",
+    "and exabytes, respectively.",
+)
+
+_SUFFIX_POWER = {"B": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+
+
+class NumberError(ValueError):
+    """A number or size did not parse; ``errno`` says whether it was malformed or too big."""
+
+    def __init__(self, errno: Errno, text: str) -> None:
+        super().__init__(f"{errno}: {text!r}")
+        self.errno: Errno = errno
+        self.text = text
+
+
+def qemu_strtou64(text: str, base: int = 0) -> int:
+    """The whole of ``text`` as an unsigned 64-bit number (``-1`` wraps to 2**64-1)."""
+    value, end, error = strtoull(text, base)
+    if end == 0:
+        raise NumberError("EINVAL", text)
+    if error is not None:
+        raise NumberError("ERANGE", text)
+    if end != len(text):
+        raise NumberError("EINVAL", text)
+    return value
+
+
+def parse_uint(text: str, *, base: int = 0) -> tuple[int, int]:
+    """QEMU's ``parse_uint``: a non-negative number at the start of ``text``.
+
+    Returns ``(value, end)`` where ``end`` is where the number stopped; raises
+    :class:`NumberError` with EINVAL when no digits were found, ERANGE on overflow or when the
+    number is negative (a leading ``-`` after optional blanks).
+    """
+    value, end, error = strtoull(text, base)
+    if error is not None:
+        raise NumberError("ERANGE", text)
+    if end == 0:
+        raise NumberError("EINVAL", text)
+    if text.lstrip(" \t\n\v\f\r").startswith("-"):
+        raise NumberError("ERANGE", text)
+    return value, end
+
+
+def parse_uint_full(text: str, *, base: int = 0) -> int:
+    """QEMU's ``parse_uint_full``: like :func:`parse_uint` but the whole text must be used."""
+    value, end = parse_uint(text, base=base)
+    if end != len(text):
+        raise NumberError("EINVAL", text)
+    return value
+
+
+def _suffix_multiplier(char: str, unit: int) -> int | None:
+    """The scale of a size suffix letter (case-insensitive), or None if it is not one."""
+    power = _SUFFIX_POWER.get(char.upper()) if char else None
+    return None if power is None else unit**power
+
+
+def _strtosz_7_2(text: str, default_suffix: str, unit: int, warnings: list[str] | None) -> int:
+    """``do_strtosz`` of QEMU 6.0 … 7.2 with the caller requiring the whole text."""
+    value, end, error = strtoull(text, 10)
+    if end == 0:
+        raise NumberError("EINVAL", text)
+    if error is not None:
+        # The overflow is only reported when nothing follows the digits.
+        raise NumberError("ERANGE" if end == len(text) else "EINVAL", text)
+    if "-" in text[:end]:
+        raise NumberError("EINVAL", text)
+    fraction_bits = 0
+    is_hex = False
+    rest = text[end:end + 1]
+    if value == 0 and rest in ("x", "X"):
+        value, end, error = strtoull(text, 16)
+        if error is not None:
+            raise NumberError("ERANGE" if end == len(text) else "EINVAL", text)
+        if text[end:end + 1] == ".":
+            raise NumberError("EINVAL", text)
+        is_hex = True
+    elif rest == ".":
+        fraction, used, ferror = strtod(text[end:])
+        if ferror is not None or used == 0 or not _finite(fraction):
+            # Even "1.k" is fine: the dot alone is skipped.
+            end += 1
+        else:
+            if "e" in text[end:end + used].lower():
+                raise NumberError("EINVAL", text)
+            fraction_bits = int(fraction * 2.0**64) % (1 << 64)
+            end += used
+    multiplier = _suffix_multiplier(text[end:end + 1], unit)
+    if multiplier is not None:
+        if is_hex and warnings is not None:
+            warnings.append(f"Using a multiplier suffix on hex numbers is deprecated: {text}")
+        end += 1
+    else:
+        multiplier = _suffix_multiplier(default_suffix, unit)
+        assert multiplier is not None
+    if end != len(text):
+        raise NumberError("EINVAL", text)
+    if multiplier == 1:
+        if fraction_bits:
+            raise NumberError("EINVAL", text)
+        return value
+    scaled_fraction = fraction_bits * multiplier
+    result = value * multiplier + (scaled_fraction >> 64)
+    result += ((scaled_fraction & UINT64_MAX) >> 63)
+    if result > UINT64_MAX:
+        raise NumberError("ERANGE", text)
+    return result
+
+
+def _finite(number: float) -> bool:
+    """True unless ``number`` is an infinity or a NaN."""
+    return number == number and abs(number) != float("inf")
+
+
+def _strtosz_2_9(text: str, default_suffix: str, unit: int) -> int:
+    """``do_strtosz`` of QEMU 2.9: one ``strtod`` scan, then the suffix."""
+    value, end, error = strtod(text)
+    if value != value or end == 0 or error is not None:
+        raise NumberError("EINVAL", text)
+    has_fraction = value - int(value) != 0 if _finite(value) else False
+    multiplier = _suffix_multiplier(text[end:end + 1], unit)
+    if multiplier is not None:
+        end += 1
+    else:
+        multiplier = _suffix_multiplier(default_suffix, unit)
+        assert multiplier is not None
+    outcome: Errno | None = None
+    result = 0
+    if multiplier == 1 and has_fraction:
+        outcome = "EINVAL"
+    elif value < 0 or value * multiplier >= float(0xFFFFFFFFFFFFFC00):
+        outcome = "ERANGE"
+    else:
+        result = int(value * multiplier)
+    if end != len(text):
+        outcome = "EINVAL"
+    if outcome is not None:
+        raise NumberError(outcome, text)
+    return result
+
+
+def parse_size(
+    text: str,
+    default_suffix: str = "B",
+    *,
+    profile: Profile = "7.2",
+    unit: int = 1024,
+    warnings: list[str] | None = None,
+) -> int:
+    """``qemu_strtosz``: a byte count with an optional B/K/M/G/T/P/E suffix.
+
+    ``default_suffix`` applies when no suffix is written. In profile 7.2 a hex number with a
+    suffix appends QEMU's deprecation warning text (without program name or location) to
+    ``warnings`` when a list is given. Raises :class:`NumberError`.
+    """
+    if profile == "2.9":
+        return _strtosz_2_9(text, default_suffix, unit)
+    return _strtosz_7_2(text, default_suffix, unit, warnings)
+
+
+def parse_size_mib(
+    text: str, *, profile: Profile = "7.2", warnings: list[str] | None = None
+) -> int:
+    """``qemu_strtosz_MiB``: like :func:`parse_size` but a bare number counts MiB."""
+    return parse_size(text, "M", profile=profile, warnings=warnings)
+
+
+def qemuopts_size(
+    name: str, value: str, *, profile: Profile = "7.2", warnings: list[str] | None = None
+) -> int:
+    """A QemuOpts size option (``-m size=``, ``maxmem=``) with QemuOpts' error texts."""
+    try:
+        return parse_size(value, profile=profile, warnings=warnings)
+    except NumberError as exc:
+        if exc.errno == "ERANGE":
+            raise OptionError(f"Value '{value}' is out of range for parameter '{name}'") from exc
+        raise OptionError(
+            f"Parameter '{name}' expects a non-negative number below 2^64", SIZE_HINTS
+        ) from exc
+
+
+def qemuopts_number(name: str, value: str) -> int:
+    """A QemuOpts number option (``-m slots=``): ``qemu_strtou64`` base 0 and its texts."""
+    try:
+        return qemu_strtou64(value, 0)
+    except NumberError as exc:
+        if exc.errno == "ERANGE":
+            raise OptionError(f"Value '{value}' is too large for parameter '{name}'") from exc
+        raise OptionError(f"Parameter '{name}' expects a number") from exc
+
+
+_TRUE_WORDS = ("on", "yes", "true", "y")
+_FALSE_WORDS = ("off", "no", "false", "n")
+
+
+def qapi_bool(name: str, value: str) -> bool:
+    """``qapi_bool_parse``: on/yes/true/y and off/no/false/n, case-sensitive."""
+    if value in _TRUE_WORDS:
+        return True
+    if value in _FALSE_WORDS:
+        return False
+    raise OptionError(f"Parameter '{name}' expects 'on' or 'off'")
+
+
+def qemuopts_bool(name: str, value: str) -> bool:
+    """A QemuOpts bool option; same words and text as :func:`qapi_bool`."""
+    return qapi_bool(name, value)
+
+
+def opts_visitor_size(name: str, value: str, *, profile: Profile = "7.2") -> int:
+    """A size read by the OptsVisitor (``-numa node,mem=``): bytes by default."""
+    try:
+        return parse_size(value, profile=profile)
+    except NumberError as exc:
+        raise OptionError(f"Parameter '{name}' expects a size value") from exc
+
+
+def keyval_size(name: str, value: str) -> int:
+    """A size read by the keyval QObject visitor (``-object …,size=``): bytes by default."""
+    try:
+        return parse_size(value)
+    except NumberError as exc:
+        raise OptionError(f"Parameter '{name}' expects a size value") from exc

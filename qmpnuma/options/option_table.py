@@ -1,0 +1,151 @@
+"""QEMU 7.2's command-line option table for qemu-system-x86_64, as data.
+
+These are facts of QEMU's interface, read out of the ``qemu_options[]`` table of the Debian
+7.2.22 binary (so hidden options such as ``-qtest`` are included, and the order is QEMU's).
+Each entry says whether the option consumes the next argv element, and whether it is
+accepted on the x86_64 target: options built for other targets are still *known* to QEMU
+(they pass the argv walk) but are refused with ``Option not supported for this target`` when
+their turn comes.
+"""
+
+from __future__ import annotations
+
+from typing import Final, NamedTuple
+
+
+class OptionSpec(NamedTuple):
+    """How one QEMU option is spelled on the command line."""
+
+    takes_argument: bool
+    supported_on_x86_64: bool
+
+
+_RAW: Final[tuple[tuple[str, bool, bool], ...]] = (
+    ("h", False, True),
+    ("help", False, True),
+    ("version", False, True),
+    ("machine", True, True),
+    ("M", True, True),
+    ("cpu", True, True),
+    ("accel", True, True),
+    ("smp", True, True),
+    ("numa", True, True),
+    ("add-fd", True, True),
+    ("set", True, True),
+    ("global", True, True),
+    ("boot", True, True),
+    ("m", True, True),
+    ("mem-path", True, True),
+    ("mem-prealloc", False, True),
+    ("k", True, True),
+    ("audio-help", False, True),
+    ("audio", True, True),
+    ("audiodev", True, True),
+    ("device", True, True),
+    ("name", True, True),
+    ("uuid", True, True),
+    ("fda", True, True),
+    ("fdb", True, True),
+    ("hda", True, True),
+    ("hdb", True, True),
+    ("hdc", True, True),
+    ("hdd", True, True),
+    ("cdrom", True, True),
+    ("blockdev", True, True),
+    ("drive", True, True),
+    ("mtdblock", True, True),
+    ("sd", True, True),
+    ("snapshot", False, True),
+    ("fsdev", True, True),
+    ("virtfs", True, True),
+    ("iscsi", True, True),
+    ("usb", False, True),
+    ("usbdevice", True, True),
+    ("display", True, True),
+    ("nographic", False, True),
+    ("spice", True, True),
+    ("portrait", False, True),
+    ("rotate", True, True),
+    ("vga", True, True),
+    ("full-screen", False, True),
+    ("g", True, False),
+    ("vnc", True, True),
+    ("win2k-hack", False, True),
+    ("no-fd-bootchk", False, True),
+    ("no-acpi", False, True),
+    ("no-hpet", False, True),
+    ("acpitable", True, True),
+    ("smbios", True, True),
+    ("netdev", True, True),
+    ("nic", True, True),
+    ("net", True, True),
+    ("chardev", True, True),
+    ("tpmdev", True, True),
+    ("bios", True, True),
+    ("pflash", True, True),
+    ("kernel", True, True),
+    ("append", True, True),
+    ("initrd", True, True),
+    ("dtb", True, True),
+    ("compat", True, True),
+    ("fw_cfg", True, True),
+    ("serial", True, True),
+    ("parallel", True, True),
+    ("monitor", True, True),
+    ("qmp", True, True),
+    ("qmp-pretty", True, True),
+    ("mon", True, True),
+    ("debugcon", True, True),
+    ("pidfile", True, True),
+    ("singlestep", False, True),
+    ("preconfig", False, True),
+    ("S", False, True),
+    ("overcommit", True, True),
+    ("gdb", True, True),
+    ("s", False, True),
+    ("d", True, True),
+    ("D", True, True),
+    ("dfilter", True, True),
+    ("seed", True, True),
+    ("L", True, True),
+    ("enable-kvm", False, True),
+    ("xen-domid", True, True),
+    ("xen-attach", False, True),
+    ("xen-domid-restrict", False, True),
+    ("no-reboot", False, True),
+    ("no-shutdown", False, True),
+    ("action", True, True),
+    ("loadvm", True, True),
+    ("daemonize", False, True),
+    ("option-rom", True, True),
+    ("rtc", True, True),
+    ("icount", True, True),
+    ("watchdog-action", True, True),
+    ("echr", True, True),
+    ("incoming", True, True),
+    ("only-migratable", False, True),
+    ("nodefaults", False, True),
+    ("chroot", True, True),
+    ("runas", True, True),
+    ("prom-env", True, False),
+    ("semihosting", False, False),
+    ("semihosting-config", True, False),
+    ("old-param", False, False),
+    ("sandbox", True, True),
+    ("readconfig", True, True),
+    ("no-user-config", False, True),
+    ("trace", True, True),
+    ("plugin", True, True),
+    ("qtest", True, True),
+    ("qtest-log", True, True),
+    ("async-teardown", False, True),
+    ("msg", True, True),
+    ("dump-vmstate", True, True),
+    ("enable-sync-profile", False, True),
+    ("object", True, True),
+)
+
+#: name (without the leading dash) -> its spelling rules, in QEMU's table order.
+OPTIONS: Final[dict[str, OptionSpec]] = {
+    name: OptionSpec(takes_argument, supported) for name, takes_argument, supported in _RAW
+}
