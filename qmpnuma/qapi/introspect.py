@@ -1,0 +1,158 @@
+"""The value of ``query-qmp-schema`` for one profile, built the way QEMU builds it.
+
+QEMU first walks the commands and events in schema order; every type they mention is queued
+the first time it is used, and the queue (which grows as queued types mention further types)
+is walked afterwards.  Integer types are all reported as ``int`` (and their arrays as
+``[int]``); type names other than built-ins are replaced by numbers handed out in order of
+first use, so clients look at commands and events rather than type names.  Built-ins keep
+their names and arrays are named ``[ELEMENT]``.  Only what commands and events can reach is
+listed.  Pass ``unmask=True`` to keep the real names (useful when debugging a schema).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qmpnuma.qapi.schema import (
+    EMPTY_OBJECT,
+    AlternateType,
+    ArrayType,
+    BuiltinType,
+    Command,
+    Entity,
+    EnumType,
+    Event,
+    Feature,
+    Member,
+    ObjectType,
+    Schema,
+    SchemaVisitor,
+    Type,
+    Variant,
+    visit_entity,
+)
+
+
+def _features(features: list[Feature]) -> list[str]:
+    return [f.name for f in features]
+
+
+class IntrospectionBuilder(SchemaVisitor):
+    """Collects the SchemaInfo list; use :func:`introspect`."""
+
+    def __init__(self, schema: Schema, unmask: bool = False) -> None:
+        self.schema = schema
+        self.unmask = unmask
+        self.entries: list[dict[str, Any]] = []
+        self._numbers: dict[str, str] = {}
+        self._used: list[Type] = []
+
+    def _name(self, name: str) -> str:
+        if self.unmask:
+            return name
+        if name not in self._numbers:
+            self._numbers[name] = str(len(self._numbers))
+        return self._numbers[name]
+
+    def _lookup(self, name: str) -> Type:
+        typ = self.schema.lookup_type(name)
+        assert typ is not None
+        return typ
+
+    def _use(self, typ: Type) -> str:
+        """Queue ``typ`` if new and return the name introspection shows for it."""
+        if typ.json_type() == "int":
+            typ = self._lookup("int")
+        elif isinstance(typ, ArrayType) and typ.element.json_type() == "int":
+            typ = self.schema.array_of(self._lookup("int"))
+        if typ not in self._used:
+            self._used.append(typ)
+        if isinstance(typ, BuiltinType):
+            return typ.name
+        if isinstance(typ, ArrayType):
+            return "[" + self._use(typ.element) + "]"
+        return self._name(typ.name)
+
+    def _entry(self, name: str, meta: str, body: dict[str, Any],
+               features: list[Feature]) -> None:
+        if meta not in ("command", "event", "builtin", "array"):
+            name = self._name(name)
+        body["name"] = name
+        body["meta-type"] = meta
+        if features:
+            body["features"] = _features(features)
+        self.entries.append(body)
+
+    def _member(self, member: Member) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": member.name, "type": self._use(member.type)}
+        if member.optional:
+            entry["default"] = None
+        if member.features:
+            entry["features"] = _features(member.features)
+        return entry
+
+    def _variant(self, variant: Variant) -> dict[str, Any]:
+        return {"case": variant.name, "type": self._use(variant.type)}
+
+    # -- visitor ---------------------------------------------------------------------
+
+    def visit_needed(self, entity: Entity) -> bool:
+        # Types are only listed once something uses them (see visit_end).
+        return not isinstance(entity, Type)
+
+    def visit_builtin(self, typ: BuiltinType) -> None:
+        self._entry(typ.name, "builtin", {"json-type": typ.json}, [])
+
+    def visit_enum(self, typ: EnumType) -> None:
+        members: list[dict[str, Any]] = []
+        for value in typ.values:
+            member: dict[str, Any] = {"name": value.name}
+            if value.features:
+                member["features"] = _features(value.features)
+            members.append(member)
+        self._entry(typ.name, "enum",
+                    {"members": members, "values": [v.name for v in typ.values]}, typ.features)
+
+    def visit_array(self, typ: ArrayType) -> None:
+        element = self._use(typ.element)
+        self._entry(f"[{element}]", "array", {"element-type": element}, [])
+
+    def visit_object(self, typ: ObjectType) -> None:
+        body: dict[str, Any] = {"members": [self._member(m) for m in typ.members]}
+        if typ.tag_member is not None:
+            body["tag"] = typ.tag_member.name
+            body["variants"] = [self._variant(v) for v in typ.variants]
+        self._entry(typ.name, "object", body, typ.features)
+
+    def visit_alternate(self, typ: AlternateType) -> None:
+        members = [{"type": self._use(v.type)} for v in typ.variants]
+        self._entry(typ.name, "alternate", {"members": members}, typ.features)
+
+    def visit_command(self, command: Command) -> None:
+        empty = self._lookup(EMPTY_OBJECT)
+        body: dict[str, Any] = {
+            "arg-type": self._use(command.arg_type or empty),
+            "ret-type": self._use(command.ret_type or empty),
+        }
+        if command.allow_oob:
+            body["allow-oob"] = True
+        self._entry(command.name, "command", body, command.features)
+
+    def visit_event(self, event: Event) -> None:
+        empty = self._lookup(EMPTY_OBJECT)
+        self._entry(event.name, "event", {"arg-type": self._use(event.arg_type or empty)},
+                    event.features)
+
+    def visit_end(self) -> None:
+        # The queue grows while it is walked: each type may use further types.
+        index = 0
+        while index < len(self._used):
+            visit_entity(self._used[index], self)
+            index += 1
+
+
+def introspect(schema: Schema, unmask: bool = False) -> list[dict[str, Any]]:
+    """Return the ``query-qmp-schema`` value (a list of SchemaInfo objects) for ``schema``."""
+    builder = IntrospectionBuilder(schema, unmask)
+    schema.visit(builder)
+    return builder.entries
