@@ -1,0 +1,184 @@
+"""Possible-CPU slots: the x86 topology ids of every CPU index, and CPU type names.
+
+QEMU describes each CPU the machine could ever have (``maxcpus`` of them) by a slot with
+``socket-id`` / ``die-id`` / ``core-id`` / ``thread-id`` and, once NUMA is configured, a
+``node-id``. Those ids are what ``-numa cpu`` matches, what CPU hot-plug validates and what
+``query-hotpluggable-cpus`` reports, so they are computed once here from the topology.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from qmpnuma.machine.machine_types import MachineType, Profile
+from qmpnuma.machine.smp import CpuTopology
+
+#: Suffix of x86 CPU QOM types in qemu-system-x86_64 (``qemu64`` → ``qemu64-x86_64-cpu``).
+X86_CPU_TYPE_SUFFIX = "-x86_64-cpu"
+
+#: CPU models whose vendor is AMD and which lack ``topoext``: with more than one thread per
+#: core their realize prints the hyper-threading warning below (observed for qemu64, phenom
+#: and max under TCG).
+AMD_WITHOUT_TOPOEXT = frozenset(
+    {"qemu64", "phenom", "athlon", "max", "Opteron_G1", "Opteron_G2", "Opteron_G3",
+     "Opteron_G4", "Opteron_G5"}
+)
+
+
+def cpu_type_for_model(model: str | None, machine_type: MachineType) -> str | None:
+    """The QOM type of the machine's CPUs: ``-cpu NAME[,features]`` → ``NAME-x86_64-cpu``,
+    no ``-cpu`` → the machine type's default (None for boards without CPUs)."""
+    if model is None:
+        return machine_type.default_cpu_type
+    return model.split(",", 1)[0] + X86_CPU_TYPE_SUFFIX
+
+
+def cpu_model_of_type(cpu_type: str) -> str:
+    """Inverse of ``cpu_type_for_model``: ``qemu64-x86_64-cpu`` → ``qemu64``."""
+    return cpu_type.removesuffix(X86_CPU_TYPE_SUFFIX)
+
+
+def hyperthreading_warning(cpu_type: str | None, topology: CpuTopology) -> str | None:
+    """The one-time warning an AMD CPU model without topoext prints when realized with
+    ``threads > 1`` (message text with its second line, no ``warning:`` prefix)."""
+    if cpu_type is None or topology.threads <= 1:
+        return None
+    if cpu_model_of_type(cpu_type) not in AMD_WITHOUT_TOPOEXT:
+        return None
+    return (
+        f"This family of AMD CPU doesn't support hyperthreading({topology.threads})\n"
+        "Please configure -smp options properly or try enabling topoext feature."
+    )
+
+
+def _bit_width(count: int) -> int:
+    """Bits needed for ids ``0 .. count-1`` (``apicid_bitwidth_for_count``)."""
+    return (count - 1).bit_length() if count > 1 else 0
+
+
+@dataclass(frozen=True)
+class X86TopoIds:
+    """The ids of one CPU inside the package/die/core/thread hierarchy."""
+
+    socket_id: int
+    die_id: int
+    core_id: int
+    thread_id: int
+
+
+def topo_ids_from_index(topology: CpuTopology, cpu_index: int) -> X86TopoIds:
+    """x86 ids of a CPU index (``x86_topo_ids_from_idx``): threads vary fastest."""
+    threads, cores, dies = topology.threads, topology.cores, topology.dies
+    return X86TopoIds(
+        socket_id=cpu_index // (dies * cores * threads),
+        die_id=cpu_index // (cores * threads) % dies,
+        core_id=cpu_index // threads % cores,
+        thread_id=cpu_index % threads,
+    )
+
+
+def apic_id_from_ids(topology: CpuTopology, ids: X86TopoIds) -> int:
+    """The APIC id packing of the ids: each level takes ``ceil(log2(count))`` bits."""
+    smt_width = _bit_width(topology.threads)
+    core_width = _bit_width(topology.cores)
+    die_width = _bit_width(topology.dies)
+    core_offset = smt_width
+    die_offset = core_offset + core_width
+    pkg_offset = die_offset + die_width
+    return (
+        (ids.socket_id << pkg_offset)
+        | (ids.die_id << die_offset)
+        | (ids.core_id << core_offset)
+        | ids.thread_id
+    )
+
+
+@dataclass
+class CpuSlot:
+    """One possible CPU (QEMU's ``CPUArchId``) and, if it exists, the CPU in it.
+
+    ``node_id`` is the slot's NUMA node once one was assigned (``props.has_node_id``);
+    ``qom_path`` is set while a CPU occupies the slot.
+    """
+
+    cpu_index: int
+    socket_id: int
+    die_id: int
+    core_id: int
+    thread_id: int
+    apic_id: int
+    #: die-id is reported only when the topology has more than one die per socket.
+    has_die_id: bool = False
+    node_id: int | None = None
+    qom_path: str | None = None
+    hotplugged: bool = False
+    #: Host thread id reported by query-cpus-fast (any integer; real QEMU shows a host TID).
+    host_thread_id: int = 0
+
+    @property
+    def present(self) -> bool:
+        """True while a CPU is realized in this slot."""
+        return self.qom_path is not None
+
+    def props(self, profile: Profile = "7.2") -> dict[str, Any]:
+        """``CpuInstanceProperties`` of the slot (wire names, QAPI member order).
+
+        ``node-id`` only once assigned (never in 2.9); ``die-id`` only with several dies;
+        ``cluster-id`` is never reported on x86.
+        """
+        props: dict[str, Any] = {}
+        if self.node_id is not None and profile == "7.2":
+            props["node-id"] = self.node_id
+        props["socket-id"] = self.socket_id
+        if self.has_die_id and profile == "7.2":
+            props["die-id"] = self.die_id
+        props["core-id"] = self.core_id
+        props["thread-id"] = self.thread_id
+        return props
+
+    def describe(self) -> str:
+        """``socket-id: S, [die-id: D, ]core-id: C, thread-id: T`` (``cpu_slot_to_string``)."""
+        parts = [f"socket-id: {self.socket_id}"]
+        if self.has_die_id:
+            parts.append(f"die-id: {self.die_id}")
+        parts.append(f"core-id: {self.core_id}")
+        parts.append(f"thread-id: {self.thread_id}")
+        return ", ".join(parts)
+
+
+def boot_cpu_qom_path(cpu_index: int) -> str:
+    """QOM path of a CPU created at start-up, as observed on pc and q35 with -nodefaults.
+
+    CPU 0 is ``/machine/unattached/device[0]``; another unattached device is created right
+    after it, so CPU k >= 1 is ``device[k + 1]``.
+    """
+    return f"/machine/unattached/device[{0 if cpu_index == 0 else cpu_index + 1}]"
+
+
+def peripheral_qom_path(device_id: str | None, anonymous_index: int = 0) -> str:
+    """QOM path of a ``-device`` / ``device_add`` device: ``/machine/peripheral/ID``, or
+    ``/machine/peripheral-anon/device[N]`` (N counts every id-less device of the machine)."""
+    if device_id is not None:
+        return f"/machine/peripheral/{device_id}"
+    return f"/machine/peripheral-anon/device[{anonymous_index}]"
+
+
+def build_slots(topology: CpuTopology, profile: Profile = "7.2") -> list[CpuSlot]:
+    """All ``maxcpus`` slots in cpu-index order; the first ``cpus`` of them hold boot CPUs."""
+    slots = []
+    for index in range(topology.maxcpus):
+        ids = topo_ids_from_index(topology, index)
+        slot = CpuSlot(
+            cpu_index=index,
+            socket_id=ids.socket_id,
+            die_id=ids.die_id,
+            core_id=ids.core_id,
+            thread_id=ids.thread_id,
+            apic_id=apic_id_from_ids(topology, ids),
+            has_die_id=profile == "7.2" and topology.dies > 1,
+        )
+        if index < topology.cpus:
+            slot.qom_path = boot_cpu_qom_path(index)
+        slots.append(slot)
+    return slots

@@ -1,0 +1,212 @@
+"""The CPUs of a machine: possible slots, present CPUs, node mapping, hot-plug, queries.
+
+``MachineCpus`` is the one object the rest of the machine model holds for CPUs. It owns the
+slots built from the ``-smp`` topology and applies the rules of ``cpu_numa`` (node mapping)
+and ``cpu_hotplug`` (device_add / device_del) to them, remembering which profile's rules
+apply. It also renders the CPU parts of QMP answers (``query-cpus-fast``,
+``query-hotpluggable-cpus``, 2.9's ``query-cpus``) as plain dicts with wire names, so the
+commands layer only forwards them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable, Mapping, MutableMapping
+from typing import Any
+
+from qmpnuma.errors import MachineError
+from qmpnuma.machine import cpu_numa
+from qmpnuma.machine.cpu_hotplug import check_unplug, find_plug_slot
+from qmpnuma.machine.cpu_slots import (
+    CpuSlot,
+    build_slots,
+    cpu_type_for_model,
+    hyperthreading_warning,
+)
+from qmpnuma.machine.machine_types import MachineType, Profile
+from qmpnuma.machine.smp import CpuTopology
+
+#: ``pc`` reported by 2.9's query-cpus for a CPU at reset (CS base 0xffff0000 + IP 0xfff0).
+X86_RESET_PC = 0xFFFF_FFF0
+
+
+class MachineCpus:
+    """Possible and present CPUs of one machine, with their NUMA nodes.
+
+    Start-up sequence (what ``Machine.from_argv`` does): construct; for each ``-numa`` option
+    in order call ``assign_node_cpus`` / ``assign_numa_cpu``; once the nodes are complete and
+    there is at least one node call ``finish_numa`` and print the warnings it returns.
+    """
+
+    def __init__(
+        self,
+        topology: CpuTopology,
+        machine_type: MachineType,
+        profile: Profile = "7.2",
+        cpu_model: str | None = None,
+        first_host_thread_id: int = 1000,
+    ) -> None:
+        self.topology = topology
+        self.machine_type = machine_type
+        self.profile: Profile = profile
+        #: QOM type of every CPU of the machine (None on boards without CPUs).
+        self.cpu_type = cpu_type_for_model(cpu_model, machine_type)
+        self.slots: list[CpuSlot] = build_slots(topology, profile)
+        #: Number of NUMA nodes once ``finish_numa`` ran (0: NUMA not configured).
+        self.num_nodes = 0
+        self._next_host_thread_id = first_host_thread_id
+        for slot in self.slots:
+            if slot.present:
+                slot.host_thread_id = self._take_host_thread_id()
+        #: 2.9 keeps one CPU set per node instead of node ids in the slots.
+        self._legacy_node_cpus: dict[int, set[int]] = {}
+
+    def _take_host_thread_id(self) -> int:
+        value = self._next_host_thread_id
+        self._next_host_thread_id += 1
+        return value
+
+    # --- start-up -----------------------------------------------------------------------
+
+    def startup_warnings(self) -> list[str]:
+        """Warnings printed while the boot CPUs are realized (AMD hyper-threading note)."""
+        if self.topology.cpus == 0:
+            return []
+        warning = hyperthreading_warning(self.cpu_type, self.topology)
+        return [warning] if warning else []
+
+    def assign_node_cpus(
+        self,
+        node_id: int,
+        cpu_indexes: Iterable[int],
+        hmat_initiators: MutableMapping[int, int] | None = None,
+    ) -> None:
+        """``-numa node,nodeid=N,cpus=...`` (errors N4, N5, N15 in 7.2; N4 in 2.9)."""
+        if self.profile == "2.9":
+            cpu_numa.legacy_assign_node_cpus(
+                self._legacy_node_cpus, node_id, cpu_indexes, len(self.slots)
+            )
+            return
+        cpu_numa.assign_node_cpus(self.slots, node_id, cpu_indexes, hmat_initiators)
+
+    def assign_numa_cpu(
+        self,
+        props: Mapping[str, int],
+        defined_nodes: Container[int],
+        hmat_initiators: MutableMapping[int, int] | None = None,
+    ) -> None:
+        """``-numa cpu,...`` (7.2 only; errors C1–C5)."""
+        cpu_numa.assign_numa_cpu(self.slots, props, defined_nodes, hmat_initiators)
+
+    def finish_numa(
+        self, num_nodes: int, hmat_initiators: MutableMapping[int, int] | None = None
+    ) -> list[str]:
+        """Complete the CPU-to-node mapping for ``num_nodes`` (> 0) nodes; return warning
+        texts (W1). 2.9 raises C4 (``CPU(s) present in multiple NUMA nodes: ...``)."""
+        self.num_nodes = num_nodes
+        if self.profile == "2.9":
+            return cpu_numa.legacy_finish_cpu_numa(
+                self._legacy_node_cpus, num_nodes, self.slots, self.machine_type
+            )
+        return cpu_numa.finish_cpu_numa(self.slots, num_nodes, hmat_initiators)
+
+    # --- lookups ------------------------------------------------------------------------
+
+    @property
+    def present_cpus(self) -> list[CpuSlot]:
+        """Slots holding a CPU, in cpu-index order."""
+        return [slot for slot in self.slots if slot.present]
+
+    def node_of_cpu(self, cpu_index: int) -> int:
+        """Node a CPU is listed under by ``info numa`` (unmapped CPUs count as node 0)."""
+        node_id = self.slots[cpu_index].node_id
+        return 0 if node_id is None else node_id
+
+    def numa_get_node_for_cpu(self, cpu_index: int) -> int:
+        """Seed (2.9) ``numa_get_node_for_cpu``: the CPU's node, or the number of nodes when
+        it is in none."""
+        if self.profile == "2.9":
+            return cpu_numa.legacy_node_for_cpu(
+                self._legacy_node_cpus, self.num_nodes, cpu_index
+            )
+        node_id = self.slots[cpu_index].node_id
+        return self.num_nodes if node_id is None else node_id
+
+    def cpus_of_node(self, node_id: int) -> list[int]:
+        """Indexes of the present CPUs on a node, ascending (the ``info numa`` cpus line)."""
+        return [s.cpu_index for s in self.present_cpus if self.node_of_cpu(s.cpu_index) == node_id]
+
+    def nodes_with_cpus(self) -> set[int]:
+        """Nodes that own at least one possible CPU (HMAT initiator candidates)."""
+        return {slot.node_id for slot in self.slots if slot.node_id is not None}
+
+    def slot_by_qom_path(self, qom_path: str) -> CpuSlot | None:
+        """The present CPU with this QOM path, if any."""
+        return next((s for s in self.slots if s.qom_path == qom_path), None)
+
+    # --- hot-plug -----------------------------------------------------------------------
+
+    def plug_cpu(self, driver: str, props: Mapping[str, int], qom_path: str) -> CpuSlot:
+        """Hot-plug (or ``-device``) a CPU of type ``driver`` at ``qom_path``
+        (``cpu_slots.peripheral_qom_path``); returns the now occupied slot.
+
+        ``props``: integer ``socket-id``/``die-id``/``core-id``/``thread-id``/``node-id``.
+        """
+        if self.cpu_type is None:
+            raise MachineError(f"Invalid CPU type, expected cpu type: '{self.cpu_type}'")
+        slot, _node_id = find_plug_slot(
+            self.slots, self.topology, driver, self.cpu_type, props, self.profile
+        )
+        slot.qom_path = qom_path
+        slot.hotplugged = True
+        slot.host_thread_id = self._take_host_thread_id()
+        return slot
+
+    def request_unplug(self, slot: CpuSlot) -> None:
+        """``device_del`` of a CPU; always raises (see ``cpu_hotplug.check_unplug``)."""
+        check_unplug(slot, self.cpu_type or "")
+
+    # --- QMP answers --------------------------------------------------------------------
+
+    def query_cpus_fast(self) -> list[dict[str, Any]]:
+        """``query-cpus-fast`` (7.2): present CPUs in cpu-index order."""
+        return [
+            {
+                "cpu-index": slot.cpu_index,
+                "qom-path": slot.qom_path,
+                "thread-id": slot.host_thread_id,
+                "props": slot.props(self.profile),
+                "target": "x86_64",
+            }
+            for slot in self.present_cpus
+        ]
+
+    def query_hotpluggable_cpus(self) -> list[dict[str, Any]]:
+        """``query-hotpluggable-cpus``: every slot, highest index first; ``qom-path`` only
+        for present CPUs; ``node-id`` once NUMA is configured (7.2)."""
+        answer = []
+        for slot in reversed(self.slots):
+            entry: dict[str, Any] = {
+                "type": self.cpu_type,
+                "vcpus-count": 1,
+                "props": slot.props(self.profile),
+            }
+            if slot.qom_path is not None:
+                entry["qom-path"] = slot.qom_path
+            answer.append(entry)
+        return answer
+
+    def query_cpus(self) -> list[dict[str, Any]]:
+        """2.9's ``query-cpus`` (``CpuInfo``) for a stopped machine that never ran: CPU 0 is
+        current and running, the others wait for their start-up IPI (halted)."""
+        return [
+            {
+                "CPU": slot.cpu_index,
+                "current": slot.cpu_index == 0,
+                "halted": slot.cpu_index != 0,
+                "qom_path": slot.qom_path,
+                "thread_id": slot.host_thread_id,
+                "arch": "x86",
+                "pc": X86_RESET_PC,
+            }
+            for slot in self.present_cpus
+        ]
