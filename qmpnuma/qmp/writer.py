@@ -1,0 +1,218 @@
+"""QEMU's JSON output, byte for byte: separators, escaping, number format and QDict order.
+
+Clients compare QMP replies as text (and some test suites compare them byte for byte), so
+the writer reproduces ``qobject/json-writer.c`` with ``pretty=false``:
+
+* ``", "`` between members and elements, ``": "`` after keys, ``\\r\\n`` after each message;
+* ASCII-only strings: ``\\"``, ``\\\\``, ``\\b \\f \\n \\r \\t``, every other code point below
+  0x20 or from 0x7F upwards as upper-case ``\\uXXXX`` (surrogate pairs beyond the BMP), and
+  anything QEMU's UTF-8 reader finds invalid (lone surrogates, noncharacters) as ``\\uFFFD``;
+* integers in decimal, doubles as C's ``%.17g``;
+* object members in QDict iteration order: 512 buckets by ``tdb_hash(key) % 512``, and within
+  a bucket the most recently inserted member first.  A Python dict's own order is taken as the
+  insertion order.  The resulting order is cached per key tuple because replies repeat shapes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from json.encoder import encode_basestring_ascii
+from typing import Any, Final
+
+from qmpnuma.qmp.qemu_text import is_valid_codepoint
+
+__all__ = ["encode", "encode_event", "encode_value", "qdict_order", "tdb_hash"]
+
+QDICT_BUCKETS: Final = 512
+_ORDER_CACHE_LIMIT: Final = 8192
+_RECURSION_SWITCH: Final = 200
+_order_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _key_bytes(key: str) -> bytes:
+    """The C string QEMU would hold for ``key`` (NUL as ``\\xC0\\x80``)."""
+    data = key.encode("utf-8", "surrogatepass")
+    if b"\x00" in data:
+        data = data.replace(b"\x00", b"\xc0\x80")
+    return data
+
+
+def tdb_hash(key: str) -> int:
+    """QDict's bucket hash (the tdb hash of ``qobject/qdict.c``), as an unsigned 32-bit value."""
+    data = _key_bytes(key)
+    value = (0x238F13AF * len(data)) & 0xFFFFFFFF
+    for index, byte in enumerate(data):
+        value = (value + (byte << (index * 5 % 24))) & 0xFFFFFFFF
+    return (1103515243 * value + 12345) & 0xFFFFFFFF
+
+
+def qdict_order(keys: Iterable[str]) -> tuple[str, ...]:
+    """The keys, given in insertion order, in the order QEMU iterates (and prints) a QDict."""
+    key_tuple = tuple(keys)
+    cached = _order_cache.get(key_tuple)
+    if cached is not None:
+        return cached
+    ranked = sorted(
+        enumerate(key_tuple),
+        key=lambda item: (tdb_hash(item[1]) % QDICT_BUCKETS, -item[0]),
+    )
+    order = tuple(key for _, key in ranked)
+    if len(_order_cache) >= _ORDER_CACHE_LIMIT:
+        _order_cache.clear()
+    _order_cache[key_tuple] = order
+    return order
+
+
+def _escape_slow(text: str) -> str:
+    out = ['"']
+    for ch in text:
+        cp = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\b":
+            out.append("\\b")
+        elif ch == "\f":
+            out.append("\\f")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif 0x20 <= cp < 0x7F:
+            out.append(ch)
+        elif cp == 0:
+            out.append("\\u0000")
+        elif not is_valid_codepoint(cp):
+            out.append("\\uFFFD")
+        elif cp > 0xFFFF:
+            cp -= 0x10000
+            out.append(f"\\u{0xD800 + (cp >> 10):04X}\\u{0xDC00 + (cp & 0x3FF):04X}")
+        else:
+            out.append(f"\\u{cp:04X}")
+    out.append('"')
+    return "".join(out)
+
+
+def _quote(text: str) -> str:
+    """A JSON string literal as QEMU writes it."""
+    if text.isascii():
+        quoted: str = encode_basestring_ascii(text)
+        if "\\u" not in quoted and "\x7f" not in text:
+            return quoted
+    return _escape_slow(text)
+
+
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return "-nan" if math.copysign(1.0, value) < 0 else "nan"
+    return format(value, ".17g")
+
+
+def _write(value: Any, out: list[str], depth: int) -> None:
+    if depth > _RECURSION_SWITCH:
+        _write_iterative(value, out)
+        return
+    if isinstance(value, str):
+        out.append(_quote(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(str(int(value)))
+    elif isinstance(value, float):
+        out.append(_number(value))
+    elif isinstance(value, Mapping):
+        if not value:
+            out.append("{}")
+            return
+        out.append("{")
+        first = True
+        for key in qdict_order(value):
+            if first:
+                first = False
+            else:
+                out.append(", ")
+            out.append(_quote(key))
+            out.append(": ")
+            _write(value[key], out, depth + 1)
+        out.append("}")
+    elif isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+        if not value:
+            out.append("[]")
+            return
+        out.append("[")
+        first = True
+        for item in value:
+            if first:
+                first = False
+            else:
+                out.append(", ")
+            _write(item, out, depth + 1)
+        out.append("]")
+    else:
+        raise TypeError(f"cannot encode {type(value).__name__} as QMP JSON")
+
+
+def _write_iterative(root: Any, out: list[str]) -> None:
+    """The same output as ``_write`` with an explicit stack, for very deep values."""
+    pending: list[Any] = [root]
+    marker = object()
+    while pending:
+        item = pending.pop()
+        if isinstance(item, tuple) and len(item) == 2 and item[0] is marker:
+            out.append(item[1])
+            continue
+        if isinstance(item, Mapping) and item:
+            keys = qdict_order(item)
+            pending.append((marker, "}"))
+            for index in range(len(keys) - 1, -1, -1):
+                key = keys[index]
+                pending.append(item[key])
+                prefix = "{" if index == 0 else ", "
+                pending.append((marker, prefix + _quote(key) + ": "))
+        elif (
+            isinstance(item, Sequence)
+            and not isinstance(item, str | bytes | bytearray)
+            and item
+        ):
+            pending.append((marker, "]"))
+            for index in range(len(item) - 1, -1, -1):
+                pending.append(item[index])
+                pending.append((marker, "[" if index == 0 else ", "))
+        else:
+            _write(item, out, 0)
+
+
+def encode_value(value: Any) -> str:
+    """The JSON text of ``value`` (no line terminator)."""
+    out: list[str] = []
+    _write(value, out, 0)
+    return "".join(out)
+
+
+def encode(value: Any) -> bytes:
+    """One QMP message: ``value`` as QEMU prints it, ``\\r\\n`` terminated."""
+    out: list[str] = []
+    _write(value, out, 0)
+    out.append("\r\n")
+    return "".join(out).encode("ascii")
+
+
+def encode_event(
+    name: str, data: Mapping[str, Any] | None, seconds: int, microseconds: int
+) -> bytes:
+    """An event message; ``data`` None leaves the ``data`` member out (events without data)."""
+    message: dict[str, Any] = {
+        "event": name,
+        "timestamp": {"seconds": seconds, "microseconds": microseconds},
+    }
+    if data is not None:
+        message["data"] = data
+    return encode(message)
