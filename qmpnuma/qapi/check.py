@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qmpnuma.qapi.error import QAPIError, SourceInfo
-from qmpnuma.qapi.parser import Expression
+from qmpnuma.qapi.parser import Expression, key_line
 
 #: Optional vendor prefix, then a letter, then letters, digits, dashes and underscores.
 _NAME = re.compile(r"^(__[a-z0-9.-]+_)?[a-z][a-z0-9_-]*$", re.IGNORECASE)
@@ -118,7 +118,8 @@ def _check_known_keys(expr: dict[str, Any], required: tuple[str, ...],
         raise _fail(info, f"{what} misses key '{missing[0]}'")
     unknown = [k for k in expr if k not in required and k not in optional]
     if unknown:
-        raise _fail(info, f"{what} has unknown key '{unknown[0]}'")
+        where = SourceInfo(info.fname, key_line(expr, unknown[0], info.line))
+        raise _fail(where, f"{what} has unknown key '{unknown[0]}'")
 
 
 def _check_type_ref(value: Any, info: SourceInfo, what: str, allow_array: bool) -> Any:
@@ -139,7 +140,9 @@ def _check_members(data: Any, info: SourceInfo, what: str) -> list[dict[str, Any
     if not isinstance(data, dict):
         raise _fail(info, f"'data' of {what} must be an object")
     members: list[dict[str, Any]] = []
+    outer = info
     for key, value in data.items():
+        info = SourceInfo(outer.fname, key_line(data, key, outer.line))
         optional = key.startswith("*")
         name = key[1:] if optional else key
         mwhat = f"member '{name}' of {what}"

@@ -92,7 +92,14 @@ def run(argv: Sequence[str]) -> int:
                       "Generated file: do not edit; change the schema and run `make schemas`.\n")
             _write(args.output, generate_models(schema, header))
         else:
-            value = introspect(schema, unmask=args.unmask)
+            symbols = _symbols(args.profile, args.define)
+            try:
+                # QEMU numbers types over its whole schema, then drops what is compiled out.
+                value = introspect(Schema(args.schema), args.unmask, symbols)
+            except QAPIError:
+                # Definitions that only coexist under exclusive conditions: number the
+                # profile's own schema instead.
+                value = introspect(schema, unmask=args.unmask)
             _write(args.output, json.dumps(value, indent=2) + "\n")
     except QAPIError as err:
         sys.stderr.write(f"{err}\n")

@@ -7,6 +7,13 @@ is walked afterwards.  Integer types are all reported as ``int`` (and their arra
 first use, so clients look at commands and events rather than type names.  Built-ins keep
 their names and arrays are named ``[ELEMENT]``.  Only what commands and events can reach is
 listed.  Pass ``unmask=True`` to keep the real names (useful when debugging a schema).
+
+QEMU numbers types while walking its whole schema, including entities compiled out by
+their ``if`` condition, and only then leaves the false ones out; so the numbers have gaps
+where such entities were.  To reproduce that, pass an unpruned schema (built without
+symbols) and the profile's ``symbols``: numbering then sees everything and the output keeps
+only what holds.  With a schema already pruned for the profile the result has the same
+structure, numbered without gaps.
 """
 
 from __future__ import annotations
@@ -29,20 +36,19 @@ from qmpnuma.qapi.schema import (
     SchemaVisitor,
     Type,
     Variant,
+    cond_holds,
     visit_entity,
 )
-
-
-def _features(features: list[Feature]) -> list[str]:
-    return [f.name for f in features]
 
 
 class IntrospectionBuilder(SchemaVisitor):
     """Collects the SchemaInfo list; use :func:`introspect`."""
 
-    def __init__(self, schema: Schema, unmask: bool = False) -> None:
+    def __init__(self, schema: Schema, unmask: bool = False,
+                 symbols: frozenset[str] | None = None) -> None:
         self.schema = schema
         self.unmask = unmask
+        self.symbols = symbols
         self.entries: list[dict[str, Any]] = []
         self._numbers: dict[str, str] = {}
         self._used: list[Type] = []
@@ -73,26 +79,37 @@ class IntrospectionBuilder(SchemaVisitor):
             return "[" + self._use(typ.element) + "]"
         return self._name(typ.name)
 
+    def _holds(self, cond: Any) -> bool:
+        return cond_holds(cond, self.symbols)
+
+    def _features(self, features: list[Feature]) -> list[str]:
+        return [f.name for f in features if self._holds(f.ifcond)]
+
     def _entry(self, name: str, meta: str, body: dict[str, Any],
-               features: list[Feature]) -> None:
+               features: list[Feature], cond: Any) -> None:
         if meta not in ("command", "event", "builtin", "array"):
             name = self._name(name)
         body["name"] = name
         body["meta-type"] = meta
-        if features:
-            body["features"] = _features(features)
-        self.entries.append(body)
+        wanted = self._features(features)
+        if wanted:
+            body["features"] = wanted
+        if self._holds(cond):
+            self.entries.append(body)
 
-    def _member(self, member: Member) -> dict[str, Any]:
+    def _member(self, member: Member) -> dict[str, Any] | None:
+        # The type is used (and numbered) even when the member is left out.
         entry: dict[str, Any] = {"name": member.name, "type": self._use(member.type)}
         if member.optional:
             entry["default"] = None
-        if member.features:
-            entry["features"] = _features(member.features)
-        return entry
+        wanted = self._features(member.features)
+        if wanted:
+            entry["features"] = wanted
+        return entry if self._holds(member.ifcond) else None
 
-    def _variant(self, variant: Variant) -> dict[str, Any]:
-        return {"case": variant.name, "type": self._use(variant.type)}
+    def _variant(self, variant: Variant) -> dict[str, Any] | None:
+        entry = {"case": variant.name, "type": self._use(variant.type)}
+        return entry if self._holds(variant.ifcond) else None
 
     # -- visitor ---------------------------------------------------------------------
 
@@ -101,32 +118,38 @@ class IntrospectionBuilder(SchemaVisitor):
         return not isinstance(entity, Type)
 
     def visit_builtin(self, typ: BuiltinType) -> None:
-        self._entry(typ.name, "builtin", {"json-type": typ.json}, [])
+        self._entry(typ.name, "builtin", {"json-type": typ.json}, [], None)
 
     def visit_enum(self, typ: EnumType) -> None:
+        values = [v for v in typ.values if self._holds(v.ifcond)]
         members: list[dict[str, Any]] = []
-        for value in typ.values:
+        for value in values:
             member: dict[str, Any] = {"name": value.name}
-            if value.features:
-                member["features"] = _features(value.features)
+            wanted = self._features(value.features)
+            if wanted:
+                member["features"] = wanted
             members.append(member)
-        self._entry(typ.name, "enum",
-                    {"members": members, "values": [v.name for v in typ.values]}, typ.features)
+        self._entry(typ.name, "enum", {"members": members, "values": [v.name for v in values]},
+                    typ.features, typ.ifcond)
 
     def visit_array(self, typ: ArrayType) -> None:
         element = self._use(typ.element)
-        self._entry(f"[{element}]", "array", {"element-type": element}, [])
+        self._entry(f"[{element}]", "array", {"element-type": element}, [], typ.ifcond)
 
     def visit_object(self, typ: ObjectType) -> None:
-        body: dict[str, Any] = {"members": [self._member(m) for m in typ.members]}
+        members = [self._member(m) for m in typ.members]
+        body: dict[str, Any] = {"members": [m for m in members if m is not None]}
         if typ.tag_member is not None:
             body["tag"] = typ.tag_member.name
-            body["variants"] = [self._variant(v) for v in typ.variants]
-        self._entry(typ.name, "object", body, typ.features)
+            variants = [self._variant(v) for v in typ.variants]
+            body["variants"] = [v for v in variants if v is not None]
+        self._entry(typ.name, "object", body, typ.features, typ.ifcond)
 
     def visit_alternate(self, typ: AlternateType) -> None:
-        members = [{"type": self._use(v.type)} for v in typ.variants]
-        self._entry(typ.name, "alternate", {"members": members}, typ.features)
+        members = [({"type": self._use(v.type)}, v.ifcond) for v in typ.variants]
+        self._entry(typ.name, "alternate",
+                    {"members": [m for m, cond in members if self._holds(cond)]},
+                    typ.features, typ.ifcond)
 
     def visit_command(self, command: Command) -> None:
         empty = self._lookup(EMPTY_OBJECT)
@@ -136,12 +159,12 @@ class IntrospectionBuilder(SchemaVisitor):
         }
         if command.allow_oob:
             body["allow-oob"] = True
-        self._entry(command.name, "command", body, command.features)
+        self._entry(command.name, "command", body, command.features, command.ifcond)
 
     def visit_event(self, event: Event) -> None:
         empty = self._lookup(EMPTY_OBJECT)
         self._entry(event.name, "event", {"arg-type": self._use(event.arg_type or empty)},
-                    event.features)
+                    event.features, event.ifcond)
 
     def visit_end(self) -> None:
         # The queue grows while it is walked: each type may use further types.
@@ -151,8 +174,12 @@ class IntrospectionBuilder(SchemaVisitor):
             index += 1
 
 
-def introspect(schema: Schema, unmask: bool = False) -> list[dict[str, Any]]:
-    """Return the ``query-qmp-schema`` value (a list of SchemaInfo objects) for ``schema``."""
-    builder = IntrospectionBuilder(schema, unmask)
+def introspect(schema: Schema, unmask: bool = False,
+               symbols: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """Return the ``query-qmp-schema`` value (a list of SchemaInfo objects) for ``schema``.
+
+    ``symbols`` selects what is listed when ``schema`` is unpruned (see the module text).
+    """
+    builder = IntrospectionBuilder(schema, unmask, symbols)
     schema.visit(builder)
     return builder.entries

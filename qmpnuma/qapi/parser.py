@@ -30,6 +30,19 @@ class Expression:
     doc: str | None = None
 
 
+class KeyedDict(dict[str, Any]):
+    """A parsed object that also remembers the line each key was written on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key_lines: dict[str, int] = {}
+
+
+def key_line(obj: Any, key: str, default: int) -> int:
+    """The line ``key`` of a parsed object was written on (``default`` if unknown)."""
+    return obj.key_lines.get(key, default) if isinstance(obj, KeyedDict) else default
+
+
 @dataclass
 class _Token:
     """A lexical token: punctuation (its own char), ``'str'`` / ``'bool'`` values, or EOF."""
@@ -165,7 +178,7 @@ class _FileParser:
 
     def object(self) -> dict[str, Any]:
         self.advance()
-        result: dict[str, Any] = {}
+        result = KeyedDict()
         if self.tok.kind == "}":
             self.advance()
             return result
@@ -175,6 +188,7 @@ class _FileParser:
             key = self.tok.value
             if key in result:
                 raise self.error(f"duplicate key '{key}'")
+            result.key_lines[key] = self.tok.line
             self.advance()
             if self.tok.kind != ":":
                 raise self.error("expected ':'")

@@ -57,6 +57,7 @@ class Feature:
     """A feature flag (``deprecated``, ``unstable`` or a custom one)."""
 
     name: str
+    ifcond: Any = None
 
 
 @dataclass(eq=False)
@@ -69,6 +70,7 @@ class Member:
     features: list[Feature]
     info: SourceInfo
     owner: str
+    ifcond: Any = None
     type: Type = field(init=False)
 
 
@@ -78,6 +80,7 @@ class EnumValue:
 
     name: str
     features: list[Feature]
+    ifcond: Any = None
 
 
 @dataclass(eq=False)
@@ -86,6 +89,7 @@ class Variant:
 
     name: str
     type_ref: Any
+    ifcond: Any = None
     type: Type = field(init=False)
 
 
@@ -100,6 +104,8 @@ class Entity:
     module: str
 
     meta: str = "entity"
+    #: The ``if`` condition (kept so that an unpruned schema can be filtered later).
+    ifcond: Any = None
 
     def describe(self) -> str:
         return f"{self.meta} '{self.name}'"
@@ -259,7 +265,7 @@ def visit_entity(entity: Entity, visitor: SchemaVisitor) -> None:
 
 
 def _features(raw: list[dict[str, Any]], symbols: frozenset[str] | None) -> list[Feature]:
-    return [Feature(f["name"]) for f in raw if cond_holds(f["if"], symbols)]
+    return [Feature(f["name"], f["if"]) for f in raw if cond_holds(f["if"], symbols)]
 
 
 def _alternate_kind(typ: Type) -> str:
@@ -322,11 +328,12 @@ class Schema:
 
     def _members(self, raw: list[dict[str, Any]], owner: str) -> list[Member]:
         return [Member(m["name"], m["type"], m["optional"], _features(m["features"], self.symbols),
-                       m["info"], owner)
+                       m["info"], owner, m["if"])
                 for m in raw if cond_holds(m["if"], self.symbols)]
 
     def _variants(self, raw: list[dict[str, Any]]) -> list[Variant]:
-        return [Variant(b["name"], b["type"]) for b in raw if cond_holds(b["if"], self.symbols)]
+        return [Variant(b["name"], b["type"], b["if"])
+                for b in raw if cond_holds(b["if"], self.symbols)]
 
     def _implicit(self, owner: Definition, role: str, raw: list[dict[str, Any]]) -> str | None:
         """Define ``q_obj_OWNER-ROLE`` for an anonymous member list; None when it is empty."""
@@ -335,7 +342,7 @@ class Schema:
         if not raw:
             return None
         self._add(ObjectType(name, owner.info, [], None, owner.info.fname,
-                             local_members=members, implicit=True))
+                             local_members=members, implicit=True, ifcond=owner.ifcond))
         return name
 
     def _define(self, d: Definition) -> None:
@@ -344,7 +351,7 @@ class Schema:
         extra = d.extra
         entity: Entity
         if d.meta == "enum":
-            values = [EnumValue(v["name"], _features(v["features"], self.symbols))
+            values = [EnumValue(v["name"], _features(v["features"], self.symbols), v["if"])
                       for v in extra["values"] if cond_holds(v["if"], self.symbols)]
             entity = EnumType(d.name, d.info, features, d.doc, module, values=values,
                               prefix=d.expr.get("prefix"))
@@ -379,6 +386,7 @@ class Schema:
             else:
                 entity = Event(d.name, d.info, features, d.doc, module, arg_ref=arg,
                                boxed=expr.get("boxed", False))
+        entity.ifcond = d.ifcond
         self._add(entity)
 
     # -- resolution and checks -----------------------------------------------------------
@@ -392,7 +400,7 @@ class Schema:
         builtin = isinstance(element, BuiltinType) or info is None
         array = ArrayType(name, info, [], None,
                           BUILTIN_MODULE if builtin or info is None else info.fname,
-                          element_name=element.name)
+                          element_name=element.name, ifcond=element.ifcond)
         array.element = element
         self.entities[name] = array
         self.modules.setdefault(array.module, []).append(array)
@@ -445,7 +453,7 @@ class Schema:
             clash = seen.get(c_name(member.name))
             if clash is not None:
                 other = (f"member '{clash.name}'" if clash.owner == obj.name
-                         else f"member '{clash.name}' of base {clash.owner}")
+                         else f"member '{clash.name}' of base type '{clash.owner}'")
                 raise QAPIError.at(member.info, f"member '{member.name}' of {what} "
                                                 f"collides with {other}")
             seen[c_name(member.name)] = member
@@ -488,9 +496,9 @@ class Schema:
         covered = {v.name for v in union.variants}
         empty = self.lookup_type(EMPTY_OBJECT)
         assert empty is not None
-        for value in values:
-            if value not in covered:
-                variant = Variant(value, EMPTY_OBJECT)
+        for value in tag.type.values:
+            if value.name not in covered:
+                variant = Variant(value.name, EMPTY_OBJECT, value.ifcond)
                 variant.type = empty
                 union.variants.append(variant)
 
