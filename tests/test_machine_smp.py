@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -186,10 +187,8 @@ def real_start(qemu: str, args: list[str]) -> tuple[int, str]:
             capture_output=True, text=True, timeout=60,
         )
         if os.path.exists(pidfile):
-            try:
-                os.kill(int(open(pidfile).read()), signal.SIGKILL)
-            except (ValueError, ProcessLookupError):
-                pass
+            with open(pidfile) as stream, contextlib.suppress(ValueError, ProcessLookupError):
+                os.kill(int(stream.read()), signal.SIGKILL)
         return proc.returncode, proc.stderr
 
 
