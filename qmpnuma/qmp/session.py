@@ -1,0 +1,309 @@
+"""One QMP connection as a pure state machine: bytes in, actions out (no sockets, no asyncio).
+
+The server feeds whatever it reads to ``QmpSession.feed`` and gets back, in order, either
+``Send`` (bytes QEMU would answer by itself: JSON errors, envelope and argument errors,
+capability negotiation) or ``Execute`` (a request that passed every check QEMU makes before
+running a command handler).  The server runs the handler and asks the session for the reply
+bytes with ``reply`` / ``reply_error``; events go through ``event``, which is silent until the
+client has negotiated capabilities, exactly like QEMU.
+
+Everything QEMU decides before a handler runs lives here, in QEMU's order:
+JSON stream → "must be a JSON object" → envelope members in QDict order (``execute``,
+``exec-oob``, ``arguments``, ``id``, anything else) → command lookup (only
+``qmp_capabilities`` before negotiation, with QEMU's replacement text) → OOB permission →
+argument visiting → ``qmp_capabilities`` itself.  The 2.9 profile switches to QEMU 2.9's
+texts and drops ``exec-oob`` and the ``oob`` capability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from qmpnuma.errors import QmpError
+from qmpnuma.qmp.json_stream import JsonError, JsonStreamer
+from qmpnuma.qmp.visitor import visit_input
+from qmpnuma.qmp.writer import encode, encode_event, qdict_order
+
+__all__ = [
+    "DEFAULT_GREETINGS",
+    "Action",
+    "CommandInfo",
+    "Execute",
+    "GreetingInfo",
+    "QmpSession",
+    "Send",
+    "command_table",
+]
+
+NEGOTIATION_COMMAND: Final = "qmp_capabilities"
+_NEGOTIATION_HINT: Final = "Expecting capabilities negotiation with 'qmp_capabilities'"
+_ALREADY_NEGOTIATED: Final = "Capabilities negotiation is already complete, command ignored"
+
+
+class CommandInfo(Protocol):
+    """What the session needs from a command record (``qmpnuma.types.base.CommandDef`` fits)."""
+
+    @property
+    def arg_type(self) -> str | None: ...
+
+    @property
+    def allow_oob(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GreetingInfo:
+    """The contents of the greeting: version triple, package string, offered capabilities."""
+
+    major: int
+    minor: int
+    micro: int
+    package: str
+    capabilities: tuple[str, ...]
+
+
+DEFAULT_GREETINGS: Final = {
+    "7.2": GreetingInfo(7, 2, 22, "Debian 1:7.2+dfsg-7+deb12u18+b3", ("oob",)),
+    "2.9": GreetingInfo(2, 9, 0, "", ()),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Bytes to write to the client as they are."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Execute:
+    """A checked request for the server to run; pass it back to ``reply``/``reply_error``.
+
+    ``args`` are the visited arguments (plain JSON data, absent optionals absent); ``id`` is
+    echoed in the reply only when ``has_id`` (an explicit ``"id": null`` is echoed too).
+    """
+
+    name: str
+    args: dict[str, Any]
+    id: Any = None
+    has_id: bool = False
+    oob: bool = False
+
+
+Action = Send | Execute
+
+
+@dataclass(frozen=True, slots=True)
+class _Texts:
+    """The envelope error texts of one QEMU version."""
+
+    not_object: str
+    member_not_string: str  # formatted with the member name
+    arguments_not_object: str
+    unexpected: str  # formatted with the member name
+    lacks_execute: str
+    has_exec_oob: bool
+
+
+_TEXTS: Final = {
+    "7.2": _Texts(
+        not_object="QMP input must be a JSON object",
+        member_not_string="QMP input member '{}' must be a string",
+        arguments_not_object="QMP input member 'arguments' must be an object",
+        unexpected="QMP input member '{}' is unexpected",
+        lacks_execute="QMP input lacks member 'execute'",
+        has_exec_oob=True,
+    ),
+    "2.9": _Texts(
+        not_object="Expected 'object' in QMP input",
+        member_not_string="QMP input object member '{}' expects 'string'",
+        arguments_not_object="QMP input object member 'arguments' expects 'object'",
+        unexpected="QMP input object member '{}' is unexpected",
+        lacks_execute="Expected 'execute' in QMP input",
+        has_exec_oob=False,
+    ),
+}
+
+
+def _error_body(error_class: str, desc: str) -> dict[str, Any]:
+    return {"error": {"class": error_class, "desc": desc}}
+
+
+class QmpSession:
+    """The protocol state of one QMP client connection.
+
+    ``commands`` maps the names of the commands this monitor runs to their records
+    (``COMMANDS`` of a generated profile module); ``schema`` is that module's ``SCHEMA``.
+    ``greeting`` defaults to the reference binary of ``profile``.
+    """
+
+    def __init__(
+        self,
+        commands: Mapping[str, CommandInfo],
+        schema: Mapping[str, Mapping[str, Any]],
+        *,
+        profile: str = "7.2",
+        greeting: GreetingInfo | None = None,
+    ) -> None:
+        if profile not in _TEXTS:
+            raise ValueError(f"unknown profile {profile!r}")
+        self.profile = profile
+        self._texts = _TEXTS[profile]
+        self._commands = commands
+        self._schema = schema
+        self._greeting = greeting if greeting is not None else DEFAULT_GREETINGS[profile]
+        self._streamer = JsonStreamer()
+        self.negotiated = False
+        self.enabled_capabilities: frozenset[str] = frozenset()
+
+    # -- output ---------------------------------------------------------------------------
+    def greeting(self) -> bytes:
+        """The greeting QEMU sends when a client connects."""
+        info = self._greeting
+        version = {
+            "qemu": {"major": info.major, "minor": info.minor, "micro": info.micro},
+            "package": info.package,
+        }
+        return encode({"QMP": {"version": version, "capabilities": list(info.capabilities)}})
+
+    @property
+    def oob_enabled(self) -> bool:
+        return "oob" in self.enabled_capabilities
+
+    def reply(self, execute: Execute, value: Any) -> bytes:
+        """The success reply for ``execute`` (``{}`` is what a command without returns gives)."""
+        message: dict[str, Any] = {"return": value}
+        if execute.has_id:
+            message["id"] = execute.id
+        return encode(message)
+
+    def reply_error(self, execute: Execute, error: QmpError) -> bytes:
+        """The error reply for ``execute``."""
+        return self._error_reply(error.error_class, error.desc, execute.has_id, execute.id)
+
+    def event(
+        self, name: str, data: Mapping[str, Any] | None, seconds: int, microseconds: int
+    ) -> bytes | None:
+        """An event message, or None while the client has not negotiated capabilities."""
+        if not self.negotiated:
+            return None
+        return encode_event(name, data, seconds, microseconds)
+
+    def _error_reply(self, error_class: str, desc: str, has_id: bool, ident: Any) -> bytes:
+        message = _error_body(error_class, desc)
+        if has_id:
+            message["id"] = ident
+        return encode(message)
+
+    # -- input ----------------------------------------------------------------------------
+    def feed(self, data: bytes) -> list[Action]:
+        """Consume bytes from the client; return what to send and what to run, in order."""
+        actions: list[Action] = []
+        for item in self._streamer.feed(data):
+            if isinstance(item, JsonError):
+                text = item.text
+                if self.profile == "2.9" and not _is_parser_text(text):
+                    # QEMU 2.9 reported lexer errors and limits without a message.
+                    text = "Invalid JSON syntax"
+                actions.append(Send(encode(_error_body("GenericError", text))))
+                continue
+            actions.append(self._request(item))
+        return actions
+
+    def _request(self, request: Any) -> Action:
+        texts = self._texts
+        if not isinstance(request, dict):
+            return Send(encode(_error_body("GenericError", texts.not_object)))
+        has_id = "id" in request
+        ident = request.get("id")
+        try:
+            name, oob = self._check_envelope(request)
+            command = self._lookup(name, oob)
+            arguments = request.get("arguments", {})
+            args = visit_input(arguments, command.arg_type, self._schema)
+        except QmpError as error:
+            return Send(self._error_reply(error.error_class, error.desc, has_id, ident))
+        execute = Execute(name, args, ident, has_id, oob)
+        if name == NEGOTIATION_COMMAND:
+            return Send(self._negotiate(execute))
+        return execute
+
+    def _check_envelope(self, request: dict[str, Any]) -> tuple[str, bool]:
+        """QEMU's qmp_dispatch_check_obj: members in QDict order; returns (command, oob)."""
+        texts = self._texts
+        allow_oob = texts.has_exec_oob and self.oob_enabled
+        exec_key: str | None = None
+        for key in qdict_order(request):
+            value = request[key]
+            if key == "execute" or (key == "exec-oob" and allow_oob):
+                if not isinstance(value, str):
+                    raise QmpError("GenericError", texts.member_not_string.format(key))
+                if exec_key is not None:
+                    raise QmpError(
+                        "GenericError", f"QMP input member '{key}' clashes with '{exec_key}'"
+                    )
+                exec_key = key
+            elif key == "arguments":
+                if not isinstance(value, dict):
+                    raise QmpError("GenericError", texts.arguments_not_object)
+            elif key == "id":
+                continue
+            else:
+                raise QmpError("GenericError", texts.unexpected.format(key))
+        if exec_key is None:
+            raise QmpError("GenericError", texts.lacks_execute)
+        return request[exec_key], exec_key == "exec-oob"
+
+    def _lookup(self, name: str, oob: bool) -> CommandInfo:
+        """The command table of the current mode, with QEMU's not-found and OOB errors."""
+        command: CommandInfo | None
+        if name == NEGOTIATION_COMMAND:
+            command = self._commands.get(name) or _from_schema(name, self._schema)
+        elif self.negotiated:
+            command = self._commands.get(name)
+        else:
+            raise QmpError("CommandNotFound", _NEGOTIATION_HINT)
+        if command is None:
+            raise QmpError("CommandNotFound", f"The command {name} has not been found")
+        if oob and not command.allow_oob:
+            raise QmpError("GenericError", f"The command {name} does not support OOB")
+        return command
+
+    def _negotiate(self, execute: Execute) -> bytes:
+        """QEMU's qmp_capabilities handler (it lives with the negotiation state)."""
+        if self.negotiated:
+            return self.reply_error(execute, QmpError("CommandNotFound", _ALREADY_NEGOTIATED))
+        wanted: Sequence[str] = execute.args.get("enable", [])
+        offered = self._greeting.capabilities
+        missing = [cap for cap in wanted if cap not in offered]
+        if missing:
+            text = f"Capability {', '.join(missing)} not available"
+            return self.reply_error(execute, QmpError("GenericError", text))
+        self.negotiated = True
+        self.enabled_capabilities = frozenset(wanted)
+        return self.reply(execute, {})
+
+
+def _is_parser_text(text: str) -> bool:
+    return text.startswith("JSON parse error, ") and not text.startswith("JSON parse error, stray")
+
+
+def _from_schema(name: str, schema: Mapping[str, Mapping[str, Any]]) -> CommandInfo:
+    entry = schema.get(name, {})
+    return _SchemaCommand(
+        arg_type=entry.get("arg-type"), allow_oob=bool(entry.get("allow-oob", False))
+    )
+
+
+def command_table(
+    names: Iterable[str], schema: Mapping[str, Mapping[str, Any]]
+) -> dict[str, CommandInfo]:
+    """Command records built from ``SCHEMA`` alone (handy for tests and hand-made tables)."""
+    return {name: _from_schema(name, schema) for name in names}
+
+
+@dataclass(frozen=True, slots=True)
+class _SchemaCommand:
+    arg_type: str | None
+    allow_oob: bool
