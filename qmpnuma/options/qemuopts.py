@@ -267,3 +267,33 @@ NAME_OPTS = OptsList(
 MSG_OPTS = OptsList("msg", None, {"timestamp": "bool", "guest-name": "bool"})
 #: ``-device`` in its non-JSON form: QemuOpts with the driver implied, any key.
 DEVICE_OPTS = OptsList("device", "driver")
+#: ``-object`` in its non-JSON form: QemuOpts with ``qom-type`` implied, read by the OptsVisitor.
+OBJECT_OPTS = OptsList("object", "qom-type")
+
+
+def merge_opts(earlier: ParsedOpts, later: ParsedOpts) -> ParsedOpts:
+    """Merge a repeated option of a merging list (``-m 1G -m maxmem=4G``): pairs accumulate."""
+    return ParsedOpts(
+        earlier.ident, [*earlier.pairs, *later.pairs], [*earlier.warnings, *later.warnings]
+    )
+
+
+def memory_keyval(parsed: ParsedOpts) -> dict[str, str]:
+    """The ``memory`` machine property QEMU 7.2 builds from ``-m`` (``parse_memory_options``).
+
+    A non-zero ``size`` whose text ends in a digit gets ``M`` appended (legacy MiB unit);
+    ``maxmem`` becomes ``max-size``; ``slots`` is copied. The result is then read with
+    ``visit_keyval(..., "MemorySizeConfiguration", schema, root="memory")``, whose errors QEMU
+    prints without a location (e.g. ``Parameter 'memory.size' expects size``).
+    """
+    prop: dict[str, str] = {}
+    size_text = parsed.get("size")
+    if size_text is not None and qemuopts_size("size", size_text) != 0:
+        prop["size"] = size_text + "M" if size_text[-1:].isdigit() else size_text
+    maxmem = parsed.get("maxmem")
+    if maxmem is not None:
+        prop["max-size"] = maxmem
+    slots = parsed.get("slots")
+    if slots is not None:
+        prop["slots"] = slots
+    return prop
