@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from qmpnuma.qapi.error import QAPIError
 from qmpnuma.qapi.gen_models import generate_models
-from qmpnuma.qapi.introspect import introspect
+from qmpnuma.qapi.introspect import introspect_profile
 from qmpnuma.qapi.schema import Schema
 
 PROFILES: dict[str, frozenset[str]] = {
@@ -93,14 +93,8 @@ def run(argv: Sequence[str]) -> int:
                       f"{args.schema}\nwith {_describe(args.profile, args.define)}.\n")
             _write(args.output, generate_models(schema, header))
         else:
-            symbols = _symbols(args.profile, args.define)
-            try:
-                # QEMU numbers types over its whole schema, then drops what is compiled out.
-                value = introspect(Schema(args.schema), args.unmask, symbols)
-            except QAPIError:
-                # Definitions that only coexist under exclusive conditions: number the
-                # profile's own schema instead.
-                value = introspect(schema, unmask=args.unmask)
+            value = introspect_profile(args.schema, _symbols(args.profile, args.define),
+                                       args.unmask)
             _write(args.output, json.dumps(value, indent=2) + "\n")
     except QAPIError as err:
         sys.stderr.write(f"{err}\n")

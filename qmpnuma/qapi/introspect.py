@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qmpnuma.qapi.error import QAPIError
 from qmpnuma.qapi.schema import (
     EMPTY_OBJECT,
     AlternateType,
@@ -183,3 +184,19 @@ def introspect(schema: Schema, unmask: bool = False,
     builder = IntrospectionBuilder(schema, unmask, symbols)
     schema.visit(builder)
     return builder.entries
+
+
+def introspect_profile(fname: str, symbols: frozenset[str],
+                       unmask: bool = False) -> list[dict[str, Any]]:
+    """Check ``fname`` for the profile ``symbols`` and return its introspection.
+
+    Numbering uses the whole (unpruned) schema as QEMU does, unless some definitions only
+    coexist under exclusive conditions (two profiles defining one name differently); then
+    the profile's own schema is numbered.  Raises :class:`QAPIError` on a schema error.
+    """
+    pruned = Schema(fname, symbols)
+    try:
+        whole = Schema(fname)
+    except QAPIError:
+        return introspect(pruned, unmask)
+    return introspect(whole, unmask, symbols)
