@@ -287,6 +287,16 @@ def test_profile_2_9_types() -> None:
         "CPU", "current", "halted", "qom_path", "thread_id", "arch"]
     assert "features" not in entries["MEM_UNPLUG_ERROR"]
     assert "features" not in entries["device_add"]
+    # QEMU 2.9 spelled some answers differently from 7.2
+    assert _members(entries, "ObjectPropertyInfo") == ["name", "type", "description"]
+    assert _members(entries, "ObjectTypeInfo") == ["name"]
+    object_add = entries[entries["object-add"]["arg-type"]]
+    assert object_add["members"] == [
+        {"name": "qom-type", "type": "ObjectType"}, {"name": "id", "type": "str"},
+        {"name": "props", "type": "any", "default": None}]
+    assert "variants" not in object_add or all(
+        v["type"] == "q_empty" for v in object_add["variants"])
+    assert "query-events" in entries
 
 
 def test_profile_2_9_numa_options_and_errors() -> None:
