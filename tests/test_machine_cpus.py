@@ -344,6 +344,18 @@ def test_hotplug_without_numa_and_unplug() -> None:
     assert cpus.slot_by_qom_path("/machine/peripheral/c2") is slot
 
 
+def test_microvm_has_no_cpu_hotplug() -> None:
+    cpus = make_cpus("1,maxcpus=2", "microvm")
+    assert error_of(cpus.query_hotpluggable_cpus) == (
+        "The feature 'query-hotpluggable-cpus' is not enabled"
+    )
+    assert error_of(cpus.plug_cpu, "qemu64-x86_64-cpu",
+                    {"socket-id": 0, "core-id": 1, "thread-id": 0}, "/machine/peripheral/c1") == (
+        "virt: device plug request for unsupported device type: qemu64-x86_64-cpu"
+    )
+    assert [e["qom-path"] for e in cpus.query_cpus_fast()] == ["/machine/unattached/device[0]"]
+
+
 # --- 2.9 profile (seed numa.c; source-derived) --------------------------------------------------
 
 
@@ -607,3 +619,22 @@ def test_mapping_errors_against_real_qemu(
     numa_values = [args[i + 1] for i, arg in enumerate(args) if arg == "-numa"]
     location = f"-numa {numa_values[failing_option]}"
     assert real_start(qemu_binary, args) == (1, f"{PROG}: {location}: {info.value.message}\n")
+
+
+@pytest.mark.qemu
+def test_hmat_initiator_rules_against_real_qemu(qemu_binary: str) -> None:
+    base = ["-M", "pc,hmat=on", "-m", "2G", "-smp", "2",
+            "-object", "memory-backend-ram,id=m0,size=1G",
+            "-object", "memory-backend-ram,id=m1,size=1G"]
+    cpus = make_cpus("2")
+    parse_time = error_of(cpus.assign_node_cpus, 0, [0, 1], {0: 1})
+    node0 = "node,nodeid=0,memdev=m0,initiator=1,cpus=0,cpus=1"
+    assert real_start(qemu_binary, [*base, "-numa", node0, "-numa", "node,nodeid=1,memdev=m1"]) == (
+        1, f"{PROG}: -numa {node0}: {parse_time}\n"
+    )
+    cpus = make_cpus("2")
+    at_finish = error_of(cpus.finish_numa, 2, {0: 1})
+    node0 = "node,nodeid=0,memdev=m0,initiator=1"
+    assert real_start(qemu_binary, [*base, "-numa", node0, "-numa", "node,nodeid=1,memdev=m1"]) == (
+        1, f"{PROG}: {at_finish}\n"
+    )

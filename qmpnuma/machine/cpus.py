@@ -156,6 +156,8 @@ class MachineCpus:
         slot, _node_id = find_plug_slot(
             self.slots, self.topology, driver, self.cpu_type, props, self.profile
         )
+        if self.machine_type.family == "microvm":
+            raise MachineError(f"virt: device plug request for unsupported device type: {driver}")
         slot.qom_path = qom_path
         slot.hotplugged = True
         slot.host_thread_id = self._take_host_thread_id()
@@ -182,7 +184,10 @@ class MachineCpus:
 
     def query_hotpluggable_cpus(self) -> list[dict[str, Any]]:
         """``query-hotpluggable-cpus``: every slot, highest index first; ``qom-path`` only
-        for present CPUs; ``node-id`` once NUMA is configured (7.2)."""
+        for present CPUs; ``node-id`` once NUMA is configured (7.2). Boards without CPU
+        hot-plug (microvm, none) refuse the command."""
+        if not self.machine_type.hotpluggable_cpus:
+            raise MachineError("The feature 'query-hotpluggable-cpus' is not enabled")
         answer = []
         for slot in reversed(self.slots):
             entry: dict[str, Any] = {
