@@ -1,0 +1,272 @@
+"""pc-dimm memory devices: slot and address allocation and every plug check, in QEMU's order.
+
+A DIMM is plugged the same way from ``-device pc-dimm`` (cold, ``hotplugged`` false) and from
+QMP ``device_add`` (hot, ``hotplugged`` true).  QEMU runs the machine's pre-plug hook first
+(ACPI, slot, memdev presence, space, alignment, address), then the device's realize (node,
+busy backend), then plugs it; the first failing check's text is what the user sees, so the
+order below is the order of QEMU 7.2 (``pc_memory_pre_plug`` → ``pc_dimm_pre_plug`` →
+``memory_device_pre_plug`` → ``pc_dimm_realize``), with 2.9's texts where they differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from qmpnuma.errors import MachineError
+from qmpnuma.machine.backends import FILE, MEMFD, MemoryBackend
+from qmpnuma.machine.memory import MemoryConfig, RamLayout
+
+MiB = 1 << 20
+#: Alignment of anonymous RAM on x86-64 Linux hosts (``QEMU_VMALLOC_ALIGN``).
+ANON_RAM_ALIGN = 2 * MiB
+PAGE_SIZE = 4096
+UNASSIGNED_SLOT = -1
+UINT64_MASK = (1 << 64) - 1
+
+
+@dataclass
+class Dimm:
+    """A plugged pc-dimm (``PCDIMMDeviceInfo`` fields)."""
+
+    id: str | None
+    memdev: str
+    size: int
+    node: int
+    slot: int
+    addr: int
+    hotplugged: bool
+    hotpluggable: bool = True
+
+    @property
+    def end(self) -> int:
+        """Last byte address of the DIMM."""
+        return self.addr + self.size - 1
+
+    def device_info(self) -> dict[str, Any]:
+        """``PCDIMMDeviceInfo`` in QAPI member order (``id`` only when the device has one)."""
+        info: dict[str, Any] = {}
+        if self.id is not None:
+            info["id"] = self.id
+        info.update(
+            {
+                "addr": self.addr,
+                "size": self.size,
+                "slot": self.slot,
+                "node": self.node,
+                "memdev": f"/objects/{self.memdev}",
+                "hotplugged": self.hotplugged,
+                "hotpluggable": self.hotpluggable,
+            }
+        )
+        return info
+
+
+@dataclass(frozen=True)
+class DimmRequest:
+    """The properties a pc-dimm is created with (``slot`` -1 and ``addr`` 0 mean automatic)."""
+
+    id: str | None = None
+    memdev: str | None = None
+    node: int = 0
+    slot: int = UNASSIGNED_SLOT
+    addr: int = 0
+
+
+def backend_alignment(backend: MemoryBackend, enforce_aligned_dimm: bool) -> int:
+    """``memory_region_get_alignment`` of the backend as a DIMM sees it."""
+    if not enforce_aligned_dimm:
+        return PAGE_SIZE
+    if backend.qom_type == FILE:
+        return max(PAGE_SIZE, backend.align)
+    if backend.qom_type == MEMFD:
+        return max(PAGE_SIZE, backend.hugetlbsize) if backend.hugetlb else PAGE_SIZE
+    return ANON_RAM_ALIGN
+
+
+class DimmBank:
+    """The DIMMs of a machine, its slots and its device-memory region."""
+
+    def __init__(
+        self,
+        memory: MemoryConfig,
+        layout: RamLayout,
+        enforce_aligned_dimm: bool,
+        profile: str = "7.2",
+        acpi: bool = True,
+    ) -> None:
+        self.memory = memory
+        self.layout = layout
+        self.enforce_aligned_dimm = enforce_aligned_dimm
+        self.profile = profile
+        self.acpi = acpi
+        self.dimms: list[Dimm] = []
+
+    @property
+    def plugged_size(self) -> int:
+        """Bytes of all plugged DIMMs (``plugged-memory`` of query-memory-size-summary)."""
+        return sum(dimm.size for dimm in self.dimms)
+
+    def sorted_dimms(self) -> list[Dimm]:
+        """DIMMs by address, the order of ``query-memory-devices``."""
+        return sorted(self.dimms, key=lambda dimm: dimm.addr)
+
+    def find(self, device_id: str) -> Dimm | None:
+        return next((dimm for dimm in self.dimms if dimm.id == device_id), None)
+
+    def plug(
+        self,
+        request: DimmRequest,
+        backends: Mapping[str, MemoryBackend],
+        num_nodes: int,
+        hotplugged: bool,
+        device_ids: Container[str] = (),
+    ) -> Dimm:
+        """Check and plug one DIMM; raise ``MachineError`` with QEMU's text on the first failure.
+
+        The backend becomes mapped (busy); the caller records the NUMA range and notifies.
+        """
+        if request.id is not None and request.id in device_ids:
+            raise MachineError(f"Duplicate device ID '{request.id}'")
+        backend: MemoryBackend | None = None
+        if request.memdev is not None:
+            backend = backends.get(request.memdev)
+            if backend is None:
+                raise MachineError(f"Device '{request.memdev}' not found", "DeviceNotFound")
+        if self.profile == "2.9":
+            return self._plug_2_9(request, backend, num_nodes, hotplugged)
+        if not self.acpi:
+            raise MachineError(
+                "memory hotplug is not enabled: missing acpi device or acpi disabled"
+            )
+        slot = self._choose_slot(request.slot)
+        if backend is None:
+            raise MachineError("'memdev' property must be set")
+        align = backend_alignment(backend, self.enforce_aligned_dimm)
+        addr = self._choose_address(request.addr or None, align, backend.size)
+        self._check_node(request.node, num_nodes)
+        self._check_busy(backend)
+        return self._insert(request, backend, slot, addr, hotplugged)
+
+    def _plug_2_9(
+        self,
+        request: DimmRequest,
+        backend: MemoryBackend | None,
+        num_nodes: int,
+        hotplugged: bool,
+    ) -> Dimm:
+        if backend is None:
+            raise MachineError("'memdev' property is not set")
+        self._check_node(request.node, num_nodes)
+        self._check_busy(backend)
+        if not self.acpi:
+            raise MachineError("memory hotplug is not enabled: missing acpi device")
+        if self.layout.device_memory_base is None:
+            raise MachineError("memory hotplug is not enabled, please add maxmem option")
+        align = backend_alignment(backend, self.enforce_aligned_dimm)
+        addr = self._choose_address(request.addr or None, align, backend.size)
+        slot = self._choose_slot(request.slot)
+        return self._insert(request, backend, slot, addr, hotplugged)
+
+    def _insert(
+        self,
+        request: DimmRequest,
+        backend: MemoryBackend,
+        slot: int,
+        addr: int,
+        hotplugged: bool,
+    ) -> Dimm:
+        backend.mapped = True
+        dimm = Dimm(request.id, backend.id, backend.size, request.node, slot, addr, hotplugged)
+        self.dimms.append(dimm)
+        return dimm
+
+    def _choose_slot(self, requested: int) -> int:
+        slots = self.memory.ram_slots
+        if requested != UNASSIGNED_SLOT and (requested < 0 or requested >= slots):
+            raise MachineError(
+                f"invalid slot number {requested}, valid range is [0-{(slots - 1) & UINT64_MASK}]"
+            )
+        if slots <= 0:
+            raise MachineError("no slots where allocated, please specify the 'slots' option")
+        used = {dimm.slot for dimm in self.dimms}
+        if requested != UNASSIGNED_SLOT:
+            if requested in used:
+                raise MachineError(f"slot {requested} is busy")
+            return requested
+        for slot in range(slots):
+            if slot not in used:
+                return slot
+        raise MachineError("no free slots available")
+
+    def _choose_address(self, hint: int | None, align: int, size: int) -> int:
+        base = self.layout.device_memory_base
+        region = self.layout.device_memory_size
+        if base is None:
+            raise MachineError(
+                "memory devices (e.g. for memory hotplug) are not supported by the machine"
+            )
+        if region == 0:
+            raise MachineError(
+                "memory devices (e.g. for memory hotplug) are not enabled, please specify the "
+                "maxmem option"
+            )
+        space = self.memory.hotplug_space
+        used = self.plugged_size
+        if used + size > space:
+            raise MachineError(
+                f"not enough space, currently 0x{used:x} in use of total space for memory "
+                f"devices 0x{space:x}"
+            )
+        if hint is not None and hint % align:
+            raise MachineError(f"address must be aligned to 0x{align:x} bytes")
+        if size % align:
+            raise MachineError(f"backend memory size must be multiple of 0x{align:x}")
+        region_end = base + region - 1
+        if hint is not None:
+            start = hint
+            if start < base or start + size - 1 > region_end:
+                raise MachineError(
+                    f"can't add memory device [0x{hint:x}:0x{size:x}], usable range for memory "
+                    f"devices [0x{base:x}:0x{region:x}]"
+                )
+        else:
+            start = (base + align - 1) // align * align
+        for dimm in self.sorted_dimms():
+            end = start + size - 1
+            if dimm.addr <= end and start <= dimm.end:
+                if hint is not None:
+                    name = dimm.id if dimm.id is not None else "(unnamed)"
+                    raise MachineError(
+                        f"address range conflicts with memory device id='{name}'"
+                    )
+                start = (dimm.end + 1 + align - 1) // align * align
+            elif dimm.addr > end:
+                break
+        if start < base or start + size - 1 > region_end:
+            raise MachineError(
+                "could not find position in guest address space for memory device - memory "
+                "fragmented due to alignments"
+            )
+        return start
+
+    @staticmethod
+    def _check_node(node: int, num_nodes: int) -> None:
+        if (num_nodes > 0 and node >= num_nodes) or (num_nodes == 0 and node):
+            raise MachineError(
+                f"'DIMM property node has value {node}' which exceeds the number of numa "
+                f"nodes: {num_nodes or 1}"
+            )
+
+    @staticmethod
+    def _check_busy(backend: MemoryBackend) -> None:
+        if backend.mapped:
+            raise MachineError(f"can't use already busy memdev: {backend.id}")
+
+    def remove(self, dimm: Dimm, backends: Mapping[str, MemoryBackend]) -> None:
+        """Take a DIMM out (what happens once a guest ejects it); its backend is free again."""
+        self.dimms.remove(dimm)
+        backend = backends.get(dimm.memdev)
+        if backend is not None:
+            backend.mapped = False

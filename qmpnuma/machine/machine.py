@@ -1,0 +1,719 @@
+"""``Machine``: the whole modelled machine, built from a QEMU command line in QEMU's own order.
+
+QEMU reports the *first* problem it meets, so the model must meet problems in the same order:
+argv walk (unknown options, per-option syntax of ``-m``/``-object``/``-numa``/...), machine type,
+``-smp``, ``-m``, memory backends, ``-machine memory-backend``, each ``-numa`` in order, board
+initialisation (default RAM backend, NUMA completion, CPU mapping, board memory checks), then
+``-device``.  :meth:`Machine.from_argv` is that sequence; each step lives in the module that owns
+its rules.  After start-up the same object answers queries and takes hot-plug requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from qmpnuma.errors import ConfigError, MachineError, OptionError
+from qmpnuma.machine.backends import (
+    BACKEND_TYPES,
+    MemoryBackend,
+    ObjectRequest,
+    build_backend,
+    complete_backend,
+    parse_object_option,
+    request_from_qmp,
+)
+from qmpnuma.machine.cli_syntax import (
+    parse_bool,
+    parse_int64,
+    parse_uint,
+    split_qemu_opts,
+)
+from qmpnuma.machine.cpus import MachineCpus
+from qmpnuma.machine.dimms import UNASSIGNED_SLOT, Dimm, DimmBank, DimmRequest
+from qmpnuma.machine.machine_types import MachineType, Profile, resolve_machine_type
+from qmpnuma.machine.memory import (
+    MemoryConfig,
+    MemoryOptionText,
+    RamLayout,
+    check_board_memory,
+    compute_layout,
+    resolve_memory_2_9,
+    resolve_memory_7_2,
+    scan_memory_option,
+)
+from qmpnuma.machine.numa import NumaConfig, RamBlockNotifier
+from qmpnuma.machine.qom_order import ObjectsContainer
+from qmpnuma.machine.smp import CpuTopology, default_topology, parse_smp
+from qmpnuma.options.argv import ArgvError, ArgvOption, check_supported, option_location, split_argv
+
+#: Options QEMU accepts that this model records but does not interpret (the server uses
+#: some of them: ``-qmp``, ``-chardev``, ``-mon``, ``-S``, ``-name``, ``-uuid``,
+#: ``-daemonize``, ``-pidfile``).  Every other option except the modelled ones below is
+#: recorded the same way.
+UNMODELLED_OPTIONS = frozenset(
+    {
+        "nodefaults", "display", "qmp", "qmp-pretty", "chardev", "mon", "monitor", "daemonize",
+        "pidfile", "name", "uuid", "S", "accel", "enable-kvm", "no-reboot", "no-shutdown",
+        "nographic", "serial", "parallel", "vga", "nic", "netdev", "drive", "blockdev", "hda",
+        "hdb", "hdc", "hdd", "cdrom", "boot", "bios", "kernel", "initrd", "append", "rtc",
+        "global", "trace", "D", "d", "msg", "sandbox", "overcommit", "preconfig", "k", "L",
+        "usb", "usbdevice", "vnc", "spice", "audiodev", "watchdog-action", "action", "icount",
+        "snapshot", "fsdev", "virtfs", "sdl", "full-screen", "no-user-config", "writeconfig",
+        "readconfig", "semihosting", "incoming", "loadvm", "mem-prealloc", "mem-path", "cpu",
+    }
+)
+#: Options whose arguments the model interprets.
+MODELLED_OPTIONS = frozenset({"M", "machine", "m", "smp", "object", "numa", "device"})
+
+#: ``-machine`` properties this model interprets or tolerates (anything else is refused as QEMU
+#: refuses an unknown property).
+MACHINE_PROPERTIES = frozenset(
+    {
+        "type", "accel", "hmat", "memory-backend", "acpi", "usb", "dump-guest-core",
+        "mem-merge", "max-ram-below-4g", "nvdimm", "smm", "kernel-irqchip", "vmport",
+        "graphics", "suppress-vmdesc", "dea-key-wrap", "aes-key-wrap", "firmware",
+        "pflash0", "pflash1", "sata", "pit", "hpet", "fd-bootchk", "smbus", "i8042", "pic",
+        "default-bus-bypass-iommu", "confidential-guest-support", "sgx-epc", "bus-lock-ratelimit",
+        "x-oem-id", "x-oem-table-id", "boot", "memory-encryption", "dt-compatible", "dumpdtb",
+        "phandle-start", "dtb", "kernel", "initrd", "append", "smp", "memory",
+    }
+)
+
+RunState = Literal["prelaunch", "running", "paused", "shutdown", "guest-panicked", "inmigrate"]
+SMP_MEMBERS = ("cpus", "sockets", "dies", "clusters", "cores", "threads", "maxcpus")
+CPU_DRIVER_SUFFIX = "-x86_64-cpu"
+
+
+class _StartupFailure(Exception):
+    """Internal: a start-up error already formatted as stderr lines."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("".join(lines))
+        self.lines = lines
+
+
+@dataclass
+class _Printer:
+    """Collects what QEMU prints on stderr during start-up, prefixed like ``error_report``."""
+
+    progname: str
+    lines: list[str] = field(default_factory=list)
+
+    def format(self, message: str, location: str | None = None, *, warning: bool = False,
+               hints: Sequence[str] = ()) -> list[str]:
+        head = f"{self.progname}: "
+        if location is not None:
+            head += f"{location}: "
+        if warning:
+            head += "warning: "
+        first, *rest = message.split("\n")
+        return [head + first + "\n", *(line + "\n" for line in [*rest, *hints])]
+
+    def warn(self, message: str, location: str | None = None) -> None:
+        self.lines.extend(self.format(message, location, warning=True))
+
+    def info(self, message: str, location: str | None = None) -> None:
+        self.lines.extend(self.format(message, location))
+
+    def fail(self, message: str, location: str | None = None,
+             hints: Sequence[str] = ()) -> _StartupFailure:
+        return _StartupFailure(self.lines + self.format(message, location, hints=hints))
+
+
+@dataclass
+class RecordedOption:
+    """An option the model accepted without interpreting it (kept for the server)."""
+
+    name: str
+    arg: str | None
+
+
+class Machine:
+    """A machine as QEMU 7.2 (or 2.9) would have built it, with its run state and devices."""
+
+    def __init__(self, machine_type: MachineType, profile: str, progname: str) -> None:
+        self.machine_type = machine_type
+        self.profile = profile
+        self.progname = progname
+        self.machine_props: dict[str, str] = {}
+        self.topology: CpuTopology = default_topology()
+        self.cpus = MachineCpus(self.topology, machine_type, cast(Profile, profile))
+        self.memory = MemoryConfig(machine_type.default_ram_size,
+                                   machine_type.default_ram_size, 0)
+        self.layout: RamLayout = compute_layout(self.memory, machine_type)
+        #: Memory backends by id (user-created and the implicit ``pc.ram``).
+        self.backends: dict[str, MemoryBackend] = {}
+        #: Other user-created objects by id (their QOM type).
+        self.other_objects: dict[str, str] = {}
+        self.objects = ObjectsContainer()
+        self.numa = NumaConfig(machine_type, profile, hmat_enabled=False)
+        self.dimms = DimmBank(self.memory, self.layout, machine_type.enforce_aligned_dimm,
+                              profile)
+        #: Warning (and other non-fatal) lines printed on stderr during start-up.
+        self.warnings: list[str] = []
+        #: Options accepted but not modelled, in command-line order.
+        self.options: list[RecordedOption] = []
+        self.run_state: RunState = "running"
+        #: The backend given with ``-machine memory-backend=`` (id), if any.
+        self.ram_memdev: str | None = None
+        #: ids of every device (DIMMs and CPUs) created with an id.
+        self.device_ids: set[str] = set()
+        self._anonymous_devices = 0
+
+    # ------------------------------------------------------------------ construction --
+
+    @classmethod
+    def from_argv(
+        cls, args: Sequence[str], profile: str = "7.2", progname: str = "qmpnuma"
+    ) -> Machine:
+        """Build the machine for ``args`` (argv without argv[0]) or raise ``ConfigError``."""
+        if profile not in ("7.2", "2.9"):
+            raise ValueError(f"unknown profile {profile!r}")
+        builder = _Builder(args, profile, progname)
+        try:
+            return builder.build()
+        except _StartupFailure as failure:
+            raise ConfigError("".join(failure.lines), 1) from None
+
+    # -------------------------------------------------------------------- queries --
+
+    def option_values(self, name: str) -> list[str | None]:
+        """Arguments of every recorded occurrence of an unmodelled option (e.g. ``"qmp"``)."""
+        return [opt.arg for opt in self.options if opt.name == name]
+
+    def has_option(self, name: str) -> bool:
+        return any(opt.name == name for opt in self.options)
+
+    @property
+    def ram_size(self) -> int:
+        return self.memory.ram_size
+
+    @property
+    def plugged_memory(self) -> int:
+        return self.dimms.plugged_size
+
+    @property
+    def num_nodes(self) -> int:
+        return self.numa.num_nodes
+
+    def memdev_order(self) -> list[MemoryBackend]:
+        """Memory backends in ``query-memdev`` order (QOM ``/objects`` hash order, reversed)."""
+        return [self.backends[name] for name in self.objects.listing_order()
+                if name in self.backends]
+
+    def query_memdev(self) -> list[dict[str, Any]]:
+        return [backend.memdev_info() for backend in self.memdev_order()]
+
+    def sorted_dimms(self) -> list[Dimm]:
+        return self.dimms.sorted_dimms()
+
+    def node_plugged_memory(self, node_id: int) -> int:
+        """Bytes of hot-pluggable memory devices on a node (``info numa`` "plugged")."""
+        return sum(dimm.size for dimm in self.dimms.dimms if dimm.node == node_id)
+
+    def query_numa_node_mem(self) -> list[int]:
+        """Seed ``query_numa_node_mem``: per node, boot memory plus DIMMs on it."""
+        if self.numa.num_nodes <= 0:
+            return []
+        return [self.numa.nodes[i].mem + self.node_plugged_memory(i)
+                for i in range(self.numa.num_nodes)]
+
+    def numa_get_node(self, addr: int) -> int:
+        """Seed ``numa_get_node``: node of a RAM offset or DIMM address (``MachineError``)."""
+        return self.numa.numa_get_node(addr)
+
+    def numa_get_node_for_cpu(self, cpu_index: int) -> int:
+        """Seed ``numa_get_node_for_cpu``: node of a CPU, or the node count if unmapped."""
+        return self.cpus.numa_get_node_for_cpu(cpu_index)
+
+    def numa_set_mem_node_id(self, addr: int, size: int, node: int) -> None:
+        self.numa.numa_set_mem_node_id(addr, size, node)
+
+    def numa_unset_mem_node_id(self, addr: int, size: int, node: int) -> None:
+        self.numa.numa_unset_mem_node_id(addr, size, node)
+
+    def ram_block_notifier_add(self, notifier: RamBlockNotifier) -> None:
+        """Register RAM-block callbacks; existing RAM is not replayed (as in the seed)."""
+        self.numa.ram_block_notifier_add(notifier)
+
+    def ram_block_notifier_remove(self, notifier: RamBlockNotifier) -> None:
+        self.numa.ram_block_notifier_remove(notifier)
+
+    @property
+    def device_memory_base(self) -> int | None:
+        return self.layout.device_memory_base
+
+    @property
+    def device_memory_size(self) -> int:
+        return self.layout.device_memory_size
+
+    # ------------------------------------------------------------------- hot-plug --
+
+    def add_backend(self, qom_type: str, backend_id: str, props: Mapping[str, Any]) -> None:
+        """QMP ``object-add`` of a memory backend (``props`` already type-checked, wire names).
+
+        Raises ``MachineError`` with QEMU's text; failures during completion leave the same
+        trace in ``/objects`` as in QEMU (a tombstone), so later listings keep QEMU's order.
+        """
+        if qom_type not in BACKEND_TYPES:
+            self._add_other_object(qom_type, backend_id)
+            return
+        request = request_from_qmp(qom_type, backend_id, props)
+        self._create_backend(request, qmp=True)
+
+    def _add_other_object(self, qom_type: str, object_id: str) -> None:
+        if object_id in self.objects:
+            raise MachineError(
+                f"attempt to add duplicate property '{object_id}' to object (type 'container')"
+            )
+        self.objects.add(object_id)
+        self.other_objects[object_id] = qom_type
+
+    def _create_backend(self, request: ObjectRequest, qmp: bool) -> MemoryBackend:
+        backend = build_backend(request, smp_cpus=self.topology.cpus, profile=self.profile)
+        if request.id in self.objects:
+            raise MachineError(
+                f"attempt to add duplicate property '{request.id}' to object (type 'container')"
+            )
+        self.objects.add(request.id)
+        try:
+            complete_backend(backend)
+        except MachineError:
+            self.objects.remove(request.id)
+            raise
+        self.backends[request.id] = backend
+        return backend
+
+    def del_backend(self, object_id: str) -> None:
+        """QMP ``object-del``: refused while a node, the RAM or a DIMM uses the backend."""
+        if object_id not in self.objects:
+            raise MachineError(f"object '{object_id}' not found")
+        backend = self.backends.get(object_id)
+        if backend is not None and backend.mapped:
+            raise MachineError(f"object '{object_id}' is in use, can not be deleted")
+        self.objects.remove(object_id)
+        self.backends.pop(object_id, None)
+        self.other_objects.pop(object_id, None)
+
+    def plug_dimm(
+        self,
+        device_id: str | None = None,
+        memdev: str | None = None,
+        node: int = 0,
+        slot: int = UNASSIGNED_SLOT,
+        addr: int = 0,
+        *,
+        hotplugged: bool = True,
+    ) -> Dimm:
+        """``device_add pc-dimm`` (or ``-device`` with ``hotplugged=False``)."""
+        request = DimmRequest(device_id, memdev, node, slot, addr)
+        dimm = self.dimms.plug(request, self.backends, self.numa.num_nodes, hotplugged,
+                               self.device_ids)
+        if device_id is not None:
+            self.device_ids.add(device_id)
+        else:
+            self._anonymous_devices += 1
+        self.numa.numa_set_mem_node_id(dimm.addr, dimm.size, dimm.node)
+        self.numa.ram_block_notify_add(dimm.addr, dimm.size)
+        return dimm
+
+    def unplug_dimm(self, device_id: str) -> None:
+        """``device_del`` of a DIMM: the request goes to the guest; without a running guest OS
+        nothing visible happens (the DIMM stays)."""
+        if self.dimms.find(device_id) is None:
+            raise MachineError(f"Device '{device_id}' not found", "DeviceNotFound")
+
+    def complete_dimm_unplug(self, device_id: str) -> None:
+        """What a guest acknowledging the unplug would cause: the DIMM and its range go away."""
+        dimm = self.dimms.find(device_id)
+        if dimm is None:
+            raise MachineError(f"Device '{device_id}' not found", "DeviceNotFound")
+        self.dimms.remove(dimm, self.backends)
+        self.device_ids.discard(device_id)
+        self.numa.numa_unset_mem_node_id(dimm.addr, dimm.size, dimm.node)
+        self.numa.ram_block_notify_remove(dimm.addr, dimm.size)
+
+    # ------------------------------------------------------------------ run state --
+
+    def stop(self) -> None:
+        """QMP ``stop``: a running machine pauses (prelaunch stays prelaunch)."""
+        if self.run_state == "running":
+            self.run_state = "paused"
+
+    def cont(self) -> None:
+        """QMP ``cont``: prelaunch and paused machines run."""
+        if self.run_state in ("prelaunch", "paused"):
+            self.run_state = "running"
+
+    def system_reset(self) -> None:
+        """``system_reset`` keeps the run state (a paused machine stays paused)."""
+
+    def system_powerdown(self) -> None:
+        """ACPI power button: only a running guest OS could react; the state is unchanged."""
+
+    def quit(self) -> None:
+        self.run_state = "shutdown"
+
+
+class _Builder:
+    """The start-up sequence of ``qemu_init`` for one command line."""
+
+    def __init__(self, args: Sequence[str], profile: str, progname: str) -> None:
+        self.args = args
+        self.profile = profile
+        self.out = _Printer(progname)
+        self.machine_opts: dict[str, str] = {}
+        self.memory_text: MemoryOptionText | None = None
+        self.smp_pairs: list[tuple[str, str]] = []
+        self.objects: list[tuple[ArgvOption, ObjectRequest]] = []
+        self.numa_opts: list[ArgvOption] = []
+        self.device_opts: list[tuple[ArgvOption, list[tuple[str, str]]]] = []
+        self.cpu_model: str | None = None
+        self.recorded: list[RecordedOption] = []
+        self.prelaunch = False
+
+    def _guard(self, step: Callable[[], None], location: str | None = None) -> None:
+        """Run one step, turning its error into QEMU's stderr text."""
+        try:
+            step()
+        except OptionError as err:
+            raise self.out.fail(err.message, location, err.hints) from None
+        except MachineError as err:
+            raise self.out.fail(err.message, location, err.hints) from None
+
+    def build(self) -> Machine:
+        try:
+            options = split_argv(self.args)
+        except ArgvError as err:
+            raise _StartupFailure([err.format(self.out.progname)]) from None
+        for opt in options:
+            location = option_location(opt)
+            self._guard(lambda opt=opt: check_supported(opt), location)  # type: ignore[misc]
+            self._guard(lambda opt=opt: self._scan(opt), location)  # type: ignore[misc]
+
+        machine_type = self._resolve_type()
+        machine = Machine(machine_type, self.profile, self.out.progname)
+        machine.options = self.recorded
+        machine.machine_props = dict(self.machine_opts)
+        machine.run_state = "prelaunch" if self.prelaunch else "running"
+        self._guard(lambda: self._apply_machine_props(machine))
+        self._guard(lambda: self._apply_smp(machine))
+        self._apply_memory(machine)
+        if machine_type.deprecated and self.profile == "7.2":
+            self.out.warn(
+                f"Machine type '{machine_type.name}' is deprecated: old and unattended - "
+                "use a newer version instead"
+            )
+        self._create_objects(machine)
+        if self.profile == "2.9":
+            self._numa_2_9(machine)
+        else:
+            self._guard(lambda: self._resolve_ram_memdev(machine))
+            for opt in self.numa_opts:
+                self._apply_numa(machine, opt)
+            self._board_init_7_2(machine)
+        for opt, pairs in self.device_opts:
+            self._guard(lambda opt=opt, pairs=pairs: self._device(machine, pairs),  # type: ignore[misc]
+                        option_location(opt))
+        machine.warnings = list(self.out.lines)
+        return machine
+
+    # ----------------------------------------------------------------- argv walk --
+
+    def _scan(self, opt: ArgvOption) -> None:
+        """Second argv pass: per-option syntax checks QEMU does while walking argv."""
+        name, arg = opt.name, opt.arg or ""
+        location = option_location(opt)
+        if name in ("M", "machine"):
+            pairs, warnings = split_qemu_opts(arg, "type")
+            for key, value in pairs:
+                self.machine_opts[key] = value
+        elif name == "m":
+            self.memory_text, warnings = scan_memory_option(arg, self.memory_text, location)
+        elif name == "smp":
+            pairs, warnings = split_qemu_opts(arg, "cpus")
+            self.smp_pairs.extend(pairs)
+            warnings = []
+        elif name == "object":
+            seen = [request.id for _, request in self.objects]
+            request, warnings = parse_object_option(arg, seen, self.profile)
+            self.objects.append((opt, request))
+        elif name == "numa":
+            _, warnings = split_qemu_opts(arg, "type")
+            self.numa_opts.append(opt)
+        elif name == "device":
+            pairs, warnings = split_qemu_opts(arg, "driver")
+            self.device_opts.append((opt, pairs))
+        else:
+            warnings = []
+            if name == "cpu":
+                self.cpu_model = arg
+            if name == "S":
+                self.prelaunch = True
+            self.recorded.append(RecordedOption(name, opt.arg))
+        for warning in warnings:
+            self.out.warn(warning, location)
+
+    def _resolve_type(self) -> MachineType:
+        name = self.machine_opts.get("type")
+        try:
+            return resolve_machine_type(name, cast(Profile, self.profile))
+        except MachineError as err:
+            raise self.out.fail(err.message, None, err.hints) from None
+
+    def _apply_machine_props(self, machine: Machine) -> None:
+        mt = machine.machine_type
+        for key, value in self.machine_opts.items():
+            if key == "type":
+                continue
+            if key not in MACHINE_PROPERTIES:
+                raise MachineError(f"Property '{mt.name}-machine.{key}' not found")
+            if key == "hmat":
+                machine.numa = NumaConfig(mt, self.profile,
+                                          hmat_enabled=parse_bool("hmat", value))
+            elif key == "memory-backend":
+                machine.ram_memdev = value
+            elif key == "acpi" and value not in ("on", "off", "auto"):
+                raise MachineError(f"Parameter 'acpi' does not accept value '{value}'")
+        machine.dimms.acpi = self.machine_opts.get("acpi", "auto") != "off"
+        if "hmat" not in self.machine_opts:
+            machine.numa = NumaConfig(mt, self.profile, hmat_enabled=False)
+
+    def _apply_smp(self, machine: Machine) -> None:
+        config: dict[str, int] = {}
+        allowed = SMP_MEMBERS if self.profile == "7.2" else (
+            "cpus", "sockets", "cores", "threads", "maxcpus")
+        values = dict(self.smp_pairs)
+        for key in allowed:
+            if key in values:
+                try:
+                    config[key] = parse_int64(values[key])
+                except (ValueError, IndexError):
+                    raise MachineError(f"Parameter 'smp.{key}' expects integer") from None
+        for key in values:
+            if key not in allowed:
+                raise MachineError(f"Parameter 'smp.{key}' is unexpected")
+        smp_warnings: list[str] = []
+        try:
+            topology = parse_smp(config, machine.machine_type, cast(Profile, self.profile),
+                                 smp_warnings)
+        finally:
+            for warning in smp_warnings:
+                self.out.warn(warning)
+        machine.topology = topology
+        machine.cpus = MachineCpus(topology, machine.machine_type, cast(Profile, self.profile),
+                                   cpu_model=self.cpu_model)
+
+    def _apply_memory(self, machine: Machine) -> None:
+        mt = machine.machine_type
+        if self.profile == "2.9":
+            location = self.memory_text.location if self.memory_text else None
+            try:
+                config = resolve_memory_2_9(self.memory_text, mt)
+            except OptionError as err:
+                raise self.out.fail(err.message, location, err.hints) from None
+        else:
+            warnings: list[str] = []
+            try:
+                config = resolve_memory_7_2(self.memory_text, mt, warnings)
+            except MachineError as err:
+                for warning in warnings:
+                    self.out.warn(warning)
+                raise self.out.fail(err.message, None, err.hints) from None
+            for warning in warnings:
+                self.out.warn(warning)
+        machine.memory = config
+        machine.layout = compute_layout(config, mt)
+        machine.dimms = DimmBank(config, machine.layout, mt.enforce_aligned_dimm, self.profile,
+                                 acpi=machine.dimms.acpi)
+
+    def _create_objects(self, machine: Machine) -> None:
+        """Early objects (everything but memory backends), then the backends, in CLI order."""
+        for _, request in self.objects:
+            if not request.is_backend:
+                machine.objects.add(request.id)
+                machine.other_objects[request.id] = request.qom_type
+        for _, request in self.objects:
+            if request.is_backend:
+                self._guard(lambda request=request: machine._create_backend(request, qmp=False))  # type: ignore[misc]
+
+    def _resolve_ram_memdev(self, machine: Machine) -> None:
+        if machine.ram_memdev is not None and machine.ram_memdev not in machine.backends:
+            raise MachineError(f"Memory backend '{machine.ram_memdev}' not found")
+
+    def _apply_numa(self, machine: Machine, opt: ArgvOption) -> None:
+        location = option_location(opt)
+
+        def step() -> None:
+            outcome = machine.numa.apply_option(opt.arg or "", machine.cpus, machine.backends)
+            for message in outcome.messages:
+                if message.startswith("warning: "):
+                    self.out.warn(message.removeprefix("warning: "), location)
+                else:
+                    self.out.info(message, location)
+
+        self._guard(step, location)
+
+    def _board_init_7_2(self, machine: Machine) -> None:
+        mt = machine.machine_type
+        numa = machine.numa
+        memory = machine.memory
+
+        def memory_backend_checks() -> None:
+            if machine.ram_memdev is not None:
+                backend = machine.backends[machine.ram_memdev]
+                if backend.size != memory.ram_size:
+                    raise MachineError(
+                        "Machine memory size does not match the size of the memory backend"
+                    )
+                backend.mapped = True
+            elif mt.default_ram_id and memory.ram_size and not numa.have_memdevs:
+                if mt.default_ram_id in machine.objects:
+                    raise MachineError(
+                        f"object name '{mt.default_ram_id}' is reserved for the default RAM "
+                        "backend, it can't be used for any other purposes. Change the object's "
+                        "'id' to something else"
+                    )
+                backend = MemoryBackend(
+                    id=mt.default_ram_id, qom_type="memory-backend-ram",
+                    size=memory.ram_size, prealloc_threads=machine.topology.cpus,
+                    mapped=True, implicit=True, profile=self.profile,
+                )
+                machine.objects.add(backend.id)
+                machine.backends[backend.id] = backend
+
+        self._guard(memory_backend_checks)
+        if mt.numa_supported:
+            self._guard(lambda: self._complete_numa_7_2(machine))
+        self._guard(lambda: check_board_memory(memory, mt))
+        for warning in machine.cpus.startup_warnings():
+            self.out.warn(warning)
+
+    def _complete_numa_7_2(self, machine: Machine) -> None:
+        mt = machine.machine_type
+        numa = machine.numa
+        memory = machine.memory
+        if numa.num_nodes == 0 and (
+            (memory.ram_slots and mt.auto_enable_numa_with_memhp)
+            or (memory.maxram_size > memory.ram_size and mt.auto_enable_numa_with_memdev)
+        ):
+            numa.add_implicit_node(memory.ram_size)
+        numa.check_node_ids()
+        if numa.num_nodes > 0:
+            numa.check_total(memory.ram_size)
+            if numa.have_memdevs and mt.default_ram_id:
+                if machine.ram_memdev is not None:
+                    raise MachineError(
+                        "'-machine memory-backend' and '-numa memdev' properties are "
+                        "mutually exclusive"
+                    )
+                for node_id in range(numa.num_nodes):
+                    memdev = numa.nodes[node_id].memdev
+                    if memdev is None:
+                        continue
+                    backend = machine.backends[memdev]
+                    if backend.mapped:
+                        raise MachineError(f"memory backend {memdev} can't be used multiple times.")
+                    backend.mapped = True
+            numa.check_distances()
+            numa.assign_ram_offsets()
+            warnings = machine.cpus.finish_numa(numa.num_nodes, numa.hmat_initiators)
+            numa.validate_initiators(machine.cpus)
+            for warning in warnings:
+                self.out.warn(warning)
+        else:
+            numa.numa_set_mem_node_id(0, memory.ram_size, 0)
+
+    def _numa_2_9(self, machine: Machine) -> None:
+        """2.9 ``parse_numa_opts`` (parse, ids, equal split, total, CPUs) then machine init."""
+        for opt in self.numa_opts:
+            self._apply_numa(machine, opt)
+        numa = machine.numa
+        memory = machine.memory
+        self._guard(numa.check_node_ids)
+        if numa.num_nodes > 0:
+            numa.split_memory_2_9(memory.ram_size)
+            self._guard(lambda: numa.check_total(memory.ram_size))
+            numa.assign_ram_offsets()
+            warnings: list[str] = []
+            self._guard(lambda: warnings.extend(machine.cpus.finish_numa(numa.num_nodes)))
+            for warning in warnings:
+                self.out.info(f"warning: {warning}")
+        else:
+            numa.numa_set_mem_node_id(0, memory.ram_size, 0)
+
+        def allocate() -> None:
+            if numa.num_nodes == 0 or not numa.have_memdevs:
+                return
+            for node_id in sorted(numa.nodes):
+                memdev = numa.nodes[node_id].memdev
+                if memdev is None:
+                    continue
+                backend = machine.backends[memdev]
+                if backend.mapped:
+                    raise MachineError(
+                        f"memory backend {memdev} is used multiple times. Each -numa option "
+                        "must use a different memdev value."
+                    )
+                backend.mapped = True
+
+        self._guard(allocate)
+        self._guard(lambda: check_board_memory(memory, machine.machine_type))
+
+    # ------------------------------------------------------------------- devices --
+
+    def _device(self, machine: Machine, pairs: list[tuple[str, str]]) -> None:
+        values = dict(pairs)
+        driver = values.get("driver")
+        if driver == "pc-dimm":
+            if machine.machine_type.family == "none":
+                return
+            memdev = values.get("memdev")
+            if memdev is not None and memdev in machine.other_objects:
+                raise MachineError("Invalid parameter type for 'memdev', expected: memory-backend")
+            machine.plug_dimm(
+                values.get("id"),
+                memdev,
+                _device_uint(values, "node", 0),
+                _device_int(values, "slot", UNASSIGNED_SLOT),
+                _device_uint(values, "addr", 0),
+                hotplugged=False,
+            )
+            return
+        if driver is not None and driver.endswith(CPU_DRIVER_SUFFIX):
+            props = {key: _device_uint(values, key, 0) for key in
+                     ("socket-id", "die-id", "core-id", "thread-id", "node-id") if key in values}
+            device_id = values.get("id")
+            if device_id is not None and device_id in machine.device_ids:
+                raise MachineError(f"Duplicate device ID '{device_id}'")
+            path = (f"/machine/peripheral/{device_id}" if device_id is not None
+                    else f"/machine/peripheral-anon/device[{machine._anonymous_devices}]")
+            machine.cpus.plug_cpu(driver, props, path)
+            if device_id is not None:
+                machine.device_ids.add(device_id)
+            else:
+                machine._anonymous_devices += 1
+            return
+        self.recorded.append(RecordedOption("device", ",".join(f"{k}={v}" for k, v in pairs)))
+
+
+def _device_uint(values: Mapping[str, str], key: str, default: int) -> int:
+    raw = values.get(key)
+    if raw is None:
+        return default
+    try:
+        return parse_uint(raw)
+    except ValueError:
+        raise MachineError(f"Parameter '{key}' expects a non-negative number") from None
+
+
+def _device_int(values: Mapping[str, str], key: str, default: int) -> int:
+    raw = values.get(key)
+    if raw is None:
+        return default
+    try:
+        return parse_int64(raw)
+    except ValueError:
+        raise MachineError(f"Parameter '{key}' expects a number") from None

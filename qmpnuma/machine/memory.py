@@ -1,0 +1,262 @@
+"""``-m [size=]megs[,slots=n][,maxmem=size]``: guest RAM size, hot-plug slots and the RAM layout.
+
+QEMU reads ``-m`` in three steps that fail with different texts and locations: the QemuOpts
+syntax check while walking argv (printed with the ``-m ...:`` prefix), the machine ``memory``
+property (7.2 ``machine_set_mem``, no prefix; 2.9 ``set_memory_options`` with the prefix), and
+the board's own checks in ``pc_memory_init`` (slot count, maxmem alignment).  This module keeps
+those steps apart so the machine can run each at the moment QEMU does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qmpnuma.errors import MachineError, OptionError
+from qmpnuma.machine.cli_syntax import (
+    SIZE_HINT,
+    SizeRangeError,
+    SizeSyntaxError,
+    parse_qemu_number,
+    parse_size,
+    split_qemu_opts,
+)
+from qmpnuma.machine.machine_types import MachineType
+
+KiB = 1 << 10
+MiB = 1 << 20
+GiB = 1 << 30
+FOUR_GIB = 1 << 32
+
+#: ``ACPI_MAX_RAM_SLOTS``: pc/q35 refuse more DIMM slots than this.
+ACPI_MAX_RAM_SLOTS = 256
+#: Target page size used by the maxmem alignment check.
+TARGET_PAGE_SIZE = 4096
+#: RAM sizes are rounded up to this (``QEMU_ALIGN_UP(sz, 8192)``).
+RAM_SIZE_ALIGN = 8192
+
+HEX_SUFFIX_WARNING = "Using a multiplier suffix on hex numbers is deprecated: {}"
+
+
+@dataclass(frozen=True)
+class MemoryOptionText:
+    """``-m`` after the argv-time syntax check: raw strings, merged over repeated ``-m``."""
+
+    size: str | None = None
+    slots: str | None = None
+    maxmem: str | None = None
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """The resolved memory configuration of a machine (``ram_size``, ``maxram_size``, slots)."""
+
+    ram_size: int
+    maxram_size: int
+    ram_slots: int
+
+    @property
+    def hotplug_space(self) -> int:
+        """Bytes memory devices may take in total (``maxmem - ram``)."""
+        return self.maxram_size - self.ram_size
+
+
+def _qemuopts_size(name: str, text: str) -> int:
+    """A QemuOpts size (bytes by default) with QemuOpts' two error texts."""
+    try:
+        return parse_size(text).value
+    except SizeRangeError:
+        raise OptionError(f"Value '{text}' is out of range for parameter '{name}'") from None
+    except SizeSyntaxError:
+        raise OptionError(
+            f"Parameter '{name}' expects a non-negative number below 2^64", SIZE_HINT
+        ) from None
+
+
+def scan_memory_option(
+    text: str, previous: MemoryOptionText | None, location: str
+) -> tuple[MemoryOptionText, list[str]]:
+    """The argv-time part of ``-m``: split, validate each key's syntax, merge with earlier ``-m``.
+
+    Returns the merged text and the warning messages (without prefix) this ``-m`` prints with
+    its location.  Raises ``OptionError`` (the caller adds the ``-m ...:`` location).
+    """
+    pairs, flag_warnings = split_qemu_opts(text, "size")
+    warnings: list[str] = list(flag_warnings)
+    merged = {
+        "size": previous.size if previous else None,
+        "slots": previous.slots if previous else None,
+        "maxmem": previous.maxmem if previous else None,
+    }
+    for key, value in pairs:
+        if key not in merged:
+            raise OptionError(f"Invalid parameter '{key}'")
+        if key in ("size", "maxmem"):
+            parsed_hex = _hex_suffix(value)
+            _qemuopts_size(key, value)
+            if parsed_hex:
+                warnings.append(HEX_SUFFIX_WARNING.format(value))
+        else:
+            try:
+                parse_qemu_number(value)
+            except ValueError:
+                raise OptionError(f"Parameter '{key}' expects a number") from None
+        merged[key] = value
+    return (
+        MemoryOptionText(merged["size"], merged["slots"], merged["maxmem"], location),
+        warnings,
+    )
+
+
+def _hex_suffix(text: str) -> bool:
+    try:
+        return parse_size(text).hex_with_suffix
+    except (SizeSyntaxError, SizeRangeError):
+        return False
+
+
+def resolve_memory_7_2(
+    opts: MemoryOptionText | None, machine_type: MachineType, warnings: list[str]
+) -> MemoryConfig:
+    """7.2 ``machine_set_mem``: default size, MiB for bare numbers, 8 KiB rounding, maxmem rules.
+
+    Raises ``MachineError`` (printed without location).  Deprecation warnings (hex with a
+    suffix, seen again when the MiB-suffixed text is re-read) are appended to ``warnings``.
+    """
+    size = 0
+    if opts is not None and opts.size is not None:
+        text = opts.size
+        if text and text[-1].isdigit():
+            text += "M"
+        parsed = parse_size(text)
+        if parsed.hex_with_suffix:
+            warnings.append(HEX_SUFFIX_WARNING.format(text))
+        size = parsed.value
+    if size == 0:
+        size = machine_type.default_ram_size
+    size = _align_up(size, RAM_SIZE_ALIGN)
+    if size >= 1 << 64:
+        raise MachineError("ram size too large")
+    maxram = size
+    slots = 0
+    has_max = opts is not None and opts.maxmem is not None
+    has_slots = opts is not None and opts.slots is not None
+    if opts is not None and opts.maxmem is not None:
+        parsed_max = parse_size(opts.maxmem)
+        if parsed_max.hex_with_suffix:
+            warnings.append(HEX_SUFFIX_WARNING.format(opts.maxmem))
+        maxram = parsed_max.value
+    if opts is not None and opts.slots is not None:
+        slots = parse_qemu_number(opts.slots)
+    if has_max:
+        if maxram < size:
+            raise MachineError(
+                "invalid value of maxmem: maximum memory size "
+                f"(0x{maxram:x}) must be at least the initial memory size (0x{size:x})"
+            )
+        if has_slots and slots and maxram == size:
+            raise MachineError(
+                "invalid value of maxmem: memory slots were specified but maximum memory size "
+                f"(0x{maxram:x}) is equal to the initial memory size (0x{size:x})"
+            )
+    elif has_slots:
+        raise MachineError("slots specified but no max-size")
+    return MemoryConfig(size, maxram, slots)
+
+
+def resolve_memory_2_9(opts: MemoryOptionText | None, machine_type: MachineType) -> MemoryConfig:
+    """2.9 ``vl.c:set_memory_options``: same arithmetic, 2.9 texts, printed with the location."""
+    size = 0
+    if opts is not None and opts.size is not None:
+        text = opts.size
+        if not text:
+            raise OptionError("missing 'size' option value")
+        size = parse_size(text).value
+        if text[-1].isdigit():
+            shifted = size << 20
+            if shifted >= 1 << 64:
+                raise OptionError("too large 'size' option value")
+            size = shifted
+    if size == 0:
+        size = machine_type.default_ram_size
+    size = _align_up(size, RAM_SIZE_ALIGN)
+    maxram = size
+    slots = 0
+    maxmem_text = opts.maxmem if opts else None
+    slots_text = opts.slots if opts else None
+    if maxmem_text is not None and slots_text is not None:
+        maxram = parse_size(maxmem_text).value
+        slots = parse_qemu_number(slots_text)
+        if maxram < size:
+            raise OptionError(
+                "invalid value of -m option maxmem: maximum memory size "
+                f"(0x{maxram:x}) must be at least the initial memory size (0x{size:x})"
+            )
+        if maxram > size and not slots:
+            raise OptionError(
+                "invalid value of -m option: maxmem was specified, "
+                "but no hotplug slots were specified"
+            )
+        if maxram == size and slots:
+            raise OptionError(
+                "invalid value of -m option maxmem: memory slots were specified but maximum "
+                f"memory size (0x{maxram:x}) is equal to the initial memory size (0x{size:x})"
+            )
+    elif maxmem_text is not None or slots_text is not None:
+        missing = "maxmem" if slots_text is not None else "slots"
+        raise OptionError(f"invalid -m option value: missing '{missing}' option")
+    return MemoryConfig(size, maxram, slots)
+
+
+def check_board_memory(config: MemoryConfig, machine_type: MachineType) -> None:
+    """``pc_memory_init``'s checks of the hot-plug configuration (pc, q35, isapc only)."""
+    if not machine_type.is_pc_like:
+        return
+    if config.ram_slots > ACPI_MAX_RAM_SLOTS:
+        raise MachineError(f"unsupported amount of memory slots: {config.ram_slots}")
+    if _align_up(config.maxram_size, TARGET_PAGE_SIZE) != config.maxram_size:
+        raise MachineError(
+            "maximum memory size must by aligned to multiple of "
+            f"{TARGET_PAGE_SIZE} bytes"
+        )
+
+
+@dataclass(frozen=True)
+class RamLayout:
+    """Where guest RAM and the memory-device (hot-plug) region sit in guest-physical space."""
+
+    ram_size: int
+    below_4g: int
+    above_4g: int
+    #: Base of the device-memory region, or None when the board has none (no maxmem).
+    device_memory_base: int | None
+    device_memory_size: int
+
+    def ram_offset_to_gpa(self, offset: int) -> int:
+        """Guest-physical address of a RAM offset (the part above ``below_4g`` moves to 4 GiB)."""
+        if offset < self.below_4g:
+            return offset
+        return FOUR_GIB + (offset - self.below_4g)
+
+
+def compute_layout(config: MemoryConfig, machine_type: MachineType) -> RamLayout:
+    """The pc/q35 split of RAM around the PCI hole and the device-memory region after it.
+
+    The region starts at the first 1 GiB boundary after the RAM above 4 GiB and spans
+    ``maxmem - ram`` plus 1 GiB per slot on machine types that enforce aligned DIMMs.
+    """
+    below, above = machine_type.split_ram(config.ram_size)
+    if not machine_type.is_pc_like or config.maxram_size <= config.ram_size:
+        if machine_type.is_pc_like and config.ram_slots:
+            base = _align_up(FOUR_GIB + above, GiB)
+            return RamLayout(config.ram_size, below, above, base, 0)
+        return RamLayout(config.ram_size, below, above, None, 0)
+    base = _align_up(FOUR_GIB + above, GiB)
+    size = config.maxram_size - config.ram_size
+    if machine_type.enforce_aligned_dimm:
+        size += GiB * config.ram_slots
+    return RamLayout(config.ram_size, below, above, base, size)
+
+
+def _align_up(value: int, align: int) -> int:
+    return (value + align - 1) // align * align
