@@ -38,6 +38,7 @@ CASES: dict[str, tuple[int, str]] = {
                                        "optional"),
     "union-branch-not-in-enum.json": (3, "branch 'z' of union 'U' is not a value of enum "
                                          "'Kind'"),
+    "union-branch-is-union.json": (4, "branch 'a' of union 'Outer' cannot use union 'Inner'"),
     "member-clash-base.json": (3, "member 'host_nodes' of struct 'Foo' collides with member "
                                   "'host-nodes' of base type 'Base'"),
     "member-clash-own.json": (3, "member 'a_b' of struct 'q_obj_cmd-arg' collides with "

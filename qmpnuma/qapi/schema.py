@@ -487,6 +487,8 @@ class Schema:
                 raise QAPIError.at(info, f"{bwhat} must be an object type, "
                                          f"not {branch.describe()}")
             self._check_object(branch)
+            if branch.is_union:
+                raise QAPIError.at(info, f"{bwhat} cannot use {branch.describe()}")
             variant.type = branch
             for member in branch.members:
                 clash = base_names.get(c_name(member.name))
