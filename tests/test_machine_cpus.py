@@ -467,6 +467,26 @@ class Shape:
         return cpus, warnings
 
 
+def greeted_stream(path: str, proc: subprocess.Popen[Any], deadline: float) -> Any:
+    """Connect to QEMU's QMP socket once it listens and read the greeting; retry while the
+    socket is not ready yet. Returns the socket's binary stream, or None if QEMU exited."""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return None
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.connect(path)
+            stream = sock.makefile("rwb")
+            if stream.readline():
+                sock.close()  # the stream keeps the connection open
+                return stream
+        except OSError:
+            pass
+        sock.close()
+        time.sleep(0.02)
+    raise AssertionError("QEMU did not offer QMP in time")
+
+
 def qmp_session(
     qemu: str, args: list[str], commands: list[dict[str, Any]]
 ) -> tuple[list[Any], str]:
@@ -480,17 +500,9 @@ def qmp_session(
         )
         replies = []
         try:
-            deadline = time.monotonic() + 20
-            while not os.path.exists(path):
-                if proc.poll() is not None:
-                    break
-                assert time.monotonic() < deadline
-                time.sleep(0.02)
-            if proc.poll() is None:
-                with socket.socket(socket.AF_UNIX) as sock:
-                    sock.connect(path)
-                    stream = sock.makefile("rwb")
-                    stream.readline()
+            stream = greeted_stream(path, proc, time.monotonic() + 20)
+            if stream is not None:
+                with stream:
                     for command in [{"execute": "qmp_capabilities"}, *commands]:
                         stream.write(json.dumps(command).encode() + b"\n")
                         stream.flush()

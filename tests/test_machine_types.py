@@ -171,6 +171,26 @@ def test_profile_2_9_table() -> None:
 # --- differential tests against the real QEMU ----------------------------------------------
 
 
+def greeted_stream(path: str, proc: subprocess.Popen[Any], deadline: float) -> Any:
+    """Connect to QEMU's QMP socket once it listens and read the greeting; retry while the
+    socket is not ready yet. Returns the socket's binary stream, or None if QEMU exited."""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return None
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.connect(path)
+            stream = sock.makefile("rwb")
+            if stream.readline():
+                sock.close()  # the stream keeps the connection open
+                return stream
+        except OSError:
+            pass
+        sock.close()
+        time.sleep(0.02)
+    raise AssertionError("QEMU did not offer QMP in time")
+
+
 def _qmp_session(qemu: str, args: list[str], commands: list[dict[str, Any]]) -> list[Any]:
     """Start QEMU with a QMP socket, run the commands after negotiation, return replies."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,16 +201,10 @@ def _qmp_session(qemu: str, args: list[str], commands: list[dict[str, Any]]) -> 
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         try:
-            deadline = time.monotonic() + 20
-            while not os.path.exists(path):
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline
-                time.sleep(0.02)
-            with socket.socket(socket.AF_UNIX) as sock:
-                sock.connect(path)
-                stream = sock.makefile("rwb")
-                stream.readline()
-                replies = []
+            stream = greeted_stream(path, proc, time.monotonic() + 20)
+            assert stream is not None, proc.stderr.read() if proc.stderr else ""
+            replies = []
+            with stream:
                 for command in [{"execute": "qmp_capabilities"}, *commands]:
                     stream.write(json.dumps(command).encode() + b"\n")
                     stream.flush()
@@ -198,7 +212,7 @@ def _qmp_session(qemu: str, args: list[str], commands: list[dict[str, Any]]) -> 
                     while "event" in reply:
                         reply = json.loads(stream.readline())
                     replies.append(reply)
-                return replies[1:]
+            return replies[1:]
         finally:
             proc.kill()
             proc.wait()

@@ -9,10 +9,10 @@ refused by the ACPI device, which stays in legacy CPU-hotplug mode until a guest
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from qmpnuma.errors import MachineError
-from qmpnuma.machine.cpu_slots import CpuSlot, X86TopoIds, apic_id_from_ids
+from qmpnuma.machine.cpu_slots import CpuProps, CpuSlot, X86TopoIds, apic_id_from_ids
 from qmpnuma.machine.machine_types import Profile
 from qmpnuma.machine.smp import CpuTopology
 
@@ -20,7 +20,7 @@ from qmpnuma.machine.smp import CpuTopology
 CPU_ID_PROPERTIES = ("socket-id", "die-id", "core-id", "thread-id")
 
 
-def _given(props: Mapping[str, int], name: str) -> int:
+def _given(props: CpuProps, name: str) -> int:
     """A CPU property as the device holds it: unset (absent or negative) is -1."""
     value = props.get(name, -1)
     return value if value >= 0 else -1
@@ -39,7 +39,7 @@ def find_plug_slot(
     topology: CpuTopology,
     driver: str,
     cpu_type: str,
-    props: Mapping[str, int],
+    props: CpuProps,
     profile: Profile = "7.2",
 ) -> tuple[CpuSlot, int | None]:
     """Validate a CPU device about to be plugged; return its slot and the node id the device

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Container, Iterable, Mapping, MutableMapping, Sequence
 
 from qmpnuma.errors import MachineError
-from qmpnuma.machine.cpu_slots import CpuSlot
+from qmpnuma.machine.cpu_slots import CpuProps, CpuSlot
 from qmpnuma.machine.machine_types import MachineType
 
 #: ``-numa cpu`` / slot properties in the order QEMU checks their support.
@@ -56,7 +56,7 @@ def _check_hmat_initiator(node_id: int, hmat_initiators: MutableMapping[int, int
 
 def set_cpu_numa_node(
     slots: Sequence[CpuSlot],
-    props: Mapping[str, int],
+    props: CpuProps,
     hmat_initiators: MutableMapping[int, int] | None = None,
 ) -> None:
     """Assign ``props["node-id"]`` to every slot matching the other given ids (7.2
@@ -115,7 +115,7 @@ def assign_node_cpus(
 
 def assign_numa_cpu(
     slots: Sequence[CpuSlot],
-    props: Mapping[str, int],
+    props: CpuProps,
     defined_nodes: Container[int],
     hmat_initiators: MutableMapping[int, int] | None = None,
 ) -> None:

@@ -8,6 +8,7 @@ QEMU describes each CPU the machine could ever have (``maxcpus`` of them) by a s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,12 @@ AMD_WITHOUT_TOPOEXT = frozenset(
     {"qemu64", "phenom", "athlon", "max", "Opteron_G1", "Opteron_G2", "Opteron_G3",
      "Opteron_G4", "Opteron_G5"}
 )
+
+
+#: CPU properties keyed by wire name (``node-id``, ``socket-id``, ``die-id``, ``cluster-id``,
+#: ``core-id``, ``thread-id``). Keys are typed loosely so that callers may build the mapping
+#: from ``Literal`` names without casts.
+CpuProps = Mapping[Any, int]
 
 
 def cpu_type_for_model(model: str | None, machine_type: MachineType) -> str | None:

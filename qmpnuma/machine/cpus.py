@@ -10,13 +10,14 @@ commands layer only forwards them.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping, MutableMapping
+from collections.abc import Container, Iterable, MutableMapping
 from typing import Any
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine import cpu_numa
 from qmpnuma.machine.cpu_hotplug import check_unplug, find_plug_slot
 from qmpnuma.machine.cpu_slots import (
+    CpuProps,
     CpuSlot,
     build_slots,
     cpu_type_for_model,
@@ -51,6 +52,10 @@ class MachineCpus:
         #: QOM type of every CPU of the machine (None on boards without CPUs).
         self.cpu_type = cpu_type_for_model(cpu_model, machine_type)
         self.slots: list[CpuSlot] = build_slots(topology, profile)
+        if self.cpu_type is None:
+            # ``-M none`` without ``-cpu`` creates no CPU at all.
+            for slot in self.slots:
+                slot.qom_path = None
         #: Number of NUMA nodes once ``finish_numa`` ran (0: NUMA not configured).
         self.num_nodes = 0
         self._next_host_thread_id = first_host_thread_id
@@ -90,7 +95,7 @@ class MachineCpus:
 
     def assign_numa_cpu(
         self,
-        props: Mapping[str, int],
+        props: CpuProps,
         defined_nodes: Container[int],
         hmat_initiators: MutableMapping[int, int] | None = None,
     ) -> None:
@@ -145,7 +150,7 @@ class MachineCpus:
 
     # --- hot-plug -----------------------------------------------------------------------
 
-    def plug_cpu(self, driver: str, props: Mapping[str, int], qom_path: str) -> CpuSlot:
+    def plug_cpu(self, driver: str, props: CpuProps, qom_path: str) -> CpuSlot:
         """Hot-plug (or ``-device``) a CPU of type ``driver`` at ``qom_path``
         (``cpu_slots.peripheral_qom_path``); returns the now occupied slot.
 
