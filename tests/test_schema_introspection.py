@@ -58,15 +58,19 @@ def our_entities(profile: str) -> list[str]:
 # -- the real side -------------------------------------------------------------------------
 
 
-def _qmp_exchange(path: str, requests: list[bytes]) -> list[Any]:
+def _qmp_exchange(proc: subprocess.Popen[bytes], path: str,
+                  requests: list[bytes]) -> list[Any]:
     """Connect, read the greeting, send each request and return each decoded reply."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not os.path.exists(path):
+        if proc.poll() is not None:
+            assert proc.stderr is not None
+            raise RuntimeError(f"QEMU exited with {proc.returncode}: {proc.stderr.read()!r}")
         if time.monotonic() > deadline:
             raise TimeoutError(f"QEMU did not create {path}")
         time.sleep(0.02)
     with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
+        sock.settimeout(30)
         sock.connect(path)
         stream = sock.makefile("rwb")
         json.loads(stream.readline())  # greeting
@@ -92,8 +96,8 @@ def real_schema(qemu_binary: str) -> Iterator[Entries]:
              "-qmp", f"unix:{path},server=on,wait=off"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            _, schema = _qmp_exchange(path, [b'{"execute":"qmp_capabilities"}',
-                                             b'{"execute":"query-qmp-schema"}'])
+            _, schema = _qmp_exchange(proc, path, [b'{"execute":"qmp_capabilities"}',
+                                                   b'{"execute":"query-qmp-schema"}'])
         finally:
             proc.kill()
             proc.wait(timeout=10)
@@ -220,7 +224,8 @@ def test_the_interface_we_promise_is_defined() -> None:
         "query-migrate-capabilities", "migrate-set-capabilities", "query-cpu-definitions",
         "query-cpu-model-expansion", "query-command-line-options", "query-tpm-models",
         "query-tpm-types", "query-sev-capabilities", "query-sgx-capabilities",
-        "query-balloon",
+        "query-balloon", "query-acpi-ospm-status", "query-current-machine",
+        "system_wakeup", "SUSPEND", "WAKEUP", "query-dump-guest-memory-capability",
     }
     assert wanted <= names, sorted(wanted - names)
 
