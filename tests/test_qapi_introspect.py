@@ -31,6 +31,8 @@ EXPECTED: list[dict[str, Any]] = [
      "meta-type": "command", "features": ["unstable"]},
     {"arg-type": "0", "ret-type": "0", "name": "noop", "meta-type": "command"},
     {"arg-type": "4", "name": "DEV", "meta-type": "event"},
+    # Every member of GONE's data is compiled out, so it carries no data at all.
+    {"arg-type": "0", "name": "GONE", "meta-type": "event"},
     {"members": [], "name": "0", "meta-type": "object"},
     {"members": [{"name": "which", "type": "5"}], "name": "2", "meta-type": "object"},
     {"element-type": "3", "name": "[3]", "meta-type": "array"},
@@ -116,6 +118,13 @@ def test_pruned_schema_has_the_same_structure_without_gaps() -> None:
     assert _resolve(pruned) == _resolve(EXPECTED)
     numbers = sorted(int(e["name"]) for e in pruned if e["name"].isdigit())
     assert numbers == list(range(len(numbers)))
+
+
+def test_data_with_every_member_compiled_out_is_no_data() -> None:
+    schema = Schema(str(FIXTURE), frozenset({"ON"}))
+    assert "q_obj_GONE-arg" not in schema.entities
+    assert schema.entities["GONE"].arg_type is None  # type: ignore[attr-defined]
+    assert "q_obj_GONE-arg" in Schema(str(FIXTURE)).entities
 
 
 def test_unmasked_names_and_good_fixture() -> None:

@@ -152,10 +152,17 @@ class IntrospectionBuilder(SchemaVisitor):
                     {"members": [m for m, cond in members if self._holds(cond)]},
                     typ.features, typ.ifcond)
 
+    def _arg_type(self, arg_type: ObjectType | None) -> Type:
+        """The argument type to show; an implicit one with every member left out is empty."""
+        if arg_type is None or (arg_type.implicit and not any(
+                self._holds(m.ifcond) for m in arg_type.members)):
+            return self._lookup(EMPTY_OBJECT)
+        return arg_type
+
     def visit_command(self, command: Command) -> None:
         empty = self._lookup(EMPTY_OBJECT)
         body: dict[str, Any] = {
-            "arg-type": self._use(command.arg_type or empty),
+            "arg-type": self._use(self._arg_type(command.arg_type)),
             "ret-type": self._use(command.ret_type or empty),
         }
         if command.allow_oob:
@@ -163,8 +170,7 @@ class IntrospectionBuilder(SchemaVisitor):
         self._entry(command.name, "command", body, command.features, command.ifcond)
 
     def visit_event(self, event: Event) -> None:
-        empty = self._lookup(EMPTY_OBJECT)
-        self._entry(event.name, "event", {"arg-type": self._use(event.arg_type or empty)},
+        self._entry(event.name, "event", {"arg-type": self._use(self._arg_type(event.arg_type))},
                     event.features, event.ifcond)
 
     def visit_end(self) -> None:

@@ -336,10 +336,15 @@ class Schema:
                 for b in raw if cond_holds(b["if"], self.symbols)]
 
     def _implicit(self, owner: Definition, role: str, raw: list[dict[str, Any]]) -> str | None:
-        """Define ``q_obj_OWNER-ROLE`` for an anonymous member list; None when it is empty."""
+        """Define ``q_obj_OWNER-ROLE`` for an anonymous member list; None when it is empty.
+
+        Like QEMU, no type is made for an empty list.  An argument list whose members are
+        all compiled out for the profile counts as empty too, so that a command or event
+        that had no data in an older version has none in that profile.
+        """
         name = f"q_obj_{owner.name}-{role}"
         members = self._members(raw, name)
-        if not raw:
+        if not raw or (role == "arg" and not members):
             return None
         self._add(ObjectType(name, owner.info, [], None, owner.info.fname,
                              local_members=members, implicit=True, ifcond=owner.ifcond))
