@@ -433,7 +433,9 @@ class Shape:
     smp: str
     node_cpus: list[list[int]] = field(default_factory=list)
     numa_cpus: list[dict[str, int]] = field(default_factory=list)
-    memory_hotplug: bool = False
+    #: ``-m`` with ``slots`` (True) or with ``maxmem`` only ("maxmem"): QEMU may then create
+    #: one NUMA node on its own, depending on the machine type's auto-enable flags.
+    memory_hotplug: bool | str = False
     cpu_model: str | None = None
 
     def args(self) -> list[str]:
@@ -441,7 +443,9 @@ class Shape:
         args = ["-M", self.machine, "-smp", self.smp]
         if self.cpu_model:
             args += ["-cpu", self.cpu_model]
-        if self.memory_hotplug:
+        if self.memory_hotplug == "maxmem":
+            args += ["-m", "1G,maxmem=4G"]
+        elif self.memory_hotplug:
             args += ["-m", "1G,slots=2,maxmem=4G"]
         elif nodes:
             args += ["-m", f"{512 * nodes}M"]
@@ -460,7 +464,12 @@ class Shape:
         for props in self.numa_cpus:
             cpus.assign_numa_cpu(props, set(range(len(self.node_cpus))))
         warnings: list[str] = []
-        nodes = len(self.node_cpus) or (1 if self.memory_hotplug else 0)
+        machine_type = resolve_machine_type(self.machine)
+        if self.memory_hotplug == "maxmem":
+            auto_numa = machine_type.auto_enable_numa_with_memdev
+        else:
+            auto_numa = bool(self.memory_hotplug) and machine_type.auto_enable_numa_with_memhp
+        nodes = len(self.node_cpus) or (1 if auto_numa else 0)
         if nodes:
             warnings += cpus.finish_numa(nodes)
         warnings += cpus.startup_warnings()
@@ -536,6 +545,11 @@ SHAPES = [
                      {"node-id": 1, "socket-id": 2}]),
     Shape("pc", "3,maxcpus=4,sockets=2,cores=2", node_cpus=[[1, 3], [0, 2]]),
     Shape("pc", "2,threads=2", cpu_model="max"),
+    Shape("pc-q35-6.1", "4"),
+    Shape("pc-i440fx-2.10", "1,maxcpus=2", memory_hotplug=True),
+    Shape("pc-i440fx-2.11", "1,maxcpus=2", memory_hotplug=True),
+    Shape("pc-i440fx-5.0", "1,maxcpus=2", memory_hotplug="maxmem"),
+    Shape("pc-i440fx-5.1", "1,maxcpus=2", memory_hotplug="maxmem"),
 ]
 
 
