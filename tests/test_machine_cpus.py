@@ -566,6 +566,37 @@ def test_cpu_queries_against_real_qemu(qemu_binary: str, shape: Shape) -> None:
     assert without_thread_ids(replies[1]["return"]) == without_thread_ids(cpus.query_cpus_fast())
 
 
+def test_hmp_texts() -> None:
+    cpus = make_cpus("2,dies=2")
+    assert cpus.info_hotpluggable_cpus_text() == (
+        'Hotpluggable CPUs:\n  type: "qemu64-x86_64-cpu"\n  vcpus_count: "1"\n'
+        '  qom_path: "/machine/unattached/device[2]"\n  CPUInstance Properties:\n'
+        '    socket-id: "0"\n    die-id: "1"\n    core-id: "0"\n    thread-id: "0"\n'
+        '  type: "qemu64-x86_64-cpu"\n  vcpus_count: "1"\n'
+        '  qom_path: "/machine/unattached/device[0]"\n  CPUInstance Properties:\n'
+        '    socket-id: "0"\n    die-id: "0"\n    core-id: "0"\n    thread-id: "0"\n'
+    )
+    ids = [slot.host_thread_id for slot in cpus.present_cpus]
+    assert cpus.info_cpus_text() == (
+        f"* CPU #0: thread_id={ids[0]}\n  CPU #1: thread_id={ids[1]}\n"
+    )
+    legacy = make_cpus("2", profile="2.9")
+    assert legacy.info_cpus_text().splitlines()[1].startswith(
+        "  CPU #1: pc=0x00000000fffffff0 (halted) thread_id="
+    )
+
+
+@pytest.mark.qemu
+def test_hmp_info_hotpluggable_cpus_against_real_qemu(qemu_binary: str) -> None:
+    shape = Shape("pc", "2,maxcpus=3", memory_hotplug=True)
+    cpus, _ = shape.model()
+    replies, _ = qmp_session(qemu_binary, shape.args(), [
+        {"execute": "human-monitor-command",
+         "arguments": {"command-line": "info hotpluggable-cpus"}},
+    ])
+    assert replies[0]["return"] == cpus.info_hotpluggable_cpus_text().replace("\n", "\r\n")
+
+
 @pytest.mark.qemu
 def test_hotplug_session_against_real_qemu(qemu_binary: str) -> None:
     shape = Shape("pc", "2,maxcpus=4,sockets=4,cores=1", node_cpus=[[], []])

@@ -220,3 +220,31 @@ class MachineCpus:
             }
             for slot in self.present_cpus
         ]
+
+    # --- HMP texts (``\n`` line ends; the monitor turns them into ``\r\n``) ----------
+
+    def info_hotpluggable_cpus_text(self) -> str:
+        """HMP ``info hotpluggable-cpus``: the query answer, one block per slot."""
+        lines = ["Hotpluggable CPUs:"]
+        for entry in self.query_hotpluggable_cpus():
+            lines.append(f'  type: "{entry["type"]}"')
+            lines.append(f'  vcpus_count: "{entry["vcpus-count"]}"')
+            if "qom-path" in entry:
+                lines.append(f'  qom_path: "{entry["qom-path"]}"')
+            lines.append("  CPUInstance Properties:")
+            lines.extend(f'    {name}: "{value}"' for name, value in entry["props"].items())
+        return "\n".join(lines) + "\n"
+
+    def info_cpus_text(self, current_cpu: int = 0) -> str:
+        """HMP ``info cpus``: ``*`` marks the monitor's current CPU (the first by default);
+        2.9 also shows the program counter and the halted state."""
+        lines = []
+        for slot in self.present_cpus:
+            marker = "*" if slot.cpu_index == current_cpu else " "
+            text = f"{marker} CPU #{slot.cpu_index}:"
+            if self.profile == "2.9":
+                text += f" pc=0x{X86_RESET_PC:016x}"
+                if slot.cpu_index != 0:
+                    text += " (halted)"
+            lines.append(f"{text} thread_id={slot.host_thread_id}\n")
+        return "".join(lines)
