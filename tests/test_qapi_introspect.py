@@ -62,6 +62,9 @@ def test_fixture_introspection_exact() -> None:
     # Numbering runs over the whole schema: the compiled-out 'get-hidden' command and its
     # 'Hidden' type take number 1, which is then missing from the output (as in QEMU).
     assert introspect(Schema(str(FIXTURE)), symbols=frozenset({"ON"})) == EXPECTED
+    # The same with ON decided and OFF left to the "build": OFF is kept for numbering.
+    kept = Schema(str(FIXTURE), frozenset({"ON"}), known=frozenset({"ON"}))
+    assert introspect(kept, symbols=frozenset({"ON"})) == EXPECTED
 
 
 def test_cli_introspect_is_pretty_deterministic_json(tmp_path: Path,
@@ -118,6 +121,24 @@ def test_pruned_schema_has_the_same_structure_without_gaps() -> None:
     assert _resolve(pruned) == _resolve(EXPECTED)
     numbers = sorted(int(e["name"]) for e in pruned if e["name"].isdigit())
     assert numbers == list(range(len(numbers)))
+
+
+def test_decided_symbols_do_not_take_numbers() -> None:
+    # With OFF decided false, nothing under it is numbered: no gap where 'Hidden' was.
+    decided = Schema(str(FIXTURE), frozenset({"ON"}), known=frozenset({"ON", "OFF"}))
+    entries = introspect(decided, symbols=frozenset({"ON"}))
+    assert _resolve(entries) == _resolve(EXPECTED)
+    numbers = sorted(int(e["name"]) for e in entries if e["name"].isdigit())
+    assert numbers == list(range(len(numbers)))
+
+
+def test_legacy_flavour_of_qemu_2_9() -> None:
+    entries = introspect(Schema(str(FIXTURE), frozenset({"ON"})), legacy=True)
+    assert [e["name"] for e in entries[:4]] == ["DEV", "GONE", "noop", "query-info"]
+    assert all("features" not in e and "allow-oob" not in e for e in entries)
+    enums = [e for e in entries if e["meta-type"] == "enum"]
+    assert enums and all(set(e) == {"name", "meta-type", "values"} for e in enums)
+    assert all("features" not in m for e in entries for m in e.get("members", []))
 
 
 def test_data_with_every_member_compiled_out_is_no_data() -> None:
@@ -196,7 +217,8 @@ def test_real_qemu_follows_the_same_numbering_rules(real_schema: list[dict[str, 
 def test_our_schema_matches_real_qemu(real_schema: list[dict[str, Any]]) -> None:
     if not OUR_SCHEMA.exists():
         pytest.skip("schemas/qapi-schema.json is not written yet")
-    ours = _resolve(introspect_profile(str(OUR_SCHEMA), frozenset({"QEMU_7_2"})))
+    ours = _resolve(introspect_profile(str(OUR_SCHEMA), frozenset({"QEMU_7_2"}),
+                                       frozenset({"QEMU_7_2", "QEMU_2_9"})))
     theirs = _resolve(real_schema)
     assert ours, "our schema has no commands"
     missing = sorted(set(ours) - set(theirs))

@@ -7,9 +7,10 @@ Usage::
     qmpnuma-qapi introspect SCHEMA --profile P [-o FILE.json] [--unmask]
 
 A profile names the set of ``if`` symbols that hold (``7.2`` → ``QEMU_7_2``, ``2.9`` →
-``QEMU_2_9``); ``--define`` adds symbols for other schemas.  ``check`` without a profile
-or symbol checks the schema once per known profile.  Schema errors are printed as
-``FILE:LINE: message`` and make the command exit with status 1.
+``QEMU_2_9``); ``--define`` adds symbols for other schemas.  Introspection for profile
+2.9 takes QEMU 2.9's flavour (commands and events by name, no features, no enum members).
+``check`` without a profile or symbol checks the schema once per known profile.  Schema
+errors are printed as ``FILE:LINE: message`` and make the command exit with status 1.
 """
 
 from __future__ import annotations
@@ -93,8 +94,10 @@ def run(argv: Sequence[str]) -> int:
                       f"{args.schema}\nwith {_describe(args.profile, args.define)}.\n")
             _write(args.output, generate_models(schema, header))
         else:
-            value = introspect_profile(args.schema, _symbols(args.profile, args.define),
-                                       args.unmask)
+            known = frozenset(args.define).union(*PROFILES.values()) if args.profile \
+                else frozenset(args.define)
+            value = introspect_profile(args.schema, _symbols(args.profile, args.define), known,
+                                       args.unmask, legacy=args.profile == "2.9")
             _write(args.output, json.dumps(value, indent=2) + "\n")
     except QAPIError as err:
         sys.stderr.write(f"{err}\n")

@@ -8,12 +8,16 @@ first use, so clients look at commands and events rather than type names.  Built
 their names and arrays are named ``[ELEMENT]``.  Only what commands and events can reach is
 listed.  Pass ``unmask=True`` to keep the real names (useful when debugging a schema).
 
-QEMU numbers types while walking its whole schema, including entities compiled out by
-their ``if`` condition, and only then leaves the false ones out; so the numbers have gaps
-where such entities were.  To reproduce that, pass an unpruned schema (built without
-symbols) and the profile's ``symbols``: numbering then sees everything and the output keeps
-only what holds.  With a schema already pruned for the profile the result has the same
-structure, numbered without gaps.
+QEMU numbers types while walking its whole schema, including entities its build leaves out
+by their ``if`` condition, and only then drops those; so the numbers have gaps where such
+entities were.  To reproduce that, pass a schema that kept them (see ``Schema``'s ``known``)
+and the profile's ``symbols``: numbering then sees them and the output keeps only what
+holds.  With a schema pruned for the profile the result has the same structure, numbered
+without gaps.
+
+QEMU 2.9 (``legacy=True``) built the same list with three differences: commands and events
+were walked in order of name rather than schema order, enums only had ``values``, and
+there were neither ``features`` nor ``allow-oob``.
 """
 
 from __future__ import annotations
@@ -46,10 +50,11 @@ class IntrospectionBuilder(SchemaVisitor):
     """Collects the SchemaInfo list; use :func:`introspect`."""
 
     def __init__(self, schema: Schema, unmask: bool = False,
-                 symbols: frozenset[str] | None = None) -> None:
+                 symbols: frozenset[str] | None = None, legacy: bool = False) -> None:
         self.schema = schema
         self.unmask = unmask
         self.symbols = symbols
+        self.legacy = legacy
         self.entries: list[dict[str, Any]] = []
         self._numbers: dict[str, str] = {}
         self._used: list[Type] = []
@@ -84,6 +89,8 @@ class IntrospectionBuilder(SchemaVisitor):
         return cond_holds(cond, self.symbols)
 
     def _features(self, features: list[Feature]) -> list[str]:
+        if self.legacy:
+            return []
         return [f.name for f in features if self._holds(f.ifcond)]
 
     def _entry(self, name: str, meta: str, body: dict[str, Any],
@@ -130,8 +137,10 @@ class IntrospectionBuilder(SchemaVisitor):
             if wanted:
                 member["features"] = wanted
             members.append(member)
-        self._entry(typ.name, "enum", {"members": members, "values": [v.name for v in values]},
-                    typ.features, typ.ifcond)
+        body: dict[str, Any] = {"values": [v.name for v in values]}
+        if not self.legacy:
+            body = {"members": members, **body}
+        self._entry(typ.name, "enum", body, typ.features, typ.ifcond)
 
     def visit_array(self, typ: ArrayType) -> None:
         element = self._use(typ.element)
@@ -165,7 +174,7 @@ class IntrospectionBuilder(SchemaVisitor):
             "arg-type": self._use(self._arg_type(command.arg_type)),
             "ret-type": self._use(command.ret_type or empty),
         }
-        if command.allow_oob:
+        if command.allow_oob and not self.legacy:
             body["allow-oob"] = True
         self._entry(command.name, "command", body, command.features, command.ifcond)
 
@@ -182,27 +191,38 @@ class IntrospectionBuilder(SchemaVisitor):
 
 
 def introspect(schema: Schema, unmask: bool = False,
-               symbols: frozenset[str] | None = None) -> list[dict[str, Any]]:
+               symbols: frozenset[str] | None = None,
+               legacy: bool = False) -> list[dict[str, Any]]:
     """Return the ``query-qmp-schema`` value (a list of SchemaInfo objects) for ``schema``.
 
-    ``symbols`` selects what is listed when ``schema`` is unpruned (see the module text).
+    ``symbols`` selects what is listed when ``schema`` is unpruned; ``legacy`` asks for
+    QEMU 2.9's flavour (see the module text).
     """
-    builder = IntrospectionBuilder(schema, unmask, symbols)
-    schema.visit(builder)
+    builder = IntrospectionBuilder(schema, unmask, symbols, legacy)
+    if legacy:
+        for entity in sorted(schema.entity_list(), key=lambda e: e.name):
+            if builder.visit_needed(entity):
+                visit_entity(entity, builder)
+        builder.visit_end()
+    else:
+        schema.visit(builder)
     return builder.entries
 
 
-def introspect_profile(fname: str, symbols: frozenset[str],
-                       unmask: bool = False) -> list[dict[str, Any]]:
+def introspect_profile(fname: str, symbols: frozenset[str], known: frozenset[str],
+                       unmask: bool = False, legacy: bool = False) -> list[dict[str, Any]]:
     """Check ``fname`` for the profile ``symbols`` and return its introspection.
 
-    Numbering uses the whole (unpruned) schema as QEMU does, unless some definitions only
-    coexist under exclusive conditions (two profiles defining one name differently); then
-    the profile's own schema is numbered.  Raises :class:`QAPIError` on a schema error.
+    ``known`` are the symbols whose value the profile decides (its version symbols and
+    anything defined).  Numbering sees everything not certainly false, as QEMU numbers
+    over conditions it leaves to the compiler; the output lists only what holds.  If some
+    definitions only coexist because their conditions are undecided (a duplicate name,
+    say), the profile's own pruned schema is numbered instead.  Raises
+    :class:`QAPIError` on a schema error.
     """
     pruned = Schema(fname, symbols)
     try:
-        whole = Schema(fname)
+        whole = Schema(fname, symbols, known)
     except QAPIError:
-        return introspect(pruned, unmask)
-    return introspect(whole, unmask, symbols)
+        return introspect(pruned, unmask, legacy=legacy)
+    return introspect(whole, unmask, symbols, legacy)

@@ -47,6 +47,23 @@ def cond_holds(cond: Any, symbols: frozenset[str] | None) -> bool:
     return any(cond_holds(c, symbols) for c in operand)
 
 
+def cond_value(cond: Any, symbols: frozenset[str], known: frozenset[str]) -> bool | None:
+    """Three-valued evaluation: symbols in ``known`` are true iff in ``symbols``; any other
+    symbol may go either way, and a condition depending on one is None (undecided)."""
+    if cond is None:
+        return True
+    if isinstance(cond, str):
+        return (cond in symbols) if cond in known or cond in symbols else None
+    (op, operand), = cond.items()
+    if op == "not":
+        inner = cond_value(operand, symbols, known)
+        return None if inner is None else not inner
+    values = [cond_value(c, symbols, known) for c in operand]
+    if op == "all":
+        return False if False in values else (True if all(values) else None)
+    return True if True in values else (False if all(v is False for v in values) else None)
+
+
 def c_name(name: str) -> str:
     """The name with ``-`` and ``.`` made identifier-safe, used to detect member clashes."""
     return name.replace("-", "_").replace(".", "_")
@@ -264,8 +281,8 @@ def visit_entity(entity: Entity, visitor: SchemaVisitor) -> None:
         visitor.visit_event(entity)
 
 
-def _features(raw: list[dict[str, Any]], symbols: frozenset[str] | None) -> list[Feature]:
-    return [Feature(f["name"], f["if"]) for f in raw if cond_holds(f["if"], symbols)]
+def _features(raw: list[dict[str, Any]], schema: Schema) -> list[Feature]:
+    return [Feature(f["name"], f["if"]) for f in raw if schema.keep(f["if"])]
 
 
 def _alternate_kind(typ: Type) -> str:
@@ -275,11 +292,19 @@ def _alternate_kind(typ: Type) -> str:
 
 
 class Schema:
-    """A resolved, checked schema for one set of true ``if`` symbols (None: keep everything)."""
+    """A resolved, checked schema for one set of true ``if`` symbols (None: keep everything).
 
-    def __init__(self, fname: str, symbols: frozenset[str] | None = None) -> None:
+    Without ``known``, whatever is false for ``symbols`` is left out.  With ``known`` (the
+    symbols whose value is decided: a profile's version symbols), only what is certainly
+    false is left out; conditions on other symbols (build options, in QEMU's terms) are
+    kept, as QEMU keeps them until the C compiler sees them.
+    """
+
+    def __init__(self, fname: str, symbols: frozenset[str] | None = None,
+                 known: frozenset[str] | None = None) -> None:
         self.fname = fname
         self.symbols = symbols
+        self.known = known
         parsed = parse_schema(fname)
         self.pragma = parsed.pragma
         self.modules: dict[str, list[Entity]] = {BUILTIN_MODULE: [], fname: []}
@@ -288,11 +313,17 @@ class Schema:
         for definition in check_exprs(parsed.exprs):
             if definition.meta == "include":
                 self.modules.setdefault(definition.name, [])
-            elif cond_holds(definition.ifcond, symbols):
+            elif self.keep(definition.ifcond):
                 self._define(definition)
         self._check()
 
     # -- lookup and iteration ----------------------------------------------------------
+
+    def keep(self, cond: Any) -> bool:
+        """Whether something under ``cond`` is part of this schema."""
+        if self.symbols is None or self.known is None:
+            return cond_holds(cond, self.symbols)
+        return cond_value(cond, self.symbols, self.known) is not False
 
     def lookup_type(self, name: str) -> Type | None:
         entity = self.entities.get(name)
@@ -327,13 +358,13 @@ class Schema:
         self._add(ObjectType(EMPTY_OBJECT, None, [], None, BUILTIN_MODULE, implicit=True))
 
     def _members(self, raw: list[dict[str, Any]], owner: str) -> list[Member]:
-        return [Member(m["name"], m["type"], m["optional"], _features(m["features"], self.symbols),
+        return [Member(m["name"], m["type"], m["optional"], _features(m["features"], self),
                        m["info"], owner, m["if"])
-                for m in raw if cond_holds(m["if"], self.symbols)]
+                for m in raw if self.keep(m["if"])]
 
     def _variants(self, raw: list[dict[str, Any]]) -> list[Variant]:
         return [Variant(b["name"], b["type"], b["if"])
-                for b in raw if cond_holds(b["if"], self.symbols)]
+                for b in raw if self.keep(b["if"])]
 
     def _implicit(self, owner: Definition, role: str, raw: list[dict[str, Any]]) -> str | None:
         """Define ``q_obj_OWNER-ROLE`` for an anonymous member list; None when it is empty.
@@ -351,13 +382,13 @@ class Schema:
         return name
 
     def _define(self, d: Definition) -> None:
-        features = _features(d.features, self.symbols)
+        features = _features(d.features, self)
         module = d.info.fname
         extra = d.extra
         entity: Entity
         if d.meta == "enum":
-            values = [EnumValue(v["name"], _features(v["features"], self.symbols), v["if"])
-                      for v in extra["values"] if cond_holds(v["if"], self.symbols)]
+            values = [EnumValue(v["name"], _features(v["features"], self), v["if"])
+                      for v in extra["values"] if self.keep(v["if"])]
             entity = EnumType(d.name, d.info, features, d.doc, module, values=values,
                               prefix=d.expr.get("prefix"))
         elif d.meta == "struct":

@@ -181,10 +181,6 @@ class QEmpty(QapiModel):
     """QAPI implicit type q_empty."""
 
 
-class QObjQmpCapabilitiesArg(QapiModel):
-    """QAPI implicit type q_obj_qmp_capabilities-arg."""
-
-
 class VersionTriple(QapiModel):
     """QAPI struct VersionTriple."""
 
@@ -351,14 +347,6 @@ class StatusInfo(QapiModel):
     running: QBool
     singlestep: QBool
     status: RunState
-
-
-class QObjShutdownArg(QapiModel):
-    """QAPI implicit type q_obj_SHUTDOWN-arg."""
-
-
-class QObjResetArg(QapiModel):
-    """QAPI implicit type q_obj_RESET-arg."""
 
 
 class CpuInstanceProperties(QapiModel):
@@ -1282,14 +1270,11 @@ for _model in (
     QObjNumaOptionsBase,
     QObjObjectDelArg,
     QObjObjectOptionsBase,
-    QObjQmpCapabilitiesArg,
     QObjQomGetArg,
     QObjQomListArg,
     QObjQomListTypesArg,
     QObjQomSetArg,
-    QObjResetArg,
     QObjSchemaInfoBase,
-    QObjShutdownArg,
     SchemaInfoAlternate,
     SchemaInfoAlternateBranch,
     SchemaInfoAlternateMember,
@@ -1352,15 +1337,10 @@ SCHEMA: dict[str, dict[str, Any]] = {
             "KVMMissingCap",
         ],
     },
-    "q_obj_qmp_capabilities-arg": {
-        "name": "q_obj_qmp_capabilities-arg",
-        "meta-type": "object",
-        "members": [],
-    },
     "qmp_capabilities": {
         "name": "qmp_capabilities",
         "meta-type": "command",
-        "arg-type": "q_obj_qmp_capabilities-arg",
+        "arg-type": "q_empty",
         "ret-type": "q_empty",
         "allow-preconfig": True,
     },
@@ -1586,13 +1566,19 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "arg-type": "q_empty",
         "ret-type": "q_empty",
     },
-    "q_obj_SHUTDOWN-arg": {"name": "q_obj_SHUTDOWN-arg", "meta-type": "object", "members": []},
-    "SHUTDOWN": {"name": "SHUTDOWN", "meta-type": "event", "arg-type": "q_obj_SHUTDOWN-arg"},
+    "SHUTDOWN": {"name": "SHUTDOWN", "meta-type": "event", "arg-type": "q_empty"},
     "POWERDOWN": {"name": "POWERDOWN", "meta-type": "event", "arg-type": "q_empty"},
-    "q_obj_RESET-arg": {"name": "q_obj_RESET-arg", "meta-type": "object", "members": []},
-    "RESET": {"name": "RESET", "meta-type": "event", "arg-type": "q_obj_RESET-arg"},
+    "RESET": {"name": "RESET", "meta-type": "event", "arg-type": "q_empty"},
     "STOP": {"name": "STOP", "meta-type": "event", "arg-type": "q_empty"},
     "RESUME": {"name": "RESUME", "meta-type": "event", "arg-type": "q_empty"},
+    "system_wakeup": {
+        "name": "system_wakeup",
+        "meta-type": "command",
+        "arg-type": "q_empty",
+        "ret-type": "q_empty",
+    },
+    "SUSPEND": {"name": "SUSPEND", "meta-type": "event", "arg-type": "q_empty"},
+    "WAKEUP": {"name": "WAKEUP", "meta-type": "event", "arg-type": "q_empty"},
     "SysEmuTarget": {
         "name": "SysEmuTarget",
         "meta-type": "enum",
@@ -1914,6 +1900,13 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "meta-type": "event",
         "arg-type": "q_obj_ACPI_DEVICE_OST-arg",
     },
+    "query-acpi-ospm-status": {
+        "name": "query-acpi-ospm-status",
+        "meta-type": "command",
+        "arg-type": "q_empty",
+        "ret-type": "[ACPIOSTInfo]",
+        "allow-preconfig": True,
+    },
     "[CpuInfo]": {"name": "[CpuInfo]", "meta-type": "array", "element-type": "CpuInfo"},
     "[HotpluggableCPU]": {
         "name": "[HotpluggableCPU]",
@@ -1927,6 +1920,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "element-type": "MemoryDeviceInfo",
     },
     "[Memdev]": {"name": "[Memdev]", "meta-type": "array", "element-type": "Memdev"},
+    "[ACPIOSTInfo]": {"name": "[ACPIOSTInfo]", "meta-type": "array", "element-type": "ACPIOSTInfo"},
     "ObjectPropertyInfo": {
         "name": "ObjectPropertyInfo",
         "meta-type": "object",
@@ -2208,12 +2202,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
 }
 
 COMMANDS: dict[str, CommandDef] = {
-    "qmp_capabilities": CommandDef(
-        "qmp_capabilities",
-        "q_obj_qmp_capabilities-arg",
-        None,
-        allow_preconfig=True,
-    ),
+    "qmp_capabilities": CommandDef("qmp_capabilities", None, None, allow_preconfig=True),
     "query-version": CommandDef("query-version", None, "VersionInfo", allow_preconfig=True),
     "query-commands": CommandDef("query-commands", None, "[CommandInfo]", allow_preconfig=True),
     "quit": CommandDef("quit", None, None, allow_preconfig=True),
@@ -2229,6 +2218,7 @@ COMMANDS: dict[str, CommandDef] = {
     "cont": CommandDef("cont", None, None),
     "system_powerdown": CommandDef("system_powerdown", None, None),
     "system_reset": CommandDef("system_reset", None, None),
+    "system_wakeup": CommandDef("system_wakeup", None, None),
     "query-cpus": CommandDef("query-cpus", None, "[CpuInfo]"),
     "query-hotpluggable-cpus": CommandDef(
         "query-hotpluggable-cpus",
@@ -2243,6 +2233,12 @@ COMMANDS: dict[str, CommandDef] = {
     "query-uuid": CommandDef("query-uuid", None, "UuidInfo", allow_preconfig=True),
     "query-memory-devices": CommandDef("query-memory-devices", None, "[MemoryDeviceInfo]"),
     "query-memdev": CommandDef("query-memdev", None, "[Memdev]", allow_preconfig=True),
+    "query-acpi-ospm-status": CommandDef(
+        "query-acpi-ospm-status",
+        None,
+        "[ACPIOSTInfo]",
+        allow_preconfig=True,
+    ),
     "qom-list": CommandDef(
         "qom-list",
         "q_obj_qom-list-arg",
@@ -2280,11 +2276,13 @@ COMMANDS: dict[str, CommandDef] = {
 }
 
 EVENTS: dict[str, EventDef] = {
-    "SHUTDOWN": EventDef("SHUTDOWN", "q_obj_SHUTDOWN-arg"),
+    "SHUTDOWN": EventDef("SHUTDOWN", None),
     "POWERDOWN": EventDef("POWERDOWN", None),
-    "RESET": EventDef("RESET", "q_obj_RESET-arg"),
+    "RESET": EventDef("RESET", None),
     "STOP": EventDef("STOP", None),
     "RESUME": EventDef("RESUME", None),
+    "SUSPEND": EventDef("SUSPEND", None),
+    "WAKEUP": EventDef("WAKEUP", None),
     "MEM_UNPLUG_ERROR": EventDef("MEM_UNPLUG_ERROR", "q_obj_MEM_UNPLUG_ERROR-arg"),
     "ACPI_DEVICE_OST": EventDef("ACPI_DEVICE_OST", "q_obj_ACPI_DEVICE_OST-arg"),
     "DEVICE_DELETED": EventDef("DEVICE_DELETED", "q_obj_DEVICE_DELETED-arg"),
@@ -2292,7 +2290,6 @@ EVENTS: dict[str, EventDef] = {
 
 MODELS: dict[str, type[QapiModel]] = {
     "q_empty": QEmpty,
-    "q_obj_qmp_capabilities-arg": QObjQmpCapabilitiesArg,
     "VersionTriple": VersionTriple,
     "VersionInfo": VersionInfo,
     "CommandInfo": CommandInfo,
@@ -2309,8 +2306,6 @@ MODELS: dict[str, type[QapiModel]] = {
     "SchemaInfoCommand": SchemaInfoCommand,
     "SchemaInfoEvent": SchemaInfoEvent,
     "StatusInfo": StatusInfo,
-    "q_obj_SHUTDOWN-arg": QObjShutdownArg,
-    "q_obj_RESET-arg": QObjResetArg,
     "CpuInstanceProperties": CpuInstanceProperties,
     "q_obj_CpuInfo-base": QObjCpuInfoBase,
     "CpuInfoX86": CpuInfoX86,
@@ -2369,7 +2364,6 @@ TYPES: dict[str, Any] = {
     "[str]": list[QStr],
     "[uint16]": list[Uint16],
     "QapiErrorClass": QapiErrorClass,
-    "q_obj_qmp_capabilities-arg": QObjQmpCapabilitiesArg,
     "VersionTriple": VersionTriple,
     "VersionInfo": VersionInfo,
     "CommandInfo": CommandInfo,
@@ -2396,8 +2390,6 @@ TYPES: dict[str, Any] = {
     "[SchemaInfoAlternateMember]": list[SchemaInfoAlternateMember],
     "RunState": RunState,
     "StatusInfo": StatusInfo,
-    "q_obj_SHUTDOWN-arg": QObjShutdownArg,
-    "q_obj_RESET-arg": QObjResetArg,
     "SysEmuTarget": SysEmuTarget,
     "CpuInstanceProperties": CpuInstanceProperties,
     "CpuInfoArch": CpuInfoArch,
@@ -2435,6 +2427,7 @@ TYPES: dict[str, Any] = {
     "[MachineInfo]": list[MachineInfo],
     "[MemoryDeviceInfo]": list[MemoryDeviceInfo],
     "[Memdev]": list[Memdev],
+    "[ACPIOSTInfo]": list[ACPIOSTInfo],
     "ObjectPropertyInfo": ObjectPropertyInfo,
     "q_obj_qom-list-arg": QObjQomListArg,
     "q_obj_qom-get-arg": QObjQomGetArg,

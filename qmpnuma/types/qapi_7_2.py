@@ -259,6 +259,14 @@ TpmModel: TypeAlias = Literal["tpm-tis", "tpm-crb", "tpm-spapr"]
 
 TpmType: TypeAlias = Literal["passthrough", "emulator"]
 
+DumpGuestMemoryFormat: TypeAlias = Literal[
+    "elf",
+    "kdump-zlib",
+    "kdump-lzo",
+    "kdump-snappy",
+    "win-dmp",
+]
+
 BlockDeviceIoStatus: TypeAlias = Literal["ok", "failed", "nospace"]
 
 BlockdevDetectZeroesOptions: TypeAlias = Literal["off", "on", "unmap"]
@@ -1195,6 +1203,12 @@ class QObjAcpiDeviceOstArg(QapiModel):
     """QAPI implicit type q_obj_ACPI_DEVICE_OST-arg."""
 
     info: ACPIOSTInfo
+
+
+class CurrentMachineParams(QapiModel):
+    """QAPI struct CurrentMachineParams."""
+
+    wakeup_suspend_support: QBool = Field(alias="wakeup-suspend-support")
 
 
 class ObjectPropertyInfo(QapiModel):
@@ -2496,6 +2510,12 @@ class BalloonInfo(QapiModel):
     actual: Int64
 
 
+class DumpGuestMemoryCapability(QapiModel):
+    """QAPI struct DumpGuestMemoryCapability."""
+
+    formats: list[DumpGuestMemoryFormat]
+
+
 class BlockdevCacheInfo(QapiModel):
     """QAPI struct BlockdevCacheInfo."""
 
@@ -2964,7 +2984,9 @@ for _model in (
     CpuModelInfo,
     CryptodevBackendProperties,
     CryptodevVhostUserProperties,
+    CurrentMachineParams,
     DBusVMStateProperties,
+    DumpGuestMemoryCapability,
     EventLoopBaseProperties,
     FilterBufferProperties,
     FilterDumpProperties,
@@ -3489,6 +3511,14 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "RESET": {"name": "RESET", "meta-type": "event", "arg-type": "q_obj_RESET-arg"},
     "STOP": {"name": "STOP", "meta-type": "event", "arg-type": "q_empty"},
     "RESUME": {"name": "RESUME", "meta-type": "event", "arg-type": "q_empty"},
+    "system_wakeup": {
+        "name": "system_wakeup",
+        "meta-type": "command",
+        "arg-type": "q_empty",
+        "ret-type": "q_empty",
+    },
+    "SUSPEND": {"name": "SUSPEND", "meta-type": "event", "arg-type": "q_empty"},
+    "WAKEUP": {"name": "WAKEUP", "meta-type": "event", "arg-type": "q_empty"},
     "SysEmuTarget": {
         "name": "SysEmuTarget",
         "meta-type": "enum",
@@ -4033,6 +4063,24 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "meta-type": "event",
         "arg-type": "q_obj_ACPI_DEVICE_OST-arg",
     },
+    "query-acpi-ospm-status": {
+        "name": "query-acpi-ospm-status",
+        "meta-type": "command",
+        "arg-type": "q_empty",
+        "ret-type": "[ACPIOSTInfo]",
+        "allow-preconfig": True,
+    },
+    "CurrentMachineParams": {
+        "name": "CurrentMachineParams",
+        "meta-type": "object",
+        "members": [{"name": "wakeup-suspend-support", "type": "bool"}],
+    },
+    "query-current-machine": {
+        "name": "query-current-machine",
+        "meta-type": "command",
+        "arg-type": "q_empty",
+        "ret-type": "CurrentMachineParams",
+    },
     "[CpuInfoFast]": {"name": "[CpuInfoFast]", "meta-type": "array", "element-type": "CpuInfoFast"},
     "[HotpluggableCPU]": {
         "name": "[HotpluggableCPU]",
@@ -4046,6 +4094,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "element-type": "MemoryDeviceInfo",
     },
     "[Memdev]": {"name": "[Memdev]", "meta-type": "array", "element-type": "Memdev"},
+    "[ACPIOSTInfo]": {"name": "[ACPIOSTInfo]", "meta-type": "array", "element-type": "ACPIOSTInfo"},
     "ObjectPropertyInfo": {
         "name": "ObjectPropertyInfo",
         "meta-type": "object",
@@ -5193,6 +5242,22 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "arg-type": "q_empty",
         "ret-type": "BalloonInfo",
     },
+    "DumpGuestMemoryFormat": {
+        "name": "DumpGuestMemoryFormat",
+        "meta-type": "enum",
+        "values": ["elf", "kdump-zlib", "kdump-lzo", "kdump-snappy", "win-dmp"],
+    },
+    "DumpGuestMemoryCapability": {
+        "name": "DumpGuestMemoryCapability",
+        "meta-type": "object",
+        "members": [{"name": "formats", "type": "[DumpGuestMemoryFormat]"}],
+    },
+    "query-dump-guest-memory-capability": {
+        "name": "query-dump-guest-memory-capability",
+        "meta-type": "command",
+        "arg-type": "q_empty",
+        "ret-type": "DumpGuestMemoryCapability",
+    },
     "[IOThreadInfo]": {
         "name": "[IOThreadInfo]",
         "meta-type": "array",
@@ -5225,6 +5290,11 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "name": "[SGXEPCSection]",
         "meta-type": "array",
         "element-type": "SGXEPCSection",
+    },
+    "[DumpGuestMemoryFormat]": {
+        "name": "[DumpGuestMemoryFormat]",
+        "meta-type": "array",
+        "element-type": "DumpGuestMemoryFormat",
     },
     "BlockDeviceIoStatus": {
         "name": "BlockDeviceIoStatus",
@@ -5595,6 +5665,7 @@ COMMANDS: dict[str, CommandDef] = {
     "cont": CommandDef("cont", None, None),
     "system_powerdown": CommandDef("system_powerdown", None, None),
     "system_reset": CommandDef("system_reset", None, None),
+    "system_wakeup": CommandDef("system_wakeup", None, None),
     "query-cpus-fast": CommandDef(
         "query-cpus-fast",
         None,
@@ -5635,6 +5706,13 @@ COMMANDS: dict[str, CommandDef] = {
         allow_preconfig=True,
         features=("unstable",),
     ),
+    "query-acpi-ospm-status": CommandDef(
+        "query-acpi-ospm-status",
+        None,
+        "[ACPIOSTInfo]",
+        allow_preconfig=True,
+    ),
+    "query-current-machine": CommandDef("query-current-machine", None, "CurrentMachineParams"),
     "qom-list": CommandDef(
         "qom-list",
         "q_obj_qom-list-arg",
@@ -5720,6 +5798,11 @@ COMMANDS: dict[str, CommandDef] = {
     "query-sev-capabilities": CommandDef("query-sev-capabilities", None, "SevCapability"),
     "query-sgx-capabilities": CommandDef("query-sgx-capabilities", None, "SgxInfo"),
     "query-balloon": CommandDef("query-balloon", None, "BalloonInfo"),
+    "query-dump-guest-memory-capability": CommandDef(
+        "query-dump-guest-memory-capability",
+        None,
+        "DumpGuestMemoryCapability",
+    ),
     "query-block": CommandDef("query-block", None, "[BlockInfo]", allow_preconfig=True),
     "query-named-block-nodes": CommandDef(
         "query-named-block-nodes",
@@ -5735,6 +5818,8 @@ EVENTS: dict[str, EventDef] = {
     "RESET": EventDef("RESET", "q_obj_RESET-arg"),
     "STOP": EventDef("STOP", None),
     "RESUME": EventDef("RESUME", None),
+    "SUSPEND": EventDef("SUSPEND", None),
+    "WAKEUP": EventDef("WAKEUP", None),
     "MEM_UNPLUG_ERROR": EventDef(
         "MEM_UNPLUG_ERROR",
         "q_obj_MEM_UNPLUG_ERROR-arg",
@@ -5802,6 +5887,7 @@ MODELS: dict[str, type[QapiModel]] = {
     "q_obj_DEVICE_UNPLUG_GUEST_ERROR-arg": QObjDeviceUnplugGuestErrorArg,
     "ACPIOSTInfo": ACPIOSTInfo,
     "q_obj_ACPI_DEVICE_OST-arg": QObjAcpiDeviceOstArg,
+    "CurrentMachineParams": CurrentMachineParams,
     "ObjectPropertyInfo": ObjectPropertyInfo,
     "q_obj_qom-list-arg": QObjQomListArg,
     "q_obj_qom-get-arg": QObjQomGetArg,
@@ -5880,6 +5966,7 @@ MODELS: dict[str, type[QapiModel]] = {
     "SGXEPCSection": SGXEPCSection,
     "SgxInfo": SgxInfo,
     "BalloonInfo": BalloonInfo,
+    "DumpGuestMemoryCapability": DumpGuestMemoryCapability,
     "BlockdevCacheInfo": BlockdevCacheInfo,
     "BlockDirtyInfo": BlockDirtyInfo,
     "SnapshotInfo": SnapshotInfo,
@@ -5999,11 +6086,13 @@ TYPES: dict[str, Any] = {
     "ACPISlotType": ACPISlotType,
     "ACPIOSTInfo": ACPIOSTInfo,
     "q_obj_ACPI_DEVICE_OST-arg": QObjAcpiDeviceOstArg,
+    "CurrentMachineParams": CurrentMachineParams,
     "[CpuInfoFast]": list[CpuInfoFast],
     "[HotpluggableCPU]": list[HotpluggableCPU],
     "[MachineInfo]": list[MachineInfo],
     "[MemoryDeviceInfo]": list[MemoryDeviceInfo],
     "[Memdev]": list[Memdev],
+    "[ACPIOSTInfo]": list[ACPIOSTInfo],
     "ObjectPropertyInfo": ObjectPropertyInfo,
     "q_obj_qom-list-arg": QObjQomListArg,
     "q_obj_qom-get-arg": QObjQomGetArg,
@@ -6101,6 +6190,8 @@ TYPES: dict[str, Any] = {
     "SGXEPCSection": SGXEPCSection,
     "SgxInfo": SgxInfo,
     "BalloonInfo": BalloonInfo,
+    "DumpGuestMemoryFormat": DumpGuestMemoryFormat,
+    "DumpGuestMemoryCapability": DumpGuestMemoryCapability,
     "[IOThreadInfo]": list[IOThreadInfo],
     "[ChardevInfo]": list[ChardevInfo],
     "[MigrationCapabilityStatus]": list[MigrationCapabilityStatus],
@@ -6110,6 +6201,7 @@ TYPES: dict[str, Any] = {
     "[TpmModel]": list[TpmModel],
     "[TpmType]": list[TpmType],
     "[SGXEPCSection]": list[SGXEPCSection],
+    "[DumpGuestMemoryFormat]": list[DumpGuestMemoryFormat],
     "BlockDeviceIoStatus": BlockDeviceIoStatus,
     "BlockdevDetectZeroesOptions": BlockdevDetectZeroesOptions,
     "BlockdevCacheInfo": BlockdevCacheInfo,
