@@ -344,6 +344,21 @@ def test_hotplug_without_numa_and_unplug() -> None:
     assert cpus.slot_by_qom_path("/machine/peripheral/c2") is slot
 
 
+@pytest.mark.parametrize(
+    ("machine", "smp", "fails"),
+    [("q35", "1,maxcpus=255", False), ("q35", "1,maxcpus=256", True),
+     ("pc", "1,maxcpus=255,sockets=85,cores=3", True), ("pc", "1,maxcpus=128,cores=128", False)],
+)
+def test_apic_id_limit(machine: str, smp: str, fails: bool) -> None:
+    cpus = make_cpus(smp, machine)
+    if fails:
+        assert error_of(cpus.check_board_cpus) == (
+            "current -smp configuration requires kernel irqchip and X2APIC API support."
+        )
+    else:
+        cpus.check_board_cpus()
+
+
 def test_microvm_has_no_cpu_hotplug() -> None:
     cpus = make_cpus("1,maxcpus=2", "microvm")
     assert error_of(cpus.query_hotpluggable_cpus) == (
@@ -661,21 +676,24 @@ CLI_ERROR_SHAPES = [
                                                           "cluster-id": 0}]), -1),
     (Shape("pc", "4,sockets=2,cores=2", node_cpus=[[0, 1], []],
            numa_cpus=[{"node-id": 1, "socket-id": 0}]), -1),
+    (Shape("pc", "1,maxcpus=255,sockets=85,cores=3"), None),
 ]
 
 
 @pytest.mark.qemu
 @pytest.mark.parametrize(("shape", "failing_option"), CLI_ERROR_SHAPES)
 def test_mapping_errors_against_real_qemu(
-    qemu_binary: str, shape: Shape, failing_option: int
+    qemu_binary: str, shape: Shape, failing_option: int | None
 ) -> None:
-    """``failing_option``: index of the -numa option QEMU names in the error."""
+    """``failing_option``: index of the -numa option QEMU names in the error (None: a
+    board-init error without location)."""
     with pytest.raises(MachineError) as info:
-        shape.model()
+        cpus, _ = shape.model()
+        cpus.check_board_cpus()
     args = shape.args()
     numa_values = [args[i + 1] for i, arg in enumerate(args) if arg == "-numa"]
-    location = f"-numa {numa_values[failing_option]}"
-    assert real_start(qemu_binary, args) == (1, f"{PROG}: {location}: {info.value.message}\n")
+    location = "" if failing_option is None else f"-numa {numa_values[failing_option]}: "
+    assert real_start(qemu_binary, args) == (1, f"{PROG}: {location}{info.value.message}\n")
 
 
 @pytest.mark.qemu

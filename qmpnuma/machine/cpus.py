@@ -35,7 +35,8 @@ class MachineCpus:
 
     Start-up sequence (what ``Machine.from_argv`` does): construct; for each ``-numa`` option
     in order call ``assign_node_cpus`` / ``assign_numa_cpu``; once the nodes are complete and
-    there is at least one node call ``finish_numa`` and print the warnings it returns.
+    there is at least one node call ``finish_numa`` and print the warnings it returns; then,
+    at board init, ``check_board_cpus`` and print ``startup_warnings``.
     """
 
     def __init__(
@@ -78,6 +79,16 @@ class MachineCpus:
             return []
         warning = hyperthreading_warning(self.cpu_type, self.topology)
         return [warning] if warning else []
+
+    def check_board_cpus(self) -> None:
+        """Board-init check of the x86 boards: without KVM's in-kernel x2APIC support (our
+        case: TCG) the highest possible APIC id must stay below 255."""
+        if self.machine_type.family in ("none", "x-remote") or not self.slots:
+            return
+        if max(slot.apic_id for slot in self.slots) + 1 > 255:
+            raise MachineError(
+                "current -smp configuration requires kernel irqchip and X2APIC API support."
+            )
 
     def assign_node_cpus(
         self,
