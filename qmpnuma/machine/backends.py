@@ -294,6 +294,36 @@ def host_numa_nodes() -> frozenset[int]:
     return frozenset(nodes or {0})
 
 
+@lru_cache(maxsize=1)
+def host_reservable_bytes() -> int | None:
+    """Largest single anonymous mapping the host's overcommit policy grants (None: no limit).
+
+    With the default heuristic (``overcommit_memory`` 0) Linux refuses one mapping larger than
+    RAM plus swap; in mode 1 it never refuses; mode 2 caps at the commit limit.
+    """
+    try:
+        with open("/proc/sys/vm/overcommit_memory") as handle:
+            mode = int(handle.read().strip())
+        with open("/proc/meminfo") as handle:
+            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in handle}
+    except (OSError, ValueError, IndexError):
+        return None
+    if mode == 1:
+        return None
+    if mode == 2:
+        return info.get("CommitLimit", 0) - info.get("Committed_AS", 0)
+    return info.get("MemTotal", 0) + info.get("SwapTotal", 0)
+
+
+def check_guest_memory(backend: MemoryBackend) -> None:
+    """``cannot set up guest memory``: anonymous RAM the host would refuse to reserve."""
+    if backend.qom_type != RAM or not backend.reserve:
+        return
+    limit = host_reservable_bytes()
+    if limit is not None and backend.size > limit:
+        raise MachineError(f"cannot set up guest memory '{backend.id}': Cannot allocate memory")
+
+
 def complete_backend(backend: MemoryBackend) -> None:
     """Stage 3 (``host_memory_backend_memory_complete``): allocation, then the NUMA policy.
 
@@ -302,6 +332,7 @@ def complete_backend(backend: MemoryBackend) -> None:
     """
     if backend.qom_type == FILE and backend.mem_path is not None:
         check_mem_path(backend.mem_path, backend.size, backend.align)
+    check_guest_memory(backend)
     if backend.qom_type == MEMFD and backend.hugetlb:
         raise MachineError("unable to map backing store for guest RAM: Cannot allocate memory")
     if backend.host_nodes and backend.policy == "default":

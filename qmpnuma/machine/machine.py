@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, cast
 
 from qmpnuma.errors import ConfigError, MachineError, OptionError
@@ -20,11 +21,13 @@ from qmpnuma.machine.backends import (
     MemoryBackend,
     ObjectRequest,
     build_backend,
+    check_guest_memory,
     complete_backend,
     parse_object_option,
     request_from_qmp,
 )
 from qmpnuma.machine.cli_syntax import (
+    is_identifier,
     parse_bool,
     parse_int64,
     parse_uint,
@@ -78,6 +81,16 @@ MACHINE_PROPERTIES = frozenset(
         "default-bus-bypass-iommu", "confidential-guest-support", "sgx-epc", "bus-lock-ratelimit",
         "x-oem-id", "x-oem-table-id", "boot", "memory-encryption", "dt-compatible", "dumpdtb",
         "phandle-start", "dtb", "kernel", "initrd", "append", "smp", "memory",
+    }
+)
+
+#: Properties every machine class has (``-M none`` has only these).
+GENERIC_MACHINE_PROPERTIES = frozenset(
+    {
+        "type", "accel", "memory-backend", "usb", "dump-guest-core", "mem-merge", "graphics",
+        "suppress-vmdesc", "firmware", "confidential-guest-support", "memory-encryption",
+        "dt-compatible", "dumpdtb", "phandle-start", "dtb", "kernel", "initrd", "append",
+        "boot", "smp", "memory",
     }
 )
 
@@ -374,7 +387,7 @@ class _Builder:
         self.recorded: list[RecordedOption] = []
         self.prelaunch = False
 
-    def _guard(self, step: Callable[[], None], location: str | None = None) -> None:
+    def _guard(self, step: Callable[[], object], location: str | None = None) -> None:
         """Run one step, turning its error into QEMU's stderr text."""
         try:
             step()
@@ -390,8 +403,8 @@ class _Builder:
             raise _StartupFailure([err.format(self.out.progname)]) from None
         for opt in options:
             location = option_location(opt)
-            self._guard(lambda opt=opt: check_supported(opt), location)  # type: ignore[misc]
-            self._guard(lambda opt=opt: self._scan(opt), location)  # type: ignore[misc]
+            self._guard(partial(check_supported, opt), location)
+            self._guard(partial(self._scan, opt), location)
 
         machine_type = self._resolve_type()
         machine = Machine(machine_type, self.profile, self.out.progname)
@@ -415,8 +428,7 @@ class _Builder:
                 self._apply_numa(machine, opt)
             self._board_init_7_2(machine)
         for opt, pairs in self.device_opts:
-            self._guard(lambda opt=opt, pairs=pairs: self._device(machine, pairs),  # type: ignore[misc]
-                        option_location(opt))
+            self._guard(partial(self._device, machine, pairs), option_location(opt))
         machine.warnings = list(self.out.lines)
         return machine
 
@@ -445,6 +457,17 @@ class _Builder:
             self.numa_opts.append(opt)
         elif name == "device":
             pairs, warnings = split_qemu_opts(arg, "driver")
+            ids = [value for key, value in pairs if key == "id"]
+            if ids:
+                if not is_identifier(ids[-1]):
+                    raise OptionError(
+                        "Parameter 'id' expects an identifier",
+                        ("Identifiers consist of letters, digits, '-', '.', '_', "
+                         "starting with a letter.",),
+                    )
+                taken = {dict(p).get("id") for _, p in self.device_opts}
+                if ids[-1] in taken:
+                    raise OptionError(f"Duplicate ID '{ids[-1]}' for device")
             self.device_opts.append((opt, pairs))
         else:
             warnings = []
@@ -468,7 +491,10 @@ class _Builder:
         for key, value in self.machine_opts.items():
             if key == "type":
                 continue
-            if key not in MACHINE_PROPERTIES:
+            known = MACHINE_PROPERTIES if mt.is_pc_like else GENERIC_MACHINE_PROPERTIES
+            if mt.family == "microvm":
+                known = GENERIC_MACHINE_PROPERTIES | {"hmat", "acpi", "pit", "pic", "rtc"}
+            if key not in known:
                 raise MachineError(f"Property '{mt.name}-machine.{key}' not found")
             if key == "hmat":
                 machine.numa = NumaConfig(mt, self.profile,
@@ -537,7 +563,7 @@ class _Builder:
                 machine.other_objects[request.id] = request.qom_type
         for _, request in self.objects:
             if request.is_backend:
-                self._guard(lambda request=request: machine._create_backend(request, qmp=False))  # type: ignore[misc]
+                self._guard(partial(machine._create_backend, request, qmp=False))
 
     def _resolve_ram_memdev(self, machine: Machine) -> None:
         if machine.ram_memdev is not None and machine.ram_memdev not in machine.backends:
@@ -581,6 +607,7 @@ class _Builder:
                     size=memory.ram_size, prealloc_threads=machine.topology.cpus,
                     mapped=True, implicit=True, profile=self.profile,
                 )
+                check_guest_memory(backend)
                 machine.objects.add(backend.id)
                 machine.backends[backend.id] = backend
 

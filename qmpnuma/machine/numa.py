@@ -14,6 +14,7 @@ including DIMMs (``query_numa_node_mem``) and RAM-block notifiers.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -188,10 +189,8 @@ class NumaConfig:
                 if raw and raw[-1].isdigit():
                     mem = (mem << 20) & ((1 << 64) - 1)
             else:
-                try:
+                with contextlib.suppress(NumberError):
                     mem = options_parse_size(raw, "M")
-                except NumberError:
-                    pass
         self._require_numa()
         if self.profile == "2.9":
             self._node_2_9(nodeid, cpu_list, mem, memdev, cpus, backends)
