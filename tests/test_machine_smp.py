@@ -193,11 +193,9 @@ def real_start(qemu: str, args: list[str]) -> tuple[int, str]:
 
 
 DIFFERENTIAL_CASES = [
-    ("pc", "0"),
     ("pc", "4,sockets=0"),
     ("pc", "8,maxcpus=4"),
     ("pc", "8,sockets=2,cores=2,threads=1"),
-    ("pc", "1000"),
     ("q35", "289"),
     ("pc-q35-2.7", "256"),
     ("none", "2,dies=2"),
