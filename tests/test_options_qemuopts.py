@@ -14,6 +14,7 @@ from qmpnuma.errors import OptionError
 from qmpnuma.options.diagnostics import OptionWarning, format_report
 from qmpnuma.options.keyval import keyval_parse
 from qmpnuma.options.qemuopts import (
+    DEVICE_OPTS,
     MEMORY_OPTS,
     MSG_OPTS,
     NUMA_OPTS,
@@ -23,6 +24,7 @@ from qmpnuma.options.qemuopts import (
     memory_keyval,
     merge_opts,
     opts_id,
+    opts_to_qdict,
     parse_opts,
     parse_qemu_opts,
 )
@@ -258,3 +260,17 @@ def test_memory_errors_match_real_qemu(qemu_binary: str, arg: str) -> None:
 @pytest.mark.parametrize("arg", SMP_CASES)
 def test_smp_errors_match_real_qemu(qemu_binary: str, arg: str) -> None:
     assert _real_stderr(qemu_binary, ["-M", "none", "-smp", arg]) == _ours_smp(arg)
+
+
+def test_device_properties_in_qdict_order() -> None:
+    parsed = parse_qemu_opts("pc-dimm,foo=1,bar=2,foo=3", DEVICE_OPTS)
+    assert list(opts_to_qdict(parsed.pairs).items()) == [
+        ("driver", "pc-dimm"), ("bar", "2"), ("foo", "3")]
+
+
+def test_profile_2_9_has_no_flag_warnings_and_strict_bools() -> None:
+    warnings: list[OptionWarning] = []
+    parse_qemu_opts("node,foo", NUMA_OPTS, profile="2.9", warnings=warnings)
+    assert warnings == []
+    with pytest.raises(OptionError, match="expects 'on' or 'off'"):
+        parse_qemu_opts("timestamp=yes", MSG_OPTS, profile="2.9")

@@ -26,6 +26,7 @@ from typing import Literal
 
 from qmpnuma.errors import OptionError
 from qmpnuma.options.diagnostics import OptionWarning
+from qmpnuma.options.hash_order import qdict_order
 from qmpnuma.options.numbers import Profile, qemuopts_bool, qemuopts_number, qemuopts_size
 
 OptType = Literal["string", "bool", "number", "size"]
@@ -192,6 +193,8 @@ def convert_opt(
 ) -> str | bool | int:
     """Convert one QemuOpts value per its described type, with QemuOpts' error texts."""
     if opt_type == "bool":
+        if profile == "2.9" and value not in ("on", "off"):
+            raise OptionError(f"Parameter '{key}' expects 'on' or 'off'")
         return qemuopts_bool(key, value)
     if opt_type == "number":
         return qemuopts_number(key, value)
@@ -211,9 +214,12 @@ def parse_qemu_opts(
     """``qemu_opts_parse_noisily`` with the implied key: scan, check ``id``, validate.
 
     ``known_ids`` holds identifiers already used in this list (for ``Duplicate ID``); the new
-    identifier is *not* added. Warnings (flag deprecations, hex-with-suffix sizes) are appended
-    to ``warnings`` (when given) as they arise, in the order QEMU prints them, so that a caller
-    catching an :class:`OptionError` still has the warnings printed before it; they are also in
+    identifier is *not* added. Profile ``"2.9"`` (source-derived, not run): no flag warnings
+    (they appeared in 6.0) and QemuOpts bools take only ``on``/``off``.
+
+    Warnings (flag deprecations, hex-with-suffix sizes) are appended to ``warnings`` (when
+    given) as they arise, in the order QEMU prints them, so that a caller catching an
+    :class:`OptionError` still has the warnings printed before it; they are also in
     :attr:`ParsedOpts.warnings`. Raises :class:`OptsHelpRequested` for a help request on a
     described list.
     """
@@ -230,7 +236,7 @@ def parse_qemu_opts(
             raise OptionError(f"Duplicate ID '{ident}' for {opts_list.name}")
     result = ParsedOpts(ident, [], warnings if warnings is not None else [])
     for item in scan_opts(text, opts_list.implied_key):
-        if item.flag and not item.asks_help:
+        if item.flag and not item.asks_help and profile != "2.9":
             result.warnings.append(flag_warning(item))
         if item.asks_help and opts_list.desc is not None:
             raise OptsHelpRequested(opts_list.name)
@@ -297,3 +303,18 @@ def memory_keyval(parsed: ParsedOpts) -> dict[str, str]:
     if slots is not None:
         prop["slots"] = slots
     return prop
+
+
+def opts_to_qdict(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """``qemu_opts_to_qdict``: last value per key, in the order QEMU's QDict iterates.
+
+    QEMU 7.2 sets ``-device`` properties (after taking out ``driver`` and ``id``) by walking
+    this dict, so with several bad properties
+    the first one in this order is the one reported (``-device pc-dimm,foo=1,bar=2`` reports
+    ``Property 'pc-dimm.bar' not found``). Each value is then read with
+    ``visit_keyval(value, TYPE, schema, root=NAME)`` (``Parameter 'node' expects integer``).
+    """
+    last: dict[str, str] = {}
+    for key, value in pairs:
+        last[key] = value
+    return {key: last[key] for key in qdict_order(last)}
