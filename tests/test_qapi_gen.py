@@ -204,3 +204,18 @@ def test_tables(gen: ModuleType) -> None:
     for name in schema:
         if schema[name]["meta-type"] not in ("command", "event"):
             assert name in gen.TYPES
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{ 'struct': 'Field', 'data': {} }",
+     "1: 'Field' would become Python name 'Field', which the generated module uses itself"),
+    ("{ 'struct': 'A_b', 'data': {} }\n{ 'struct': 'A-b', 'data': {} }",
+     "2: 'A-b' and 'A_b' both become Python name 'A_b'"),
+])
+def test_python_name_clashes_are_reported(tmp_path: Path, text: str, message: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    schema = tmp_path / "s.json"
+    schema.write_text(text + "\n")
+    assert run(["gen", str(schema), "-o", str(tmp_path / "out.py")]) == 1
+    assert capsys.readouterr().err == f"{schema}:{message}\n"
+    assert not (tmp_path / "out.py").exists()

@@ -40,6 +40,12 @@ _BUILTIN_ANNOTATIONS = {
     "uint32": "Uint32", "uint64": "Uint64", "size": "Size", "bool": "QBool", "null": "None",
     "any": "QAny",
 }
+#: Names the generated module defines or imports itself, which no QAPI type may take.
+_MODULE_NAMES = frozenset({
+    "Annotated", "Any", "ClassVar", "Literal", "TypeAlias", "Field", "QapiModel",
+    "CommandDef", "EventDef", "SCHEMA", "COMMANDS", "EVENTS", "MODELS", "TYPES", "list",
+    "annotations",
+})
 #: Attribute names a field must not take because BaseModel (or QapiModel) uses them.
 _RESERVED_ATTRS = frozenset({
     "copy", "dict", "json", "schema", "schema_json", "validate", "construct", "parse_obj",
@@ -70,8 +76,7 @@ def attr_name(member: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_]", "_", member)
     if name.startswith("_"):
         name = "q" + name
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _RESERVED_ATTRS \
-            or name.startswith("model_"):
+    if keyword.iskeyword(name) or name in _RESERVED_ATTRS or name.startswith("model_"):
         name += "_"
     return name
 
@@ -139,9 +144,12 @@ class ModelGenerator:
                 self.py_names[typ.name] = self._claim(class_name(typ.name), typ.name, typ.info)
 
     def _claim(self, py: str, owner: str, info: SourceInfo | None) -> str:
-        if py in self._taken or py in _BUILTIN_ANNOTATIONS.values():
-            where = info or SourceInfo(self.schema.fname, 1)
-            raise QAPIError.at(where, f"'{owner}' and '{self._taken.get(py, py)}' both "
+        where = info or SourceInfo(self.schema.fname, 1)
+        if py in _MODULE_NAMES or py in _BUILTIN_ANNOTATIONS.values():
+            raise QAPIError.at(where, f"'{owner}' would become Python name '{py}', which the "
+                                      "generated module uses itself")
+        if py in self._taken:
+            raise QAPIError.at(where, f"'{owner}' and '{self._taken[py]}' both "
                                       f"become Python name '{py}'")
         self._taken[py] = owner
         return py
