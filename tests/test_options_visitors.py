@@ -291,7 +291,7 @@ NUMA_CASES = [
 ]
 OBJECT_CASES = [
     "memory-backend-ram,id=m0,size=1Q", "memory-backend-ram,id=m0,size=1G,foo=bar",
-    "memory-backend-ram,id=m0,size=1G,policy=foo", "memory-backend-ram,size=4G",
+    "memory-backend-ram,size=4G",
     "memory-backend-foo,id=x,size=4G", "memory-backend-ram,id=m",
     "memory-backend-ram,id=m,size=1k,prealloc-threads=4294967296",
     "memory-backend-ram,id=m,size=1k,host-nodes=3-1", "memory-backend-ram,id=m,size=1k,share=x",

@@ -23,6 +23,15 @@ How the caller prints an error (verified against the real binary)::
 
 where ``LOCATION`` is :attr:`ArgvError.location` (for argv errors) or
 :func:`option_location` (for errors raised while an option is processed).
+
+Which errors carry a location in 7.2 (checked with the real binary): every QemuOpts or keyval
+*syntax* error (``-m``, ``-numa``, ``-object``, ``-device``, ``-smp``, ``-machine``/``-M``,
+``-name``, ...), every OptsVisitor error of ``-numa``/``-object`` and every ``-numa``/
+``-object``/``-device`` rule error. Errors found later while the machine properties are
+applied have none: ``-smp`` values (``Parameter 'smp.cpus' expects integer``), the ``-m``
+memory dict (``Parameter 'memory.size' expects size``), ``-machine`` properties
+(``Property 'pc-i440fx-7.2-machine.foo' not found``). The location always shows the option
+as typed, so ``--machine pc,foo`` prints ``--machine pc,foo: ...``.
 """
 
 from __future__ import annotations
