@@ -312,7 +312,7 @@ class SchemaInfoObjectMember(QapiModel):
 class SchemaInfoObjectVariant(QapiModel):
     """QAPI struct SchemaInfoObjectVariant."""
 
-    case_: QStr = Field(alias="case")
+    case: QStr
     type: QStr
 
 

@@ -473,7 +473,7 @@ class SchemaInfoObjectMember(QapiModel):
 class SchemaInfoObjectVariant(QapiModel):
     """QAPI struct SchemaInfoObjectVariant."""
 
-    case_: QStr = Field(alias="case")
+    case: QStr
     type: QStr
 
 
@@ -1266,7 +1266,7 @@ class QObjQomListPropertiesArg(QapiModel):
 class QAuthZListRule(QapiModel):
     """QAPI struct QAuthZListRule."""
 
-    match_: QStr = Field(alias="match")
+    match: QStr
     policy: QAuthZListPolicy
     format: QAuthZListFormat | None = None
 
