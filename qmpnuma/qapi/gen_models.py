@@ -193,8 +193,8 @@ class ModelGenerator:
 
     # -- pieces ------------------------------------------------------------------------
 
-    def _class(self, py: str, what: str, members: list[tuple[Member, str | None]],
-               features: list[str]) -> list[str]:
+    def _class(self, py: str, what: str, members: list[tuple[Member, str | None]]) -> list[str]:
+        """A model class; a member paired with an annotation uses it instead of its type's."""
         lines = [f"class {py}(QapiModel):", f'    """QAPI {what}."""', ""]
         nullable = sorted(attr_name(m.name) for m, _ in members
                           if m.optional and self._nullable(m.type))
@@ -206,7 +206,6 @@ class ModelGenerator:
             lines.append(self._field(member, ann))
         if not members and not nullable:
             lines.pop()
-        del features
         return lines
 
     def _branch_classes(self, union: ObjectType) -> tuple[list[str], list[str]]:
@@ -228,8 +227,7 @@ class ModelGenerator:
                 members.append((member, narrowed))
             assert isinstance(variant.type, ObjectType)
             members.extend((m, None) for m in variant.type.members)
-            out += self._class(py, f"union {union.name}, branch {variant.name}",
-                               members, [])
+            out += self._class(py, f"union {union.name}, branch {variant.name}", members)
             out += ["", ""]
             names.append(py)
         return out, names
@@ -252,7 +250,7 @@ class ModelGenerator:
                 else:
                     kind = "implicit type" if typ.implicit else "struct"
                     classes += self._class(py, f"{kind} {typ.name}",
-                                           [(m, None) for m in typ.members], [])
+                                           [(m, None) for m in typ.members])
                     classes += ["", ""]
                     models.append(f"    {json.dumps(typ.name)}: {py},")
             elif isinstance(typ, AlternateType):
@@ -299,10 +297,8 @@ class ModelGenerator:
         out.append("COMMANDS: dict[str, CommandDef] = {")
         for entity in self.schema.entity_list():
             if isinstance(entity, Command):
-                args = [json.dumps(entity.name),
-                        json.dumps(entity.arg_type.name if entity.arg_type else None),
-                        json.dumps(schema_name(entity.ret_type) if entity.ret_type else None)]
-                args = [a.replace("null", "None") if a == "null" else a for a in args]
+                args = [json.dumps(entity.name), _py_str(entity.arg_type),
+                        _py_str(entity.ret_type)]
                 for flag, value, default in (("boxed", entity.boxed, False),
                                              ("allow_oob", entity.allow_oob, False),
                                              ("allow_preconfig", entity.allow_preconfig, False),
@@ -316,8 +312,7 @@ class ModelGenerator:
         out += ["}", "", "EVENTS: dict[str, EventDef] = {"]
         for entity in self.schema.entity_list():
             if isinstance(entity, Event):
-                args = [json.dumps(entity.name),
-                        json.dumps(entity.arg_type.name) if entity.arg_type else "None"]
+                args = [json.dumps(entity.name), _py_str(entity.arg_type)]
                 if entity.boxed:
                     args.append("boxed=True")
                 if entity.features:
@@ -359,6 +354,11 @@ class ModelGenerator:
         text = "\n".join(lines)
         text = re.sub(r"\n{4,}", "\n\n\n", text)
         return text.rstrip("\n") + "\n"
+
+
+def _py_str(typ: Type | None) -> str:
+    """A type's ``SCHEMA`` name as a Python string literal, or ``None``."""
+    return "None" if typ is None else json.dumps(schema_name(typ))
 
 
 def schema_name(typ: Any) -> str:
