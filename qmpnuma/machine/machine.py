@@ -614,9 +614,9 @@ class _Builder:
         self._guard(memory_backend_checks)
         if mt.numa_supported:
             self._guard(lambda: self._complete_numa_7_2(machine))
-        self._guard(lambda: check_board_memory(memory, mt))
         for warning in machine.cpus.startup_warnings():
             self.out.warn(warning)
+        self._guard(lambda: check_board_memory(memory, mt))
 
     def _complete_numa_7_2(self, machine: Machine) -> None:
         mt = machine.machine_type
