@@ -314,3 +314,34 @@ def test_numa_errors_match_real_qemu(qemu_binary: str, arg: str) -> None:
 @pytest.mark.parametrize("arg", OBJECT_CASES)
 def test_object_errors_match_real_qemu(qemu_binary: str, arg: str) -> None:
     assert _real_stderr(qemu_binary, ["-M", "none", "-object", arg]) == _ours("object", arg)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [  # texts observed with qemu-system-x86_64 7.2 -object '<text>'
+        ('{"qom-type":"iothread","id":"i"', "JSON parse error, premature EOI"),
+        ('{"qom-type" "iothread"}', "JSON parse error, missing : in object pair"),
+        ('{"qom-type":}', "JSON parse error, expecting value"),
+        ("{qom-type:1}", "JSON parse error, stray '-t'"),
+        ('{"qom-type":"iothread","id":"i"} x', "Expecting at most one JSON value"),
+        ('{"qom-type":"iothread","id":"i","id":"j"}', "JSON parse error, duplicate key"),
+        ('{"qom-type":"iothread","id":"i",}', "JSON parse error, expecting value"),
+    ],
+)
+def test_json_option_syntax_errors(text: str, message: str) -> None:
+    with pytest.raises(OptionError) as info:
+        parse_json_option(text)
+    assert info.value.message == message
+
+
+def test_json_option_quirks() -> None:
+    assert parse_json_option("{'qom-type':'iothread','id':'i'}") == {
+        "qom-type": "iothread", "id": "i"}
+    assert parse_json_option('{"id":"\\u0069"}') == {"id": "i"}
+    for batch in ("1.0", "9223372036854775808", "true"):
+        value = parse_json_option(
+            '{"qom-type":"iothread","id":"i","aio-max-batch":' + batch + "}")
+        with pytest.raises(OptionError) as info:
+            visit_qobject(value, "ObjectOptions", SCHEMA)
+        assert info.value.message == (
+            "Invalid parameter type for 'aio-max-batch', expected: integer")

@@ -2,7 +2,8 @@
 
 In QEMU 7.2 keyval parses ``-smp`` and ``-machine``/``-M`` (both merged into the machine's
 property dict); ``-object`` and ``-device`` use QemuOpts unless their argument starts with
-``{``, in which case it is JSON (see :func:`is_json_form` and :func:`parse_json_option`).
+``{``, in which case it is JSON (see :func:`is_json_form` and :func:`parse_json_option`,
+which relies on the QMP core's pure JSON parser, :mod:`qmpnuma.qmp.json_stream`).
 
 Reproduced behaviour:
 
@@ -23,7 +24,6 @@ matters, see :mod:`qmpnuma.options.hash_order`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,17 +239,25 @@ def is_json_form(text: str) -> bool:
 
 
 def parse_json_option(text: str) -> dict[str, Any]:
-    """Parse the JSON form of ``-object``/``-device`` into a dict (member order kept).
+    """Parse the JSON form of ``-object``/``-device`` as ``qobject_from_json`` does.
 
-    Approximation: Python's JSON parser stands in for QEMU's; a truncated object gives QEMU's
-    ``JSON parse error, premature EOI``, other syntax errors a generic ``JSON parse error``.
+    QEMU's own JSON lexer and parser are used (single-quoted strings accepted, QEMU's
+    ``JSON parse error, ...`` texts, ``duplicate key``); a value followed by anything else is
+    ``Expecting at most one JSON value`` and an unfinished value ``premature EOI``.
     """
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if exc.pos >= len(text.rstrip()):
-            raise OptionError("JSON parse error, premature EOI") from exc
-        raise OptionError(f"JSON parse error, {exc.msg.lower()}") from exc
-    if not isinstance(value, dict):
-        raise OptionError("JSON parse error, expecting an object")
-    return value
+    # The lexer/parser is shared with the QMP core; it is pure code without I/O.
+    from qmpnuma.qmp.json_stream import JsonError, JsonStreamer
+
+    # A trailing blank ends a pending number or keyword (QEMU flushes the lexer at the end)
+    # without changing an unfinished string.
+    events = JsonStreamer().feed(text.encode("utf-8", "surrogateescape") + b" ")
+    if not events:
+        raise OptionError("JSON parse error, premature EOI")
+    first = events[0]
+    if isinstance(first, JsonError):
+        raise OptionError(first.text)
+    if len(events) > 1:
+        raise OptionError("Expecting at most one JSON value")
+    if not isinstance(first, dict):
+        raise OptionError("Invalid parameter type for '<anonymous>', expected: object")
+    return first
