@@ -29,6 +29,7 @@ from qmpnuma.options.qemuopts import (
     parse_qemu_opts,
 )
 from qmpnuma.options.qobject_visitor import visit_keyval
+from qmpnuma.options.uuid_arg import parse_uuid
 
 PROG = "qemu-system-x86_64"
 
@@ -274,3 +275,13 @@ def test_profile_2_9_has_no_flag_warnings_and_strict_bools() -> None:
     assert warnings == []
     with pytest.raises(OptionError, match="expects 'on' or 'off'"):
         parse_qemu_opts("timestamp=yes", MSG_OPTS, profile="2.9")
+
+
+def test_uuid_argument() -> None:
+    assert parse_uuid("12345678-1234-1234-1234-123456789ABC") == (
+        "12345678-1234-1234-1234-123456789abc")
+    for bad in ("x", "12345678-1234-1234-1234-123456789ABCD",
+                "12345678x1234-1234-1234-123456789abc", "1234567g-1234-1234-1234-123456789abc"):
+        with pytest.raises(OptionError) as info:
+            parse_uuid(bad)
+        assert info.value.message == "failed to parse UUID string: wrong format"
