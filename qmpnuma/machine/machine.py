@@ -443,7 +443,9 @@ class _Builder:
             for key, value in pairs:
                 self.machine_opts[key] = value
         elif name == "m":
-            self.memory_text, warnings = scan_memory_option(arg, self.memory_text, location)
+            self.memory_text, warnings = scan_memory_option(
+                arg, self.memory_text, location, self.profile
+            )
         elif name == "smp":
             pairs, warnings = split_qemu_opts(arg, "cpus")
             self.smp_pairs.extend(pairs)
@@ -695,11 +697,12 @@ class _Builder:
         values = dict(pairs)
         driver = values.get("driver")
         if driver == "pc-dimm":
-            if machine.machine_type.family == "none":
-                return
             memdev = values.get("memdev")
             if memdev is not None and memdev in machine.other_objects:
                 raise MachineError("Invalid parameter type for 'memdev', expected: memory-backend")
+            if machine.machine_type.family == "none":
+                self._dimm_without_hotplug_handler(machine, values)
+                return
             machine.plug_dimm(
                 values.get("id"),
                 memdev,
@@ -724,6 +727,22 @@ class _Builder:
                 machine._anonymous_devices += 1
             return
         self.recorded.append(RecordedOption("device", ",".join(f"{k}={v}" for k, v in pairs)))
+
+
+    @staticmethod
+    def _dimm_without_hotplug_handler(machine: Machine, values: Mapping[str, str]) -> None:
+        """A pc-dimm on a board without memory hot-plug: only the device's own realize runs."""
+        memdev = values.get("memdev")
+        if memdev is None:
+            raise MachineError("'memdev' property is not set")
+        backend = machine.backends.get(memdev)
+        if backend is None:
+            raise MachineError(f"Device '{memdev}' not found", "DeviceNotFound")
+        if _device_uint(values, "node", 0):
+            raise MachineError("machine doesn't support NUMA")
+        if backend.mapped:
+            raise MachineError(f"can't use already busy memdev: {memdev}")
+        backend.mapped = True
 
 
 def _device_uint(values: Mapping[str, str], key: str, default: int) -> int:

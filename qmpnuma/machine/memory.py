@@ -21,6 +21,8 @@ from qmpnuma.machine.cli_syntax import (
     split_qemu_opts,
 )
 from qmpnuma.machine.machine_types import MachineType
+from qmpnuma.options.numbers import NumberError
+from qmpnuma.options.numbers import parse_size as options_parse_size
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -74,7 +76,7 @@ def _qemuopts_size(name: str, text: str) -> int:
 
 
 def scan_memory_option(
-    text: str, previous: MemoryOptionText | None, location: str
+    text: str, previous: MemoryOptionText | None, location: str, profile: str = "7.2"
 ) -> tuple[MemoryOptionText, list[str]]:
     """The argv-time part of ``-m``: split, validate each key's syntax, merge with earlier ``-m``.
 
@@ -91,7 +93,18 @@ def scan_memory_option(
     for key, value in pairs:
         if key not in merged:
             raise OptionError(f"Invalid parameter '{key}'")
-        if key in ("size", "maxmem"):
+        if key in ("size", "maxmem") and profile == "2.9":
+            try:
+                options_parse_size(value, profile="2.9")
+            except NumberError as err:
+                if err.errno == "ERANGE":
+                    raise OptionError(
+                        f"Value '{value}' is out of range for parameter '{key}'"
+                    ) from None
+                raise OptionError(
+                    f"Parameter '{key}' expects a non-negative number below 2^64", SIZE_HINT
+                ) from None
+        elif key in ("size", "maxmem"):
             parsed_hex = _hex_suffix(value)
             _qemuopts_size(key, value)
             if parsed_hex:
@@ -171,7 +184,7 @@ def resolve_memory_2_9(opts: MemoryOptionText | None, machine_type: MachineType)
         text = opts.size
         if not text:
             raise OptionError("missing 'size' option value")
-        size = parse_size(text).value
+        size = _size_2_9(text)
         if text[-1].isdigit():
             shifted = size << 20
             if shifted >= 1 << 64:
@@ -185,7 +198,7 @@ def resolve_memory_2_9(opts: MemoryOptionText | None, machine_type: MachineType)
     maxmem_text = opts.maxmem if opts else None
     slots_text = opts.slots if opts else None
     if maxmem_text is not None and slots_text is not None:
-        maxram = parse_size(maxmem_text).value
+        maxram = _size_2_9(maxmem_text)
         slots = parse_qemu_number(slots_text)
         if maxram < size:
             raise OptionError(
@@ -206,6 +219,14 @@ def resolve_memory_2_9(opts: MemoryOptionText | None, machine_type: MachineType)
         missing = "maxmem" if slots_text is not None else "slots"
         raise OptionError(f"invalid -m option value: missing '{missing}' option")
     return MemoryConfig(size, maxram, slots)
+
+
+def _size_2_9(text: str) -> int:
+    """2.9's ``strtod``-based ``qemu_strtosz`` (already syntax-checked at argv time)."""
+    try:
+        return options_parse_size(text, profile="2.9")
+    except NumberError:
+        return 0
 
 
 def check_board_memory(config: MemoryConfig, machine_type: MachineType) -> None:
