@@ -87,6 +87,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "members": _members("qom-type:ObjectType", "id:str"),
         "tag": "qom-type",
         "variants": [
+            {"case": "authz-list", "type": "AuthZListProperties"},
             {"case": "memory-backend-file", "type": "MemoryBackendFileProperties"},
             {"case": "memory-backend-ram", "type": "MemoryBackendProperties"},
             {"case": "secret", "type": "SecretProperties"},
@@ -107,12 +108,33 @@ SCHEMA: dict[str, dict[str, Any]] = {
     },
     "q_obj_x-oob-test-arg": {"meta-type": "object", "members": _members("lock:bool")},
     "x-oob-test": {"meta-type": "command", "arg-type": "q_obj_x-oob-test-arg", "ret-type": "q_empty", "allow-oob": True},
+    "CpuModelExpansionType": {"meta-type": "enum", "values": ["static", "full"]},
+    "CpuModelInfo": {"meta-type": "object", "members": _members("name:str", "*props:any")},
+    "q_obj_query-cpu-model-expansion-arg": {
+        "meta-type": "object", "members": _members("type:CpuModelExpansionType", "model:CpuModelInfo"),
+    },
+    "query-cpu-model-expansion": {
+        "meta-type": "command", "arg-type": "q_obj_query-cpu-model-expansion-arg", "ret-type": "CpuModelExpansionInfo",
+    },
+    "QAuthZListPolicy": {"meta-type": "enum", "values": ["deny", "allow"]},
+    "QAuthZListFormat": {"meta-type": "enum", "values": ["exact", "glob"]},
+    "QAuthZListRule": {
+        "meta-type": "object", "members": _members("match:str", "policy:QAuthZListPolicy", "*format:QAuthZListFormat"),
+    },
+    "[QAuthZListRule]": {"meta-type": "array", "element-type": "QAuthZListRule"},
+    "AuthZListProperties": {
+        "meta-type": "object", "members": _members("*policy:QAuthZListPolicy", "*rules:[QAuthZListRule]"),
+    },
+    "StrOrNull": {"meta-type": "alternate", "members": [{"type": "str"}, {"type": "null"}]},
+    "null": {"meta-type": "builtin", "json-type": "null"},
+    "number": {"meta-type": "builtin", "json-type": "number"},
 }  # fmt: skip
 
 #: Commands registered in the monitor (x-oob-test is in the schema but not registered).
 COMMAND_NAMES = [
     "qmp_capabilities", "human-monitor-command", "object-add", "object-del", "query-memdev",
     "query-status", "stop", "cont", "quit", "migrate-pause", "migrate-recover",
+    "query-cpu-model-expansion",
 ]  # fmt: skip
 COMMANDS: dict[str, CommandInfo] = command_table(COMMAND_NAMES, SCHEMA)
 
@@ -169,3 +191,90 @@ def test_fragment_matches_generated_schema() -> None:
         ours = [(m["name"], m["type"], bool(m.get("optional"))) for m in SCHEMA[name]["members"]]
         theirs = [(m["name"], m["type"], bool(m.get("optional"))) for m in table[name]["members"]]
         assert ours == theirs, name
+
+
+# --- talking to the real QEMU -------------------------------------------------------------
+
+SYNC_PREFIX = b"\x00"
+
+
+def sync_request(tag: str) -> bytes:
+    """Bytes that end whatever the lexer was in (NUL is a lexical error everywhere) and then
+    ask for a reply carrying ``tag``, so a reader knows the answers to a vector are complete."""
+    return SYNC_PREFIX + b'{"execute":"query-status","id":"' + tag.encode() + b'"}\n'
+
+
+class QemuPeer:
+    """A real ``qemu-system-x86_64 -machine none -S`` with one QMP socket (one client at a time)."""
+
+    def __init__(self, binary: str, workdir: str) -> None:
+        import os
+        import subprocess
+        import time
+
+        self.path = os.path.join(workdir, "qmp.sock")
+        self.process = subprocess.Popen(
+            [binary, "-machine", "none", "-S", "-display", "none", "-nodefaults",
+             "-qmp", f"unix:{self.path},server=on,wait=off"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.path):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.close()
+                raise RuntimeError("QEMU did not create its QMP socket")
+            time.sleep(0.01)
+        self._sock: Any = None
+        self._buffer = b""
+
+    def connect(self) -> bytes:
+        """Open a fresh client connection (a fresh QMP session); return the greeting line."""
+        import socket
+
+        if self._sock is not None:
+            self._sock.close()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(20)
+        self._sock.connect(self.path)
+        self._buffer = b""
+        return self._read_line()
+
+    def _read_line(self) -> bytes:
+        while b"\r\n" not in self._buffer:
+            chunk = self._sock.recv(1 << 16)
+            if not chunk:
+                raise RuntimeError("QEMU closed the connection")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\r\n", 1)
+        return line + b"\r\n"
+
+    def exchange(self, chunks: list[bytes], tag: str) -> list[bytes]:
+        """Send a vector then the sync request; return every line up to and including its reply."""
+        import time
+
+        for chunk in chunks:
+            self._sock.sendall(chunk)
+            time.sleep(0.002)
+        self._sock.sendall(sync_request(tag))
+        marker = b'"id": "' + tag.encode() + b'"'
+        lines = []
+        while True:
+            line = self._read_line()
+            lines.append(line)
+            if marker in line:
+                return lines
+
+    def close(self) -> None:
+        if getattr(self, "_sock", None) is not None:
+            self._sock.close()
+        self.process.kill()
+        self.process.wait()
+
+
+def session_exchange(session: QmpSession, chunks: list[bytes], tag: str) -> list[bytes]:
+    """The same exchange as ``QemuPeer.exchange`` through our sans-IO session."""
+    lines: list[bytes] = []
+    for chunk in chunks + [sync_request(tag)]:
+        for out in run(session, chunk):
+            lines.extend(part + b"\r\n" for part in out.split(b"\r\n")[:-1])
+    return lines

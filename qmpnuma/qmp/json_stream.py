@@ -22,6 +22,7 @@ and hostile input can neither raise nor grow memory past QEMU's own limits.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
@@ -182,8 +183,8 @@ _SELF_LOOP: Final = _self_loop_patterns()
 _FAST_TOKEN: Final = re.compile(
     rb"[ \t\r\n]*(?:"
     rb"([\[\]{}:,])"
-    rb'|("(?:[\x20\x21\x23-\x5b\x5d-\xfd]|\\[\x20-\xfd])*")'
-    rb"|('(?:[\x20-\x26\x28-\x5b\x5d-\xfd]|\\[\x20-\xfd])*')"
+    rb'|("[\x20\x21\x23-\x5b\x5d-\xfd]*(?:\\[\x20-\xfd][\x20\x21\x23-\x5b\x5d-\xfd]*)*")'
+    rb"|('[\x20-\x26\x28-\x5b\x5d-\xfd]*(?:\\[\x20-\xfd][\x20-\x26\x28-\x5b\x5d-\xfd]*)*')"
     rb"|(-?(?:0|[1-9][0-9]*))(?=[^0-9.eE])"
     rb"|(-?(?:(?:0|[1-9][0-9]*)\.[0-9]+(?:[eE][-+]?[0-9]+)?|[1-9][0-9]*[eE][-+]?[0-9]+))"
     rb"(?=[^0-9.eE])"
@@ -191,6 +192,37 @@ _FAST_TOKEN: Final = re.compile(
     rb")?"
 )
 _FAST_TYPES: Final = (0, -1, T_STRING, T_STRING, T_INTEGER, T_FLOAT, T_KEYWORD)
+
+# Whole-message fast path.  An object made only of printable ASCII without backslashes or
+# single quotes means the same to Python's C JSON decoder as to QEMU, with three exceptions
+# we refuse to take this path for: NaN/Infinity (QEMU: lexical error), duplicate keys (QEMU:
+# parse error) and integers beyond 64 bits (QEMU: doubles).  Anything refused or incomplete
+# simply goes through the token path, which is the reference.
+_MESSAGE_START: Final = re.compile(rb"[ \t\r\n]*\{")
+_SAFE_SPAN: Final = re.compile(rb"[\t\n\r\x20-\x26\x28-\x5b\x5d-\x7e]*")
+_LONG_DIGITS: Final = re.compile(rb"[0-9]{19}")
+_FIRST_WINDOW: Final = 512
+_SAFE_WINDOW: Final = 1 << 16
+_SAFE_NESTING: Final = 200
+
+
+class _Decline(Exception):
+    """The fast path cannot vouch for this message; use the token path."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise _Decline
+    return members
+
+
+def _constant(name: str) -> Any:
+    raise _Decline
+
+
+_DECODER: Final = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
+_raw_decode = _DECODER.raw_decode
 
 Token = tuple[int, bytes]
 
@@ -425,16 +457,49 @@ class JsonStreamer:
         if len(token) > MAX_TOKEN_SIZE:
             self._overflow()
 
+    def _whole_message(self, data: bytes, start: int) -> int:
+        """Try the decoder fast path on the object at ``start``; return its end offset or 0."""
+        size = len(data)
+        window = _FIRST_WINDOW
+        while True:
+            limit = min(size, start + window)
+            try:
+                value, length = _raw_decode(data[start:limit].decode("latin-1"))
+                break
+            except (_Decline, RecursionError):
+                return 0
+            except ValueError:
+                if limit >= size or window >= _SAFE_WINDOW:
+                    return 0
+                window *= 4
+        end = start + length
+        if _SAFE_SPAN.match(data, start, end).end() != end:  # type: ignore[union-attr]
+            return 0
+        if _LONG_DIGITS.search(data, start, end) is not None:
+            return 0
+        if data.count(b"{", start, end) + data.count(b"[", start, end) > _SAFE_NESTING:
+            return 0
+        self._out.append(value)
+        return end
+
     def feed(self, data: bytes) -> list[JsonValue | JsonError]:
         """Consume ``data``; return the messages and errors completed by it, in order."""
         out = self._out = []
         size = len(data)
         pos = 0
         fast = _FAST_TOKEN.match
+        starts = _MESSAGE_START.match
         token = self._token
         while pos < size:
             state = self._state
             if state == _START:
+                if not self._tokens:
+                    opening = starts(data, pos)
+                    if opening is not None:
+                        consumed = self._whole_message(data, opening.end() - 1)
+                        if consumed:
+                            pos = consumed
+                            continue
                 match = fast(data, pos)
                 if match is not None:
                     group = match.lastindex

@@ -51,6 +51,9 @@ class CommandInfo(Protocol):
     @property
     def allow_oob(self) -> bool: ...
 
+    @property
+    def gen(self) -> bool: ...
+
 
 @dataclass(frozen=True, slots=True)
 class GreetingInfo:
@@ -221,7 +224,10 @@ class QmpSession:
             name, oob = self._check_envelope(request)
             command = self._lookup(name, oob)
             arguments = request.get("arguments", {})
-            args = visit_input(arguments, command.arg_type, self._schema)
+            if command.gen:
+                args = visit_input(arguments, command.arg_type, self._schema)
+            else:
+                args = dict(arguments)
         except QmpError as error:
             return Send(self._error_reply(error.error_class, error.desc, has_id, ident))
         execute = Execute(name, args, ident, has_id, oob)
@@ -307,3 +313,4 @@ def command_table(
 class _SchemaCommand:
     arg_type: str | None
     allow_oob: bool
+    gen: bool = True

@@ -76,16 +76,26 @@ def _is_int(value: Any) -> bool:
 class _Frame:
     """One open object or list on the visitor's stack (QEMU's StackObject)."""
 
-    __slots__ = ("index", "is_dict", "name", "obj", "unvisited")
+    __slots__ = ("consumed", "index", "is_dict", "name", "obj")
 
     def __init__(self, name: str | None, obj: Any) -> None:
         self.name = name
         self.obj = obj
         self.is_dict = isinstance(obj, dict)
         self.index = 0
-        self.unvisited: StrHashTable | None = (
-            StrHashTable(_key_bytes(key) for key in qdict_order(obj)) if self.is_dict else None
-        )
+        self.consumed: list[str] = []
+
+    def first_unvisited(self) -> str | None:
+        """The member QEMU reports as unexpected: replay its hash table of unvisited keys."""
+        if len(self.consumed) == len(self.obj):
+            return None
+        table = StrHashTable(_key_bytes(key) for key in qdict_order(self.obj))
+        for key in self.consumed:
+            table.remove(_key_bytes(key))
+        first = table.first()
+        if first is None:
+            return None
+        return first.replace(b"\xc0\x80", b"\x00").decode("utf-8", "surrogatepass")
 
 
 class _Visitor:
@@ -124,8 +134,7 @@ class _Visitor:
             assert name is not None
             if name not in top.obj:
                 raise _generic(f"Parameter '{self.full_name(name)}' is missing")
-            assert top.unvisited is not None
-            top.unvisited.remove(_key_bytes(name))
+            top.consumed.append(name)
             return top.obj[name]
         return top.obj[top.index]
 
@@ -228,11 +237,9 @@ class _Visitor:
         self.stack.append(frame)
         result: dict[str, Any] = {}
         self.visit_members(entry, result)
-        assert frame.unvisited is not None
-        leftover = frame.unvisited.first()
+        leftover = frame.first_unvisited()
         if leftover is not None:
-            key = leftover.replace(b"\xc0\x80", b"\x00").decode("utf-8", "surrogatepass")
-            raise _generic(f"Parameter '{self.full_name(key)}' is unexpected")
+            raise _generic(f"Parameter '{self.full_name(leftover)}' is unexpected")
         self.stack.pop()
         return result
 

@@ -28,6 +28,7 @@ QDICT_BUCKETS: Final = 512
 _ORDER_CACHE_LIMIT: Final = 8192
 _RECURSION_SWITCH: Final = 200
 _order_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+_layout_cache: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
 
 
 def _key_bytes(key: str) -> bytes:
@@ -112,50 +113,76 @@ def _number(value: float) -> str:
     return format(value, ".17g")
 
 
+def _layout(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Per key tuple: the keys in QDict order, each with the text written before its value."""
+    cached = _layout_cache.get(keys)
+    if cached is None:
+        ordered = qdict_order(keys)
+        cached = tuple(
+            (key, ("{" if index == 0 else ", ") + _quote(key) + ": ")
+            for index, key in enumerate(ordered)
+        )
+        if len(_layout_cache) >= _ORDER_CACHE_LIMIT:
+            _layout_cache.clear()
+        _layout_cache[keys] = cached
+    return cached
+
+
 def _write(value: Any, out: list[str], depth: int) -> None:
-    if depth > _RECURSION_SWITCH:
-        _write_iterative(value, out)
-        return
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         out.append(_quote(value))
+    elif kind is dict:
+        if not value:
+            out.append("{}")
+        elif depth > _RECURSION_SWITCH:
+            _write_iterative(value, out)
+        else:
+            depth += 1
+            for key, prefix in _layout(tuple(value)):
+                out.append(prefix)
+                _write(value[key], out, depth)
+            out.append("}")
     elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")
     elif value is False:
         out.append("false")
+    elif kind is int:
+        out.append(str(value))
+    elif kind is list:
+        if not value:
+            out.append("[]")
+        elif depth > _RECURSION_SWITCH:
+            _write_iterative(value, out)
+        else:
+            depth += 1
+            out.append("[")
+            first = True
+            for item in value:
+                if first:
+                    first = False
+                else:
+                    out.append(", ")
+                _write(item, out, depth)
+            out.append("]")
+    else:
+        _write_other(value, out, depth)
+
+
+def _write_other(value: Any, out: list[str], depth: int) -> None:
+    """Subclasses and other mappings/sequences, by their abstract kind."""
+    if isinstance(value, str):
+        out.append(_quote(str(value)))
     elif isinstance(value, int):
         out.append(str(int(value)))
     elif isinstance(value, float):
         out.append(_number(value))
     elif isinstance(value, Mapping):
-        if not value:
-            out.append("{}")
-            return
-        out.append("{")
-        first = True
-        for key in qdict_order(value):
-            if first:
-                first = False
-            else:
-                out.append(", ")
-            out.append(_quote(key))
-            out.append(": ")
-            _write(value[key], out, depth + 1)
-        out.append("}")
+        _write(dict(value), out, depth)
     elif isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-        if not value:
-            out.append("[]")
-            return
-        out.append("[")
-        first = True
-        for item in value:
-            if first:
-                first = False
-            else:
-                out.append(", ")
-            _write(item, out, depth + 1)
-        out.append("]")
+        _write(list(value), out, depth)
     else:
         raise TypeError(f"cannot encode {type(value).__name__} as QMP JSON")
 
