@@ -302,7 +302,8 @@ class ModelGenerator:
                 for flag, value, default in (("boxed", entity.boxed, False),
                                              ("allow_oob", entity.allow_oob, False),
                                              ("allow_preconfig", entity.allow_preconfig, False),
-                                             ("success_response", entity.success_response, True)):
+                                             ("success_response", entity.success_response, True),
+                                             ("gen", entity.gen, True)):
                     if value != default:
                         args.append(f"{flag}={value!r}")
                 if entity.features:

@@ -87,6 +87,9 @@ class CommandDef:
     allow_preconfig: bool = False
     success_response: bool = True
     features: tuple[str, ...] = ()
+    #: False for commands QEMU declares ``'gen': false``: their arguments reach the handler
+    #: unvisited (``device_add`` takes any device property).
+    gen: bool = True
 
 
 @dataclass(frozen=True)

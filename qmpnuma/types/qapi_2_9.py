@@ -2212,6 +2212,7 @@ COMMANDS: dict[str, CommandDef] = {
         None,
         "[SchemaInfo]",
         allow_preconfig=True,
+        gen=False,
     ),
     "query-status": CommandDef("query-status", None, "StatusInfo", allow_preconfig=True),
     "stop": CommandDef("stop", None, None),
@@ -2266,7 +2267,7 @@ COMMANDS: dict[str, CommandDef] = {
         "q_obj_device-list-properties-arg",
         "[ObjectPropertyInfo]",
     ),
-    "device_add": CommandDef("device_add", "q_obj_device_add-arg", None),
+    "device_add": CommandDef("device_add", "q_obj_device_add-arg", None, gen=False),
     "device_del": CommandDef("device_del", "q_obj_device_del-arg", None),
     "human-monitor-command": CommandDef(
         "human-monitor-command",

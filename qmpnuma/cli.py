@@ -1,0 +1,92 @@
+"""`qmpnuma [QEMU ARGS]`: argv to machine to server, with QEMU's messages and exit statuses.
+
+Sub-commands sit in front of the QEMU arguments, which always start with a dash:
+`qmpnuma check [--json] [QEMU ARGS]` validates a command line and prints its NUMA topology, and
+`qmpnuma demo` serves the demo machine. The profile is chosen with `--profile=P` as the very first
+argument or `QMPNUMA_PROFILE=P` in the environment; 7.2 is the default. The program name in every
+message is the basename of argv[0], as QEMU prints its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from qmpnuma.errors import ConfigError
+from qmpnuma.machine import Machine
+from qmpnuma.profiles import DEFAULT_PROFILE, PROFILES
+
+USAGE = """\
+usage: qmpnuma [--profile=7.2|2.9] [QEMU ARGS...]        serve QMP for the machine QEMU would build
+       qmpnuma [--profile=P] check [--json] [QEMU ARGS...]  validate and print the NUMA topology
+       qmpnuma demo                                        serve the demo machine
+"""
+
+
+def split_profile(args: Sequence[str]) -> tuple[str, list[str]]:
+    """Take the profile from a leading `--profile=P` (or `--profile P`) or the environment."""
+    rest = list(args)
+    profile = os.environ.get("QMPNUMA_PROFILE", DEFAULT_PROFILE)
+    if rest and rest[0].startswith("--profile="):
+        profile = rest.pop(0).split("=", 1)[1]
+    elif len(rest) >= 2 and rest[0] == "--profile":
+        profile = rest[1]
+        del rest[:2]
+    if profile not in PROFILES:
+        raise SystemExit(f"qmpnuma: unknown profile '{profile}' (known: {', '.join(PROFILES)})")
+    return profile, rest
+
+
+def build_machine(args: Sequence[str], profile: str, progname: str) -> Machine:
+    """Build the machine or leave exactly as QEMU would: its stderr, its exit status."""
+    try:
+        machine = Machine.from_argv(args, profile=profile, progname=progname)
+    except ConfigError as err:
+        sys.stderr.write(err.stderr)
+        sys.stderr.flush()
+        raise SystemExit(err.status) from None
+    for line in machine.warnings:
+        sys.stderr.write(line)
+    sys.stderr.flush()
+    return machine
+
+
+def check(args: Sequence[str], profile: str, progname: str) -> int:
+    """`qmpnuma check`: the same verdict as starting, then the topology instead of a server."""
+    from qmpnuma.commands.snapshot import machine_snapshot
+    from qmpnuma.commands.topology import numa_text
+
+    as_json = bool(args) and args[0] == "--json"
+    machine = build_machine(args[1:] if as_json else args, profile, progname)
+    if as_json:
+        json.dump(machine_snapshot(machine), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(numa_text(machine))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point of `qmpnuma` and `qmpnuma-system-x86_64`."""
+    argv = list(sys.argv if argv is None else argv)
+    progname = os.path.basename(argv[0]) if argv else "qmpnuma"
+    profile, args = split_profile(argv[1:])
+    if args == ["--qmpnuma-help"]:
+        sys.stdout.write(USAGE)
+        return 0
+    if args and args[0] == "check":
+        return check(args[1:], profile, progname)
+    if args and args[0] == "demo":
+        from qmpnuma.demo import run_demo
+
+        return run_demo(profile)
+    from qmpnuma.server.launch import serve_machine
+
+    machine = build_machine(args, profile, progname)
+    return serve_machine(machine, progname)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,109 @@
+"""Control and run-state commands: version, schema, status, stop/cont, reset, powerdown, quit.
+
+Events are emitted exactly where QEMU 7.2 emits them, before the command's reply: `STOP` only when
+a running machine stops, `RESUME` only when a stopped one starts, `RESET` and `POWERDOWN` always,
+`SHUTDOWN` on `quit` (with its 7.2 data; 2.9's event had none).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qmpnuma.commands.machine_facts import accelerator, guest_name, guest_uuid
+from qmpnuma.commands.registry import CommandContext, command
+from qmpnuma.profiles import introspection, wire_types
+from qmpnuma.qmp.session import DEFAULT_GREETINGS
+
+
+@command("query-version")
+def query_version(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    info = DEFAULT_GREETINGS[ctx.machine.profile]
+    if ctx.registry is not None and ctx.registry.greeting is not None:
+        info = ctx.registry.greeting
+    return {
+        "qemu": {"major": info.major, "minor": info.minor, "micro": info.micro},
+        "package": info.package,
+    }
+
+
+@command("query-commands")
+def query_commands(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    # QEMU lists its commands newest-registered first; ours register in schema order.
+    names = list(wire_types(ctx.machine.profile).COMMANDS)
+    return [{"name": name} for name in reversed(names)]
+
+
+@command("query-qmp-schema")
+def query_qmp_schema(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return introspection(ctx.machine.profile)
+
+
+@command("query-status")
+def query_status(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    state = ctx.machine.run_state
+    return {"running": state == "running", "singlestep": False, "status": state}
+
+
+@command("stop")
+def stop(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    was_running = ctx.machine.run_state == "running"
+    ctx.machine.stop()
+    if was_running:
+        ctx.emit("STOP", None)
+    return {}
+
+
+@command("cont")
+def cont(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    was_stopped = ctx.machine.run_state != "running"
+    ctx.machine.cont()
+    if was_stopped and ctx.machine.run_state == "running":
+        ctx.emit("RESUME", None)
+    return {}
+
+
+@command("system_reset")
+def system_reset(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    data = None if ctx.machine.profile == "2.9" else {
+        "guest": False, "reason": "host-qmp-system-reset"
+    }
+    ctx.machine.system_reset()
+    ctx.emit("RESET", data)
+    return {}
+
+
+@command("system_powerdown")
+def system_powerdown(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    ctx.machine.system_powerdown()
+    ctx.emit("POWERDOWN", None)
+    return {}
+
+
+@command("quit")
+def quit_(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    data = None if ctx.machine.profile == "2.9" else {"guest": False, "reason": "host-qmp-quit"}
+    ctx.machine.quit()
+    ctx.emit("SHUTDOWN", data)
+    ctx.request_exit(0)
+    return {}
+
+
+@command("query-name")
+def query_name(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    name = guest_name(ctx.machine)
+    return {} if name is None else {"name": name}
+
+
+@command("query-uuid")
+def query_uuid(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return {"UUID": guest_uuid(ctx.machine)}
+
+
+@command("query-target")
+def query_target(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return {"arch": "x86_64"}
+
+
+@command("query-kvm")
+def query_kvm(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return {"enabled": accelerator(ctx.machine) == "kvm", "present": True}

@@ -1,0 +1,119 @@
+"""`human-monitor-command`: the HMP commands the model can answer, with HMP's own errors.
+
+QEMU runs the command line through its HMP parser and returns what the monitor printed, every
+`\\n` turned into `\\r\\n`. The `info` commands here print from the same wire values as their QMP
+twins. HMP commands that would touch files, run programs or change devices are not offered:
+they get HMP's answer for a command it does not know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from qmpnuma.commands import control
+from qmpnuma.commands.hmp_text import (
+    format_cpus,
+    format_hotpluggable_cpus,
+    format_memdev,
+    format_memory_devices,
+    format_memory_size_summary,
+)
+from qmpnuma.commands.machine_facts import accelerator, guest_name, guest_uuid
+from qmpnuma.commands.memory import memdev_list, memory_device_list, memory_size_summary
+from qmpnuma.commands.registry import CommandContext, command
+from qmpnuma.commands.topology import numa_text
+
+InfoHandler = Callable[[CommandContext], str]
+
+
+def _info_status(ctx: CommandContext) -> str:
+    state = ctx.machine.run_state
+    if state == "running":
+        return "VM status: running\n"
+    if state == "paused":
+        return "VM status: paused\n"
+    return f"VM status: paused ({state})\n"
+
+
+def _info_version(ctx: CommandContext) -> str:
+    version = control.query_version(ctx, {})
+    qemu = version["qemu"]
+    return f"{qemu['major']}.{qemu['minor']}.{qemu['micro']}{version['package']}\n"
+
+
+def _info_name(ctx: CommandContext) -> str:
+    name = guest_name(ctx.machine)
+    return "" if name is None else f"{name}\n"
+
+
+def _info_kvm(ctx: CommandContext) -> str:
+    enabled = accelerator(ctx.machine) == "kvm"
+    return f"kvm support: {'enabled' if enabled else 'disabled'}\n"
+
+
+INFO_COMMANDS: dict[str, InfoHandler] = {
+    "numa": lambda ctx: numa_text(ctx.machine),
+    "memdev": lambda ctx: format_memdev(memdev_list(ctx)),
+    "memory-devices": lambda ctx: format_memory_devices(memory_device_list(ctx)),
+    "memory_size_summary": lambda ctx: format_memory_size_summary(memory_size_summary(ctx)),
+    "hotpluggable-cpus": lambda ctx: format_hotpluggable_cpus(
+        ctx.machine.cpus.query_hotpluggable_cpus()
+    ),
+    "cpus": lambda ctx: format_cpus(ctx.machine.cpus.query_cpus_fast()),
+    "status": _info_status,
+    "version": _info_version,
+    "name": _info_name,
+    "uuid": lambda ctx: f"{guest_uuid(ctx.machine)}\n",
+    "kvm": _info_kvm,
+}
+
+#: Plain HMP commands and the QMP command each one performs.
+SIMPLE_COMMANDS: dict[str, str] = {
+    "stop": "stop",
+    "cont": "cont",
+    "c": "cont",
+    "system_reset": "system_reset",
+    "system_powerdown": "system_powerdown",
+    "quit": "quit",
+    "q": "quit",
+}
+
+
+def _extraneous(name: str, help_topic: str) -> str:
+    return (
+        f"{name}: extraneous characters at the end of line\n"
+        f'Try "help {help_topic}" for more information\n'
+    )
+
+
+def run_hmp(ctx: CommandContext, line: str) -> str:
+    """The text HMP prints for one command line (with plain `\\n` line ends)."""
+    words = line.split()
+    if not words:
+        return ""
+    name, rest = words[0], words[1:]
+    if name == "info":
+        if not rest:
+            return "".join(f"info {topic}\n" for topic in sorted(INFO_COMMANDS))
+        topic, extra = rest[0], rest[1:]
+        handler = INFO_COMMANDS.get(topic)
+        if handler is None:
+            return f"unknown command: 'info {topic}'\n"
+        if extra:
+            return _extraneous(topic, f"info {topic}")
+        return handler(ctx)
+    qmp_name = SIMPLE_COMMANDS.get(name)
+    if qmp_name is None:
+        return f"unknown command: '{name}'\n"
+    if rest:
+        return _extraneous(name, name)
+    registry = ctx.registry
+    if registry is not None:
+        registry.execute(qmp_name, {}, ctx.monitor)
+    return ""
+
+
+@command("human-monitor-command")
+def human_monitor_command(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return run_hmp(ctx, args["command-line"]).replace("\n", "\r\n")

@@ -1,0 +1,46 @@
+"""Facts of the machine that come from options the model records but does not interpret.
+
+`-name`, `-uuid` and `-accel`/`-machine accel=` only matter to a few queries; reading them here
+keeps the model free of options it has no rules for.
+"""
+
+from __future__ import annotations
+
+from qmpnuma.machine import Machine
+from qmpnuma.options.qemuopts import parse_opts
+
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def _last(machine: Machine, name: str) -> str | None:
+    values = [value for value in machine.option_values(name) if value is not None]
+    return values[-1] if values else None
+
+
+def guest_name(machine: Machine) -> str | None:
+    """The guest name of `-name [guest=]NAME[,...]`, or None."""
+    text = _last(machine, "name")
+    if text is None:
+        return None
+    names = [value for key, value in parse_opts(text, "guest") if key == "guest"]
+    return names[-1] if names else None
+
+
+def guest_uuid(machine: Machine) -> str:
+    """The `-uuid` value as QEMU prints it (lower case), or the nil UUID."""
+    text = _last(machine, "uuid")
+    return NIL_UUID if text is None else text.lower()
+
+
+def accelerator(machine: Machine) -> str:
+    """The first accelerator asked for (`-accel A`, `-machine accel=A[:B]`, `-enable-kvm`)."""
+    accel = "tcg"
+    for opt in machine.options:
+        if opt.name == "enable-kvm":
+            accel = "kvm"
+        elif opt.name == "accel" and opt.arg:
+            accel = parse_opts(opt.arg, "accel")[0][1]
+    wanted = machine.machine_props.get("accel")
+    if wanted:
+        accel = wanted.split(":")[0]
+    return accel

@@ -1,0 +1,71 @@
+"""Memory commands: backends (`object-add`/`object-del`), DIMMs (`device_add`/`device_del`) and
+the queries that show them (`query-memdev`, `query-memory-devices`, `query-memory-size-summary`).
+
+The model answers; these handlers only shape the wire values. `device_add` arrives with its
+properties unvisited (QEMU declares it `'gen': false`), and goes to the model as QEMU's qdev layer
+receives it: a driver name and its properties.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qmpnuma.commands.registry import CommandContext, command
+from qmpnuma.errors import QmpError
+
+
+def memdev_list(ctx: CommandContext) -> list[dict[str, Any]]:
+    """`query-memdev`'s answer (QOM `/objects` order)."""
+    return ctx.machine.query_memdev()
+
+
+def memory_device_list(ctx: CommandContext) -> list[dict[str, Any]]:
+    """`query-memory-devices`'s answer: every DIMM in guest address order."""
+    return [{"type": "dimm", "data": dimm.device_info()} for dimm in ctx.machine.sorted_dimms()]
+
+
+def memory_size_summary(ctx: CommandContext) -> dict[str, Any]:
+    """`query-memory-size-summary`'s answer (pc boards always report plugged memory)."""
+    return {"base-memory": ctx.machine.ram_size, "plugged-memory": ctx.machine.plugged_memory}
+
+
+@command("query-memdev")
+def query_memdev(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return memdev_list(ctx)
+
+
+@command("query-memory-devices")
+def query_memory_devices(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return memory_device_list(ctx)
+
+
+@command("query-memory-size-summary")
+def query_memory_size_summary(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return memory_size_summary(ctx)
+
+
+@command("object-add")
+def object_add(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    props = {key: value for key, value in args.items() if key not in ("qom-type", "id")}
+    ctx.machine.add_backend(args["qom-type"], args["id"], props)
+    return {}
+
+
+@command("object-del")
+def object_del(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    ctx.machine.del_backend(args["id"])
+    return {}
+
+
+@command("device_add")
+def device_add(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    if "driver" not in args:
+        raise QmpError("GenericError", "Parameter 'driver' is missing")
+    ctx.machine.device_add(args, hotplugged=True)
+    return {}
+
+
+@command("device_del")
+def device_del(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    ctx.machine.device_del(args["id"])
+    return {}

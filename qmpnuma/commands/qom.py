@@ -1,0 +1,212 @@
+"""`qom-list`, `qom-get`, `qom-set` over the part of QEMU's object tree the model covers.
+
+The tree is built from the model when a command asks: the root with its `objects`, `machine` and
+`chardevs` children, the memory backends under `/objects`, and the devices with an id under
+`/machine/peripheral`. Property lists follow the order QEMU 7.2 lists them in (recorded facts of
+its interface); values come from the model. Paths resolve as QEMU resolves them: absolute, or
+partial when the trailing components match exactly one object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from qmpnuma.commands.registry import CommandContext, command
+from qmpnuma.errors import QmpError
+from qmpnuma.machine import Machine
+from qmpnuma.machine.backends import MemoryBackend
+from qmpnuma.machine.dimms import Dimm
+
+#: Properties of every memory backend, in QEMU 7.2's `qom-list` order (after `type`).
+BACKEND_PROPERTIES: tuple[tuple[str, str], ...] = (
+    ("share", "bool"), ("size", "int"), ("dump", "bool"), ("prealloc-threads", "int"),
+    ("x-use-canonical-path-for-ramblock-id", "bool"), ("policy", "HostMemPolicy"),
+    ("prealloc-context", "link<thread-context>"), ("prealloc", "bool"), ("reserve", "bool"),
+    ("host-nodes", "int"), ("merge", "bool"),
+)
+#: What each backend type adds, in the same order.
+BACKEND_EXTRA_PROPERTIES: dict[str, tuple[tuple[str, str], ...]] = {
+    "memory-backend-ram": (),
+    "memory-backend-file": (
+        ("readonly", "bool"), ("align", "int"), ("pmem", "bool"), ("mem-path", "string"),
+        ("discard-data", "bool"),
+    ),
+    "memory-backend-memfd": (("hugetlb", "bool"), ("seal", "bool"), ("hugetlbsize", "int")),
+}
+#: Backend properties that stay writable after creation (the others are fixed once allocated).
+BACKEND_WRITABLE = frozenset(
+    {"merge", "dump", "prealloc", "prealloc-threads", "policy", "host-nodes",
+     "x-use-canonical-path-for-ramblock-id"}
+)
+#: Backend properties QEMU refuses to change once the memory exists, with that error text.
+BACKEND_FIXED_VALUE = frozenset({"share", "reserve"})
+DIMM_PROPERTIES: tuple[tuple[str, str], ...] = (
+    ("parent_bus", "link<bus>"), ("realized", "bool"), ("hotplugged", "bool"),
+    ("hotpluggable", "bool"), ("memdev", "link<memory-backend>"), ("node", "uint32"),
+    ("addr", "uint64"), ("legacy-memdev", "str"), ("slot", "int32"), ("size", "uint64"),
+)
+
+
+@dataclass
+class QomNode:
+    """One object of the tree: its type, its listed properties, its children, its values."""
+
+    type_name: str
+    properties: tuple[tuple[str, str], ...] = ()
+    children: list[tuple[str, QomNode]] = field(default_factory=list)
+    get: Callable[[str], Any] | None = None
+    set: Callable[[str, Any], None] | None = None
+    path: str = ""
+
+    def listing(self) -> list[dict[str, str]]:
+        """`qom-list`: `type` first, then the properties, then the children."""
+        entries = [{"name": "type", "type": "string"}]
+        entries += [{"name": name, "type": kind} for name, kind in self.properties]
+        entries += [{"name": name, "type": f"child<{child.type_name}>"}
+                    for name, child in self.children]
+        return entries
+
+
+def _backend_value(backend: MemoryBackend, name: str) -> Any:
+    if name == "prealloc-context":
+        return backend.prealloc_context or ""
+    if name == "mem-path":
+        return backend.mem_path or ""
+    if name == "host-nodes":
+        return list(backend.host_nodes)
+    return getattr(backend, name.replace("-", "_"))
+
+
+def _backend_node(backend: MemoryBackend, path: str) -> QomNode:
+    props = BACKEND_PROPERTIES + BACKEND_EXTRA_PROPERTIES.get(backend.qom_type, ())
+    region = QomNode("memory-region", path=f"{path}/{backend.id}[0]")
+    node = QomNode(backend.qom_type, props, [(f"{backend.id}[0]", region)], path=path)
+
+    def get(name: str) -> Any:
+        if name == f"{backend.id}[0]":
+            return region.path
+        return _backend_value(backend, name)
+
+    def set_(name: str, value: Any) -> None:
+        if name in BACKEND_FIXED_VALUE:
+            raise QmpError("GenericError", "cannot change property value")
+        if name == "size":
+            raise QmpError(
+                "GenericError", f"cannot change property size of {backend.qom_type} "
+            )
+        if name not in BACKEND_WRITABLE:
+            raise QmpError("GenericError", f"Property '{backend.qom_type}.{name}' is not writable")
+        _check_qom_value(name, dict(props)[name], value)
+        setattr(backend, name.replace("-", "_"), list(value) if name == "host-nodes" else value)
+
+    node.get, node.set = get, set_
+    return node
+
+
+def _check_qom_value(name: str, kind: str, value: Any) -> None:
+    """The QObject input visitor's type check for a `qom-set` value."""
+    if kind == "bool" and not isinstance(value, bool):
+        raise QmpError("GenericError", f"Invalid parameter type for '{name}', expected: boolean")
+    if kind == "int" and name != "host-nodes" and (
+        isinstance(value, bool) or not isinstance(value, int)
+    ):
+        raise QmpError("GenericError", f"Invalid parameter type for '{name}', expected: integer")
+
+
+def _dimm_node(dimm: Dimm, path: str) -> QomNode:
+    values = {
+        "parent_bus": "", "realized": True, "hotplugged": dimm.hotplugged,
+        "hotpluggable": dimm.hotpluggable, "memdev": f"/objects/{dimm.memdev}",
+        "node": dimm.node, "addr": dimm.addr, "legacy-memdev": "", "slot": dimm.slot,
+        "size": dimm.size,
+    }
+    return QomNode("pc-dimm", DIMM_PROPERTIES, get=values.__getitem__, path=path)
+
+
+def build_tree(machine: Machine) -> QomNode:
+    """The object tree of ``machine`` as QOM would show it (the modelled part)."""
+    objects = QomNode("container", path="/objects")
+    for backend in machine.memdev_order():
+        objects.children.append(
+            (backend.id, _backend_node(backend, f"/objects/{backend.id}"))
+        )
+    peripheral = QomNode("container", path="/machine/peripheral")
+    for dimm in reversed(machine.sorted_dimms()):
+        if dimm.id is not None:
+            path = f"/machine/peripheral/{dimm.id}"
+            peripheral.children.append((dimm.id, _dimm_node(dimm, path)))
+    anonymous = QomNode("container", path="/machine/peripheral-anon")
+    board = QomNode(
+        f"{machine.machine_type.name}-machine",
+        children=[("peripheral", peripheral), ("peripheral-anon", anonymous)],
+        path="/machine",
+    )
+    chardevs = QomNode("container", path="/chardevs")
+    return QomNode(
+        "container",
+        children=[("objects", objects), ("machine", board), ("chardevs", chardevs)],
+        path="/",
+    )
+
+
+def _walk(node: QomNode) -> Iterator[QomNode]:
+    yield node
+    for _, child in node.children:
+        yield from _walk(child)
+
+
+def resolve(machine: Machine, path: str) -> QomNode:
+    """Resolve an absolute or partial QOM path as QEMU does, or raise QEMU's error."""
+    root = build_tree(machine)
+    if path.startswith("/"):
+        node: QomNode | None = root
+        for part in (p for p in path.split("/") if p):
+            node = dict(node.children).get(part) if node is not None else None
+        if node is None:
+            raise QmpError("DeviceNotFound", f"Device '{path}' not found")
+        return node
+    parts = [p for p in path.split("/") if p]
+    matches = [n for n in _walk(root) if n.path.split("/")[-len(parts):] == parts] if parts else []
+    if len(matches) > 1:
+        raise QmpError("GenericError", f"Path '{path}' is ambiguous")
+    if not matches:
+        raise QmpError("DeviceNotFound", f"Device '{path}' not found")
+    return matches[0]
+
+
+def _known(node: QomNode, name: str) -> bool:
+    return name == "type" or name in dict(node.properties) or name in dict(node.children)
+
+
+@command("qom-list")
+def qom_list(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return resolve(ctx.machine, args["path"]).listing()
+
+
+@command("qom-get")
+def qom_get(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    node = resolve(ctx.machine, args["path"])
+    name = args["property"]
+    if not _known(node, name):
+        raise QmpError("GenericError", f"Property '{node.type_name}.{name}' not found")
+    if name == "type":
+        return node.type_name
+    if name in dict(node.children):
+        return dict(node.children)[name].path
+    if node.get is None:
+        raise QmpError("GenericError", f"Property '{node.type_name}.{name}' is not readable")
+    return node.get(name)
+
+
+@command("qom-set")
+def qom_set(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    node = resolve(ctx.machine, args["path"])
+    name = args["property"]
+    if not _known(node, name):
+        raise QmpError("GenericError", f"Property '{node.type_name}.{name}' not found")
+    if name == "type" or node.set is None:
+        raise QmpError("GenericError", f"Property '{node.type_name}.{name}' is not writable")
+    node.set(name, args["value"])
+    return {}

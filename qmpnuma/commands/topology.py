@@ -1,0 +1,72 @@
+"""CPU and NUMA commands: `query-cpus-fast` (2.9: `query-cpus`), `query-hotpluggable-cpus`,
+`query-machines`, `x-query-numa`, and the `-preconfig` pair `set-numa-node`/`x-exit-preconfig`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from qmpnuma.commands.hmp_text import format_numa
+from qmpnuma.commands.registry import CommandContext, command
+from qmpnuma.errors import QmpError
+from qmpnuma.machine import Machine
+from qmpnuma.machine.machine_types import Profile, query_machines
+
+
+def numa_text(machine: Machine) -> str:
+    """`info numa` / `x-query-numa` text: nodes, their CPUs, sizes and (7.2) plugged memory.
+
+    7.2 lists each node's CPUs by the node-id of the present CPUs, in `query-cpus-fast` order;
+    2.9 by each CPU's node. Sizes add the DIMMs plugged on the node to its boot memory.
+    """
+    if machine.num_nodes <= 0:
+        return format_numa([])
+    sizes = machine.query_numa_node_mem()
+    rows = []
+    for node_id in range(machine.num_nodes):
+        cpus = [slot.cpu_index for slot in machine.cpus.present_cpus
+                if machine.cpus.node_of_cpu(slot.cpu_index) == node_id]
+        plugged = None if machine.profile == "2.9" else machine.node_plugged_memory(node_id)
+        rows.append((node_id, cpus, sizes[node_id], plugged))
+    return format_numa(rows)
+
+
+@command("query-cpus-fast")
+def query_cpus_fast(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return ctx.machine.cpus.query_cpus_fast()
+
+
+@command("query-cpus")
+def query_cpus(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return ctx.machine.cpus.query_cpus()
+
+
+@command("query-hotpluggable-cpus")
+def query_hotpluggable_cpus(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    if ctx.machine.machine_type.family == "microvm":
+        raise QmpError("GenericError", "The feature 'query-hotpluggable-cpus' is not enabled")
+    return ctx.machine.cpus.query_hotpluggable_cpus()
+
+
+@command("query-machines")
+def query_machines_(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return query_machines(cast(Profile, ctx.machine.profile))
+
+
+@command("x-query-numa")
+def x_query_numa(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return {"human-readable-text": numa_text(ctx.machine)}
+
+
+@command("set-numa-node")
+def set_numa_node(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    raise QmpError(
+        "GenericError", "The command is permitted only before the machine has been created"
+    )
+
+
+@command("x-exit-preconfig")
+def x_exit_preconfig(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    raise QmpError(
+        "GenericError", "The command is permitted only before the machine has been created"
+    )

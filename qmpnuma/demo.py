@@ -1,0 +1,51 @@
+"""`make run`: the demo machine, served on a unix socket and on 127.0.0.1:4444.
+
+Four GiB in two NUMA nodes on memory-backend-ram, four vCPUs (room for eight), and four DIMM slots
+up to 16 GiB for hot-plug: enough to try every query and a hot-plug from `qmp-shell`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+from qmpnuma.cli import build_machine
+from qmpnuma.server.launch import serve_machine
+
+DEMO_TCP_PORT = 4444
+
+
+def demo_args(socket_path: str) -> list[str]:
+    """The QEMU command line of the demo machine."""
+    return [
+        "-machine", "pc", "-accel", "tcg", "-nodefaults", "-display", "none", "-S",
+        "-name", "qmpnuma-demo",
+        "-m", "4G,slots=4,maxmem=16G",
+        "-smp", "4,maxcpus=8,sockets=2,cores=4",
+        "-object", "memory-backend-ram,id=ram-node0,size=2G",
+        "-object", "memory-backend-ram,id=ram-node1,size=2G",
+        "-numa", "node,nodeid=0,cpus=0-3,memdev=ram-node0",
+        "-numa", "node,nodeid=1,cpus=4-7,memdev=ram-node1",
+        "-numa", "dist,src=0,dst=1,val=20",
+        "-qmp", f"unix:{socket_path},server=on,wait=off",
+        "-qmp", f"tcp:127.0.0.1:{DEMO_TCP_PORT},server=on,wait=off",
+    ]
+
+
+def run_demo(profile: str) -> int:
+    """Serve the demo machine until `quit` or Ctrl-C, after saying how to connect."""
+    directory = tempfile.mkdtemp(prefix="qmpnuma-demo-")
+    socket_path = os.path.join(directory, "qmp.sock")
+    args = demo_args(socket_path)
+    machine = build_machine(args, profile, "qmpnuma")
+    venv_bin = os.path.dirname(sys.executable)
+    print(f"qmpnuma demo machine (profile {profile}): 4 GiB in 2 NUMA nodes, 4 vCPUs of 8, "
+          "4 DIMM slots")
+    print(f"  QMP on unix:{socket_path} and tcp:127.0.0.1:{DEMO_TCP_PORT}")
+    print(f"  connect with: {venv_bin}/qmp-shell {socket_path}")
+    print(f"           or: {venv_bin}/qmp-shell 127.0.0.1:{DEMO_TCP_PORT}")
+    print("  try: query-memdev, x-query-numa, object-add qom-type=memory-backend-ram id=hp0 "
+          "size=1073741824, device_add driver=pc-dimm id=d0 memdev=hp0 node=1; Ctrl-C ends it")
+    sys.stdout.flush()
+    return serve_machine(machine, "qmpnuma")

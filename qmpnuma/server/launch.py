@@ -1,0 +1,62 @@
+"""From a built machine to a serving process: bind monitors, daemonize, write the pidfile, serve.
+
+The order follows QEMU's start-up: the monitors' sockets exist before `-daemonize` lets the parent
+go, the pidfile holds the serving process, and warnings and errors reach the launcher's stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from qmpnuma.commands.registry import CommandRegistry
+from qmpnuma.errors import OptionError
+from qmpnuma.machine import Machine
+from qmpnuma.profiles import wire_types
+from qmpnuma.qmp.session import QmpSession
+from qmpnuma.server import daemon
+from qmpnuma.server.endpoints import endpoints_from_options
+from qmpnuma.server.listeners import bind
+from qmpnuma.server.runtime import MonitorState, QmpServer
+
+
+def _option_values(machine: Machine, name: str) -> list[str]:
+    return [opt.arg or "" for opt in machine.options if opt.name == name]
+
+
+def serve_machine(machine: Machine, progname: str) -> int:
+    """Serve QMP for ``machine`` on the monitors of its command line; return the exit status."""
+    endpoints = endpoints_from_options([(opt.name, opt.arg) for opt in machine.options])
+    listeners = []
+    for index, endpoint in enumerate(endpoints):
+        try:
+            sock = bind(endpoint)
+        except OptionError as err:
+            sys.stderr.write(f"{progname}: {endpoint.source}: {err.message}\n")
+            return 1
+        listeners.append((sock, MonitorState(index=index, pretty=endpoint.pretty)))
+    pidfiles = _option_values(machine, "pidfile")
+    daemonizing = any(opt.name == "daemonize" for opt in machine.options)
+    if daemonizing:
+        daemon.daemonize()
+    if pidfiles:
+        try:
+            daemon.write_pidfile(pidfiles[-1])
+        except OSError as err:
+            sys.stderr.write(f"{progname}: cannot create PID file: {err.strerror}\n")
+            daemon.ready(1)
+            return 1
+    if daemonizing:
+        daemon.ready(0)
+        daemon.detach_stdio()
+    types = wire_types(machine.profile)
+    registry = CommandRegistry(machine)
+    server = QmpServer(
+        lambda: QmpSession(types.COMMANDS, types.SCHEMA, profile=machine.profile), registry
+    )
+    registry.attach(broadcast=server.broadcast, request_exit=server.request_exit)
+    try:
+        return asyncio.run(server.run(listeners))
+    finally:
+        for path in pidfiles:
+            daemon.remove_pidfile(path)

@@ -1,0 +1,210 @@
+"""The asyncio edge: monitors, connections, event fan-out, signals and orderly exit.
+
+Everything protocol-shaped happens in the sans-IO session (`qmpnuma.qmp`); everything about the
+machine happens in the command handlers. This module only moves bytes: it feeds what a client
+sends into its session, runs the requests the session hands back, writes replies and events in the
+order QEMU would, and ends the process the way QEMU does on `quit` or a terminating signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from qmpnuma.errors import QmpError
+
+READ_CHUNK = 65536
+
+
+class Session(Protocol):
+    """What the server needs from a protocol session (see `qmpnuma.qmp.session`)."""
+
+    def greeting(self) -> bytes: ...
+
+    def feed(self, data: bytes) -> list[Any]: ...
+
+    def reply(self, execute: Any, value: Any) -> bytes: ...
+
+    def reply_error(self, execute: Any, error: QmpError) -> bytes: ...
+
+    def event(
+        self, name: str, data: dict[str, Any] | None, seconds: int, microseconds: int
+    ) -> bytes | None: ...
+
+
+class Executor(Protocol):
+    """Runs one negotiated, argument-checked request against the machine."""
+
+    def execute(self, name: str, args: dict[str, Any], monitor: MonitorState) -> Any: ...
+
+
+@dataclass
+class MonitorState:
+    """Per-monitor facts a command may need (e.g. HMP and `query-commands` answer per monitor)."""
+
+    index: int
+    pretty: bool = False
+
+
+@dataclass
+class Connection:
+    """One connected client and its protocol session."""
+
+    session: Session
+    writer: Callable[[bytes], None]
+    monitor: MonitorState
+    closing: bool = False
+
+
+@dataclass
+class ServerState:
+    """Everything that lives as long as the process: live connections and the exit request."""
+
+    connections: list[Connection] = field(default_factory=list)
+    exit_status: int | None = None
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class QmpServer:
+    """Serves QMP for one machine on any number of monitors."""
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        executor: Executor,
+        *,
+        output_filter: Callable[[bytes, MonitorState], bytes] | None = None,
+    ) -> None:
+        self._new_session = session_factory
+        self._executor = executor
+        self._filter = output_filter
+        self.state = ServerState()
+
+    # -- events -------------------------------------------------------------------------------
+
+    def broadcast(self, name: str, data: dict[str, Any] | None) -> None:
+        """Send an event to every negotiated client, stamped with the host time as QEMU does."""
+        now = time.time()
+        seconds = int(now)
+        microseconds = int((now - seconds) * 1_000_000)
+        for conn in list(self.state.connections):
+            payload = conn.session.event(name, data, seconds, microseconds)
+            if payload is not None and not conn.closing:
+                conn.writer(self._out(payload, conn.monitor))
+
+    def request_exit(self, status: int = 0) -> None:
+        """Ask the server to stop after the current reply has been written."""
+        if self.state.exit_status is None:
+            self.state.exit_status = status
+        self.state.stopped.set()
+
+    def _out(self, payload: bytes, monitor: MonitorState) -> bytes:
+        return self._filter(payload, monitor) if self._filter is not None else payload
+
+    # -- one connection -----------------------------------------------------------------------
+
+    def _handle(self, conn: Connection, data: bytes) -> None:
+        for action in conn.session.feed(data):
+            if isinstance(action, bytes | bytearray):
+                conn.writer(self._out(bytes(action), conn.monitor))
+                continue
+            payload = getattr(action, "data", None)
+            if isinstance(payload, bytes | bytearray):
+                conn.writer(self._out(bytes(payload), conn.monitor))
+                continue
+            try:
+                value = self._executor.execute(action.name, action.args, conn.monitor)
+            except QmpError as err:
+                reply = conn.session.reply_error(action, err)
+            else:
+                reply = conn.session.reply(action, value)
+            conn.writer(self._out(reply, conn.monitor))
+            if self.state.exit_status is not None:
+                return
+
+    async def serve_stream(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, monitor: MonitorState
+    ) -> None:
+        """Serve one client until it leaves or the server stops."""
+        conn = Connection(self._new_session(), writer.write, monitor)
+        self.state.connections.append(conn)
+        try:
+            writer.write(self._out(conn.session.greeting(), monitor))
+            while self.state.exit_status is None:
+                try:
+                    data = await reader.read(READ_CHUNK)
+                except (ConnectionError, OSError):
+                    break
+                if not data:
+                    break
+                self._handle(conn, data)
+                with contextlib.suppress(ConnectionError, OSError):
+                    await writer.drain()
+        finally:
+            conn.closing = True
+            self.state.connections.remove(conn)
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                writer.close()
+
+    # -- monitors -----------------------------------------------------------------------------
+
+    async def _serve_listener(self, sock: socket.socket, monitor: MonitorState) -> asyncio.Server:
+        """Accept clients on a bound socket, one at a time per monitor, like a QEMU chardev."""
+        turn = asyncio.Lock()
+
+        async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            async with turn:
+                await self.serve_stream(reader, writer, monitor)
+
+        sock.setblocking(False)
+        if sock.family == socket.AF_UNIX:
+            return await asyncio.start_unix_server(client, sock=sock)
+        return await asyncio.start_server(client, sock=sock)
+
+    async def _serve_stdio(self, monitor: MonitorState) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, sys.stdout
+        )
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        await self.serve_stream(reader, writer, monitor)
+
+    async def run(
+        self,
+        listeners: list[tuple[socket.socket | None, MonitorState]],
+        *,
+        on_signal: Callable[[int], None] | None = None,
+    ) -> int:
+        """Serve every monitor until `quit` or a terminating signal; return the exit status."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            handler = on_signal if on_signal is not None else (lambda s: self.request_exit(0))
+            loop.add_signal_handler(signum, handler, signum)
+        servers: list[asyncio.Server] = []
+        tasks: list[asyncio.Task[None]] = []
+        for sock, monitor in listeners:
+            if sock is None:
+                tasks.append(asyncio.create_task(self._serve_stdio(monitor)))
+            else:
+                servers.append(await self._serve_listener(sock, monitor))
+        try:
+            await self.state.stopped.wait()
+        finally:
+            for server in servers:
+                server.close()
+            for task in tasks:
+                task.cancel()
+            for conn in list(self.state.connections):
+                conn.closing = True
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(signum)
+        return self.state.exit_status or 0
