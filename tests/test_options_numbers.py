@@ -139,8 +139,8 @@ def test_visitor_size_texts() -> None:
         opts_visitor_size("mem", "1.5")
     assert info.value.message == "Parameter 'mem' expects a size value"
     with pytest.raises(OptionError) as info:
-        keyval_size("size", "1Q")
-    assert info.value.message == "Parameter 'size' expects a size value"
+        keyval_size("memory.size", "1Q")
+    assert info.value.message == "Parameter 'memory.size' expects size"
 
 
 def test_bool_words() -> None:

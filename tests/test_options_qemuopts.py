@@ -246,7 +246,7 @@ def _ours_smp(arg: str) -> str:
 
 
 M_CASES = ["abc", "4G,foo=1", "1G,slots", "1G,slots=99999999999999999999,maxmem=2G", "16E",
-           "1G,id=x", "18446744073709551615", "1G,maxmem=1Q", "1G,nofoo", "size="]
+           "1G,id=x", "18446744073709551615", "1G,maxmem=1Q", "0x10k", "size="]
 SMP_CASES = ["2,foo", "2,,x", "a..b=1", "x", "2,foo=1", "cpus.x=3", "2,sockets=1.5",
              "2,zz=1,aa=1,mm=1,bb=2", "2,cpus.0=1"]
 

@@ -13,10 +13,13 @@ Reproduced behaviour:
   based, so exponents and hex floats pass, negative values and values >= 0xfffffffffffffc00 are
   ERANGE. :func:`parse_size_mib` is ``qemu_strtosz_MiB`` (suffix-less means MiB).
 * The error texts of the three parsers that report a bad size or number:
-  QemuOpts (:func:`qemuopts_size`, :func:`qemuopts_number`, :func:`qemuopts_bool`), the
-  OptsVisitor (:func:`opts_visitor_size`) and the keyval/QAPI visitor
-  (:func:`keyval_size`). They raise :class:`qmpnuma.errors.OptionError`; the caller adds the
-  ``-opt ARG: `` location.
+  QemuOpts (:func:`qemuopts_size`, :func:`qemuopts_number`, :func:`qemuopts_bool`:
+  ``Parameter 'size' expects a non-negative number below 2^64`` + two hint lines, ``Value '%s'
+  is out of range for parameter '%s'``), the OptsVisitor (:func:`opts_visitor_size`:
+  ``Parameter 'mem' expects a size value``, also ``-object …,size=`` in 7.2) and the keyval
+  QObject visitor (:func:`keyval_size`: ``Parameter 'memory.size' expects size``, verified
+  with ``-m 18446744073709551615``). They raise :class:`qmpnuma.errors.OptionError`; the
+  caller adds the ``-opt ARG: `` location.
 """
 
 from __future__ import annotations
@@ -242,17 +245,23 @@ def qemuopts_bool(name: str, value: str) -> bool:
     return qapi_bool(name, value)
 
 
-def opts_visitor_size(name: str, value: str, *, profile: Profile = "7.2") -> int:
+def opts_visitor_size(
+    name: str, value: str, *, profile: Profile = "7.2", warnings: list[str] | None = None
+) -> int:
     """A size read by the OptsVisitor (``-numa node,mem=``): bytes by default."""
     try:
-        return parse_size(value, profile=profile)
+        return parse_size(value, profile=profile, warnings=warnings)
     except NumberError as exc:
         raise OptionError(f"Parameter '{name}' expects a size value") from exc
 
 
-def keyval_size(name: str, value: str) -> int:
-    """A size read by the keyval QObject visitor (``-object …,size=``): bytes by default."""
+def keyval_size(name: str, value: str, *, warnings: list[str] | None = None) -> int:
+    """A size read by the keyval QObject visitor (``-m`` memory dict, ``-machine``).
+
+    QEMU 7.2 words it ``Parameter 'memory.size' expects size``; ``name`` is the full path.
+    (``-object`` in 7.2 goes through the OptsVisitor, see :func:`opts_visitor_size`.)
+    """
     try:
-        return parse_size(value)
+        return parse_size(value, warnings=warnings)
     except NumberError as exc:
-        raise OptionError(f"Parameter '{name}' expects a size value") from exc
+        raise OptionError(f"Parameter '{name}' expects size") from exc

@@ -96,10 +96,17 @@ class _OptsState:
 class _OptsVisitor:
     """Walks a schema type over the options, as the generated ``visit_type_*`` code does."""
 
-    def __init__(self, pairs: Sequence[tuple[str, str]], schema: Schema, profile: Profile):
+    def __init__(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        schema: Schema,
+        profile: Profile,
+        warnings: list[str] | None,
+    ) -> None:
         self.state = _OptsState(pairs)
         self.schema = schema
         self.profile = profile
+        self.warnings = warnings
 
     def entity(self, type_name: str) -> Mapping[str, Any]:
         try:
@@ -189,7 +196,7 @@ class _OptsVisitor:
                     raise _invalid_value(label, s_type or "int64")
             return values
         if type_name == "size":
-            return [opts_visitor_size(key, raw, profile=self.profile)]
+            return [opts_visitor_size(key, raw, profile=self.profile, warnings=self.warnings)]
         if type_name == "bool":
             return [qapi_bool(key, raw)]
         if type_name == "str":
@@ -252,14 +259,17 @@ def visit_opts(
     schema: Schema,
     *,
     profile: Profile = "7.2",
+    warnings: list[str] | None = None,
 ) -> dict[str, Any]:
     """Read QemuOpts ``pairs`` (from ``parse_opts``) as the QAPI type ``type_name``.
 
     ``schema`` is the introspection-shaped SCHEMA table (see docs/DESIGN.md). ``id`` pairs
     are handled as QemuOpts does (the first one becomes the options' identifier and is seen by
-    the visitor as a key ``id`` after all others). Raises :class:`OptionError`.
+    the visitor as a key ``id`` after all others). Sizes written in hex with a suffix append
+    QEMU's deprecation text to ``warnings`` (printed with the option's location). Raises
+    :class:`OptionError`.
     """
     ident, rest = split_id(pairs)
     if ident is not None:
         rest.append(("id", ident))
-    return _OptsVisitor(rest, schema, profile).visit_top(type_name)
+    return _OptsVisitor(rest, schema, profile, warnings).visit_top(type_name)
