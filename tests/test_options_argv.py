@@ -144,3 +144,15 @@ def test_argv_errors_match_real_qemu(qemu_binary: str, args: list[str]) -> None:
         expected = format_report(PROG, option_location(bad), "Option not supported for this target")
     assert status == 1
     assert stderr == expected
+
+
+def test_profile_2_9_option_table() -> None:
+    opts = split_argv(["-realtime", "mlock=off", "-nodefconfig", "-h"], profile="2.9")
+    assert [(o.name, o.arg) for o in opts] == [
+        ("realtime", "mlock=off"), ("nodefconfig", None), ("h", None)]
+    with pytest.raises(ArgvError) as info:
+        split_argv(["-overcommit", "mem-lock=on"], profile="2.9")
+    assert info.value.message == "invalid option"
+    with pytest.raises(ArgvError):
+        split_argv(["-realtime", "mlock=off"])
+    assert not split_argv(["-g", "800x600"], profile="2.9")[0].supported

@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qmpnuma.errors import OptionError
-from qmpnuma.options.option_table import OPTIONS
+from qmpnuma.options.option_table import option_table
 
 #: The option a bare word stands for: QEMU adds it as the first IDE disk image.
 IMAGE_OPTION = "hda"
@@ -88,12 +88,14 @@ def _table_name(word: str) -> str:
     return word[1:]
 
 
-def split_argv(args: Sequence[str]) -> list[ArgvOption]:
-    """Split ``args`` (argv without argv[0]) into options as QEMU 7.2 does.
+def split_argv(args: Sequence[str], *, profile: str = "7.2") -> list[ArgvOption]:
+    """Split ``args`` (argv without argv[0]) into options as QEMU 7.2 (or 2.9) does.
 
+    ``profile`` picks the option table; the walk itself is the same in both versions.
     Raises :class:`ArgvError` for the first unknown option (``invalid option``) or an option
     that needs an argument but ends the line (``requires an argument``).
     """
+    table = option_table(profile)
     found: list[ArgvOption] = []
     position = 0
     while position < len(args):
@@ -102,7 +104,7 @@ def split_argv(args: Sequence[str]) -> list[ArgvOption]:
             found.append(ArgvOption(IMAGE_OPTION, word, position))
             position += 1
             continue
-        spec = OPTIONS.get(_table_name(word))
+        spec = table.get(_table_name(word))
         if spec is None:
             raise ArgvError(word, "invalid option")
         name = _table_name(word)

@@ -1,4 +1,4 @@
-"""QEMU 7.2's command-line option table for qemu-system-x86_64, as data.
+"""QEMU's command-line option tables for qemu-system-x86_64 (7.2 and 2.9), as data.
 
 These are facts of QEMU's interface, read out of the ``qemu_options[]`` table of the Debian
 7.2.22 binary (so hidden options such as ``-qtest`` are included, and the order is QEMU's).
@@ -6,6 +6,10 @@ Each entry says whether the option consumes the next argv element, and whether i
 accepted on the x86_64 target: options built for other targets are still *known* to QEMU
 (they pass the argv walk) but are refused with ``Option not supported for this target`` when
 their turn comes.
+
+The 2.9 table (:data:`OPTIONS_2_9`) is transcribed from the ``DEF(...)`` lines of QEMU 2.9's
+``qemu-options.hx`` (plus the ``-h`` entry ``vl.c`` adds in front), assuming a Linux build with
+SLIRP and TPM; it was not checked against a 2.9 binary.
 """
 
 from __future__ import annotations
@@ -149,3 +153,161 @@ _RAW: Final[tuple[tuple[str, bool, bool], ...]] = (
 OPTIONS: Final[dict[str, OptionSpec]] = {
     name: OptionSpec(takes_argument, supported) for name, takes_argument, supported in _RAW
 }
+
+
+_RAW_2_9: Final[tuple[tuple[str, bool, bool], ...]] = (
+    ("h", False, True),
+    ("help", False, True),
+    ("version", False, True),
+    ("machine", True, True),
+    ("M", True, True),
+    ("cpu", True, True),
+    ("accel", True, True),
+    ("smp", True, True),
+    ("numa", True, True),
+    ("add-fd", True, True),
+    ("set", True, True),
+    ("global", True, True),
+    ("boot", True, True),
+    ("m", True, True),
+    ("mem-path", True, True),
+    ("mem-prealloc", False, True),
+    ("k", True, True),
+    ("audio-help", False, True),
+    ("soundhw", True, True),
+    ("balloon", True, True),
+    ("device", True, True),
+    ("name", True, True),
+    ("uuid", True, True),
+    ("fda", True, True),
+    ("fdb", True, True),
+    ("hda", True, True),
+    ("hdb", True, True),
+    ("hdc", True, True),
+    ("hdd", True, True),
+    ("cdrom", True, True),
+    ("blockdev", True, True),
+    ("drive", True, True),
+    ("mtdblock", True, True),
+    ("sd", True, True),
+    ("pflash", True, True),
+    ("snapshot", False, True),
+    ("hdachs", True, True),
+    ("fsdev", True, True),
+    ("virtfs", True, True),
+    ("virtfs_synth", False, True),
+    ("usb", False, True),
+    ("usbdevice", True, True),
+    ("display", True, True),
+    ("nographic", False, True),
+    ("curses", False, True),
+    ("no-frame", False, True),
+    ("alt-grab", False, True),
+    ("ctrl-grab", False, True),
+    ("no-quit", False, True),
+    ("sdl", False, True),
+    ("spice", True, True),
+    ("portrait", False, True),
+    ("rotate", True, True),
+    ("vga", True, True),
+    ("full-screen", False, True),
+    ("g", True, False),
+    ("vnc", True, True),
+    ("win2k-hack", False, True),
+    ("rtc-td-hack", False, True),
+    ("no-fd-bootchk", False, True),
+    ("no-acpi", False, True),
+    ("no-hpet", False, True),
+    ("acpitable", True, True),
+    ("smbios", True, True),
+    ("tftp", True, True),
+    ("bootp", True, True),
+    ("redir", True, True),
+    ("smb", True, True),
+    ("netdev", True, True),
+    ("net", True, True),
+    ("chardev", True, True),
+    ("iscsi", True, True),
+    ("bt", True, True),
+    ("tpmdev", True, True),
+    ("kernel", True, True),
+    ("append", True, True),
+    ("initrd", True, True),
+    ("dtb", True, True),
+    ("fw_cfg", True, True),
+    ("serial", True, True),
+    ("parallel", True, True),
+    ("monitor", True, True),
+    ("qmp", True, True),
+    ("qmp-pretty", True, True),
+    ("mon", True, True),
+    ("debugcon", True, True),
+    ("pidfile", True, True),
+    ("singlestep", False, True),
+    ("S", False, True),
+    ("realtime", True, True),
+    ("gdb", True, True),
+    ("s", False, True),
+    ("d", True, True),
+    ("D", True, True),
+    ("dfilter", True, True),
+    ("L", True, True),
+    ("bios", True, True),
+    ("enable-kvm", False, True),
+    ("enable-hax", False, True),
+    ("xen-domid", True, True),
+    ("xen-create", False, True),
+    ("xen-attach", False, True),
+    ("no-reboot", False, True),
+    ("no-shutdown", False, True),
+    ("loadvm", True, True),
+    ("daemonize", False, True),
+    ("option-rom", True, True),
+    ("clock", True, True),
+    ("localtime", False, True),
+    ("startdate", True, True),
+    ("rtc", True, True),
+    ("icount", True, True),
+    ("watchdog", True, True),
+    ("watchdog-action", True, True),
+    ("echr", True, True),
+    ("virtioconsole", True, True),
+    ("show-cursor", False, True),
+    ("tb-size", True, True),
+    ("incoming", True, True),
+    ("only-migratable", False, True),
+    ("nodefaults", False, True),
+    ("chroot", True, True),
+    ("runas", True, True),
+    ("prom-env", True, False),
+    ("semihosting", False, False),
+    ("semihosting-config", True, False),
+    ("old-param", False, False),
+    ("sandbox", True, True),
+    ("readconfig", True, True),
+    ("writeconfig", True, True),
+    ("nodefconfig", False, True),
+    ("no-user-config", False, True),
+    ("trace", True, True),
+    ("qtest", True, True),
+    ("qtest-log", True, True),
+    ("enable-fips", False, True),
+    ("no-kvm", False, True),
+    ("no-kvm-pit-reinjection", False, True),
+    ("no-kvm-pit", False, True),
+    ("no-kvm-irqchip", False, True),
+    ("tdf", False, True),
+    ("msg", True, True),
+    ("dump-vmstate", True, True),
+    ("object", True, True),
+)
+
+#: The QEMU 2.9 table, same shape as :data:`OPTIONS`.
+OPTIONS_2_9: Final[dict[str, OptionSpec]] = {
+    name: OptionSpec(takes_argument, supported) for name, takes_argument, supported in _RAW_2_9
+}
+
+
+def option_table(profile: str = "7.2") -> dict[str, OptionSpec]:
+    """The option table of a profile (``"7.2"`` or ``"2.9"``)."""
+    return OPTIONS_2_9 if profile == "2.9" else OPTIONS
