@@ -228,11 +228,18 @@ def _zero_value_error(name: str, qom_type: str, value: int) -> MachineError:
 
 
 def build_backend(
-    request: ObjectRequest, *, smp_cpus: int, profile: str = "7.2"
+    request: ObjectRequest,
+    *,
+    smp_cpus: int,
+    profile: str = "7.2",
+    canonical_ramblock_id: bool = False,
 ) -> MemoryBackend:
     """Run the property setters (stage 2) and return the not yet completed backend.
 
-    Raises ``MachineError`` with the setter's text; such an object never reaches ``/objects``.
+    ``smp_cpus`` is the ``prealloc-threads`` default (7.2 uses the machine's CPU count);
+    ``canonical_ramblock_id`` the machine type's ``x-use-canonical-path-for-ramblock-id``
+    default (true up to 4.0).  Raises ``MachineError`` with the setter's text; such an object
+    never reaches ``/objects``.
     """
     backend = MemoryBackend(
         id=request.id,
@@ -240,6 +247,7 @@ def build_backend(
         size=0,
         prealloc_threads=smp_cpus,
         share=request.qom_type == MEMFD,
+        x_use_canonical_path_for_ramblock_id=canonical_ramblock_id,
         profile=profile,
     )
     schema_order = [name for name, _ in backend_members(request.qom_type, profile)]

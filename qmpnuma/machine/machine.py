@@ -285,7 +285,15 @@ class Machine:
         self.other_objects[object_id] = qom_type
 
     def _create_backend(self, request: ObjectRequest, qmp: bool) -> MemoryBackend:
-        backend = build_backend(request, smp_cpus=self.topology.cpus, profile=self.profile)
+        version = self.machine_type.version
+        backend = build_backend(
+            request,
+            smp_cpus=self.topology.cpus,
+            profile=self.profile,
+            canonical_ramblock_id=self.machine_type.is_pc_like
+            and version is not None
+            and version <= (4, 0),
+        )
         if request.id in self.objects:
             raise MachineError(
                 f"attempt to add duplicate property '{request.id}' to object (type 'container')"
