@@ -33,6 +33,7 @@ from qmpnuma.machine.cli_syntax import (
     parse_uint,
     split_qemu_opts,
 )
+from qmpnuma.machine.cpu_slots import CpuSlot
 from qmpnuma.machine.cpus import MachineCpus
 from qmpnuma.machine.dimms import UNASSIGNED_SLOT, Dimm, DimmBank, DimmRequest
 from qmpnuma.machine.machine_types import MachineType, Profile, resolve_machine_type
@@ -133,6 +134,18 @@ class _Printer:
     def fail(self, message: str, location: str | None = None,
              hints: Sequence[str] = ()) -> _StartupFailure:
         return _StartupFailure(self.lines + self.format(message, location, hints=hints))
+
+
+@dataclass(frozen=True)
+class NodeSummary:
+    """What ``info numa`` / ``x-query-numa`` print for one node."""
+
+    node_id: int
+    cpus: list[int]
+    #: Boot memory of the node plus every memory device on it, in bytes.
+    size: int
+    #: Memory devices (DIMMs) on the node, in bytes.
+    plugged: int
 
 
 @dataclass
@@ -254,6 +267,19 @@ class Machine:
     def ram_block_notifier_remove(self, notifier: RamBlockNotifier) -> None:
         self.numa.ram_block_notifier_remove(notifier)
 
+    def node_summaries(self) -> list[NodeSummary]:
+        """Per node: CPUs, size and plugged memory (``info numa``; empty without NUMA)."""
+        return [
+            NodeSummary(node_id, self.cpus.cpus_of_node(node_id),
+                        self.numa.nodes[node_id].mem + self.node_plugged_memory(node_id),
+                        self.node_plugged_memory(node_id))
+            for node_id in range(self.numa.num_nodes)
+        ]
+
+    def memory_size_summary(self) -> dict[str, int]:
+        """``query-memory-size-summary`` (7.2): base RAM and plugged memory-device bytes."""
+        return {"base-memory": self.ram_size, "plugged-memory": self.plugged_memory}
+
     @property
     def device_memory_base(self) -> int | None:
         return self.layout.device_memory_base
@@ -339,6 +365,35 @@ class Machine:
         self.numa.numa_set_mem_node_id(dimm.addr, dimm.size, dimm.node)
         self.numa.ram_block_notify_add(dimm.addr, dimm.size)
         return dimm
+
+    def plug_cpu(
+        self, driver: str, device_id: str | None, props: Mapping[str, int]
+    ) -> CpuSlot:
+        """``device_add`` of a CPU (ids as in QEMU: duplicate device ids are refused)."""
+        if device_id is not None and device_id in self.device_ids:
+            raise MachineError(f"Duplicate device ID '{device_id}'")
+        path = (f"/machine/peripheral/{device_id}" if device_id is not None
+                else f"/machine/peripheral-anon/device[{self._anonymous_devices}]")
+        slot = self.cpus.plug_cpu(driver, props, path)
+        if device_id is not None:
+            self.device_ids.add(device_id)
+        else:
+            self._anonymous_devices += 1
+        return slot
+
+    def device_del(self, device_id: str) -> None:
+        """``device_del`` by id or QOM path: DIMMs wait for the guest, CPUs as ``cpus`` says."""
+        path = device_id
+        if not device_id.startswith("/"):
+            path = f"/machine/peripheral/{device_id}"
+        dimm = self.dimms.find(device_id.removeprefix("/machine/peripheral/"))
+        if dimm is not None:
+            return
+        slot = self.cpus.slot_by_qom_path(path)
+        if slot is not None:
+            self.cpus.request_unplug(slot)
+            return
+        raise MachineError(f"Device '{device_id}' not found", "DeviceNotFound")
 
     def unplug_dimm(self, device_id: str) -> None:
         """``device_del`` of a DIMM: the request goes to the guest; without a running guest OS
@@ -721,18 +776,9 @@ class _Builder:
             )
             return
         if driver is not None and driver.endswith(CPU_DRIVER_SUFFIX):
-            props = {key: _device_uint(values, key, 0) for key in
+            props: dict[str, int] = {key: _device_uint(values, key, 0) for key in
                      ("socket-id", "die-id", "core-id", "thread-id", "node-id") if key in values}
-            device_id = values.get("id")
-            if device_id is not None and device_id in machine.device_ids:
-                raise MachineError(f"Duplicate device ID '{device_id}'")
-            path = (f"/machine/peripheral/{device_id}" if device_id is not None
-                    else f"/machine/peripheral-anon/device[{machine._anonymous_devices}]")
-            machine.cpus.plug_cpu(driver, props, path)
-            if device_id is not None:
-                machine.device_ids.add(device_id)
-            else:
-                machine._anonymous_devices += 1
+            machine.plug_cpu(driver, values.get("id"), props)
             return
         self.recorded.append(RecordedOption("device", ",".join(f"{k}={v}" for k, v in pairs)))
 
