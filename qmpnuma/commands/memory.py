@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from qmpnuma.commands.registry import CommandContext, command
-from qmpnuma.errors import QmpError
+from qmpnuma.machine.devices import qmp_value_text
+from qmpnuma.qmp.writer import qdict_order
 
 
 def memdev_list(ctx: CommandContext) -> list[dict[str, Any]]:
@@ -57,11 +58,14 @@ def object_del(ctx: CommandContext, args: dict[str, Any]) -> Any:
     return {}
 
 
+def device_pairs_from_qmp(arguments: dict[str, Any]) -> list[tuple[str, str]]:
+    """`device_add` arguments as the QemuOpts pairs QEMU 7.2 builds from them (QDict order)."""
+    return [(key, qmp_value_text(arguments[key])) for key in qdict_order(arguments)]
+
+
 @command("device_add")
 def device_add(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    if "driver" not in args:
-        raise QmpError("GenericError", "Parameter 'driver' is missing")
-    ctx.machine.device_add(args, hotplugged=True)
+    ctx.machine.device_add(device_pairs_from_qmp(args), hotplugged=True)
     return {}
 
 

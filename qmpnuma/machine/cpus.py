@@ -10,7 +10,7 @@ commands layer only forwards them.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, MutableMapping
+from collections.abc import Callable, Container, Iterable, MutableMapping
 from typing import Any
 
 from qmpnuma.errors import MachineError
@@ -60,13 +60,28 @@ class MachineCpus:
         #: Number of NUMA nodes once ``finish_numa`` ran (0: NUMA not configured).
         self.num_nodes = 0
         self._next_host_thread_id = first_host_thread_id
+        #: Where real host thread ids come from once a server runs the machine (None: numbered).
+        self._thread_id_source: Callable[[int], int] | None = None
         for slot in self.slots:
             if slot.present:
-                slot.host_thread_id = self._take_host_thread_id()
+                slot.host_thread_id = self._take_host_thread_id(slot.cpu_index)
         #: 2.9 keeps one CPU set per node instead of node ids in the slots.
         self._legacy_node_cpus: dict[int, set[int]] = {}
 
-    def _take_host_thread_id(self) -> int:
+    def use_thread_ids(self, source: Callable[[int], int]) -> None:
+        """Give every present vCPU (and later hot-plugged ones) a thread id from ``source``.
+
+        A server passes a source that starts one real idle thread per vCPU, because clients
+        pin and account the thread ids they read; a machine used from Python keeps numbers.
+        """
+        self._thread_id_source = source
+        for slot in self.slots:
+            if slot.present:
+                slot.host_thread_id = source(slot.cpu_index)
+
+    def _take_host_thread_id(self, cpu_index: int) -> int:
+        if self._thread_id_source is not None:
+            return self._thread_id_source(cpu_index)
         value = self._next_host_thread_id
         self._next_host_thread_id += 1
         return value
@@ -176,7 +191,7 @@ class MachineCpus:
             raise MachineError(f"virt: device plug request for unsupported device type: {driver}")
         slot.qom_path = qom_path
         slot.hotplugged = True
-        slot.host_thread_id = self._take_host_thread_id()
+        slot.host_thread_id = self._take_host_thread_id(slot.cpu_index)
         return slot
 
     def request_unplug(self, slot: CpuSlot) -> None:

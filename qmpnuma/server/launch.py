@@ -18,6 +18,7 @@ from qmpnuma.server import daemon
 from qmpnuma.server.endpoints import endpoints_from_options
 from qmpnuma.server.listeners import bind
 from qmpnuma.server.runtime import MonitorState, QmpServer
+from qmpnuma.server.vcpu_threads import VcpuThreads
 
 
 def _option_values(machine: Machine, name: str) -> list[str]:
@@ -49,14 +50,27 @@ def serve_machine(machine: Machine, progname: str) -> int:
     if daemonizing:
         daemon.ready(0)
         daemon.detach_stdio()
+    vcpus = VcpuThreads()
+    machine.cpus.use_thread_ids(vcpus.start_one)
     types = wire_types(machine.profile)
     registry = CommandRegistry(machine)
     server = QmpServer(
         lambda: QmpSession(types.COMMANDS, types.SCHEMA, profile=machine.profile), registry
     )
     registry.attach(broadcast=server.broadcast, request_exit=server.request_exit)
+    shutdown_data = None if machine.profile == "2.9" else {
+        "guest": False, "reason": "host-signal"
+    }
+
+    def on_signal(signum: int) -> None:
+        # QEMU ends on SIGTERM, SIGINT and SIGHUP alike: SHUTDOWN, then exit status 0.
+        machine.quit()
+        server.broadcast("SHUTDOWN", shutdown_data)
+        server.request_exit(0)
+
     try:
-        return asyncio.run(server.run(listeners))
+        return asyncio.run(server.run(listeners, on_signal=on_signal))
     finally:
+        vcpus.stop()
         for path in pidfiles:
             daemon.remove_pidfile(path)

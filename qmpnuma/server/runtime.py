@@ -61,6 +61,7 @@ class Connection:
     writer: Callable[[bytes], None]
     monitor: MonitorState
     closing: bool = False
+    stream: asyncio.StreamWriter | None = None
 
 
 @dataclass
@@ -86,6 +87,8 @@ class QmpServer:
         self._executor = executor
         self._filter = output_filter
         self.state = ServerState()
+        self._servers: list[asyncio.Server] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     # -- events -------------------------------------------------------------------------------
 
@@ -133,7 +136,7 @@ class QmpServer:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, monitor: MonitorState
     ) -> None:
         """Serve one client until it leaves or the server stops."""
-        conn = Connection(self._new_session(), writer.write, monitor)
+        conn = Connection(self._new_session(), writer.write, monitor, stream=writer)
         self.state.connections.append(conn)
         try:
             writer.write(self._out(conn.session.greeting(), monitor))
@@ -178,6 +181,39 @@ class QmpServer:
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         await self.serve_stream(reader, writer, monitor)
 
+    async def _flush_all(self) -> None:
+        """Deliver what is queued (the `quit` reply, the last `SHUTDOWN`) before exiting."""
+        for conn in list(self.state.connections):
+            conn.closing = True
+            if conn.stream is None:
+                continue
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError, TimeoutError):
+                await asyncio.wait_for(conn.stream.drain(), timeout=2.0)
+                conn.stream.close()
+                await asyncio.wait_for(conn.stream.wait_closed(), timeout=2.0)
+
+    async def start(self, listeners: list[tuple[socket.socket | None, MonitorState]]) -> None:
+        """Begin serving the monitors on the running loop and return at once.
+
+        A process serving one machine then waits with `run`; a fleet starts many servers on one
+        loop and stops them with `close`.
+        """
+        for sock, monitor in listeners:
+            if sock is None:
+                self._tasks.append(asyncio.create_task(self._serve_stdio(monitor)))
+            else:
+                self._servers.append(await self._serve_listener(sock, monitor))
+
+    async def close(self) -> None:
+        """Stop accepting, deliver what is queued, and drop every connection."""
+        for server in self._servers:
+            server.close()
+        for task in self._tasks:
+            task.cancel()
+        await self._flush_all()
+        self._servers.clear()
+        self._tasks.clear()
+
     async def run(
         self,
         listeners: list[tuple[socket.socket | None, MonitorState]],
@@ -189,22 +225,11 @@ class QmpServer:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             handler = on_signal if on_signal is not None else (lambda s: self.request_exit(0))
             loop.add_signal_handler(signum, handler, signum)
-        servers: list[asyncio.Server] = []
-        tasks: list[asyncio.Task[None]] = []
-        for sock, monitor in listeners:
-            if sock is None:
-                tasks.append(asyncio.create_task(self._serve_stdio(monitor)))
-            else:
-                servers.append(await self._serve_listener(sock, monitor))
+        await self.start(listeners)
         try:
             await self.state.stopped.wait()
         finally:
-            for server in servers:
-                server.close()
-            for task in tasks:
-                task.cancel()
-            for conn in list(self.state.connections):
-                conn.closing = True
+            await self.close()
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
         return self.state.exit_status or 0

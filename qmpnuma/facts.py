@@ -1,0 +1,22 @@
+"""Recorded facts of QEMU's interface (see `scripts/record_qemu_facts.py`), loaded once."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+
+@cache
+def recorded_facts() -> dict[str, Any]:
+    """The facts recorded from the reference QEMU 7.2 binary."""
+    text = resources.files("qmpnuma.data").joinpath("qemu-7.2-facts.json").read_text()
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@cache
+def device_model_names() -> frozenset[str]:
+    """The device models QEMU 7.2's `-device`/`device_add` accept."""
+    return frozenset(recorded_facts()["device-names"])
