@@ -330,8 +330,22 @@ def test_run_state_and_recorded_options() -> None:
     assert state(m) == "running"
     m.stop()
     assert state(m) == "paused"
+    m.system_reset()
+    assert state(m) == "prelaunch"
+    m.cont()
+    m.system_reset()
+    m.system_powerdown()
+    assert state(m) == "running"
     running = Machine.from_argv(["-m", "1G"])
     assert running.run_state == "running"
+
+
+def test_node_address_ranges_split_at_pci_hole() -> None:
+    m = build("-M pc -m 4G -object memory-backend-ram,id=m0,size=1G "
+              "-object memory-backend-ram,id=m1,size=3G -numa node,memdev=m0 -numa node,memdev=m1")
+    assert m.node_address_ranges(0) == [(0, GiB)]
+    assert m.node_address_ranges(1) == [(GiB, 3 * GiB), (4 * GiB, 5 * GiB)]
+    assert [m.numa_get_node(offset) for offset in (0, GiB, 4 * GiB - 1)] == [0, 1, 1]
 
 
 def test_cold_plugged_dimm_and_ram_layout() -> None:

@@ -424,10 +424,27 @@ class Machine:
             self.run_state = "running"
 
     def system_reset(self) -> None:
-        """``system_reset`` keeps the run state (a paused machine stays paused)."""
+        """``system_reset``: a running machine keeps running; any other (paused, prelaunch)
+        becomes ``prelaunch`` (observed on 7.2: stop, system_reset, query-status)."""
+        if self.run_state not in ("running", "inmigrate"):
+            self.run_state = "prelaunch"
 
     def system_powerdown(self) -> None:
-        """ACPI power button: only a running guest OS could react; the state is unchanged."""
+        """ACPI power button: only a guest OS could react; the run state is unchanged."""
+
+    def node_address_ranges(self, node_id: int) -> list[tuple[int, int]]:
+        """Guest-physical ``[start, end)`` ranges of a node's boot RAM (split at the PCI hole)."""
+        node = self.numa.nodes[node_id]
+        start, end = node.ram_offset, node.ram_offset + node.mem
+        below = self.layout.below_4g
+        ranges = []
+        if start < below:
+            ranges.append((start, min(end, below)))
+        if end > below:
+            low = max(start, below)
+            ranges.append((self.layout.ram_offset_to_gpa(low), self.layout.ram_offset_to_gpa(low)
+                           + (end - low)))
+        return [r for r in ranges if r[1] > r[0]]
 
     def quit(self) -> None:
         self.run_state = "shutdown"
