@@ -45,32 +45,65 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "q_empty": {"meta-type": "object", "members": []},
     "QMPCapability": {"meta-type": "enum", "values": ["oob"]},
     "[QMPCapability]": {"meta-type": "array", "element-type": "QMPCapability"},
-    "q_obj_qmp_capabilities-arg": {"meta-type": "object", "members": _members("*enable:[QMPCapability]")},
-    "qmp_capabilities": {"meta-type": "command", "arg-type": "q_obj_qmp_capabilities-arg", "ret-type": "q_empty"},
-    "q_obj_human-monitor-command-arg": {
-        "meta-type": "object", "members": _members("command-line:str", "*cpu-index:int"),
+    "q_obj_qmp_capabilities-arg": {
+        "meta-type": "object",
+        "members": _members("*enable:[QMPCapability]"),
     },
-    "human-monitor-command": {"meta-type": "command", "arg-type": "q_obj_human-monitor-command-arg", "ret-type": "str"},
+    "qmp_capabilities": {
+        "meta-type": "command",
+        "arg-type": "q_obj_qmp_capabilities-arg",
+        "ret-type": "q_empty",
+    },
+    "q_obj_human-monitor-command-arg": {
+        "meta-type": "object",
+        "members": _members("command-line:str", "*cpu-index:int"),
+    },
+    "human-monitor-command": {
+        "meta-type": "command",
+        "arg-type": "q_obj_human-monitor-command-arg",
+        "ret-type": "str",
+    },
     "ObjectType": {"meta-type": "enum", "values": OBJECT_TYPES},
-    "HostMemPolicy": {"meta-type": "enum", "values": ["default", "preferred", "bind", "interleave"]},
+    "HostMemPolicy": {
+        "meta-type": "enum",
+        "values": ["default", "preferred", "bind", "interleave"],
+    },
     "[uint16]": {"meta-type": "array", "element-type": "uint16"},
     "MemoryBackendProperties": {
         "meta-type": "object",
         "members": _members(
-            "*dump:bool", "*host-nodes:[uint16]", "*merge:bool", "*policy:HostMemPolicy",
-            "*prealloc:bool", "*prealloc-threads:uint32", "*prealloc-context:str",
-            "*share:bool", "*reserve:bool", "size:size",
+            "*dump:bool",
+            "*host-nodes:[uint16]",
+            "*merge:bool",
+            "*policy:HostMemPolicy",
+            "*prealloc:bool",
+            "*prealloc-threads:uint32",
+            "*prealloc-context:str",
+            "*share:bool",
+            "*reserve:bool",
+            "size:size",
             "*x-use-canonical-path-for-ramblock-id:bool",
         ),
     },
     "MemoryBackendFileProperties": {
         "meta-type": "object",
         "members": _members(
-            "*dump:bool", "*host-nodes:[uint16]", "*merge:bool", "*policy:HostMemPolicy",
-            "*prealloc:bool", "*prealloc-threads:uint32", "*prealloc-context:str",
-            "*share:bool", "*reserve:bool", "size:size",
+            "*dump:bool",
+            "*host-nodes:[uint16]",
+            "*merge:bool",
+            "*policy:HostMemPolicy",
+            "*prealloc:bool",
+            "*prealloc-threads:uint32",
+            "*prealloc-context:str",
+            "*share:bool",
+            "*reserve:bool",
+            "size:size",
             "*x-use-canonical-path-for-ramblock-id:bool",
-            "*align:size", "*discard-data:bool", "mem-path:str", "*pmem:bool", "*readonly:bool",
+            "*align:size",
+            "*discard-data:bool",
+            "mem-path:str",
+            "*pmem:bool",
+            "*readonly:bool",
         ),
     },
     "SecretCommonProperties": {
@@ -80,7 +113,9 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "QCryptoSecretFormat": {"meta-type": "enum", "values": ["raw", "base64"]},
     "SecretProperties": {
         "meta-type": "object",
-        "members": _members("*format:QCryptoSecretFormat", "*keyid:str", "*iv:str", "*data:str", "*file:str"),
+        "members": _members(
+            "*format:QCryptoSecretFormat", "*keyid:str", "*iv:str", "*data:str", "*file:str"
+        ),
     },
     "ObjectOptions": {
         "meta-type": "object",
@@ -95,40 +130,62 @@ SCHEMA: dict[str, dict[str, Any]] = {
     },
     "object-add": {"meta-type": "command", "arg-type": "ObjectOptions", "ret-type": "q_empty"},
     "q_obj_object-del-arg": {"meta-type": "object", "members": _members("id:str")},
-    "object-del": {"meta-type": "command", "arg-type": "q_obj_object-del-arg", "ret-type": "q_empty"},
+    "object-del": {
+        "meta-type": "command",
+        "arg-type": "q_obj_object-del-arg",
+        "ret-type": "q_empty",
+    },
     "query-memdev": {"meta-type": "command", "arg-type": "q_empty", "ret-type": "[Memdev]"},
     "query-status": {"meta-type": "command", "arg-type": "q_empty", "ret-type": "StatusInfo"},
     "stop": {"meta-type": "command", "arg-type": "q_empty", "ret-type": "q_empty"},
     "cont": {"meta-type": "command", "arg-type": "q_empty", "ret-type": "q_empty"},
     "quit": {"meta-type": "command", "arg-type": "q_empty", "ret-type": "q_empty"},
-    "migrate-pause": {"meta-type": "command", "arg-type": "q_empty", "ret-type": "q_empty", "allow-oob": True},
+    "migrate-pause": {
+        "meta-type": "command",
+        "arg-type": "q_empty",
+        "ret-type": "q_empty",
+        "allow-oob": True,
+    },
     "q_obj_migrate-recover-arg": {"meta-type": "object", "members": _members("uri:str")},
     "migrate-recover": {
-        "meta-type": "command", "arg-type": "q_obj_migrate-recover-arg", "ret-type": "q_empty", "allow-oob": True,
+        "meta-type": "command",
+        "arg-type": "q_obj_migrate-recover-arg",
+        "ret-type": "q_empty",
+        "allow-oob": True,
     },
     "q_obj_x-oob-test-arg": {"meta-type": "object", "members": _members("lock:bool")},
-    "x-oob-test": {"meta-type": "command", "arg-type": "q_obj_x-oob-test-arg", "ret-type": "q_empty", "allow-oob": True},
+    "x-oob-test": {
+        "meta-type": "command",
+        "arg-type": "q_obj_x-oob-test-arg",
+        "ret-type": "q_empty",
+        "allow-oob": True,
+    },
     "CpuModelExpansionType": {"meta-type": "enum", "values": ["static", "full"]},
     "CpuModelInfo": {"meta-type": "object", "members": _members("name:str", "*props:any")},
     "q_obj_query-cpu-model-expansion-arg": {
-        "meta-type": "object", "members": _members("type:CpuModelExpansionType", "model:CpuModelInfo"),
+        "meta-type": "object",
+        "members": _members("type:CpuModelExpansionType", "model:CpuModelInfo"),
     },
     "query-cpu-model-expansion": {
-        "meta-type": "command", "arg-type": "q_obj_query-cpu-model-expansion-arg", "ret-type": "CpuModelExpansionInfo",
+        "meta-type": "command",
+        "arg-type": "q_obj_query-cpu-model-expansion-arg",
+        "ret-type": "CpuModelExpansionInfo",
     },
     "QAuthZListPolicy": {"meta-type": "enum", "values": ["deny", "allow"]},
     "QAuthZListFormat": {"meta-type": "enum", "values": ["exact", "glob"]},
     "QAuthZListRule": {
-        "meta-type": "object", "members": _members("match:str", "policy:QAuthZListPolicy", "*format:QAuthZListFormat"),
+        "meta-type": "object",
+        "members": _members("match:str", "policy:QAuthZListPolicy", "*format:QAuthZListFormat"),
     },
     "[QAuthZListRule]": {"meta-type": "array", "element-type": "QAuthZListRule"},
     "AuthZListProperties": {
-        "meta-type": "object", "members": _members("*policy:QAuthZListPolicy", "*rules:[QAuthZListRule]"),
+        "meta-type": "object",
+        "members": _members("*policy:QAuthZListPolicy", "*rules:[QAuthZListRule]"),
     },
     "StrOrNull": {"meta-type": "alternate", "members": [{"type": "str"}, {"type": "null"}]},
     "null": {"meta-type": "builtin", "json-type": "null"},
     "number": {"meta-type": "builtin", "json-type": "number"},
-}  # fmt: skip
+}
 
 #: Commands registered in the monitor (x-oob-test is in the schema but not registered).
 COMMAND_NAMES = [
@@ -144,7 +201,9 @@ PRELAUNCH = {"running": False, "singlestep": False, "status": "prelaunch"}
 def _migrate_pause(args: dict[str, Any]) -> Any:
     from qmpnuma.errors import QmpError
 
-    raise QmpError("GenericError", "migrate-pause is currently only supported during postcopy-active state")
+    raise QmpError(
+        "GenericError", "migrate-pause is currently only supported during postcopy-active state"
+    )
 
 
 #: A tiny stand-in for the command layer: what the machine-independent commands answer.
@@ -186,7 +245,11 @@ def test_fragment_matches_generated_schema() -> None:
     except ImportError:
         pytest.skip("qmpnuma/types/qapi_7_2.py is not generated yet")
     table = generated.SCHEMA
-    for name in ("q_obj_qmp_capabilities-arg", "q_obj_human-monitor-command-arg", "MemoryBackendProperties"):
+    for name in (
+        "q_obj_qmp_capabilities-arg",
+        "q_obj_human-monitor-command-arg",
+        "MemoryBackendProperties",
+    ):
         assert name in table
         ours = [(m["name"], m["type"], bool(m.get("optional"))) for m in SCHEMA[name]["members"]]
         theirs = [(m["name"], m["type"], bool(m.get("optional"))) for m in table[name]["members"]]
@@ -234,7 +297,7 @@ class QemuPeer:
         if self._sock is not None:
             self._sock.close()
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.settimeout(20)
+        self._sock.settimeout(120)
         self._sock.connect(self.path)
         self._buffer = b""
         return self._read_line()
@@ -274,7 +337,7 @@ class QemuPeer:
 def session_exchange(session: QmpSession, chunks: list[bytes], tag: str) -> list[bytes]:
     """The same exchange as ``QemuPeer.exchange`` through our sans-IO session."""
     lines: list[bytes] = []
-    for chunk in chunks + [sync_request(tag)]:
+    for chunk in [*chunks, sync_request(tag)]:
         for out in run(session, chunk):
             lines.extend(part + b"\r\n" for part in out.split(b"\r\n")[:-1])
     return lines

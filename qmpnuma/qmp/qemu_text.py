@@ -26,6 +26,10 @@ _NONCHARACTERS: Final = re.compile(
     + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17))
     + "]"
 )
+# The same noncharacters as UTF-8 byte patterns (searching bytes is much faster).
+_NONCHARACTER_BYTES: Final = re.compile(
+    rb"\xef\xb7[\x90-\xaf]|\xef\xbf[\xbe\xbf]|[\xf0-\xf4][\x8f\x9f\xaf\xbf]\xbf[\xbe\xbf]"
+)
 _MIN_CODEPOINT: Final = (0x80, 0x800, 0x10000, 0x200000, 0x4000000)
 _REPLACEMENT: Final = "\ufffd"
 
@@ -80,6 +84,8 @@ def decode_qemu_bytes(data: bytes) -> str:
     nul = data.find(0)
     if nul >= 0:
         data = data[:nul]
+    if data.isascii():
+        return data.decode("ascii")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -130,6 +136,8 @@ _INVALID_UTF8: Final = StringError("invalid UTF-8 sequence in string")
 
 def _plain(body: bytes) -> str | StringError:
     """Decode an escape-free string body (no raw control bytes: the lexer refuses them)."""
+    if body.isascii():
+        return body.decode("ascii")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -139,7 +147,7 @@ def _plain(body: bytes) -> str | StringError:
             text = body.replace(b"\xc0\x80", b"\x00").decode("utf-8")
         except UnicodeDecodeError:
             return _INVALID_UTF8
-    if _NONCHARACTERS.search(text) is not None:
+    if _NONCHARACTER_BYTES.search(body) is not None:
         return _INVALID_UTF8
     return text
 
