@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -126,6 +127,11 @@ class QmpServer:
                 value = self._executor.execute(action.name, action.args, conn.monitor)
             except QmpError as err:
                 reply = conn.session.reply_error(action, err)
+            except Exception as err:  # a bug of ours must not end the monitor for everyone
+                traceback.print_exc(file=sys.stderr)
+                reply = conn.session.reply_error(
+                    action, QmpError("GenericError", f"qmpnuma internal error: {err!r}")
+                )
             else:
                 reply = conn.session.reply(action, value)
             conn.writer(self._out(reply, conn.monitor))
