@@ -237,3 +237,19 @@ def test_fast_path_agrees_with_byte_at_a_time_lexing(value: object) -> None:
     for index in range(len(data)):
         bytewise += streamer.feed(data[index : index + 1])
     assert repr(whole) == repr(bytewise)
+
+
+def test_flush_ends_pending_tokens_like_qemus_end_of_input() -> None:
+    cases = {
+        b"12": [12],
+        b'{"a":1': [JsonError("JSON parse error, premature EOI")],
+        b'"abc': [JsonError("JSON parse error, stray '\"abc'")],
+        b"tru": [JsonError("JSON parse error, invalid keyword 'tru'")],
+        b"[1,": [JsonError("JSON parse error, premature EOI")],
+        b"": [],
+    }
+    for data, expected in cases.items():
+        streamer = JsonStreamer()
+        assert streamer.feed(data) == []
+        assert streamer.flush() == expected, data
+        assert streamer.feed(b"{}") == [{}]

@@ -1,1 +1,38 @@
-"""qmpnuma.qmp"""
+"""The QMP protocol core without I/O: QEMU 7.2's JSON stream, writer, argument visitor, session.
+
+Bytes go in (``QmpSession.feed``), actions come out (``Send`` bytes, ``Execute`` a checked
+request); the server owns sockets and runs handlers.  See docs/DESIGN.md for the contract.
+"""
+
+from __future__ import annotations
+
+from qmpnuma.qmp.json_stream import JsonError, JsonStreamer
+from qmpnuma.qmp.session import (
+    DEFAULT_GREETINGS,
+    Action,
+    CommandInfo,
+    Execute,
+    GreetingInfo,
+    QmpSession,
+    Send,
+    command_table,
+)
+from qmpnuma.qmp.visitor import visit_input
+from qmpnuma.qmp.writer import encode, encode_event, qdict_order
+
+__all__ = [
+    "DEFAULT_GREETINGS",
+    "Action",
+    "CommandInfo",
+    "Execute",
+    "GreetingInfo",
+    "JsonError",
+    "JsonStreamer",
+    "QmpSession",
+    "Send",
+    "command_table",
+    "encode",
+    "encode_event",
+    "qdict_order",
+    "visit_input",
+]

@@ -437,25 +437,49 @@ class JsonStreamer:
             consumed = not target & _LOOKAHEAD
             if consumed:
                 token.append(ch)
-            target &= ~_LOOKAHEAD
-            if target >= T_LCURLY:
-                self._token_in(target, bytes(token))
-                token.clear()
-                target = _START
-            elif target == _START:
-                token.clear()
-            elif target == _ERROR:
-                self._error("JSON parse error, stray '" + decode_qemu_bytes(bytes(token)) + "'")
-                token.clear()
-                target = _RECOVERY
-            elif target == _RECOVERY:
-                token.clear()
-            state = target
+            state = self._transition(target & ~_LOOKAHEAD)
             if consumed:
                 break
         self._state = state
         if len(token) > MAX_TOKEN_SIZE:
             self._overflow()
+
+    def _transition(self, target: int) -> int:
+        """Act on a table entry (emit a token or an error); return the lexer's next state."""
+        token = self._token
+        if target >= T_LCURLY:
+            self._token_in(target, bytes(token))
+            token.clear()
+            return _START
+        if target == _START:
+            token.clear()
+        elif target == _ERROR:
+            self._error("JSON parse error, stray '" + decode_qemu_bytes(bytes(token)) + "'")
+            token.clear()
+            return _RECOVERY
+        elif target == _RECOVERY:
+            token.clear()
+        return target
+
+    def flush(self) -> list[JsonValue | JsonError]:
+        """End of input (QEMU's json_message_parser_flush): finish or refuse what is pending.
+
+        A QMP connection never flushes (QEMU drops the state when the client goes away);
+        parsing a complete JSON text, such as ``-object '{...}'``, does.
+        """
+        out = self._out = []
+        state = self._state
+        while state != _START:
+            self._state = state = self._transition(_TABLE[state][0] & ~_LOOKAHEAD)
+        if self._tokens:
+            tokens = self._tokens
+            self._reset()
+            try:
+                out.append(parse_tokens(tokens))
+            except _ParseFailure as failure:
+                out.append(JsonError(failure.message))
+        self._out = []
+        return out
 
     def _whole_message(self, data: bytes, start: int) -> int:
         """Try the decoder fast path on the object at ``start``; return its end offset or 0."""
