@@ -95,6 +95,17 @@ def command_lines(small_file: Path) -> list[str]:
         "-M pc -m 1G -object memory-backend-ram,id=x,size=1G -object "
         "memory-backend-ram,id=y,size=1G,prealloc-context=nosuch",
     ]
+    json_head = '"qom-type":"memory-backend-ram","id":"m0"'
+    for extra in ('"size":1048576,"prealloc-threads":"x"', '"size":1048576,"policy":5',
+                  '"size":1048576,"host-nodes":"0"', '"size":1.5', '"size":true',
+                  '"size":1048576,"prealloc-threads":-1', '"size":1048576,"share":"on"',
+                  '"size":1048576,"foo":1', '"size":1073741824'):
+        lines.append(f"-m 1G -object '{{{json_head},{extra}}}' -numa node,memdev=m0")
+    lines.append("-m 1G -object '{\"id\":\"m0\",\"size\":1}'")
+    lines.append("-m 1G -object '{\"qom-type\":\"memory-backend-ram\",\"id\":\"1m\","
+                 "\"size\":1048576}'")
+    twice = "-object '{\"qom-type\":\"memory-backend-ram\",\"id\":\"m0\",\"size\":1048576}'"
+    lines.append(f"-m 1G {twice} {twice}")
     return lines
 
 

@@ -17,6 +17,7 @@ model what QEMU's ``open``/``mkstemp`` would answer without creating anything.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 from collections.abc import Mapping, Sequence
@@ -152,6 +153,8 @@ def parse_object_option(text: str, seen_ids: Sequence[str], profile: str = "7.2"
     Returns the request and short-form-boolean warning lines (without prefix).  Raises
     ``OptionError``; the caller adds the ``-object ...:`` location.
     """
+    if text.startswith("{"):
+        return parse_object_json(text, profile), []
     pairs, warnings = split_qemu_opts(text, "qom-type")
     ids = [value for key, value in pairs if key == "id"]
     if ids:
@@ -191,6 +194,92 @@ def parse_object_option(text: str, seen_ids: Sequence[str], profile: str = "7.2"
                 raise OptionError(f"Property '.{key}' not found")
     reader.check_all_visited()
     return ObjectRequest(qom_type, ident, props), warnings
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise OptionError("JSON parse error, duplicate key")
+    return dict(pairs)
+
+
+def parse_object_json(text: str, profile: str = "7.2") -> ObjectRequest:
+    """``-object {JSON}``: the QObject input visitor over ``ObjectOptions`` (7.2).
+
+    Unlike the QemuOpts form there is no id bookkeeping at parse time: a duplicate id only
+    fails when the object is created.
+    """
+    decoder = json.JSONDecoder(object_pairs_hook=_reject_duplicate_keys)
+    try:
+        value, end = decoder.raw_decode(text)
+    except OptionError:
+        raise
+    except json.JSONDecodeError as err:
+        if err.pos >= len(text.rstrip()):
+            raise OptionError("JSON parse error, premature EOI") from None
+        raise OptionError("JSON parse error, expecting value") from None
+    if text[end:].strip():
+        raise OptionError("Expecting at most one JSON value")
+    if not isinstance(value, dict):
+        raise OptionError("Invalid parameter type for 'null', expected: object")
+    qom_type = value.get("qom-type")
+    if qom_type is None:
+        raise OptionError("Parameter 'qom-type' is missing")
+    if not isinstance(qom_type, str):
+        raise OptionError("Invalid parameter type for 'qom-type', expected: string")
+    others = OTHER_OBJECT_TYPES_2_9 if profile == "2.9" else OTHER_OBJECT_TYPES_7_2
+    if qom_type not in BACKEND_TYPES and qom_type not in others:
+        raise OptionError(f"Parameter 'qom-type' does not accept value '{qom_type}'")
+    ident = value.get("id")
+    if ident is None:
+        raise OptionError("Parameter 'id' is missing")
+    if not isinstance(ident, str):
+        raise OptionError("Invalid parameter type for 'id', expected: string")
+    rest = {key: item for key, item in value.items() if key not in ("qom-type", "id")}
+    if qom_type not in BACKEND_TYPES:
+        return ObjectRequest(qom_type, ident, rest)
+    props: dict[str, Any] = {}
+    for name, kind in backend_members(qom_type, profile):
+        if name in rest:
+            props[name] = _json_member(name, kind, rest[name])
+    for name in _MANDATORY[qom_type]:
+        if name not in props:
+            raise OptionError(f"Parameter '{name}' is missing")
+    for key in rest:
+        if key not in props:
+            raise OptionError(f"Parameter '{key}' is unexpected")
+    return ObjectRequest(qom_type, ident, props)
+
+
+def _json_uint(name: str, item: Any) -> int:
+    if isinstance(item, bool) or not isinstance(item, int):
+        raise OptionError(f"Parameter '{name}' expects uint64")
+    return item & ((1 << 64) - 1)
+
+
+def _json_member(name: str, kind: str, item: Any) -> Any:
+    """One backend member from JSON with the QObject input visitor's type errors."""
+    if kind == "bool":
+        if not isinstance(item, bool):
+            raise OptionError(f"Invalid parameter type for '{name}', expected: boolean")
+        return item
+    if kind in ("size", "uint32"):
+        number = _json_uint(name, item)
+        if kind == "uint32" and number > 0xFFFFFFFF:
+            raise OptionError(f"Parameter '{name}' expects uint32_t")
+        return number
+    if kind == "uint16-list":
+        if not isinstance(item, list):
+            raise OptionError(f"Invalid parameter type for '{name}', expected: array")
+        values = [_json_uint("null", element) for element in item]
+        if any(number > 0xFFFF for number in values):
+            raise OptionError("Parameter 'null' expects uint16_t")
+        return values
+    if not isinstance(item, str):
+        raise OptionError(f"Invalid parameter type for '{name}', expected: string")
+    if kind == "policy" and item not in POLICIES:
+        raise OptionError(f"Parameter '{name}' does not accept value '{item}'")
+    return item
 
 
 def _read_member(reader: OptsReader, name: str, kind: str) -> Any:
@@ -421,6 +510,17 @@ def _is_pseudo_fs(path: str) -> bool:
     """procfs/sysfs refuse to create files with ENOENT."""
     real = os.path.realpath(path)
     return real == "/proc" or real.startswith(("/proc/", "/sys/")) or real == "/sys"
+
+
+def check_object_id(ident: str) -> None:
+    """``user_creatable_add_type`` refuses ids that are not identifiers (JSON and QMP forms)."""
+    if not is_identifier(ident):
+        raise MachineError(
+            "Parameter 'id' expects an identifier",
+            hints=(
+                "Identifiers consist of letters, digits, '-', '.', '_', starting with a letter.",
+            ),
+        )
 
 
 def request_from_qmp(qom_type: str, ident: str, props: Mapping[str, Any]) -> ObjectRequest:

@@ -22,6 +22,7 @@ from qmpnuma.machine.backends import (
     ObjectRequest,
     build_backend,
     check_guest_memory,
+    check_object_id,
     complete_backend,
     parse_object_option,
     request_from_qmp,
@@ -303,6 +304,7 @@ class Machine:
         self._create_backend(request, qmp=True)
 
     def _add_other_object(self, qom_type: str, object_id: str) -> None:
+        check_object_id(object_id)
         if object_id in self.objects:
             raise MachineError(
                 f"attempt to add duplicate property '{object_id}' to object (type 'container')"
@@ -311,6 +313,7 @@ class Machine:
         self.other_objects[object_id] = qom_type
 
     def _create_backend(self, request: ObjectRequest, qmp: bool) -> MemoryBackend:
+        check_object_id(request.id)
         version = self.machine_type.version
         backend = build_backend(
             request,
@@ -641,8 +644,7 @@ class _Builder:
         """Early objects (everything but memory backends), then the backends, in CLI order."""
         for _, request in self.objects:
             if not request.is_backend:
-                machine.objects.add(request.id)
-                machine.other_objects[request.id] = request.qom_type
+                self._guard(partial(machine._add_other_object, request.qom_type, request.id))
         for _, request in self.objects:
             if request.is_backend:
                 self._guard(partial(machine._create_backend, request, qmp=False))
