@@ -11,6 +11,7 @@ from typing import Any
 
 from qmpnuma.commands.machine_facts import accelerator, guest_name, guest_uuid
 from qmpnuma.commands.registry import CommandContext, command
+from qmpnuma.errors import QmpError
 from qmpnuma.profiles import introspection, wire_types
 from qmpnuma.qmp.session import DEFAULT_GREETINGS
 
@@ -107,3 +108,16 @@ def query_target(ctx: CommandContext, args: dict[str, Any]) -> Any:
 @command("query-kvm")
 def query_kvm(ctx: CommandContext, args: dict[str, Any]) -> Any:
     return {"enabled": accelerator(ctx.machine) == "kvm", "present": True}
+
+
+@command("migrate-recover")
+def migrate_recover(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    # No migration ever runs here, so post-copy is never paused.
+    raise QmpError("GenericError", "Migrate recover can only be run when postcopy is paused.")
+
+
+@command("migrate-pause")
+def migrate_pause(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    raise QmpError(
+        "GenericError", "migrate-pause is currently only supported during postcopy-active state"
+    )

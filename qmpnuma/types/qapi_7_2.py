@@ -2421,6 +2421,12 @@ class QObjMigrateSetCapabilitiesArg(QapiModel):
     capabilities: list[MigrationCapabilityStatus]
 
 
+class QObjMigrateRecoverArg(QapiModel):
+    """QAPI implicit type q_obj_migrate-recover-arg."""
+
+    uri: QStr
+
+
 class CpuDefinitionInfo(QapiModel):
     """QAPI struct CpuDefinitionInfo."""
 
@@ -3108,6 +3114,7 @@ for _model in (
     QObjImageInfoSpecificQCow2EncryptionBase,
     QObjMemUnplugErrorArg,
     QObjMemoryDeviceInfoBase,
+    QObjMigrateRecoverArg,
     QObjMigrateSetCapabilitiesArg,
     QObjNumaOptionsBase,
     QObjObjectDelArg,
@@ -5086,6 +5093,25 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "arg-type": "q_obj_migrate-set-capabilities-arg",
         "ret-type": "q_empty",
     },
+    "q_obj_migrate-recover-arg": {
+        "name": "q_obj_migrate-recover-arg",
+        "meta-type": "object",
+        "members": [{"name": "uri", "type": "str"}],
+    },
+    "migrate-recover": {
+        "name": "migrate-recover",
+        "meta-type": "command",
+        "arg-type": "q_obj_migrate-recover-arg",
+        "ret-type": "q_empty",
+        "allow-oob": True,
+    },
+    "migrate-pause": {
+        "name": "migrate-pause",
+        "meta-type": "command",
+        "arg-type": "q_empty",
+        "ret-type": "q_empty",
+        "allow-oob": True,
+    },
     "CpuDefinitionInfo": {
         "name": "CpuDefinitionInfo",
         "meta-type": "object",
@@ -5778,6 +5804,13 @@ COMMANDS: dict[str, CommandDef] = {
         "q_obj_migrate-set-capabilities-arg",
         None,
     ),
+    "migrate-recover": CommandDef(
+        "migrate-recover",
+        "q_obj_migrate-recover-arg",
+        None,
+        allow_oob=True,
+    ),
+    "migrate-pause": CommandDef("migrate-pause", None, None, allow_oob=True),
     "query-cpu-definitions": CommandDef(
         "query-cpu-definitions",
         None,
@@ -5957,6 +5990,7 @@ MODELS: dict[str, type[QapiModel]] = {
     "ChardevInfo": ChardevInfo,
     "MigrationCapabilityStatus": MigrationCapabilityStatus,
     "q_obj_migrate-set-capabilities-arg": QObjMigrateSetCapabilitiesArg,
+    "q_obj_migrate-recover-arg": QObjMigrateRecoverArg,
     "CpuDefinitionInfo": CpuDefinitionInfo,
     "CpuModelInfo": CpuModelInfo,
     "CpuModelExpansionInfo": CpuModelExpansionInfo,
@@ -6177,6 +6211,7 @@ TYPES: dict[str, Any] = {
     "MigrationCapability": MigrationCapability,
     "MigrationCapabilityStatus": MigrationCapabilityStatus,
     "q_obj_migrate-set-capabilities-arg": QObjMigrateSetCapabilitiesArg,
+    "q_obj_migrate-recover-arg": QObjMigrateRecoverArg,
     "CpuDefinitionInfo": CpuDefinitionInfo,
     "CpuModelInfo": CpuModelInfo,
     "CpuModelExpansionType": CpuModelExpansionType,
