@@ -145,7 +145,7 @@ class DimmBank:
             raise MachineError("'memdev' property must be set")
         align = backend_alignment(backend, self.enforce_aligned_dimm)
         addr = self._choose_address(request.addr or None, align, backend.size)
-        self._check_node(request.node, num_nodes)
+        self.check_node(request.node, num_nodes)
         self._check_busy(backend)
         return self._insert(request, backend, slot, addr, hotplugged)
 
@@ -158,7 +158,7 @@ class DimmBank:
     ) -> Dimm:
         if backend is None:
             raise MachineError("'memdev' property is not set")
-        self._check_node(request.node, num_nodes)
+        self.check_node(request.node, num_nodes)
         self._check_busy(backend)
         if not self.acpi:
             raise MachineError("memory hotplug is not enabled: missing acpi device")
@@ -252,7 +252,8 @@ class DimmBank:
         return start
 
     @staticmethod
-    def _check_node(node: int, num_nodes: int) -> None:
+    def check_node(node: int, num_nodes: int) -> None:
+        """``pc_dimm_realize``: the node must exist (node 0 is fine without NUMA)."""
         if (num_nodes > 0 and node >= num_nodes) or (num_nodes == 0 and node):
             raise MachineError(
                 f"'DIMM property node has value {node}' which exceeds the number of numa "

@@ -782,7 +782,7 @@ class _Builder:
             memdev = values.get("memdev")
             if memdev is not None and memdev in machine.other_objects:
                 raise MachineError("Invalid parameter type for 'memdev', expected: memory-backend")
-            if machine.machine_type.family == "none":
+            if not machine.machine_type.is_pc_like:
                 self._dimm_without_hotplug_handler(machine, values)
                 return
             machine.plug_dimm(
@@ -811,7 +811,10 @@ class _Builder:
         backend = machine.backends.get(memdev)
         if backend is None:
             raise MachineError(f"Device '{memdev}' not found", "DeviceNotFound")
-        if _device_uint(values, "node", 0):
+        node = _device_uint(values, "node", 0)
+        if machine.machine_type.numa_supported:
+            DimmBank.check_node(node, machine.numa.num_nodes)
+        elif node:
             raise MachineError("machine doesn't support NUMA")
         if backend.mapped:
             raise MachineError(f"can't use already busy memdev: {memdev}")
