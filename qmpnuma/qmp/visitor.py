@@ -223,7 +223,10 @@ class _Visitor:
         value = self.take(name)
         if not isinstance(value, str):
             raise self.bad_type(name, "string")
-        if value not in entry.get("values", ()):
+        values = entry.get("values")
+        if values is None:  # introspection also lists enum members as {"name": ...}
+            values = [member["name"] for member in entry.get("members", ())]
+        if value not in values:
             shown = name if name is not None else "null"
             raise _generic(f"Parameter '{shown}' does not accept value '{value}'")
         return value
