@@ -83,6 +83,21 @@ def _wait_for_socket(path: str, proc: subprocess.Popen[bytes], timeout: float = 
     raise TimeoutError(f"{path} did not appear")
 
 
+def _connect(path: str, timeout: float = 10.0) -> socket.socket:
+    """Connect, retrying while the socket exists but is not listening yet (bind before listen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(path)
+            return sock
+        except ConnectionRefusedError:
+            sock.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 @contextlib.contextmanager
 def started(
     command: Sequence[str], args: Sequence[str], *, fixed: bool = True
@@ -96,9 +111,7 @@ def started(
         conn: RawQmp | None = None
         try:
             _wait_for_socket(path, proc)
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.connect(path)
-            conn = RawQmp(sock)
+            conn = RawQmp(_connect(path))
             greeting = conn.read_line()
             yield conn, greeting, proc
         finally:
