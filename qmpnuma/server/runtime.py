@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import socket
 import sys
@@ -56,13 +57,74 @@ class MonitorState:
 
 @dataclass
 class Connection:
-    """One connected client and its protocol session."""
+    """One connected client and its protocol session.
+
+    ``number`` counts connections per server from 1 (traces and fault rules name them by it);
+    ``drop`` is set while hooks are installed and ends the connection once the bytes queued
+    before the call have been written.
+    """
 
     session: Session
     writer: Callable[[bytes], None]
     monitor: MonitorState
     closing: bool = False
     stream: asyncio.StreamWriter | None = None
+    number: int = 0
+    drop: Callable[[], None] | None = None
+
+
+class ServerHooks:
+    """Optional instrumentation of a server: traces, fault injection, command logs.
+
+    Every method does what an uninstrumented server does, so a subclass overrides only what it
+    needs. A server without hooks never calls any of this and keeps its plain fast path.
+    """
+
+    async def started(self, server: QmpServer) -> None:
+        """The server's monitors are listening (a control socket may start here)."""
+
+    async def closed(self, server: QmpServer) -> None:
+        """The server stopped; release what `started` took."""
+
+    def connected(self, conn: Connection) -> None:
+        """A client connected (before the greeting)."""
+
+    def disconnected(self, conn: Connection) -> None:
+        """A client's connection ended, for whatever reason."""
+
+    async def before_greeting(self, conn: Connection) -> None:
+        """Called just before the greeting is queued (a delayed greeting sleeps here)."""
+
+    def received(self, conn: Connection, data: bytes) -> None:
+        """Bytes read from the client, before the session sees them."""
+
+    def sent(self, conn: Connection, data: bytes) -> None:
+        """Bytes handed to the transport (after any splitting)."""
+
+    def chunk_size(self, conn: Connection) -> int:
+        """Largest single write to the client; 0 writes each message whole."""
+        return 0
+
+    def chunk_pause(self, conn: Connection) -> float:
+        """Seconds to wait between two split writes."""
+        return 0.0
+
+    def allow_event(self, name: str, data: dict[str, Any] | None) -> bool:
+        """Whether an event the machine emits is sent (False suppresses it everywhere)."""
+        return True
+
+    async def execute(
+        self, server: QmpServer, conn: Connection, action: Any, run: Callable[[], bytes]
+    ) -> None:
+        """Run one request: ``run()`` executes it and returns the reply, which is then queued."""
+        conn.writer(run())
+
+
+class _DropMarker:
+    """Queued on a hooked connection's output: close the transport once reached."""
+
+
+_DROP = _DropMarker()
 
 
 @dataclass
@@ -90,11 +152,16 @@ class QmpServer:
         self.state = ServerState()
         self._servers: list[asyncio.Server] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self.hooks: ServerHooks | None = None
+        self._connections_made = 0
+        self._pumps: dict[int, asyncio.Task[None]] = {}
 
     # -- events -------------------------------------------------------------------------------
 
     def broadcast(self, name: str, data: dict[str, Any] | None) -> None:
         """Send an event to every negotiated client, stamped with the host time as QEMU does."""
+        if self.hooks is not None and not self.hooks.allow_event(name, data):
+            return
         now = time.time()
         seconds = int(now)
         microseconds = int((now - seconds) * 1_000_000)
@@ -123,25 +190,132 @@ class QmpServer:
             if isinstance(payload, bytes | bytearray):
                 conn.writer(self._out(bytes(payload), conn.monitor))
                 continue
-            try:
-                value = self._executor.execute(action.name, action.args, conn.monitor)
-            except QmpError as err:
-                reply = conn.session.reply_error(action, err)
-            except Exception as err:  # a bug of ours must not end the monitor for everyone
-                traceback.print_exc(file=sys.stderr)
-                reply = conn.session.reply_error(
-                    action, QmpError("GenericError", f"qmpnuma internal error: {err!r}")
-                )
-            else:
-                reply = conn.session.reply(action, value)
-            conn.writer(self._out(reply, conn.monitor))
+            conn.writer(self._run(conn, action))
             if self.state.exit_status is not None:
                 return
+
+    def _run(self, conn: Connection, action: Any) -> bytes:
+        """Execute one request and return its reply bytes, as the monitor prints them."""
+        try:
+            value = self._executor.execute(action.name, action.args, conn.monitor)
+        except QmpError as err:
+            reply = conn.session.reply_error(action, err)
+        except Exception as err:  # a bug of ours must not end the monitor for everyone
+            traceback.print_exc(file=sys.stderr)
+            reply = conn.session.reply_error(
+                action, QmpError("GenericError", f"qmpnuma internal error: {err!r}")
+            )
+        else:
+            reply = conn.session.reply(action, value)
+        return self._out(reply, conn.monitor)
+
+    async def _handle_hooked(self, hooks: ServerHooks, conn: Connection, data: bytes) -> None:
+        hooks.received(conn, data)
+        for action in conn.session.feed(data):
+            if conn.closing:
+                return
+            if isinstance(action, bytes | bytearray):
+                conn.writer(self._out(bytes(action), conn.monitor))
+                continue
+            payload = getattr(action, "data", None)
+            if isinstance(payload, bytes | bytearray):
+                conn.writer(self._out(bytes(payload), conn.monitor))
+                continue
+            await hooks.execute(self, conn, action, functools.partial(self._run, conn, action))
+            if self.state.exit_status is not None:
+                return
+
+    async def _pump(
+        self,
+        hooks: ServerHooks,
+        conn: Connection,
+        queue: asyncio.Queue[bytes | _DropMarker],
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """Write a hooked connection's output in order, split and paced as the hooks say."""
+        with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+            while True:
+                item = await queue.get()
+                if isinstance(item, _DropMarker):
+                    with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                        await writer.drain()
+                    transport = writer.transport
+                    transport.abort()
+                    return
+                size = hooks.chunk_size(conn)
+                if size <= 0 or len(item) <= size:
+                    hooks.sent(conn, item)
+                    writer.write(item)
+                    continue
+                pause = hooks.chunk_pause(conn)
+                for start in range(0, len(item), size):
+                    piece = item[start:start + size]
+                    hooks.sent(conn, piece)
+                    writer.write(piece)
+                    await writer.drain()
+                    if pause > 0:
+                        await asyncio.sleep(pause)
+
+    async def _serve_hooked(
+        self,
+        hooks: ServerHooks,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        monitor: MonitorState,
+    ) -> None:
+        """`serve_stream` with instrumentation: output goes through an ordered queue."""
+        queue: asyncio.Queue[bytes | _DropMarker] = asyncio.Queue()
+        self._connections_made += 1
+        conn = Connection(
+            self._new_session(), queue.put_nowait, monitor, stream=writer,
+            number=self._connections_made,
+        )
+
+        def drop() -> None:
+            if not conn.closing:
+                conn.closing = True
+                queue.put_nowait(_DROP)
+
+        conn.drop = drop
+        pump = asyncio.create_task(self._pump(hooks, conn, queue, writer))
+        self._pumps[id(conn)] = pump
+        self.state.connections.append(conn)
+        hooks.connected(conn)
+        try:
+            await hooks.before_greeting(conn)
+            conn.writer(self._out(conn.session.greeting(), monitor))
+            while self.state.exit_status is None and not conn.closing:
+                try:
+                    data = await reader.read(READ_CHUNK)
+                except (ConnectionError, OSError):
+                    break
+                if not data:
+                    break
+                await self._handle_hooked(hooks, conn, data)
+                if not pump.done():
+                    with contextlib.suppress(ConnectionError, OSError):
+                        await writer.drain()
+        finally:
+            if conn in self.state.connections:
+                self.state.connections.remove(conn)
+            if not conn.closing:
+                conn.closing = True
+                queue.put_nowait(_DROP)
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(pump), timeout=5.0)
+            pump.cancel()
+            self._pumps.pop(id(conn), None)
+            hooks.disconnected(conn)
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                writer.close()
 
     async def serve_stream(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, monitor: MonitorState
     ) -> None:
         """Serve one client until it leaves or the server stops."""
+        if self.hooks is not None:
+            await self._serve_hooked(self.hooks, reader, writer, monitor)
+            return
         conn = Connection(self._new_session(), writer.write, monitor, stream=writer)
         self.state.connections.append(conn)
         try:
@@ -190,6 +364,11 @@ class QmpServer:
     async def _flush_all(self) -> None:
         """Deliver what is queued (the `quit` reply, the last `SHUTDOWN`) before exiting."""
         for conn in list(self.state.connections):
+            pump = self._pumps.get(id(conn))
+            if pump is not None and conn.drop is not None:
+                conn.drop()
+                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.shield(pump), timeout=2.0)
             conn.closing = True
             if conn.stream is None:
                 continue
@@ -209,6 +388,8 @@ class QmpServer:
                 self._tasks.append(asyncio.create_task(self._serve_stdio(monitor)))
             else:
                 self._servers.append(await self._serve_listener(sock, monitor))
+        if self.hooks is not None:
+            await self.hooks.started(self)
 
     async def close(self) -> None:
         """Stop accepting, deliver what is queued, and drop every connection."""
@@ -219,6 +400,8 @@ class QmpServer:
         await self._flush_all()
         self._servers.clear()
         self._tasks.clear()
+        if self.hooks is not None:
+            await self.hooks.closed(self)
 
     async def run(
         self,
