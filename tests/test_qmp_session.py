@@ -16,7 +16,7 @@ import pytest
 from test_qmp_fragment import COMMANDS, SCHEMA, QemuPeer, new_session, run, session_exchange
 
 from qmpnuma.errors import QmpError
-from qmpnuma.qmp.session import Execute, GreetingInfo, QmpSession, Send
+from qmpnuma.qmp.session import Execute, GreetingInfo, QmpSession, Send, command_table
 
 GREETING_7_2 = (
     b'{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}, '
@@ -657,3 +657,27 @@ def test_differential_against_real_qemu(qemu_binary: str, tables: str) -> None:
         finally:
             peer.close()
     assert mismatches == []
+
+
+def test_deeply_nested_recursive_argument_types_do_not_raise() -> None:
+    schema: dict[str, Any] = {
+        **SCHEMA,
+        "Node": {
+            "meta-type": "object",
+            "members": [
+                {"name": "name", "type": "str"},
+                {"name": "child", "type": "Node", "optional": True},
+            ],
+        },
+        "q_obj_deep-arg": {"meta-type": "object", "members": [{"name": "tree", "type": "Node"}]},
+        "deep": {"meta-type": "command", "arg-type": "q_obj_deep-arg", "ret-type": "q_empty"},
+    }
+    commands = {**COMMANDS, **command_table(["deep"], schema)}
+    session = QmpSession(commands, schema)
+    run(session, b'{"execute":"qmp_capabilities"}')
+    depth = 1020
+    opening = b'{"execute":"deep","arguments":{"tree":' + b'{"name":"a","child":' * depth
+    (ok,) = session.feed(opening + b'{"name":"z"}' + b"}" * depth + b"}}")
+    assert isinstance(ok, Execute)
+    (bad,) = run(session, opening + b'{"name":1}' + b"}" * depth + b"}}")
+    assert bad.endswith(b".child.name', expected: string\"}}\r\n")

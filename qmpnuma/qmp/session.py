@@ -17,6 +17,7 @@ texts and drops ``exec-oob`` and the ``oob`` capability.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -40,6 +41,7 @@ __all__ = [
 NEGOTIATION_COMMAND: Final = "qmp_capabilities"
 _NEGOTIATION_HINT: Final = "Expecting capabilities negotiation with 'qmp_capabilities'"
 _ALREADY_NEGOTIATED: Final = "Capabilities negotiation is already complete, command ignored"
+_DEEP_VISIT_LIMIT: Final = 12000
 
 
 class CommandInfo(Protocol):
@@ -225,7 +227,7 @@ class QmpSession:
             command = self._lookup(name, oob)
             arguments = request.get("arguments", {})
             if command.gen:
-                args = visit_input(arguments, command.arg_type, self._schema)
+                args = _visit(arguments, command.arg_type, self._schema)
             else:
                 args = dict(arguments)
         except QmpError as error:
@@ -289,6 +291,20 @@ class QmpSession:
         self.negotiated = True
         self.enabled_capabilities = frozenset(wanted)
         return self.reply(execute, {})
+
+
+def _visit(arguments: Any, arg_type: str | None, schema: Mapping[str, Mapping[str, Any]]) -> Any:
+    """Visit arguments; a recursive argument type nested ~1000 deep (QEMU allows 1024 JSON
+    levels) may outgrow Python's default recursion limit, so retry once with room for it."""
+    try:
+        return visit_input(arguments, arg_type, schema)
+    except RecursionError:
+        previous = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(previous, _DEEP_VISIT_LIMIT))
+        try:
+            return visit_input(arguments, arg_type, schema)
+        finally:
+            sys.setrecursionlimit(previous)
 
 
 def _is_parser_text(text: str) -> bool:
