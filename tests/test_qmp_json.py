@@ -253,3 +253,8 @@ def test_flush_ends_pending_tokens_like_qemus_end_of_input() -> None:
         assert streamer.feed(data) == []
         assert streamer.flush() == expected, data
         assert streamer.feed(b"{}") == [{}]
+
+
+def test_bytearray_and_memoryview_input() -> None:
+    assert JsonStreamer().feed(memoryview(b'{"a":"\\u00e9"} [1] 2 ')) == [{"a": "\u00e9"}, [1], 2]
+    assert JsonStreamer().feed(bytearray(b'"x\\n" ')) == ["x\n"]

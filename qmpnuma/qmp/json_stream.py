@@ -508,6 +508,8 @@ class JsonStreamer:
 
     def feed(self, data: bytes) -> list[JsonValue | JsonError]:
         """Consume ``data``; return the messages and errors completed by it, in order."""
+        if type(data) is not bytes:
+            data = bytes(data)  # bytearray / memoryview from a transport
         out = self._out = []
         size = len(data)
         pos = 0
