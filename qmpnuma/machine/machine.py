@@ -31,11 +31,11 @@ from qmpnuma.machine.cli_syntax import (
     is_identifier,
     parse_bool,
     parse_int64,
-    parse_uint,
     split_qemu_opts,
 )
 from qmpnuma.machine.cpu_slots import CpuSlot
 from qmpnuma.machine.cpus import MachineCpus
+from qmpnuma.machine.devices import add_device
 from qmpnuma.machine.dimms import UNASSIGNED_SLOT, Dimm, DimmBank, DimmRequest
 from qmpnuma.machine.machine_types import MachineType, Profile, resolve_machine_type
 from qmpnuma.machine.memory import (
@@ -98,7 +98,6 @@ GENERIC_MACHINE_PROPERTIES = frozenset(
 
 RunState = Literal["prelaunch", "running", "paused", "shutdown", "guest-panicked", "inmigrate"]
 SMP_MEMBERS = ("cpus", "sockets", "dies", "clusters", "cores", "threads", "maxcpus")
-CPU_DRIVER_SUFFIX = "-x86_64-cpu"
 
 
 class _StartupFailure(Exception):
@@ -185,8 +184,10 @@ class Machine:
         self.run_state: RunState = "running"
         #: The backend given with ``-machine memory-backend=`` (id), if any.
         self.ram_memdev: str | None = None
-        #: ids of every device (DIMMs and CPUs) created with an id.
+        #: ids of every device (DIMMs, CPUs, other models) created with an id.
         self.device_ids: set[str] = set()
+        #: Devices of models the model does not simulate, by id (their driver name).
+        self.other_devices: dict[str, str] = {}
         self._anonymous_devices = 0
 
     # ------------------------------------------------------------------ construction --
@@ -368,6 +369,37 @@ class Machine:
         self.numa.numa_set_mem_node_id(dimm.addr, dimm.size, dimm.node)
         self.numa.ram_block_notify_add(dimm.addr, dimm.size)
         return dimm
+
+    @property
+    def supports_memory_hotplug(self) -> bool:
+        """True on boards with a memory hot-plug handler (pc, q35, isapc)."""
+        return self.machine_type.is_pc_like
+
+    def is_user_object(self, object_id: str) -> bool:
+        """True for a user-created object that is not a memory backend (e.g. an iothread)."""
+        return object_id in self.other_objects
+
+    def device_add(self, pairs: Sequence[tuple[str, str]], *, hotplugged: bool) -> None:
+        """``-device`` / ``device_add`` from QemuOpts pairs (``driver``, ``id`` and properties
+        as text), with qdev's order of checks (``qmpnuma.machine.devices``)."""
+        from qmpnuma.facts import device_model_names
+
+        add_device(self, pairs, hotplugged=hotplugged, known_models=device_model_names())
+
+    def plug_dimm_without_hotplug(self, memdev: str | None, node: int) -> None:
+        """A pc-dimm on a board without a memory hot-plug handler: only realize runs."""
+        if memdev is None:
+            raise MachineError("'memdev' property is not set")
+        backend = self.backends.get(memdev)
+        if backend is None:
+            raise MachineError(f"Device '{memdev}' not found", "DeviceNotFound")
+        if self.machine_type.numa_supported:
+            DimmBank.check_node(node, self.numa.num_nodes)
+        elif node:
+            raise MachineError("machine doesn't support NUMA")
+        if backend.mapped:
+            raise MachineError(f"can't use already busy memdev: {memdev}")
+        backend.mapped = True
 
     def plug_cpu(
         self, driver: str, device_id: str | None, props: Mapping[str, int]
@@ -588,7 +620,9 @@ class _Builder:
                 machine.ram_memdev = value
             elif key == "acpi" and value not in ("on", "off", "auto"):
                 raise MachineError(f"Parameter 'acpi' does not accept value '{value}'")
-        machine.dimms.acpi = self.machine_opts.get("acpi", "auto") != "off"
+        machine.dimms.acpi = (
+            self.machine_opts.get("acpi", "auto") != "off" and mt.family != "isapc"
+        )
         if "hmat" not in self.machine_opts:
             machine.numa = NumaConfig(mt, self.profile, hmat_enabled=False)
 
@@ -776,66 +810,4 @@ class _Builder:
     # ------------------------------------------------------------------- devices --
 
     def _device(self, machine: Machine, pairs: list[tuple[str, str]]) -> None:
-        values = dict(pairs)
-        driver = values.get("driver")
-        if driver == "pc-dimm":
-            memdev = values.get("memdev")
-            if memdev is not None and memdev in machine.other_objects:
-                raise MachineError("Invalid parameter type for 'memdev', expected: memory-backend")
-            if not machine.machine_type.is_pc_like:
-                self._dimm_without_hotplug_handler(machine, values)
-                return
-            machine.plug_dimm(
-                values.get("id"),
-                memdev,
-                _device_uint(values, "node", 0),
-                _device_int(values, "slot", UNASSIGNED_SLOT),
-                _device_uint(values, "addr", 0),
-                hotplugged=False,
-            )
-            return
-        if driver is not None and driver.endswith(CPU_DRIVER_SUFFIX):
-            props: dict[str, int] = {key: _device_uint(values, key, 0) for key in
-                     ("socket-id", "die-id", "core-id", "thread-id", "node-id") if key in values}
-            machine.plug_cpu(driver, values.get("id"), props)
-            return
-        self.recorded.append(RecordedOption("device", ",".join(f"{k}={v}" for k, v in pairs)))
-
-
-    @staticmethod
-    def _dimm_without_hotplug_handler(machine: Machine, values: Mapping[str, str]) -> None:
-        """A pc-dimm on a board without memory hot-plug: only the device's own realize runs."""
-        memdev = values.get("memdev")
-        if memdev is None:
-            raise MachineError("'memdev' property is not set")
-        backend = machine.backends.get(memdev)
-        if backend is None:
-            raise MachineError(f"Device '{memdev}' not found", "DeviceNotFound")
-        node = _device_uint(values, "node", 0)
-        if machine.machine_type.numa_supported:
-            DimmBank.check_node(node, machine.numa.num_nodes)
-        elif node:
-            raise MachineError("machine doesn't support NUMA")
-        if backend.mapped:
-            raise MachineError(f"can't use already busy memdev: {memdev}")
-        backend.mapped = True
-
-
-def _device_uint(values: Mapping[str, str], key: str, default: int) -> int:
-    raw = values.get(key)
-    if raw is None:
-        return default
-    try:
-        return parse_uint(raw)
-    except ValueError:
-        raise MachineError(f"Parameter '{key}' expects a non-negative number") from None
-
-
-def _device_int(values: Mapping[str, str], key: str, default: int) -> int:
-    raw = values.get(key)
-    if raw is None:
-        return default
-    try:
-        return parse_int64(raw)
-    except ValueError:
-        raise MachineError(f"Parameter '{key}' expects a number") from None
+        machine.device_add(pairs, hotplugged=False)

@@ -229,9 +229,28 @@ def _size_2_9(text: str) -> int:
         return 0
 
 
+def has_reserved_memory(machine_type: MachineType) -> bool:
+    """``PCMachineClass.has_reserved_memory``: q35, and i440FX from 2.1 on (not isapc)."""
+    if machine_type.family == "q35":
+        return True
+    return (
+        machine_type.family == "pc"
+        and machine_type.version is not None
+        and machine_type.version >= (2, 1)
+    )
+
+
 def check_board_memory(config: MemoryConfig, machine_type: MachineType) -> None:
     """``pc_memory_init``'s checks of the hot-plug configuration (pc, q35, isapc only)."""
     if not machine_type.is_pc_like:
+        return
+    if not has_reserved_memory(machine_type) and (
+        config.ram_slots or config.maxram_size > config.ram_size
+    ):
+        raise MachineError(
+            f"\"-memory 'slots|maxmem'\" is not supported by: {machine_type.name}"
+        )
+    if config.ram_size >= config.maxram_size:
         return
     if config.ram_slots > ACPI_MAX_RAM_SLOTS:
         raise MachineError(f"unsupported amount of memory slots: {config.ram_slots}")
@@ -267,10 +286,7 @@ def compute_layout(config: MemoryConfig, machine_type: MachineType) -> RamLayout
     ``maxmem - ram`` plus 1 GiB per slot on machine types that enforce aligned DIMMs.
     """
     below, above = machine_type.split_ram(config.ram_size)
-    if not machine_type.is_pc_like or config.maxram_size <= config.ram_size:
-        if machine_type.is_pc_like and config.ram_slots:
-            base = _align_up(FOUR_GIB + above, GiB)
-            return RamLayout(config.ram_size, below, above, base, 0)
+    if not has_reserved_memory(machine_type) or config.maxram_size <= config.ram_size:
         return RamLayout(config.ram_size, below, above, None, 0)
     base = _align_up(FOUR_GIB + above, GiB)
     size = config.maxram_size - config.ram_size
