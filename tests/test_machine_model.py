@@ -357,3 +357,15 @@ def test_cold_plugged_dimm_and_ram_layout() -> None:
     assert m.numa_get_node(dimm.addr) == 0
     with pytest.raises(MachineError, match="object 'd' is in use"):
         m.del_backend("d")
+
+
+def test_device_add_pairs_for_dimm_and_unknown_model() -> None:
+    m = build("-M pc -m 1G,slots=2,maxmem=4G")
+    m.add_backend("memory-backend-ram", "hp0", {"size": GiB})
+    m.device_add([("driver", "pc-dimm"), ("id", "d0"), ("memdev", "hp0"), ("node", "0")],
+                 hotplugged=True)
+    assert [(d.id, d.hotplugged, d.slot) for d in m.sorted_dimms()] == [("d0", True, 0)]
+    with pytest.raises(MachineError, match="'foo' is not a valid device model name"):
+        m.device_add([("driver", "foo")], hotplugged=True)
+    with pytest.raises(MachineError, match="Duplicate device ID 'd0'"):
+        m.device_add([("driver", "pc-dimm"), ("id", "d0"), ("memdev", "hp0")], hotplugged=True)
