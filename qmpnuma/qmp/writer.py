@@ -204,11 +204,7 @@ def _write_iterative(root: Any, out: list[str]) -> None:
                 pending.append(item[key])
                 prefix = "{" if index == 0 else ", "
                 pending.append((marker, prefix + _quote(key) + ": "))
-        elif (
-            isinstance(item, Sequence)
-            and not isinstance(item, str | bytes | bytearray)
-            and item
-        ):
+        elif isinstance(item, Sequence) and not isinstance(item, str | bytes | bytearray) and item:
             pending.append((marker, "]"))
             for index in range(len(item) - 1, -1, -1):
                 pending.append(item[index])
