@@ -428,7 +428,7 @@ def complete_backend(backend: MemoryBackend) -> None:
     and removes it again.
     """
     if backend.qom_type == FILE and backend.mem_path is not None:
-        check_mem_path(backend.mem_path, backend.size, backend.align)
+        check_mem_path(backend.mem_path, backend.size, backend.align, backend.readonly)
     check_guest_memory(backend)
     if backend.qom_type == MEMFD and backend.hugetlb:
         raise MachineError("unable to map backing store for guest RAM: Cannot allocate memory")
@@ -448,11 +448,12 @@ def _strerror(code: int) -> str:
     return os.strerror(code)
 
 
-def check_mem_path(path: str, size: int, align: int) -> None:
+def check_mem_path(path: str, size: int, align: int, readonly: bool = False) -> None:
     """What ``file_ram_open`` + ``file_ram_alloc`` would say about ``path``, without writing.
 
     An existing file is used as is (too small → size error); a missing file in a writable
-    directory would be created (success); a directory gets a temporary file inside it.
+    directory would be created (success); a directory gets a temporary file inside it, except
+    with ``readonly``, where QEMU opens the directory itself and then fails to map it.
     """
 
     def fail(code: int) -> MachineError:
@@ -504,6 +505,8 @@ def check_mem_path(path: str, size: int, align: int) -> None:
         )
     if align and align & (align - 1):
         raise MachineError(f"alignment 0x{align:x} must be a power of two")
+    if readonly and info is not None and stat.S_ISDIR(info.st_mode):
+        raise MachineError("unable to map backing store for guest RAM: No such device")
 
 
 def _is_pseudo_fs(path: str) -> bool:
