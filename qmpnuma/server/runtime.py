@@ -18,7 +18,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from qmpnuma.errors import QmpError
 
@@ -137,7 +137,14 @@ class ServerState:
 
 
 class QmpServer:
-    """Serves QMP for one machine on any number of monitors."""
+    """Serves QMP for one machine on any number of monitors.
+
+    ``default_hooks``, when set, gives every server created afterwards its `ServerHooks`
+    (the CLI's `--faults`/`--trace`/`--control` use it); ``hooks`` can also be set per server
+    before `start`.
+    """
+
+    default_hooks: ClassVar[Callable[[], ServerHooks | None] | None] = None
 
     def __init__(
         self,
@@ -152,7 +159,8 @@ class QmpServer:
         self.state = ServerState()
         self._servers: list[asyncio.Server] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self.hooks: ServerHooks | None = None
+        factory = QmpServer.default_hooks
+        self.hooks: ServerHooks | None = factory() if factory is not None else None
         self._connections_made = 0
         self._pumps: dict[int, asyncio.Task[None]] = {}
 
@@ -175,6 +183,11 @@ class QmpServer:
         if self.state.exit_status is None:
             self.state.exit_status = status
         self.state.stopped.set()
+
+    @property
+    def executor(self) -> Executor:
+        """What runs the commands (a `CommandRegistry`, which knows the machine)."""
+        return self._executor
 
     def _out(self, payload: bytes, monitor: MonitorState) -> bytes:
         return self._filter(payload, monitor) if self._filter is not None else payload
