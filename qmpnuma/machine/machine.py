@@ -526,6 +526,8 @@ class _Builder:
         machine.options = self.recorded
         machine.machine_props = dict(self.machine_opts)
         machine.run_state = "prelaunch" if self.prelaunch else "running"
+        if any(opt.name == "incoming" for opt in self.recorded):
+            machine.run_state = "inmigrate"
         self._guard(lambda: self._apply_machine_props(machine))
         self._guard(lambda: self._apply_smp(machine))
         self._apply_memory(machine)
