@@ -513,7 +513,7 @@ class _Builder:
 
     def build(self) -> Machine:
         try:
-            options = split_argv(self.args)
+            options = split_argv(self.args, profile=self.profile)
         except ArgvError as err:
             raise _StartupFailure([err.format(self.out.progname)]) from None
         for opt in options:
