@@ -185,7 +185,8 @@ def test_memdev_has_no_share_or_reserve_and_no_pc_ram() -> None:
          "were specified but maximum memory size (0x100000000) is equal to the initial memory "
          "size (0x100000000)\n"),
         ("-m 4G -object memory-backend-ram,id=m0,size=0",
-         f"{PROG}: Property 'memory-backend-ram.size' doesn't take value '0'\n"),
+         f"{PROG}: -object memory-backend-ram,id=m0,size=0: Property 'memory-backend-ram.size' "
+         "doesn't take value '0'\n"),
         ("-m 4G -object memory-backend-memfd,id=m0,size=1G",
          f"{PROG}: -object memory-backend-memfd,id=m0,size=1G: invalid object type: "
          "memory-backend-memfd\n"),

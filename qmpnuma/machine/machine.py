@@ -677,13 +677,20 @@ class _Builder:
                                  acpi=machine.dimms.acpi)
 
     def _create_objects(self, machine: Machine) -> None:
-        """Early objects (everything but memory backends), then the backends, in CLI order."""
-        for _, request in self.objects:
+        """Early objects (everything but memory backends), then the backends, in CLI order.
+
+        7.2 creates them outside any option location; 2.9 creates them while iterating the
+        ``-object`` options, so its errors carry the option's location.
+        """
+        for opt, request in self.objects:
             if not request.is_backend:
-                self._guard(partial(machine._add_other_object, request.qom_type, request.id))
-        for _, request in self.objects:
+                location = option_location(opt) if self.profile == "2.9" else None
+                self._guard(partial(machine._add_other_object, request.qom_type, request.id),
+                            location)
+        for opt, request in self.objects:
             if request.is_backend:
-                self._guard(partial(machine._create_backend, request, qmp=False))
+                location = option_location(opt) if self.profile == "2.9" else None
+                self._guard(partial(machine._create_backend, request, qmp=False), location)
 
     def _resolve_ram_memdev(self, machine: Machine) -> None:
         if machine.ram_memdev is not None and machine.ram_memdev not in machine.backends:
