@@ -9,7 +9,6 @@ the model, so that they can be swapped for the options room's functions without 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -353,13 +352,3 @@ def is_identifier(text: str) -> bool:
     if not text or not text[0].isascii() or not text[0].isalpha():
         return False
     return all(c.isascii() and (c.isalnum() or c in "-._") for c in text)
-
-
-def format_hex(value: int) -> str:
-    """``0x%x`` as QEMU prints addresses and sizes."""
-    return f"0x{value:x}"
-
-
-def ceil_log2(value: int) -> int:
-    """Small helper for power-of-two checks (kept here to avoid a math import elsewhere)."""
-    return math.ceil(math.log2(value)) if value > 0 else 0
