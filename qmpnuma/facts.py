@@ -20,3 +20,16 @@ def recorded_facts() -> dict[str, Any]:
 def device_model_names() -> frozenset[str]:
     """The device models QEMU 7.2's `-device`/`device_add` accept."""
     return frozenset(recorded_facts()["device-names"])
+
+
+@cache
+def recorded_replies() -> dict[str, Any]:
+    """QMP answers of the reference binary to interface queries (`qemu-7.2-replies.json`).
+
+    `probe` maps an accelerator to a list of recorded exchanges (`execute`, optional
+    `arguments`, then `return` or `error`); `cpu-objects` maps an accelerator and a CPU model to
+    the first vCPU's `qom-list` answer and its `qom-get` answers by property name.
+    """
+    text = resources.files("qmpnuma.data").joinpath("qemu-7.2-replies.json").read_text()
+    data: dict[str, Any] = json.loads(text)
+    return data

@@ -92,4 +92,14 @@ class CommandRegistry:
 
 def load_handlers() -> None:
     """Import every handler module so that their `@command` registrations run."""
-    from qmpnuma.commands import control, hmp, memory, qom, topology  # noqa: F401
+    # `cpu_object` imports `qom` first and then takes over `qom-list`/`qom-get` for vCPU paths.
+    from qmpnuma.commands import (  # noqa: F401
+        control,
+        cpu_object,
+        hmp,
+        memory,
+        qom,
+        recorded,
+        startup,
+        topology,
+    )

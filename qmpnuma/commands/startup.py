@@ -1,0 +1,240 @@
+"""Start-up queries of a management stack whose answers follow from the command line.
+
+libvirt asks these right after connecting to a freshly started (paused) guest: the character
+devices, the I/O threads, the block nodes and devices, the migration capabilities, the balloon.
+Nothing here is recorded: each answer is derived from the options the machine recorded
+(`machine.options`, `machine.other_objects`), so it changes with the command line as QEMU's does.
+The model of this machine has no block layer and no balloon, so those answers are the ones QEMU
+gives for a guest without disks or balloon.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from qmpnuma.commands.registry import CommandContext, command
+from qmpnuma.errors import QmpError
+from qmpnuma.machine import Machine
+from qmpnuma.machine.qom_order import ObjectsContainer
+from qmpnuma.options.qemuopts import parse_opts
+
+#: Migration capabilities of QEMU 7.2 in the order `query-migrate-capabilities` lists them.
+MIGRATION_CAPABILITIES = (
+    "xbzrle", "rdma-pin-all", "auto-converge", "zero-blocks", "compress", "events",
+    "postcopy-ram", "x-colo", "release-ram", "block", "return-path", "pause-before-switchover",
+    "multifd", "dirty-bitmaps", "postcopy-blocktime", "late-block-activate",
+    "x-ignore-shared", "validate-uuid", "background-snapshot", "zero-copy-send",
+    "postcopy-preempt",
+)
+#: Default polling parameters of an I/O thread (`query-iothreads`).
+IOTHREAD_POLL_MAX_NS = 32768
+
+
+@dataclass
+class StartupState:
+    """What these commands change or create for one machine: capabilities, I/O threads."""
+
+    capabilities: dict[str, bool] = field(
+        default_factory=lambda: dict.fromkeys(MIGRATION_CAPABILITIES, False)
+    )
+    iothread_tids: dict[str, int] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+_STATES: weakref.WeakKeyDictionary[Machine, StartupState] = weakref.WeakKeyDictionary()
+
+
+def _state(machine: Machine) -> StartupState:
+    state = _STATES.get(machine)
+    if state is None:
+        state = _STATES[machine] = StartupState()
+    return state
+
+
+@dataclass(frozen=True)
+class Chardev:
+    """One character device of the command line: its label and the filename QEMU shows."""
+
+    label: str
+    filename: str
+
+
+def _socket_path(fd: int) -> str | None:
+    """The unix path an inherited listening socket is bound to (libvirt passes `fd=N`)."""
+    try:
+        dup = os.dup(fd)
+    except OSError:
+        return None
+    with contextlib.closing(socket.socket(fileno=dup)) as sock:
+        try:
+            name = sock.getsockname()
+        except OSError:
+            return None
+    return name if isinstance(name, str) else None
+
+
+def _socket_filename(values: dict[str, str]) -> str:
+    """QEMU's filename of a listening socket chardev (unix path or host:port)."""
+    server = values.get("server", "off") in ("on", "yes", "true", "y", "")
+    suffix = ",server=on" if server else ""
+    if "fd" in values:
+        path = _socket_path(int(values["fd"])) if values["fd"].isdigit() else None
+        return f"unix:{path}{suffix}" if path is not None else f"fd:{values['fd']}{suffix}"
+    if "path" in values:
+        return f"unix:{values['path']}{suffix}"
+    return f"tcp:{values.get('host', '')}:{values.get('port', '')}{suffix}"
+
+
+def chardevs(machine: Machine) -> list[Chardev]:
+    """The character devices in creation order (`-chardev`, then the `-qmp`/`-monitor` ones).
+
+    `-qmp`/`-monitor` shorthands create chardevs named `compat_monitorN`, numbered across both.
+    """
+    out: list[Chardev] = []
+    compat = 0
+    for opt in machine.options:
+        if opt.arg is None:
+            continue
+        if opt.name == "chardev":
+            pairs = parse_opts(opt.arg, "backend")
+            values = dict(pairs)
+            backend = values.get("backend", "")
+            if backend == "socket":
+                filename = _socket_filename(values)
+            elif backend in ("file", "pipe"):
+                filename = values.get("path", "")
+            else:
+                filename = backend
+            out.append(Chardev(values.get("id", ""), filename))
+        elif opt.name in ("qmp", "qmp-pretty", "monitor"):
+            spec = opt.arg
+            if spec == "none":
+                continue
+            head, _, rest = spec.partition(",")
+            if head.startswith("unix:"):
+                values = dict(parse_opts(rest, None)) if rest else {}
+                values["path"] = head[5:]
+                filename = _socket_filename(values)
+            elif head.startswith("tcp:"):
+                values = dict(parse_opts(rest, None)) if rest else {}
+                host, _, port = head[4:].rpartition(":")
+                values.update(host=host, port=port)
+                filename = _socket_filename(values)
+            else:
+                filename = head
+            out.append(Chardev(f"compat_monitor{compat}", filename))
+            compat += 1
+    return out
+
+
+def _monitor_labels(machine: Machine) -> list[str]:
+    """Labels of the chardevs that carry QMP monitors, in the server's monitor order."""
+    labels: list[str] = []
+    compat = 0
+    for opt in machine.options:
+        if opt.arg is None:
+            continue
+        if opt.name in ("qmp", "qmp-pretty", "monitor"):
+            if opt.arg != "none":
+                if opt.name != "monitor":
+                    labels.append(f"compat_monitor{compat}")
+                compat += 1
+        elif opt.name == "mon":
+            values = dict(parse_opts(opt.arg, "chardev"))
+            if values.get("mode", "readline") == "control":
+                labels.append(values.get("chardev", ""))
+    return labels
+
+
+@command("query-chardev")
+def query_chardev(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    devices = chardevs(ctx.machine)
+    index = getattr(ctx.monitor, "index", None)
+    labels = _monitor_labels(ctx.machine)
+    asking = labels[index] if isinstance(index, int) and index < len(labels) else None
+    monitor_labels = set(labels)
+    order = ObjectsContainer()
+    for dev in devices:
+        order.add(dev.label)
+    by_label = {dev.label: dev for dev in devices}
+    out = []
+    for label in order.listing_order():
+        dev = by_label[label]
+        filename = dev.filename
+        # A listening socket nobody is connected to shows as disconnected; the asking monitor's
+        # own socket is connected by definition.
+        if label in monitor_labels and label != asking and dev.filename.startswith(
+            ("unix:", "tcp:")
+        ):
+            filename = f"disconnected:{filename}"
+        out.append({"label": label, "filename": filename, "frontend-open": True})
+    return out
+
+
+def _idle(stop: threading.Event, started: threading.Event) -> None:
+    started.set()
+    stop.wait()
+
+
+def _iothread_tid(state: StartupState, ident: str) -> int:
+    """A real idle thread per I/O thread object, started on first use (its id is pinned)."""
+    if ident not in state.iothread_tids:
+        started = threading.Event()
+        thread = threading.Thread(
+            target=_idle, args=(state.stop, started), name=f"IO {ident}", daemon=True
+        )
+        thread.start()
+        started.wait()
+        state.iothread_tids[ident] = thread.native_id or 0
+    return state.iothread_tids[ident]
+
+
+@command("query-iothreads")
+def query_iothreads(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    machine = ctx.machine
+    state = _state(machine)
+    out = []
+    for ident in machine.objects.listing_order():
+        if machine.other_objects.get(ident) != "iothread":
+            continue
+        out.append({
+            "id": ident, "thread-id": _iothread_tid(state, ident),
+            "poll-max-ns": IOTHREAD_POLL_MAX_NS, "poll-grow": 0, "poll-shrink": 0,
+            "aio-max-batch": 0,
+        })
+    return out
+
+
+@command("query-named-block-nodes")
+def query_named_block_nodes(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return []
+
+
+@command("query-block")
+def query_block(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return []
+
+
+@command("query-balloon")
+def query_balloon(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    raise QmpError("DeviceNotActive", "No balloon device has been activated")
+
+
+@command("query-migrate-capabilities")
+def query_migrate_capabilities(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    caps = _state(ctx.machine).capabilities
+    return [{"capability": name, "state": state} for name, state in caps.items()]
+
+
+@command("migrate-set-capabilities")
+def migrate_set_capabilities(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    caps = _state(ctx.machine).capabilities
+    for item in args["capabilities"]:
+        caps[item["capability"]] = bool(item["state"])
+    return {}
