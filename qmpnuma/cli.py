@@ -22,6 +22,11 @@ USAGE = """\
 usage: qmpnuma [--profile=7.2|2.9] [QEMU ARGS...]        serve QMP for the machine QEMU would build
        qmpnuma [--profile=P] check [--json] [QEMU ARGS...]  validate and print the NUMA topology
        qmpnuma demo                                        serve the demo machine
+       qmpnuma [--faults F] [--control unix:P] [--trace F] [QEMU ARGS...]  instrumented server
+       qmpnuma replay TRACE --connect unix:PATH|HOST:PORT  replay a trace, report 1st difference
+       qmpnuma replay TRACE --replies OUT                  export a trace as libvirt .replies
+       qmpnuma fleet --count N --socket-dir DIR [-- QEMU ARGS]  serve N machines, DIR/vm-K.qmp
+       qmpnuma fleet --spec FILE                           serve the machines of a JSON/TOML file
 """
 
 
@@ -78,13 +83,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args and args[0] == "check":
         return check(args[1:], profile, progname)
+    if args and args[0] == "fleet":
+        from qmpnuma.server.fleet_cli import fleet_main
+
+        return fleet_main(args[1:], profile, progname)
     if args and args[0] == "demo":
         from qmpnuma.demo import run_demo
 
         return run_demo(profile)
+    if args and args[0] == "replay":
+        from qmpnuma.replay import main as replay_main
+
+        return replay_main(args[1:])
+    instrument = None
+    if args and args[0].partition("=")[0] in ("--faults", "--control", "--trace"):
+        from qmpnuma.server.instrument import split_instrument_options
+
+        instrument, args = split_instrument_options(args)
     from qmpnuma.server.launch import serve_machine
 
     machine = build_machine(args, profile, progname)
+    if instrument is not None:
+        from qmpnuma.server.instrument import install_or_exit
+
+        install_or_exit(instrument, progname)
     return serve_machine(machine, progname)
 
 
