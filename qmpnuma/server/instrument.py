@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -82,24 +83,35 @@ class ControlChannel:
 
     def __init__(self, sock: socket.socket, instrumentation: Instrumentation) -> None:
         self._sock = sock
+        self._path = sock.getsockname()
         self._instrumentation = instrumentation
         self._server: asyncio.Server | None = None
+        self._clients: set[asyncio.StreamWriter] = set()
 
     async def start(self, server: QmpServer) -> None:
         self._sock.setblocking(False)
         self._server = await asyncio.start_unix_server(self._client, sock=self._sock)
 
     async def stop(self) -> None:
+        """Stop listening, end the clients, and remove the socket file (it was ours)."""
         if self._server is not None:
             self._server.close()
+        for writer in list(self._clients):
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                writer.close()
+        if isinstance(self._path, str) and self._path:
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, OSError):
+        self._clients.add(writer)
+        with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
             while line := await reader.readline():
                 if not line.strip():
                     continue
                 writer.write(json.dumps(self.handle(line)).encode() + b"\n")
                 await writer.drain()
+        self._clients.discard(writer)
         with contextlib.suppress(ConnectionError, OSError, RuntimeError):
             writer.close()
 
