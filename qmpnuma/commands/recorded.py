@@ -158,7 +158,7 @@ def qom_list_properties(ctx: CommandContext, args: dict[str, Any]) -> Any:
         pass
     known = {entry["name"] for entry in _plain(ctx, "qom-list-types")}
     if typename not in known:
-        raise QmpError("GenericError", f"Class '{typename}' not found") from None
+        raise QmpError("DeviceNotFound", f"Class '{typename}' not found") from None
     raise QmpError("GenericError", f"qmpnuma has no recorded properties for type {typename}")
 
 

@@ -35,7 +35,7 @@ from qmpnuma.machine.cli_syntax import (
 )
 from qmpnuma.machine.cpu_slots import CpuSlot
 from qmpnuma.machine.cpus import MachineCpus
-from qmpnuma.machine.devices import add_device
+from qmpnuma.machine.devices import add_device, qmp_value_text
 from qmpnuma.machine.dimms import UNASSIGNED_SLOT, Dimm, DimmBank, DimmRequest
 from qmpnuma.machine.machine_types import MachineType, Profile, resolve_machine_type
 from qmpnuma.machine.memory import (
@@ -52,6 +52,7 @@ from qmpnuma.machine.numa import NumaConfig, RamBlockNotifier
 from qmpnuma.machine.qom_order import ObjectsContainer
 from qmpnuma.machine.smp import CpuTopology, default_topology, parse_smp
 from qmpnuma.options.argv import ArgvError, ArgvOption, check_supported, option_location, split_argv
+from qmpnuma.options.keyval import is_json_form, parse_json_option
 
 #: Options QEMU accepts that this model records but does not interpret (the server uses
 #: some of them: ``-qmp``, ``-chardev``, ``-mon``, ``-S``, ``-name``, ``-uuid``,
@@ -575,7 +576,13 @@ class _Builder:
             _, warnings = split_qemu_opts(arg, "type")
             self.numa_opts.append(opt)
         elif name == "device":
-            pairs, warnings = split_qemu_opts(arg, "driver")
+            if self.profile == "7.2" and is_json_form(arg):
+                # 7.2 reads a `-device` starting with '{' as JSON (libvirt passes it so) and
+                # turns the members into option text as qemu_opts_from_qdict does.
+                members = parse_json_option(arg).items()
+                pairs, warnings = [(key, qmp_value_text(value)) for key, value in members], []
+            else:
+                pairs, warnings = split_qemu_opts(arg, "driver")
             ids = [value for key, value in pairs if key == "id"]
             if ids:
                 if not is_identifier(ids[-1]):
