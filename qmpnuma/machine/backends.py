@@ -17,7 +17,6 @@ model what QEMU's ``open``/``mkstemp`` would answer without creating anything.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import stat
 from collections.abc import Mapping, Sequence
@@ -27,6 +26,7 @@ from typing import Any
 
 from qmpnuma.errors import MachineError, OptionError
 from qmpnuma.machine.cli_syntax import OptsReader, is_identifier, split_qemu_opts
+from qmpnuma.options.keyval import parse_json_option
 
 RAM = "memory-backend-ram"
 FILE = "memory-backend-file"
@@ -153,7 +153,7 @@ def parse_object_option(text: str, seen_ids: Sequence[str], profile: str = "7.2"
     Returns the request and short-form-boolean warning lines (without prefix).  Raises
     ``OptionError``; the caller adds the ``-object ...:`` location.
     """
-    if text.startswith("{"):
+    if text.startswith("{") and profile != "2.9":
         return parse_object_json(text, profile), []
     pairs, warnings = split_qemu_opts(text, "qom-type")
     ids = [value for key, value in pairs if key == "id"]
@@ -196,32 +196,13 @@ def parse_object_option(text: str, seen_ids: Sequence[str], profile: str = "7.2"
     return ObjectRequest(qom_type, ident, props), warnings
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    if len(keys) != len(set(keys)):
-        raise OptionError("JSON parse error, duplicate key")
-    return dict(pairs)
-
-
 def parse_object_json(text: str, profile: str = "7.2") -> ObjectRequest:
     """``-object {JSON}``: the QObject input visitor over ``ObjectOptions`` (7.2).
 
     Unlike the QemuOpts form there is no id bookkeeping at parse time: a duplicate id only
     fails when the object is created.
     """
-    decoder = json.JSONDecoder(object_pairs_hook=_reject_duplicate_keys)
-    try:
-        value, end = decoder.raw_decode(text)
-    except OptionError:
-        raise
-    except json.JSONDecodeError as err:
-        if err.pos >= len(text.rstrip()):
-            raise OptionError("JSON parse error, premature EOI") from None
-        raise OptionError("JSON parse error, expecting value") from None
-    if text[end:].strip():
-        raise OptionError("Expecting at most one JSON value")
-    if not isinstance(value, dict):
-        raise OptionError("Invalid parameter type for 'null', expected: object")
+    value = parse_json_option(text)
     qom_type = value.get("qom-type")
     if qom_type is None:
         raise OptionError("Parameter 'qom-type' is missing")
@@ -322,12 +303,15 @@ def build_backend(
     smp_cpus: int,
     profile: str = "7.2",
     canonical_ramblock_id: bool = False,
+    dump: bool = True,
+    merge: bool = True,
 ) -> MemoryBackend:
     """Run the property setters (stage 2) and return the not yet completed backend.
 
     ``smp_cpus`` is the ``prealloc-threads`` default (7.2 uses the machine's CPU count);
     ``canonical_ramblock_id`` the machine type's ``x-use-canonical-path-for-ramblock-id``
-    default (true up to 4.0).  Raises ``MachineError`` with the setter's text; such an object
+    default (true up to 4.0); ``dump``/``merge`` the machine's `dump-guest-core`/`mem-merge`,
+    which a new backend takes as its own defaults.  Raises ``MachineError`` with the setter's text; such an object
     never reaches ``/objects``.
     """
     backend = MemoryBackend(
@@ -338,6 +322,8 @@ def build_backend(
         share=request.qom_type == MEMFD,
         x_use_canonical_path_for_ramblock_id=canonical_ramblock_id,
         profile=profile,
+        dump=dump,
+        merge=merge,
     )
     schema_order = [name for name, _ in backend_members(request.qom_type, profile)]
     given = [name for name in schema_order if name in request.props]
