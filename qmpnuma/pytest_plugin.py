@@ -38,6 +38,7 @@ from qmpnuma.qmp.session import QmpSession
 from qmpnuma.server.faults import CommandRecord, FaultPlan, Instrumentation
 from qmpnuma.server.listeners import bind_unix
 from qmpnuma.server.runtime import MonitorState, QmpServer
+from qmpnuma.server.trace import TraceRecorder
 
 __all__ = ["Expectation", "RunningMachine", "start_machine"]
 
@@ -139,6 +140,8 @@ class RunningMachine:
         if self._watcher is not None:
             self._watcher.cancel()
         await self.server.close()
+        if self.faults.trace is not None:
+            self.faults.trace.close()
         if self._directory is not None:
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None
@@ -151,11 +154,13 @@ async def start_machine(
     faults: FaultPlan | dict[str, Any] | None = None,
     connect: bool = True,
     socket_path: str | None = None,
+    trace: str | None = None,
 ) -> RunningMachine:
     """Build a machine from QEMU arguments and serve it on the running loop.
 
     The socket goes in a fresh owner-only temporary directory unless ``socket_path`` is given;
     start-up errors raise `qmpnuma.ConfigError` with QEMU's stderr. `quit` stops the server.
+    ``trace`` records every byte in and out to that file (see `qmpnuma.server.trace`).
     """
     machine = Machine.from_argv(list(args), profile=profile)
     directory = None
@@ -169,7 +174,8 @@ async def start_machine(
         lambda: QmpSession(types.COMMANDS, types.SCHEMA, profile=profile), registry
     )
     registry.attach(broadcast=server.broadcast, request_exit=server.request_exit)
-    instrumentation = Instrumentation(plan=plan or FaultPlan(), machine=machine)
+    recorder = TraceRecorder(trace) if trace is not None else None
+    instrumentation = Instrumentation(plan=plan or FaultPlan(), machine=machine, trace=recorder)
     server.hooks = instrumentation
     sock = bind_unix(socket_path)
     await server.start([(sock, MonitorState(index=0))])
