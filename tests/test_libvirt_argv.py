@@ -144,3 +144,15 @@ def test_recorded_interface_answers(registry: CommandRegistry) -> None:
     assert run(registry, "query-tpm-models") == ["tpm-crb", "tpm-tis"]
     backends = run(registry, "qom-list-properties", {"typename": "memory-backend-memfd"})
     assert "hugetlb" in [p["name"] for p in backends]
+
+
+def test_backends_take_dump_and_merge_from_the_machine() -> None:
+    # libvirt passes -machine ...,dump-guest-core=off; QEMU 7.2 then reports dump=false for every
+    # backend that does not set it (checked with the real binary, pc.ram included).
+    machine = Machine.from_argv([
+        "-machine", "pc,dump-guest-core=off,mem-merge=off",
+        "-object", "memory-backend-ram,id=m,size=1G",
+        "-object", "memory-backend-ram,id=n,size=1G,dump=on",
+    ])
+    flags = {b["id"]: (b["dump"], b["merge"]) for b in machine.query_memdev()}
+    assert flags == {"m": (False, False), "pc.ram": (False, False), "n": (True, False)}

@@ -314,6 +314,10 @@ class Machine:
         self.objects.add(object_id)
         self.other_objects[object_id] = qom_type
 
+    def machine_switch(self, name: str) -> bool:
+        """A boolean `-machine` property that defaults to on (`dump-guest-core`, `mem-merge`)."""
+        return self.machine_props.get(name, "on") not in ("off", "no", "false", "n")
+
     def _create_backend(self, request: ObjectRequest, qmp: bool) -> MemoryBackend:
         check_object_id(request.id)
         version = self.machine_type.version
@@ -325,6 +329,11 @@ class Machine:
             and version is not None
             and version <= (4, 0),
         )
+        # A backend's dump/merge default to the machine's dump-guest-core/mem-merge.
+        if "dump" not in request.props:
+            backend.dump = self.machine_switch("dump-guest-core")
+        if "merge" not in request.props:
+            backend.merge = self.machine_switch("mem-merge")
         if request.id in self.objects:
             raise MachineError(
                 f"attempt to add duplicate property '{request.id}' to object (type 'container')"
@@ -740,6 +749,8 @@ class _Builder:
                     id=mt.default_ram_id, qom_type="memory-backend-ram",
                     size=memory.ram_size, prealloc_threads=machine.topology.cpus,
                     mapped=True, implicit=True, profile=self.profile,
+                    dump=machine.machine_switch("dump-guest-core"),
+                    merge=machine.machine_switch("mem-merge"),
                 )
                 check_guest_memory(backend)
                 machine.objects.add(backend.id)
