@@ -12,7 +12,6 @@ from typing import Any
 
 from qmpnuma.commands.registry import CommandContext, command
 from qmpnuma.machine.devices import qmp_value_text
-from qmpnuma.qmp.writer import qdict_order
 
 
 def memdev_list(ctx: CommandContext) -> list[dict[str, Any]]:
@@ -59,8 +58,8 @@ def object_del(ctx: CommandContext, args: dict[str, Any]) -> Any:
 
 
 def device_pairs_from_qmp(arguments: dict[str, Any]) -> list[tuple[str, str]]:
-    """`device_add` arguments as the QemuOpts pairs QEMU 7.2 builds from them (QDict order)."""
-    return [(key, qmp_value_text(arguments[key])) for key in qdict_order(arguments)]
+    """`device_add` arguments as the QemuOpts pairs QEMU 7.2 builds from them."""
+    return [(key, qmp_value_text(value)) for key, value in arguments.items()]
 
 
 @command("device_add")

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.dimms import UNASSIGNED_SLOT
+from qmpnuma.options.hash_order import qdict_order
 from qmpnuma.options.numbers import NumberError, qemu_strtou64
 
 CPU_DRIVER_SUFFIX = "-x86_64-cpu"
@@ -101,22 +102,38 @@ def _strtoi64(text: str) -> int:
     return value
 
 
-def dimm_properties(request: DeviceRequest) -> dict[str, Any]:
-    """pc-dimm's properties from text, in the order given, with QEMU's texts on failure."""
+def dimm_properties(request: DeviceRequest, host: DeviceHost) -> dict[str, Any]:
+    """pc-dimm's properties from text, walked in QDict order as QEMU 7.2 sets them.
+
+    Setting the `memdev` link resolves it on the spot, so a missing backend is reported before a
+    later bad property, exactly as QEMU does.
+    """
     values: dict[str, Any] = {"memdev": None, "node": 0, "slot": UNASSIGNED_SLOT, "addr": 0}
-    for key, text in request.properties:
+    given = dict(request.properties)
+    for key in qdict_order(given):
+        text = given[key]
         kind = DIMM_PROPERTIES.get(key)
         if kind is None:
             raise MachineError(f"Property '{request.driver}.{key}' not found")
-        values[key] = text if kind[0] == "link" else _integer(key, text, kind[1])
+        if kind[0] == "link":
+            if host.is_user_object(text):
+                raise MachineError(
+                    "Invalid parameter type for 'memdev', expected: memory-backend"
+                )
+            if not host.has_backend(text):
+                raise MachineError(f"Device '{text}' not found", "DeviceNotFound")
+            values[key] = text
+        else:
+            values[key] = _integer(key, text, kind[1])
     return values
 
 
 def cpu_properties(request: DeviceRequest) -> dict[str, int]:
     """The topology ids of a CPU device (other CPU properties, e.g. features, pass)."""
+    given = dict(request.properties)
     return {
-        key: _integer(key, text, "int32_t")
-        for key, text in request.properties
+        key: _integer(key, given[key], "int32_t")
+        for key in qdict_order(given)
         if key in CPU_ID_PROPERTIES
     }
 
@@ -135,6 +152,8 @@ class DeviceHost(Protocol):
     def supports_memory_hotplug(self) -> bool: ...
 
     def is_user_object(self, object_id: str) -> bool: ...
+
+    def has_backend(self, object_id: str) -> bool: ...
 
     def plug_dimm(
         self, device_id: str | None = None, memdev: str | None = None, node: int = 0,
@@ -165,10 +184,8 @@ def add_device(
     if request.id is not None and request.id in host.device_ids:
         raise MachineError(f"Duplicate device ID '{request.id}'")
     if driver == "pc-dimm":
-        values = dimm_properties(request)
+        values = dimm_properties(request, host)
         memdev = values["memdev"]
-        if memdev is not None and host.is_user_object(memdev):
-            raise MachineError("Invalid parameter type for 'memdev', expected: memory-backend")
         if not host.supports_memory_hotplug:
             host.plug_dimm_without_hotplug(memdev, values["node"])
             return
