@@ -389,6 +389,10 @@ class Machine:
         """True for a user-created object that is not a memory backend (e.g. an iothread)."""
         return object_id in self.other_objects
 
+    def has_backend(self, object_id: str) -> bool:
+        """True when ``object_id`` names a memory backend (a pc-dimm's ``memdev`` target)."""
+        return object_id in self.backends
+
     def device_add(self, pairs: Sequence[tuple[str, str]], *, hotplugged: bool) -> None:
         """``-device`` / ``device_add`` from QemuOpts pairs (``driver``, ``id`` and properties
         as text), with qdev's order of checks (``qmpnuma.machine.devices``)."""
