@@ -216,7 +216,7 @@ def _microvm() -> MachineType:
         cpu_max=288,
         default_cpu_type="qemu64-x86_64-cpu",
         default_ram_id="microvm.ram",
-        dies_supported=True,
+        dies_supported=False,
         numa_supported=True,
         help_family="microvm",
     )
