@@ -1,10 +1,10 @@
 """A seeded generator of QEMU command lines for the differential suite.
 
 Each case is a plausible management-stack command line (machine type, memory, SMP topology, NUMA
-nodes with backends or legacy ``mem=``, distances, ``-numa cpu``, HMAT, DIMMs) to which, most of the
-time, one mutation is applied that may make it invalid. Nothing here knows the expected answer: the
-real QEMU decides, and qmpnuma must agree with it. Sizes stay small so that real QEMU never fails for
-lack of host memory, and ``prealloc`` is only used on tiny backends.
+nodes with backends or legacy ``mem=``, distances, ``-numa cpu``, HMAT, DIMMs) to which, most of
+the time, one mutation is applied that may make it invalid. Nothing here knows the expected
+answer: the real QEMU decides, and qmpnuma must agree with it. Sizes stay small so that real QEMU
+never fails for lack of host memory, and ``prealloc`` is only used on tiny backends.
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ def _smp(rng: random.Random) -> tuple[str | None, int]:
 
 def _backend(rng: random.Random, ident: str, mib: int) -> str:
     kind = rng.choice(["ram", "ram", "ram", "memfd", "file"])
-    props = [f"memory-backend-{kind}", f"id={ident}", f"size={_size_text(rng, mib, bare_is_mib=False)}"]
+    size = _size_text(rng, mib, bare_is_mib=False)
+    props = [f"memory-backend-{kind}", f"id={ident}", f"size={size}"]
     if kind == "file":
         props += ["mem-path=/dev/shm", "share=on"]
     if rng.random() < 0.2:

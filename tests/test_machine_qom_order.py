@@ -18,7 +18,8 @@ from typing import Any
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine import Machine
-from qmpnuma.machine.qom_order import GHashOrder, ObjectsContainer, g_str_hash
+from qmpnuma.machine.qom_order import ObjectsContainer
+from qmpnuma.qobject.hashing import GHashTableModel, g_str_hash
 
 MiB = 1 << 20
 
@@ -44,14 +45,14 @@ def test_spec_examples() -> None:
 
 
 def test_tombstones_and_resizes_keep_every_key() -> None:
-    table = GHashOrder()
+    table = GHashTableModel()
     names = [f"obj{i}" for i in range(200)]
     for name in names:
         table.insert(name)
     for name in names[::3]:
         table.remove(name)
     remaining = set(names) - set(names[::3])
-    assert set(table.iteration()) == remaining
+    assert set(table.keys()) == remaining
     assert len(table) == len(remaining)
     assert all(name in table for name in remaining)
     assert "obj0" not in table

@@ -12,11 +12,11 @@ import pytest
 
 from qmpnuma.errors import OptionError
 from qmpnuma.options.diagnostics import OptionWarning, format_report
-from qmpnuma.options.hash_order import ghash_order, qdict_order, tdb_hash
 from qmpnuma.options.keyval import is_json_form, keyval_parse, parse_json_option
 from qmpnuma.options.opts_visitor import visit_opts
 from qmpnuma.options.qemuopts import NUMA_OPTS, OBJECT_OPTS, parse_opts, parse_qemu_opts
 from qmpnuma.options.qobject_visitor import visit_keyval, visit_qobject
+from qmpnuma.qobject.hashing import ghash_order, qdict_order, tdb_hash
 
 PROG = "qemu-system-x86_64"
 

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.dimms import UNASSIGNED_SLOT
-from qmpnuma.options.hash_order import qdict_order
 from qmpnuma.options.numbers import NumberError, qemu_strtou64
+from qmpnuma.qobject.hashing import qdict_order
 
 CPU_DRIVER_SUFFIX = "-x86_64-cpu"
 _ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*\Z")

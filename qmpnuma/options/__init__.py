@@ -12,7 +12,7 @@ Modules, one job each:
 * :mod:`~qmpnuma.options.opts_visitor` – QemuOpts pairs read as a QAPI type (``visit_opts``);
 * :mod:`~qmpnuma.options.qobject_visitor` – keyval trees and JSON values read as a QAPI type
   (``visit_keyval``, ``visit_qobject``);
-* :mod:`~qmpnuma.options.hash_order` – GLib/QDict iteration orders that decide which of several
+* :mod:`~qmpnuma.qobject.hashing` – GLib/QDict iteration orders that decide which of several
   bad keys QEMU reports;
 * :mod:`~qmpnuma.options.diagnostics` – printing an error or warning the way QEMU does.
 """

@@ -19,7 +19,7 @@ Reproduced behaviour:
 
 :func:`keyval_parse` returns nested dicts/lists of strings; key order inside a dict is the
 order in which keys first appeared (QEMU's own iteration order is derived from it where it
-matters, see :mod:`qmpnuma.options.hash_order`).
+matters, see :mod:`qmpnuma.qobject.hashing`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qmpnuma.errors import OptionError
-from qmpnuma.options.hash_order import qdict_order
+from qmpnuma.qobject.hashing import qdict_order
 
 #: Longest key fragment keyval accepts (QEMU's ``key_in_cur`` buffer is 128 bytes).
 KEY_FRAGMENT_MAX = 127

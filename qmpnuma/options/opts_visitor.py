@@ -25,7 +25,6 @@ from typing import Any
 
 from qmpnuma.errors import OptionError
 from qmpnuma.options.cnum import strtoll
-from qmpnuma.options.hash_order import GHashTableModel
 from qmpnuma.options.numbers import (
     NumberError,
     Profile,
@@ -34,6 +33,7 @@ from qmpnuma.options.numbers import (
     parse_uint_full,
     qapi_bool,
 )
+from qmpnuma.qobject.hashing import GHashTableModel
 
 Schema = Mapping[str, Mapping[str, Any]]
 

@@ -26,8 +26,8 @@ from typing import Literal
 
 from qmpnuma.errors import OptionError
 from qmpnuma.options.diagnostics import OptionWarning
-from qmpnuma.options.hash_order import qdict_order
 from qmpnuma.options.numbers import Profile, qemuopts_bool, qemuopts_number, qemuopts_size
+from qmpnuma.qobject.hashing import qdict_order
 
 OptType = Literal["string", "bool", "number", "size"]
 

@@ -31,9 +31,9 @@ from typing import Any
 
 from qmpnuma.errors import OptionError
 from qmpnuma.options.cnum import INT64_MAX, INT64_MIN, UINT64_MAX, strtod, strtoll, strtoull
-from qmpnuma.options.hash_order import GHashTableModel, qdict_order
 from qmpnuma.options.numbers import NumberError, parse_size, qapi_bool
 from qmpnuma.options.opts_visitor import SIGNED_WIDTHS, UNSIGNED_WIDTHS
+from qmpnuma.qobject.hashing import GHashTableModel, qdict_order
 
 Schema = Mapping[str, Mapping[str, Any]]
 

@@ -10,7 +10,8 @@ yields, so we must know that order to print the same key:
   in which the QObject visitor copies a dict's keys into its ``GHashTable``, and in which
   keyval's list conversion walks a dict.
 
-Both models follow GLib 2.74 (Debian 12) and QEMU 7.2.
+Both models follow GLib 2.74 (Debian 12) and QEMU 7.2. The same GLib model also orders QOM's
+``/objects`` container (``qmpnuma.machine.qom_order``), which ``query-memdev`` walks.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ _MASK32 = 0xFFFFFFFF
 _MIN_SHIFT = 3
 _PRIME_MOD = (
     1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521,
+    131071, 262139, 524287, 1048573, 2097143, 4194301, 8388593, 16777213, 33554393,
+    67108859, 134217689, 268435399, 536870909, 1073741789, 2147483647,
 )
 _UNUSED = 0
 _TOMBSTONE = 1
@@ -81,6 +84,12 @@ class GHashTableModel:
         if was_unused:
             self._noccupied += 1
             self._maybe_resize()
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._lookup(key, self._hash(key))[1]
+
+    def __len__(self) -> int:
+        return self._nnodes
 
     def remove(self, key: str) -> bool:
         """``g_hash_table_remove``: leave a tombstone; True if the key was there."""
