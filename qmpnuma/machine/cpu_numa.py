@@ -14,6 +14,7 @@ receives a CPU must be its own initiator, and becomes so (the mapping is updated
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping, MutableMapping, Sequence
+from operator import attrgetter
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.cpu_slots import CpuProps, CpuSlot
@@ -27,6 +28,12 @@ PARTIAL_MAPPING_WARNING_7_2 = (
     "partial NUMA mappings is obsoleted and will be removed in future"
 )
 PARTIAL_MAPPING_WARNING_2_9 = "All CPU(s) up to maxcpus should be described in NUMA config"
+
+
+#: The `CpuSlot` attribute holding each id (cluster-id has none: it is never supported).
+_SLOT_ATTRIBUTES = {
+    "socket-id": "socket_id", "die-id": "die_id", "core-id": "core_id", "thread-id": "thread_id",
+}
 
 
 def _slot_value(slot: CpuSlot, prop: str) -> int | None:
@@ -66,13 +73,18 @@ def set_cpu_numa_node(
         for prop in _SUPPORT_CHECK_ORDER:
             if prop in props and _slot_value(slots[0], prop) is None:
                 raise MachineError(f"{prop} is not supported")
+    # The support check above guarantees every given id is an attribute the slots have, so a
+    # slot matches when its tuple of those attributes equals the wanted tuple (this loop runs
+    # once per CPU of a `cpus=` list, over every slot: keep it cheap for hundreds of CPUs).
+    given = [prop for prop in _SUPPORT_CHECK_ORDER if prop in props]
+    wanted = tuple(props[prop] for prop in given)
+    ids_of = attrgetter(*(_SLOT_ATTRIBUTES[prop] for prop in given)) if given else None
     matched = False
     for slot in slots:
-        if any(
-            prop in props and props[prop] != _slot_value(slot, prop)
-            for prop in _SUPPORT_CHECK_ORDER
-        ):
-            continue
+        if ids_of is not None:
+            ids = ids_of(slot)
+            if (ids if len(given) > 1 else (ids,)) != wanted:
+                continue
         if slot.node_id is not None and slot.node_id != node_id:
             raise MachineError(f"CPU is already assigned to node-id: {slot.node_id}")
         matched = True
