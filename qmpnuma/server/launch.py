@@ -12,9 +12,10 @@ import sys
 from qmpnuma.commands.registry import CommandRegistry
 from qmpnuma.errors import OptionError
 from qmpnuma.machine import Machine
+from qmpnuma.options.qemuopts import parse_opts
 from qmpnuma.profiles import wire_types
 from qmpnuma.qmp.session import QmpSession
-from qmpnuma.server import daemon
+from qmpnuma.server import daemon, signal_report
 from qmpnuma.server.endpoints import endpoints_from_options
 from qmpnuma.server.listeners import bind
 from qmpnuma.server.runtime import MonitorState, QmpServer
@@ -23,6 +24,16 @@ from qmpnuma.server.vcpu_threads import VcpuThreads
 
 def _option_values(machine: Machine, name: str) -> list[str]:
     return [opt.arg or "" for opt in machine.options if opt.name == name]
+
+
+def _message_timestamps(machine: Machine) -> bool:
+    """Whether `-msg timestamp=on` asks for a time prefix on every message (last one wins)."""
+    wanted = False
+    for text in _option_values(machine, "msg"):
+        for key, value in parse_opts(text, None):
+            if key == "timestamp":
+                wanted = value in ("on", "yes", "true", "y")
+    return wanted
 
 
 def serve_machine(machine: Machine, progname: str) -> int:
@@ -50,6 +61,8 @@ def serve_machine(machine: Machine, progname: str) -> int:
     if daemonizing:
         daemon.ready(0)
         daemon.detach_stdio()
+    # Before any thread starts: the terminating signals go to one waiter that knows the sender.
+    signal_report.block()
     vcpus = VcpuThreads()
     machine.cpus.use_thread_ids(vcpus.start_one)
     types = wire_types(machine.profile)
@@ -68,8 +81,15 @@ def serve_machine(machine: Machine, progname: str) -> int:
         server.broadcast("SHUTDOWN", shutdown_data)
         server.request_exit(0)
 
+    async def serve() -> int:
+        signal_report.start_waiter(
+            asyncio.get_running_loop(), on_signal, progname=progname,
+            profile=machine.profile, timestamps=_message_timestamps(machine),
+        )
+        return await server.run(listeners, on_signal=on_signal)
+
     try:
-        return asyncio.run(server.run(listeners, on_signal=on_signal))
+        return asyncio.run(serve())
     finally:
         vcpus.stop()
         for path in pidfiles:
