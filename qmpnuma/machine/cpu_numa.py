@@ -122,7 +122,13 @@ def assign_node_cpus(
     (N4 ``CPU index (4) should be smaller than maxcpus (4)``, N5 already-assigned, N15)."""
     for cpu_index in cpu_indexes:
         _check_cpu_index(cpu_index, len(slots))
-        set_cpu_numa_node(slots, _index_props(slots[cpu_index], node_id), hmat_initiators)
+        # QEMU matches the slot's full id set against every possible CPU; ids are unique per
+        # slot, so the only match is the slot itself: same outcome without the O(n) scan.
+        slot = slots[cpu_index]
+        if slot.node_id is not None and slot.node_id != node_id:
+            raise MachineError(f"CPU is already assigned to node-id: {slot.node_id}")
+        slot.node_id = node_id
+        _check_hmat_initiator(node_id, hmat_initiators)
 
 
 def assign_numa_cpu(
