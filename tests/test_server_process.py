@@ -1,0 +1,157 @@
+"""The process around the monitors, side by side with QEMU where QEMU shows the behaviour.
+
+`-daemonize` (the parent leaves once the monitors listen; the pidfile names the server), signals
+(SIGTERM, SIGINT, SIGHUP: `SHUTDOWN` with reason `host-signal`, then exit 0), one client per
+monitor at a time, several monitors at once, and `-qmp stdio`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from qmp_endpoints import RawQmp, normalise
+
+QMPNUMA = str(Path(sys.executable).parent / "qmpnuma")
+BASE = ["-accel", "tcg", "-nodefaults", "-display", "none", "-S", "-M", "pc", "-m", "1G"]
+
+
+def _connect(path: str) -> RawQmp:
+    deadline = time.monotonic() + 10
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(path)
+            return RawQmp(sock)
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+            assert time.monotonic() < deadline, f"{path} never accepted"
+            time.sleep(0.01)
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="qmpnuma-proc-") as tmp:
+        yield Path(tmp)
+
+
+def _daemonized(binary: str, workdir: Path) -> tuple[int, str]:
+    """Start daemonized; return the served pid and the socket path (asserting QEMU's contract)."""
+    sock = str(workdir / "qmp.sock")
+    pidfile = workdir / "pid"
+    result = subprocess.run(
+        [binary, *BASE, "-qmp", f"unix:{sock},server=on,wait=off", "-daemonize",
+         "-pidfile", str(pidfile)],
+        capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert os.path.exists(sock), "the parent left before the monitor existed"
+    pid = int(pidfile.read_text().strip())
+    os.kill(pid, 0)
+    return pid, sock
+
+
+def _wait_gone(pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"pid {pid} still running")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_daemonize_pidfile_and_signal(
+    qemu_binary: str, workdir: Path, signum: signal.Signals
+) -> None:
+    """Both daemonize the same way and end a signal with the same SHUTDOWN line."""
+    lines = []
+    for binary in (qemu_binary, QMPNUMA):
+        sub = workdir / Path(binary).name
+        sub.mkdir()
+        pid, sock = _daemonized(binary, sub)
+        conn = _connect(sock)
+        conn.read_line()
+        conn.command({"execute": "qmp_capabilities"})
+        os.kill(pid, signum)
+        lines.append(normalise(conn.read_line()))
+        conn.close()
+        _wait_gone(pid)
+        assert not (sub / "pid").exists(), "the pidfile outlived the process"
+    assert lines[0] == lines[1]
+    assert json.loads(lines[1])["data"] == {"guest": False, "reason": "host-signal"}
+
+
+def test_pidfile_is_owner_only(workdir: Path) -> None:
+    pid, sock = _daemonized(QMPNUMA, workdir)
+    try:
+        assert (workdir / "pid").stat().st_mode & 0o777 == 0o600
+        assert os.stat(sock).st_mode & 0o077 == 0
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        _wait_gone(pid)
+
+
+def test_one_client_per_monitor_at_a_time(workdir: Path) -> None:
+    pid, sock = _daemonized(QMPNUMA, workdir)
+    try:
+        first = _connect(sock)
+        assert first.read_line().startswith(b'{"QMP"')
+        second = _connect(sock)
+        with pytest.raises(TimeoutError):
+            second.read_line(timeout=0.3)
+        first.close()
+        assert second.read_line(timeout=5).startswith(b'{"QMP"')
+        second.close()
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        _wait_gone(pid)
+
+
+def test_several_monitors_share_one_machine(workdir: Path) -> None:
+    sock_a, sock_b = str(workdir / "a.sock"), str(workdir / "b.sock")
+    proc = subprocess.Popen(
+        [QMPNUMA, *BASE, "-qmp", f"unix:{sock_a},server=on,wait=off",
+         "-chardev", f"socket,id=mon1,path={sock_b},server=on,wait=off",
+         "-mon", "chardev=mon1,mode=control"],
+    )  # fmt: skip
+    try:
+        a, b = _connect(sock_a), _connect(sock_b)
+        a.read_line(), b.read_line()
+        a.command({"execute": "qmp_capabilities"})
+        b.command({"execute": "qmp_capabilities"})
+        lines = a.command({"execute": "cont"})
+        assert json.loads(lines[0])["event"] == "RESUME"
+        assert json.loads(b.read_line())["event"] == "RESUME"
+        status = json.loads(b.command({"execute": "query-status"})[-1])
+        assert status["return"]["status"] == "running"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_qmp_stdio() -> None:
+    requests = b'{"execute":"qmp_capabilities"}\n{"execute":"query-status","id":1}\n'
+    requests += b'{"execute":"quit"}\n'
+    result = subprocess.run(
+        [QMPNUMA, *BASE, "-qmp", "stdio"], input=requests, capture_output=True, timeout=30,
+        check=False,
+    )
+    lines = result.stdout.split(b"\r\n")
+    assert lines[0].startswith(b'{"QMP"')
+    assert lines[2] == (
+        b'{"return": {"status": "prelaunch", "singlestep": false, "running": false}, "id": 1}'
+    )
+    assert b'"reason": "host-qmp-quit"' in lines[3]
+    assert result.returncode == 0
