@@ -1,0 +1,78 @@
+"""Figure 1: process start to the first `query-memdev` reply, and where qmpnuma's time goes.
+
+The same command line is started alternately with QEMU and with qmpnuma (alternating spreads
+any drift of the machine's load over both). qmpnuma's start is then taken apart phase by phase
+(`bench.startup_phases`) under `python -X importtime`, whose self times are grouped by package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from bench.launchers import start
+
+
+def measure(args: Sequence[str], repeats: int) -> dict[str, list[float]]:
+    """Seconds to first reply, per program, ``repeats`` times each."""
+    times: dict[str, list[float]] = {"qemu": [], "qmpnuma": []}
+    with tempfile.TemporaryDirectory(prefix="qmpnuma-bench-") as folder:
+        sock = os.path.join(folder, "cold.qmp")
+        for _ in range(repeats):
+            for kind in ("qemu", "qmpnuma"):
+                running = start(kind, args, sock)
+                times[kind].append(running.first_reply)
+                running.stop()
+    return times
+
+
+def _group(module: str) -> str:
+    """The package a module is accounted to: `qmpnuma.x` stays two levels, others one."""
+    parts = module.strip().split(".")
+    if parts[0] == "qmpnuma" and len(parts) > 1:
+        return ".".join(parts[:2])
+    return parts[0]
+
+
+def import_breakdown(args: Sequence[str]) -> dict[str, Any]:
+    """qmpnuma's start-up phases (ms) and import self time per package, largest first.
+
+    Runs `bench.startup_phases` under `python -X importtime` in a fresh interpreter.
+    """
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bench.startup_phases", *args],
+        capture_output=True, text=True, check=True, timeout=120,
+    )
+    phases: dict[str, float] = json.loads(done.stdout)
+    per_group: dict[str, float] = defaultdict(float)
+    total = 0.0
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        fields = line.split("|")
+        self_us = float(fields[0].split(":")[1])
+        per_group[_group(fields[2])] += self_us / 1000
+        total += self_us / 1000
+    ranked = sorted(per_group.items(), key=lambda item: item[1], reverse=True)
+    return {
+        "phases_ms": phases,
+        "imports_ms": total,
+        "top": [{"package": name, "ms": round(ms, 1)} for name, ms in ranked[:10]],
+    }
+
+
+def python_floor(repeats: int = 5) -> list[float]:
+    """Seconds for a bare `python -c pass`: the interpreter's own start, for context."""
+    runs = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        runs.append(time.perf_counter() - began)
+    return runs

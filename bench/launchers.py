@@ -1,0 +1,99 @@
+"""Starting and stopping the two servers under test with the same QEMU command line.
+
+Both get exactly the same arguments (QEMU's `-accel tcg -nodefaults -display none -S` plus the
+machine) and a `-qmp unix:PATH,server=on,wait=off` monitor; only the program differs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.qmp_client import connect_when_ready
+
+QEMU = shutil.which(os.environ.get("QMPNUMA_QEMU", "qemu-system-x86_64"))
+COMMON_ARGS = ("-accel", "tcg", "-nodefaults", "-display", "none", "-S")
+
+
+def qmpnuma_command() -> list[str]:
+    """The installed `qmpnuma` console script (what users run), else `python -m qmpnuma.cli`."""
+    script = os.path.join(os.path.dirname(sys.executable), "qmpnuma")
+    if os.path.exists(script):
+        return [script]
+    return [sys.executable, "-m", "qmpnuma.cli"]
+
+
+def program(kind: str) -> list[str]:
+    if kind == "qemu":
+        if QEMU is None:
+            raise RuntimeError("qemu-system-x86_64 is not installed")
+        return [QEMU]
+    return qmpnuma_command()
+
+
+@dataclass
+class Running:
+    """A started server and how long it took to answer its first query."""
+
+    process: subprocess.Popen[bytes]
+    socket: str
+    started: float
+    #: Seconds from process start to the first query-memdev reply.
+    first_reply: float = 0.0
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)
+
+
+def start(
+    kind: str,
+    machine_args: Sequence[str],
+    sock: str,
+    *,
+    prefix: Sequence[str] = (),
+    stderr: int | None = subprocess.DEVNULL,
+    env: dict[str, str] | None = None,
+) -> Running:
+    """Start ``kind`` ("qemu" or "qmpnuma"); return once its first query-memdev is answered."""
+    if os.path.exists(sock):
+        os.unlink(sock)
+    command = [*prefix, *program(kind), *COMMON_ARGS, *machine_args,
+               "-qmp", f"unix:{sock},server=on,wait=off"]
+    began = time.perf_counter()
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=stderr, env=env)
+    running = Running(process, sock, began)
+    try:
+        client = connect_when_ready(sock, began + 60)
+        client.handshake()
+        client.query()
+        running.first_reply = time.perf_counter() - began
+    except BaseException:
+        running.stop()
+        raise
+    # A monitor serves one client at a time: leave the socket to the measurements.
+    client.close()
+    return running
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process in KiB (`VmRSS`)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")

@@ -1,0 +1,79 @@
+"""The scaling curves as PNG files (matplotlib, from the `bench` extra)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def draw(results: dict[str, Any], folder: str) -> list[str]:
+    """Write memory.png, scaling.png and latency.png into ``folder``; return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures = results["figures"]
+    written = []
+
+    memory = figures["memory"]
+    sizes = [1, *memory["sizes"]]
+    fleet_mib = [memory["rss_kib"][str(n)]["median"] / 1024 for n in sizes]
+    qemu_mib = memory["qemu_kib"]["median"] / 1024
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(sizes, fleet_mib, "o-", label="qmpnuma fleet (one process)")
+    ax.plot(sizes, [qemu_mib * n for n in sizes], "s--", label="N QEMU processes (N × one RSS)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("machines (N)")
+    ax.set_ylabel("resident memory (MiB)")
+    ax.set_title("Figure 6: RSS against the number of idle machines")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = os.path.join(folder, "memory.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+
+    scaling = figures["scaling"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, label in ((axes[0], "nodes", "NUMA nodes (one CPU each)"),
+                           (axes[1], "cpus", "CPUs (2 nodes, pc-q35-7.2)")):
+        steps = scaling[key]
+        xs = [step[key] for step in steps]
+        ax.plot(xs, [step["build"]["median"] * 1000 for step in steps], "o-",
+                label="qmpnuma Machine.from_argv")
+        qemu = [(step[key], step["qemu"]["median"] * 1000) for step in steps
+                if "qemu" in step and "median" in step["qemu"]]
+        if qemu:
+            ax.plot([x for x, _ in qemu], [y for _, y in qemu], "s--",
+                    label="QEMU start to first reply")
+        ax.set_xlabel(label)
+        ax.set_ylabel("ms")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.suptitle("Figure 7: model scaling")
+    fig.tight_layout()
+    path = os.path.join(folder, "scaling.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    names = ["sequential", "pipelined"]
+    ours = [figures[k]["qmpnuma"]["median"] for k in ("roundtrips", "pipelined")]
+    theirs = [figures[k]["qemu"]["median"] for k in ("roundtrips", "pipelined")]
+    positions = range(len(names))
+    ax.bar([p - 0.2 for p in positions], ours, width=0.4, label="qmpnuma")
+    ax.bar([p + 0.2 for p in positions], theirs, width=0.4, label="QEMU 7.2")
+    ax.set_xticks(list(positions), names)
+    ax.set_ylabel("query-memdev replies / s (one connection)")
+    ax.set_title("Figures 3 and 4: one connection")
+    ax.legend()
+    fig.tight_layout()
+    path = os.path.join(folder, "throughput.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    return written

@@ -1,0 +1,112 @@
+"""A small synchronous QMP client on a unix socket, the same for qmpnuma and for QEMU.
+
+The benchmarks must not favour either side, so both are driven by this one client: it connects,
+reads the greeting, negotiates, and sends `query-memdev` either one at a time (round trips) or as
+one burst (pipelined). Run as a program it measures in its own process, so that the server under
+test never shares an interpreter with its client:
+
+    python -m bench.qmp_client roundtrips SOCKET COUNT   -> {"seconds": ..., "count": ...}
+    python -m bench.qmp_client pipelined SOCKET COUNT
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+
+QUERY = b'{"execute": "query-memdev"}\n'
+NEGOTIATE = b'{"execute": "qmp_capabilities"}\n'
+
+
+class QmpLineClient:
+    """QMP over a unix socket, reading one reply line at a time (events are skipped)."""
+
+    def __init__(self, path: str, timeout: float = 30.0) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self._buffer = b""
+
+    def read_line(self) -> bytes:
+        while True:
+            cut = self._buffer.find(b"\n")
+            if cut >= 0:
+                line, self._buffer = self._buffer[: cut + 1], self._buffer[cut + 1 :]
+                return line
+            chunk = self.sock.recv(262144)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            self._buffer += chunk
+
+    def read_reply(self) -> bytes:
+        while True:
+            line = self.read_line()
+            if not line.startswith(b'{"event"') and line.strip():
+                return line
+
+    def handshake(self) -> None:
+        self.read_line()
+        self.sock.sendall(NEGOTIATE)
+        self.read_reply()
+
+    def query(self) -> bytes:
+        self.sock.sendall(QUERY)
+        return self.read_reply()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def connect_when_ready(path: str, deadline: float) -> QmpLineClient:
+    """Connect as soon as the socket accepts (polling every 0.5 ms), or raise at ``deadline``."""
+    while True:
+        try:
+            return QmpLineClient(path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            if time.perf_counter() > deadline:
+                raise
+            time.sleep(0.0005)
+
+
+def round_trips(path: str, count: int) -> float:
+    """Seconds for ``count`` sequential query-memdev round trips on one connection."""
+    client = QmpLineClient(path)
+    client.handshake()
+    for _ in range(50):
+        client.query()
+    began = time.perf_counter()
+    for _ in range(count):
+        client.query()
+    elapsed = time.perf_counter() - began
+    client.close()
+    return elapsed
+
+
+def pipelined(path: str, count: int) -> float:
+    """Seconds from sending a burst of ``count`` requests to reading the last reply."""
+    client = QmpLineClient(path)
+    client.handshake()
+    burst = QUERY * count
+    began = time.perf_counter()
+    sender = threading.Thread(target=client.sock.sendall, args=(burst,))
+    sender.start()
+    for _ in range(count):
+        client.read_reply()
+    elapsed = time.perf_counter() - began
+    sender.join()
+    client.close()
+    return elapsed
+
+
+def main(argv: list[str]) -> int:
+    mode, path, count = argv[0], argv[1], int(argv[2])
+    measure = round_trips if mode == "roundtrips" else pipelined
+    print(json.dumps({"seconds": measure(path, count), "count": count}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

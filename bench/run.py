@@ -1,0 +1,183 @@
+"""`make bench`: every figure of the benchmark issue, qmpnuma and QEMU 7.2 in the same run.
+
+    python -m bench.run [--quick] [--out DIR]
+
+Writes DIR/results.json (every raw run), DIR/results.md (the table) and DIR/*.png (the curves);
+DIR defaults to this folder. `--quick` repeats less and stops at a fleet of 1,000, for a smoke
+test; the README quotes a full run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import cold_start, in_process, many_clients, memory, report, scaling, throughput
+from bench.launchers import QEMU
+from bench.machines import STANDARD
+from bench.stats import summary
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _environment() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory_text = "?"
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            kib = int(handle.readline().split()[1])
+            memory_text = f"{kib / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    qemu = "QEMU not found"
+    if QEMU is not None:
+        qemu = subprocess.run([QEMU, "--version"], capture_output=True, text=True,
+                              check=False).stdout.splitlines()[0]
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.system()} {platform.machine()}, {cpu}",
+        "cpus": os.cpu_count(),
+        "memory": memory_text,
+        "python": platform.python_version(),
+        "qemu": qemu,
+        "load_average": os.getloadavg(),
+    }
+
+
+def _slope(steps: list[dict[str, Any]], key: str) -> float:
+    """Log-log slope of build time between the middle and the last step (1 = linear)."""
+    middle, last = steps[len(steps) // 2], steps[-1]
+    return math.log(last["build"]["median"] / middle["build"]["median"]) / math.log(
+        last[key] / middle[key])
+
+
+def _timed(name: str, step: Callable[[], Any]) -> Any:
+    began = time.perf_counter()
+    print(f"bench: {name} ...", file=sys.stderr, flush=True)
+    value = step()
+    print(f"bench: {name} done in {time.perf_counter() - began:.1f} s", file=sys.stderr,
+          flush=True)
+    return value
+
+
+def _libvirt_bench() -> dict[str, Any] | None:
+    """Run the libvirt developer's benchmark when it exists, keeping what it prints."""
+    if not os.path.exists(os.path.join(HERE, "libvirt_bench.py")):
+        return None
+    done = subprocess.run([sys.executable, "-m", "bench.libvirt_bench"], capture_output=True,
+                          text=True, timeout=300, check=False)
+    try:
+        parsed: Any = json.loads(done.stdout)
+    except ValueError:
+        parsed = done.stdout[-4000:]
+    return {"status": done.returncode, "output": parsed}
+
+
+def run(quick: bool) -> dict[str, Any]:
+    repeats = 3 if quick else 7
+    figures: dict[str, Any] = {}
+
+    cold = _timed("1 cold start", lambda: cold_start.measure(STANDARD, repeats))
+    figures["cold_start"] = {
+        "qemu": summary(cold["qemu"]), "qmpnuma": summary(cold["qmpnuma"]),
+        "python_floor": summary(cold_start.python_floor()),
+        "imports": cold_start.import_breakdown(STANDARD),
+    }
+    inproc = _timed("2 in-process start",
+                    lambda: in_process.measure(STANDARD, 50 if quick else 300))
+    figures["in_process"] = {name: summary(runs) for name, runs in inproc.items()}
+    rates = _timed("3+4 one connection",
+                   lambda: throughput.measure(STANDARD, repeats, 2000 if quick else 5000, 10000))
+    for key in ("roundtrips", "pipelined"):
+        figures[key] = {kind: summary(runs) for kind, runs in rates[key].items()}
+    machines = 100
+    many = _timed("5 many clients",
+                  lambda: many_clients.measure(STANDARD, machines, 50 if quick else 200,
+                                               2 if quick else 3))
+    figures["many_clients"] = {"machines": machines} | {
+        kind: {metric: summary([run[metric] for run in runs])
+               for metric in ("replies_per_s", "p50_ms", "p99_ms")}
+        for kind, runs in many.items()
+    }
+    sizes = (100, 1000) if quick else (100, 1000, 10000)
+    rss = _timed("6 memory", lambda: memory.measure(STANDARD, sizes, 2 if quick else 3))
+    base = summary(rss["1"])["median"]
+    figures["memory"] = {
+        "sizes": list(sizes),
+        "qemu_kib": summary(rss["qemu"]),
+        "rss_kib": {key: summary(runs) for key, runs in rss.items() if key != "qemu"},
+        "per_machine_kib": {
+            str(n): {"total": summary(rss[str(n)])["median"] / n,
+                     "marginal": (summary(rss[str(n)])["median"] - base) / (n - 1)}
+            for n in sizes
+        },
+    }
+    steps = _timed("7 model scaling", lambda: scaling.measure(5 if quick else 15,
+                                                              1 if quick else 3))
+    for group in steps.values():
+        for step in group:
+            step["build"] = summary(step["build"])
+    figures["scaling"] = steps | {
+        "nodes_slope": _slope(steps["nodes"], "nodes"),
+        "cpus_slope": _slope(steps["cpus"], "cpus"),
+    }
+    figures["scaling"]["nodes_linear"] = figures["scaling"]["nodes_slope"] < 1.3
+    figures["scaling"]["cpus_linear"] = figures["scaling"]["cpus_slope"] < 1.3
+    libvirt = _timed("libvirt bench", _libvirt_bench)
+    if libvirt is not None:
+        figures["libvirt"] = libvirt
+    return {"environment": _environment(), "quick": quick, "figures": figures,
+            "rows": report.rows(figures)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, fleets up to 1,000")
+    parser.add_argument("--out", default=HERE, help="folder for results.json/.md and the PNGs")
+    options = parser.parse_args(argv)
+    if QEMU is None:
+        print("bench: qemu-system-x86_64 is needed (apt-get install qemu-system-x86)",
+              file=sys.stderr)
+        return 1
+    gc.collect()
+    load_before = os.getloadavg()
+    results = run(options.quick)
+    results["environment"]["load_average_before"] = load_before
+    os.makedirs(options.out, exist_ok=True)
+    with open(os.path.join(options.out, "results.json"), "w", encoding="utf-8") as handle:
+        json.dump(results, handle, indent=1)
+        handle.write("\n")
+    table = report.markdown(results)
+    with open(os.path.join(options.out, "results.md"), "w", encoding="utf-8") as handle:
+        handle.write(table)
+    try:
+        from bench.plots import draw
+
+        for path in draw(results, options.out):
+            print(f"bench: wrote {path}", file=sys.stderr)
+    except ImportError:
+        print("bench: matplotlib missing (pip install -e '.[bench]'): no plots", file=sys.stderr)
+    sys.stdout.write(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

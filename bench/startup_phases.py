@@ -1,0 +1,67 @@
+"""Where qmpnuma's cold start goes, phase by phase, measured inside one fresh interpreter.
+
+    python -X importtime -m bench.startup_phases QEMU ARGS...  -> JSON phases (ms) on stdout
+
+The phases follow what `qmpnuma ARGS` does before its first reply: import the command line and
+server code, load the generated wire types of the profile (the pydantic model classes), import
+the command handlers, build the machine, then serve one client (connect, negotiate, first
+`query-memdev`). `-X importtime` output goes to stderr for the per-package breakdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+
+
+def main(args: list[str]) -> int:
+    phases: dict[str, float] = {}
+    clock = time.perf_counter
+    began = clock()
+    import qmpnuma.cli
+    import qmpnuma.server.launch  # noqa: F401
+    from qmpnuma.commands.registry import CommandRegistry, load_handlers
+    from qmpnuma.machine import Machine
+    from qmpnuma.profiles import wire_types
+    from qmpnuma.qmp.session import QmpSession
+    from qmpnuma.server.listeners import bind_unix
+    from qmpnuma.server.runtime import MonitorState, QmpServer
+
+    phases["import qmpnuma (cli, server, machine, protocol)"] = clock() - began
+    mark = clock()
+    types = wire_types("7.2")
+    phases["generated wire types (pydantic model classes)"] = clock() - mark
+    mark = clock()
+    load_handlers()
+    phases["command handler modules"] = clock() - mark
+    mark = clock()
+    machine = Machine.from_argv(args)
+    phases["Machine.from_argv"] = clock() - mark
+
+    async def serve_once(path: str) -> None:
+        registry = CommandRegistry(machine)
+        server = QmpServer(lambda: QmpSession(types.COMMANDS, types.SCHEMA), registry)
+        await server.start([(bind_unix(path), MonitorState(index=0))])
+        reader, writer = await asyncio.open_unix_connection(path)
+        await reader.readline()
+        writer.write(b'{"execute": "qmp_capabilities"}\n')
+        await reader.readline()
+        writer.write(b'{"execute": "query-memdev"}\n')
+        await reader.readline()
+        writer.close()
+        await server.close()
+
+    mark = clock()
+    with tempfile.TemporaryDirectory(prefix="qmpnuma-bench-") as folder:
+        asyncio.run(serve_once(os.path.join(folder, "p.qmp")))
+    phases["event loop, server, first client and reply"] = clock() - mark
+    print(json.dumps({name: seconds * 1000 for name, seconds in phases.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
