@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qmpnuma.qmp.json_stream import JsonError, JsonStreamer
+from qmpnuma.qobject.json_parser import JsonError, JsonStreamer
 from qmpnuma.server.trace import TraceEntry, read_trace
 
 __all__ = [

@@ -20,8 +20,8 @@ from qmpnuma.commands.registry import CommandRegistry
 from qmpnuma.errors import QmpError
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import wire_types
-from qmpnuma.qmp.json_stream import JsonError, JsonStreamer
 from qmpnuma.qmp.session import Execute, QmpSession, Send
+from qmpnuma.qobject.json_parser import JsonError, JsonStreamer
 
 FULL = os.environ.get("QMPNUMA_LOAD_SCALE") == "full"
 FUZZ = settings(

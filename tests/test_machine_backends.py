@@ -18,9 +18,8 @@ from qmpnuma.machine.backends import (
     build_backend,
     check_mem_path,
     parse_object_option,
-    qdict_order,
-    tdb_hash,
 )
+from qmpnuma.qobject.hashing import qdict_order, tdb_hash
 
 GiB = 1 << 30
 MiB = 1 << 20

@@ -11,7 +11,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qmpnuma.qmp.json_stream import (
+from qmpnuma.qobject.json_parser import (
     MAX_NESTING,
     MAX_TOKEN_COUNT,
     MAX_TOKEN_SIZE,

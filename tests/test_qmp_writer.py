@@ -10,8 +10,9 @@ import math
 
 import pytest
 
-from qmpnuma.qmp.json_stream import JsonStreamer
-from qmpnuma.qmp.writer import encode, encode_event, encode_value, qdict_order, tdb_hash
+from qmpnuma.qobject.hashing import qdict_order, tdb_hash
+from qmpnuma.qobject.json_parser import JsonStreamer
+from qmpnuma.qobject.json_writer import encode, encode_event, encode_value
 
 
 @pytest.mark.parametrize(

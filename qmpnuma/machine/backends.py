@@ -27,6 +27,7 @@ from typing import Any
 from qmpnuma.errors import MachineError, OptionError
 from qmpnuma.machine.cli_syntax import OptsReader, is_identifier, split_qemu_opts
 from qmpnuma.options.keyval import parse_json_option
+from qmpnuma.qobject.hashing import qdict_order
 
 RAM = "memory-backend-ram"
 FILE = "memory-backend-file"
@@ -277,22 +278,6 @@ def _read_member(reader: OptsReader, name: str, kind: str) -> Any:
     return reader.scalar(name)
 
 
-def tdb_hash(key: str) -> int:
-    """The hash QDict uses to pick one of its 512 buckets (decides property-setting order)."""
-    value = (0x238F13AF * len(key.encode())) & 0xFFFFFFFF
-    for i, byte in enumerate(key.encode()):
-        value = (value + (byte << (i * 5 % 24))) & 0xFFFFFFFF
-    return (1103515243 * value + 12345) & 0xFFFFFFFF
-
-
-def qdict_order(keys: Sequence[str]) -> list[str]:
-    """Iteration order of a QDict filled with ``keys`` in the given order."""
-    buckets: dict[int, list[str]] = {}
-    for key in keys:
-        buckets.setdefault(tdb_hash(key) % 512, []).insert(0, key)
-    return [key for bucket in sorted(buckets) for key in buckets[bucket]]
-
-
 def _zero_value_error(name: str, qom_type: str, value: int) -> MachineError:
     return MachineError(f"property '{name}' of {qom_type} doesn't take value '{value}'")
 
@@ -303,15 +288,12 @@ def build_backend(
     smp_cpus: int,
     profile: str = "7.2",
     canonical_ramblock_id: bool = False,
-    dump: bool = True,
-    merge: bool = True,
 ) -> MemoryBackend:
     """Run the property setters (stage 2) and return the not yet completed backend.
 
     ``smp_cpus`` is the ``prealloc-threads`` default (7.2 uses the machine's CPU count);
     ``canonical_ramblock_id`` the machine type's ``x-use-canonical-path-for-ramblock-id``
-    default (true up to 4.0); ``dump``/``merge`` the machine's `dump-guest-core`/`mem-merge`,
-    which a new backend takes as its own defaults.  Raises ``MachineError`` with the setter's text; such an object
+    default (true up to 4.0).  Raises ``MachineError`` with the setter's text; such an object
     never reaches ``/objects``.
     """
     backend = MemoryBackend(
@@ -322,8 +304,6 @@ def build_backend(
         share=request.qom_type == MEMFD,
         x_use_canonical_path_for_ramblock_id=canonical_ramblock_id,
         profile=profile,
-        dump=dump,
-        merge=merge,
     )
     schema_order = [name for name, _ in backend_members(request.qom_type, profile)]
     given = [name for name in schema_order if name in request.props]

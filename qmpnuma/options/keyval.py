@@ -3,7 +3,7 @@
 In QEMU 7.2 keyval parses ``-smp`` and ``-machine``/``-M`` (both merged into the machine's
 property dict); ``-object`` and ``-device`` use QemuOpts unless their argument starts with
 ``{``, in which case it is JSON (see :func:`is_json_form` and :func:`parse_json_option`,
-which relies on the QMP core's pure JSON parser, :mod:`qmpnuma.qmp.json_stream`).
+which relies on the QMP core's pure JSON parser, :mod:`qmpnuma.qobject.json_parser`).
 
 Reproduced behaviour:
 
@@ -246,7 +246,7 @@ def parse_json_option(text: str) -> dict[str, Any]:
     ``Expecting at most one JSON value`` and an unfinished value ``premature EOI``.
     """
     # The lexer/parser is shared with the QMP core; it is pure code without I/O.
-    from qmpnuma.qmp.json_stream import JsonError, JsonStreamer
+    from qmpnuma.qobject.json_parser import JsonError, JsonStreamer
 
     # A trailing blank ends a pending number or keyword (QEMU flushes the lexer at the end)
     # without changing an unfinished string.

@@ -6,7 +6,6 @@ request); the server owns sockets and runs handlers.  See docs/DESIGN.md for the
 
 from __future__ import annotations
 
-from qmpnuma.qmp.json_stream import JsonError, JsonStreamer
 from qmpnuma.qmp.session import (
     DEFAULT_GREETINGS,
     Action,
@@ -18,7 +17,9 @@ from qmpnuma.qmp.session import (
     command_table,
 )
 from qmpnuma.qmp.visitor import visit_input
-from qmpnuma.qmp.writer import encode, encode_event, qdict_order
+from qmpnuma.qobject.hashing import qdict_order
+from qmpnuma.qobject.json_parser import JsonError, JsonStreamer
+from qmpnuma.qobject.json_writer import encode, encode_event
 
 __all__ = [
     "DEFAULT_GREETINGS",

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from qmpnuma.errors import QmpError
-from qmpnuma.qmp.json_stream import JsonError, JsonStreamer
 from qmpnuma.qmp.visitor import visit_input
-from qmpnuma.qmp.writer import encode, encode_event, qdict_order
+from qmpnuma.qobject.hashing import qdict_order
+from qmpnuma.qobject.json_parser import JsonError, JsonStreamer
+from qmpnuma.qobject.json_writer import encode, encode_event
 
 __all__ = [
     "DEFAULT_GREETINGS",

@@ -26,8 +26,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from qmpnuma.errors import QmpError
-from qmpnuma.qmp.ghash import StrHashTable
-from qmpnuma.qmp.writer import _key_bytes, qdict_order
+from qmpnuma.qobject.hashing import GHashTableModel, qdict_order
 
 __all__ = ["visit_input"]
 
@@ -89,13 +88,12 @@ class _Frame:
         """The member QEMU reports as unexpected: replay its hash table of unvisited keys."""
         if len(self.consumed) == len(self.obj):
             return None
-        table = StrHashTable(_key_bytes(key) for key in qdict_order(self.obj))
+        table = GHashTableModel()
+        for key in qdict_order(self.obj):
+            table.insert(key)
         for key in self.consumed:
-            table.remove(_key_bytes(key))
-        first = table.first()
-        if first is None:
-            return None
-        return first.replace(b"\xc0\x80", b"\x00").decode("utf-8", "surrogatepass")
+            table.remove(key)
+        return table.first()
 
 
 class _Visitor:

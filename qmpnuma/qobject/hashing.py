@@ -17,6 +17,7 @@ Both models follow GLib 2.74 (Debian 12) and QEMU 7.2. The same GLib model also 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
 _MASK32 = 0xFFFFFFFF
 _MIN_SHIFT = 3
@@ -29,10 +30,18 @@ _UNUSED = 0
 _TOMBSTONE = 1
 
 
-def g_str_hash(key: str) -> int:
-    """GLib's string hash (djb2 over signed chars, 32-bit)."""
+def key_bytes(key: str) -> bytes:
+    """The C string QEMU holds for ``key`` (UTF-8, a NUL character as ``\\xC0\\x80``)."""
+    data = key.encode("utf-8", "surrogatepass")
+    if b"\x00" in data:
+        data = data.replace(b"\x00", b"\xc0\x80")
+    return data
+
+
+def g_str_hash(key: str | bytes) -> int:
+    """GLib's string hash (djb2 over signed chars, 32-bit) of a key or its C bytes."""
     value = 5381
-    for byte in key.encode():
+    for byte in key if isinstance(key, bytes) else key_bytes(key):
         signed = byte - 256 if byte >= 128 else byte
         value = (value * 33 + signed) & _MASK32
     return value
@@ -150,6 +159,13 @@ class GHashTableModel:
             del self._keys[self._size :]
         self._noccupied = self._nnodes
 
+    def first(self) -> str | None:
+        """The key a ``GHashTableIter`` yields first, or None when the table is empty."""
+        for key, hash_value in zip(self._keys, self._hashes, strict=True):
+            if hash_value > _TOMBSTONE and key is not None:
+                return key
+        return None
+
     def keys(self) -> list[str]:
         """The keys in GLib's iteration order."""
         return [key for key, h in zip(self._keys, self._hashes, strict=True) if h > 1 and key]
@@ -165,25 +181,35 @@ def ghash_order(inserted: Iterable[str], removed: Iterable[str] = ()) -> list[st
     return table.keys()
 
 
+QDICT_BUCKETS: Final = 512
+_ORDER_CACHE_LIMIT: Final = 8192
+_order_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
 def tdb_hash(key: str) -> int:
-    """QEMU's QDict hash function."""
-    data = key.encode()
+    """QDict's bucket hash (the tdb hash of QEMU's ``qobject/qdict.c``), unsigned 32-bit."""
+    data = key_bytes(key)
     value = (0x238F13AF * len(data)) & _MASK32
-    for i, byte in enumerate(data):
-        value = (value + (byte << (i * 5 % 24))) & _MASK32
+    for index, byte in enumerate(data):
+        value = (value + (byte << (index * 5 % 24))) & _MASK32
     return (1103515243 * value + 12345) & _MASK32
 
 
-QDICT_BUCKETS = 512
+def qdict_order(keys: Iterable[str]) -> tuple[str, ...]:
+    """The distinct keys, given in insertion order, in the order QEMU iterates a QDict.
 
-
-def qdict_order(keys_in_insertion_order: Iterable[str]) -> list[str]:
-    """The iteration order of a QDict whose distinct keys were first put in this order."""
-    buckets: dict[int, list[str]] = {}
-    seen: set[str] = set()
-    for key in keys_in_insertion_order:
-        if key in seen:
-            continue
-        seen.add(key)
-        buckets.setdefault(tdb_hash(key) % QDICT_BUCKETS, []).insert(0, key)
-    return [key for bucket in sorted(buckets) for key in buckets[bucket]]
+    512 buckets by ``tdb_hash``; inside a bucket the newest key comes first. Orders are cached
+    per key tuple because the writer asks for the same few layouts over and over.
+    """
+    key_tuple = tuple(dict.fromkeys(keys))
+    cached = _order_cache.get(key_tuple)
+    if cached is not None:
+        return cached
+    ranked = sorted(
+        enumerate(key_tuple), key=lambda item: (tdb_hash(item[1]) % QDICT_BUCKETS, -item[0])
+    )
+    order = tuple(key for _, key in ranked)
+    if len(_order_cache) >= _ORDER_CACHE_LIMIT:
+        _order_cache.clear()
+    _order_cache[key_tuple] = order
+    return order

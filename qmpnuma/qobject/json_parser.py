@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
-from qmpnuma.qmp.qemu_text import decode_qemu_bytes, decode_qemu_string
+from qmpnuma.qobject.qemu_text import decode_qemu_bytes, decode_qemu_string
 
 __all__ = [
     "MAX_NESTING",

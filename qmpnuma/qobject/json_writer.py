@@ -16,53 +16,18 @@ the writer reproduces ``qobject/json-writer.c`` with ``pretty=false``:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring_ascii
 from typing import Any, Final
 
-from qmpnuma.qmp.qemu_text import is_valid_codepoint
+from qmpnuma.qobject.hashing import qdict_order
+from qmpnuma.qobject.qemu_text import is_valid_codepoint
 
-__all__ = ["encode", "encode_event", "encode_value", "qdict_order", "tdb_hash"]
+__all__ = ["encode", "encode_event", "encode_value"]
 
-QDICT_BUCKETS: Final = 512
-_ORDER_CACHE_LIMIT: Final = 8192
 _RECURSION_SWITCH: Final = 200
-_order_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+_LAYOUT_CACHE_LIMIT: Final = 8192
 _layout_cache: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
-
-
-def _key_bytes(key: str) -> bytes:
-    """The C string QEMU would hold for ``key`` (NUL as ``\\xC0\\x80``)."""
-    data = key.encode("utf-8", "surrogatepass")
-    if b"\x00" in data:
-        data = data.replace(b"\x00", b"\xc0\x80")
-    return data
-
-
-def tdb_hash(key: str) -> int:
-    """QDict's bucket hash (the tdb hash of ``qobject/qdict.c``), as an unsigned 32-bit value."""
-    data = _key_bytes(key)
-    value = (0x238F13AF * len(data)) & 0xFFFFFFFF
-    for index, byte in enumerate(data):
-        value = (value + (byte << (index * 5 % 24))) & 0xFFFFFFFF
-    return (1103515243 * value + 12345) & 0xFFFFFFFF
-
-
-def qdict_order(keys: Iterable[str]) -> tuple[str, ...]:
-    """The keys, given in insertion order, in the order QEMU iterates (and prints) a QDict."""
-    key_tuple = tuple(keys)
-    cached = _order_cache.get(key_tuple)
-    if cached is not None:
-        return cached
-    ranked = sorted(
-        enumerate(key_tuple),
-        key=lambda item: (tdb_hash(item[1]) % QDICT_BUCKETS, -item[0]),
-    )
-    order = tuple(key for _, key in ranked)
-    if len(_order_cache) >= _ORDER_CACHE_LIMIT:
-        _order_cache.clear()
-    _order_cache[key_tuple] = order
-    return order
 
 
 def _escape_slow(text: str) -> str:
@@ -122,7 +87,7 @@ def _layout(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
             (key, ("{" if index == 0 else ", ") + _quote(key) + ": ")
             for index, key in enumerate(ordered)
         )
-        if len(_layout_cache) >= _ORDER_CACHE_LIMIT:
+        if len(_layout_cache) >= _LAYOUT_CACHE_LIMIT:
             _layout_cache.clear()
         _layout_cache[keys] = cached
     return cached
