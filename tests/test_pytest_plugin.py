@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 from qemu.qmp import ExecuteError
@@ -121,3 +122,16 @@ async def test_start_factory_and_quit(qmpnuma_start: StartMachine) -> None:
     assert isinstance(status, dict) and status["status"] == "prelaunch"
     await vm.client.execute("quit")
     await vm.server.state.stopped.wait()
+
+
+def test_readme_example_passes(pytester: pytest.Pytester) -> None:
+    """The complete example test in the README runs green as written."""
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    text = readme.read_text()
+    block = text.split("<!-- plugin-example:start -->\n```python\n", 1)[1]
+    pytester.makepyfile(test_readme_example=block.split("```\n<!-- plugin-example:end -->")[0])
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "-o", "asyncio_mode=auto",
+        "-o", "asyncio_default_fixture_loop_scope=function",
+    )
+    result.assert_outcomes(passed=1)
