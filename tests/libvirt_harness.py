@@ -149,6 +149,28 @@ class Embed:
                 out.append(json.loads(match.group(1)))
         return out
 
+    def monitor_sessions(self) -> list[list[dict[str, Any]]]:
+        """libvirt's commands grouped by monitor connection, in order of their first command.
+
+        A connection starts with `qmp_capabilities`; the log names the monitor by address,
+        which libvirt may reuse, so a new `qmp_capabilities` also starts a new session.
+        """
+        if not self.log.exists():
+            return []
+        sessions: list[list[dict[str, Any]]] = []
+        current: dict[str, list[dict[str, Any]]] = {}
+        pattern = re.compile(r"QEMU_MONITOR_SEND_MSG: mon=(0x[0-9a-f]+) msg=(\{.*\})\s*$")
+        for line in self.log.read_text(errors="replace").splitlines():
+            match = pattern.search(line)
+            if not match:
+                continue
+            mon, item = match.group(1), json.loads(match.group(2))
+            if item["execute"] == "qmp_capabilities" or mon not in current:
+                current[mon] = []
+                sessions.append(current[mon])
+            current[mon].append(item)
+        return sessions
+
     def domain_pid(self, name: str) -> int | None:
         path = self.root / "run" / "qemu" / f"{name}.pid"
         try:
@@ -230,7 +252,7 @@ def _normalize_vcpuinfo(text: str) -> list[dict[str, str]]:
 
 _VARYING_STATS = re.compile(
     r"^(cpu\.(time|user|system)|vcpu\.\d+\.(time|wait|delay)|state\.reason|"
-    r"cpu\.cache\..*|perf\..*)="
+    r"cpu\.cache\..*|perf\..*|balloon\.rss)="
 )
 
 
@@ -238,6 +260,7 @@ def _normalize_domstats(text: str) -> list[str]:
     return [
         line.strip() for line in text.splitlines()
         if line.strip() and not _VARYING_STATS.match(line.strip())
+        and not line.startswith("Domain:")
     ]
 
 
@@ -373,9 +396,38 @@ def _emulators_left(embed: Embed) -> list[int]:
     return left
 
 
+def is_probe(session: Sequence[dict[str, Any]]) -> bool:
+    """A capability-probe connection asks `query-version` (first pass) or
+    `query-cpu-definitions` (second, TCG pass) right after negotiating."""
+    return len(session) > 1 and session[1]["execute"] in ("query-version",
+                                                           "query-cpu-definitions")
+
+
 def monitor_stats(commands: Sequence[dict[str, Any]]) -> dict[str, int]:
     """How many of libvirt's commands each QMP command name accounts for."""
     counts: dict[str, int] = {}
     for item in commands:
         counts[item["execute"]] = counts.get(item["execute"], 0) + 1
     return counts
+
+
+#: vCPU properties the model answers even on the recorded vCPU object.
+MODEL_CPU_PROPERTIES = frozenset(
+    {"socket-id", "die-id", "core-id", "thread-id", "apic-id", "hotplugged", "node-id", "type"}
+)
+
+
+def answer_source(item: dict[str, Any]) -> str:
+    """Whether qmpnuma answers a QMP request from the model or from the recorded profile."""
+    from qmpnuma.commands.recorded import RECORDED_COMMANDS
+
+    name = item["execute"]
+    args = item.get("arguments", {})
+    if name in RECORDED_COMMANDS:
+        return "recorded"
+    path = str(args.get("path", ""))
+    if name in ("qom-get", "qom-list") and path.startswith("/machine/unattached/device["):
+        if name == "qom-get" and args.get("property") in MODEL_CPU_PROPERTIES:
+            return "model"
+        return "recorded"
+    return "model"
