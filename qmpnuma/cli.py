@@ -13,13 +13,16 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from qmpnuma.errors import ConfigError
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import DEFAULT_PROFILE, PROFILES
+from qmpnuma.qmp.session import DEFAULT_GREETINGS, GreetingInfo
 
 USAGE = """\
 usage: qmpnuma [--profile=7.2|2.9] [QEMU ARGS...]        serve QMP for the machine QEMU would build
+       qmpnuma [--qmp-version=X.Y.Z] [--qmp-package=TEXT] [QEMU ARGS...]  another reported version
        qmpnuma [--profile=P] check [--json] [QEMU ARGS...]  validate and print the NUMA topology
        qmpnuma demo                                        serve the demo machine
        qmpnuma [--faults F] [--control unix:P] [--trace F] [QEMU ARGS...]  instrumented server
@@ -42,6 +45,27 @@ def split_profile(args: Sequence[str]) -> tuple[str, list[str]]:
     if profile not in PROFILES:
         raise SystemExit(f"qmpnuma: unknown profile '{profile}' (known: {', '.join(PROFILES)})")
     return profile, rest
+
+
+def split_greeting(args: Sequence[str], profile: str) -> tuple[GreetingInfo, list[str]]:
+    """Take leading `--qmp-version=MAJOR.MINOR.MICRO` / `--qmp-package=TEXT` options.
+
+    They change what the greeting, `query-version` and HMP `info version` report, for clients
+    that branch on QEMU's version; the profile's reference binary is the default.
+    """
+    rest = list(args)
+    greeting = DEFAULT_GREETINGS[profile]
+    while rest and rest[0].partition("=")[0] in ("--qmp-version", "--qmp-package"):
+        name, _, value = rest.pop(0).partition("=")
+        if name == "--qmp-package":
+            greeting = replace(greeting, package=value)
+            continue
+        parts = value.split(".")
+        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+            raise SystemExit(f"qmpnuma: --qmp-version wants MAJOR.MINOR.MICRO, not '{value}'")
+        major, minor, micro = (int(part) for part in parts)
+        greeting = replace(greeting, major=major, minor=minor, micro=micro)
+    return greeting, rest
 
 
 def build_machine(args: Sequence[str], profile: str, progname: str) -> Machine:
@@ -95,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from qmpnuma.replay import main as replay_main
 
         return replay_main(args[1:])
+    greeting, args = split_greeting(args, profile)
     instrument = None
     if args and args[0].partition("=")[0] in ("--faults", "--control", "--trace"):
         from qmpnuma.server.instrument import split_instrument_options
@@ -107,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from qmpnuma.server.instrument import install_or_exit
 
         install_or_exit(instrument, progname)
-    return serve_machine(machine, progname)
+    return serve_machine(machine, progname, greeting=greeting)
 
 
 if __name__ == "__main__":

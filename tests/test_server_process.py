@@ -155,3 +155,25 @@ def test_qmp_stdio() -> None:
     )
     assert b'"reason": "host-qmp-quit"' in lines[3]
     assert result.returncode == 0
+
+
+def test_reported_version_can_be_chosen(workdir: Path) -> None:
+    sock = str(workdir / "v.sock")
+    proc = subprocess.Popen(
+        [QMPNUMA, "--qmp-version=8.1.3", "--qmp-package=lab build", *BASE,
+         "-qmp", f"unix:{sock},server=on,wait=off"],
+    )  # fmt: skip
+    try:
+        conn = _connect(sock)
+        greeting = json.loads(conn.read_line())
+        assert greeting["QMP"]["version"] == {
+            "qemu": {"micro": 3, "minor": 1, "major": 8}, "package": "lab build"}
+        conn.command({"execute": "qmp_capabilities"})
+        version = json.loads(conn.command({"execute": "query-version"})[-1])["return"]
+        assert version == greeting["QMP"]["version"]
+        hmp = conn.command({"execute": "human-monitor-command",
+                            "arguments": {"command-line": "info version"}})
+        assert json.loads(hmp[-1])["return"] == "8.1.3lab build\r\n"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -14,7 +14,7 @@ from qmpnuma.errors import OptionError
 from qmpnuma.machine import Machine
 from qmpnuma.options.qemuopts import parse_opts
 from qmpnuma.profiles import wire_types
-from qmpnuma.qmp.session import QmpSession
+from qmpnuma.qmp.session import GreetingInfo, QmpSession
 from qmpnuma.server import daemon, signal_report
 from qmpnuma.server.endpoints import endpoints_from_options
 from qmpnuma.server.listeners import bind
@@ -36,8 +36,13 @@ def _message_timestamps(machine: Machine) -> bool:
     return wanted
 
 
-def serve_machine(machine: Machine, progname: str) -> int:
-    """Serve QMP for ``machine`` on the monitors of its command line; return the exit status."""
+def serve_machine(
+    machine: Machine, progname: str, *, greeting: GreetingInfo | None = None
+) -> int:
+    """Serve QMP for ``machine`` on the monitors of its command line; return the exit status.
+
+    ``greeting`` changes the reported QEMU version and package (default: the profile's).
+    """
     endpoints = endpoints_from_options([(opt.name, opt.arg) for opt in machine.options])
     listeners = []
     for index, endpoint in enumerate(endpoints):
@@ -66,9 +71,12 @@ def serve_machine(machine: Machine, progname: str) -> int:
     vcpus = VcpuThreads()
     machine.cpus.use_thread_ids(vcpus.start_one)
     types = wire_types(machine.profile)
-    registry = CommandRegistry(machine)
+    registry = CommandRegistry(machine, greeting=greeting)
     server = QmpServer(
-        lambda: QmpSession(types.COMMANDS, types.SCHEMA, profile=machine.profile), registry
+        lambda: QmpSession(
+            types.COMMANDS, types.SCHEMA, profile=machine.profile, greeting=registry.greeting
+        ),
+        registry,
     )
     registry.attach(broadcast=server.broadcast, request_exit=server.request_exit)
     shutdown_data = None if machine.profile == "2.9" else {
