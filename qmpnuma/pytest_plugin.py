@@ -11,7 +11,8 @@ Installed with qmpnuma (entry point `pytest11`), it offers:
   when a command ran that was not expected, or an expected one never ran.
 - ``qmpnuma_start``: a factory ``await qmpnuma_start(*qemu_args, ...)`` for tests that need
   several machines or their own set-up; everything it started is stopped at teardown.
-- ``qmpnuma_fleet``: N machines from ``@pytest.mark.qmpnuma_fleet(*qemu_args, count=N)``.
+- ``qmpnuma_fleet``: N machines of one `qmpnuma.Fleet`, from
+  ``@pytest.mark.qmpnuma_fleet(*qemu_args, count=N, profile=..., faults=...)``.
 
 `start_machine` is the same machinery without pytest, for scripts and other harnesses.
 """
@@ -82,6 +83,7 @@ class RunningMachine:
     expectations: list[Expectation] = field(default_factory=list)
     _directory: str | None = None
     _watcher: asyncio.Task[None] | None = None
+    _owns_server: bool = True
 
     @property
     def log(self) -> list[CommandRecord]:
@@ -139,7 +141,8 @@ class RunningMachine:
             self.client = None
         if self._watcher is not None:
             self._watcher.cancel()
-        await self.server.close()
+        if self._owns_server:
+            await self.server.close()
         if self.faults.trace is not None:
             self.faults.trace.close()
         if self._directory is not None:
@@ -203,7 +206,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "qmpnuma(*qemu_args, profile, expect, strict, faults): the machine of `qmpnuma_vm`",
     )
     config.addinivalue_line(
-        "markers", "qmpnuma_fleet(*qemu_args, count, profile): the machines of `qmpnuma_fleet`"
+        "markers",
+        "qmpnuma_fleet(*qemu_args, count, profile, faults): the machines of `qmpnuma_fleet`",
     )
     config.addinivalue_line(
         "markers", "load: long load/fuzz runs (bounded; scale with QMPNUMA_LOAD_SCALE)"
@@ -264,16 +268,35 @@ async def qmpnuma_start() -> AsyncIterator[StartMachine]:
 
 @pytest_asyncio.fixture
 async def qmpnuma_fleet(request: pytest.FixtureRequest) -> AsyncIterator[list[RunningMachine]]:
-    """``count`` machines (default 3), each on its own socket with a connected client."""
+    """``count`` machines (default 3) of one `qmpnuma.Fleet` in a private directory, each
+    instrumented (log, faults) and with a connected client."""
+    from qmpnuma.server.fleet import Fleet
+
     args, options = _marker(request, "qmpnuma_fleet")
     count = int(options.get("count", 3))
     profile = options.get("profile", DEFAULT_PROFILE)
+    plan = options.get("faults")
+    directory = tempfile.mkdtemp(prefix="qmpnuma-fleet-")
+    fleet = Fleet.uniform(count, directory, args, profile=profile)
     machines: list[RunningMachine] = []
     try:
-        for _ in range(count):
-            machines.append(await start_machine(args, profile=profile))
+        await fleet.start()
+        for member in fleet.members:
+            instrumentation = Instrumentation(
+                plan=FaultPlan.model_validate(plan or {}), machine=member.machine,
+                server=member.server,
+            )
+            member.server.hooks = instrumentation
+            vm = RunningMachine(
+                member.socket, member.machine, member.server, instrumentation,
+                _owns_server=False,
+            )
+            machines.append(vm)
+            vm.client = await vm.connect()
         yield machines
     finally:
         for vm in machines:
             await vm.close()
+        await fleet.close()
+        shutil.rmtree(directory, ignore_errors=True)
     _finish(machines)
