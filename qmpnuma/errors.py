@@ -44,3 +44,14 @@ class MachineError(Exception):
         self.message = message
         self.error_class = error_class
         self.hints = hints
+
+
+class FatalExit(Exception):
+    """QEMU would end the process now, without replying (e.g. board init failing late).
+
+    What it prints has already been written; the server stops with ``status``.
+    """
+
+    def __init__(self, status: int = 1) -> None:
+        super().__init__(status)
+        self.status = status

@@ -22,7 +22,7 @@ from qmpnuma.commands.hmp_text import (
 from qmpnuma.commands.machine_facts import accelerator, guest_name, guest_uuid
 from qmpnuma.commands.memory import memdev_list, memory_device_list, memory_size_summary
 from qmpnuma.commands.registry import CommandContext, command
-from qmpnuma.commands.topology import numa_text
+from qmpnuma.commands.topology import hotpluggable_cpus, numa_text
 
 InfoHandler = Callable[[CommandContext], str]
 
@@ -57,9 +57,7 @@ INFO_COMMANDS: dict[str, InfoHandler] = {
     "memdev": lambda ctx: format_memdev(memdev_list(ctx)),
     "memory-devices": lambda ctx: format_memory_devices(memory_device_list(ctx)),
     "memory_size_summary": lambda ctx: format_memory_size_summary(memory_size_summary(ctx)),
-    "hotpluggable-cpus": lambda ctx: format_hotpluggable_cpus(
-        ctx.machine.cpus.query_hotpluggable_cpus()
-    ),
+    "hotpluggable-cpus": lambda ctx: format_hotpluggable_cpus(hotpluggable_cpus(ctx.machine)),
     "cpus": lambda ctx: format_cpus(ctx.machine.cpus.query_cpus_fast()),
     "status": _info_status,
     "version": _info_version,

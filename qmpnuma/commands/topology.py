@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, cast
 
 from qmpnuma.commands.hmp_text import format_numa
 from qmpnuma.commands.registry import CommandContext, command
-from qmpnuma.errors import QmpError
+from qmpnuma.errors import ConfigError, FatalExit, OptionError, QmpError
 from qmpnuma.machine import Machine
 from qmpnuma.machine.machine_types import Profile, query_machines
 
@@ -41,11 +42,20 @@ def query_cpus(ctx: CommandContext, args: dict[str, Any]) -> Any:
     return ctx.machine.cpus.query_cpus()
 
 
+def hotpluggable_cpus(machine: Machine) -> list[dict[str, Any]]:
+    """The CPU slots; before machine init (`-preconfig`) no CPU object exists yet."""
+    entries = machine.cpus.query_hotpluggable_cpus()
+    if not machine.machine_ready:
+        for entry in entries:
+            entry.pop("qom-path", None)
+    return entries
+
+
 @command("query-hotpluggable-cpus")
 def query_hotpluggable_cpus(ctx: CommandContext, args: dict[str, Any]) -> Any:
     if ctx.machine.machine_type.family == "microvm":
         raise QmpError("GenericError", "The feature 'query-hotpluggable-cpus' is not enabled")
-    return ctx.machine.cpus.query_hotpluggable_cpus()
+    return hotpluggable_cpus(ctx.machine)
 
 
 @command("query-machines")
@@ -58,15 +68,30 @@ def x_query_numa(ctx: CommandContext, args: dict[str, Any]) -> Any:
     return {"human-readable-text": numa_text(ctx.machine)}
 
 
+def _print(lines: list[str]) -> None:
+    """What QEMU prints on its stderr while running a monitor command."""
+    sys.stderr.write("".join(lines))
+    sys.stderr.flush()
+
+
 @command("set-numa-node")
 def set_numa_node(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    raise QmpError(
-        "GenericError", "The command is permitted only before the machine has been created"
-    )
+    try:
+        _print(ctx.machine.set_numa_node(args))
+    except OptionError as err:
+        raise QmpError("GenericError", err.message) from None
+    return {}
 
 
 @command("x-exit-preconfig")
 def x_exit_preconfig(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    raise QmpError(
-        "GenericError", "The command is permitted only before the machine has been created"
-    )
+    was_running = ctx.machine.run_state == "running"
+    try:
+        _print(ctx.machine.exit_preconfig())
+    except ConfigError as err:
+        # QEMU reports a late start-up failure and exits at once, without a reply.
+        _print([err.stderr])
+        raise FatalExit(err.status) from None
+    if not was_running and ctx.machine.run_state == "running":
+        ctx.emit("RESUME", None)
+    return {}

@@ -118,7 +118,8 @@ class _Printer:
 
     def format(self, message: str, location: str | None = None, *, warning: bool = False,
                hints: Sequence[str] = ()) -> list[str]:
-        head = f"{self.progname}: "
+        # Inside a monitor command QEMU prints no program name (e.g. after x-exit-preconfig).
+        head = f"{self.progname}: " if self.progname else ""
         if location is not None:
             head += f"{location}: "
         if warning:
@@ -189,6 +190,8 @@ class Machine:
         self.device_ids: set[str] = set()
         #: Devices of models the model does not simulate, by id (their driver name).
         self.other_devices: dict[str, str] = {}
+        #: With ``-preconfig``: the start-up steps still to run (None once initialized).
+        self.pending_init: _Builder | None = None
         self._anonymous_devices = 0
 
     # ------------------------------------------------------------------ construction --
@@ -430,6 +433,38 @@ class Machine:
             self._anonymous_devices += 1
         return slot
 
+    @property
+    def machine_ready(self) -> bool:
+        """Whether machine initialization has completed (false while in ``-preconfig``)."""
+        return self.pending_init is None
+
+    def set_numa_node(self, options: Mapping[str, Any]) -> list[str]:
+        """QMP ``set-numa-node`` during ``-preconfig``: the same rules as ``-numa``.
+
+        ``options`` are visited ``NumaOptions`` (wire names); returns lines QEMU prints.
+        """
+        if self.pending_init is None:
+            raise MachineError(
+                "The command is permitted only before the machine has been created"
+            )
+        outcome = self.numa.apply_option(numa_options_text(options), self.cpus, self.backends)
+        return list(outcome.messages)
+
+    def exit_preconfig(self) -> list[str]:
+        """QMP ``x-exit-preconfig``: finish start-up; returns the lines QEMU prints.
+
+        Raises ``ConfigError`` when board init fails (QEMU then exits with status 1).
+        """
+        pending = self.pending_init
+        if pending is None:
+            raise MachineError("The command is permitted only before machine initialization")
+        lines = pending.finish_init(self)
+        self.pending_init = None
+        self.warnings += lines
+        if not pending.prelaunch:
+            self.cont()
+        return lines
+
     def device_del(self, device_id: str) -> None:
         """``device_del`` by id or QOM path: DIMMs wait for the guest, CPUs as ``cpus`` says."""
         path = device_id
@@ -557,11 +592,34 @@ class _Builder:
             self._guard(lambda: self._resolve_ram_memdev(machine))
             for opt in self.numa_opts:
                 self._apply_numa(machine, opt)
+            if any(opt.name == "preconfig" for opt in self.recorded):
+                # -preconfig: stop before board init; QMP finishes it (x-exit-preconfig).
+                machine.warnings = list(self.out.lines)
+                machine.pending_init = self
+                machine.run_state = "prelaunch"
+                return machine
             self._board_init_7_2(machine)
-        for opt, pairs in self.device_opts:
-            self._guard(partial(self._device, machine, pairs), option_location(opt))
+        self._create_devices(machine)
         machine.warnings = list(self.out.lines)
         return machine
+
+    def _create_devices(self, machine: Machine) -> None:
+        for opt, pairs in self.device_opts:
+            self._guard(partial(self._device, machine, pairs), option_location(opt))
+
+    def finish_init(self, machine: Machine) -> list[str]:
+        """The rest of start-up after ``-preconfig``: board init, then ``-device``.
+
+        Runs inside a monitor command, so QEMU prints without its program name; returns the
+        lines printed, or raises ``ConfigError`` with them when init fails (QEMU exits then).
+        """
+        self.out = _Printer(progname="")
+        try:
+            self._board_init_7_2(machine)
+            self._create_devices(machine)
+        except _StartupFailure as failure:
+            raise ConfigError("".join(failure.lines), 1) from None
+        return list(self.out.lines)
 
     # ----------------------------------------------------------------- argv walk --
 
@@ -842,3 +900,22 @@ class _Builder:
 
     def _device(self, machine: Machine, pairs: list[tuple[str, str]]) -> None:
         machine.device_add(pairs, hotplugged=False)
+
+
+def _opt_text(value: Any) -> str:
+    text = str(value).replace(",", ",,")
+    return text
+
+
+def numa_options_text(options: Mapping[str, Any]) -> str:
+    """A visited ``NumaOptions`` written back as ``-numa`` text (lists as repeated keys,
+    sizes in bytes), so QMP and the command line share one set of rules."""
+    parts = [_opt_text(options["type"])]
+    for key, value in options.items():
+        if key == "type":
+            continue
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            text = f"{item}B" if key in ("mem", "size", "bandwidth") else _opt_text(item)
+            parts.append(f"{key}={text}")
+    return ",".join(parts)

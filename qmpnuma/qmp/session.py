@@ -18,7 +18,7 @@ texts and drops ``exec-oob`` and the ``oob`` capability.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -59,6 +59,9 @@ class CommandInfo(Protocol):
         """False for ``'gen': false`` commands (``device_add``): QEMU has no generated
         marshaller for them, so their arguments reach the handler unvisited."""
         ...
+
+    @property
+    def allow_preconfig(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +157,11 @@ class QmpSession:
         *,
         profile: str = "7.2",
         greeting: GreetingInfo | None = None,
+        machine_ready: Callable[[], bool] | None = None,
     ) -> None:
+        """``machine_ready`` tells whether machine initialization has completed; until it has
+        (``-preconfig``), commands without ``allow-preconfig`` are refused as QEMU refuses them.
+        """
         if profile not in _TEXTS:
             raise ValueError(f"unknown profile {profile!r}")
         self.profile = profile
@@ -163,6 +170,7 @@ class QmpSession:
         self._schema = schema
         self._greeting = greeting if greeting is not None else DEFAULT_GREETINGS[profile]
         self._streamer = JsonStreamer()
+        self._machine_ready = machine_ready
         self.negotiated = False
         self.enabled_capabilities: frozenset[str] = frozenset()
 
@@ -280,6 +288,13 @@ class QmpSession:
             raise QmpError("CommandNotFound", f"The command {name} has not been found")
         if oob and not command.allow_oob:
             raise QmpError("GenericError", f"The command {name} does not support OOB")
+        ready = self._machine_ready
+        if ready is not None and not command.allow_preconfig and not ready():
+            raise QmpError(
+                "GenericError",
+                f"The command '{name}' is permitted only after machine initialization has "
+                "completed",
+            )
         return command
 
     def _negotiate(self, execute: Execute) -> bytes:
@@ -318,7 +333,9 @@ def _is_parser_text(text: str) -> bool:
 def _from_schema(name: str, schema: Mapping[str, Mapping[str, Any]]) -> CommandInfo:
     entry = schema.get(name, {})
     return _SchemaCommand(
-        arg_type=entry.get("arg-type"), allow_oob=bool(entry.get("allow-oob", False))
+        arg_type=entry.get("arg-type"),
+        allow_oob=bool(entry.get("allow-oob", False)),
+        allow_preconfig=name == NEGOTIATION_COMMAND,
     )
 
 
@@ -334,3 +351,4 @@ class _SchemaCommand:
     arg_type: str | None
     allow_oob: bool
     gen: bool = True
+    allow_preconfig: bool = False

@@ -74,7 +74,8 @@ def serve_machine(
     registry = CommandRegistry(machine, greeting=greeting)
     server = QmpServer(
         lambda: QmpSession(
-            types.COMMANDS, types.SCHEMA, profile=machine.profile, greeting=registry.greeting
+            types.COMMANDS, types.SCHEMA, profile=machine.profile, greeting=registry.greeting,
+            machine_ready=lambda: machine.machine_ready,
         ),
         registry,
     )

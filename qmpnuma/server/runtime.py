@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from qmpnuma.errors import QmpError
+from qmpnuma.errors import FatalExit, QmpError
 
 READ_CHUNK = 65536
 
@@ -213,6 +213,9 @@ class QmpServer:
             value = self._executor.execute(action.name, action.args, conn.monitor)
         except QmpError as err:
             reply = conn.session.reply_error(action, err)
+        except FatalExit as fatal:  # QEMU exits here without replying
+            self.request_exit(fatal.status)
+            return b""
         except Exception as err:  # a bug of ours must not end the monitor for everyone
             traceback.print_exc(file=sys.stderr)
             reply = conn.session.reply_error(

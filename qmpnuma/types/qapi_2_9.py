@@ -1740,7 +1740,6 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "meta-type": "command",
         "arg-type": "q_empty",
         "ret-type": "TargetInfo",
-        "allow-preconfig": True,
     },
     "KvmInfo": {
         "name": "KvmInfo",
@@ -1752,7 +1751,6 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "meta-type": "command",
         "arg-type": "q_empty",
         "ret-type": "KvmInfo",
-        "allow-preconfig": True,
     },
     "NameInfo": {
         "name": "NameInfo",
@@ -1905,7 +1903,6 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "meta-type": "command",
         "arg-type": "q_empty",
         "ret-type": "[ACPIOSTInfo]",
-        "allow-preconfig": True,
     },
     "[CpuInfo]": {"name": "[CpuInfo]", "meta-type": "array", "element-type": "CpuInfo"},
     "[HotpluggableCPU]": {
@@ -2228,18 +2225,13 @@ COMMANDS: dict[str, CommandDef] = {
         allow_preconfig=True,
     ),
     "query-machines": CommandDef("query-machines", None, "[MachineInfo]"),
-    "query-target": CommandDef("query-target", None, "TargetInfo", allow_preconfig=True),
-    "query-kvm": CommandDef("query-kvm", None, "KvmInfo", allow_preconfig=True),
+    "query-target": CommandDef("query-target", None, "TargetInfo"),
+    "query-kvm": CommandDef("query-kvm", None, "KvmInfo"),
     "query-name": CommandDef("query-name", None, "NameInfo", allow_preconfig=True),
     "query-uuid": CommandDef("query-uuid", None, "UuidInfo", allow_preconfig=True),
     "query-memory-devices": CommandDef("query-memory-devices", None, "[MemoryDeviceInfo]"),
     "query-memdev": CommandDef("query-memdev", None, "[Memdev]", allow_preconfig=True),
-    "query-acpi-ospm-status": CommandDef(
-        "query-acpi-ospm-status",
-        None,
-        "[ACPIOSTInfo]",
-        allow_preconfig=True,
-    ),
+    "query-acpi-ospm-status": CommandDef("query-acpi-ospm-status", None, "[ACPIOSTInfo]"),
     "qom-list": CommandDef(
         "qom-list",
         "q_obj_qom-list-arg",

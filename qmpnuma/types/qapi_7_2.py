@@ -310,6 +310,32 @@ RbdImageEncryptionFormat: TypeAlias = Literal["luks", "luks2"]
 
 ImageInfoSpecificKind: TypeAlias = Literal["qcow2", "vmdk", "luks", "rbd"]
 
+JobType: TypeAlias = Literal[
+    "commit",
+    "stream",
+    "mirror",
+    "backup",
+    "create",
+    "amend",
+    "snapshot-load",
+    "snapshot-save",
+    "snapshot-delete",
+]
+
+JobStatus: TypeAlias = Literal[
+    "undefined",
+    "created",
+    "running",
+    "paused",
+    "ready",
+    "standby",
+    "waiting",
+    "pending",
+    "aborting",
+    "concluded",
+    "null",
+]
+
 
 # Object types
 
@@ -2779,6 +2805,17 @@ class QObjQueryNamedBlockNodesArg(QapiModel):
     flat: QBool | None = None
 
 
+class JobInfo(QapiModel):
+    """QAPI struct JobInfo."""
+
+    id: QStr
+    type: JobType
+    status: JobStatus
+    current_progress: Int64 = Field(alias="current-progress")
+    total_progress: Int64 = Field(alias="total-progress")
+    error: QStr | None = None
+
+
 # Discriminated unions
 
 SchemaInfo: TypeAlias = Annotated[
@@ -3021,6 +3058,7 @@ for _model in (
     InputBarrierProperties,
     InputLinuxProperties,
     IothreadProperties,
+    JobInfo,
     KvmInfo,
     MachineInfo,
     MainLoopProperties,
@@ -3646,7 +3684,6 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "meta-type": "command",
         "arg-type": "q_empty",
         "ret-type": "[CpuInfoFast]",
-        "allow-preconfig": True,
     },
     "HotpluggableCPU": {
         "name": "HotpluggableCPU",
@@ -3696,7 +3733,6 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "meta-type": "command",
         "arg-type": "q_empty",
         "ret-type": "TargetInfo",
-        "allow-preconfig": True,
     },
     "KvmInfo": {
         "name": "KvmInfo",
@@ -3708,7 +3744,6 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "meta-type": "command",
         "arg-type": "q_empty",
         "ret-type": "KvmInfo",
-        "allow-preconfig": True,
     },
     "NameInfo": {
         "name": "NameInfo",
@@ -4075,7 +4110,6 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "meta-type": "command",
         "arg-type": "q_empty",
         "ret-type": "[ACPIOSTInfo]",
-        "allow-preconfig": True,
     },
     "CurrentMachineParams": {
         "name": "CurrentMachineParams",
@@ -5130,7 +5164,6 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "meta-type": "command",
         "arg-type": "q_empty",
         "ret-type": "[CpuDefinitionInfo]",
-        "allow-preconfig": True,
     },
     "CpuModelInfo": {
         "name": "CpuModelInfo",
@@ -5668,6 +5701,57 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "meta-type": "array",
         "element-type": "BlockDeviceInfo",
     },
+    "JobType": {
+        "name": "JobType",
+        "meta-type": "enum",
+        "values": [
+            "commit",
+            "stream",
+            "mirror",
+            "backup",
+            "create",
+            "amend",
+            "snapshot-load",
+            "snapshot-save",
+            "snapshot-delete",
+        ],
+    },
+    "JobStatus": {
+        "name": "JobStatus",
+        "meta-type": "enum",
+        "values": [
+            "undefined",
+            "created",
+            "running",
+            "paused",
+            "ready",
+            "standby",
+            "waiting",
+            "pending",
+            "aborting",
+            "concluded",
+            "null",
+        ],
+    },
+    "JobInfo": {
+        "name": "JobInfo",
+        "meta-type": "object",
+        "members": [
+            {"name": "id", "type": "str"},
+            {"name": "type", "type": "JobType"},
+            {"name": "status", "type": "JobStatus"},
+            {"name": "current-progress", "type": "int"},
+            {"name": "total-progress", "type": "int"},
+            {"name": "error", "type": "str", "optional": True},
+        ],
+    },
+    "query-jobs": {
+        "name": "query-jobs",
+        "meta-type": "command",
+        "arg-type": "q_empty",
+        "ret-type": "[JobInfo]",
+    },
+    "[JobInfo]": {"name": "[JobInfo]", "meta-type": "array", "element-type": "JobInfo"},
 }
 
 COMMANDS: dict[str, CommandDef] = {
@@ -5693,12 +5777,7 @@ COMMANDS: dict[str, CommandDef] = {
     "system_powerdown": CommandDef("system_powerdown", None, None),
     "system_reset": CommandDef("system_reset", None, None),
     "system_wakeup": CommandDef("system_wakeup", None, None),
-    "query-cpus-fast": CommandDef(
-        "query-cpus-fast",
-        None,
-        "[CpuInfoFast]",
-        allow_preconfig=True,
-    ),
+    "query-cpus-fast": CommandDef("query-cpus-fast", None, "[CpuInfoFast]"),
     "query-hotpluggable-cpus": CommandDef(
         "query-hotpluggable-cpus",
         None,
@@ -5706,8 +5785,8 @@ COMMANDS: dict[str, CommandDef] = {
         allow_preconfig=True,
     ),
     "query-machines": CommandDef("query-machines", None, "[MachineInfo]"),
-    "query-target": CommandDef("query-target", None, "TargetInfo", allow_preconfig=True),
-    "query-kvm": CommandDef("query-kvm", None, "KvmInfo", allow_preconfig=True),
+    "query-target": CommandDef("query-target", None, "TargetInfo"),
+    "query-kvm": CommandDef("query-kvm", None, "KvmInfo"),
     "query-name": CommandDef("query-name", None, "NameInfo", allow_preconfig=True),
     "query-uuid": CommandDef("query-uuid", None, "UuidInfo", allow_preconfig=True),
     "query-memory-devices": CommandDef("query-memory-devices", None, "[MemoryDeviceInfo]"),
@@ -5733,12 +5812,7 @@ COMMANDS: dict[str, CommandDef] = {
         allow_preconfig=True,
         features=("unstable",),
     ),
-    "query-acpi-ospm-status": CommandDef(
-        "query-acpi-ospm-status",
-        None,
-        "[ACPIOSTInfo]",
-        allow_preconfig=True,
-    ),
+    "query-acpi-ospm-status": CommandDef("query-acpi-ospm-status", None, "[ACPIOSTInfo]"),
     "query-current-machine": CommandDef("query-current-machine", None, "CurrentMachineParams"),
     "qom-list": CommandDef(
         "qom-list",
@@ -5811,12 +5885,7 @@ COMMANDS: dict[str, CommandDef] = {
         allow_oob=True,
     ),
     "migrate-pause": CommandDef("migrate-pause", None, None, allow_oob=True),
-    "query-cpu-definitions": CommandDef(
-        "query-cpu-definitions",
-        None,
-        "[CpuDefinitionInfo]",
-        allow_preconfig=True,
-    ),
+    "query-cpu-definitions": CommandDef("query-cpu-definitions", None, "[CpuDefinitionInfo]"),
     "query-cpu-model-expansion": CommandDef(
         "query-cpu-model-expansion",
         "q_obj_query-cpu-model-expansion-arg",
@@ -5845,6 +5914,7 @@ COMMANDS: dict[str, CommandDef] = {
         "[BlockDeviceInfo]",
         allow_preconfig=True,
     ),
+    "query-jobs": CommandDef("query-jobs", None, "[JobInfo]"),
 }
 
 EVENTS: dict[str, EventDef] = {
@@ -6022,6 +6092,7 @@ MODELS: dict[str, type[QapiModel]] = {
     "BlockDeviceInfo": BlockDeviceInfo,
     "BlockInfo": BlockInfo,
     "q_obj_query-named-block-nodes-arg": QObjQueryNamedBlockNodesArg,
+    "JobInfo": JobInfo,
 }
 
 TYPES: dict[str, Any] = {
@@ -6279,5 +6350,9 @@ TYPES: dict[str, Any] = {
     "[BlockDirtyInfo]": list[BlockDirtyInfo],
     "[BlockInfo]": list[BlockInfo],
     "[BlockDeviceInfo]": list[BlockDeviceInfo],
+    "JobType": JobType,
+    "JobStatus": JobStatus,
+    "JobInfo": JobInfo,
+    "[JobInfo]": list[JobInfo],
     "null": None,
 }

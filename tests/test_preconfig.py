@@ -1,0 +1,80 @@
+"""`-preconfig`: NUMA set over QMP before the machine exists, side by side with real QEMU.
+
+In that phase only `allow-preconfig` commands run; `set-numa-node` follows the `-numa` rules;
+`x-exit-preconfig` finishes start-up (and, without `-S`, starts the machine with `RESUME`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from qmp_endpoints import QMPNUMA, normalise, started
+
+BASE = ["-M", "pc", "-m", "2G", "-smp", "2",
+        "-object", "memory-backend-ram,id=m0,size=1G",
+        "-object", "memory-backend-ram,id=m1,size=1G"]  # fmt: skip
+
+SCRIPT: list[dict[str, Any]] = [
+    {"execute": "query-status"},
+    {"execute": "query-memdev"},
+    {"execute": "query-cpus-fast"},
+    {"execute": "query-hotpluggable-cpus"},
+    {"execute": "stop"},
+    {"execute": "x-query-numa"},
+    {"execute": "set-numa-node", "arguments": {"type": "node", "nodeid": 0, "memdev": "m0"}},
+    {"execute": "set-numa-node", "arguments": {"type": "node", "nodeid": 0, "memdev": "m1"}},
+    {"execute": "set-numa-node", "arguments": {"type": "node", "nodeid": 1, "memdev": "nosuch"}},
+    {"execute": "set-numa-node", "arguments": {"type": "node", "nodeid": 1, "memdev": "m1"}},
+    {"execute": "set-numa-node", "arguments": {"type": "dist", "src": 0, "dst": 1, "val": 9}},
+    {"execute": "set-numa-node", "arguments": {
+        "type": "cpu", "node-id": 1, "socket-id": 0, "core-id": 1, "thread-id": 0}},
+    {"execute": "query-hotpluggable-cpus"},
+    {"execute": "x-exit-preconfig"},
+    {"execute": "query-status"},
+    {"execute": "x-query-numa"},
+    {"execute": "query-cpus-fast"},
+    {"execute": "x-exit-preconfig"},
+    {"execute": "set-numa-node", "arguments": {"type": "node", "nodeid": 2}},
+]
+
+
+def _transcript(command: list[str], extra: list[str]) -> tuple[list[bytes], bytes]:
+    lines: list[bytes] = []
+    with started(command, ["-preconfig", *extra, *BASE]) as (conn, greeting, proc):
+        lines.append(greeting)
+        lines += conn.command({"execute": "qmp_capabilities"})
+        for request in SCRIPT:
+            lines += conn.command(request)
+        proc.kill()
+        proc.wait()
+        stderr = proc.stderr.read() if proc.stderr else b""
+    return [normalise(line) for line in lines], stderr
+
+
+@pytest.mark.parametrize("extra", [[], ["-S"]])
+def test_preconfig_like_qemu(qemu_binary: str, extra: list[str]) -> None:
+    theirs, their_err = _transcript([qemu_binary], extra)
+    ours, our_err = _transcript(QMPNUMA, extra)
+    assert ours == theirs
+    assert our_err == their_err
+
+
+def test_allow_preconfig_matches_qemu(qemu_binary: str) -> None:
+    """Which commands run before machine init is a schema fact; real QEMU says which."""
+    import json as _json
+
+    from qmpnuma.types.qapi_7_2 import COMMANDS
+
+    skip = {"quit", "x-exit-preconfig", "qmp_capabilities"}
+    refused = set()
+    with started([qemu_binary], ["-preconfig", "-M", "pc"]) as (conn, _greeting, _proc):
+        conn.command({"execute": "qmp_capabilities"})
+        for name in COMMANDS:
+            if name in skip:
+                continue
+            reply = _json.loads(conn.command({"execute": name})[-1])
+            if "permitted only after machine initialization" in str(reply.get("error")):
+                refused.add(name)
+    ours = {name for name, command in COMMANDS.items() if not command.allow_preconfig}
+    assert ours - skip == refused
