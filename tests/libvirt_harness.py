@@ -322,6 +322,11 @@ def _reply(text: str) -> Any:
     return _drop_thread_ids(reply)
 
 
+def _batch(steps: Sequence[tuple[str, str]]) -> list[str]:
+    """virsh commands with an `echo @@LABEL` marker before each step."""
+    return [part for label, command in steps for part in (f"echo @@{label}", command)]
+
+
 def run_domain(embed: Embed, emulator: str, domain: Domain, *,
                hotplug: bool = True, workdir: Path) -> dict[str, Any]:
     """Define, start, query, (hot-plug), suspend/resume, destroy and undefine ``domain``.
@@ -352,16 +357,25 @@ def run_domain(embed: Embed, emulator: str, domain: Domain, *,
                   for c in ("query-memory-devices", "query-memdev", "x-query-numa")]
         steps += [("detach", f"detach-device {name} {dimm_path} --live"),
                   ("after-detach", _qmp(name, "query-memory-devices"))]
-    steps += [("destroy", f"destroy {name}"), ("undefine", f"undefine {name}")]
-    batch = [part for label, command in steps for part in (f"echo @@{label}", command)]
-    # The pid is only known while the domain runs: read it from a step in the middle.
-    result = embed.virsh(*batch, check=False)
+    # A second virsh process re-attaches to the running guest (libvirt's reconnect sequence,
+    # query-jobs included) before it destroys it; a monitor command first waits for that.
+    later: list[tuple[str, str]] = [
+        ("reattached", _qmp(name, "query-status")),
+        ("destroy", f"destroy {name}"), ("undefine", f"undefine {name}"),
+    ]
+    result = embed.virsh(*_batch(steps), check=False)
+    second = embed.virsh(*_batch(later), check=False)
     sections = _sections(result.stdout, [label for label, _ in steps])
+    sections.update(_sections(second.stdout, [label for label, _ in later]))
+    steps += later
     missing = [label for label, _ in steps if label not in sections]
     if missing:
-        raise AssertionError(f"virsh stopped before {missing}:\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"virsh stopped before {missing}:\n{result.stdout}\n{result.stderr}\n"
+            f"{second.stdout}\n{second.stderr}"
+        )
     answers: dict[str, Any] = {"stderr": sorted(set(
-        line for line in result.stderr.splitlines() if line.strip()
+        line for line in (result.stderr + second.stderr).splitlines() if line.strip()
     ))}
     answers["dominfo"] = _normalize_dominfo(sections["dominfo"])
     answers["vcpuinfo"] = _normalize_vcpuinfo(sections["vcpuinfo"])

@@ -238,3 +238,9 @@ def migrate_set_capabilities(ctx: CommandContext, args: dict[str, Any]) -> Any:
     for item in args["capabilities"]:
         caps[item["capability"]] = bool(item["state"])
     return {}
+
+
+@command("query-jobs")
+def query_jobs(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    # No block or snapshot jobs run in a model; libvirt asks when it re-attaches to a guest.
+    return []
