@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 
-import atheris  # type: ignore[import-not-found]
+import atheris  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 with atheris.instrument_imports():
     from qmpnuma.commands.registry import CommandRegistry
