@@ -68,6 +68,25 @@ def _hotplug_script(args: list[str], hotpluggable: list[dict[str, Any]]) -> list
         {"execute": "query-memory-size-summary"},
         {"execute": "query-memdev"},
         {"execute": "x-query-numa"},
+        {"execute": "qom-list", "arguments": {"path": "/objects/hp0"}},
+        {"execute": "qom-get", "arguments": {"path": "/objects/hp0", "property": "size"}},
+        {"execute": "qom-get", "arguments": {"path": "hp0", "property": "host-nodes"}},
+        {"execute": "qom-get", "arguments": {"path": "/objects/hp0", "property": "nosuch"}},
+        {"execute": "qom-set", "arguments": {
+            "path": "/objects/hp0", "property": "merge", "value": False}},
+        {"execute": "qom-set", "arguments": {
+            "path": "/objects/hp0", "property": "share", "value": True}},
+        {"execute": "qom-set", "arguments": {
+            "path": "/objects/hp0", "property": "size", "value": 1}},
+        {"execute": "qom-list", "arguments": {"path": "/machine/peripheral"}},
+        {"execute": "qom-get", "arguments": {
+            "path": "/machine/peripheral/hpd0", "property": "addr"}},
+        {"execute": "qom-get", "arguments": {"path": "/objects/nosuch", "property": "size"}},
+        {"execute": "query-memdev"},
+    ] + [
+        {"execute": "human-monitor-command", "arguments": {"command-line": line}}
+        for line in ("info numa", "info memory-devices", "info memdev", "info numa x",
+                     "info nosuch", "nosuch")
     ]
     free = [entry for entry in hotpluggable if "qom-path" not in entry]
     if free:

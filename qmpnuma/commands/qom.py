@@ -133,10 +133,18 @@ def build_tree(machine: Machine) -> QomNode:
             (backend.id, _backend_node(backend, f"/objects/{backend.id}"))
         )
     peripheral = QomNode("container", path="/machine/peripheral")
-    for dimm in reversed(machine.sorted_dimms()):
-        if dimm.id is not None:
-            path = f"/machine/peripheral/{dimm.id}"
-            peripheral.children.append((dimm.id, _dimm_node(dimm, path)))
+    dimms = {dimm.id: dimm for dimm in machine.sorted_dimms() if dimm.id is not None}
+    for device_id in machine.peripheral.listing_order():
+        path = f"/machine/peripheral/{device_id}"
+        if device_id in dimms:
+            peripheral.children.append((device_id, _dimm_node(dimms[device_id], path)))
+        elif device_id in machine.other_devices:
+            peripheral.children.append(
+                (device_id, QomNode(machine.other_devices[device_id], path=path))
+            )
+        elif machine.cpus.slot_by_qom_path(path) is not None:
+            cpu_type = machine.cpus.cpu_type or ""
+            peripheral.children.append((device_id, QomNode(cpu_type, path=path)))
     anonymous = QomNode("container", path="/machine/peripheral-anon")
     board = QomNode(
         f"{machine.machine_type.name}-machine",

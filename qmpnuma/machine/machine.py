@@ -190,6 +190,8 @@ class Machine:
         self.device_ids: set[str] = set()
         #: Devices of models the model does not simulate, by id (their driver name).
         self.other_devices: dict[str, str] = {}
+        #: ``/machine/peripheral``: devices created with an id, in QOM's listing order.
+        self.peripheral = ObjectsContainer()
         #: With ``-preconfig``: the start-up steps still to run (None once initialized).
         self.pending_init: _Builder | None = None
         self._anonymous_devices = 0
@@ -402,6 +404,9 @@ class Machine:
         from qmpnuma.facts import device_model_names
 
         add_device(self, pairs, hotplugged=hotplugged, known_models=device_model_names())
+        device_id = dict(pairs).get("id")
+        if device_id is not None:
+            self.peripheral.add(device_id)
 
     def plug_dimm_without_hotplug(self, memdev: str | None, node: int) -> None:
         """A pc-dimm on a board without a memory hot-plug handler: only realize runs."""
@@ -492,6 +497,7 @@ class Machine:
             raise MachineError(f"Device '{device_id}' not found", "DeviceNotFound")
         self.dimms.remove(dimm, self.backends)
         self.device_ids.discard(device_id)
+        self.peripheral.remove(device_id)
         self.numa.numa_unset_mem_node_id(dimm.addr, dimm.size, dimm.node)
         self.numa.ram_block_notify_remove(dimm.addr, dimm.size)
 
