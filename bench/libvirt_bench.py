@@ -67,8 +67,8 @@ def measure(repeats: int) -> dict[str, dict[str, list[float]]]:
     with tempfile.TemporaryDirectory(prefix="qmpnuma-libvirt-bench-") as tmp:
         folder = Path(tmp)
         embed = Embed(folder / "start" / "embed")
-        for kind, emulator in EMULATORS.items():
-            domain = Domain(f"bench-{kind}", 2)
+        for number, (kind, emulator) in enumerate(EMULATORS.items()):
+            domain = Domain(f"bench-{kind}", 2, uuid=f"6c3c4d9e-0000-4000-8000-00000000b00{number}")
             xml = folder / f"{kind}.xml"
             xml.write_text(domain.xml(emulator))
             # Define and start once first: capabilities get cached, caches get warm.
