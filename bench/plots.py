@@ -37,22 +37,28 @@ def draw(results: dict[str, Any], folder: str) -> list[str]:
     written.append(path)
 
     scaling = figures["scaling"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key, label in ((axes[0], "nodes", "NUMA nodes (one CPU each)"),
-                           (axes[1], "cpus", "CPUs (2 nodes, pc-q35-7.2)")):
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    for column, (key, label) in enumerate((("nodes", "NUMA nodes (one CPU each)"),
+                                           ("cpus", "CPUs (2 nodes, pc-q35-7.2)"))):
         steps = scaling[key]
         xs = [step[key] for step in steps]
-        ax.plot(xs, [step["build"]["median"] * 1000 for step in steps], "o-",
-                label="qmpnuma Machine.from_argv")
+        ours = [step["build"]["median"] * 1000 for step in steps]
+        top, bottom = axes[0][column], axes[1][column]
+        top.plot(xs, ours, "o-", label="qmpnuma Machine.from_argv")
+        top.set_ylabel("ms")
+        top.set_ylim(bottom=0)
         qemu = [(step[key], step["qemu"]["median"] * 1000) for step in steps
                 if "qemu" in step and "median" in step["qemu"]]
+        bottom.plot(xs, ours, "o-", label="qmpnuma Machine.from_argv")
         if qemu:
-            ax.plot([x for x, _ in qemu], [y for _, y in qemu], "s--",
-                    label="QEMU start to first reply")
-        ax.set_xlabel(label)
-        ax.set_ylabel("ms")
-        ax.grid(True, alpha=0.3)
-        ax.legend()
+            bottom.plot([x for x, _ in qemu], [y for _, y in qemu], "s--",
+                        label="QEMU start to first reply")
+        bottom.set_yscale("log")
+        bottom.set_ylabel("ms (log)")
+        for ax in (top, bottom):
+            ax.set_xlabel(label)
+            ax.grid(True, alpha=0.3)
+            ax.legend()
     fig.suptitle("Figure 7: model scaling")
     fig.tight_layout()
     path = os.path.join(folder, "scaling.png")

@@ -36,6 +36,11 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {row['figure']} | {row['name']} | {row['qmpnuma']} | {row['qemu']} | "
             f"{row['ratio']} | {row['aim']} | {row['met']} |"
         )
+    libvirt = figures.get("libvirt")
+    if libvirt is not None:
+        lines += ["", "libvirt 9.0 (`bench/libvirt_bench.py`, status "
+                  f"{libvirt['status']}):", "", "```", libvirt["text"].rstrip()
+                  or libvirt["stderr"].strip()[-500:], "```"]
     imports = figures["cold_start"]["imports"]
     floor = figures["cold_start"]["python_floor"]["median"] * 1000
     lines += ["", "Where qmpnuma's cold start goes (one fresh interpreter, ms; a bare "

@@ -18,6 +18,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -78,17 +79,23 @@ def _timed(name: str, step: Callable[[], Any]) -> Any:
     return value
 
 
-def _libvirt_bench() -> dict[str, Any] | None:
-    """Run the libvirt developer's benchmark when it exists, keeping what it prints."""
+def _libvirt_bench(repeats: int) -> dict[str, Any] | None:
+    """Run the libvirt developer's benchmark when it exists, keeping its raw times and text."""
     if not os.path.exists(os.path.join(HERE, "libvirt_bench.py")):
         return None
-    done = subprocess.run([sys.executable, "-m", "bench.libvirt_bench"], capture_output=True,
-                          text=True, timeout=300, check=False)
-    try:
-        parsed: Any = json.loads(done.stdout)
-    except ValueError:
-        parsed = done.stdout[-4000:]
-    return {"status": done.returncode, "output": parsed}
+    with tempfile.TemporaryDirectory(prefix="qmpnuma-bench-") as folder:
+        raw_path = os.path.join(folder, "libvirt.json")
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.libvirt_bench", "--repeats", str(repeats),
+             "--json", raw_path],
+            capture_output=True, text=True, timeout=600, check=False,
+        )
+        raw: Any = None
+        if os.path.exists(raw_path):
+            with open(raw_path, encoding="utf-8") as handle:
+                raw = json.load(handle)
+    return {"status": done.returncode, "text": done.stdout, "stderr": done.stderr[-2000:],
+            "raw": raw}
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -141,7 +148,7 @@ def run(quick: bool) -> dict[str, Any]:
     }
     figures["scaling"]["nodes_linear"] = figures["scaling"]["nodes_slope"] < 1.3
     figures["scaling"]["cpus_linear"] = figures["scaling"]["cpus_slope"] < 1.3
-    libvirt = _timed("libvirt bench", _libvirt_bench)
+    libvirt = _timed("libvirt bench", lambda: _libvirt_bench(1 if quick else 3))
     if libvirt is not None:
         figures["libvirt"] = libvirt
     return {"environment": _environment(), "quick": quick, "figures": figures,

@@ -175,6 +175,8 @@ class Fleet:
         open-file limit, and `FleetStartError` (after closing what was started) when a command
         line is refused or a socket cannot be bound.
         """
+        if self._done is not None:
+            raise RuntimeError("a fleet is started once")
         self.fd_budget = ensure_open_files(len(self.specs))
         self._done = asyncio.Event()
         seen_args: set[tuple[str, tuple[str, ...]]] = set()
