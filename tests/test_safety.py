@@ -211,7 +211,7 @@ def test_sockets_and_pidfile_owner_only_and_nothing_else_written(
     argv = [sys.executable, "-m", "qmpnuma.cli", "-m", "1G", "-pidfile", str(pidfile),
             "-qmp", f"unix:{sock},server=on,wait=off", "-chardev",
             f"socket,id=c,path={run / 'c.sock'},server=on,wait=off",
-            "-mon", "chardev=c,mode=control"]
+            "-mon", "chardev=c,mode=control", "-D", str(run / "qemu.log")]
     if daemonize:
         argv.append("-daemonize")
     old_umask = os.umask(0o022)  # a permissive umask must not widen what qmpnuma creates
