@@ -252,7 +252,7 @@ def _normalize_vcpuinfo(text: str) -> list[dict[str, str]]:
 
 _VARYING_STATS = re.compile(
     r"^(cpu\.(time|user|system)|vcpu\.\d+\.(time|wait|delay)|state\.reason|"
-    r"cpu\.cache\..*|perf\..*|balloon\.rss)="
+    r"cpu\.cache\..*|cpu\.haltpoll\..*|perf\..*|balloon\.rss)="
 )
 
 
@@ -343,7 +343,7 @@ def run_domain(embed: Embed, emulator: str, domain: Domain, *,
     steps: list[tuple[str, str]] = [
         ("define", f"define {xml_path}"), ("start", f"start {name}"),
         ("dominfo", f"dominfo {name}"), ("vcpuinfo", f"vcpuinfo {name}"),
-        ("domstats", f"domstats {name} --state --vcpu --balloon"),
+        ("domstats", f"domstats {name}"),
     ]
     steps += [(command, _qmp(name, command)) for command in MONITOR_QUERIES]
     steps += [

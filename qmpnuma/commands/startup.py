@@ -244,3 +244,15 @@ def migrate_set_capabilities(ctx: CommandContext, args: dict[str, Any]) -> Any:
 def query_jobs(ctx: CommandContext, args: dict[str, Any]) -> Any:
     # No block or snapshot jobs run in a model; libvirt asks when it re-attaches to a guest.
     return []
+
+
+@command("query-dirty-rate")
+def query_dirty_rate(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    # Nothing is ever measured: QEMU's answer before any calc-dirty-rate.
+    return {"status": "unstarted", "start-time": 0, "calc-time": 0, "sample-pages": 0,
+            "mode": "page-sampling"}
+
+
+@command("query-blockstats")
+def query_blockstats(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return []

@@ -336,6 +336,55 @@ JobStatus: TypeAlias = Literal[
     "null",
 ]
 
+DirtyRateStatus: TypeAlias = Literal["unstarted", "measuring", "measured"]
+
+DirtyRateMeasureMode: TypeAlias = Literal["page-sampling", "dirty-ring", "dirty-bitmap"]
+
+BlockdevDriver: TypeAlias = Literal[
+    "blkdebug",
+    "blklogwrites",
+    "blkreplay",
+    "blkverify",
+    "bochs",
+    "cloop",
+    "compress",
+    "copy-before-write",
+    "copy-on-read",
+    "dmg",
+    "file",
+    "snapshot-access",
+    "ftp",
+    "ftps",
+    "gluster",
+    "host_cdrom",
+    "host_device",
+    "http",
+    "https",
+    "iscsi",
+    "luks",
+    "nbd",
+    "nfs",
+    "null-aio",
+    "null-co",
+    "nvme",
+    "parallels",
+    "preallocate",
+    "qcow",
+    "qcow2",
+    "qed",
+    "quorum",
+    "raw",
+    "rbd",
+    "replication",
+    "ssh",
+    "throttle",
+    "vdi",
+    "vhdx",
+    "vmdk",
+    "vpc",
+    "vvfat",
+]
+
 
 # Object types
 
@@ -2816,6 +2865,385 @@ class JobInfo(QapiModel):
     error: QStr | None = None
 
 
+class DirtyRateVcpu(QapiModel):
+    """QAPI struct DirtyRateVcpu."""
+
+    id: Int64
+    dirty_rate: Int64 = Field(alias="dirty-rate")
+
+
+class DirtyRateInfo(QapiModel):
+    """QAPI struct DirtyRateInfo."""
+
+    dirty_rate: Int64 | None = Field(default=None, alias="dirty-rate")
+    status: DirtyRateStatus
+    start_time: Int64 = Field(alias="start-time")
+    calc_time: Int64 = Field(alias="calc-time")
+    sample_pages: Uint64 = Field(alias="sample-pages")
+    mode: DirtyRateMeasureMode
+    vcpu_dirty_rate: list[DirtyRateVcpu] | None = Field(default=None, alias="vcpu-dirty-rate")
+
+
+class BlockDeviceTimedStats(QapiModel):
+    """QAPI struct BlockDeviceTimedStats."""
+
+    interval_length: Int64
+    min_rd_latency_ns: Int64
+    max_rd_latency_ns: Int64
+    avg_rd_latency_ns: Int64
+    min_wr_latency_ns: Int64
+    max_wr_latency_ns: Int64
+    avg_wr_latency_ns: Int64
+    min_flush_latency_ns: Int64
+    max_flush_latency_ns: Int64
+    avg_flush_latency_ns: Int64
+    avg_rd_queue_depth: QNumber
+    avg_wr_queue_depth: QNumber
+
+
+class BlockLatencyHistogramInfo(QapiModel):
+    """QAPI struct BlockLatencyHistogramInfo."""
+
+    boundaries: list[Uint64]
+    bins: list[Uint64]
+
+
+class BlockDeviceStats(QapiModel):
+    """QAPI struct BlockDeviceStats."""
+
+    rd_bytes: Int64
+    wr_bytes: Int64
+    unmap_bytes: Int64
+    rd_operations: Int64
+    wr_operations: Int64
+    flush_operations: Int64
+    unmap_operations: Int64
+    rd_total_time_ns: Int64
+    wr_total_time_ns: Int64
+    flush_total_time_ns: Int64
+    unmap_total_time_ns: Int64
+    wr_highest_offset: Int64
+    rd_merged: Int64
+    wr_merged: Int64
+    unmap_merged: Int64
+    idle_time_ns: Int64 | None = None
+    failed_rd_operations: Int64
+    failed_wr_operations: Int64
+    failed_flush_operations: Int64
+    failed_unmap_operations: Int64
+    invalid_rd_operations: Int64
+    invalid_wr_operations: Int64
+    invalid_flush_operations: Int64
+    invalid_unmap_operations: Int64
+    account_invalid: QBool
+    account_failed: QBool
+    timed_stats: list[BlockDeviceTimedStats]
+    rd_latency_histogram: BlockLatencyHistogramInfo | None = None
+    wr_latency_histogram: BlockLatencyHistogramInfo | None = None
+    flush_latency_histogram: BlockLatencyHistogramInfo | None = None
+
+
+class BlockStatsSpecificFile(QapiModel):
+    """QAPI struct BlockStatsSpecificFile."""
+
+    discard_nb_ok: Uint64 = Field(alias="discard-nb-ok")
+    discard_nb_failed: Uint64 = Field(alias="discard-nb-failed")
+    discard_bytes_ok: Uint64 = Field(alias="discard-bytes-ok")
+
+
+class BlockStatsSpecificNvme(QapiModel):
+    """QAPI struct BlockStatsSpecificNvme."""
+
+    completion_errors: Uint64 = Field(alias="completion-errors")
+    aligned_accesses: Uint64 = Field(alias="aligned-accesses")
+    unaligned_accesses: Uint64 = Field(alias="unaligned-accesses")
+
+
+class QObjBlockStatsSpecificBase(QapiModel):
+    """QAPI implicit type q_obj_BlockStatsSpecific-base."""
+
+    driver: BlockdevDriver
+
+
+class BlockStatsSpecificFileBranch(QapiModel):
+    """QAPI union BlockStatsSpecific, branch file."""
+
+    driver: Literal["file"]
+    discard_nb_ok: Uint64 = Field(alias="discard-nb-ok")
+    discard_nb_failed: Uint64 = Field(alias="discard-nb-failed")
+    discard_bytes_ok: Uint64 = Field(alias="discard-bytes-ok")
+
+
+class BlockStatsSpecificHostDevice(QapiModel):
+    """QAPI union BlockStatsSpecific, branch host_device."""
+
+    driver: Literal["host_device"]
+    discard_nb_ok: Uint64 = Field(alias="discard-nb-ok")
+    discard_nb_failed: Uint64 = Field(alias="discard-nb-failed")
+    discard_bytes_ok: Uint64 = Field(alias="discard-bytes-ok")
+
+
+class BlockStatsSpecificNvmeBranch(QapiModel):
+    """QAPI union BlockStatsSpecific, branch nvme."""
+
+    driver: Literal["nvme"]
+    completion_errors: Uint64 = Field(alias="completion-errors")
+    aligned_accesses: Uint64 = Field(alias="aligned-accesses")
+    unaligned_accesses: Uint64 = Field(alias="unaligned-accesses")
+
+
+class BlockStatsSpecificBlkdebug(QapiModel):
+    """QAPI union BlockStatsSpecific, branch blkdebug."""
+
+    driver: Literal["blkdebug"]
+
+
+class BlockStatsSpecificBlklogwrites(QapiModel):
+    """QAPI union BlockStatsSpecific, branch blklogwrites."""
+
+    driver: Literal["blklogwrites"]
+
+
+class BlockStatsSpecificBlkreplay(QapiModel):
+    """QAPI union BlockStatsSpecific, branch blkreplay."""
+
+    driver: Literal["blkreplay"]
+
+
+class BlockStatsSpecificBlkverify(QapiModel):
+    """QAPI union BlockStatsSpecific, branch blkverify."""
+
+    driver: Literal["blkverify"]
+
+
+class BlockStatsSpecificBochs(QapiModel):
+    """QAPI union BlockStatsSpecific, branch bochs."""
+
+    driver: Literal["bochs"]
+
+
+class BlockStatsSpecificCloop(QapiModel):
+    """QAPI union BlockStatsSpecific, branch cloop."""
+
+    driver: Literal["cloop"]
+
+
+class BlockStatsSpecificCompress(QapiModel):
+    """QAPI union BlockStatsSpecific, branch compress."""
+
+    driver: Literal["compress"]
+
+
+class BlockStatsSpecificCopyBeforeWrite(QapiModel):
+    """QAPI union BlockStatsSpecific, branch copy-before-write."""
+
+    driver: Literal["copy-before-write"]
+
+
+class BlockStatsSpecificCopyOnRead(QapiModel):
+    """QAPI union BlockStatsSpecific, branch copy-on-read."""
+
+    driver: Literal["copy-on-read"]
+
+
+class BlockStatsSpecificDmg(QapiModel):
+    """QAPI union BlockStatsSpecific, branch dmg."""
+
+    driver: Literal["dmg"]
+
+
+class BlockStatsSpecificSnapshotAccess(QapiModel):
+    """QAPI union BlockStatsSpecific, branch snapshot-access."""
+
+    driver: Literal["snapshot-access"]
+
+
+class BlockStatsSpecificFtp(QapiModel):
+    """QAPI union BlockStatsSpecific, branch ftp."""
+
+    driver: Literal["ftp"]
+
+
+class BlockStatsSpecificFtps(QapiModel):
+    """QAPI union BlockStatsSpecific, branch ftps."""
+
+    driver: Literal["ftps"]
+
+
+class BlockStatsSpecificGluster(QapiModel):
+    """QAPI union BlockStatsSpecific, branch gluster."""
+
+    driver: Literal["gluster"]
+
+
+class BlockStatsSpecificHostCdrom(QapiModel):
+    """QAPI union BlockStatsSpecific, branch host_cdrom."""
+
+    driver: Literal["host_cdrom"]
+
+
+class BlockStatsSpecificHttp(QapiModel):
+    """QAPI union BlockStatsSpecific, branch http."""
+
+    driver: Literal["http"]
+
+
+class BlockStatsSpecificHttps(QapiModel):
+    """QAPI union BlockStatsSpecific, branch https."""
+
+    driver: Literal["https"]
+
+
+class BlockStatsSpecificIscsi(QapiModel):
+    """QAPI union BlockStatsSpecific, branch iscsi."""
+
+    driver: Literal["iscsi"]
+
+
+class BlockStatsSpecificLuks(QapiModel):
+    """QAPI union BlockStatsSpecific, branch luks."""
+
+    driver: Literal["luks"]
+
+
+class BlockStatsSpecificNbd(QapiModel):
+    """QAPI union BlockStatsSpecific, branch nbd."""
+
+    driver: Literal["nbd"]
+
+
+class BlockStatsSpecificNfs(QapiModel):
+    """QAPI union BlockStatsSpecific, branch nfs."""
+
+    driver: Literal["nfs"]
+
+
+class BlockStatsSpecificNullAio(QapiModel):
+    """QAPI union BlockStatsSpecific, branch null-aio."""
+
+    driver: Literal["null-aio"]
+
+
+class BlockStatsSpecificNullCo(QapiModel):
+    """QAPI union BlockStatsSpecific, branch null-co."""
+
+    driver: Literal["null-co"]
+
+
+class BlockStatsSpecificParallels(QapiModel):
+    """QAPI union BlockStatsSpecific, branch parallels."""
+
+    driver: Literal["parallels"]
+
+
+class BlockStatsSpecificPreallocate(QapiModel):
+    """QAPI union BlockStatsSpecific, branch preallocate."""
+
+    driver: Literal["preallocate"]
+
+
+class BlockStatsSpecificQcow(QapiModel):
+    """QAPI union BlockStatsSpecific, branch qcow."""
+
+    driver: Literal["qcow"]
+
+
+class BlockStatsSpecificQcow2(QapiModel):
+    """QAPI union BlockStatsSpecific, branch qcow2."""
+
+    driver: Literal["qcow2"]
+
+
+class BlockStatsSpecificQed(QapiModel):
+    """QAPI union BlockStatsSpecific, branch qed."""
+
+    driver: Literal["qed"]
+
+
+class BlockStatsSpecificQuorum(QapiModel):
+    """QAPI union BlockStatsSpecific, branch quorum."""
+
+    driver: Literal["quorum"]
+
+
+class BlockStatsSpecificRaw(QapiModel):
+    """QAPI union BlockStatsSpecific, branch raw."""
+
+    driver: Literal["raw"]
+
+
+class BlockStatsSpecificRbd(QapiModel):
+    """QAPI union BlockStatsSpecific, branch rbd."""
+
+    driver: Literal["rbd"]
+
+
+class BlockStatsSpecificReplication(QapiModel):
+    """QAPI union BlockStatsSpecific, branch replication."""
+
+    driver: Literal["replication"]
+
+
+class BlockStatsSpecificSsh(QapiModel):
+    """QAPI union BlockStatsSpecific, branch ssh."""
+
+    driver: Literal["ssh"]
+
+
+class BlockStatsSpecificThrottle(QapiModel):
+    """QAPI union BlockStatsSpecific, branch throttle."""
+
+    driver: Literal["throttle"]
+
+
+class BlockStatsSpecificVdi(QapiModel):
+    """QAPI union BlockStatsSpecific, branch vdi."""
+
+    driver: Literal["vdi"]
+
+
+class BlockStatsSpecificVhdx(QapiModel):
+    """QAPI union BlockStatsSpecific, branch vhdx."""
+
+    driver: Literal["vhdx"]
+
+
+class BlockStatsSpecificVmdk(QapiModel):
+    """QAPI union BlockStatsSpecific, branch vmdk."""
+
+    driver: Literal["vmdk"]
+
+
+class BlockStatsSpecificVpc(QapiModel):
+    """QAPI union BlockStatsSpecific, branch vpc."""
+
+    driver: Literal["vpc"]
+
+
+class BlockStatsSpecificVvfat(QapiModel):
+    """QAPI union BlockStatsSpecific, branch vvfat."""
+
+    driver: Literal["vvfat"]
+
+
+class BlockStats(QapiModel):
+    """QAPI struct BlockStats."""
+
+    device: QStr | None = None
+    qdev: QStr | None = None
+    node_name: QStr | None = Field(default=None, alias="node-name")
+    stats: BlockDeviceStats
+    driver_specific: BlockStatsSpecific | None = Field(default=None, alias="driver-specific")
+    parent: BlockStats | None = None
+    backing: BlockStats | None = None
+
+
+class QObjQueryBlockstatsArg(QapiModel):
+    """QAPI implicit type q_obj_query-blockstats-arg."""
+
+    query_nodes: QBool | None = Field(default=None, alias="query-nodes")
+
+
 # Discriminated unions
 
 SchemaInfo: TypeAlias = Annotated[
@@ -2968,6 +3396,54 @@ ImageInfoSpecific: TypeAlias = Annotated[
     Field(discriminator="type"),
 ]
 
+BlockStatsSpecific: TypeAlias = Annotated[
+    (
+        BlockStatsSpecificFileBranch
+        | BlockStatsSpecificHostDevice
+        | BlockStatsSpecificNvmeBranch
+        | BlockStatsSpecificBlkdebug
+        | BlockStatsSpecificBlklogwrites
+        | BlockStatsSpecificBlkreplay
+        | BlockStatsSpecificBlkverify
+        | BlockStatsSpecificBochs
+        | BlockStatsSpecificCloop
+        | BlockStatsSpecificCompress
+        | BlockStatsSpecificCopyBeforeWrite
+        | BlockStatsSpecificCopyOnRead
+        | BlockStatsSpecificDmg
+        | BlockStatsSpecificSnapshotAccess
+        | BlockStatsSpecificFtp
+        | BlockStatsSpecificFtps
+        | BlockStatsSpecificGluster
+        | BlockStatsSpecificHostCdrom
+        | BlockStatsSpecificHttp
+        | BlockStatsSpecificHttps
+        | BlockStatsSpecificIscsi
+        | BlockStatsSpecificLuks
+        | BlockStatsSpecificNbd
+        | BlockStatsSpecificNfs
+        | BlockStatsSpecificNullAio
+        | BlockStatsSpecificNullCo
+        | BlockStatsSpecificParallels
+        | BlockStatsSpecificPreallocate
+        | BlockStatsSpecificQcow
+        | BlockStatsSpecificQcow2
+        | BlockStatsSpecificQed
+        | BlockStatsSpecificQuorum
+        | BlockStatsSpecificRaw
+        | BlockStatsSpecificRbd
+        | BlockStatsSpecificReplication
+        | BlockStatsSpecificSsh
+        | BlockStatsSpecificThrottle
+        | BlockStatsSpecificVdi
+        | BlockStatsSpecificVhdx
+        | BlockStatsSpecificVmdk
+        | BlockStatsSpecificVpc
+        | BlockStatsSpecificVvfat
+    ),
+    Field(discriminator="driver"),
+]
+
 
 # Alternates
 
@@ -2980,8 +3456,56 @@ for _model in (
     AuthZSimpleProperties,
     BalloonInfo,
     BlockDeviceInfo,
+    BlockDeviceStats,
+    BlockDeviceTimedStats,
     BlockDirtyInfo,
     BlockInfo,
+    BlockLatencyHistogramInfo,
+    BlockStats,
+    BlockStatsSpecificBlkdebug,
+    BlockStatsSpecificBlklogwrites,
+    BlockStatsSpecificBlkreplay,
+    BlockStatsSpecificBlkverify,
+    BlockStatsSpecificBochs,
+    BlockStatsSpecificCloop,
+    BlockStatsSpecificCompress,
+    BlockStatsSpecificCopyBeforeWrite,
+    BlockStatsSpecificCopyOnRead,
+    BlockStatsSpecificDmg,
+    BlockStatsSpecificFile,
+    BlockStatsSpecificFileBranch,
+    BlockStatsSpecificFtp,
+    BlockStatsSpecificFtps,
+    BlockStatsSpecificGluster,
+    BlockStatsSpecificHostCdrom,
+    BlockStatsSpecificHostDevice,
+    BlockStatsSpecificHttp,
+    BlockStatsSpecificHttps,
+    BlockStatsSpecificIscsi,
+    BlockStatsSpecificLuks,
+    BlockStatsSpecificNbd,
+    BlockStatsSpecificNfs,
+    BlockStatsSpecificNullAio,
+    BlockStatsSpecificNullCo,
+    BlockStatsSpecificNvme,
+    BlockStatsSpecificNvmeBranch,
+    BlockStatsSpecificParallels,
+    BlockStatsSpecificPreallocate,
+    BlockStatsSpecificQcow,
+    BlockStatsSpecificQcow2,
+    BlockStatsSpecificQed,
+    BlockStatsSpecificQuorum,
+    BlockStatsSpecificRaw,
+    BlockStatsSpecificRbd,
+    BlockStatsSpecificReplication,
+    BlockStatsSpecificSnapshotAccess,
+    BlockStatsSpecificSsh,
+    BlockStatsSpecificThrottle,
+    BlockStatsSpecificVdi,
+    BlockStatsSpecificVhdx,
+    BlockStatsSpecificVmdk,
+    BlockStatsSpecificVpc,
+    BlockStatsSpecificVvfat,
     BlockdevCacheInfo,
     CanHostSocketcanProperties,
     ChardevInfo,
@@ -3029,6 +3553,8 @@ for _model in (
     CryptodevVhostUserProperties,
     CurrentMachineParams,
     DBusVMStateProperties,
+    DirtyRateInfo,
+    DirtyRateVcpu,
     DumpGuestMemoryCapability,
     EventLoopBaseProperties,
     FilterBufferProperties,
@@ -3141,6 +3667,7 @@ for _model in (
     QCryptoBlockInfoLUKSSlot,
     QEmpty,
     QObjAcpiDeviceOstArg,
+    QObjBlockStatsSpecificBase,
     QObjCpuInfoFastBase,
     QObjDeviceAddArg,
     QObjDeviceDelArg,
@@ -3163,6 +3690,7 @@ for _model in (
     QObjQomListPropertiesArg,
     QObjQomListTypesArg,
     QObjQomSetArg,
+    QObjQueryBlockstatsArg,
     QObjQueryCommandLineOptionsArg,
     QObjQueryCpuModelExpansionArg,
     QObjQueryNamedBlockNodesArg,
@@ -3257,6 +3785,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "q_empty": {"name": "q_empty", "meta-type": "object", "members": []},
     "[str]": {"name": "[str]", "meta-type": "array", "element-type": "str"},
     "[uint16]": {"name": "[uint16]", "meta-type": "array", "element-type": "uint16"},
+    "[uint64]": {"name": "[uint64]", "meta-type": "array", "element-type": "uint64"},
     "HumanReadableText": {
         "name": "HumanReadableText",
         "meta-type": "object",
@@ -5752,6 +6281,263 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "ret-type": "[JobInfo]",
     },
     "[JobInfo]": {"name": "[JobInfo]", "meta-type": "array", "element-type": "JobInfo"},
+    "DirtyRateStatus": {
+        "name": "DirtyRateStatus",
+        "meta-type": "enum",
+        "values": ["unstarted", "measuring", "measured"],
+    },
+    "DirtyRateMeasureMode": {
+        "name": "DirtyRateMeasureMode",
+        "meta-type": "enum",
+        "values": ["page-sampling", "dirty-ring", "dirty-bitmap"],
+    },
+    "DirtyRateVcpu": {
+        "name": "DirtyRateVcpu",
+        "meta-type": "object",
+        "members": [{"name": "id", "type": "int"}, {"name": "dirty-rate", "type": "int64"}],
+    },
+    "DirtyRateInfo": {
+        "name": "DirtyRateInfo",
+        "meta-type": "object",
+        "members": [
+            {"name": "dirty-rate", "type": "int64", "optional": True},
+            {"name": "status", "type": "DirtyRateStatus"},
+            {"name": "start-time", "type": "int64"},
+            {"name": "calc-time", "type": "int64"},
+            {"name": "sample-pages", "type": "uint64"},
+            {"name": "mode", "type": "DirtyRateMeasureMode"},
+            {"name": "vcpu-dirty-rate", "type": "[DirtyRateVcpu]", "optional": True},
+        ],
+    },
+    "query-dirty-rate": {
+        "name": "query-dirty-rate",
+        "meta-type": "command",
+        "arg-type": "q_empty",
+        "ret-type": "DirtyRateInfo",
+    },
+    "[DirtyRateVcpu]": {
+        "name": "[DirtyRateVcpu]",
+        "meta-type": "array",
+        "element-type": "DirtyRateVcpu",
+    },
+    "BlockdevDriver": {
+        "name": "BlockdevDriver",
+        "meta-type": "enum",
+        "values": [
+            "blkdebug",
+            "blklogwrites",
+            "blkreplay",
+            "blkverify",
+            "bochs",
+            "cloop",
+            "compress",
+            "copy-before-write",
+            "copy-on-read",
+            "dmg",
+            "file",
+            "snapshot-access",
+            "ftp",
+            "ftps",
+            "gluster",
+            "host_cdrom",
+            "host_device",
+            "http",
+            "https",
+            "iscsi",
+            "luks",
+            "nbd",
+            "nfs",
+            "null-aio",
+            "null-co",
+            "nvme",
+            "parallels",
+            "preallocate",
+            "qcow",
+            "qcow2",
+            "qed",
+            "quorum",
+            "raw",
+            "rbd",
+            "replication",
+            "ssh",
+            "throttle",
+            "vdi",
+            "vhdx",
+            "vmdk",
+            "vpc",
+            "vvfat",
+        ],
+    },
+    "BlockDeviceTimedStats": {
+        "name": "BlockDeviceTimedStats",
+        "meta-type": "object",
+        "members": [
+            {"name": "interval_length", "type": "int"},
+            {"name": "min_rd_latency_ns", "type": "int"},
+            {"name": "max_rd_latency_ns", "type": "int"},
+            {"name": "avg_rd_latency_ns", "type": "int"},
+            {"name": "min_wr_latency_ns", "type": "int"},
+            {"name": "max_wr_latency_ns", "type": "int"},
+            {"name": "avg_wr_latency_ns", "type": "int"},
+            {"name": "min_flush_latency_ns", "type": "int"},
+            {"name": "max_flush_latency_ns", "type": "int"},
+            {"name": "avg_flush_latency_ns", "type": "int"},
+            {"name": "avg_rd_queue_depth", "type": "number"},
+            {"name": "avg_wr_queue_depth", "type": "number"},
+        ],
+    },
+    "BlockLatencyHistogramInfo": {
+        "name": "BlockLatencyHistogramInfo",
+        "meta-type": "object",
+        "members": [
+            {"name": "boundaries", "type": "[uint64]"},
+            {"name": "bins", "type": "[uint64]"},
+        ],
+    },
+    "BlockDeviceStats": {
+        "name": "BlockDeviceStats",
+        "meta-type": "object",
+        "members": [
+            {"name": "rd_bytes", "type": "int"},
+            {"name": "wr_bytes", "type": "int"},
+            {"name": "unmap_bytes", "type": "int"},
+            {"name": "rd_operations", "type": "int"},
+            {"name": "wr_operations", "type": "int"},
+            {"name": "flush_operations", "type": "int"},
+            {"name": "unmap_operations", "type": "int"},
+            {"name": "rd_total_time_ns", "type": "int"},
+            {"name": "wr_total_time_ns", "type": "int"},
+            {"name": "flush_total_time_ns", "type": "int"},
+            {"name": "unmap_total_time_ns", "type": "int"},
+            {"name": "wr_highest_offset", "type": "int"},
+            {"name": "rd_merged", "type": "int"},
+            {"name": "wr_merged", "type": "int"},
+            {"name": "unmap_merged", "type": "int"},
+            {"name": "idle_time_ns", "type": "int", "optional": True},
+            {"name": "failed_rd_operations", "type": "int"},
+            {"name": "failed_wr_operations", "type": "int"},
+            {"name": "failed_flush_operations", "type": "int"},
+            {"name": "failed_unmap_operations", "type": "int"},
+            {"name": "invalid_rd_operations", "type": "int"},
+            {"name": "invalid_wr_operations", "type": "int"},
+            {"name": "invalid_flush_operations", "type": "int"},
+            {"name": "invalid_unmap_operations", "type": "int"},
+            {"name": "account_invalid", "type": "bool"},
+            {"name": "account_failed", "type": "bool"},
+            {"name": "timed_stats", "type": "[BlockDeviceTimedStats]"},
+            {"name": "rd_latency_histogram", "type": "BlockLatencyHistogramInfo", "optional": True},
+            {"name": "wr_latency_histogram", "type": "BlockLatencyHistogramInfo", "optional": True},
+            {
+                "name": "flush_latency_histogram",
+                "type": "BlockLatencyHistogramInfo",
+                "optional": True,
+            },
+        ],
+    },
+    "BlockStatsSpecificFile": {
+        "name": "BlockStatsSpecificFile",
+        "meta-type": "object",
+        "members": [
+            {"name": "discard-nb-ok", "type": "uint64"},
+            {"name": "discard-nb-failed", "type": "uint64"},
+            {"name": "discard-bytes-ok", "type": "uint64"},
+        ],
+    },
+    "BlockStatsSpecificNvme": {
+        "name": "BlockStatsSpecificNvme",
+        "meta-type": "object",
+        "members": [
+            {"name": "completion-errors", "type": "uint64"},
+            {"name": "aligned-accesses", "type": "uint64"},
+            {"name": "unaligned-accesses", "type": "uint64"},
+        ],
+    },
+    "q_obj_BlockStatsSpecific-base": {
+        "name": "q_obj_BlockStatsSpecific-base",
+        "meta-type": "object",
+        "members": [{"name": "driver", "type": "BlockdevDriver"}],
+    },
+    "BlockStatsSpecific": {
+        "name": "BlockStatsSpecific",
+        "meta-type": "object",
+        "members": [{"name": "driver", "type": "BlockdevDriver"}],
+        "tag": "driver",
+        "variants": [
+            {"case": "file", "type": "BlockStatsSpecificFile"},
+            {"case": "host_device", "type": "BlockStatsSpecificFile"},
+            {"case": "nvme", "type": "BlockStatsSpecificNvme"},
+            {"case": "blkdebug", "type": "q_empty"},
+            {"case": "blklogwrites", "type": "q_empty"},
+            {"case": "blkreplay", "type": "q_empty"},
+            {"case": "blkverify", "type": "q_empty"},
+            {"case": "bochs", "type": "q_empty"},
+            {"case": "cloop", "type": "q_empty"},
+            {"case": "compress", "type": "q_empty"},
+            {"case": "copy-before-write", "type": "q_empty"},
+            {"case": "copy-on-read", "type": "q_empty"},
+            {"case": "dmg", "type": "q_empty"},
+            {"case": "snapshot-access", "type": "q_empty"},
+            {"case": "ftp", "type": "q_empty"},
+            {"case": "ftps", "type": "q_empty"},
+            {"case": "gluster", "type": "q_empty"},
+            {"case": "host_cdrom", "type": "q_empty"},
+            {"case": "http", "type": "q_empty"},
+            {"case": "https", "type": "q_empty"},
+            {"case": "iscsi", "type": "q_empty"},
+            {"case": "luks", "type": "q_empty"},
+            {"case": "nbd", "type": "q_empty"},
+            {"case": "nfs", "type": "q_empty"},
+            {"case": "null-aio", "type": "q_empty"},
+            {"case": "null-co", "type": "q_empty"},
+            {"case": "parallels", "type": "q_empty"},
+            {"case": "preallocate", "type": "q_empty"},
+            {"case": "qcow", "type": "q_empty"},
+            {"case": "qcow2", "type": "q_empty"},
+            {"case": "qed", "type": "q_empty"},
+            {"case": "quorum", "type": "q_empty"},
+            {"case": "raw", "type": "q_empty"},
+            {"case": "rbd", "type": "q_empty"},
+            {"case": "replication", "type": "q_empty"},
+            {"case": "ssh", "type": "q_empty"},
+            {"case": "throttle", "type": "q_empty"},
+            {"case": "vdi", "type": "q_empty"},
+            {"case": "vhdx", "type": "q_empty"},
+            {"case": "vmdk", "type": "q_empty"},
+            {"case": "vpc", "type": "q_empty"},
+            {"case": "vvfat", "type": "q_empty"},
+        ],
+    },
+    "BlockStats": {
+        "name": "BlockStats",
+        "meta-type": "object",
+        "members": [
+            {"name": "device", "type": "str", "optional": True},
+            {"name": "qdev", "type": "str", "optional": True},
+            {"name": "node-name", "type": "str", "optional": True},
+            {"name": "stats", "type": "BlockDeviceStats"},
+            {"name": "driver-specific", "type": "BlockStatsSpecific", "optional": True},
+            {"name": "parent", "type": "BlockStats", "optional": True},
+            {"name": "backing", "type": "BlockStats", "optional": True},
+        ],
+    },
+    "q_obj_query-blockstats-arg": {
+        "name": "q_obj_query-blockstats-arg",
+        "meta-type": "object",
+        "members": [{"name": "query-nodes", "type": "bool", "optional": True}],
+    },
+    "query-blockstats": {
+        "name": "query-blockstats",
+        "meta-type": "command",
+        "arg-type": "q_obj_query-blockstats-arg",
+        "ret-type": "[BlockStats]",
+        "allow-preconfig": True,
+    },
+    "[BlockDeviceTimedStats]": {
+        "name": "[BlockDeviceTimedStats]",
+        "meta-type": "array",
+        "element-type": "BlockDeviceTimedStats",
+    },
+    "[BlockStats]": {"name": "[BlockStats]", "meta-type": "array", "element-type": "BlockStats"},
 }
 
 COMMANDS: dict[str, CommandDef] = {
@@ -5915,6 +6701,13 @@ COMMANDS: dict[str, CommandDef] = {
         allow_preconfig=True,
     ),
     "query-jobs": CommandDef("query-jobs", None, "[JobInfo]"),
+    "query-dirty-rate": CommandDef("query-dirty-rate", None, "DirtyRateInfo"),
+    "query-blockstats": CommandDef(
+        "query-blockstats",
+        "q_obj_query-blockstats-arg",
+        "[BlockStats]",
+        allow_preconfig=True,
+    ),
 }
 
 EVENTS: dict[str, EventDef] = {
@@ -6093,6 +6886,16 @@ MODELS: dict[str, type[QapiModel]] = {
     "BlockInfo": BlockInfo,
     "q_obj_query-named-block-nodes-arg": QObjQueryNamedBlockNodesArg,
     "JobInfo": JobInfo,
+    "DirtyRateVcpu": DirtyRateVcpu,
+    "DirtyRateInfo": DirtyRateInfo,
+    "BlockDeviceTimedStats": BlockDeviceTimedStats,
+    "BlockLatencyHistogramInfo": BlockLatencyHistogramInfo,
+    "BlockDeviceStats": BlockDeviceStats,
+    "BlockStatsSpecificFile": BlockStatsSpecificFile,
+    "BlockStatsSpecificNvme": BlockStatsSpecificNvme,
+    "q_obj_BlockStatsSpecific-base": QObjBlockStatsSpecificBase,
+    "BlockStats": BlockStats,
+    "q_obj_query-blockstats-arg": QObjQueryBlockstatsArg,
 }
 
 TYPES: dict[str, Any] = {
@@ -6114,6 +6917,7 @@ TYPES: dict[str, Any] = {
     "q_empty": QEmpty,
     "[str]": list[QStr],
     "[uint16]": list[Uint16],
+    "[uint64]": list[Uint64],
     "HumanReadableText": HumanReadableText,
     "QapiErrorClass": QapiErrorClass,
     "QMPCapability": QMPCapability,
@@ -6354,5 +7158,22 @@ TYPES: dict[str, Any] = {
     "JobStatus": JobStatus,
     "JobInfo": JobInfo,
     "[JobInfo]": list[JobInfo],
+    "DirtyRateStatus": DirtyRateStatus,
+    "DirtyRateMeasureMode": DirtyRateMeasureMode,
+    "DirtyRateVcpu": DirtyRateVcpu,
+    "DirtyRateInfo": DirtyRateInfo,
+    "[DirtyRateVcpu]": list[DirtyRateVcpu],
+    "BlockdevDriver": BlockdevDriver,
+    "BlockDeviceTimedStats": BlockDeviceTimedStats,
+    "BlockLatencyHistogramInfo": BlockLatencyHistogramInfo,
+    "BlockDeviceStats": BlockDeviceStats,
+    "BlockStatsSpecificFile": BlockStatsSpecificFile,
+    "BlockStatsSpecificNvme": BlockStatsSpecificNvme,
+    "q_obj_BlockStatsSpecific-base": QObjBlockStatsSpecificBase,
+    "BlockStatsSpecific": BlockStatsSpecific,
+    "BlockStats": BlockStats,
+    "q_obj_query-blockstats-arg": QObjQueryBlockstatsArg,
+    "[BlockDeviceTimedStats]": list[BlockDeviceTimedStats],
+    "[BlockStats]": list[BlockStats],
     "null": None,
 }
