@@ -300,9 +300,11 @@ def test_faults_file_and_control_socket_in_another_process(tmp_path: Path) -> No
     plan.write_text(json.dumps({"rules": [{"command": "query-name", "nth": 1,
                                            "error": {"desc": "from file"}}]}))
     qmp, control = str(tmp_path / "q.sock"), str(tmp_path / "c.sock")
+    trace = tmp_path / "session.trace"
     proc = subprocess.Popen(
         [sys.executable, "-m", "qmpnuma.cli", "--faults", str(plan), "--control",
-         f"unix:{control}", "-m", "1G", "-qmp", f"unix:{qmp},server=on,wait=off"],
+         f"unix:{control}", "--trace", str(trace),
+         "-m", "1G", "-qmp", f"unix:{qmp},server=on,wait=off"],
         stderr=subprocess.PIPE,
     )
     try:
@@ -336,6 +338,10 @@ def test_faults_file_and_control_socket_in_another_process(tmp_path: Path) -> No
             mon_file.flush()
         assert proc.wait(timeout=10) == 0
         assert not os.path.exists(control)
+        assert oct(trace.stat().st_mode & 0o777) == "0o600"
+        entries = list(read_trace(trace))
+        assert [e.dir for e in entries][:2] == ["open", "out"] and entries[-1].dir == "close"
+        assert b"by control" in b"".join(e.data for e in entries if e.dir == "out")
     finally:
         if proc.poll() is None:
             proc.kill()
