@@ -236,11 +236,11 @@ async def test_guest_rejects_unplug() -> None:
         with vm.client.listen(listener):
             await vm.client.execute("device_del", {"id": "dimm0"})
             ost = await asyncio.wait_for(listener.get(), 5)
-            error = await asyncio.wait_for(listener.get(), 5)
+            await asyncio.sleep(0.1)
+            assert listener.empty()
         assert ost["event"] == "ACPI_DEVICE_OST"
         assert ost["data"]["info"] == {"device": "dimm0", "slot": "0", "slot-type": "DIMM",
                                        "source": 3, "status": 1}
-        assert error["event"] == "DEVICE_UNPLUG_GUEST_ERROR"
         assert await _memory_device_ids(vm.client) == ["dimm0"]
     finally:
         await vm.close()
