@@ -156,3 +156,15 @@ def test_backends_take_dump_and_merge_from_the_machine() -> None:
     ])
     flags = {b["id"]: (b["dump"], b["merge"]) for b in machine.query_memdev()}
     assert flags == {"m": (False, False), "pc.ram": (False, False), "n": (True, False)}
+
+
+def test_hotplugged_vcpu_object_has_the_recorded_properties() -> None:
+    machine = Machine.from_argv(["-smp", "1,sockets=2,maxcpus=2", "-S"])
+    registry = CommandRegistry(machine)
+    registry.execute("device_add", {
+        "driver": "qemu64-x86_64-cpu", "id": "vcpu1", "socket-id": 1, "core-id": 0,
+        "thread-id": 0})
+    path = "/machine/peripheral/vcpu1"
+    assert registry.execute("qom-get", {"path": path, "property": "hotplugged"}) is True
+    assert registry.execute("qom-get", {"path": path, "property": "socket-id"}) == 1
+    assert registry.execute("qom-get", {"path": path, "property": "sse2"}) is True

@@ -1,4 +1,4 @@
-"""`qom-list`/`qom-get` on vCPU objects (`/machine/unattached/device[N]`).
+"""`qom-list`/`qom-get` on vCPU objects (`/machine/unattached/device[N]`, hot-plugged ones).
 
 libvirt verifies the guest CPU after start-up by listing the first vCPU's QOM properties and
 reading each of them (some 400 `qom-get`s). The feature flags and CPUID words are facts of the
@@ -31,7 +31,8 @@ def _recorded_cpu(cpu_type: str) -> dict[str, Any]:
 
 
 def _slot(machine: Machine, path: str) -> CpuSlot | None:
-    if not path.startswith("/machine/unattached/device["):
+    """The CPU slot whose vCPU lives at ``path`` (boot CPUs and hot-plugged ones alike)."""
+    if not path.startswith("/machine/"):
         return None
     return machine.cpus.slot_by_qom_path(path)
 
