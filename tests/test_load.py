@@ -17,7 +17,9 @@ import os
 import random
 import re
 import shutil
+import socket
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -53,7 +55,7 @@ REQUESTS = [
     {"execute": "query-hotpluggable-cpus"},
     {"execute": "x-query-numa"},
     {"execute": "query-memory-size-summary"},
-    {"execute": "qom-list", "arguments": {"path": "/machine"}},
+    {"execute": "qom-get", "arguments": {"path": "/machine", "property": "type"}},
     {"execute": "human-monitor-command", "arguments": {"command-line": "info numa"}},
     {"execute": "device_del", "arguments": {"id": "no-such-device"}},  # DeviceNotFound
     {"execute": "query-no-such-command"},  # CommandNotFound
@@ -269,3 +271,44 @@ async def test_slow_client_does_not_slow_other_monitors() -> None:
     print(f"\nslow client {SLOW_SECONDS}s: other monitors p50 {quiet_p50 * 1000:.2f} ms idle,"
           f" p99 {busy_p99 * 1000:.2f} ms meanwhile over {len(busy_all)} requests")
     assert busy_p99 < 0.05
+
+
+def test_load_mix_is_what_qemu_answers(qemu_binary: str) -> None:
+    """The replies every load request is checked against are the real QEMU 7.2's replies."""
+    async def ours() -> list[bytes]:
+        async with machines(1) as served:
+            return await _reference(served.paths[0])
+
+    expected = asyncio.run(ours())
+    with tempfile.TemporaryDirectory(prefix="qmpnuma-load-qemu-") as tmp:
+        path = os.path.join(tmp, "q.sock")
+        proc = subprocess.Popen(
+            [qemu_binary, "-accel", "tcg", "-nodefaults", "-display", "none", *ARGS,
+             "-qmp", f"unix:{path},server=on,wait=off"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 15
+            while not os.path.exists(path):
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.02)
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.connect(path)
+                stream = sock.makefile("rwb")
+                stream.readline()
+                stream.write(b'{"execute": "qmp_capabilities"}\n')
+                stream.flush()
+                stream.readline()
+                real = []
+                for request in REQUESTS:
+                    stream.write(json.dumps(request).encode() + b"\n")
+                    stream.flush()
+                    line = stream.readline()
+                    while line.startswith(b'{"timestamp"'):
+                        line = stream.readline()
+                    real.append(_shape(line))
+        finally:
+            proc.kill()
+            proc.wait()
+    for request, want, got in zip(REQUESTS, real, expected, strict=True):
+        assert got == want, request
