@@ -254,18 +254,23 @@ class Fleet:
 
     async def serve(self, *, handle_signals: bool = True) -> int:
         """Serve a started fleet until a terminating signal or every machine has quit; close."""
-        loop = asyncio.get_running_loop()
         if handle_signals:
-            for signum in _SIGNALS:
-                loop.add_signal_handler(signum, self.shutdown)
+            self.handle_signals()
         try:
             await self.wait()
         finally:
             await self.close()
             if handle_signals:
+                loop = asyncio.get_running_loop()
                 for signum in _SIGNALS:
                     loop.remove_signal_handler(signum)
         return 0
+
+    def handle_signals(self) -> None:
+        """Let SIGTERM, SIGINT and SIGHUP call `shutdown` (installing twice is harmless)."""
+        loop = asyncio.get_running_loop()
+        for signum in _SIGNALS:
+            loop.add_signal_handler(signum, self.shutdown)
 
     def _retire_soon(self, member: FleetMember) -> None:
         """Stop a member that ran `quit`, once its reply is on the way."""

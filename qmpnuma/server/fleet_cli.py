@@ -77,6 +77,8 @@ async def _serve(fleet: Fleet, progname: str) -> int:
         sys.stderr.write(f"{progname} fleet: machine {err.index} ({err.socket}) cannot start:\n")
         sys.stderr.write(err.stderr)
         return 1
+    # Signals are handled before "ready" is printed: a launcher may send one right after.
+    fleet.handle_signals()
     # The machines live until the process ends: keep the collector from rescanning them.
     gc.freeze()
     for line in dict.fromkeys(fleet.warnings):
