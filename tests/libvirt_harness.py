@@ -138,17 +138,6 @@ class Embed:
             )
         return result
 
-    def monitor_commands(self) -> list[dict[str, Any]]:
-        """Every QMP command libvirt sent so far, in order (from its debug log)."""
-        if not self.log.exists():
-            return []
-        out = []
-        for line in self.log.read_text(errors="replace").splitlines():
-            match = re.search(r"QEMU_MONITOR_SEND_MSG: mon=0x[0-9a-f]+ msg=(\{.*\})\s*$", line)
-            if match:
-                out.append(json.loads(match.group(1)))
-        return out
-
     def monitor_sessions(self) -> list[list[dict[str, Any]]]:
         """libvirt's commands grouped by monitor connection, in order of their first command.
 
@@ -170,17 +159,6 @@ class Embed:
                 sessions.append(current[mon])
             current[mon].append(item)
         return sessions
-
-    def domain_pid(self, name: str) -> int | None:
-        path = self.root / "run" / "qemu" / f"{name}.pid"
-        try:
-            return int(path.read_text().strip())
-        except (OSError, ValueError):
-            return None
-
-    def domain_log(self, name: str) -> str:
-        path = self.root / "log" / "qemu" / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
 
 
 def domcapabilities(embed: Embed, emulator: str) -> str:
