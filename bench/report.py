@@ -39,7 +39,8 @@ def markdown(results: dict[str, Any]) -> str:
     libvirt = figures.get("libvirt")
     if libvirt is not None:
         lines += ["", "libvirt 9.0 (`bench/libvirt_bench.py`, status "
-                  f"{libvirt['status']}):", "", "```", libvirt["text"].rstrip()
+                  f"{libvirt['status']}; its ratio is qmpnuma's time over QEMU's, so below 1 "
+                  "means qmpnuma is faster):", "", "```", libvirt["text"].rstrip()
                   or libvirt["stderr"].strip()[-500:], "```"]
     imports = figures["cold_start"]["imports"]
     floor = figures["cold_start"]["python_floor"]["median"] * 1000

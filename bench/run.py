@@ -159,7 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats, fleets up to 1,000")
     parser.add_argument("--out", default=HERE, help="folder for results.json/.md and the PNGs")
+    parser.add_argument("--report-only", action="store_true",
+                        help="redraw results.md and the plots from an existing results.json")
     options = parser.parse_args(argv)
+    if options.report_only:
+        with open(os.path.join(options.out, "results.json"), encoding="utf-8") as handle:
+            return _write_outputs(json.load(handle), options.out)
     if QEMU is None:
         print("bench: qemu-system-x86_64 is needed (apt-get install qemu-system-x86)",
               file=sys.stderr)
@@ -172,13 +177,19 @@ def main(argv: list[str] | None = None) -> int:
     with open(os.path.join(options.out, "results.json"), "w", encoding="utf-8") as handle:
         json.dump(results, handle, indent=1)
         handle.write("\n")
+    return _write_outputs(results, options.out)
+
+
+def _write_outputs(results: dict[str, Any], out: str) -> int:
+    """results.md and the PNG files from a results document; the table also goes to stdout."""
+    results["rows"] = report.rows(results["figures"])
     table = report.markdown(results)
-    with open(os.path.join(options.out, "results.md"), "w", encoding="utf-8") as handle:
+    with open(os.path.join(out, "results.md"), "w", encoding="utf-8") as handle:
         handle.write(table)
     try:
         from bench.plots import draw
 
-        for path in draw(results, options.out):
+        for path in draw(results, out):
             print(f"bench: wrote {path}", file=sys.stderr)
     except ImportError:
         print("bench: matplotlib missing (pip install -e '.[bench]'): no plots", file=sys.stderr)

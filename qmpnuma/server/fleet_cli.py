@@ -29,7 +29,9 @@ def _parser(progname: str) -> argparse.ArgumentParser:
         prog=f"{progname} fleet",
         description="Serve many independent emulated machines from one process, one QMP unix "
         "socket each.",
-        epilog="QEMU arguments follow '--' and are the same for every machine of a --count fleet.",
+        epilog="QEMU arguments follow '--' and are the same for every machine of a --count fleet; "
+        "monitor options among them (-qmp, -chardev, -mon) are not served: each machine's "
+        "monitor is its fleet socket.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--count", type=int, metavar="N", help="number of identical machines")
