@@ -346,3 +346,25 @@ def test_faults_file_and_control_socket_in_another_process(tmp_path: Path) -> No
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def test_guest_fails_to_online_a_hot_added_dimm() -> None:
+    plan = {"rules": [{"command": "device_add", "guest": "reject"}]}
+    vm = await start_machine(
+        ["-M", "pc", "-m", "1G,slots=2,maxmem=2G", "-object", "memory-backend-ram,id=d1,size=256M"],
+        faults=plan,
+    )
+    try:
+        assert vm.client is not None
+        listener = EventListener()
+        with vm.client.listen(listener):
+            await vm.client.execute(
+                "device_add", {"driver": "pc-dimm", "id": "hot", "memdev": "d1"}
+            )
+            ost = await asyncio.wait_for(listener.get(), 5)
+        assert ost["event"] == "ACPI_DEVICE_OST"
+        assert ost["data"]["info"]["device"] == "hot"
+        assert (ost["data"]["info"]["source"], ost["data"]["info"]["status"]) == (1, 1)
+        assert await _memory_device_ids(vm.client) == ["hot"]  # QEMU keeps the DIMM plugged
+    finally:
+        await vm.close()

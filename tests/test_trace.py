@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -191,3 +193,51 @@ def test_scripts_group_exchanges() -> None:
     assert normalise(script.exchanges[0].received[1]) == (
         b'{"timestamp": {"seconds": 0, "microseconds": 0}, "event": "E"}\r\n'
     )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _qmpnuma_tcp(extra: list[str]) -> Iterator[int]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qmpnuma.cli", *extra, "-m", "1G",
+         "-qmp", f"tcp:127.0.0.1:{port},server=on,wait=off"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_cli_trace_over_tcp_replays_over_tcp(tmp_path: Path) -> None:
+    trace = tmp_path / "tcp.trace"
+    with _qmpnuma_tcp(["--trace", str(trace)]) as port:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        stream = sock.makefile("rwb")
+        stream.readline()
+        stream.write(b'{"execute": "qmp_capabilities"}\n{"execute": "query-name", "id": 1}\n')
+        stream.flush()
+        assert stream.readline() == b'{"return": {}}\r\n'
+        assert stream.readline() == b'{"return": {}, "id": 1}\r\n'
+        stream.close()
+        sock.close()
+        time.sleep(0.3)  # let the server see the close before SIGTERM (or it records SHUTDOWN)
+    with _qmpnuma_tcp([]) as port:
+        result = replay(trace, f"127.0.0.1:{port}", timeout=5)
+    assert result.difference is None
+    assert (result.connections, result.messages) >= (2, 3)  # the probe connection counts too
