@@ -32,6 +32,7 @@ from qmpnuma.commands.registry import CommandRegistry
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import wire_types
 from qmpnuma.qmp.session import QmpSession
+from qmpnuma.server.faults import FaultPlan, Instrumentation
 from qmpnuma.server.listeners import bind_unix
 from qmpnuma.server.runtime import MonitorState, QmpServer
 
@@ -84,8 +85,9 @@ class Served:
 
 
 @asynccontextmanager
-async def machines(count: int) -> AsyncIterator[Served]:
-    """``count`` machines served on this loop, plain (no hooks), one socket each."""
+async def machines(count: int, plans: list[FaultPlan] | None = None) -> AsyncIterator[Served]:
+    """``count`` machines served on this loop, one socket each; plain (no hooks) unless
+    ``plans`` gives each machine a fault plan."""
     directory = tempfile.mkdtemp(prefix="qmpnuma-load-")
     types = wire_types("7.2")
     served = Served([], [])
@@ -97,6 +99,8 @@ async def machines(count: int) -> AsyncIterator[Served]:
                 lambda: QmpSession(types.COMMANDS, types.SCHEMA, profile="7.2"), registry
             )
             registry.attach(broadcast=server.broadcast, request_exit=server.request_exit)
+            if plans is not None:
+                server.hooks = Instrumentation(plan=plans[index], machine=machine)
             path = os.path.join(directory, f"vm{index}.sock")
             await server.start([(bind_unix(path), MonitorState(index=0))])
             served.servers.append(server)
@@ -312,3 +316,72 @@ def test_load_mix_is_what_qemu_answers(qemu_binary: str) -> None:
             proc.wait()
     for request, want, got in zip(REQUESTS, real, expected, strict=True):
         assert got == want, request
+
+
+@pytest.mark.load
+async def test_load_under_faults() -> None:
+    """Seeded faults on every machine: clients see exactly the faults that fired, nothing else
+    is lost, and the monitors keep serving."""
+    count = 40 if FULL else 8
+    plans = [
+        FaultPlan.model_validate({
+            "seed": index,
+            "split": 7 if index % 2 else 0,
+            "rules": [
+                {"command": "query-status", "share": 0.1,
+                 "error": {"class": "GenericError", "desc": "injected"}},
+                {"command": "x-query-numa", "share": 0.05, "delay": 0.002},
+                {"command": "query-memdev", "share": 0.02, "close": "during"},
+            ],
+        })
+        for index in range(count)
+    ]
+    async with machines(1) as plain:
+        reference = await _reference(plain.paths[0])
+    async with machines(count, plans) as served:
+        seen_errors = 0
+        cut = 0
+        replies = 0
+        requests = 0
+
+        async def client(path: str) -> None:
+            nonlocal seen_errors, cut, replies, requests
+            for _ in range(CONNECTIONS_PER_MACHINE):
+                reader, writer = await _open(path)
+                for ident in range(REQUESTS_PER_CONNECTION):
+                    request = dict(REQUESTS[ident % len(REQUESTS)], id=ident)
+                    writer.write(json.dumps(request).encode() + b"\n")
+                    requests += 1
+                    line = await asyncio.wait_for(reader.readline(), 30)
+                    if not line.endswith(b"\r\n"):  # closed during the reply: half of it came
+                        assert request["execute"] == "query-memdev"
+                        assert line.startswith(b'{"return": [{')
+                        assert await reader.read() == b""
+                        cut += 1
+                        break
+                    replies += 1
+                    message = json.loads(line)
+                    assert message.get("id") == ident
+                    if message.get("error", {}).get("desc") == "injected":
+                        assert request["execute"] == "query-status"
+                        seen_errors += 1
+                    else:
+                        assert _shape(line) == reference[ident % len(REQUESTS)]
+                writer.close()
+
+        await asyncio.gather(*(client(path) for path in served.paths))
+        fired = [0, 0, 0]
+        for server in served.servers:
+            assert isinstance(server.hooks, Instrumentation)
+            fired = [a + b for a, b in zip(fired, server.hooks.fired, strict=True)]
+        print(f"\nfaults: {count} machines, {requests} requests, {replies} replies,"
+              f" {seen_errors} injected errors, {fired[1]} delays, {cut} connections cut"
+              f" during a reply (fired: {fired})")
+        assert seen_errors > 0 and cut > 0
+        assert (seen_errors, cut) == (fired[0], fired[2])  # every fault seen, nothing else
+        assert replies + cut == requests
+        for path in served.paths:  # every monitor still answers
+            reader, writer = await _open(path)
+            writer.write(b'{"execute": "query-name"}\n')
+            assert await asyncio.wait_for(reader.readline(), 10) == b'{"return": {}}\r\n'
+            writer.close()
