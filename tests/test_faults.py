@@ -29,6 +29,11 @@ DIMM_ARGS = [
 NEGOTIATE = b'{"execute": "qmp_capabilities"}\n'
 
 
+async def _next_event(listener: EventListener) -> Any:
+    """The next event as a plain dict (within 5 s)."""
+    return dict(await asyncio.wait_for(listener.get(), 5))
+
+
 async def _raw(vm: RunningMachine) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A raw connection that has read the greeting and negotiated."""
     reader, writer = await asyncio.open_unix_connection(vm.socket_path)
@@ -181,8 +186,8 @@ async def test_emit_now_and_later_from_python() -> None:
         with vm.client.listen(listener):
             vm.faults.emit("RESET", {"guest": True, "reason": "guest-reset"})
             vm.faults.emit_later(0.05, "POWERDOWN")
-            first = await asyncio.wait_for(listener.get(), 5)
-            second = await asyncio.wait_for(listener.get(), 5)
+            first = await _next_event(listener)
+            second = await _next_event(listener)
         assert first["event"] == "RESET" and first["data"]["reason"] == "guest-reset"
         assert second["event"] == "POWERDOWN"
     finally:
@@ -217,8 +222,8 @@ async def test_guest_accepts_unplug() -> None:
         listener = EventListener()
         with vm.client.listen(listener):
             await vm.client.execute("device_del", {"id": "dimm0"})
-            deleted = await asyncio.wait_for(listener.get(), 5)
-            ost = await asyncio.wait_for(listener.get(), 5)
+            deleted = await _next_event(listener)
+            ost = await _next_event(listener)
         assert deleted["event"] == "DEVICE_DELETED"
         assert deleted["data"] == {"device": "dimm0", "path": "/machine/peripheral/dimm0"}
         assert ost["data"]["info"]["status"] == 0
@@ -235,7 +240,7 @@ async def test_guest_rejects_unplug() -> None:
         listener = EventListener()
         with vm.client.listen(listener):
             await vm.client.execute("device_del", {"id": "dimm0"})
-            ost = await asyncio.wait_for(listener.get(), 5)
+            ost = await _next_event(listener)
             await asyncio.sleep(0.1)
             assert listener.empty()
         assert ost["event"] == "ACPI_DEVICE_OST"
@@ -256,7 +261,7 @@ async def test_event_data_from_arguments() -> None:
         listener = EventListener()
         with vm.client.listen(listener):
             await vm.client.execute("device_del", {"id": "dimm0"})
-            event = await asyncio.wait_for(listener.get(), 5)
+            event = await _next_event(listener)
         assert event["data"] == {"device": "dimm0", "path": "/machine/peripheral/dimm0"}
     finally:
         await vm.close()
@@ -361,7 +366,7 @@ async def test_guest_fails_to_online_a_hot_added_dimm() -> None:
             await vm.client.execute(
                 "device_add", {"driver": "pc-dimm", "id": "hot", "memdev": "d1"}
             )
-            ost = await asyncio.wait_for(listener.get(), 5)
+            ost = await _next_event(listener)
         assert ost["event"] == "ACPI_DEVICE_OST"
         assert ost["data"]["info"]["device"] == "hot"
         assert (ost["data"]["info"]["source"], ost["data"]["info"]["status"]) == (1, 1)

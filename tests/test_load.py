@@ -25,6 +25,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ ARGS = [
     "-numa", "node,nodeid=0,memdev=m0", "-numa", "node,nodeid=1,memdev=m1",
 ]
 #: A mix of requests whose replies do not depend on earlier requests of the run.
-REQUESTS = [
+REQUESTS: list[dict[str, Any]] = [
     {"execute": "query-status"},
     {"execute": "query-memdev"},
     {"execute": "query-cpus-fast"},

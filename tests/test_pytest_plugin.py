@@ -26,6 +26,7 @@ NUMA_ARGS = (
 async def test_vm_fixture_serves_the_model(qmpnuma_vm: RunningMachine) -> None:
     assert qmpnuma_vm.client is not None
     memdevs = await qmpnuma_vm.client.execute("query-memdev")
+    assert isinstance(memdevs, list)
     assert sorted(dev["id"] for dev in memdevs) == ["m0", "m1"]
     await qmpnuma_vm.client.execute("object-add", {
         "qom-type": "memory-backend-ram", "id": "hp", "size": 256 << 20,
