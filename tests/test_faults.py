@@ -373,3 +373,18 @@ async def test_guest_fails_to_online_a_hot_added_dimm() -> None:
         assert await _memory_device_ids(vm.client) == ["hot"]  # QEMU keeps the DIMM plugged
     finally:
         await vm.close()
+
+
+async def test_close_after_a_large_reply_delivers_all_of_it() -> None:
+    plan = {"rules": [{"command": "query-qmp-schema", "close": "after"}]}
+    vm = await start_machine(["-m", "1G"], faults=plan, connect=False)
+    try:
+        reader, writer = await _raw(vm)
+        writer.write(b'{"execute": "query-qmp-schema", "id": 1}\n')
+        received = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+    finally:
+        await vm.close()
+    assert len(received) > 60_000
+    assert received.endswith(b', "id": 1}\r\n') and received.count(b"\r\n") == 1
+    assert isinstance(json.loads(received)["return"], list)

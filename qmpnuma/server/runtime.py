@@ -253,10 +253,12 @@ class QmpServer:
             while True:
                 item = await queue.get()
                 if isinstance(item, _DropMarker):
-                    with contextlib.suppress(ConnectionError, OSError, RuntimeError):
-                        await writer.drain()
-                    transport = writer.transport
-                    transport.abort()
+                    # a graceful close: what was queued before the drop still reaches the client
+                    writer.close()
+                    with contextlib.suppress(
+                        ConnectionError, OSError, RuntimeError, asyncio.TimeoutError
+                    ):
+                        await asyncio.wait_for(writer.wait_closed(), timeout=5.0)
                     return
                 size = hooks.chunk_size(conn)
                 if size <= 0 or len(item) <= size:
