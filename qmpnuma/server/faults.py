@@ -165,9 +165,9 @@ class Instrumentation(ServerHooks):
     server: QmpServer | None = None
     on_started: list[Callable[[QmpServer], Any]] = field(default_factory=list)
     on_closed: list[Callable[[], Any]] = field(default_factory=list)
-    _states: list[_RuleState] = field(default_factory=list)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _injecting: bool = False
+    _states: list[_RuleState] = field(default_factory=list, init=False, repr=False)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+    _injecting: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.set_plan(self.plan)
