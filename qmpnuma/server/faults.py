@@ -155,13 +155,15 @@ class Instrumentation(ServerHooks):
     """Hooks applying a `FaultPlan`, logging commands and recording a trace.
 
     ``machine`` is needed only for guest actions (an accepted DIMM unplug removes the DIMM).
-    ``fired`` counts, per rule index, how many times each rule fired.
+    ``fired`` counts, per rule index, how many times each rule fired. ``max_log`` bounds the
+    command log of a long-lived process (the most recent entries are kept; None: keep all).
     """
 
     plan: FaultPlan = field(default_factory=FaultPlan)
     machine: Machine | None = None
     trace: TraceRecorder | None = None
     log: list[CommandRecord] = field(default_factory=list)
+    max_log: int | None = None
     server: QmpServer | None = None
     on_started: list[Callable[[QmpServer], Any]] = field(default_factory=list)
     on_closed: list[Callable[[], Any]] = field(default_factory=list)
@@ -359,6 +361,8 @@ class Instrumentation(ServerHooks):
         self.log.append(
             CommandRecord(conn.number, action.name, dict(action.args), action.id, time.time())
         )
+        if self.max_log is not None and len(self.log) > 2 * self.max_log:
+            del self.log[: len(self.log) - self.max_log]
         rules = self._firing(action.name, conn) if self._states else []
         if not rules:
             conn.writer(run())

@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 _NAMES = ("--faults", "--control", "--trace")
+#: Commands a long-running instrumented process remembers for the control socket's `log`.
+CONTROL_LOG_ENTRIES = 10_000
 
 
 @dataclass
@@ -153,7 +155,7 @@ def install(options: InstrumentOptions) -> Instrumentation:
     """
     plan = load_plan(options.faults) if options.faults else FaultPlan()
     trace = TraceRecorder(options.trace) if options.trace else None
-    instrumentation = Instrumentation(plan=plan, trace=trace)
+    instrumentation = Instrumentation(plan=plan, trace=trace, max_log=CONTROL_LOG_ENTRIES)
     if options.control:
         if not options.control.startswith("unix:"):
             raise OptionError(f"--control {options.control}: only unix:PATH is supported")
