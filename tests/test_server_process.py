@@ -177,3 +177,33 @@ def test_reported_version_can_be_chosen(workdir: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("flags", ["server=on,wait=off", "server,nowait", "server=on,nowait"])
+def test_tcp_monitor_and_old_spellings(workdir: Path, flags: str) -> None:
+    port = _free_port()
+    proc = subprocess.Popen([QMPNUMA, *BASE, "-qmp", f"tcp:127.0.0.1:{port},{flags}"])
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, "the TCP monitor never listened"
+                time.sleep(0.02)
+        conn = RawQmp(sock)
+        assert conn.read_line().startswith(b'{"QMP"')
+        conn.command({"execute": "qmp_capabilities"})
+        reply = json.loads(conn.command({"execute": "query-status"})[-1])
+        assert reply["return"]["status"] == "prelaunch"
+        conn.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
