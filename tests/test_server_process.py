@@ -207,3 +207,35 @@ def test_tcp_monitor_and_old_spellings(workdir: Path, flags: str) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_profile_2_9_speaks_qemu_2_9(workdir: Path) -> None:
+    """The seed's QEMU: no oob, query-cpus instead of query-cpus-fast, SHUTDOWN without data,
+    and the implicit equal memory split of 2.9's numa.c."""
+    sock = str(workdir / "p.sock")
+    proc = subprocess.Popen(
+        [QMPNUMA, "--profile=2.9", "-M", "pc", "-m", "1000M", "-smp", "4", "-numa", "node",
+         "-numa", "node", "-numa", "node", "-S", "-qmp", f"unix:{sock},server=on,wait=off"],
+    )  # fmt: skip
+    try:
+        conn = _connect(sock)
+        greeting = json.loads(conn.read_line())
+        assert greeting["QMP"] == {
+            "version": {"qemu": {"micro": 0, "minor": 9, "major": 2}, "package": ""},
+            "capabilities": [],
+        }
+        conn.command({"execute": "qmp_capabilities"})
+        cpus = json.loads(conn.command({"execute": "query-cpus"})[-1])["return"]
+        assert [cpu["CPU"] for cpu in cpus] == [0, 1, 2, 3]
+        missing = json.loads(conn.command({"execute": "query-cpus-fast"})[-1])
+        assert missing["error"]["class"] == "CommandNotFound"
+        numa = json.loads(conn.command({"execute": "human-monitor-command",
+                                        "arguments": {"command-line": "info numa"}})[-1])
+        assert "node 0 size: 328 MB\r\nnode 1 cpus:" in numa["return"]
+        assert "node 2 size: 344 MB\r\n" in numa["return"]
+        lines = conn.command({"execute": "quit"})
+        event = json.loads(lines[0])
+        assert event["event"] == "SHUTDOWN" and "data" not in event
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
