@@ -260,6 +260,8 @@ def _mutate_smp(rng: random.Random, case: Case) -> None:
             "4,dies=2",
             "2,sockets=0",
             "300,maxcpus=300",
+            "256",
+            "4,maxcpus=260,sockets=2,cores=130",
             "4,sockets=2,cores=2,threads=2,maxcpus=8",
         ]
     )

@@ -827,9 +827,21 @@ class _Builder:
         self._guard(memory_backend_checks)
         if mt.numa_supported:
             self._guard(lambda: self._complete_numa_7_2(machine))
+        if not self._asks_for_kvm():
+            # TCG has no in-kernel x2APIC: QEMU refuses APIC ids from 255 up at CPU creation.
+            self._guard(machine.cpus.check_board_cpus)
         for warning in machine.cpus.startup_warnings():
             self.out.warn(warning)
         self._guard(lambda: check_board_memory(memory, mt))
+
+    def _asks_for_kvm(self) -> bool:
+        """Whether the command line asks for KVM (qmpnuma then acts as if KVM were usable)."""
+        for opt in self.recorded:
+            if opt.name == "enable-kvm":
+                return True
+            if opt.name == "accel" and (opt.arg or "").split(",")[0].startswith("kvm"):
+                return True
+        return self.machine_opts.get("accel", "").startswith("kvm")
 
     def _complete_numa_7_2(self, machine: Machine) -> None:
         mt = machine.machine_type
