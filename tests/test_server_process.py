@@ -239,3 +239,13 @@ def test_profile_2_9_speaks_qemu_2_9(workdir: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_monitor_socket_removed_at_exit_like_qemu(qemu_binary: str, workdir: Path) -> None:
+    for binary in (qemu_binary, QMPNUMA):
+        sub = workdir / Path(binary).name
+        sub.mkdir()
+        pid, sock = _daemonized(binary, sub)
+        os.kill(pid, signal.SIGTERM)
+        _wait_gone(pid)
+        assert not os.path.exists(sock), f"{binary} left its monitor socket behind"

@@ -23,8 +23,8 @@ def write_pidfile(path: str) -> None:
         os.close(fd)
 
 
-def remove_pidfile(path: str) -> None:
-    """Remove the pidfile at exit (QEMU unlinks it when it ends normally)."""
+def remove_at_exit(path: str) -> None:
+    """Remove a file QEMU unlinks when it ends normally (pidfile, its unix sockets)."""
     with contextlib.suppress(OSError):
         os.unlink(path)
 

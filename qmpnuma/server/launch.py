@@ -43,6 +43,9 @@ def serve_machine(
 
     ``greeting`` changes the reported QEMU version and package (default: the profile's).
     """
+    # Block the terminating signals first: from the pidfile on, a signal must end the process
+    # through the orderly path (SHUTDOWN, sockets and pidfile removed), never abruptly.
+    signal_report.block()
     endpoints = endpoints_from_options([(opt.name, opt.arg) for opt in machine.options])
     listeners = []
     for index, endpoint in enumerate(endpoints):
@@ -66,8 +69,6 @@ def serve_machine(
     if daemonizing:
         daemon.ready(0)
         daemon.detach_stdio()
-    # Before any thread starts: the terminating signals go to one waiter that knows the sender.
-    signal_report.block()
     vcpus = VcpuThreads()
     machine.cpus.use_thread_ids(vcpus.start_one)
     types = wire_types(machine.profile)
@@ -102,4 +103,8 @@ def serve_machine(
     finally:
         vcpus.stop()
         for path in pidfiles:
-            daemon.remove_pidfile(path)
+            daemon.remove_at_exit(path)
+        # QEMU removes the unix sockets it created (not the ones it inherited) when it ends.
+        for endpoint in endpoints:
+            if endpoint.kind == "unix" and endpoint.path is not None:
+                daemon.remove_at_exit(endpoint.path)
