@@ -37,6 +37,10 @@ QUERIES: list[dict[str, Any]] = [
     {"execute": "query-target"},
     {"execute": "query-kvm"},
     {"execute": "qom-list", "arguments": {"path": "/objects"}},
+    {"execute": "query-acpi-ospm-status"},
+    {"execute": "query-current-machine"},
+    {"execute": "query-dump-guest-memory-capability"},
+    {"execute": "system_wakeup"},
 ] + [
     {"execute": "human-monitor-command", "arguments": {"command-line": line}}
     for line in (
@@ -83,6 +87,7 @@ def _hotplug_script(args: list[str], hotpluggable: list[dict[str, Any]]) -> list
             "path": "/machine/peripheral/hpd0", "property": "addr"}},
         {"execute": "qom-get", "arguments": {"path": "/objects/nosuch", "property": "size"}},
         {"execute": "query-memdev"},
+        {"execute": "query-acpi-ospm-status"},
     ] + [
         {"execute": "human-monitor-command", "arguments": {"command-line": line}}
         for line in ("info numa", "info memory-devices", "info memdev", "info numa x",

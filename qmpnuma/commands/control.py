@@ -121,3 +121,51 @@ def migrate_pause(ctx: CommandContext, args: dict[str, Any]) -> Any:
     raise QmpError(
         "GenericError", "migrate-pause is currently only supported during postcopy-active state"
     )
+
+
+def _has_acpi(ctx: CommandContext) -> bool:
+    return ctx.machine.machine_type.is_pc_like and ctx.machine.dimms.acpi
+
+
+@command("query-acpi-ospm-status")
+def query_acpi_ospm_status(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    # The ACPI memory hot-plug device reports one entry per DIMM slot; nothing ever ran _OST.
+    if not _has_acpi(ctx):
+        raise QmpError("GenericError", "command is not supported, missing ACPI device")
+    by_slot = {dimm.slot: dimm for dimm in ctx.machine.sorted_dimms()}
+    answer = []
+    for slot in range(ctx.machine.memory.ram_slots):
+        entry: dict[str, Any] = {}
+        dimm = by_slot.get(slot)
+        if dimm is not None and dimm.id is not None:
+            entry["device"] = dimm.id
+        entry.update({"slot": str(slot), "slot-type": "DIMM", "source": 0, "status": 0})
+        answer.append(entry)
+    return answer
+
+
+@command("query-current-machine")
+def query_current_machine(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return {"wakeup-suspend-support": _has_acpi(ctx)}
+
+
+@command("system_wakeup")
+def system_wakeup(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    if not _has_acpi(ctx):
+        raise QmpError("GenericError", "wake-up from suspend is not supported by this guest")
+    raise QmpError("GenericError", "Unable to wake up: guest is not in suspended state")
+
+
+#: The dump formats of Debian's QEMU 7.2 build (no lzo or snappy compression built in).
+DUMP_FORMATS = ["elf", "kdump-zlib", "win-dmp"]
+
+
+@command("query-dump-guest-memory-capability")
+def query_dump_guest_memory_capability(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return {"formats": list(DUMP_FORMATS)}
+
+
+@command("query-events")
+def query_events(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    # QEMU 2.9 lists the events it knows; newest-registered first, like query-commands.
+    return [{"name": name} for name in reversed(list(wire_types(ctx.machine.profile).EVENTS))]
