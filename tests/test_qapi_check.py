@@ -8,7 +8,7 @@ import pytest
 
 from qmpnuma.qapi.cli import run
 from qmpnuma.qapi.error import QAPIError
-from qmpnuma.qapi.schema import Schema
+from qmpnuma.qapi.schema import AlternateType, ArrayType, Schema
 
 HERE = Path(__file__).parent / "qapi"
 BAD = HERE / "bad"
@@ -56,6 +56,11 @@ CASES: dict[str, tuple[int, str]] = {
     "bad-bool-key.json": (1, "'boxed' of command 'cmd' must be true or false"),
     "alternate-ambiguous.json": (1, "branch 'b' of alternate 'Alt' can't be distinguished "
                                     "from 'a'"),
+    # Two array branches both take a JSON array.
+    "alternate-array-clash.json": (1, "branch 'many' of alternate 'Alt' can't be "
+                                      "distinguished from 'one'"),
+    # Only an alternate's branch may be an array; a union's names an object type.
+    "union-branch-array.json": (2, "branch 'a' of union 'U' cannot be an array"),
     "base-cycle.json": (1, "struct 'A' contains itself"),
     "base-not-struct.json": (2, "base of struct 'S' must be a struct type, not enum 'E'"),
     "command-data-not-object.json": (3, "'data' of command 'cmd' must be an object type, "
@@ -121,3 +126,14 @@ def test_condition_mismatch_is_an_error_only_in_the_affected_profile(tmp_path: P
     with pytest.raises(QAPIError, match="'returns' of command 'c' uses unknown type 'New'"):
         Schema(str(schema), frozenset({"QEMU_2_9"}))
     assert run(["check", str(schema)]) == 1
+
+
+def test_alternate_branch_may_be_an_array() -> None:
+    # QEMU 7.1+ (StatsValue): the array branch is the one a JSON array takes.
+    sample = Schema(str(GOOD), frozenset()).entities["Sample"]
+    assert isinstance(sample, AlternateType)
+    kinds = [(v.name, v.type.name, v.type.json_type()) for v in sample.variants]
+    assert kinds == [("scalar", "uint64", "int"), ("flag", "bool", "boolean"),
+                     ("list", "uint64List", "array")]
+    array = sample.variants[2].type
+    assert isinstance(array, ArrayType) and array.element.name == "uint64"

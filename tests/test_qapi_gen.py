@@ -157,6 +157,26 @@ def test_alternates_pick_by_json_type(gen: ModuleType) -> None:
     assert type(shape_or_int.validate_python({"id": "a", "kind": "blob"})).__name__ == "ShapeBlob"
 
 
+def test_alternate_with_an_array_branch(gen: ModuleType) -> None:
+    sample: TypeAdapter[Any] = TypeAdapter(gen.Sample)
+    assert sample.validate_python(7) == 7
+    assert sample.validate_python(True) is True
+    assert sample.validate_python([1, 2**64 - 1]) == [1, 2**64 - 1]
+    assert sample.validate_python([]) == []
+    for bad in ("7", -1, [True], [-1], ["1"], {"list": [1]}, None):
+        with pytest.raises(ValidationError):
+            sample.validate_python(bad)
+    reading = gen.Reading.model_validate({"name": "h", "value": [0, 3]})
+    assert reading.to_wire() == {"name": "h", "value": [0, 3]}
+    assert gen.SCHEMA["Sample"]["members"] == [
+        {"type": "uint64"}, {"type": "bool"}, {"type": "[uint64]"}]
+    assert gen.SCHEMA["[uint64]"]["element-type"] == "uint64"
+    array: TypeAdapter[Any] = TypeAdapter(gen.TYPES["[uint64]"])
+    assert array.validate_python([5]) == [5]
+    with pytest.raises(ValidationError):
+        array.validate_python([-1])
+
+
 def test_any_members_keep_nulls(gen: ModuleType) -> None:
     holder = gen.Holder.model_validate({"value": {"a": None, "b": [None]}, "where": None})
     assert holder.to_wire() == {"value": {"a": None, "b": [None]}, "where": None}

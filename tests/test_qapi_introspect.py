@@ -157,6 +157,14 @@ def test_unmasked_names_and_good_fixture() -> None:
     assert by_name["Circle"]["members"][1] == {"name": "host-nodes", "type": "[int]",
                                                "default": None}
     assert "Limits" not in by_name  # not reachable from any command or event
+    # An alternate's array branch shows as QEMU shows StatsValue's: integer arrays as [int].
+    assert by_name["Sample"] == {"members": [{"type": "int"}, {"type": "bool"},
+                                             {"type": "[int]"}],
+                                 "name": "Sample", "meta-type": "alternate"}
+    assert by_name["[int]"] == {"element-type": "int", "name": "[int]", "meta-type": "array"}
+    masked = {e["name"]: e for e in introspect(Schema(str(GOOD), frozenset({"NEW"})))}
+    arg = masked[masked["query-readings"]["arg-type"]]["members"][0]["type"]
+    assert masked[arg]["members"][2] == {"type": "[int]"}
     assert "get-old" not in by_name and "OnlyOld" not in by_name
 
 

@@ -6,6 +6,7 @@ arguments (the session's differential test replays most of them against QEMU its
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -160,6 +161,33 @@ def test_scalar_kinds_not_reachable_through_our_fragment() -> None:
     ]
     for arguments, text in cases:
         with pytest.raises(QmpError, match="^" + text.replace("(", r"\(") + "$"):
+            visit_input(arguments, "T", schema)
+
+
+def test_alternate_with_an_array_branch() -> None:
+    # StatsValue's shape (QEMU 7.1+): QEMU 7.2 only returns it, so these texts follow the rules
+    # checked above (full paths inside lists, the bare name for an alternate's refusal).
+    schema = {
+        **SCHEMA,
+        "Value": {"meta-type": "alternate",
+                  "members": [{"type": "uint64"}, {"type": "bool"}, {"type": "[uint64]"}]},
+        "[uint64]": {"meta-type": "array", "element-type": "uint64"},
+        "T": {"meta-type": "object", "members": [{"name": "v", "type": "Value"}]},
+    }
+    assert visit_input({"v": [1, -1]}, "T", schema) == {"v": [1, 2**64 - 1]}
+    assert visit_input({"v": []}, "T", schema) == {"v": []}
+    assert visit_input({"v": False}, "T", schema) == {"v": False}
+    assert visit_input({"v": 3}, "T", schema) == {"v": 3}
+    cases = [
+        ({"v": [1, "2"]}, "Parameter 'v[1]' expects uint64"),
+        ({"v": [[1]]}, "Parameter 'v[0]' expects uint64"),
+        ({"v": "1"}, "Invalid parameter type for 'v', expected: Value"),
+        ({"v": {}}, "Invalid parameter type for 'v', expected: Value"),
+        ({"v": None}, "Invalid parameter type for 'v', expected: Value"),
+        ({}, "Parameter 'v' is missing"),
+    ]
+    for arguments, text in cases:
+        with pytest.raises(QmpError, match="^" + re.escape(text) + "$"):
             visit_input(arguments, "T", schema)
 
 

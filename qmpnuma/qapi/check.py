@@ -185,8 +185,13 @@ def _check_enum_values(data: Any, info: SourceInfo, what: str) -> list[dict[str,
     return values
 
 
-def _check_branches(data: Any, info: SourceInfo, what: str) -> list[dict[str, Any]]:
-    """Normalise union or alternate branches: ``'case': T`` or ``'case': {'type', 'if'}``."""
+def _check_branches(data: Any, info: SourceInfo, what: str,
+                    allow_array: bool = False) -> list[dict[str, Any]]:
+    """Normalise union or alternate branches: ``'case': T`` or ``'case': {'type', 'if'}``.
+
+    A union's branch names an object type; an alternate's may also be an array (``['T']``,
+    allowed since QEMU 7.1: the branch taken by a JSON array).
+    """
     if not isinstance(data, dict):
         raise _fail(info, f"'data' of {what} must be an object")
     if not data and what.startswith("alternate"):
@@ -198,7 +203,7 @@ def _check_branches(data: Any, info: SourceInfo, what: str) -> list[dict[str, An
         spec = value if isinstance(value, dict) else {"type": value}
         _check_known_keys(spec, ("type",), ("if",), info, bwhat)
         branches.append({"name": case,
-                         "type": _check_type_ref(spec["type"], info, bwhat, allow_array=False),
+                         "type": _check_type_ref(spec["type"], info, bwhat, allow_array),
                          "if": check_if(spec.get("if"), info, bwhat)})
     return branches
 
@@ -238,7 +243,7 @@ def _check_definition(expression: Expression) -> Definition:
         extra["discriminator"] = expr["discriminator"]
         extra["branches"] = _check_branches(expr["data"], info, what)
     elif meta == "alternate":
-        extra["branches"] = _check_branches(expr["data"], info, what)
+        extra["branches"] = _check_branches(expr["data"], info, what, allow_array=True)
     else:
         _check_command_or_event(expr, info, what, extra)
     return definition

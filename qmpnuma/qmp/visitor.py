@@ -12,7 +12,9 @@ the order of a GLib hash table, and each kind of value with its own message:
 * ``Parameter 'x' expects uint8_t`` (or ``int32_t``...) when a narrower integer is out of range,
   and ``Parameter 'x' does not accept value 'v'`` for enums: these two use the bare member name,
   ``null`` for list elements;
-* alternates: ``Invalid parameter type for 'x', expected: AltName`` (bare name).
+* alternates pick their branch by the value's JSON type (object, array, string, number,
+  boolean, null; an array branch, QEMU 7.1+, is visited as a list), and a value of no branch's
+  type gets ``Invalid parameter type for 'x', expected: AltName`` (bare name).
 
 Types come from the profile's unmasked ``SCHEMA`` table (introspection shape, see
 docs/DESIGN.md).  The visitor returns the arguments with QEMU's conversions applied (negative
