@@ -130,10 +130,16 @@ def test_hotplugged_dimm_shows_in_every_later_query(runs: dict[str, dict[str, An
 
 def test_start_up_traffic_and_answer_sources(runs: dict[str, dict[str, Any]]) -> None:
     fake, real = runs["qmpnuma"], runs["qemu"]
-    # libvirt sends qmpnuma the same start-up sequence it sends QEMU, except `query-stats`
-    # (domstats asks it only when the schema offers it; qmpnuma's schema does not).
-    real_startup = [c for c in real["startup"] if c["execute"] not in STATS_COMMANDS]
-    assert monitor_stats(fake["startup"]) == monitor_stats(real_startup)
+    # libvirt sends qmpnuma the same start-up sequence it sends QEMU, `domstats`' `query-stats`
+    # and `query-stats-schemas` included (it asks them because the schema offers them).
+    assert monitor_stats(fake["startup"]) == monitor_stats(real["startup"])
+
+    def stats_requests(startup: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in c.items() if k != "id"}
+                for c in startup if c["execute"] in STATS_COMMANDS]
+
+    assert stats_requests(real["startup"])
+    assert stats_requests(fake["startup"]) == stats_requests(real["startup"])
     sources = {"model": 0, "recorded": 0}
     for item in fake["probe"] + fake["startup"]:
         sources[answer_source(item)] += 1

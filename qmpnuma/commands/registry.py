@@ -101,5 +101,6 @@ def load_handlers() -> None:
         qom,
         recorded,
         startup,
+        stats,
         topology,
     )

@@ -385,6 +385,20 @@ BlockdevDriver: TypeAlias = Literal[
     "vvfat",
 ]
 
+StatsType: TypeAlias = Literal[
+    "cumulative",
+    "instant",
+    "peak",
+    "linear-histogram",
+    "log2-histogram",
+]
+
+StatsUnit: TypeAlias = Literal["bytes", "seconds", "cycles", "boolean"]
+
+StatsProvider: TypeAlias = Literal["kvm"]
+
+StatsTarget: TypeAlias = Literal["vm", "vcpu"]
+
 
 # Object types
 
@@ -3244,6 +3258,81 @@ class QObjQueryBlockstatsArg(QapiModel):
     query_nodes: QBool | None = Field(default=None, alias="query-nodes")
 
 
+class StatsRequest(QapiModel):
+    """QAPI struct StatsRequest."""
+
+    provider: StatsProvider
+    names: list[QStr] | None = None
+
+
+class StatsVCPUFilter(QapiModel):
+    """QAPI struct StatsVCPUFilter."""
+
+    vcpus: list[QStr] | None = None
+
+
+class QObjStatsFilterBase(QapiModel):
+    """QAPI implicit type q_obj_StatsFilter-base."""
+
+    target: StatsTarget
+    providers: list[StatsRequest] | None = None
+
+
+class StatsFilterVcpu(QapiModel):
+    """QAPI union StatsFilter, branch vcpu."""
+
+    target: Literal["vcpu"]
+    providers: list[StatsRequest] | None = None
+    vcpus: list[QStr] | None = None
+
+
+class StatsFilterVm(QapiModel):
+    """QAPI union StatsFilter, branch vm."""
+
+    target: Literal["vm"]
+    providers: list[StatsRequest] | None = None
+
+
+class Stats(QapiModel):
+    """QAPI struct Stats."""
+
+    name: QStr
+    value: StatsValue
+
+
+class StatsResult(QapiModel):
+    """QAPI struct StatsResult."""
+
+    provider: StatsProvider
+    qom_path: QStr | None = Field(default=None, alias="qom-path")
+    stats: list[Stats]
+
+
+class StatsSchemaValue(QapiModel):
+    """QAPI struct StatsSchemaValue."""
+
+    name: QStr
+    type: StatsType
+    unit: StatsUnit | None = None
+    base: Int8 | None = None
+    exponent: Int16
+    bucket_size: Uint32 | None = Field(default=None, alias="bucket-size")
+
+
+class StatsSchema(QapiModel):
+    """QAPI struct StatsSchema."""
+
+    provider: StatsProvider
+    target: StatsTarget
+    stats: list[StatsSchemaValue]
+
+
+class QObjQueryStatsSchemasArg(QapiModel):
+    """QAPI implicit type q_obj_query-stats-schemas-arg."""
+
+    provider: StatsProvider | None = None
+
+
 # Discriminated unions
 
 SchemaInfo: TypeAlias = Annotated[
@@ -3444,8 +3533,12 @@ BlockStatsSpecific: TypeAlias = Annotated[
     Field(discriminator="driver"),
 ]
 
+StatsFilter: TypeAlias = Annotated[StatsFilterVcpu | StatsFilterVm, Field(discriminator="target")]
+
 
 # Alternates
+
+StatsValue: TypeAlias = Uint64 | QBool | list[Uint64]
 
 
 for _model in (
@@ -3694,10 +3787,12 @@ for _model in (
     QObjQueryCommandLineOptionsArg,
     QObjQueryCpuModelExpansionArg,
     QObjQueryNamedBlockNodesArg,
+    QObjQueryStatsSchemasArg,
     QObjResetArg,
     QObjSchemaInfoBase,
     QObjShutdownArg,
     QObjSocketAddressBase,
+    QObjStatsFilterBase,
     Qcow2BitmapInfo,
     QtestProperties,
     RemoteObjectProperties,
@@ -3737,6 +3832,14 @@ for _model in (
     SocketAddressInet,
     SocketAddressUnix,
     SocketAddressVsock,
+    Stats,
+    StatsFilterVcpu,
+    StatsFilterVm,
+    StatsRequest,
+    StatsResult,
+    StatsSchema,
+    StatsSchemaValue,
+    StatsVCPUFilter,
     StatusInfo,
     String,
     TargetInfo,
@@ -6538,6 +6641,123 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "element-type": "BlockDeviceTimedStats",
     },
     "[BlockStats]": {"name": "[BlockStats]", "meta-type": "array", "element-type": "BlockStats"},
+    "StatsType": {
+        "name": "StatsType",
+        "meta-type": "enum",
+        "values": ["cumulative", "instant", "peak", "linear-histogram", "log2-histogram"],
+    },
+    "StatsUnit": {
+        "name": "StatsUnit",
+        "meta-type": "enum",
+        "values": ["bytes", "seconds", "cycles", "boolean"],
+    },
+    "StatsProvider": {"name": "StatsProvider", "meta-type": "enum", "values": ["kvm"]},
+    "StatsTarget": {"name": "StatsTarget", "meta-type": "enum", "values": ["vm", "vcpu"]},
+    "StatsRequest": {
+        "name": "StatsRequest",
+        "meta-type": "object",
+        "members": [
+            {"name": "provider", "type": "StatsProvider"},
+            {"name": "names", "type": "[str]", "optional": True},
+        ],
+    },
+    "StatsVCPUFilter": {
+        "name": "StatsVCPUFilter",
+        "meta-type": "object",
+        "members": [{"name": "vcpus", "type": "[str]", "optional": True}],
+    },
+    "q_obj_StatsFilter-base": {
+        "name": "q_obj_StatsFilter-base",
+        "meta-type": "object",
+        "members": [
+            {"name": "target", "type": "StatsTarget"},
+            {"name": "providers", "type": "[StatsRequest]", "optional": True},
+        ],
+    },
+    "StatsFilter": {
+        "name": "StatsFilter",
+        "meta-type": "object",
+        "members": [
+            {"name": "target", "type": "StatsTarget"},
+            {"name": "providers", "type": "[StatsRequest]", "optional": True},
+        ],
+        "tag": "target",
+        "variants": [
+            {"case": "vcpu", "type": "StatsVCPUFilter"},
+            {"case": "vm", "type": "q_empty"},
+        ],
+    },
+    "StatsValue": {
+        "name": "StatsValue",
+        "meta-type": "alternate",
+        "members": [{"type": "uint64"}, {"type": "bool"}, {"type": "[uint64]"}],
+    },
+    "Stats": {
+        "name": "Stats",
+        "meta-type": "object",
+        "members": [{"name": "name", "type": "str"}, {"name": "value", "type": "StatsValue"}],
+    },
+    "StatsResult": {
+        "name": "StatsResult",
+        "meta-type": "object",
+        "members": [
+            {"name": "provider", "type": "StatsProvider"},
+            {"name": "qom-path", "type": "str", "optional": True},
+            {"name": "stats", "type": "[Stats]"},
+        ],
+    },
+    "query-stats": {
+        "name": "query-stats",
+        "meta-type": "command",
+        "arg-type": "StatsFilter",
+        "ret-type": "[StatsResult]",
+        "boxed": True,
+    },
+    "StatsSchemaValue": {
+        "name": "StatsSchemaValue",
+        "meta-type": "object",
+        "members": [
+            {"name": "name", "type": "str"},
+            {"name": "type", "type": "StatsType"},
+            {"name": "unit", "type": "StatsUnit", "optional": True},
+            {"name": "base", "type": "int8", "optional": True},
+            {"name": "exponent", "type": "int16"},
+            {"name": "bucket-size", "type": "uint32", "optional": True},
+        ],
+    },
+    "StatsSchema": {
+        "name": "StatsSchema",
+        "meta-type": "object",
+        "members": [
+            {"name": "provider", "type": "StatsProvider"},
+            {"name": "target", "type": "StatsTarget"},
+            {"name": "stats", "type": "[StatsSchemaValue]"},
+        ],
+    },
+    "q_obj_query-stats-schemas-arg": {
+        "name": "q_obj_query-stats-schemas-arg",
+        "meta-type": "object",
+        "members": [{"name": "provider", "type": "StatsProvider", "optional": True}],
+    },
+    "query-stats-schemas": {
+        "name": "query-stats-schemas",
+        "meta-type": "command",
+        "arg-type": "q_obj_query-stats-schemas-arg",
+        "ret-type": "[StatsSchema]",
+    },
+    "[StatsRequest]": {
+        "name": "[StatsRequest]",
+        "meta-type": "array",
+        "element-type": "StatsRequest",
+    },
+    "[Stats]": {"name": "[Stats]", "meta-type": "array", "element-type": "Stats"},
+    "[StatsResult]": {"name": "[StatsResult]", "meta-type": "array", "element-type": "StatsResult"},
+    "[StatsSchemaValue]": {
+        "name": "[StatsSchemaValue]",
+        "meta-type": "array",
+        "element-type": "StatsSchemaValue",
+    },
+    "[StatsSchema]": {"name": "[StatsSchema]", "meta-type": "array", "element-type": "StatsSchema"},
 }
 
 COMMANDS: dict[str, CommandDef] = {
@@ -6707,6 +6927,12 @@ COMMANDS: dict[str, CommandDef] = {
         "q_obj_query-blockstats-arg",
         "[BlockStats]",
         allow_preconfig=True,
+    ),
+    "query-stats": CommandDef("query-stats", "StatsFilter", "[StatsResult]", boxed=True),
+    "query-stats-schemas": CommandDef(
+        "query-stats-schemas",
+        "q_obj_query-stats-schemas-arg",
+        "[StatsSchema]",
     ),
 }
 
@@ -6896,6 +7122,14 @@ MODELS: dict[str, type[QapiModel]] = {
     "q_obj_BlockStatsSpecific-base": QObjBlockStatsSpecificBase,
     "BlockStats": BlockStats,
     "q_obj_query-blockstats-arg": QObjQueryBlockstatsArg,
+    "StatsRequest": StatsRequest,
+    "StatsVCPUFilter": StatsVCPUFilter,
+    "q_obj_StatsFilter-base": QObjStatsFilterBase,
+    "Stats": Stats,
+    "StatsResult": StatsResult,
+    "StatsSchemaValue": StatsSchemaValue,
+    "StatsSchema": StatsSchema,
+    "q_obj_query-stats-schemas-arg": QObjQueryStatsSchemasArg,
 }
 
 TYPES: dict[str, Any] = {
@@ -7175,5 +7409,24 @@ TYPES: dict[str, Any] = {
     "q_obj_query-blockstats-arg": QObjQueryBlockstatsArg,
     "[BlockDeviceTimedStats]": list[BlockDeviceTimedStats],
     "[BlockStats]": list[BlockStats],
+    "StatsType": StatsType,
+    "StatsUnit": StatsUnit,
+    "StatsProvider": StatsProvider,
+    "StatsTarget": StatsTarget,
+    "StatsRequest": StatsRequest,
+    "StatsVCPUFilter": StatsVCPUFilter,
+    "q_obj_StatsFilter-base": QObjStatsFilterBase,
+    "StatsFilter": StatsFilter,
+    "StatsValue": StatsValue,
+    "Stats": Stats,
+    "StatsResult": StatsResult,
+    "StatsSchemaValue": StatsSchemaValue,
+    "StatsSchema": StatsSchema,
+    "q_obj_query-stats-schemas-arg": QObjQueryStatsSchemasArg,
+    "[StatsRequest]": list[StatsRequest],
+    "[Stats]": list[Stats],
+    "[StatsResult]": list[StatsResult],
+    "[StatsSchemaValue]": list[StatsSchemaValue],
+    "[StatsSchema]": list[StatsSchema],
     "null": None,
 }
