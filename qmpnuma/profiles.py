@@ -26,7 +26,17 @@ def _suffix(profile: str) -> str:
 
 @cache
 def wire_types(profile: str) -> ModuleType:
-    """The generated module of a profile (`SCHEMA`, `COMMANDS`, `EVENTS`, `MODELS`, classes)."""
+    """The generated tables of a profile (`SCHEMA`, `COMMANDS`, `EVENTS`).
+
+    They carry no pydantic models, so serving never pays for building the model classes;
+    `wire_models` has those.
+    """
+    return importlib.import_module(f"qmpnuma.types.tables_{_suffix(profile)}")
+
+
+@cache
+def wire_models(profile: str) -> ModuleType:
+    """The generated pydantic models of a profile (`MODELS`, `TYPES`, one class per type)."""
     return importlib.import_module(f"qmpnuma.types.qapi_{_suffix(profile)}")
 
 

@@ -14,7 +14,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from qmpnuma.qapi.cli import run
 from qmpnuma.qapi.gen_models import attr_name, class_name
-from qmpnuma.types.base import CommandDef, EventDef, QapiModel
+from qmpnuma.types.base import QapiModel
+from qmpnuma.types.defs import CommandDef, EventDef
 
 GOOD = Path(__file__).parent / "qapi" / "good" / "qapi-schema.json"
 VENV_BIN = Path(sys.executable).parent

@@ -18,8 +18,12 @@ SCHEMA = "schemas/qapi-schema.json"
 
 #: generated file (relative to the repository root) → the qmpnuma-qapi arguments making it.
 TARGETS: dict[str, list[str]] = {
-    "qmpnuma/types/qapi_7_2.py": ["gen", SCHEMA, "--profile", "7.2"],
-    "qmpnuma/types/qapi_2_9.py": ["gen", SCHEMA, "--profile", "2.9"],
+    "qmpnuma/types/tables_7_2.py": ["tables", SCHEMA, "--profile", "7.2"],
+    "qmpnuma/types/tables_2_9.py": ["tables", SCHEMA, "--profile", "2.9"],
+    "qmpnuma/types/qapi_7_2.py": [
+        "gen", SCHEMA, "--profile", "7.2", "--tables-module", "qmpnuma.types.tables_7_2"],
+    "qmpnuma/types/qapi_2_9.py": [
+        "gen", SCHEMA, "--profile", "2.9", "--tables-module", "qmpnuma.types.tables_2_9"],
     "qmpnuma/types/introspect_7_2.json": ["introspect", SCHEMA, "--profile", "7.2"],
     "qmpnuma/types/introspect_2_9.json": ["introspect", SCHEMA, "--profile", "2.9"],
 }
@@ -57,3 +61,21 @@ def test_generated_modules_import_and_agree() -> None:
         for name, cls in module.MODELS.items():
             assert module.SCHEMA[name]["meta-type"] == "object"
             assert cls.__name__
+
+
+def test_serving_path_builds_no_pydantic_models() -> None:
+    """The server checks and answers from the generated tables alone; building the ~260
+    pydantic model classes (most of a cold start) is left to those who ask for models."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "import qmpnuma.cli, qmpnuma.server.launch\n"
+        "from qmpnuma.commands.registry import load_handlers; load_handlers()\n"
+        "from qmpnuma.profiles import wire_types; wire_types('7.2'); wire_types('2.9')\n"
+        "from qmpnuma.machine import Machine; Machine.from_argv(['-M', 'pc', '-numa', 'node'])\n"
+        "assert 'pydantic' not in sys.modules, 'pydantic imported on the serving path'\n"
+        "assert not any(m.startswith('qmpnuma.types.qapi_') for m in sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True)

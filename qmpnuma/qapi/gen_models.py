@@ -132,7 +132,8 @@ def _natural(name: str) -> list[Any]:
 class ModelGenerator:
     """Builds the source text of one generated module; use :func:`generate_models`."""
 
-    def __init__(self, schema: Schema, header: str) -> None:
+    def __init__(self, schema: Schema, header: str, tables_module: str | None = None) -> None:
+        self.tables_module = tables_module
         self.schema = schema
         self.header = header
         self.types = [e for e in schema.entity_list() if isinstance(e, Type)]
@@ -292,7 +293,8 @@ class ModelGenerator:
                 table[schema_name(entity)] = entry
         return table
 
-    def _tables(self, models: list[str]) -> list[str]:
+    def table_lines(self) -> list[str]:
+        """SCHEMA, COMMANDS and EVENTS: what a server needs, with no pydantic in sight."""
         out = ["SCHEMA: dict[str, dict[str, Any]] = " + _pretty(self.schema_table(), 0), ""]
         out.append("COMMANDS: dict[str, CommandDef] = {")
         for entity in self.schema.entity_list():
@@ -320,7 +322,11 @@ class ModelGenerator:
                     args.append("features=(" + "".join(
                         f"{json.dumps(f.name)}, " for f in entity.features).rstrip() + ")")
                 out.append(_wrap(f"    {json.dumps(entity.name)}: EventDef(", args, "),", 4))
-        out += ["}", "", "MODELS: dict[str, type[QapiModel]] = {", *models, "}", ""]
+        out += ["}", ""]
+        return out
+
+    def _model_tables(self, models: list[str]) -> list[str]:
+        out = ["MODELS: dict[str, type[QapiModel]] = {", *models, "}", ""]
         out.append("TYPES: dict[str, Any] = {")
         for entity in self.schema.entity_list():
             if isinstance(entity, Type) and entity.name != "null":
@@ -329,12 +335,25 @@ class ModelGenerator:
         out += ["}", ""]
         return out
 
+    def _tables(self, models: list[str]) -> list[str]:
+        if self.tables_module is not None:
+            return self._model_tables(models)
+        return self.table_lines() + self._model_tables(models)
+
+    def generate_tables(self) -> str:
+        """The pydantic-free module holding SCHEMA, COMMANDS and EVENTS."""
+        lines = [f'"""{self.header}"""', "", "from __future__ import annotations", "",
+                 "from typing import Any", "",
+                 "from qmpnuma.types.defs import CommandDef, EventDef", "", "",
+                 *self.table_lines()]
+        return "\n".join(lines).rstrip("\n") + "\n"
+
     def _assemble(self, enums: list[str], classes: list[str], unions: list[str],
                   alternates: list[str], tables: list[str]) -> str:
         typing_names = sorted({"Any", "TypeAlias"} | (self.imports & {
             "Annotated", "ClassVar", "Literal"}))
         base_names = sorted((self.imports & set(_BUILTIN_ANNOTATIONS.values()))
-                            | {"CommandDef", "EventDef", "QapiModel"}, key=_natural)
+                            | {"QapiModel"}, key=_natural)
         lines = [f'"""{self.header}"""', "", "from __future__ import annotations", ""]
         lines.append(_wrap("from typing import ", typing_names, ""))
         lines.append("")
@@ -342,6 +361,10 @@ class ModelGenerator:
             lines += ["from pydantic import Field", ""]
         lines.append(_wrap("from qmpnuma.types.base import (", base_names, ")")
                      if len(base_names) > 1 else f"from qmpnuma.types.base import {base_names[0]}")
+        if self.tables_module is None:
+            lines.append("from qmpnuma.types.defs import CommandDef, EventDef")
+        else:
+            lines.append(f"from {self.tables_module} import COMMANDS, EVENTS, SCHEMA")
         lines += ["", "# Enums", "", *enums, "", "# Object types", "", *classes,
                   "# Discriminated unions", "", *unions, "", "# Alternates", "", *alternates,
                   "", ""]
@@ -424,6 +447,15 @@ def schema_entry(entity: Any) -> dict[str, Any] | None:
     return {"name": schema_name(entity), **entry}
 
 
-def generate_models(schema: Schema, header: str) -> str:
-    """Return the generated module's source text; ``header`` becomes its docstring."""
-    return ModelGenerator(schema, header).generate()
+def generate_models(schema: Schema, header: str, tables_module: str | None = None) -> str:
+    """Return the generated module's source text; ``header`` becomes its docstring.
+
+    With ``tables_module`` the module imports SCHEMA, COMMANDS and EVENTS from there (see
+    `generate_tables`) instead of defining them.
+    """
+    return ModelGenerator(schema, header, tables_module).generate()
+
+
+def generate_tables(schema: Schema, header: str) -> str:
+    """The pydantic-free companion module: SCHEMA, COMMANDS and EVENTS only."""
+    return ModelGenerator(schema, header).generate_tables()

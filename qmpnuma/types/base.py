@@ -8,7 +8,6 @@ commands and events.  Generated code must stay free of logic; this file carries 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
@@ -68,35 +67,3 @@ class QapiModel(BaseModel):
                 continue
             out[info.alias or name] = _wire_value(value)
         return out
-
-
-@dataclass(frozen=True)
-class CommandDef:
-    """What the schema says about a command.
-
-    ``arg_type`` and ``ret_type`` are QAPI type names as used in the ``SCHEMA`` table
-    (``q_obj_NAME-arg`` for an implicit argument struct, ``[T]`` for arrays), or None when
-    the command takes no arguments / returns nothing.
-    """
-
-    name: str
-    arg_type: str | None
-    ret_type: str | None
-    boxed: bool = False
-    allow_oob: bool = False
-    allow_preconfig: bool = False
-    success_response: bool = True
-    features: tuple[str, ...] = ()
-    #: False for commands QEMU declares ``'gen': false``: their arguments reach the handler
-    #: unvisited (``device_add`` takes any device property).
-    gen: bool = True
-
-
-@dataclass(frozen=True)
-class EventDef:
-    """What the schema says about an event: its data type name (or None) and features."""
-
-    name: str
-    arg_type: str | None
-    boxed: bool = False
-    features: tuple[str, ...] = ()
