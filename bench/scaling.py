@@ -7,6 +7,7 @@ same command lines.
 
 from __future__ import annotations
 
+import gc
 import os
 import statistics
 import tempfile
@@ -23,11 +24,18 @@ CPU_STEPS = (1, 8, 32, 64, 128, 192, 255, Q35_CPU_LIMIT)
 
 
 def build_seconds(args: Sequence[str], repeats: int) -> list[float]:
+    """Build times with the cyclic garbage collector held off, as `timeit` does, so that a
+    collection of earlier steps' garbage does not land inside one step's timings."""
     runs = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        Machine.from_argv(args)
-        runs.append(time.perf_counter() - began)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            began = time.perf_counter()
+            Machine.from_argv(args)
+            runs.append(time.perf_counter() - began)
+    finally:
+        gc.enable()
     return runs
 
 
