@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from qmpnuma.errors import OptionError
+from qmpnuma.options.numbers import qapi_bool
 from qmpnuma.options.qemuopts import parse_opts
 
 
@@ -33,28 +34,16 @@ class Endpoint:
     source: str = ""
 
 
-_TRUE = {"on", "yes", "true", "y"}
-_FALSE = {"off", "no", "false", "n"}
-
-
-def _flag(value: str, name: str) -> bool:
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise OptionError(f"Parameter '{name}' expects 'on' or 'off'")
-
-
 def _socket_flags(pairs: Sequence[tuple[str, str]]) -> tuple[bool, bool]:
     """Read QEMU's `server`/`wait` switches (also the old bare `server`, `nowait` spellings)."""
     server, wait = False, True
     for key, value in pairs:
         if key == "server":
-            server = _flag(value, key)
+            server = qapi_bool(key, value)
         elif key == "wait":
-            wait = _flag(value, key)
+            wait = qapi_bool(key, value)
         elif key == "nowait":
-            wait = not _flag(value, key)
+            wait = not qapi_bool(key, value)
     return server, wait
 
 
@@ -120,6 +109,6 @@ def endpoints_from_options(options: Sequence[tuple[str, str | None]]) -> list[En
                 continue
             named = chardevs.get(values.get("chardev", ""))
             if named is not None:
-                pretty = _flag(values["pretty"], "pretty") if "pretty" in values else False
+                pretty = qapi_bool("pretty", values["pretty"]) if "pretty" in values else False
                 monitors.append(replace(named, pretty=pretty))
     return monitors

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from qmpnuma.errors import FatalExit, QmpError
+from qmpnuma.qmp.session import Send
 
 READ_CHUNK = 65536
 
@@ -196,16 +197,18 @@ class QmpServer:
 
     def _handle(self, conn: Connection, data: bytes) -> None:
         for action in conn.session.feed(data):
-            if isinstance(action, bytes | bytearray):
-                conn.writer(self._out(bytes(action), conn.monitor))
-                continue
-            payload = getattr(action, "data", None)
-            if isinstance(payload, bytes | bytearray):
-                conn.writer(self._out(bytes(payload), conn.monitor))
+            if self._send_now(conn, action):
                 continue
             conn.writer(self._run(conn, action))
             if self.state.exit_status is not None:
                 return
+
+    def _send_now(self, conn: Connection, action: Any) -> bool:
+        """Write a reply the session made by itself (errors, negotiation); True if it was one."""
+        if isinstance(action, Send):
+            conn.writer(self._out(action.data, conn.monitor))
+            return True
+        return False
 
     def _run(self, conn: Connection, action: Any) -> bytes:
         """Execute one request and return its reply bytes, as the monitor prints them."""
@@ -230,12 +233,7 @@ class QmpServer:
         for action in conn.session.feed(data):
             if conn.closing:
                 return
-            if isinstance(action, bytes | bytearray):
-                conn.writer(self._out(bytes(action), conn.monitor))
-                continue
-            payload = getattr(action, "data", None)
-            if isinstance(payload, bytes | bytearray):
-                conn.writer(self._out(bytes(payload), conn.monitor))
+            if self._send_now(conn, action):
                 continue
             await hooks.execute(self, conn, action, functools.partial(self._run, conn, action))
             if self.state.exit_status is not None:
