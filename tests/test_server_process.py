@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -249,3 +250,33 @@ def test_monitor_socket_removed_at_exit_like_qemu(qemu_binary: str, workdir: Pat
         os.kill(pid, signal.SIGTERM)
         _wait_gone(pid)
         assert not os.path.exists(sock), f"{binary} left its monitor socket behind"
+
+
+@pytest.mark.parametrize("how", ["qmp-pretty", "mon-pretty"])
+def test_pretty_monitor_like_qemu(qemu_binary: str, workdir: Path, how: str) -> None:
+    """`-qmp-pretty` / `-mon pretty=on`: the same bytes as QEMU's pretty monitor."""
+    requests = [b'{"execute":"qmp_capabilities"}\n', b'{"execute":"query-status","id":[1,{}]}\n',
+                b'{"execute":"query-memdev"}\n', b'{"execute":"nosuch"}\n',
+                b'{"execute":"query-memory-devices"}\n', b'{"execute":"cont"}\n']
+    outputs = []
+    for binary in (qemu_binary, QMPNUMA):
+        sock = str(workdir / f"{Path(binary).name}-{how}.sock")
+        monitor = (["-qmp-pretty", f"unix:{sock},server=on,wait=off"] if how == "qmp-pretty" else
+                   ["-chardev", f"socket,id=m,path={sock},server=on,wait=off",
+                    "-mon", "chardev=m,mode=control,pretty=on"])
+        proc = subprocess.Popen([binary, *BASE, *monitor])
+        try:
+            conn = _connect(sock)
+            data = b""
+            for request in requests:
+                conn.sock.sendall(request)
+                time.sleep(0.05)
+            conn.sock.settimeout(5)
+            while data.count(b"\r\n}\r\n") < len(requests) + 2:
+                data += conn.sock.recv(65536)
+            conn.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        outputs.append(re.sub(rb'("(?:micro)?seconds": )\d+', rb"\1N", data))
+    assert outputs[0] == outputs[1]

@@ -204,3 +204,48 @@ def encode_event(
     if data is not None:
         message["data"] = data
     return encode(message)
+
+
+_INDENT = "    "
+
+
+def prettify(message: bytes) -> bytes:
+    """A compact message (as `encode` writes it) in the layout of a pretty monitor.
+
+    `-qmp-pretty` and `-mon ...,pretty=on` make QEMU's JSON writer break after every opening
+    bracket and member, indent four spaces a level, and keep `{}`/`[]` open on two lines; the
+    monitor turns each newline into CRLF. The member order and value texts stay exactly those
+    of the compact form, so this only re-lays the bytes (strings are copied untouched).
+    """
+    text = message.decode("ascii").rstrip("\r\n")
+    out: list[str] = []
+    depth = 0
+    index = 0
+    length = len(text)
+    while index < length:
+        char = text[index]
+        if char == '"':
+            end = index + 1
+            while text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            out.append(text[index : end + 1])
+            index = end + 1
+            continue
+        if char in "{[":
+            depth += 1
+            out.append(char + "\n" + _INDENT * depth)
+        elif char in "}]":
+            depth -= 1
+            if out and out[-1].endswith("\n" + _INDENT * (depth + 1)) and out[-1][:1] in "{[":
+                out[-1] = out[-1][:1] + "\n" + _INDENT * depth
+            else:
+                out.append("\n" + _INDENT * depth)
+            out.append(char)
+        elif char == "," and text.startswith(", ", index):
+            out.append(",\n" + _INDENT * depth)
+            index += 2
+            continue
+        else:
+            out.append(char)
+        index += 1
+    return ("".join(out) + "\n").replace("\n", "\r\n").encode("ascii")

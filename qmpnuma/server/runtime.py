@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Protocol
 
 from qmpnuma.errors import FatalExit, QmpError
 from qmpnuma.qmp.session import Send
+from qmpnuma.qobject.json_writer import prettify
 
 READ_CHUNK = 65536
 
@@ -191,6 +192,8 @@ class QmpServer:
         return self._executor
 
     def _out(self, payload: bytes, monitor: MonitorState) -> bytes:
+        if monitor.pretty and payload:
+            payload = b"".join(prettify(line + b"\n") for line in payload.splitlines())
         return self._filter(payload, monitor) if self._filter is not None else payload
 
     # -- one connection -----------------------------------------------------------------------
