@@ -1,7 +1,8 @@
 """`make run`: the demo machine, served on a unix socket and on 127.0.0.1:4444.
 
-Four GiB in two NUMA nodes on memory-backend-ram, four vCPUs (room for eight), and four DIMM slots
-up to 16 GiB for hot-plug: enough to try every query and a hot-plug from `qmp-shell`.
+Four GiB in two NUMA nodes on memory-backend-ram, four vCPUs present (two per node) of eight
+possible (sockets alternate between the nodes, so CPU hot-plug has a free slot on each), and four
+DIMM slots up to 16 GiB: enough to try every query and a hot-plug from `qmp-shell`.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ def demo_args(socket_path: str) -> list[str]:
         "-machine", "pc", "-accel", "tcg", "-nodefaults", "-display", "none", "-S",
         "-name", "qmpnuma-demo",
         "-m", "4G,slots=4,maxmem=16G",
-        "-smp", "4,maxcpus=8,sockets=2,cores=4",
+        "-smp", "4,maxcpus=8,sockets=4,cores=2",
         "-object", "memory-backend-ram,id=ram-node0,size=2G",
         "-object", "memory-backend-ram,id=ram-node1,size=2G",
-        "-numa", "node,nodeid=0,cpus=0-3,memdev=ram-node0",
-        "-numa", "node,nodeid=1,cpus=4-7,memdev=ram-node1",
+        "-numa", "node,nodeid=0,cpus=0-1,cpus=4-5,memdev=ram-node0",
+        "-numa", "node,nodeid=1,cpus=2-3,cpus=6-7,memdev=ram-node1",
         "-numa", "dist,src=0,dst=1,val=20",
         "-qmp", f"unix:{socket_path},server=on,wait=off",
         "-qmp", f"tcp:127.0.0.1:{DEMO_TCP_PORT},server=on,wait=off",
