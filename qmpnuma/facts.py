@@ -33,3 +33,10 @@ def recorded_replies() -> dict[str, Any]:
     text = resources.files("qmpnuma.data").joinpath("qemu-7.2-replies.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data
+
+
+@cache
+def hmp_help() -> dict[str, str]:
+    """What QEMU 7.2's HMP prints for `help` and for `info` with no topic (plain newlines)."""
+    texts: dict[str, str] = recorded_facts()["hmp-help"]
+    return {line: text.replace("\r\n", "\n") for line, text in texts.items()}

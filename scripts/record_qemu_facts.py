@@ -202,6 +202,15 @@ def insertion_order(value: Any) -> Any:
     return value
 
 
+def hmp_help_texts(qemu: str) -> dict[str, str]:
+    """What HMP's `help` and `info` (with no topic) print: the lists of commands QEMU knows."""
+    with running_qemu(qemu, ["-machine", "none"]) as monitor:
+        return {
+            line: monitor.call("human-monitor-command", {"command-line": line})["return"]
+            for line in ("help", "info")
+        }
+
+
 def kvm_usable() -> bool:
     """Whether this host lets QEMU use KVM (the kvm answers are only recorded then)."""
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
@@ -213,6 +222,7 @@ def main() -> int:
     if OUTPUT.exists():
         facts = json.loads(OUTPUT.read_text())
     facts["device-names"] = device_names(qemu)
+    facts["hmp-help"] = hmp_help_texts(qemu)
     OUTPUT.write_text(json.dumps(facts, indent=1, sort_keys=True) + "\n")
     print(f"wrote {OUTPUT}")
     accels = ["tcg", "kvm"] if kvm_usable() else ["tcg"]

@@ -9,6 +9,7 @@ they get HMP's answer for a command it does not know.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from qmpnuma.commands import control
@@ -23,6 +24,7 @@ from qmpnuma.commands.machine_facts import accelerator, guest_name, guest_uuid
 from qmpnuma.commands.memory import memdev_list, memory_device_list, memory_size_summary
 from qmpnuma.commands.registry import CommandContext, command
 from qmpnuma.commands.topology import hotpluggable_cpus, numa_text
+from qmpnuma.facts import hmp_help
 
 InfoHandler = Callable[[CommandContext], str]
 
@@ -66,16 +68,54 @@ INFO_COMMANDS: dict[str, InfoHandler] = {
     "kvm": _info_kvm,
 }
 
-#: Plain HMP commands and the QMP command each one performs.
+#: Plain HMP commands (by their first name in QEMU's help) and the QMP command each performs.
 SIMPLE_COMMANDS: dict[str, str] = {
     "stop": "stop",
     "cont": "cont",
-    "c": "cont",
     "system_reset": "system_reset",
     "system_powerdown": "system_powerdown",
     "quit": "quit",
-    "q": "quit",
 }
+
+
+@cache
+def _help_index() -> tuple[dict[str, str], dict[str, str]]:
+    """QEMU's `help` split per command: alias → first name (`s` → `stop`), name → its text."""
+    aliases: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    name = ""
+    for line in hmp_help()["help"].splitlines(keepends=True):
+        if line[:1] in ("\t", " ") and name:
+            texts[name] += line
+            continue
+        names = line.split(" ", 1)[0].split("|")
+        name = names[0]
+        texts[name] = line
+        for alias in names:
+            aliases.setdefault(alias, name)
+    return aliases, texts
+
+
+def _canonical(name: str) -> str | None:
+    """The first name of an HMP command given by any of its aliases, or None if unknown."""
+    return _help_index()[0].get(name)
+
+
+def _help(topic: list[str]) -> str:
+    """`help [COMMAND | info SUBCOMMAND]` as HMP prints it."""
+    if not topic:
+        return hmp_help()["help"]
+    if topic[0] == "info":
+        if len(topic) == 1:
+            return hmp_help()["info"]
+        wanted = f"info {topic[1]} "
+        lines = [line + "\n" for line in hmp_help()["info"].splitlines()
+                 if line.startswith(wanted)]
+        return "".join(lines) or f"unknown command: 'info {topic[1]}'\n"
+    name = _canonical(topic[0])
+    if name is None:
+        return f"unknown command: '{topic[0]}'\n"
+    return _help_index()[1][name]
 
 
 def _extraneous(name: str, help_topic: str) -> str:
@@ -91,9 +131,11 @@ def run_hmp(ctx: CommandContext, line: str) -> str:
     if not words:
         return ""
     name, rest = words[0], words[1:]
+    if name in ("help", "?"):
+        return _help(rest)
     if name == "info":
         if not rest:
-            return "".join(f"info {topic}\n" for topic in sorted(INFO_COMMANDS))
+            return hmp_help()["info"]
         topic, extra = rest[0], rest[1:]
         handler = INFO_COMMANDS.get(topic)
         if handler is None:
@@ -101,11 +143,13 @@ def run_hmp(ctx: CommandContext, line: str) -> str:
         if extra:
             return _extraneous(topic, f"info {topic}")
         return handler(ctx)
-    qmp_name = SIMPLE_COMMANDS.get(name)
+    qmp_name = SIMPLE_COMMANDS.get(_canonical(name) or name)
     if qmp_name is None:
         return f"unknown command: '{name}'\n"
     if rest:
-        return _extraneous(name, name)
+        # HMP names the command as its table does, aliases included (`stop|s`).
+        full_name = _help_index()[1][_canonical(name) or name].split(" ", 1)[0]
+        return _extraneous(full_name, name)
     registry = ctx.registry
     if registry is not None:
         registry.execute(qmp_name, {}, ctx.monitor)
