@@ -364,6 +364,12 @@ def _mutate_machine(rng: random.Random, case: Case) -> None:
     case.machine = rng.choice(["pc-i440fx-5.0", "pc-q35-5.0", "pc-i440fx-5.1", "none", "nosuch"])
 
 
+def _mutate_cpu(rng: random.Random, case: Case) -> None:
+    model = rng.choice(["nosuch", "host", "max", "kvm64", "qemu32", "486", "core2duo",
+                        "athlon", "Conroe", "base", "qemu64-x86_64-cpu"])
+    case.extra += ["-cpu", model]
+
+
 MUTATIONS: list[Callable[[random.Random, Case], None]] = [
     _mutate_dup_nodeid,
     _mutate_sparse_nodeid,
@@ -382,6 +388,7 @@ MUTATIONS: list[Callable[[random.Random, Case], None]] = [
     _mutate_dimm,
     _mutate_hmat,
     _mutate_machine,
+    _mutate_cpu,
 ]
 
 

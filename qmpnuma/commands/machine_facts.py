@@ -7,6 +7,7 @@ keeps the model free of options it has no rules for.
 from __future__ import annotations
 
 from qmpnuma.machine import Machine
+from qmpnuma.machine.machine import accelerator_of
 from qmpnuma.options.qemuopts import parse_opts
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
@@ -33,14 +34,6 @@ def guest_uuid(machine: Machine) -> str:
 
 
 def accelerator(machine: Machine) -> str:
-    """The first accelerator asked for (`-accel A`, `-machine accel=A[:B]`, `-enable-kvm`)."""
-    accel = "tcg"
-    for opt in machine.options:
-        if opt.name == "enable-kvm":
-            accel = "kvm"
-        elif opt.name == "accel" and opt.arg:
-            accel = parse_opts(opt.arg, "accel")[0][1]
-    wanted = machine.machine_props.get("accel")
-    if wanted:
-        accel = wanted.split(":")[0]
-    return accel
+    """The accelerator the command line asks for first (`-accel`, `-enable-kvm`,
+    `-machine accel=`), as the model reads it."""
+    return accelerator_of(machine.options, machine.machine_props)

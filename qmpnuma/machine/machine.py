@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any, Literal, cast
 
 from qmpnuma.errors import ConfigError, MachineError, OptionError
+from qmpnuma.facts import device_model_names
 from qmpnuma.machine.backends import (
     BACKEND_TYPES,
     MemoryBackend,
@@ -35,7 +36,7 @@ from qmpnuma.machine.cli_syntax import (
 )
 from qmpnuma.machine.cpu_slots import CpuSlot
 from qmpnuma.machine.cpus import MachineCpus
-from qmpnuma.machine.devices import add_device, qmp_value_text
+from qmpnuma.machine.devices import CPU_DRIVER_SUFFIX, add_device, qmp_value_text
 from qmpnuma.machine.dimms import UNASSIGNED_SLOT, Dimm, DimmBank, DimmRequest
 from qmpnuma.machine.machine_types import MachineType, Profile, resolve_machine_type
 from qmpnuma.machine.memory import (
@@ -401,8 +402,6 @@ class Machine:
     def device_add(self, pairs: Sequence[tuple[str, str]], *, hotplugged: bool) -> None:
         """``-device`` / ``device_add`` from QemuOpts pairs (``driver``, ``id`` and properties
         as text), with qdev's order of checks (``qmpnuma.machine.devices``)."""
-        from qmpnuma.facts import device_model_names
-
         add_device(self, pairs, hotplugged=hotplugged, known_models=device_model_names())
         device_id = dict(pairs).get("id")
         if device_id is not None:
@@ -592,6 +591,7 @@ class _Builder:
                 "use a newer version instead"
             )
         self._create_objects(machine)
+        self._guard(self._check_cpu_model)
         if self.profile == "2.9":
             self._numa_2_9(machine)
         else:
@@ -827,21 +827,31 @@ class _Builder:
         self._guard(memory_backend_checks)
         if mt.numa_supported:
             self._guard(lambda: self._complete_numa_7_2(machine))
+        if mt.family == "none" and self.cpu_model is not None:
+            # `-M none` creates the one CPU asked for without a board to give it an APIC id.
+            self._guard(_raise(MachineError("apic-id property was not initialized properly")))
         if not self._asks_for_kvm():
+            if self.cpu_model is not None and self.cpu_model.split(",", 1)[0] == "host":
+                self._guard(_raise(MachineError("CPU model 'host' requires KVM or HVF")))
             # TCG has no in-kernel x2APIC: QEMU refuses APIC ids from 255 up at CPU creation.
             self._guard(machine.cpus.check_board_cpus)
         for warning in machine.cpus.startup_warnings():
             self.out.warn(warning)
         self._guard(lambda: check_board_memory(memory, mt))
 
+    def _check_cpu_model(self) -> None:
+        """`-cpu NAME[,...]` must name a CPU model of this QEMU (checked after -object)."""
+        if self.cpu_model is None:
+            return
+        name = self.cpu_model.split(",", 1)[0]
+        if name + CPU_DRIVER_SUFFIX not in device_model_names():
+            raise MachineError(f"unable to find CPU model '{name}'")
+
     def _asks_for_kvm(self) -> bool:
-        """Whether the command line asks for KVM (qmpnuma then acts as if KVM were usable)."""
-        for opt in self.recorded:
-            if opt.name == "enable-kvm":
-                return True
-            if opt.name == "accel" and (opt.arg or "").split(",")[0].startswith("kvm"):
-                return True
-        return self.machine_opts.get("accel", "").startswith("kvm")
+        """Whether the accelerator QEMU would pick is KVM (qmpnuma then acts as if KVM were
+        usable). QEMU tries `-accel` options in order and TCG always works, so the first one
+        decides; `-enable-kvm` is `-accel kvm`; `-machine accel=A:B` is the legacy spelling."""
+        return accelerator_of(self.recorded, self.machine_opts) == "kvm"
 
     def _complete_numa_7_2(self, machine: Machine) -> None:
         mt = machine.machine_type
@@ -937,3 +947,23 @@ def numa_options_text(options: Mapping[str, Any]) -> str:
             text = f"{item}B" if key in ("mem", "size", "bandwidth") else _opt_text(item)
             parts.append(f"{key}={text}")
     return ",".join(parts)
+
+
+def _raise(error: Exception) -> Callable[[], None]:
+    """A step that fails with ``error`` (for ``_guard``)."""
+
+    def step() -> None:
+        raise error
+
+    return step
+
+
+def accelerator_of(options: Sequence[RecordedOption], machine_opts: Mapping[str, str]) -> str:
+    """The accelerator a command line asks for first (`tcg` when it asks for none)."""
+    for opt in options:
+        if opt.name == "enable-kvm":
+            return "kvm"
+        if opt.name == "accel" and opt.arg:
+            return opt.arg.split(",", 1)[0].removeprefix("accel=")
+    legacy = machine_opts.get("accel")
+    return legacy.split(":", 1)[0] if legacy else "tcg"
