@@ -98,6 +98,16 @@ def _connect(path: str, timeout: float = 10.0) -> socket.socket:
             time.sleep(0.01)
 
 
+def connect_unix(path: str, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> socket.socket:
+    """Wait for a started QEMU or qmpnuma to listen on ``path`` and connect to it.
+
+    QEMU binds its socket before it listens, so a client that connects as soon as the path
+    exists can be refused; this waits for both, and fails early if the process died.
+    """
+    _wait_for_socket(path, proc, timeout)
+    return _connect(path, timeout)
+
+
 @contextlib.contextmanager
 def started(
     command: Sequence[str], args: Sequence[str], *, fixed: bool = True

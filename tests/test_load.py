@@ -17,7 +17,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from qmp_endpoints import connect_unix
 
 from qmpnuma.commands.registry import CommandRegistry
 from qmpnuma.machine import Machine
@@ -293,12 +293,7 @@ def test_load_mix_is_what_qemu_answers(qemu_binary: str) -> None:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
-            deadline = time.monotonic() + 15
-            while not os.path.exists(path):
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.02)
-            with socket.socket(socket.AF_UNIX) as sock:
-                sock.connect(path)
+            with connect_unix(path, proc) as sock:
                 stream = sock.makefile("rwb")
                 stream.readline()
                 stream.write(b'{"execute": "qmp_capabilities"}\n')

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from qmp_endpoints import connect_unix
 
 from qmpnuma.commands.registry import CommandRegistry
 from qmpnuma.errors import QmpError
@@ -172,12 +173,7 @@ def test_real_qemu_unavailable_command_texts(qemu_binary: str, tmp_path: Path) -
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 15
-        while not os.path.exists(path):
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.02)
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.connect(path)
+        with connect_unix(path, proc) as sock:
             stream = sock.makefile("rwb")
             stream.readline()
             stream.write(b'{"execute": "qmp_capabilities"}\n'

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from qmp_endpoints import connect_unix
+
 from qmpnuma.cli import main as cli_main
 from qmpnuma.pytest_plugin import start_machine
 from qmpnuma.replay import normalise, replay, replies_text, scripts_from_trace
@@ -126,10 +128,7 @@ def _real_qemu(qemu: str, args: list[str]) -> Iterator[str]:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
-            deadline = time.monotonic() + 15
-            while not os.path.exists(path):
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.02)
+            connect_unix(path, proc).close()  # listening, not only bound
             yield path
         finally:
             proc.kill()
