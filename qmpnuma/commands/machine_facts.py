@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from qmpnuma.machine import Machine
 from qmpnuma.machine.machine import accelerator_of
-from qmpnuma.options.qemuopts import parse_opts
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
@@ -20,11 +19,7 @@ def _last(machine: Machine, name: str) -> str | None:
 
 def guest_name(machine: Machine) -> str | None:
     """The guest name of `-name [guest=]NAME[,...]`, or None."""
-    text = _last(machine, "name")
-    if text is None:
-        return None
-    names = [value for key, value in parse_opts(text, "guest") if key == "guest"]
-    return names[-1] if names else None
+    return machine.message_style.name
 
 
 def guest_uuid(machine: Machine) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal, cast
 
@@ -54,6 +55,7 @@ from qmpnuma.machine.qom_order import ObjectsContainer
 from qmpnuma.machine.smp import CpuTopology, default_topology, parse_smp
 from qmpnuma.options.argv import ArgvError, ArgvOption, check_supported, option_location, split_argv
 from qmpnuma.options.keyval import is_json_form, parse_json_option
+from qmpnuma.options.qemuopts import parse_opts
 
 #: Options QEMU accepts that this model records but does not interpret (the server uses
 #: some of them: ``-qmp``, ``-chardev``, ``-mon``, ``-S``, ``-name``, ``-uuid``,
@@ -116,11 +118,22 @@ class _Printer:
 
     progname: str
     lines: list[str] = field(default_factory=list)
+    #: `-msg timestamp=on`: each message starts with the UTC time.
+    timestamps: bool = False
+    #: `-msg guest-name=on` with `-name`: the guest's name follows the time.
+    guest_name: str | None = None
 
     def format(self, message: str, location: str | None = None, *, warning: bool = False,
                hints: Sequence[str] = ()) -> list[str]:
-        # Inside a monitor command QEMU prints no program name (e.g. after x-exit-preconfig).
-        head = f"{self.progname}: " if self.progname else ""
+        # Inside a monitor command QEMU prints no program name (e.g. after x-exit-preconfig),
+        # and no `-msg` prefix either.
+        head = ""
+        if self.progname:
+            if self.timestamps:
+                head += message_timestamp()
+            if self.guest_name is not None:
+                head += f"{self.guest_name} "
+            head += f"{self.progname}: "
         if location is not None:
             head += f"{location}: "
         if warning:
@@ -193,6 +206,8 @@ class Machine:
         self.other_devices: dict[str, str] = {}
         #: ``/machine/peripheral``: devices created with an id, in QOM's listing order.
         self.peripheral = ObjectsContainer()
+        #: How QEMU decorates its messages (`-msg`), and the guest's `-name`.
+        self.message_style = MessageStyle()
         #: With ``-preconfig``: the start-up steps still to run (None once initialized).
         self.pending_init: _Builder | None = None
         self._anonymous_devices = 0
@@ -574,10 +589,14 @@ class _Builder:
             location = option_location(opt)
             self._guard(partial(check_supported, opt), location)
             self._guard(partial(self._scan, opt), location)
+        self.style = message_style(self.recorded)
+        self.out.timestamps = self.style.timestamps
+        self.out.guest_name = self.style.guest_name
 
         machine_type = self._resolve_type()
         machine = Machine(machine_type, self.profile, self.out.progname)
         machine.options = self.recorded
+        machine.message_style = self.style
         machine.machine_props = dict(self.machine_opts)
         machine.run_state = "prelaunch" if self.prelaunch else "running"
         if any(opt.name == "incoming" for opt in self.recorded):
@@ -967,3 +986,36 @@ def accelerator_of(options: Sequence[RecordedOption], machine_opts: Mapping[str,
             return opt.arg.split(",", 1)[0].removeprefix("accel=")
     legacy = machine_opts.get("accel")
     return legacy.split(":", 1)[0] if legacy else "tcg"
+
+
+@dataclass(frozen=True)
+class MessageStyle:
+    """What `-msg` and `-name` change in QEMU's messages (last option wins, as in QEMU)."""
+
+    timestamps: bool = False
+    #: The guest name printed when `-msg guest-name=on` (None otherwise).
+    guest_name: str | None = None
+    #: The `-name` guest name, whether or not messages show it.
+    name: str | None = None
+
+
+def message_timestamp() -> str:
+    """The `-msg timestamp=on` prefix: UTC time in ISO 8601 with microseconds."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ ")
+
+
+def message_style(options: Sequence[RecordedOption]) -> MessageStyle:
+    """Read `-msg timestamp=,guest-name=` and `-name [guest=]NAME` from the command line."""
+    timestamps = guest_name_on = False
+    name: str | None = None
+    for opt in options:
+        if opt.name == "msg" and opt.arg:
+            for key, value in parse_opts(opt.arg, None):
+                if key == "timestamp":
+                    timestamps = value in ("on", "yes", "true", "y")
+                elif key == "guest-name":
+                    guest_name_on = value in ("on", "yes", "true", "y")
+        elif opt.name == "name" and opt.arg:
+            names = [value for key, value in parse_opts(opt.arg, "guest") if key == "guest"]
+            name = names[-1] if names else name
+    return MessageStyle(timestamps, name if guest_name_on else None, name)

@@ -12,7 +12,6 @@ import sys
 from qmpnuma.commands.registry import CommandRegistry
 from qmpnuma.errors import OptionError
 from qmpnuma.machine import Machine
-from qmpnuma.options.qemuopts import parse_opts
 from qmpnuma.profiles import wire_types
 from qmpnuma.qmp.session import GreetingInfo, QmpSession
 from qmpnuma.server import daemon, signal_report
@@ -24,16 +23,6 @@ from qmpnuma.server.vcpu_threads import VcpuThreads
 
 def _option_values(machine: Machine, name: str) -> list[str]:
     return [opt.arg or "" for opt in machine.options if opt.name == name]
-
-
-def _message_timestamps(machine: Machine) -> bool:
-    """Whether `-msg timestamp=on` asks for a time prefix on every message (last one wins)."""
-    wanted = False
-    for text in _option_values(machine, "msg"):
-        for key, value in parse_opts(text, None):
-            if key == "timestamp":
-                wanted = value in ("on", "yes", "true", "y")
-    return wanted
 
 
 def serve_machine(
@@ -94,7 +83,7 @@ def serve_machine(
     async def serve() -> int:
         signal_report.start_waiter(
             asyncio.get_running_loop(), on_signal, progname=progname,
-            profile=machine.profile, timestamps=_message_timestamps(machine),
+            profile=machine.profile, timestamps=machine.message_style.timestamps,
         )
         return await server.run(listeners, on_signal=on_signal)
 

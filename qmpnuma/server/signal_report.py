@@ -14,7 +14,8 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+
+from qmpnuma.machine.machine import message_timestamp
 
 TERMINATING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -32,11 +33,6 @@ def process_name(pid: int) -> str | None:
     except OSError:
         return None
     return first.decode(errors="replace") if first else None
-
-
-def message_timestamp() -> str:
-    """The `-msg timestamp=on` prefix: UTC time in ISO 8601 with microseconds."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ ")
 
 
 def report_line(progname: str, signum: int, pid: int, *, profile: str,
