@@ -184,8 +184,14 @@ def resolve(machine: Machine, path: str) -> QomNode:
     return matches[0]
 
 
-def _known(node: QomNode, name: str) -> bool:
-    return name == "type" or name in dict(node.properties) or name in dict(node.children)
+def _property(ctx: CommandContext, args: dict[str, Any]) -> tuple[QomNode, str]:
+    """The object and property a `qom-get`/`qom-set` names, with QEMU's not-found errors."""
+    node = resolve(ctx.machine, args["path"])
+    name: str = args["property"]
+    known = name == "type" or name in dict(node.properties) or name in dict(node.children)
+    if not known:
+        raise QmpError("GenericError", f"Property '{node.type_name}.{name}' not found")
+    return node, name
 
 
 @command("qom-list")
@@ -195,10 +201,7 @@ def qom_list(ctx: CommandContext, args: dict[str, Any]) -> Any:
 
 @command("qom-get")
 def qom_get(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    node = resolve(ctx.machine, args["path"])
-    name = args["property"]
-    if not _known(node, name):
-        raise QmpError("GenericError", f"Property '{node.type_name}.{name}' not found")
+    node, name = _property(ctx, args)
     if name == "type":
         return node.type_name
     if name in dict(node.children):
@@ -210,10 +213,7 @@ def qom_get(ctx: CommandContext, args: dict[str, Any]) -> Any:
 
 @command("qom-set")
 def qom_set(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    node = resolve(ctx.machine, args["path"])
-    name = args["property"]
-    if not _known(node, name):
-        raise QmpError("GenericError", f"Property '{node.type_name}.{name}' not found")
+    node, name = _property(ctx, args)
     if name == "type" or node.set is None:
         raise QmpError("GenericError", f"Property '{node.type_name}.{name}' is not writable")
     node.set(name, args["value"])
