@@ -1,11 +1,14 @@
 """pytest plugin: a qmpnuma machine per test, in the test's own event loop.
 
-Installed with qmpnuma (entry point `pytest11`), it offers:
+Installed with qmpnuma (entry point `pytest11`), so it is loaded by every pytest run in an
+environment that has qmpnuma. It must therefore never break pytest: it imports nothing heavy at
+load time, and it loads without pytest-asyncio (the fixtures then fail with what to install, at
+the first test that uses one). It offers:
 
 - ``qmpnuma_vm``: starts a machine from QEMU arguments on a unix socket in a private temporary
   directory and yields a `RunningMachine` (socket path, a connected `qemu.qmp.QMPClient`, the
   model, the log of every command the machine ran, and the fault injector). Arguments and options
-  come from the marker ``@pytest.mark.qmpnuma(*qemu_args, profile="7.2", expect=[...],
+  come from the marker ``@pytest.mark.qmpnuma(*qemu_args, profile=..., expect=[...],
   strict=False, faults={FaultPlan})``.
 - strict mode: with ``strict=True`` (or `RunningMachine.expect` calls) the test fails at teardown
   when a command ran that was not expected, or an expected one never ran.
@@ -14,191 +17,49 @@ Installed with qmpnuma (entry point `pytest11`), it offers:
 - ``qmpnuma_fleet``: N machines of one `qmpnuma.Fleet`, from
   ``@pytest.mark.qmpnuma_fleet(*qemu_args, count=N, profile=..., faults=...)``.
 
-`start_machine` is the same machinery without pytest, for scripts and other harnesses.
+The fixtures are asynchronous (pytest-asyncio). They work in both of its modes: in ``auto`` mode
+any ``async def`` test can use them; in ``strict`` mode (pytest-asyncio's default) mark the test
+``@pytest.mark.asyncio``.
+
+`qmpnuma.harness.start_machine` is the same machinery without pytest, for scripts and other
+harnesses; it is also importable from here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import pytest_asyncio
-from qemu.qmp import QMPClient
 
-from qmpnuma.commands.registry import CommandRegistry
-from qmpnuma.machine import Machine
-from qmpnuma.profiles import DEFAULT_PROFILE, wire_types
-from qmpnuma.qmp.session import QmpSession
-from qmpnuma.server.faults import CommandRecord, FaultPlan, Instrumentation
-from qmpnuma.server.listeners import bind_unix
-from qmpnuma.server.runtime import MonitorState, QmpServer
-from qmpnuma.server.trace import TraceRecorder
+if TYPE_CHECKING:
+    from qmpnuma.harness import RunningMachine
 
-__all__ = ["Expectation", "RunningMachine", "start_machine"]
+try:
+    import pytest_asyncio
 
+    HAVE_PYTEST_ASYNCIO = True
+except ImportError:  # the plugin still loads; its fixtures say what is missing
+    HAVE_PYTEST_ASYNCIO = False
 
-@dataclass
-class Expectation:
-    """A command a strict test declares: its name, optionally arguments it must include, and
-    how many times it may run (None: at least once, any number)."""
+NEEDS_PYTEST_ASYNCIO = (
+    "qmpnuma's fixtures run in the test's asyncio event loop and need pytest-asyncio, which is "
+    "not installed: pip install pytest-asyncio (or pip install 'qmpnuma[pytest]')"
+)
 
-    name: str
-    arguments: dict[str, Any] | None = None
-    times: int | None = 1
-
-    def matches(self, record: CommandRecord) -> bool:
-        if record.name != self.name:
-            return False
-        if self.arguments is None:
-            return True
-        return all(record.arguments.get(k) == v for k, v in self.arguments.items())
+# Names that used to live here; importing them loads the harness only when asked for.
+_HARNESS_NAMES = ("Expectation", "RunningMachine", "start_machine", "qemu_arguments")
 
 
-def _as_expectation(item: str | tuple[str, dict[str, Any]] | Expectation) -> Expectation:
-    if isinstance(item, Expectation):
-        return item
-    if isinstance(item, str):
-        return Expectation(item)
-    name, arguments = item
-    return Expectation(name, dict(arguments))
+def __getattr__(name: str) -> Any:
+    if name in _HARNESS_NAMES:
+        from qmpnuma import harness
 
+        return getattr(harness, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-@dataclass
-class RunningMachine:
-    """One started machine: where it listens, its model, its client, and what it was asked."""
-
-    socket_path: str
-    machine: Machine
-    server: QmpServer
-    faults: Instrumentation
-    client: QMPClient | None = None
-    strict: bool = False
-    expectations: list[Expectation] = field(default_factory=list)
-    _directory: str | None = None
-    _watcher: asyncio.Task[None] | None = None
-    _owns_server: bool = True
-
-    @property
-    def log(self) -> list[CommandRecord]:
-        """Every command the machine ran (`qmp_capabilities` excepted), in order."""
-        return self.faults.log
-
-    @property
-    def commands(self) -> list[str]:
-        """The names in `log`."""
-        return [record.name for record in self.faults.log]
-
-    def expect(
-        self, name: str, arguments: dict[str, Any] | None = None, *, times: int | None = 1
-    ) -> None:
-        """Declare an expected command; turns strict mode on."""
-        self.strict = True
-        self.expectations.append(Expectation(name, arguments, times))
-
-    def unmet_expectations(self) -> list[str]:
-        """What strict mode objects to: unexpected commands, then missing ones (empty if fine)."""
-        if not self.strict:
-            return []
-        used = [0] * len(self.expectations)
-        problems: list[str] = []
-        for record in self.log:
-            for index, expectation in enumerate(self.expectations):
-                limit = expectation.times
-                if expectation.matches(record) and (limit is None or used[index] < limit):
-                    used[index] += 1
-                    break
-            else:
-                problems.append(f"unexpected command {record.name} {record.arguments}")
-        for expectation, count in zip(self.expectations, used, strict=True):
-            wanted = 1 if expectation.times is None else expectation.times
-            if count < wanted:
-                args = "" if expectation.arguments is None else f" {expectation.arguments}"
-                problems.append(
-                    f"missing command {expectation.name}{args}"
-                    f" (expected {wanted} time(s), ran {count})"
-                )
-        return problems
-
-    async def connect(self) -> QMPClient:
-        """A new connected, negotiated `QMPClient` (the previous one must have left: one
-        client per monitor, as in QEMU)."""
-        client = QMPClient(os.path.basename(self.socket_path))
-        await client.connect(self.socket_path)
-        return client
-
-    async def close(self) -> None:
-        """Disconnect the client, stop the server, remove the private directory."""
-        if self.client is not None:
-            with contextlib.suppress(Exception):
-                await self.client.disconnect()
-            self.client = None
-        if self._watcher is not None:
-            self._watcher.cancel()
-        if self._owns_server:
-            await self.server.close()
-        if self.faults.trace is not None:
-            self.faults.trace.close()
-        if self._directory is not None:
-            shutil.rmtree(self._directory, ignore_errors=True)
-            self._directory = None
-
-
-async def start_machine(
-    args: Sequence[str] = (),
-    *,
-    profile: str = DEFAULT_PROFILE,
-    faults: FaultPlan | dict[str, Any] | None = None,
-    connect: bool = True,
-    socket_path: str | None = None,
-    trace: str | None = None,
-) -> RunningMachine:
-    """Build a machine from QEMU arguments and serve it on the running loop.
-
-    The socket goes in a fresh owner-only temporary directory unless ``socket_path`` is given;
-    start-up errors raise `qmpnuma.ConfigError` with QEMU's stderr. `quit` stops the server.
-    ``trace`` records every byte in and out to that file (see `qmpnuma.server.trace`).
-    """
-    machine = Machine.from_argv(list(args), profile=profile)
-    directory = None
-    if socket_path is None:
-        directory = tempfile.mkdtemp(prefix="qmpnuma-")
-        socket_path = os.path.join(directory, "qmp.sock")
-    plan = FaultPlan.model_validate(faults) if isinstance(faults, dict) else faults
-    types = wire_types(profile)
-    registry = CommandRegistry(machine)
-    server = QmpServer(
-        lambda: QmpSession(types.COMMANDS, types.SCHEMA, profile=profile), registry
-    )
-    registry.attach(broadcast=server.broadcast, request_exit=server.request_exit)
-    recorder = TraceRecorder(trace) if trace is not None else None
-    instrumentation = Instrumentation(plan=plan or FaultPlan(), machine=machine, trace=recorder)
-    server.hooks = instrumentation
-    sock = bind_unix(socket_path)
-    await server.start([(sock, MonitorState(index=0))])
-
-    async def stop_on_quit() -> None:
-        await server.state.stopped.wait()
-        await server.close()
-
-    running = RunningMachine(socket_path, machine, server, instrumentation, _directory=directory)
-    running._watcher = asyncio.get_running_loop().create_task(stop_on_quit())
-    if connect:
-        try:
-            running.client = await running.connect()
-        except BaseException:
-            await running.close()
-            raise
-    return running
-
-
-# -- pytest glue ---------------------------------------------------------------------------
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -215,10 +76,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _marker(request: pytest.FixtureRequest, name: str) -> tuple[list[str], dict[str, Any]]:
+    from qmpnuma.harness import qemu_arguments
+
     mark = request.node.get_closest_marker(name)
     if mark is None:
         return [], {}
-    return [str(arg) for arg in mark.args], dict(mark.kwargs)
+    return qemu_arguments(tuple(mark.args)), dict(mark.kwargs)
 
 
 def _finish(machines: Sequence[RunningMachine]) -> None:
@@ -227,9 +90,11 @@ def _finish(machines: Sequence[RunningMachine]) -> None:
         pytest.fail("qmpnuma strict mode:\n  " + "\n  ".join(problems), pytrace=False)
 
 
-@pytest_asyncio.fixture
-async def qmpnuma_vm(request: pytest.FixtureRequest) -> AsyncIterator[RunningMachine]:
+async def _qmpnuma_vm(request: pytest.FixtureRequest) -> AsyncIterator[RunningMachine]:
     """A started machine with a connected client; configure it with `@pytest.mark.qmpnuma`."""
+    from qmpnuma.harness import as_expectation, start_machine
+    from qmpnuma.profiles import DEFAULT_PROFILE
+
     args, options = _marker(request, "qmpnuma")
     vm = await start_machine(
         args, profile=options.get("profile", DEFAULT_PROFILE), faults=options.get("faults")
@@ -237,7 +102,7 @@ async def qmpnuma_vm(request: pytest.FixtureRequest) -> AsyncIterator[RunningMac
     vm.strict = bool(options.get("strict", False))
     for item in options.get("expect", ()):
         vm.strict = True
-        vm.expectations.append(_as_expectation(item))
+        vm.expectations.append(as_expectation(item))
     try:
         yield vm
     finally:
@@ -245,16 +110,18 @@ async def qmpnuma_vm(request: pytest.FixtureRequest) -> AsyncIterator[RunningMac
     _finish([vm])
 
 
-StartMachine = Callable[..., Awaitable[RunningMachine]]
+StartMachine = Callable[..., Awaitable["RunningMachine"]]
 
 
-@pytest_asyncio.fixture
-async def qmpnuma_start() -> AsyncIterator[StartMachine]:
-    """``await qmpnuma_start(*qemu_args, profile=..., faults=..., connect=True)``."""
+async def _qmpnuma_start() -> AsyncIterator[StartMachine]:
+    """``await qmpnuma_start(*qemu_args, profile=..., faults=..., connect=True)``; the QEMU
+    arguments may also be given as one sequence, as `start_machine` takes them."""
+    from qmpnuma.harness import start_machine
+
     started: list[RunningMachine] = []
 
-    async def start(*args: str, **options: Any) -> RunningMachine:
-        vm = await start_machine(args, **options)
+    async def start(*args: str | Sequence[str], **options: Any) -> RunningMachine:
+        vm = await start_machine(*args, **options)
         started.append(vm)
         return vm
 
@@ -266,10 +133,12 @@ async def qmpnuma_start() -> AsyncIterator[StartMachine]:
     _finish(started)
 
 
-@pytest_asyncio.fixture
-async def qmpnuma_fleet(request: pytest.FixtureRequest) -> AsyncIterator[list[RunningMachine]]:
+async def _qmpnuma_fleet(request: pytest.FixtureRequest) -> AsyncIterator[list[RunningMachine]]:
     """``count`` machines (default 3) of one `qmpnuma.Fleet` in a private directory, each
     instrumented (log, faults) and with a connected client."""
+    from qmpnuma.harness import RunningMachine
+    from qmpnuma.profiles import DEFAULT_PROFILE
+    from qmpnuma.server.faults import FaultPlan, Instrumentation
     from qmpnuma.server.fleet import Fleet
 
     args, options = _marker(request, "qmpnuma_fleet")
@@ -300,3 +169,17 @@ async def qmpnuma_fleet(request: pytest.FixtureRequest) -> AsyncIterator[list[Ru
         await fleet.close()
         shutil.rmtree(directory, ignore_errors=True)
     _finish(machines)
+
+
+def _missing_pytest_asyncio() -> None:
+    pytest.fail(NEEDS_PYTEST_ASYNCIO, pytrace=False)
+
+
+if HAVE_PYTEST_ASYNCIO:
+    qmpnuma_vm = pytest_asyncio.fixture(_qmpnuma_vm, name="qmpnuma_vm")
+    qmpnuma_start = pytest_asyncio.fixture(_qmpnuma_start, name="qmpnuma_start")
+    qmpnuma_fleet = pytest_asyncio.fixture(_qmpnuma_fleet, name="qmpnuma_fleet")
+else:
+    qmpnuma_vm = pytest.fixture(_missing_pytest_asyncio, name="qmpnuma_vm")
+    qmpnuma_start = pytest.fixture(_missing_pytest_asyncio, name="qmpnuma_start")
+    qmpnuma_fleet = pytest.fixture(_missing_pytest_asyncio, name="qmpnuma_fleet")

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import real_qemu
 
 REPO = Path(__file__).resolve().parents[1]
