@@ -211,6 +211,17 @@ def hmp_help_texts(qemu: str) -> dict[str, str]:
         }
 
 
+def command_line_texts(qemu: str) -> dict[str, str]:
+    """What `-version` and `-help` print (QEMU exits 0 after either). The usage line of `-help`
+    names the program by the basename of argv[0]; it is recorded as the binary is installed,
+    `qemu-system-x86_64`, and the emulator puts its own program name there."""
+    texts: dict[str, str] = {}
+    for option in ("-version", "-help"):
+        done = subprocess.run([qemu, option], capture_output=True, text=True, check=True)
+        texts[option] = done.stdout
+    return texts
+
+
 def kvm_usable() -> bool:
     """Whether this host lets QEMU use KVM (the kvm answers are only recorded then)."""
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
@@ -223,6 +234,7 @@ def main() -> int:
         facts = json.loads(OUTPUT.read_text())
     facts["device-names"] = device_names(qemu)
     facts["hmp-help"] = hmp_help_texts(qemu)
+    facts["command-line-texts"] = command_line_texts(qemu)
     OUTPUT.write_text(json.dumps(facts, indent=1, sort_keys=True) + "\n")
     print(f"wrote {OUTPUT}")
     accels = ["tcg", "kvm"] if kvm_usable() else ["tcg"]
