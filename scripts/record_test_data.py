@@ -47,9 +47,9 @@ from record_qemu_facts import running_qemu
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 COMMAND_LINES = DATA / "command-lines.json"
-RECORDED_COMMAND_LINES = DATA / "recorded-command-lines.json"
+RECORDED_COMMAND_LINES = "recorded-command-lines.json"
 QMP_SESSIONS = DATA / "qmp-sessions.json"
-RECORDED_QMP_SESSIONS = DATA / "recorded-qmp-sessions.json"
+RECORDED_QMP_SESSIONS = "recorded-qmp-sessions.json"
 RECORD_COMMAND = ".venv/bin/python scripts/record_test_data.py"
 
 sys.path.insert(0, str(REPO / "tests"))
@@ -256,7 +256,7 @@ def header(qemu: dict[str, Any], source: Path, how: str) -> dict[str, Any]:
     }
 
 
-def record_command_lines(qemu: dict[str, Any]) -> None:
+def record_command_lines(qemu: dict[str, Any], output: Path) -> None:
     """Start the binary on every input command line; file status and stderr under its rule."""
     entries = json.loads(COMMAND_LINES.read_text())["command-lines"]
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -267,13 +267,14 @@ def record_command_lines(qemu: dict[str, Any]) -> None:
             "origin": entry["origin"], "args": entry["args"],
             "status": outcome.status, "stderr": outcome.stderr,
         })
-    write_json(RECORDED_COMMAND_LINES, {
+    write_json(output / RECORDED_COMMAND_LINES, {
         "header": header(qemu, COMMAND_LINES, (
             f"qemu-system-x86_64 {shlex.join(FIXED_ARGS)} ARGS -daemonize -pidfile FILE; "
             "status 0 means QEMU built the machine (the daemon is then killed)")),
         "rules": rules,
     }, depth=3)
-    print(f"wrote {RECORDED_COMMAND_LINES}: {len(entries)} command lines, {len(rules)} rules")
+    print(f"wrote {output / RECORDED_COMMAND_LINES}: {len(entries)} command lines, "
+          f"{len(rules)} rules")
 
 
 def request_line(request: Any) -> str:
@@ -378,10 +379,10 @@ def record_session(qemu: str, session: dict[str, Any]) -> dict[str, Any]:
             "exchanges": exchanges}
 
 
-def record_qmp_sessions(qemu: dict[str, Any]) -> None:
+def record_qmp_sessions(qemu: dict[str, Any], output: Path) -> None:
     sessions = json.loads(QMP_SESSIONS.read_text())["sessions"]
     recorded = [record_session(qemu["binary"], session) for session in sessions]
-    write_json(RECORDED_QMP_SESSIONS, {
+    write_json(output / RECORDED_QMP_SESSIONS, {
         "header": header(qemu, QMP_SESSIONS, (
             "qemu-system-x86_64 -S -no-user-config -nodefaults -display none "
             "-qmp unix:SOCKET,server=on,wait=off ARGS; each request sent as one line on a new "
@@ -390,7 +391,7 @@ def record_qmp_sessions(qemu: dict[str, Any]) -> None:
         "sessions": recorded,
     }, depth=4)
     count = sum(len(session["exchanges"]) for session in recorded)
-    print(f"wrote {RECORDED_QMP_SESSIONS}: {len(recorded)} sessions, {count} exchanges")
+    print(f"wrote {output / RECORDED_QMP_SESSIONS}: {len(recorded)} sessions, {count} exchanges")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -400,13 +401,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-command-lines", metavar="SPEC", type=Path,
                         help="input preparation: take the §6.3 command lines of SPEC into "
                              f"{COMMAND_LINES.relative_to(REPO)}, then stop")
+    parser.add_argument("--output", metavar="DIR", type=Path, default=DATA,
+                        help="where to write the recordings (default: tests/data; the tests "
+                             "use another place to check that a new recording is identical)")
     options = parser.parse_args(argv)
     if options.import_command_lines is not None:
         return import_command_lines(options.import_command_lines)
     qemu = binary_header(options.qemu)
-    steps: list[Callable[[dict[str, Any]], None]] = [record_command_lines, record_qmp_sessions]
+    steps: list[Callable[[dict[str, Any], Path], None]] = [
+        record_command_lines, record_qmp_sessions]
     for step in steps:
-        step(qemu)
+        step(qemu, options.output)
     return 0
 
 

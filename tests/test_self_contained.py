@@ -8,9 +8,13 @@ repository root would pass on the developers' machine and silently skip in a clo
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
+RECORDER = TESTS.parent / "scripts" / "record_test_data.py"
+RECORDINGS = ("recorded-command-lines.json", "recorded-qmp-sessions.json")
 #: Ways a test file could reach above the repository root (tests/ is one level below it).
 ESCAPES = re.compile(
     r"\.\./+shared|os\.pardir"            # a relative path to the developers' tree
@@ -54,6 +58,15 @@ def test_the_check_catches_each_escape() -> None:
 def test_recorded_data_is_in_the_repository() -> None:
     """The recordings the differential and rule tests read are part of the tree."""
     data = TESTS / "data"
-    for name in ("command-lines.json", "recorded-command-lines.json", "qmp-sessions.json",
-                 "recorded-qmp-sessions.json"):
+    for name in ("command-lines.json", "qmp-sessions.json", *RECORDINGS):
         assert (data / name).is_file(), name
+
+
+def test_recorder_recreates_the_data(qemu_binary: str, tmp_path: Path) -> None:
+    """Recording again with the installed QEMU gives the committed files, byte for byte."""
+    subprocess.run([sys.executable, str(RECORDER), qemu_binary, "--output", str(tmp_path)],
+                   check=True, capture_output=True, timeout=300)
+    for name in RECORDINGS:
+        assert (tmp_path / name).read_bytes() == (TESTS / "data" / name).read_bytes(), (
+            f"{name} changed: the committed recording is stale or the recorder is not "
+            "deterministic (diff it against a fresh run)")
