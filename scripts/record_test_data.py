@@ -248,6 +248,7 @@ def binary_header(qemu: str) -> dict[str, Any]:
 
 
 def header(qemu: dict[str, Any], source: Path, how: str) -> dict[str, Any]:
+    """The head of a recording: which binary answered, which command and input recorded it."""
     return {
         "recorded-from": qemu,
         "recorded-by": RECORD_COMMAND,
