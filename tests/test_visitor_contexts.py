@@ -348,3 +348,34 @@ def test_generators_are_reproducible_and_cover_the_classes() -> None:
                      "expected: BlockDirtyBitmapOrStr", "children[1]", "rules[1]",
                      "file.filename' is missing"):  # fmt: skip
         assert any(fragment in text for text in texts), fragment
+
+
+# --- -device JSON: QOM property setters read each property through the same visitor ---------
+
+#: pc-dimm properties and their QAPI visit types (qdev_prop_uint32/int32/uint64).
+_DIMM_PROPERTIES = {"node": "uint32", "slot": "int32", "addr": "uint64"}
+_BAD_PROPERTY_VALUES: list[Any] = [
+    "x", "1", -1, 2**31, 2**32, 2**63, 2**64, -(2**63) - 1, 1.5, True, None, [], {},
+]  # fmt: skip
+_ACCEPTED = {"uint32": range(2**32), "int32": range(-(2**31), 2**31),
+             "uint64": range(-(2**63), 2**64)}  # fmt: skip
+DEVICE_CASES = [
+    (name, value) for name, type_name in _DIMM_PROPERTIES.items() for value in _BAD_PROPERTY_VALUES
+    if isinstance(value, bool) or not isinstance(value, int) or value not in _ACCEPTED[type_name]
+]  # fmt: skip
+_DIMM_MACHINE = ["-M", "pc", "-m", "1G,slots=2,maxmem=4G",
+                 "-object", "memory-backend-ram,id=m,size=1G"]  # fmt: skip
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize(("name", "value"), DEVICE_CASES)
+def test_device_json_properties_read_as_qemu_reads_them(
+    qemu_binary: str, name: str, value: Any
+) -> None:
+    # object_set_properties_from_qdict visits the -device JSON dict with the JSON visitor; each
+    # setter reads its member by name, so a property is the visit of one member named NAME.
+    arg = json.dumps({"driver": "pc-dimm", "id": "d", "memdev": "m", name: value})
+    real = run_real(qemu_binary, [*_DIMM_MACHINE, "-device", arg])
+    with pytest.raises(OptionError) as refused:
+        visit_qobject(value, _DIMM_PROPERTIES[name], {}, root=name)
+    assert real.stderr == format_report(PROG, f"-device {arg}", refused.value.message)
