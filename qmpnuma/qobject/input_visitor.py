@@ -176,22 +176,34 @@ class _JsonScalars:
 JSON_SCALARS: Final[ScalarReader] = _JsonScalars()
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
-    """One open dict or list (QEMU's StackObject): unvisited keys or the list position."""
+    """One open dict or list (QEMU's StackObject): the keys visited so far or the list position."""
 
     name: str | None
     value: Any
-    unvisited: GHashTableModel | None = None
+    consumed: list[str] = field(default_factory=list)
     index: int = 0
     is_dict: bool = field(init=False)
 
     def __post_init__(self) -> None:
         self.is_dict = isinstance(self.value, dict)
-        if self.is_dict:
-            self.unvisited = GHashTableModel()
-            for key in qdict_order(self.value):
-                self.unvisited.insert(key)
+
+    def first_unvisited(self) -> str | None:
+        """The key ``qobject_input_check_struct`` reports, or None when all were visited.
+
+        QEMU copies the dict's keys (in QDict order) into a GHashTable when the struct starts
+        and removes each key as it is visited; replaying that on demand gives the same table,
+        and costs nothing in the common case where every key was visited.
+        """
+        if len(self.consumed) == len(self.value):
+            return None
+        table = GHashTableModel()
+        for key in qdict_order(self.value):
+            table.insert(key)
+        for key in self.consumed:
+            table.remove(key)
+        return table.first()
 
 
 class _Walk:
@@ -236,9 +248,9 @@ class _Walk:
     def take(self, name: str | None) -> Any:
         """:meth:`peek`, consuming a dict member (it is no longer unvisited)."""
         value = self.peek(name)
-        if self.stack and self.stack[-1].unvisited is not None:
+        if self.stack and self.stack[-1].is_dict:
             assert name is not None
-            self.stack[-1].unvisited.remove(name)
+            self.stack[-1].consumed.append(name)
         return value
 
     def present(self, name: str) -> bool:
@@ -301,8 +313,7 @@ class _Walk:
         self.stack.append(frame)
         result: dict[str, Any] = {}
         self.visit_members(entry, result)
-        assert frame.unvisited is not None
-        leftover = frame.unvisited.first()
+        leftover = frame.first_unvisited()
         if leftover is not None:
             raise VisitError(VisitErrorKind.UNEXPECTED, self.full_name(leftover))
         self.stack.pop()
