@@ -49,6 +49,8 @@ __all__ = [
     "Schema",
     "VisitError",
     "VisitErrorKind",
+    "bare_name",
+    "check_width",
     "visit",
 ]
 
@@ -99,7 +101,7 @@ class VisitErrorKind(Enum):
     UNEXPECTED_SUBTREE = "Parameters '{name}.*' are unexpected"
 
 
-@dataclass
+@dataclass(eq=False)
 class VisitError(Exception):
     """A value the visitor refused; ``name`` is the name QEMU prints (full path or bare).
 
