@@ -137,10 +137,14 @@ class MachineCpus:
         texts (W1). 2.9 raises C4 (``CPU(s) present in multiple NUMA nodes: ...``)."""
         self.num_nodes = num_nodes
         if self.profile.numa_state is NumaState.GLOBAL_NUMA_INFO:
-            return cpu_numa.legacy_finish_cpu_numa(
+            warnings = cpu_numa.legacy_finish_cpu_numa(
                 self._legacy_node_cpus, num_nodes, self.slots, self.machine_type
             )
-        return cpu_numa.finish_cpu_numa(self.slots, num_nodes, hmat_initiators)
+        else:
+            warnings = cpu_numa.finish_cpu_numa(self.slots, num_nodes, hmat_initiators)
+        if warnings:
+            warnings.append(self.profile.texts.partial_numa_mapping)
+        return warnings
 
     # --- lookups ------------------------------------------------------------------------
 

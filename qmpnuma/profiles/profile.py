@@ -97,6 +97,8 @@ class Texts:
     signal_from_pid: str
     #: Warning for a deprecated machine type (formatted with ``name``); None: never warned.
     deprecated_machine: str | None
+    #: Second line of the warning for CPUs left out of an explicit NUMA mapping (W1).
+    partial_numa_mapping: str
 
 
 @dataclass(frozen=True)

@@ -213,6 +213,7 @@ TEXTS: Final = Texts(
     json_lexer_error="Invalid JSON syntax",
     signal_from_pid="terminating on signal {signum} from pid {pid}",
     deprecated_machine=None,
+    partial_numa_mapping="All CPU(s) up to maxcpus should be described in NUMA config",
 )
 
 PROFILE: Final = Profile(

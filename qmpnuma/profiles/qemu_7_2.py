@@ -211,6 +211,10 @@ TEXTS: Final = Texts(
     deprecated_machine=(
         "Machine type '{name}' is deprecated: old and unattended - use a newer version instead"
     ),
+    partial_numa_mapping=(
+        "All CPU(s) up to maxcpus should be described in NUMA config, ability to start up with "
+        "partial NUMA mappings is obsoleted and will be removed in future"
+    ),
 )
 
 PROFILE: Final = Profile(
