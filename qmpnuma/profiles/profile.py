@@ -230,6 +230,14 @@ class Profile:
         return "SINCE_{}_{}".format(*self.release)
 
     @property
+    def qapi_symbols(self) -> frozenset[str]:
+        """The QAPI ``if`` symbols that hold: the since-symbols of this release and of every
+        older known one (derived from the registry's ordered list of profiles)."""
+        from qmpnuma.profiles.registry import qapi_symbols
+
+        return qapi_symbols(self)
+
+    @property
     def module_suffix(self) -> str:
         """Suffix of the generated modules of this profile (``tables_7_2``)."""
         return "{}_{}".format(*self.release)

@@ -56,8 +56,8 @@ def profile_module(profile: Profile) -> ModuleType:
 def qapi_symbols(profile: Profile) -> frozenset[str]:
     """The QAPI ``if`` symbols that hold in ``profile``: the since-symbol of its release and
     of every older known release (7.2 has ``SINCE_2_9`` and ``SINCE_7_2``)."""
-    return frozenset(known.since_symbol for known in KNOWN_PROFILES
-                     if known.release <= profile.release)
+    older = (known.since_symbol for known in KNOWN_PROFILES if known.release <= profile.release)
+    return frozenset(older) | {profile.since_symbol}
 
 
 def all_qapi_symbols() -> frozenset[str]:
