@@ -12,6 +12,7 @@ import sys
 import tempfile
 
 from qmpnuma.cli import build_machine
+from qmpnuma.profiles import Profile
 from qmpnuma.server.launch import serve_machine
 
 DEMO_TCP_PORT = 4444
@@ -34,14 +35,14 @@ def demo_args(socket_path: str) -> list[str]:
     ]
 
 
-def run_demo(profile: str) -> int:
+def run_demo(profile: Profile) -> int:
     """Serve the demo machine until `quit` or Ctrl-C, after saying how to connect."""
     directory = tempfile.mkdtemp(prefix="qmpnuma-demo-")
     socket_path = os.path.join(directory, "qmp.sock")
     args = demo_args(socket_path)
     machine = build_machine(args, profile, "qmpnuma")
     venv_bin = os.path.dirname(sys.executable)
-    print(f"qmpnuma demo machine (profile {profile}): 4 GiB in 2 NUMA nodes, 4 vCPUs of 8, "
+    print(f"qmpnuma demo machine (profile {profile.name}): 4 GiB in 2 NUMA nodes, 4 vCPUs of 8, "
           "4 DIMM slots")
     print(f"  QMP on unix:{socket_path} and tcp:127.0.0.1:{DEMO_TCP_PORT}")
     print(f"  connect with: {venv_bin}/qmp-shell {socket_path}")

@@ -5,7 +5,7 @@ Installed with qmpnuma (entry point `pytest11`), it offers:
 - ``qmpnuma_vm``: starts a machine from QEMU arguments on a unix socket in a private temporary
   directory and yields a `RunningMachine` (socket path, a connected `qemu.qmp.QMPClient`, the
   model, the log of every command the machine ran, and the fault injector). Arguments and options
-  come from the marker ``@pytest.mark.qmpnuma(*qemu_args, profile="7.2", expect=[...],
+  come from the marker ``@pytest.mark.qmpnuma(*qemu_args, profile='7.2', expect=[...],
   strict=False, faults={FaultPlan})``.
 - strict mode: with ``strict=True`` (or `RunningMachine.expect` calls) the test fails at teardown
   when a command ran that was not expected, or an expected one never ran.
@@ -34,7 +34,7 @@ from qemu.qmp import QMPClient
 
 from qmpnuma.commands.registry import CommandRegistry
 from qmpnuma.machine import Machine
-from qmpnuma.profiles import DEFAULT_PROFILE, wire_types
+from qmpnuma.profiles import DEFAULT_PROFILE, Profile, get_profile, wire_types
 from qmpnuma.qmp.session import QmpSession
 from qmpnuma.server.faults import CommandRecord, FaultPlan, Instrumentation
 from qmpnuma.server.listeners import bind_unix
@@ -153,7 +153,7 @@ class RunningMachine:
 async def start_machine(
     args: Sequence[str] = (),
     *,
-    profile: str = DEFAULT_PROFILE,
+    profile: Profile | str = DEFAULT_PROFILE,
     faults: FaultPlan | dict[str, Any] | None = None,
     connect: bool = True,
     socket_path: str | None = None,
@@ -165,6 +165,7 @@ async def start_machine(
     start-up errors raise `qmpnuma.ConfigError` with QEMU's stderr. `quit` stops the server.
     ``trace`` records every byte in and out to that file (see `qmpnuma.server.trace`).
     """
+    profile = get_profile(profile)
     machine = Machine.from_argv(list(args), profile=profile)
     directory = None
     if socket_path is None:
@@ -232,7 +233,7 @@ async def qmpnuma_vm(request: pytest.FixtureRequest) -> AsyncIterator[RunningMac
     """A started machine with a connected client; configure it with `@pytest.mark.qmpnuma`."""
     args, options = _marker(request, "qmpnuma")
     vm = await start_machine(
-        args, profile=options.get("profile", DEFAULT_PROFILE), faults=options.get("faults")
+        args, profile=get_profile(options.get("profile")), faults=options.get("faults")
     )
     vm.strict = bool(options.get("strict", False))
     for item in options.get("expect", ()):
@@ -274,7 +275,7 @@ async def qmpnuma_fleet(request: pytest.FixtureRequest) -> AsyncIterator[list[Ru
 
     args, options = _marker(request, "qmpnuma_fleet")
     count = int(options.get("count", 3))
-    profile = options.get("profile", DEFAULT_PROFILE)
+    profile = get_profile(options.get("profile"))
     plan = options.get("faults")
     directory = tempfile.mkdtemp(prefix="qmpnuma-fleet-")
     fleet = Fleet.uniform(count, directory, args, profile=profile)

@@ -16,7 +16,7 @@ from typing import Any
 from qmpnuma.errors import MachineError, QmpError
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import wire_types
-from qmpnuma.qmp.session import DEFAULT_GREETINGS, GreetingInfo
+from qmpnuma.qmp.session import GreetingInfo, default_greeting
 
 EventSink = Callable[[str, "dict[str, Any] | None"], None]
 ExitHook = Callable[[int], None]
@@ -68,7 +68,7 @@ class CommandRegistry:
 
     def __post_init__(self) -> None:
         if self.greeting is None:
-            self.greeting = DEFAULT_GREETINGS[self.machine.profile]
+            self.greeting = default_greeting(self.machine.profile)
         load_handlers()
         commands = wire_types(self.machine.profile).COMMANDS
         self.handlers = {name: HANDLERS[name] for name in commands if name in HANDLERS}

@@ -70,9 +70,8 @@ def serve_machine(
         registry,
     )
     registry.attach(broadcast=server.broadcast, request_exit=server.request_exit)
-    shutdown_data = None if machine.profile == "2.9" else {
-        "guest": False, "reason": "host-signal"
-    }
+    shutdown_data = {"guest": False, "reason": "host-signal"} \
+        if machine.profile.shutdown_events_carry_reason else None
 
     def on_signal(signum: int) -> None:
         # QEMU ends on SIGTERM, SIGINT and SIGHUP alike: SHUTDOWN, then exit status 0.
