@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from qmpnuma.commands.registry import CommandRegistry
+from qmpnuma.commands.dispatch import CommandRegistry
 from qmpnuma.errors import OptionError
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import wire_types
