@@ -22,7 +22,7 @@ import json
 import random
 import string
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -356,7 +356,12 @@ class Instrumentation(ServerHooks):
     def allow_event(self, name: str, data: dict[str, Any] | None) -> bool:
         return self._injecting or name not in self.plan.suppress_events
 
-    async def execute(
+    def execute(
+        self, server: QmpServer, conn: Connection, action: Any, run: Callable[[], bytes]
+    ) -> Awaitable[None] | None:
+        return self._execute(server, conn, action, run)
+
+    async def _execute(
         self, server: QmpServer, conn: Connection, action: Any, run: Callable[[], bytes]
     ) -> None:
         self.server = server

@@ -18,7 +18,7 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -131,11 +131,16 @@ class ServerHooks:
         """Whether an event the machine emits is sent (False suppresses it everywhere)."""
         return True
 
-    async def execute(
+    def execute(
         self, server: QmpServer, conn: Connection, action: Any, run: Callable[[], bytes]
-    ) -> None:
-        """Run one request: ``run()`` executes it and returns the reply, which is then queued."""
+    ) -> Awaitable[None] | None:
+        """Run one request: ``run()`` executes it and returns the reply, which is then queued.
+
+        A hook that needs to wait (a delayed reply) returns an awaitable the loop awaits before
+        the next request; returning None keeps the plain path free of any coroutine.
+        """
         conn.writer(run())
+        return None
 
 
 #: The hooks of a server nobody instruments (they hold no state, so one instance serves all).
@@ -223,7 +228,9 @@ class QmpServer:
             if isinstance(action, Send):  # a reply the session made itself (errors, negotiation)
                 conn.writer(self._out(action.data, conn.monitor))
                 continue
-            await hooks.execute(self, conn, action, functools.partial(self._run, conn, action))
+            pending = hooks.execute(self, conn, action, functools.partial(self._run, conn, action))
+            if pending is not None:
+                await pending
             if self.state.exit_status is not None:
                 return
 
