@@ -82,10 +82,6 @@ class Connection:
     def closing(self) -> bool:
         return self.output.closing
 
-    @property
-    def stream(self) -> asyncio.StreamWriter:
-        return self.output.stream
-
 
 class ServerHooks:
     """Instrumentation points of a server: traces, fault injection, command logs.
