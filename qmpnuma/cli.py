@@ -15,10 +15,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from qmpnuma.errors import ConfigError
-from qmpnuma.machine import Machine
 from qmpnuma.profiles import DEFAULT_PROFILE, PROFILE_NAMES, Profile, get_profile
 from qmpnuma.qmp.session import GreetingInfo, default_greeting
+from qmpnuma.start import build_machine
 
 USAGE = """\
 usage: qmpnuma [--profile=7.2|2.9] [QEMU ARGS...]        serve QMP for the machine QEMU would build
@@ -68,20 +67,6 @@ def split_greeting(args: Sequence[str], profile: Profile) -> tuple[GreetingInfo,
         major, minor, micro = (int(part) for part in parts)
         greeting = replace(greeting, major=major, minor=minor, micro=micro)
     return greeting, rest
-
-
-def build_machine(args: Sequence[str], profile: Profile, progname: str) -> Machine:
-    """Build the machine or leave exactly as QEMU would: its stderr, its exit status."""
-    try:
-        machine = Machine.from_argv(args, profile=profile, progname=progname)
-    except ConfigError as err:
-        sys.stderr.write(err.stderr)
-        sys.stderr.flush()
-        raise SystemExit(err.status) from None
-    for line in machine.warnings:
-        sys.stderr.write(line)
-    sys.stderr.flush()
-    return machine
 
 
 def check(args: Sequence[str], profile: Profile, progname: str) -> int:

@@ -32,7 +32,7 @@ import pytest
 import pytest_asyncio
 from qemu.qmp import QMPClient
 
-from qmpnuma.commands.registry import CommandRegistry
+from qmpnuma.commands.dispatch import CommandRegistry
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import DEFAULT_PROFILE, Profile, get_profile, wire_types
 from qmpnuma.qmp.session import QmpSession

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qmpnuma.commands.registry import CommandRegistry
+from qmpnuma.commands.dispatch import CommandRegistry
 from qmpnuma.machine import Machine
 
 SNAPSHOT_QUERIES = (

@@ -9,7 +9,7 @@ QEMU describes each CPU the machine could ever have (``maxcpus`` of them) by a s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from qmpnuma.machine.machine_types import MachineType
@@ -124,6 +124,8 @@ class CpuSlot:
     hotplugged: bool = False
     #: Host thread id reported by query-cpus-fast (any integer; real QEMU shows a host TID).
     host_thread_id: int = 0
+    #: Values `qom-set` gave the vCPU's writable properties (a new vCPU starts without any).
+    qom_values: dict[str, Any] = field(default_factory=dict)
 
     @property
     def present(self) -> bool:

@@ -197,6 +197,7 @@ class MachineCpus:
             raise MachineError(f"virt: device plug request for unsupported device type: {driver}")
         slot.qom_path = qom_path
         slot.hotplugged = True
+        slot.qom_values = {}
         slot.host_thread_id = self._take_host_thread_id(slot.cpu_index)
         return slot
 

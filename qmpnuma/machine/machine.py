@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, Literal
 
 from qmpnuma.errors import ConfigError, MachineError, OptionError
@@ -50,6 +50,7 @@ from qmpnuma.machine.memory import (
     resolve_memory_7_2,
     scan_memory_option,
 )
+from qmpnuma.machine.monitors import MonitorConfig, monitor_config
 from qmpnuma.machine.numa import NumaConfig, RamBlockNotifier
 from qmpnuma.machine.qom_order import ObjectsContainer
 from qmpnuma.machine.smp import CpuTopology, default_topology, parse_smp
@@ -233,6 +234,12 @@ class Machine:
     def option_values(self, name: str) -> list[str | None]:
         """Arguments of every recorded occurrence of an unmodelled option (e.g. ``"qmp"``)."""
         return [opt.arg for opt in self.options if opt.name == name]
+
+    @cached_property
+    def monitors(self) -> MonitorConfig:
+        """The chardevs and monitors of `-chardev`/`-qmp`/`-mon` (read once, on first use;
+        raises `MonitorOptionError` for one QEMU refuses)."""
+        return monitor_config(self.options)
 
     def has_option(self, name: str) -> bool:
         return any(opt.name == name for opt in self.options)

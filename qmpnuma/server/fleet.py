@@ -30,7 +30,7 @@ import signal
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from qmpnuma.commands.registry import CommandRegistry
+from qmpnuma.commands.dispatch import CommandRegistry
 from qmpnuma.errors import ConfigError, OptionError
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import DEFAULT_PROFILE, Profile, wire_types
