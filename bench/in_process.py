@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 
-from qmpnuma.commands.registry import CommandRegistry
+from qmpnuma.commands.dispatch import CommandRegistry
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import wire_types
 from qmpnuma.qmp.session import QmpSession

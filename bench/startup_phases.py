@@ -24,7 +24,7 @@ def main(args: list[str]) -> int:
     began = clock()
     import qmpnuma.cli
     import qmpnuma.server.launch  # noqa: F401
-    from qmpnuma.commands.registry import CommandRegistry, load_handlers
+    from qmpnuma.commands.dispatch import CommandRegistry, load_handlers
     from qmpnuma.machine import Machine
     from qmpnuma.profiles import wire_types
     from qmpnuma.qmp.session import QmpSession

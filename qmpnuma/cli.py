@@ -15,10 +15,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from qmpnuma.errors import ConfigError
-from qmpnuma.machine import Machine
-from qmpnuma.profiles import DEFAULT_PROFILE, PROFILES
-from qmpnuma.qmp.session import DEFAULT_GREETINGS, GreetingInfo
+from qmpnuma.profiles import DEFAULT_PROFILE, PROFILE_NAMES, Profile, get_profile
+from qmpnuma.qmp.session import GreetingInfo, default_greeting
+from qmpnuma.start import build_machine
 
 USAGE = """\
 usage: qmpnuma [--profile=7.2|2.9] [QEMU ARGS...]        serve QMP for the machine QEMU would build
@@ -33,28 +32,30 @@ usage: qmpnuma [--profile=7.2|2.9] [QEMU ARGS...]        serve QMP for the machi
 """
 
 
-def split_profile(args: Sequence[str]) -> tuple[str, list[str]]:
+def split_profile(args: Sequence[str]) -> tuple[Profile, list[str]]:
     """Take the profile from a leading `--profile=P` (or `--profile P`) or the environment."""
     rest = list(args)
-    profile = os.environ.get("QMPNUMA_PROFILE", DEFAULT_PROFILE)
+    profile = os.environ.get("QMPNUMA_PROFILE", DEFAULT_PROFILE.name)
     if rest and rest[0].startswith("--profile="):
         profile = rest.pop(0).split("=", 1)[1]
     elif len(rest) >= 2 and rest[0] == "--profile":
         profile = rest[1]
         del rest[:2]
-    if profile not in PROFILES:
-        raise SystemExit(f"qmpnuma: unknown profile '{profile}' (known: {', '.join(PROFILES)})")
-    return profile, rest
+    try:
+        return get_profile(profile), rest
+    except ValueError:
+        known = ", ".join(PROFILE_NAMES)
+        raise SystemExit(f"qmpnuma: unknown profile '{profile}' (known: {known})") from None
 
 
-def split_greeting(args: Sequence[str], profile: str) -> tuple[GreetingInfo, list[str]]:
+def split_greeting(args: Sequence[str], profile: Profile) -> tuple[GreetingInfo, list[str]]:
     """Take leading `--qmp-version=MAJOR.MINOR.MICRO` / `--qmp-package=TEXT` options.
 
     They change what the greeting, `query-version` and HMP `info version` report, for clients
     that branch on QEMU's version; the profile's reference binary is the default.
     """
     rest = list(args)
-    greeting = DEFAULT_GREETINGS[profile]
+    greeting = default_greeting(profile)
     while rest and rest[0].partition("=")[0] in ("--qmp-version", "--qmp-package"):
         name, _, value = rest.pop(0).partition("=")
         if name == "--qmp-package":
@@ -68,21 +69,7 @@ def split_greeting(args: Sequence[str], profile: str) -> tuple[GreetingInfo, lis
     return greeting, rest
 
 
-def build_machine(args: Sequence[str], profile: str, progname: str) -> Machine:
-    """Build the machine or leave exactly as QEMU would: its stderr, its exit status."""
-    try:
-        machine = Machine.from_argv(args, profile=profile, progname=progname)
-    except ConfigError as err:
-        sys.stderr.write(err.stderr)
-        sys.stderr.flush()
-        raise SystemExit(err.status) from None
-    for line in machine.warnings:
-        sys.stderr.write(line)
-    sys.stderr.flush()
-    return machine
-
-
-def check(args: Sequence[str], profile: str, progname: str) -> int:
+def check(args: Sequence[str], profile: Profile, progname: str) -> int:
     """`qmpnuma check`: the same verdict as starting, then the topology instead of a server."""
     from qmpnuma.commands.snapshot import machine_snapshot
     from qmpnuma.commands.topology import numa_text

@@ -7,13 +7,22 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
+
+#: The profile whose binary the facts were recorded from (its ``facts_files``).
+REFERENCE_PROFILE = DEFAULT_PROFILE
+
+
+def _read(kind: str) -> dict[str, Any]:
+    name = REFERENCE_PROFILE.facts_files[kind]
+    data: dict[str, Any] = json.loads(resources.files("qmpnuma.data").joinpath(name).read_text())
+    return data
+
 
 @cache
 def recorded_facts() -> dict[str, Any]:
     """The facts recorded from the reference QEMU 7.2 binary."""
-    text = resources.files("qmpnuma.data").joinpath("qemu-7.2-facts.json").read_text()
-    data: dict[str, Any] = json.loads(text)
-    return data
+    return _read("facts")
 
 
 @cache
@@ -30,9 +39,7 @@ def recorded_replies() -> dict[str, Any]:
     `arguments`, then `return` or `error`); `cpu-objects` maps an accelerator and a CPU model to
     the first vCPU's `qom-list` answer and its `qom-get` answers by property name.
     """
-    text = resources.files("qmpnuma.data").joinpath("qemu-7.2-replies.json").read_text()
-    data: dict[str, Any] = json.loads(text)
-    return data
+    return _read("replies")
 
 
 @cache

@@ -20,9 +20,9 @@ from typing import Any
 
 from qemu.qmp import QMPClient
 
-from qmpnuma.commands.registry import CommandRegistry
+from qmpnuma.commands.dispatch import CommandRegistry
 from qmpnuma.machine import Machine
-from qmpnuma.profiles import DEFAULT_PROFILE, wire_types
+from qmpnuma.profiles import DEFAULT_PROFILE, Profile, get_profile, wire_types
 from qmpnuma.qmp.session import QmpSession
 from qmpnuma.server.faults import CommandRecord, FaultPlan, Instrumentation
 from qmpnuma.server.listeners import bind_unix
@@ -151,7 +151,7 @@ def qemu_arguments(args: tuple[str | Sequence[str], ...]) -> list[str]:
 
 async def start_machine(
     *args: str | Sequence[str],
-    profile: str = DEFAULT_PROFILE,
+    profile: Profile | str = DEFAULT_PROFILE,
     faults: FaultPlan | dict[str, Any] | None = None,
     connect: bool = True,
     socket_path: str | None = None,
@@ -165,6 +165,7 @@ async def start_machine(
     start-up errors raise `qmpnuma.ConfigError` with QEMU's stderr. `quit` stops the server.
     ``trace`` records every byte in and out to that file (see `qmpnuma.server.trace`).
     """
+    profile = get_profile(profile)
     machine = Machine.from_argv(qemu_arguments(args), profile=profile)
     directory = None
     if socket_path is None:

@@ -93,11 +93,11 @@ def _finish(machines: Sequence[RunningMachine]) -> None:
 async def _qmpnuma_vm(request: pytest.FixtureRequest) -> AsyncIterator[RunningMachine]:
     """A started machine with a connected client; configure it with `@pytest.mark.qmpnuma`."""
     from qmpnuma.harness import as_expectation, start_machine
-    from qmpnuma.profiles import DEFAULT_PROFILE
+    from qmpnuma.profiles import get_profile
 
     args, options = _marker(request, "qmpnuma")
     vm = await start_machine(
-        args, profile=options.get("profile", DEFAULT_PROFILE), faults=options.get("faults")
+        args, profile=get_profile(options.get("profile")), faults=options.get("faults")
     )
     vm.strict = bool(options.get("strict", False))
     for item in options.get("expect", ()):
@@ -137,13 +137,13 @@ async def _qmpnuma_fleet(request: pytest.FixtureRequest) -> AsyncIterator[list[R
     """``count`` machines (default 3) of one `qmpnuma.Fleet` in a private directory, each
     instrumented (log, faults) and with a connected client."""
     from qmpnuma.harness import RunningMachine
-    from qmpnuma.profiles import DEFAULT_PROFILE
+    from qmpnuma.profiles import get_profile
     from qmpnuma.server.faults import FaultPlan, Instrumentation
     from qmpnuma.server.fleet import Fleet
 
     args, options = _marker(request, "qmpnuma_fleet")
     count = int(options.get("count", 3))
-    profile = options.get("profile", DEFAULT_PROFILE)
+    profile = get_profile(options.get("profile"))
     plan = options.get("faults")
     directory = tempfile.mkdtemp(prefix="qmpnuma-fleet-")
     fleet = Fleet.uniform(count, directory, args, profile=profile)

@@ -17,7 +17,7 @@ import sys
 import atheris  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 with atheris.instrument_imports():
-    from qmpnuma.commands.registry import CommandRegistry
+    from qmpnuma.commands.dispatch import CommandRegistry
     from qmpnuma.errors import QmpError
     from qmpnuma.machine import Machine
     from qmpnuma.profiles import wire_types

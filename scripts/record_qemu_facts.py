@@ -34,6 +34,8 @@ from typing import Any
 DATA = Path(__file__).resolve().parents[1] / "qmpnuma" / "data"
 OUTPUT = DATA / "qemu-7.2-facts.json"
 REPLIES = DATA / "qemu-7.2-replies.json"
+#: How `qom-set` treats each vCPU property (see `cpu_set_kinds`).
+CPU_SET_KINDS = DATA / "qemu-7.2-cpu-qom-set.json"
 
 #: Device models whose property lists a management stack asks for while probing (the x86 ones
 #: and a few from other targets, which QEMU answers with DeviceNotFound).
@@ -188,6 +190,41 @@ def cpu_object(qemu: str, accel: str, model: str) -> dict[str, Any]:
         return {"qom-list": listing, "qom-get": values}
 
 
+def cpu_set_kinds(qemu: str, accel: str, model: str) -> dict[str, dict[str, str]]:
+    """How `qom-set` treats each property of a realized vCPU of ``model``.
+
+    Each property is set to the value it already has (0 where it cannot be read), so nothing
+    changes; the answer classifies it under ``kind``: ``writable`` (a plain object property,
+    set at any time), ``realized`` (a qdev property, refused once the device is realized) or
+    ``readonly``. ``reported`` maps an alias (``sse4_2``) to the property QEMU's refusal names
+    (``sse4.2``).
+    """
+    kinds: dict[str, str] = {}
+    reported: dict[str, str] = {}
+    with running_qemu(qemu, ["-machine", "pc", "-accel", accel, "-cpu", model]) as mon:
+        path = "/machine/unattached/device[0]"
+        for prop in mon.call("qom-list", {"path": path})["return"]:
+            name = prop["name"]
+            if prop["type"].startswith(("child<", "link<")) or name == "realized":
+                continue
+            current = mon.call("qom-get", {"path": path, "property": name})
+            value = current.get("return", 0)
+            reply = mon.call("qom-set", {"path": path, "property": name, "value": value})
+            desc = reply.get("error", {}).get("desc", "")
+            if "return" in reply:
+                kinds[name] = "writable"
+            elif "after it was realized" in desc:
+                kinds[name] = "realized"
+                target = desc.split("'")[1]
+                if target != name:
+                    reported[name] = target
+            elif "is not writable" in desc:
+                kinds[name] = "readonly"
+            else:
+                raise RuntimeError(f"qom-set {model}.{name}: unexpected answer {reply}")
+    return {"kind": kinds, "reported": reported}
+
+
 def insertion_order(value: Any) -> Any:
     """Reorder every JSON object so that qmpnuma's writer prints it as QEMU printed it.
 
@@ -244,7 +281,15 @@ def main() -> int:
     replies["cpu-objects"]["tcg"] = {model: cpu_object(qemu, "tcg", model) for model in CPU_MODELS}
     REPLIES.write_text(json.dumps(insertion_order(replies), separators=(",", ":")) + "\n")
     print(f"wrote {REPLIES}")
+    write_cpu_set_kinds(qemu)
     return 0
+
+
+def write_cpu_set_kinds(qemu: str) -> None:
+    """Record `cpu_set_kinds` of every recorded CPU model (TCG) into its own data file."""
+    kinds = {model: cpu_set_kinds(qemu, "tcg", model) for model in CPU_MODELS}
+    CPU_SET_KINDS.write_text(json.dumps(kinds, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {CPU_SET_KINDS}")
 
 
 if __name__ == "__main__":

@@ -1,36 +1,40 @@
 """The differential suite: real QEMU 7.2 and qmpnuma on the same command lines.
 
-Every validation run recorded in the spec's §6.3 and a few hundred generated command lines (seeded,
-valid and invalid, every machine type family and option kind) must give the same exit status and
-the same standard error, byte for byte, after the program name is made the same.
+The recorded rule table (``tests/data/recorded-command-lines.json``, made from the input list
+``tests/data/command-lines.json`` by ``scripts/record_test_data.py``) and a few hundred generated
+command lines (seeded, valid and invalid, every machine type family and option kind) must give
+the same exit status and the same standard error, byte for byte, after the program name is made
+the same. The recorded answers must also still be what the installed binary says.
 """
 
 from __future__ import annotations
 
-import re
+import json
 import shlex
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from typing import Any
 
 import pytest
 from cmdline_gen import generate
+from conftest import DATA, recorded_data
 from qemu_runner import Outcome, run_model, run_real
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "qemu-numa-spec.md"
+INPUT = DATA / "command-lines.json"
+RECORDING = DATA / "recorded-command-lines.json"
 GENERATED_SEED = 20261126
 GENERATED_COUNT = 240
 
 
-def spec_cases() -> list[tuple[str, list[str]]]:
-    """The named command lines of spec §6.3 (their recorded output is not used: QEMU decides)."""
-    if not SPEC.exists():
-        return []
-    text = SPEC.read_text()
-    section = text[text.index("### 6.3") : text.index("## 7.")]
-    cases = []
-    for match in re.finditer(r"^=== (\S+)\n\$ qemu-system-x86_64 (.*)$", section, re.M):
-        cases.append((match.group(1), shlex.split(match.group(2))))
-    return cases
+@pytest.fixture(scope="module")
+def recording() -> dict[str, Any]:
+    recorded: dict[str, Any] = recorded_data(RECORDING)
+    return recorded
+
+
+def recorded_cases(recording: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every recorded command line with its outcome, in the order of the rule table."""
+    return [case for group in recording["rules"].values() for case in group]
 
 
 def _compare(qemu: str, cases: list[list[str]]) -> list[str]:
@@ -45,18 +49,41 @@ def _compare(qemu: str, cases: list[list[str]]) -> list[str]:
     return diffs
 
 
-def test_spec_cases_present() -> None:
-    if not SPEC.exists():
-        pytest.skip(f"spec not found at {SPEC}")
-    assert len(spec_cases()) >= 100
+def test_recording_covers_the_input_list(recording: dict[str, Any]) -> None:
+    """Every command line of the input list is recorded, under its rule (none stale, none lost)."""
+    entries = json.loads(INPUT.read_text())["command-lines"]
+    wanted = sorted((entry["rule"], entry["origin"], entry["args"]) for entry in entries)
+    got = sorted((rule, case["origin"], case["args"])
+                 for rule, group in recording["rules"].items() for case in group)
+    assert got == wanted, "re-run scripts/record_test_data.py after editing the input list"
+    assert len(got) >= 135
 
 
-def test_spec_validation_runs(qemu_binary: str) -> None:
-    cases = [args for _, args in spec_cases()]
-    if not cases:
-        pytest.skip(f"spec not found at {SPEC}")
-    diffs = _compare(qemu_binary, cases)
-    assert not diffs, f"{len(diffs)}/{len(cases)} spec cases differ:\n" + "\n".join(diffs)
+def test_recording_is_from_the_installed_qemu(qemu_binary: str,
+                                              recording: dict[str, Any]) -> None:
+    """The header names the binary the tests compare with (version and package)."""
+    recorded = recording["header"]["recorded-from"]
+    first = subprocess.run([qemu_binary, "--version"], capture_output=True, text=True,
+                           check=True).stdout.splitlines()[0]
+    assert first == f"QEMU emulator version {recorded['version']} ({recorded['package']})"
+
+
+def test_recorded_command_lines(qemu_binary: str, recording: dict[str, Any]) -> None:
+    """The installed QEMU still answers as recorded, and qmpnuma answers the same."""
+    cases = recorded_cases(recording)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        real = list(pool.map(lambda case: run_real(qemu_binary, case["args"]), cases))
+    stale, diffs = [], []
+    for case, ref in zip(cases, real, strict=True):
+        args = shlex.join(case["args"])
+        if ref != Outcome(case["status"], case["stderr"]):
+            stale.append(f"{args}\n  recorded: {case['status']} {case['stderr']!r}\n"
+                         f"  qemu now: {ref}")
+        ours = run_model(case["args"])
+        if ours != ref:
+            diffs.append(f"{args}\n  qemu:    {ref}\n  qmpnuma: {ours}")
+    assert not stale, f"{len(stale)} recordings are stale:\n" + "\n".join(stale)
+    assert not diffs, f"{len(diffs)}/{len(cases)} recorded cases differ:\n" + "\n".join(diffs)
 
 
 def test_generated_command_lines(qemu_binary: str) -> None:

@@ -173,7 +173,7 @@ def test_toml_spec_and_its_errors(tmp_path: Path) -> None:
         '[[machines]]\nsocket = "/run/b.qmp"\nprofile = "7.2"\n'
     )
     specs = load_spec_file(str(path))
-    assert [(s.socket, s.args, s.profile) for s in specs] == [
+    assert [(s.socket, s.args, s.profile.name) for s in specs] == [
         (str(tmp_path / "a.qmp"), ("-m", "1G"), "2.9"),
         ("/run/b.qmp", (), "7.2"),
     ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from qmpnuma.commands.registry import HANDLERS, load_handlers
+from qmpnuma.commands.dispatch import load_handlers
+from qmpnuma.commands.registry import HANDLERS
 from qmpnuma.profiles import PROFILES, wire_types
 
 #: Answered inside the protocol session itself (capability negotiation).

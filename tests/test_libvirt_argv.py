@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from qmpnuma.commands.registry import CommandRegistry
+from qmpnuma.commands.dispatch import CommandRegistry
 from qmpnuma.errors import QmpError
 from qmpnuma.machine import Machine
 from qmpnuma.server.runtime import MonitorState

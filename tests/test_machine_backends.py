@@ -19,7 +19,10 @@ from qmpnuma.machine.backends import (
     check_mem_path,
     parse_object_option,
 )
+from qmpnuma.profiles import get_profile
 from qmpnuma.qobject.hashing import qdict_order, tdb_hash
+
+P29 = get_profile("2.9")
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -184,7 +187,7 @@ def test_file_backend_errors_print_without_location(tmp_path: Path) -> None:
 
 def test_profile_2_9_backend_properties() -> None:
     request, _ = parse_object_option("memory-backend-file,id=f,size=1G,mem-path=/tmp,share=on",
-                                     [], profile="2.9")
+                                     [], profile=P29)
     assert request.props == {"size": GiB, "share": True, "mem-path": "/tmp"}
     with pytest.raises(OptionError, match=r"Property '\.reserve' not found"):
-        parse_object_option("memory-backend-ram,id=r,size=1G,reserve=off", [], profile="2.9")
+        parse_object_option("memory-backend-ram,id=r,size=1G,reserve=off", [], profile=P29)

@@ -33,6 +33,10 @@ from qmpnuma.machine.cpu_slots import (
 from qmpnuma.machine.cpus import MachineCpus
 from qmpnuma.machine.machine_types import Profile, resolve_machine_type
 from qmpnuma.machine.smp import parse_smp
+from qmpnuma.profiles import get_profile
+
+P72 = get_profile("7.2")
+P29 = get_profile("2.9")
 
 PROG = "qemu-system-x86_64"
 
@@ -46,7 +50,7 @@ def smp_config(text: str) -> dict[str, int]:
 
 
 def make_cpus(
-    smp: str, machine: str = "pc", profile: Profile = "7.2", cpu_model: str | None = None
+    smp: str, machine: str = "pc", profile: Profile = P72, cpu_model: str | None = None
 ) -> MachineCpus:
     machine_type = resolve_machine_type(machine, profile)
     topology = parse_smp(smp_config(smp), machine_type, profile)
@@ -375,10 +379,10 @@ def test_microvm_has_no_cpu_hotplug() -> None:
 
 
 def test_2_9_default_mapping_by_socket() -> None:
-    cpus = make_cpus("4", profile="2.9")
+    cpus = make_cpus("4", profile=P29)
     assert cpus.finish_numa(2) == []
     assert nodes_line(cpus, 2) == [[0, 2], [1, 3]]
-    cpus = make_cpus("4,cores=2", profile="2.9")
+    cpus = make_cpus("4,cores=2", profile=P29)
     cpus.finish_numa(2)
     assert nodes_line(cpus, 2) == [[0, 1], [2, 3]]
     assert cpus.query_hotpluggable_cpus()[0]["props"] == {
@@ -388,23 +392,23 @@ def test_2_9_default_mapping_by_socket() -> None:
 
 def test_2_9_round_robin_without_socket_rule() -> None:
     machine_type = dataclasses.replace(
-        resolve_machine_type("pc", "2.9"), has_cpu_index_to_socket_id=False
+        resolve_machine_type("pc", P29), has_cpu_index_to_socket_id=False
     )
-    topology = parse_smp(smp_config("4,cores=2"), machine_type, "2.9")
-    cpus = MachineCpus(topology, machine_type, "2.9")
+    topology = parse_smp(smp_config("4,cores=2"), machine_type, P29)
+    cpus = MachineCpus(topology, machine_type, P29)
     cpus.finish_numa(2)
     assert nodes_line(cpus, 2) == [[0, 2], [1, 3]]
 
 
 def test_2_9_overlap_is_fatal_at_the_end() -> None:
-    cpus = make_cpus("4", profile="2.9")
+    cpus = make_cpus("4", profile=P29)
     cpus.assign_node_cpus(0, [0, 1, 2])
     cpus.assign_node_cpus(1, [2, 3])
     assert error_of(cpus.finish_numa, 2) == "CPU(s) present in multiple NUMA nodes: 2"
 
 
 def test_2_9_partial_mapping() -> None:
-    cpus = make_cpus("4", profile="2.9")
+    cpus = make_cpus("4", profile=P29)
     cpus.assign_node_cpus(1, [0])
     cpus.assign_node_cpus(0, [2])
     assert cpus.finish_numa(2) == [
@@ -419,7 +423,7 @@ def test_2_9_partial_mapping() -> None:
 
 
 def test_2_9_hotplug_and_query_cpus() -> None:
-    cpus = make_cpus("1,maxcpus=2", profile="2.9")
+    cpus = make_cpus("1,maxcpus=2", profile=P29)
     assert error_of(cpus.plug_cpu, "qemu64-x86_64-cpu",
                     {"socket-id": 1, "core-id": 0, "thread-id": 0, "node-id": 0},
                     "/machine/peripheral/c1") == "Property '.node-id' not found"
@@ -430,7 +434,7 @@ def test_2_9_hotplug_and_query_cpus() -> None:
         (0, True, False, "/machine/unattached/device[0]"),
         (1, False, True, "/machine/peripheral/c1"),
     ]
-    cpus = make_cpus("3,maxcpus=3,cores=2", profile="2.9")
+    cpus = make_cpus("3,maxcpus=3,cores=2", profile=P29)
     assert error_of(cpus.plug_cpu, "qemu64-x86_64-cpu",
                     {"socket-id": 1, "core-id": 1, "thread-id": 0}, "/x") == (
         "Invalid CPU [socket: 1, core: 1, thread: 0] with APIC ID 3, valid index range 0:2"
@@ -595,7 +599,7 @@ def test_hmp_texts() -> None:
     assert cpus.info_cpus_text() == (
         f"* CPU #0: thread_id={ids[0]}\n  CPU #1: thread_id={ids[1]}\n"
     )
-    legacy = make_cpus("2", profile="2.9")
+    legacy = make_cpus("2", profile=P29)
     assert legacy.info_cpus_text().splitlines()[1].startswith(
         "  CPU #1: pc=0x00000000fffffff0 (halted) thread_id="
     )

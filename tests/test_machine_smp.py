@@ -19,6 +19,10 @@ from qmpnuma.machine.smp import (
     hierarchy_text,
     parse_smp,
 )
+from qmpnuma.profiles import get_profile
+
+P72 = get_profile("7.2")
+P29 = get_profile("2.9")
 
 PROG = "qemu-system-x86_64"
 
@@ -35,7 +39,7 @@ def smp_config(text: str) -> dict[str, int]:
 def run_7_2(text: str, machine: str = "pc") -> tuple[CpuTopology | None, list[str], str | None]:
     warnings: list[str] = []
     try:
-        topology = parse_smp(smp_config(text), resolve_machine_type(machine), "7.2", warnings)
+        topology = parse_smp(smp_config(text), resolve_machine_type(machine), P72, warnings)
     except MachineError as error:
         return None, warnings, error.message
     return topology, warnings, None
@@ -127,7 +131,7 @@ def test_hierarchy_text_omits_unsupported_levels() -> None:
 
 def run_2_9(text: str, machine: str = "pc") -> CpuTopology | str:
     try:
-        return parse_smp(smp_config(text), resolve_machine_type(machine, "2.9"), "2.9")
+        return parse_smp(smp_config(text), resolve_machine_type(machine, P29), P29)
     except MachineError as error:
         return error.message
 

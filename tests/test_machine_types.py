@@ -18,21 +18,24 @@ import pytest
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.machine_types import (
-    QUERY_MACHINES_ORDER_7_2,
     default_machine_type,
     machine_help_text,
     machine_types,
     query_machines,
     resolve_machine_type,
 )
+from qmpnuma.profiles import get_profile
+
+P72 = get_profile("7.2")
+P29 = get_profile("2.9")
 
 GiB = 1 << 30
 MiB = 1 << 20
 
 
 def test_table_holds_every_7_2_type_in_query_machines_order() -> None:
-    names = [t.name for t in machine_types("7.2")]
-    assert names == list(QUERY_MACHINES_ORDER_7_2)
+    names = [t.name for t in machine_types(P72)]
+    assert names == list(P72.machines.query_order or ())
     assert len(names) == 59
     assert "pc-i440fx-1.4" in names and "pc-i440fx-1.3" not in names
     assert "pc-q35-4.0.1" in names and "pc-q35-2.3" not in names
@@ -152,20 +155,20 @@ def test_help_text_layout() -> None:
 
 
 def test_profile_2_9_table() -> None:
-    names = {t.name for t in machine_types("2.9")}
-    assert resolve_machine_type("pc", "2.9").name == "pc-i440fx-2.9"
-    assert resolve_machine_type("q35", "2.9").name == "pc-q35-2.9"
+    names = {t.name for t in machine_types(P29)}
+    assert resolve_machine_type("pc", P29).name == "pc-i440fx-2.9"
+    assert resolve_machine_type("q35", P29).name == "pc-q35-2.9"
     assert {"pc-1.3", "pc-0.10", "pc-i440fx-1.4", "pc-q35-2.4", "isapc", "none"} <= names
     assert not {"microvm", "x-remote", "pc-i440fx-2.10", "pc-q35-2.10"} & names
     with pytest.raises(MachineError):
-        resolve_machine_type("pc-i440fx-7.2", "2.9")
-    row = next(r for r in query_machines("2.9") if r["name"] == "pc-i440fx-2.9")
+        resolve_machine_type("pc-i440fx-7.2", P29)
+    row = next(r for r in query_machines(P29) if r["name"] == "pc-i440fx-2.9")
     assert row == {
         "name": "pc-i440fx-2.9", "alias": "pc", "is-default": True, "cpu-max": 255,
         "hotpluggable-cpus": True,
     }
-    assert resolve_machine_type("pc-q35-2.7", "2.9").cpu_max == 255
-    assert not resolve_machine_type("pc", "2.9").dies_supported
+    assert resolve_machine_type("pc-q35-2.7", P29).cpu_max == 255
+    assert not resolve_machine_type("pc", P29).dies_supported
 
 
 # --- differential tests against the real QEMU ----------------------------------------------
@@ -221,7 +224,7 @@ def _qmp_session(qemu: str, args: list[str], commands: list[dict[str, Any]]) -> 
 @pytest.mark.qemu
 def test_query_machines_matches_real_qemu(qemu_binary: str) -> None:
     (reply,) = _qmp_session(qemu_binary, ["-M", "pc"], [{"execute": "query-machines"}])
-    assert reply["return"] == query_machines("7.2")
+    assert reply["return"] == query_machines(P72)
 
 
 @pytest.mark.qemu
@@ -230,7 +233,7 @@ def test_machine_help_matches_real_qemu(qemu_binary: str) -> None:
         [qemu_binary, "-machine", "help"], capture_output=True, text=True, timeout=30
     )
     assert real.returncode == 0
-    assert real.stdout == machine_help_text("7.2")
+    assert real.stdout == machine_help_text(P72)
 
 
 @pytest.mark.qemu

@@ -18,7 +18,10 @@ from qmpnuma.options.argv import (
     split_argv,
 )
 from qmpnuma.options.diagnostics import format_report
-from qmpnuma.options.option_table import OPTIONS
+from qmpnuma.profiles import get_profile
+
+P29 = get_profile("2.9")
+OPTIONS = get_profile("7.2").options
 
 PROG = "qemu-system-x86_64"
 
@@ -147,12 +150,12 @@ def test_argv_errors_match_real_qemu(qemu_binary: str, args: list[str]) -> None:
 
 
 def test_profile_2_9_option_table() -> None:
-    opts = split_argv(["-realtime", "mlock=off", "-nodefconfig", "-h"], profile="2.9")
+    opts = split_argv(["-realtime", "mlock=off", "-nodefconfig", "-h"], profile=P29)
     assert [(o.name, o.arg) for o in opts] == [
         ("realtime", "mlock=off"), ("nodefconfig", None), ("h", None)]
     with pytest.raises(ArgvError) as info:
-        split_argv(["-overcommit", "mem-lock=on"], profile="2.9")
+        split_argv(["-overcommit", "mem-lock=on"], profile=P29)
     assert info.value.message == "invalid option"
     with pytest.raises(ArgvError):
         split_argv(["-realtime", "mlock=off"])
-    assert not split_argv(["-g", "800x600"], profile="2.9")[0].supported
+    assert not split_argv(["-g", "800x600"], profile=P29)[0].supported

@@ -22,6 +22,9 @@ from qmpnuma.options.numbers import (
     qemuopts_number,
     qemuopts_size,
 )
+from qmpnuma.profiles import get_profile
+
+P29 = get_profile("2.9")
 
 K, M, G = 1 << 10, 1 << 20, 1 << 30
 
@@ -98,10 +101,10 @@ def test_hex_with_suffix_warns() -> None:
 )
 def test_parse_size_2_9(text: str, value: int | str | None) -> None:
     if isinstance(value, int):
-        assert parse_size(text, profile="2.9") == value
+        assert parse_size(text, profile=P29) == value
         return
     with pytest.raises(NumberError) as info:
-        parse_size(text, profile="2.9")
+        parse_size(text, profile=P29)
     assert info.value.errno == (value or "EINVAL")
 
 

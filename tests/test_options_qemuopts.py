@@ -30,6 +30,9 @@ from qmpnuma.options.qemuopts import (
 )
 from qmpnuma.options.qobject_visitor import visit_keyval
 from qmpnuma.options.uuid_arg import parse_uuid
+from qmpnuma.profiles import get_profile
+
+P29 = get_profile("2.9")
 
 PROG = "qemu-system-x86_64"
 
@@ -271,10 +274,10 @@ def test_device_properties_in_qdict_order() -> None:
 
 def test_profile_2_9_has_no_flag_warnings_and_strict_bools() -> None:
     warnings: list[OptionWarning] = []
-    parse_qemu_opts("node,foo", NUMA_OPTS, profile="2.9", warnings=warnings)
+    parse_qemu_opts("node,foo", NUMA_OPTS, profile=P29, warnings=warnings)
     assert warnings == []
     with pytest.raises(OptionError, match="expects 'on' or 'off'"):
-        parse_qemu_opts("timestamp=yes", MSG_OPTS, profile="2.9")
+        parse_qemu_opts("timestamp=yes", MSG_OPTS, profile=P29)
 
 
 def test_uuid_argument() -> None:

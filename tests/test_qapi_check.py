@@ -120,11 +120,11 @@ def test_conditions_prune_entities_members_values_and_branches() -> None:
 
 def test_condition_mismatch_is_an_error_only_in_the_affected_profile(tmp_path: Path) -> None:
     schema = tmp_path / "s.json"
-    schema.write_text("{ 'struct': 'New', 'data': {}, 'if': 'QEMU_7_2' }\n"
+    schema.write_text("{ 'struct': 'New', 'data': {}, 'if': 'SINCE_7_2' }\n"
                       "{ 'command': 'c', 'returns': 'New' }\n")
-    Schema(str(schema), frozenset({"QEMU_7_2"}))
+    Schema(str(schema), frozenset({"SINCE_2_9", "SINCE_7_2"}))
     with pytest.raises(QAPIError, match="'returns' of command 'c' uses unknown type 'New'"):
-        Schema(str(schema), frozenset({"QEMU_2_9"}))
+        Schema(str(schema), frozenset({"SINCE_2_9"}))
     assert run(["check", str(schema)]) == 1
 
 

@@ -72,7 +72,7 @@ def test_serving_path_builds_no_pydantic_models() -> None:
     probe = (
         "import sys\n"
         "import qmpnuma.cli, qmpnuma.server.launch\n"
-        "from qmpnuma.commands.registry import load_handlers; load_handlers()\n"
+        "from qmpnuma.commands.dispatch import load_handlers; load_handlers()\n"
         "from qmpnuma.profiles import wire_types; wire_types('7.2'); wire_types('2.9')\n"
         "from qmpnuma.machine import Machine; Machine.from_argv(['-M', 'pc', '-m', '1G'])\n"
         "assert 'pydantic' not in sys.modules, 'pydantic imported on the serving path'\n"

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from qmp_endpoints import connect_unix
 
-from qmpnuma.commands.registry import CommandRegistry
+from qmpnuma.commands.dispatch import CommandRegistry
 from qmpnuma.errors import QmpError
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import wire_types

@@ -305,10 +305,11 @@ def test_profile_2_9_types() -> None:
 
 
 def test_profile_2_9_numa_options_and_errors() -> None:
+    from qmpnuma.profiles import get_profile, qapi_symbols
     from qmpnuma.qapi.schema import EnumType, Schema
 
-    schema_2_9 = Schema(str(SCHEMA_FILE), frozenset({"QEMU_2_9"}))
-    schema_7_2 = Schema(str(SCHEMA_FILE), frozenset({"QEMU_7_2"}))
+    schema_2_9 = Schema(str(SCHEMA_FILE), qapi_symbols(get_profile("2.9")))
+    schema_7_2 = Schema(str(SCHEMA_FILE), qapi_symbols(get_profile("7.2")))
 
     def values(schema: Schema, name: str) -> list[str]:
         typ = schema.lookup_type(name)

@@ -1,20 +1,19 @@
 """Every QMP answer recorded from real QEMU 7.2 fits the wire types generated from our schemas.
 
-The specification (``../shared/spec/qemu-numa-spec.md``) holds verbatim transcripts of QEMU
-7.2.22 sessions in its §6.1 (protocol) and §6.2 (NUMA and memory).  Each ``<<<`` line that
-carries a ``return`` must validate against the generated model of the command it answers and
-dump back (``to_wire()``) to the very same JSON value; an event's ``data`` must do the same
-against the event's type; an error's class must be one of ``QapiErrorClass``.  A schema
-member with a wrong name, type or optionality makes one of these fail.
+``tests/data/recorded-qmp-sessions.json`` holds QMP sessions with the real QEMU 7.2.22, recorded
+by ``scripts/record_test_data.py`` sending the requests of ``tests/data/qmp-sessions.json`` to the
+binary over its socket. Each reply that carries a ``return`` must validate against the generated
+model of the command it answers and dump back (``to_wire()``) to the very same JSON value; an
+event's ``data`` must do the same against the event's type; an error's class must be one of
+``QapiErrorClass``. A schema member with a wrong name, type or optionality makes one of these
+fail.
 """
 
 from __future__ import annotations
 
-import ast
 import importlib
 import importlib.util
 import json
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,104 +21,48 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import DATA, recorded_data
 from pydantic import TypeAdapter, ValidationError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = REPO_ROOT / "schemas" / "qapi-schema.json"
-SPEC_FILE = REPO_ROOT.parent / "shared" / "spec" / "qemu-numa-spec.md"
-
-#: The transcript sections whose answers are checked (§6.1 and §6.2; §6.3 is stderr only).
-_FIRST_SECTION = "### 6.1"
-_END_SECTION = "### 6.3"
-#: §6.1 writes a line received N times once, followed by `` xN``.
-_REPEAT = re.compile(r"^(b'.*')\s+x\d+$")
-_EXECUTE = re.compile(r"""["']exec(?:ute|-oob)["']\s*:\s*["']([^"']+)["']""")
+INPUT = DATA / "qmp-sessions.json"
+RECORDING = DATA / "recorded-qmp-sessions.json"
+#: Schema commands no recorded session sends, and why.
+NOT_RECORDED = {
+    # Its answer names the monitor socket, a temporary path that differs on every run.
+    "query-chardev",
+    # Checked against the real binary by test_schema_introspection.py, not stored here.
+    "query-qmp-schema",
+    # Whether KVM is present depends on the host (/dev/kvm), not on the binary.
+    "query-kvm",
+}
 
 
 @dataclass(frozen=True)
 class Answer:
-    """One ``<<<`` line of a transcript with what it answers."""
+    """One message QEMU sent in a recorded session, with the command of the request it followed."""
 
-    line: int
-    section: str
+    where: str
     command: str | None
     message: Any
 
 
-def _spec_text() -> str:
-    if not SPEC_FILE.is_file():
-        pytest.skip(f"specification not found at {SPEC_FILE}: the transcripts live there")
-    return SPEC_FILE.read_text(encoding="utf-8")
+@pytest.fixture(scope="module")
+def sessions() -> list[dict[str, Any]]:
+    recording: dict[str, Any] = recorded_data(RECORDING)
+    return list(recording["sessions"])
 
 
-def _decode(payload: str) -> Any:
-    """Turn the text after ``>>>``/``<<<`` into a JSON value (or None when it is not JSON)."""
-    payload = payload.strip()
-    if payload.startswith("(raw) "):
-        payload = payload[len("(raw) "):]
-    if payload.startswith("(no newline) "):
-        payload = payload[len("(no newline) "):]
-    repeated = _REPEAT.match(payload)
-    if repeated:
-        payload = repeated.group(1)
-    if payload.startswith("b'") or payload.startswith('b"'):
-        try:
-            raw = ast.literal_eval(payload)
-        except (SyntaxError, ValueError):
-            return None
-        payload = raw.decode("utf-8", "replace")
-    try:
-        return json.loads(payload)
-    except json.JSONDecodeError:
-        return None
-
-
-def _request_command(payload: str) -> str | None:
-    """The command a ``>>>`` line executes (HMP lines go through human-monitor-command)."""
-    payload = payload.strip()
-    if payload.startswith("HMP "):
-        return "human-monitor-command"
-    if payload.startswith("b'") or payload.startswith('b"'):
-        try:
-            payload = ast.literal_eval(payload).decode("utf-8", "replace")
-        except (SyntaxError, ValueError):
-            return None
-    names = set(_EXECUTE.findall(payload))
-    return names.pop() if len(names) == 1 else None
-
-
-def transcript_answers(text: str) -> tuple[list[Answer], list[int]]:
-    """All parseable ``<<<`` answers of §6.1/§6.2, and the line numbers that did not parse."""
-    answers: list[Answer] = []
-    unparsed: list[int] = []
-    inside = False
-    section = ""
-    command: str | None = None
-    answered = True
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.startswith(_FIRST_SECTION):
-            inside = True
-        elif line.startswith(_END_SECTION):
-            break
-        if not inside:
-            continue
-        if line.startswith("#"):
-            section, command, answered = line, None, True
-        elif line.startswith(">>> "):
-            named = _request_command(line[4:])
-            # A line without a command may finish the previous, still unanswered request
-            # (§6.1 sends an object in two parts).
-            if named is not None or answered:
-                command = named
-            answered = False
-        elif line.startswith("<<< ") and not line.startswith("<<< (text)"):
-            answered = True
-            message = _decode(line[4:])
-            if message is None:
-                unparsed.append(number)
-            else:
-                answers.append(Answer(number, section, command, message))
-    return answers, unparsed
+@pytest.fixture(scope="module")
+def answers(sessions: list[dict[str, Any]]) -> list[Answer]:
+    """Every received message of every session, in order."""
+    return [
+        Answer(f"{session['name']} #{number} {exchange['send']}", exchange["execute"], message)
+        for session in sessions
+        for number, exchange in enumerate(session["exchanges"])
+        for message in exchange["receive"]
+    ]
 
 
 def _load_generated(profile: str) -> ModuleType:
@@ -193,35 +136,28 @@ def round_trip(module: ModuleType, type_name: str, value: Any) -> Any:
     return value
 
 
-def _element_command(section: str, commands: dict[str, Any]) -> str | None:
-    """For answers printed element by element: the command named in the section title."""
-    named = [name for name in commands if re.search(rf"\b{re.escape(name)}\b", section)]
-    return max(named, key=len) if named else None
+def test_every_request_is_recorded_and_answered(sessions: list[dict[str, Any]]) -> None:
+    """The recording plays the whole input list, and every request got exactly one reply."""
+    wanted = json.loads(INPUT.read_text())["sessions"]
+    assert [s["name"] for s in sessions] == [s["name"] for s in wanted]
+    for session, spec in zip(sessions, wanted, strict=True):
+        negotiated = 1 if spec.get("negotiate", True) else 0
+        assert len(session["exchanges"]) == len(spec["requests"]) + negotiated, session["name"]
+        for exchange in session["exchanges"]:
+            replies = [m for m in exchange["receive"] if "return" in m or "error" in m]
+            others = [m for m in exchange["receive"] if "event" not in m and m not in replies]
+            assert len(replies) == 1 and not others, f"{session['name']}: {exchange}"
 
 
-def test_transcripts_are_found() -> None:
-    answers, unparsed = transcript_answers(_spec_text())
-    returns = [a for a in answers if isinstance(a.message, dict) and "return" in a.message]
-    assert len(returns) >= 150, "the transcript parser lost the §6 answers"
-    # The only answer the spec cut short is the 1000-level nesting echo of §6.1.
-    text_lines = _spec_text().splitlines()
-    assert all("truncated" in text_lines[n - 1] for n in unparsed), unparsed
-
-
-def test_every_return_fits_its_command(types_7_2: ModuleType) -> None:
-    answers, _ = transcript_answers(_spec_text())
+def test_every_return_fits_its_command(types_7_2: ModuleType, answers: list[Answer]) -> None:
     commands = types_7_2.COMMANDS
     checked = 0
     failures: list[str] = []
     for answer in answers:
         message = answer.message
-        if not isinstance(message, dict) or "return" not in message:
+        if "return" not in message:
             continue
-        if answer.command is None:
-            # Only requests the harness hid (b'') have no command; they answer {}.
-            assert message["return"] == {}, f"line {answer.line}: unknown request"
-            continue
-        assert answer.command in commands, f"line {answer.line}: {answer.command} undefined"
+        assert answer.command in commands, f"{answer.where}: {answer.command} undefined"
         definition = commands[answer.command]
         value = message["return"]
         try:
@@ -230,31 +166,28 @@ def test_every_return_fits_its_command(types_7_2: ModuleType) -> None:
             else:
                 assert round_trip(types_7_2, definition.ret_type, value) == value
         except (AssertionError, ValidationError) as exc:
-            failures.append(f"line {answer.line} ({answer.command}): {exc}")
+            failures.append(f"{answer.where} ({answer.command}): {exc}")
         checked += 1
     assert not failures, "\n".join(failures)
     assert checked >= 150
 
 
-def test_answers_listed_element_by_element_fit(types_7_2: ModuleType) -> None:
-    """§6.2 E6 prints query-machines one MachineInfo per line."""
-    answers, _ = transcript_answers(_spec_text())
-    commands = types_7_2.COMMANDS
-    elements = [a for a in answers if isinstance(a.message, dict)
-                and not {"return", "error", "event", "QMP"} & set(a.message)]
-    assert len(elements) >= 9
-    for answer in elements:
-        name = _element_command(answer.section, commands)
-        assert name is not None, f"line {answer.line}: no command in {answer.section!r}"
-        ret_type = commands[name].ret_type
-        assert ret_type is not None and ret_type.startswith("[")
-        assert round_trip(types_7_2, ret_type[1:-1], answer.message) == answer.message
+def test_every_schema_command_is_recorded(types_7_2: ModuleType, answers: list[Answer]) -> None:
+    """A command added to the schema needs a recorded exchange (or a reason in NOT_RECORDED)."""
+    sent = {answer.command for answer in answers}
+    assert set(types_7_2.COMMANDS) - sent == NOT_RECORDED
 
 
-def test_every_event_fits_its_type(types_7_2: ModuleType) -> None:
-    answers, _ = transcript_answers(_spec_text())
-    events = [a.message for a in answers if isinstance(a.message, dict) and "event" in a.message]
-    assert {e["event"] for e in events} >= {"RESUME", "STOP", "SHUTDOWN"}
+def test_greeting_version_fits(types_7_2: ModuleType, sessions: list[dict[str, Any]]) -> None:
+    """The greeting's version is a VersionInfo, the one query-version returns."""
+    for session in sessions:
+        version = session["greeting"]["QMP"]["version"]
+        assert round_trip(types_7_2, "VersionInfo", version) == version
+
+
+def test_every_event_fits_its_type(types_7_2: ModuleType, answers: list[Answer]) -> None:
+    events = [a.message for a in answers if "event" in a.message]
+    assert {e["event"] for e in events} >= {"RESUME", "STOP", "RESET", "POWERDOWN", "SHUTDOWN"}
     for event in events:
         definition = types_7_2.EVENTS[event["event"]]
         if definition.arg_type is None:
@@ -263,11 +196,10 @@ def test_every_event_fits_its_type(types_7_2: ModuleType) -> None:
             assert round_trip(types_7_2, definition.arg_type, event["data"]) == event["data"]
 
 
-def test_every_error_class_is_a_qapi_error_class(types_7_2: ModuleType) -> None:
-    answers, _ = transcript_answers(_spec_text())
-    classes = {a.message["error"]["class"] for a in answers
-               if isinstance(a.message, dict) and "error" in a.message}
-    assert classes >= {"GenericError", "CommandNotFound", "DeviceNotFound"}
+def test_every_error_class_is_a_qapi_error_class(types_7_2: ModuleType,
+                                                 answers: list[Answer]) -> None:
+    classes = {a.message["error"]["class"] for a in answers if "error" in a.message}
+    assert classes >= {"GenericError", "CommandNotFound", "DeviceNotFound", "DeviceNotActive"}
     assert classes <= set(types_7_2.SCHEMA["QapiErrorClass"]["values"])
 
 

@@ -13,12 +13,12 @@ from qmpnuma.commands.machine_facts import accelerator, guest_name, guest_uuid
 from qmpnuma.commands.registry import CommandContext, command
 from qmpnuma.errors import QmpError
 from qmpnuma.profiles import introspection, wire_types
-from qmpnuma.qmp.session import DEFAULT_GREETINGS
+from qmpnuma.qmp.session import default_greeting
 
 
 @command("query-version")
 def query_version(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    info = DEFAULT_GREETINGS[ctx.machine.profile]
+    info = default_greeting(ctx.machine.profile)
     if ctx.registry is not None and ctx.registry.greeting is not None:
         info = ctx.registry.greeting
     return {
@@ -65,9 +65,8 @@ def cont(ctx: CommandContext, args: dict[str, Any]) -> Any:
 
 @command("system_reset")
 def system_reset(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    data = None if ctx.machine.profile == "2.9" else {
-        "guest": False, "reason": "host-qmp-system-reset"
-    }
+    data = {"guest": False, "reason": "host-qmp-system-reset"} \
+        if ctx.machine.profile.shutdown_events_carry_reason else None
     ctx.machine.system_reset()
     ctx.emit("RESET", data)
     return {}
@@ -82,7 +81,8 @@ def system_powerdown(ctx: CommandContext, args: dict[str, Any]) -> Any:
 
 @command("quit")
 def quit_(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    data = None if ctx.machine.profile == "2.9" else {"guest": False, "reason": "host-qmp-quit"}
+    data = {"guest": False, "reason": "host-qmp-quit"} \
+        if ctx.machine.profile.shutdown_events_carry_reason else None
     ctx.machine.quit()
     ctx.emit("SHUTDOWN", data)
     ctx.request_exit(0)

@@ -1,18 +1,22 @@
-"""`qom-list`/`qom-get` on vCPU objects (`/machine/unattached/device[N]`, hot-plugged ones).
+"""The vCPU objects of the QOM tree (`/machine/unattached/device[N]`, hot-plugged ones).
 
 libvirt verifies the guest CPU after start-up by listing the first vCPU's QOM properties and
-reading each of them (some 400 `qom-get`s). The feature flags and CPUID words are facts of the
-CPU model in QEMU 7.2, recorded per model from the real binary; the topology properties
-(`socket-id`, `core-id`, `apic-id`, `node-id`, ...) and `hotplugged` come from the model's CPU
-slot. Every other path is passed on to the model's object tree (`qmpnuma.commands.qom`).
+reading each of them (some 400 `qom-get`s). The property list, the values and the way `qom-set`
+treats each property are facts of the CPU model in QEMU 7.2, recorded per model from the real
+binary (`scripts/record_qemu_facts.py`); the topology properties (`socket-id`, `core-id`,
+`apic-id`, `node-id`, ...) and `hotplugged` come from the model's CPU slot. This module only
+describes a vCPU as an object; `qmpnuma.commands.qom` places it in the tree and serves
+`qom-list`/`qom-get`/`qom-set` for every object alike.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import Any
 
-from qmpnuma.commands import qom
-from qmpnuma.commands.registry import CommandContext, command
 from qmpnuma.errors import QmpError
 from qmpnuma.facts import recorded_replies
 from qmpnuma.machine import Machine
@@ -22,6 +26,20 @@ from qmpnuma.machine.cpu_slots import CpuSlot
 FALLBACK_MODEL = "qemu64"
 CPU_TYPE_SUFFIX = "-x86_64-cpu"
 
+#: The plain object properties of an x86 CPU that stay writable after realize, with the range
+#: their setters accept (`x86_cpuid_version_set_family`, `..._set_model`, `..._set_stepping`,
+#: `x86_cpuid_set_tsc_freq` in target/i386/cpu.c); QEMU words a refusal without the type name.
+INTEGER_RANGES: dict[str, tuple[int, int]] = {
+    "family": (0, 0xFF + 0xF),
+    "model": (0, 0xFF),
+    "stepping": (0, 0xF),
+    "tsc-frequency": (0, 2**63 - 1),
+}
+#: `x86_cpuid_set_vendor`: the vendor string is exactly 12 characters (three CPUID words).
+VENDOR_LENGTH = 12
+STRING_PROPERTIES = frozenset({"vendor", "model-id"})
+BOOL_PROPERTIES = frozenset({"start-powered-off"})
+
 
 def _recorded_cpu(cpu_type: str) -> dict[str, Any]:
     objects: dict[str, Any] = recorded_replies()["cpu-objects"]["tcg"]
@@ -30,59 +48,122 @@ def _recorded_cpu(cpu_type: str) -> dict[str, Any]:
     return chosen
 
 
-def _slot(machine: Machine, path: str) -> CpuSlot | None:
-    """The CPU slot whose vCPU lives at ``path`` (boot CPUs and hot-plugged ones alike)."""
-    if not path.startswith("/machine/"):
-        return None
-    return machine.cpus.slot_by_qom_path(path)
+@cache
+def _set_facts() -> dict[str, dict[str, dict[str, str]]]:
+    """Per model: ``kind`` of each property (``writable``, ``realized``: a qdev property fixed
+    once realized, ``readonly``) and the name a refusal ``reported`` for an alias
+    (`qemu-7.2-cpu-qom-set.json`, recorded from the real binary)."""
+    text = resources.files("qmpnuma.data").joinpath("qemu-7.2-cpu-qom-set.json").read_text()
+    facts: dict[str, dict[str, dict[str, str]]] = json.loads(text)
+    return facts
 
 
-def _slot_value(machine: Machine, slot: CpuSlot, name: str) -> tuple[bool, Any]:
-    """The model's value of a position-dependent property, as (known, value)."""
-    values: dict[str, Any] = {
-        "socket-id": slot.socket_id, "die-id": slot.die_id, "core-id": slot.core_id,
-        "thread-id": slot.thread_id, "apic-id": slot.apic_id, "hotplugged": slot.hotplugged,
-        "node-id": slot.node_id if slot.node_id is not None else -1,
-        "type": machine.cpus.cpu_type,
-    }
-    if name in values:
-        return True, values[name]
-    return False, None
+def _set_fact(cpu_type: str, table: str, name: str) -> str | None:
+    facts = _set_facts()
+    model = cpu_type.removesuffix(CPU_TYPE_SUFFIX)
+    return (facts.get(model) or facts[FALLBACK_MODEL])[table].get(name)
 
 
-def _cpu_type(machine: Machine) -> str:
-    return machine.cpus.cpu_type or f"{FALLBACK_MODEL}{CPU_TYPE_SUFFIX}"
+def _type_error(name: str, expected: str) -> QmpError:
+    return QmpError("GenericError", f"Invalid parameter type for '{name}', expected: {expected}")
 
 
-@command("qom-list")
-def qom_list(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    slot = _slot(ctx.machine, args["path"])
-    if slot is None:
-        return qom.qom_list(ctx, args)
-    listing: list[dict[str, str]] = _recorded_cpu(_cpu_type(ctx.machine))["qom-list"]
-    return listing
+def _check_value(name: str, value: Any) -> None:
+    """What the setter of a writable CPU property refuses (the QObject visitor, then the range)."""
+    if name in INTEGER_RANGES:
+        # an int64 visitor: beyond int64, JSON gave a uint64 or a double (`qnum_get_try_int`)
+        if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
+            raise _type_error(name, "integer")
+        low, high = INTEGER_RANGES[name]
+        if not low <= value <= high:
+            raise QmpError(
+                "GenericError",
+                f"Property .{name} doesn't take value {value} (minimum: {low}, maximum: {high})",
+            )
+    elif name in STRING_PROPERTIES:
+        if not isinstance(value, str):
+            raise _type_error(name, "string")
+        if name == "vendor" and len(value) != VENDOR_LENGTH:
+            raise QmpError("GenericError", f"Property '.{name}' doesn't take value '{value}'")
+    elif name in BOOL_PROPERTIES and not isinstance(value, bool):
+        raise _type_error(name, "boolean")
 
 
-@command("qom-get")
-def qom_get(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    slot = _slot(ctx.machine, args["path"])
-    if slot is None:
-        return qom.qom_get(ctx, args)
-    name = args["property"]
-    cpu_type = _cpu_type(ctx.machine)
-    known, value = _slot_value(ctx.machine, slot, name)
-    if known:
-        return value
-    recorded = _recorded_cpu(cpu_type)
-    reply = recorded["qom-get"].get(name)
-    if reply is None:
-        kinds = {prop["name"]: prop["type"] for prop in recorded["qom-list"]}
-        if name not in kinds:
-            raise QmpError("GenericError", f"Property '{cpu_type}.{name}' not found")
-        raise QmpError("GenericError", f"qmpnuma has no recorded value for {cpu_type}.{name}")
-    if "error" in reply:
-        desc = str(reply["error"]["desc"]).replace(
-            f"{FALLBACK_MODEL}{CPU_TYPE_SUFFIX}", cpu_type
-        )
-        raise QmpError(reply["error"]["class"], desc)
-    return reply["return"]
+@dataclass
+class CpuObject:
+    """One realized vCPU as QOM shows it: its type, its listed properties, get and set."""
+
+    machine: Machine
+    slot: CpuSlot
+    path: str
+
+    @property
+    def type_name(self) -> str:
+        return self.machine.cpus.cpu_type or f"{FALLBACK_MODEL}{CPU_TYPE_SUFFIX}"
+
+    @property
+    def properties(self) -> tuple[tuple[str, str], ...]:
+        """The recorded `qom-list` after `type`, in QEMU's order."""
+        listing: list[dict[str, str]] = _recorded_cpu(self.type_name)["qom-list"]
+        return tuple((entry["name"], entry["type"]) for entry in listing if entry["name"] != "type")
+
+    def _slot_value(self, name: str) -> tuple[bool, Any]:
+        """The model's value of a position-dependent property, as (known, value)."""
+        slot = self.slot
+        values: dict[str, Any] = {
+            "socket-id": slot.socket_id, "die-id": slot.die_id, "core-id": slot.core_id,
+            "thread-id": slot.thread_id, "apic-id": slot.apic_id, "hotplugged": slot.hotplugged,
+            "node-id": slot.node_id if slot.node_id is not None else -1,
+        }
+        if name in values:
+            return True, values[name]
+        if name in slot.qom_values:
+            return True, slot.qom_values[name]
+        return False, None
+
+    def get(self, name: str) -> Any:
+        known, value = self._slot_value(name)
+        if known:
+            return value
+        cpu_type = self.type_name
+        reply = _recorded_cpu(cpu_type)["qom-get"].get(name)
+        if reply is None:
+            raise QmpError("GenericError", f"qmpnuma has no recorded value for {cpu_type}.{name}")
+        if "error" in reply:
+            desc = str(reply["error"]["desc"]).replace(
+                f"{FALLBACK_MODEL}{CPU_TYPE_SUFFIX}", cpu_type
+            )
+            raise QmpError(reply["error"]["class"], desc)
+        return reply["return"]
+
+    def set(self, name: str, value: Any) -> None:
+        """`qom-set`: qdev properties are fixed once realized (`qdev_prop_set_after_realize`),
+        a few object properties take a new value, the rest are read-only."""
+        cpu_type = self.type_name
+        kind = _set_fact(cpu_type, "kind", name)
+        if kind == "readonly":
+            raise QmpError("GenericError", f"Property '{cpu_type}.{name}' is not writable")
+        if kind == "realized":
+            device_id = self.path.removeprefix("/machine/peripheral/")
+            device = f"device '{device_id}'" if device_id != self.path else "anonymous device"
+            target = _set_fact(cpu_type, "reported", name) or name
+            raise QmpError(
+                "GenericError",
+                f"Attempt to set property '{target}' on {device} (type '{cpu_type}') "
+                "after it was realized",
+            )
+        if kind != "writable":
+            raise QmpError("GenericError", f"qmpnuma does not model setting {cpu_type}.{name}")
+        _check_value(name, value)
+        if name == "tsc-frequency":  # kept in kHz (`x86_cpuid_set_tsc_freq`)
+            value -= value % 1000
+        self.slot.qom_values[name] = value
+
+
+def cpu_objects(machine: Machine) -> list[CpuObject]:
+    """The realized vCPUs, each at its QOM path, in CPU index order."""
+    return [
+        CpuObject(machine, slot, slot.qom_path)
+        for slot in machine.cpus.slots
+        if slot.qom_path is not None
+    ]

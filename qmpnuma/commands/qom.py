@@ -1,10 +1,13 @@
 """`qom-list`, `qom-get`, `qom-set` over the part of QEMU's object tree the model covers.
 
 The tree is built from the model when a command asks: the root with its `objects`, `machine` and
-`chardevs` children, the memory backends under `/objects`, and the devices with an id under
-`/machine/peripheral`. Property lists follow the order QEMU 7.2 lists them in (recorded facts of
-its interface); values come from the model. Paths resolve as QEMU resolves them: absolute, or
-partial when the trailing components match exactly one object.
+`chardevs` children, the memory backends under `/objects`, the devices with an id under
+`/machine/peripheral` and the vCPUs (`qmpnuma.commands.cpu_object`) where QEMU puts them:
+`/machine/unattached/device[N]` for the boot CPUs, the peripheral containers for hot-plugged
+ones. Each command has one handler here, for every kind of object. Property lists follow the
+order QEMU 7.2 lists them in (recorded facts of its interface); values come from the model.
+Paths resolve as QEMU resolves them: absolute, or partial when the trailing components match
+exactly one object.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from qmpnuma.commands.cpu_object import CpuObject, cpu_objects
 from qmpnuma.commands.registry import CommandContext, command
 from qmpnuma.errors import QmpError
 from qmpnuma.machine import Machine
@@ -125,6 +129,10 @@ def _dimm_node(dimm: Dimm, path: str) -> QomNode:
     return QomNode("pc-dimm", DIMM_PROPERTIES, get=values.__getitem__, path=path)
 
 
+def _cpu_node(cpu: CpuObject) -> QomNode:
+    return QomNode(cpu.type_name, cpu.properties, get=cpu.get, set=cpu.set, path=cpu.path)
+
+
 def build_tree(machine: Machine) -> QomNode:
     """The object tree of ``machine`` as QOM would show it (the modelled part)."""
     objects = QomNode("container", path="/objects")
@@ -132,6 +140,7 @@ def build_tree(machine: Machine) -> QomNode:
         objects.children.append(
             (backend.id, _backend_node(backend, f"/objects/{backend.id}"))
         )
+    cpus = {cpu.path: cpu for cpu in cpu_objects(machine)}
     peripheral = QomNode("container", path="/machine/peripheral")
     dimms = {dimm.id: dimm for dimm in machine.sorted_dimms() if dimm.id is not None}
     for device_id in machine.peripheral.listing_order():
@@ -142,13 +151,20 @@ def build_tree(machine: Machine) -> QomNode:
             peripheral.children.append(
                 (device_id, QomNode(machine.other_devices[device_id], path=path))
             )
-        elif machine.cpus.slot_by_qom_path(path) is not None:
-            cpu_type = machine.cpus.cpu_type or ""
-            peripheral.children.append((device_id, QomNode(cpu_type, path=path)))
+        elif path in cpus:
+            peripheral.children.append((device_id, _cpu_node(cpus.pop(path))))
     anonymous = QomNode("container", path="/machine/peripheral-anon")
+    # the boot vCPUs (and id-less hot-plugged ones) are the modelled part of these containers
+    unattached = QomNode("container", path="/machine/unattached")
+    for path, cpu in cpus.items():
+        parent, _, name = path.rpartition("/")
+        container = unattached if parent == unattached.path else anonymous
+        if parent == container.path:
+            container.children.append((name, _cpu_node(cpu)))
     board = QomNode(
         f"{machine.machine_type.name}-machine",
-        children=[("peripheral", peripheral), ("peripheral-anon", anonymous)],
+        children=[("peripheral", peripheral), ("peripheral-anon", anonymous),
+                  ("unattached", unattached)],
         path="/machine",
     )
     chardevs = QomNode("container", path="/chardevs")

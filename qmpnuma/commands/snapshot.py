@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qmpnuma.commands.registry import CommandRegistry
+from qmpnuma.commands.dispatch import CommandRegistry
 from qmpnuma.machine import Machine
 
 SNAPSHOT_QUERIES = (
@@ -21,11 +21,11 @@ def machine_snapshot(machine: Machine) -> dict[str, Any]:
     """Every modelled query's answer for ``machine``, keyed by command name."""
     registry = CommandRegistry(machine)
     snapshot: dict[str, Any] = {
-        "profile": machine.profile,
+        "profile": machine.profile.name,
         "machine-type": machine.machine_type.name,
         "warnings": list(machine.warnings),
     }
-    cpus_query = "query-cpus" if machine.profile == "2.9" else "query-cpus-fast"
+    cpus_query = machine.profile.cpus_query
     for name in (*SNAPSHOT_QUERIES, cpus_query):
         if name in registry.handlers:
             snapshot[name] = registry.execute(name, {})

@@ -21,8 +21,8 @@ from typing import Any
 from qmpnuma.commands.registry import CommandContext, command
 from qmpnuma.errors import QmpError
 from qmpnuma.machine import Machine
+from qmpnuma.machine.monitors import Chardev as MonitorChardev
 from qmpnuma.machine.qom_order import ObjectsContainer
-from qmpnuma.options.qemuopts import parse_opts
 
 #: Migration capabilities of QEMU 7.2 in the order `query-migrate-capabilities` lists them.
 MIGRATION_CAPABILITIES = (
@@ -79,10 +79,14 @@ def _socket_path(fd: int) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _socket_filename(values: dict[str, str]) -> str:
-    """QEMU's filename of a listening socket chardev (unix path or host:port)."""
-    server = values.get("server", "off") in ("on", "yes", "true", "y", "")
-    suffix = ",server=on" if server else ""
+def _filename(dev: MonitorChardev) -> str:
+    """The filename `query-chardev` shows for a chardev (`qemu_chr_compute_filename`)."""
+    values = dev.values
+    if dev.backend in ("file", "pipe"):
+        return values.get("path", "")
+    if dev.backend != "socket":
+        return dev.backend
+    suffix = ",server=on" if dev.server else ""
     if "fd" in values:
         path = _socket_path(int(values["fd"])) if values["fd"].isdigit() else None
         return f"unix:{path}{suffix}" if path is not None else f"fd:{values['fd']}{suffix}"
@@ -92,64 +96,14 @@ def _socket_filename(values: dict[str, str]) -> str:
 
 
 def chardevs(machine: Machine) -> list[Chardev]:
-    """The character devices in creation order (`-chardev`, then the `-qmp`/`-monitor` ones).
-
-    `-qmp`/`-monitor` shorthands create chardevs named `compat_monitorN`, numbered across both.
-    """
-    out: list[Chardev] = []
-    compat = 0
-    for opt in machine.options:
-        if opt.arg is None:
-            continue
-        if opt.name == "chardev":
-            pairs = parse_opts(opt.arg, "backend")
-            values = dict(pairs)
-            backend = values.get("backend", "")
-            if backend == "socket":
-                filename = _socket_filename(values)
-            elif backend in ("file", "pipe"):
-                filename = values.get("path", "")
-            else:
-                filename = backend
-            out.append(Chardev(values.get("id", ""), filename))
-        elif opt.name in ("qmp", "qmp-pretty", "monitor"):
-            spec = opt.arg
-            if spec == "none":
-                continue
-            head, _, rest = spec.partition(",")
-            if head.startswith("unix:"):
-                values = dict(parse_opts(rest, None)) if rest else {}
-                values["path"] = head[5:]
-                filename = _socket_filename(values)
-            elif head.startswith("tcp:"):
-                values = dict(parse_opts(rest, None)) if rest else {}
-                host, _, port = head[4:].rpartition(":")
-                values.update(host=host, port=port)
-                filename = _socket_filename(values)
-            else:
-                filename = head
-            out.append(Chardev(f"compat_monitor{compat}", filename))
-            compat += 1
-    return out
+    """The character devices in creation order (`-chardev`, then the `-qmp`/`-monitor` ones,
+    named `compat_monitorN`), as the machine's monitor description holds them."""
+    return [Chardev(dev.label, _filename(dev)) for dev in machine.monitors.chardevs]
 
 
 def _monitor_labels(machine: Machine) -> list[str]:
     """Labels of the chardevs that carry QMP monitors, in the server's monitor order."""
-    labels: list[str] = []
-    compat = 0
-    for opt in machine.options:
-        if opt.arg is None:
-            continue
-        if opt.name in ("qmp", "qmp-pretty", "monitor"):
-            if opt.arg != "none":
-                if opt.name != "monitor":
-                    labels.append(f"compat_monitor{compat}")
-                compat += 1
-        elif opt.name == "mon":
-            values = dict(parse_opts(opt.arg, "chardev"))
-            if values.get("mode", "readline") == "control":
-                labels.append(values.get("chardev", ""))
-    return labels
+    return [monitor.chardev for monitor in machine.monitors.qmp_monitors]
 
 
 @command("query-chardev")

@@ -5,13 +5,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, cast
+from typing import Any
 
 from qmpnuma.commands.hmp_text import format_numa
 from qmpnuma.commands.registry import CommandContext, command
 from qmpnuma.errors import ConfigError, FatalExit, OptionError, QmpError
 from qmpnuma.machine import Machine
-from qmpnuma.machine.machine_types import Profile, query_machines
+from qmpnuma.machine.machine_types import query_machines
 
 
 def numa_text(machine: Machine) -> str:
@@ -27,7 +27,8 @@ def numa_text(machine: Machine) -> str:
     for node_id in range(machine.num_nodes):
         cpus = [slot.cpu_index for slot in machine.cpus.present_cpus
                 if machine.cpus.node_of_cpu(slot.cpu_index) == node_id]
-        plugged = None if machine.profile == "2.9" else machine.node_plugged_memory(node_id)
+        plugged = machine.node_plugged_memory(node_id) \
+            if machine.profile.hmp_info_numa_shows_plugged else None
         rows.append((node_id, cpus, sizes[node_id], plugged))
     return format_numa(rows)
 
@@ -60,7 +61,7 @@ def query_hotpluggable_cpus(ctx: CommandContext, args: dict[str, Any]) -> Any:
 
 @command("query-machines")
 def query_machines_(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    return query_machines(cast(Profile, ctx.machine.profile))
+    return query_machines(ctx.machine.profile)
 
 
 @command("x-query-numa")

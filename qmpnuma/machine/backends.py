@@ -27,6 +27,8 @@ from typing import Any
 from qmpnuma.errors import MachineError, OptionError
 from qmpnuma.machine.cli_syntax import OptsReader, is_identifier, split_qemu_opts
 from qmpnuma.options.keyval import parse_json_option
+from qmpnuma.profiles.profile import ObjectProperties, Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 from qmpnuma.qobject.hashing import qdict_order
 
 RAM = "memory-backend-ram"
@@ -83,9 +85,11 @@ _MEMBERS_2_9: dict[str, tuple[tuple[str, str], ...]] = {
 _MANDATORY = {RAM: ("size",), FILE: ("size", "mem-path"), MEMFD: ("size",)}
 
 
-def backend_members(qom_type: str, profile: str = "7.2") -> tuple[tuple[str, str], ...]:
+def backend_members(
+    qom_type: str, profile: Profile = DEFAULT_PROFILE
+) -> tuple[tuple[str, str], ...]:
     """Property names and kinds a backend class accepts, in QAPI schema order."""
-    if profile == "2.9":
+    if profile.object_properties is ObjectProperties.QOM_PROPERTIES:
         return _MEMBERS_2_9[qom_type]
     return _COMMON_MEMBERS + _EXTRA_MEMBERS[qom_type]
 
@@ -119,13 +123,13 @@ class MemoryBackend:
     mapped: bool = False
     #: Created by the board (``pc.ram``) rather than by the user.
     implicit: bool = False
-    profile: str = "7.2"
+    profile: Profile = DEFAULT_PROFILE
 
     def memdev_info(self) -> dict[str, Any]:
         """The ``Memdev`` of ``query-memdev`` in QAPI member order (7.2 adds share/reserve)."""
         info: dict[str, Any] = {"id": self.id, "size": self.size, "merge": self.merge,
                                 "dump": self.dump, "prealloc": self.prealloc}
-        if self.profile != "2.9":
+        if self.profile.memdev_reports_share_reserve:
             info["share"] = self.share
             info["reserve"] = self.reserve
         info["host-nodes"] = list(self.host_nodes)
@@ -146,7 +150,9 @@ class ObjectRequest:
         return self.qom_type in BACKEND_TYPES
 
 
-def parse_object_option(text: str, seen_ids: Sequence[str], profile: str = "7.2") -> tuple[
+def parse_object_option(
+    text: str, seen_ids: Sequence[str], profile: Profile = DEFAULT_PROFILE
+) -> tuple[
     ObjectRequest, list[str]
 ]:
     """The argv-time part of ``-object`` (QemuOpts + OptsVisitor over ``ObjectOptions``).
@@ -154,7 +160,7 @@ def parse_object_option(text: str, seen_ids: Sequence[str], profile: str = "7.2"
     Returns the request and short-form-boolean warning lines (without prefix).  Raises
     ``OptionError``; the caller adds the ``-object ...:`` location.
     """
-    if text.startswith("{") and profile != "2.9":
+    if text.startswith("{") and profile.object_properties is ObjectProperties.QAPI_OBJECT_OPTIONS:
         return parse_object_json(text, profile), []
     pairs, warnings = split_qemu_opts(text, "qom-type")
     ids = [value for key, value in pairs if key == "id"]
@@ -169,12 +175,13 @@ def parse_object_option(text: str, seen_ids: Sequence[str], profile: str = "7.2"
             raise OptionError(f"Duplicate ID '{ident}' for object")
     reader = OptsReader([(k, v) for k, v in pairs])
     qom_type = reader.scalar("qom-type")
-    backend_types = BACKEND_TYPES_2_9 if profile == "2.9" else BACKEND_TYPES
-    others = OTHER_OBJECT_TYPES_2_9 if profile == "2.9" else OTHER_OBJECT_TYPES_7_2
+    qom_properties = profile.object_properties is ObjectProperties.QOM_PROPERTIES
+    backend_types = BACKEND_TYPES_2_9 if qom_properties else BACKEND_TYPES
+    others = OTHER_OBJECT_TYPES_2_9 if qom_properties else OTHER_OBJECT_TYPES_7_2
     if qom_type is None:
         raise OptionError("Parameter 'qom-type' is missing")
     if qom_type not in backend_types and qom_type not in others:
-        if profile == "2.9":
+        if qom_properties:
             raise OptionError(f"invalid object type: {qom_type}")
         raise OptionError(f"Parameter 'qom-type' does not accept value '{qom_type}'")
     ident = reader.require("id")
@@ -189,7 +196,7 @@ def parse_object_option(text: str, seen_ids: Sequence[str], profile: str = "7.2"
     for name in _MANDATORY[qom_type]:
         if name not in props:
             raise OptionError(f"Parameter '{name}' is missing")
-    if profile == "2.9":
+    if qom_properties:
         for key, _ in pairs:
             if key not in reader.visited:
                 raise OptionError(f"Property '.{key}' not found")
@@ -197,7 +204,7 @@ def parse_object_option(text: str, seen_ids: Sequence[str], profile: str = "7.2"
     return ObjectRequest(qom_type, ident, props), warnings
 
 
-def parse_object_json(text: str, profile: str = "7.2") -> ObjectRequest:
+def parse_object_json(text: str, profile: Profile = DEFAULT_PROFILE) -> ObjectRequest:
     """``-object {JSON}``: the QObject input visitor over ``ObjectOptions`` (7.2).
 
     Unlike the QemuOpts form there is no id bookkeeping at parse time: a duplicate id only
@@ -209,7 +216,8 @@ def parse_object_json(text: str, profile: str = "7.2") -> ObjectRequest:
         raise OptionError("Parameter 'qom-type' is missing")
     if not isinstance(qom_type, str):
         raise OptionError("Invalid parameter type for 'qom-type', expected: string")
-    others = OTHER_OBJECT_TYPES_2_9 if profile == "2.9" else OTHER_OBJECT_TYPES_7_2
+    qom_properties = profile.object_properties is ObjectProperties.QOM_PROPERTIES
+    others = OTHER_OBJECT_TYPES_2_9 if qom_properties else OTHER_OBJECT_TYPES_7_2
     if qom_type not in BACKEND_TYPES and qom_type not in others:
         raise OptionError(f"Parameter 'qom-type' does not accept value '{qom_type}'")
     ident = value.get("id")
@@ -286,7 +294,7 @@ def build_backend(
     request: ObjectRequest,
     *,
     smp_cpus: int,
-    profile: str = "7.2",
+    profile: Profile = DEFAULT_PROFILE,
     canonical_ramblock_id: bool = False,
 ) -> MemoryBackend:
     """Run the property setters (stage 2) and return the not yet completed backend.
@@ -312,10 +320,10 @@ def build_backend(
     return backend
 
 
-def _set_property(backend: MemoryBackend, name: str, value: Any, profile: str) -> None:
+def _set_property(backend: MemoryBackend, name: str, value: Any, profile: Profile) -> None:
     if name == "size":
         if value == 0:
-            if profile == "2.9":
+            if profile.object_properties is ObjectProperties.QOM_PROPERTIES:
                 raise MachineError(f"Property '{backend.qom_type}.size' doesn't take value '0'")
             raise _zero_value_error("size", backend.qom_type, 0)
         backend.size = int(value)

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.cpu_slots import CpuProps, CpuSlot, X86TopoIds, apic_id_from_ids
-from qmpnuma.machine.machine_types import Profile
 from qmpnuma.machine.smp import CpuTopology
+from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 #: Properties of an x86 CPU device that address a slot.
 CPU_ID_PROPERTIES = ("socket-id", "die-id", "core-id", "thread-id")
@@ -40,7 +41,7 @@ def find_plug_slot(
     driver: str,
     cpu_type: str,
     props: CpuProps,
-    profile: Profile = "7.2",
+    profile: Profile = DEFAULT_PROFILE,
 ) -> tuple[CpuSlot, int | None]:
     """Validate a CPU device about to be plugged; return its slot and the node id the device
     ends up with (None when NUMA is not configured and no node-id was given).
@@ -48,9 +49,9 @@ def find_plug_slot(
     ``props`` holds the integer CPU properties the user set (``socket-id``, ``die-id``,
     ``core-id``, ``thread-id``, ``node-id``). Raises ``MachineError`` with QEMU's text.
     """
-    if profile == "7.2" and driver != cpu_type:
+    if profile.cpu_plug_checks_type and driver != cpu_type:
         raise MachineError(f"Invalid CPU type, expected cpu type: '{cpu_type}'")
-    if profile == "2.9":
+    if not profile.cpu_props_node_and_die:
         for name in ("die-id", "node-id"):
             if name in props:
                 raise MachineError(f"Property '.{name}' not found")
@@ -65,7 +66,7 @@ def find_plug_slot(
     thread_id = _given(props, "thread-id")
 
     _check_id("socket-id", socket_id, max_socket)
-    if profile == "7.2":
+    if profile.smp_accepts_dies:
         _check_id("die-id", die_id, dies - 1)
     _check_id("core-id", core_id, cores - 1)
     _check_id("thread-id", thread_id, threads - 1)
@@ -75,7 +76,7 @@ def find_plug_slot(
     slot = next((s for s in slots if s.apic_id == apic_id), None)
     if slot is None:
         where = f"socket: {socket_id}, "
-        if profile == "7.2":
+        if profile.smp_accepts_dies:
             where += f"die: {die_id}, "
         where += f"core: {core_id}, thread: {thread_id}"
         raise MachineError(
@@ -84,7 +85,7 @@ def find_plug_slot(
     if slot.present:
         raise MachineError(f"CPU[{slot.cpu_index}] with APIC ID {apic_id} exists")
 
-    if profile == "2.9":
+    if not profile.cpu_props_node_and_die:
         return slot, None
     node_id = props.get("node-id", -1)
     if node_id < 0:

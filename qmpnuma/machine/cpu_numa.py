@@ -23,11 +23,6 @@ from qmpnuma.machine.machine_types import MachineType
 #: ``-numa cpu`` / slot properties in the order QEMU checks their support.
 _SUPPORT_CHECK_ORDER = ("thread-id", "core-id", "cluster-id", "socket-id", "die-id")
 
-PARTIAL_MAPPING_WARNING_7_2 = (
-    "All CPU(s) up to maxcpus should be described in NUMA config, ability to start up with "
-    "partial NUMA mappings is obsoleted and will be removed in future"
-)
-PARTIAL_MAPPING_WARNING_2_9 = "All CPU(s) up to maxcpus should be described in NUMA config"
 
 
 #: The `CpuSlot` attribute holding each id (cluster-id has none: it is never supported).
@@ -161,7 +156,8 @@ def finish_cpu_numa(
     hmat_initiators: MutableMapping[int, int] | None = None,
 ) -> list[str]:
     """7.2 ``machine_numa_finish_cpu_init``: give every unmapped slot a node; return the
-    warning texts (W1) when only some slots had been mapped explicitly."""
+    warning (W1, its first line: the profile's ``texts.partial_numa_mapping`` follows it) when
+    only some slots had been mapped explicitly."""
     default_mapping = all(slot.node_id is None for slot in slots)
     unmapped: list[str] = []
     for slot in slots:
@@ -174,10 +170,7 @@ def finish_cpu_numa(
         set_cpu_numa_node(slots, _index_props(slot, node_id), hmat_initiators)
     if not unmapped:
         return []
-    return [
-        "CPU(s) not present in any NUMA nodes: " + ", ".join(unmapped),
-        PARTIAL_MAPPING_WARNING_7_2,
-    ]
+    return ["CPU(s) not present in any NUMA nodes: " + ", ".join(unmapped)]
 
 
 # --- 2.9 profile -------------------------------------------------------------------------
@@ -208,7 +201,7 @@ def legacy_finish_cpu_numa(
 ) -> list[str]:
     """2.9 ``parse_numa_opts`` tail: default fill (by socket on PC boards, round-robin
     elsewhere) when no node lists CPUs, then ``validate_numa_cpus`` — C4 overlap is an
-    error, W1 gaps return two warning texts."""
+    error, W1 gaps return the first warning line (``texts.partial_numa_mapping`` follows)."""
     maxcpus = len(slots)
     for node_id in range(num_nodes):
         node_cpus.setdefault(node_id, set())
@@ -231,10 +224,7 @@ def legacy_finish_cpu_numa(
     missing = set(range(maxcpus)) - seen
     if not missing:
         return []
-    return [
-        f"CPU(s) not present in any NUMA nodes: {_enumerate(missing)}",
-        PARTIAL_MAPPING_WARNING_2_9,
-    ]
+    return [f"CPU(s) not present in any NUMA nodes: {_enumerate(missing)}"]
 
 
 def legacy_node_for_cpu(node_cpus: Mapping[int, set[int]], num_nodes: int, cpu_index: int) -> int:

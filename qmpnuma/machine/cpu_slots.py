@@ -9,11 +9,13 @@ QEMU describes each CPU the machine could ever have (``maxcpus`` of them) by a s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from qmpnuma.machine.machine_types import MachineType, Profile
+from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.smp import CpuTopology
+from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 #: Suffix of x86 CPU QOM types in qemu-system-x86_64 (``qemu64`` → ``qemu64-x86_64-cpu``).
 X86_CPU_TYPE_SUFFIX = "-x86_64-cpu"
@@ -122,23 +124,25 @@ class CpuSlot:
     hotplugged: bool = False
     #: Host thread id reported by query-cpus-fast (any integer; real QEMU shows a host TID).
     host_thread_id: int = 0
+    #: Values `qom-set` gave the vCPU's writable properties (a new vCPU starts without any).
+    qom_values: dict[str, Any] = field(default_factory=dict)
 
     @property
     def present(self) -> bool:
         """True while a CPU is realized in this slot."""
         return self.qom_path is not None
 
-    def props(self, profile: Profile = "7.2") -> dict[str, Any]:
+    def props(self, profile: Profile = DEFAULT_PROFILE) -> dict[str, Any]:
         """``CpuInstanceProperties`` of the slot (wire names, QAPI member order).
 
         ``node-id`` only once assigned (never in 2.9); ``die-id`` only with several dies;
         ``cluster-id`` is never reported on x86.
         """
         props: dict[str, Any] = {}
-        if self.node_id is not None and profile == "7.2":
+        if self.node_id is not None and profile.cpu_props_node_and_die:
             props["node-id"] = self.node_id
         props["socket-id"] = self.socket_id
-        if self.has_die_id and profile == "7.2":
+        if self.has_die_id and profile.cpu_props_node_and_die:
             props["die-id"] = self.die_id
         props["core-id"] = self.core_id
         props["thread-id"] = self.thread_id
@@ -171,7 +175,7 @@ def peripheral_qom_path(device_id: str | None, anonymous_index: int = 0) -> str:
     return f"/machine/peripheral-anon/device[{anonymous_index}]"
 
 
-def build_slots(topology: CpuTopology, profile: Profile = "7.2") -> list[CpuSlot]:
+def build_slots(topology: CpuTopology, profile: Profile = DEFAULT_PROFILE) -> list[CpuSlot]:
     """All ``maxcpus`` slots in cpu-index order; the first ``cpus`` of them hold boot CPUs."""
     slots = []
     for index in range(topology.maxcpus):
@@ -183,7 +187,7 @@ def build_slots(topology: CpuTopology, profile: Profile = "7.2") -> list[CpuSlot
             core_id=ids.core_id,
             thread_id=ids.thread_id,
             apic_id=apic_id_from_ids(topology, ids),
-            has_die_id=profile == "7.2" and topology.dies > 1,
+            has_die_id=profile.smp_accepts_dies and topology.dies > 1,
         )
         if index < topology.cpus:
             slot.qom_path = boot_cpu_qom_path(index)

@@ -23,8 +23,10 @@ from qmpnuma.machine.cpu_slots import (
     cpu_type_for_model,
     hyperthreading_warning,
 )
-from qmpnuma.machine.machine_types import MachineType, Profile
+from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.smp import CpuTopology
+from qmpnuma.profiles.profile import NumaState, Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 #: ``pc`` reported by 2.9's query-cpus for a CPU at reset (CS base 0xffff0000 + IP 0xfff0).
 X86_RESET_PC = 0xFFFF_FFF0
@@ -43,7 +45,7 @@ class MachineCpus:
         self,
         topology: CpuTopology,
         machine_type: MachineType,
-        profile: Profile = "7.2",
+        profile: Profile = DEFAULT_PROFILE,
         cpu_model: str | None = None,
         first_host_thread_id: int = 1000,
     ) -> None:
@@ -112,7 +114,7 @@ class MachineCpus:
         hmat_initiators: MutableMapping[int, int] | None = None,
     ) -> None:
         """``-numa node,nodeid=N,cpus=...`` (errors N4, N5, N15 in 7.2; N4 in 2.9)."""
-        if self.profile == "2.9":
+        if self.profile.numa_state is NumaState.GLOBAL_NUMA_INFO:
             cpu_numa.legacy_assign_node_cpus(
                 self._legacy_node_cpus, node_id, cpu_indexes, len(self.slots)
             )
@@ -134,11 +136,15 @@ class MachineCpus:
         """Complete the CPU-to-node mapping for ``num_nodes`` (> 0) nodes; return warning
         texts (W1). 2.9 raises C4 (``CPU(s) present in multiple NUMA nodes: ...``)."""
         self.num_nodes = num_nodes
-        if self.profile == "2.9":
-            return cpu_numa.legacy_finish_cpu_numa(
+        if self.profile.numa_state is NumaState.GLOBAL_NUMA_INFO:
+            warnings = cpu_numa.legacy_finish_cpu_numa(
                 self._legacy_node_cpus, num_nodes, self.slots, self.machine_type
             )
-        return cpu_numa.finish_cpu_numa(self.slots, num_nodes, hmat_initiators)
+        else:
+            warnings = cpu_numa.finish_cpu_numa(self.slots, num_nodes, hmat_initiators)
+        if warnings:
+            warnings.append(self.profile.texts.partial_numa_mapping)
+        return warnings
 
     # --- lookups ------------------------------------------------------------------------
 
@@ -155,7 +161,7 @@ class MachineCpus:
     def numa_get_node_for_cpu(self, cpu_index: int) -> int:
         """Seed (2.9) ``numa_get_node_for_cpu``: the CPU's node, or the number of nodes when
         it is in none."""
-        if self.profile == "2.9":
+        if self.profile.numa_state is NumaState.GLOBAL_NUMA_INFO:
             return cpu_numa.legacy_node_for_cpu(
                 self._legacy_node_cpus, self.num_nodes, cpu_index
             )
@@ -191,6 +197,7 @@ class MachineCpus:
             raise MachineError(f"virt: device plug request for unsupported device type: {driver}")
         slot.qom_path = qom_path
         slot.hotplugged = True
+        slot.qom_values = {}
         slot.host_thread_id = self._take_host_thread_id(slot.cpu_index)
         return slot
 
@@ -268,7 +275,7 @@ class MachineCpus:
         for slot in self.present_cpus:
             marker = "*" if slot.cpu_index == current_cpu else " "
             text = f"{marker} CPU #{slot.cpu_index}:"
-            if self.profile == "2.9":
+            if self.profile.hmp_info_cpus_shows_pc:
                 text += f" pc=0x{X86_RESET_PC:016x}"
                 if slot.cpu_index != 0:
                     text += " (halted)"

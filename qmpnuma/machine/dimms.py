@@ -17,6 +17,8 @@ from typing import Any
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.backends import FILE, MEMFD, MemoryBackend
 from qmpnuma.machine.memory import MemoryConfig, RamLayout
+from qmpnuma.profiles.profile import DimmPlug, Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 MiB = 1 << 20
 #: Alignment of anonymous RAM on x86-64 Linux hosts (``QEMU_VMALLOC_ALIGN``).
@@ -93,7 +95,7 @@ class DimmBank:
         memory: MemoryConfig,
         layout: RamLayout,
         enforce_aligned_dimm: bool,
-        profile: str = "7.2",
+        profile: Profile = DEFAULT_PROFILE,
         acpi: bool = True,
     ) -> None:
         self.memory = memory
@@ -134,7 +136,7 @@ class DimmBank:
             backend = backends.get(request.memdev)
             if backend is None:
                 raise MachineError(f"Device '{request.memdev}' not found", "DeviceNotFound")
-        if self.profile == "2.9":
+        if self.profile.dimm_plug is DimmPlug.PC_DIMM_MEMORY_PLUG:
             return self._plug_2_9(request, backend, num_nodes, hotplugged)
         if not self.acpi:
             raise MachineError(

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any, Literal, cast
+from functools import cached_property, partial
+from typing import Any, Literal
 
 from qmpnuma.errors import ConfigError, MachineError, OptionError
 from qmpnuma.facts import device_model_names
@@ -50,12 +50,15 @@ from qmpnuma.machine.memory import (
     resolve_memory_7_2,
     scan_memory_option,
 )
+from qmpnuma.machine.monitors import MonitorConfig, monitor_config
 from qmpnuma.machine.numa import NumaConfig, RamBlockNotifier
 from qmpnuma.machine.qom_order import ObjectsContainer
 from qmpnuma.machine.smp import CpuTopology, default_topology, parse_smp
 from qmpnuma.options.argv import ArgvError, ArgvOption, check_supported, option_location, split_argv
 from qmpnuma.options.keyval import is_json_form, parse_json_option
 from qmpnuma.options.qemuopts import parse_opts
+from qmpnuma.profiles.profile import MemoryParser, NumaState
+from qmpnuma.profiles.registry import DEFAULT_PROFILE, get_profile
 
 #: Options QEMU accepts that this model records but does not interpret (the server uses
 #: some of them: ``-qmp``, ``-chardev``, ``-mon``, ``-S``, ``-name``, ``-uuid``,
@@ -101,7 +104,6 @@ GENERIC_MACHINE_PROPERTIES = frozenset(
 )
 
 RunState = Literal["prelaunch", "running", "paused", "shutdown", "guest-panicked", "inmigrate"]
-SMP_MEMBERS = ("cpus", "sockets", "dies", "clusters", "cores", "threads", "maxcpus")
 
 
 class _StartupFailure(Exception):
@@ -175,13 +177,13 @@ class RecordedOption:
 class Machine:
     """A machine as QEMU 7.2 (or 2.9) would have built it, with its run state and devices."""
 
-    def __init__(self, machine_type: MachineType, profile: str, progname: str) -> None:
+    def __init__(self, machine_type: MachineType, profile: Profile, progname: str) -> None:
         self.machine_type = machine_type
         self.profile = profile
         self.progname = progname
         self.machine_props: dict[str, str] = {}
         self.topology: CpuTopology = default_topology()
-        self.cpus = MachineCpus(self.topology, machine_type, cast(Profile, profile))
+        self.cpus = MachineCpus(self.topology, machine_type, profile)
         self.memory = MemoryConfig(machine_type.default_ram_size,
                                    machine_type.default_ram_size, 0)
         self.layout: RamLayout = compute_layout(self.memory, machine_type)
@@ -216,11 +218,11 @@ class Machine:
 
     @classmethod
     def from_argv(
-        cls, args: Sequence[str], profile: str = "7.2", progname: str = "qmpnuma"
+        cls, args: Sequence[str], profile: Profile | str = DEFAULT_PROFILE,
+        progname: str = "qmpnuma"
     ) -> Machine:
         """Build the machine for ``args`` (argv without argv[0]) or raise ``ConfigError``."""
-        if profile not in ("7.2", "2.9"):
-            raise ValueError(f"unknown profile {profile!r}")
+        profile = get_profile(profile)  # ValueError for an unknown name
         builder = _Builder(args, profile, progname)
         try:
             return builder.build()
@@ -232,6 +234,12 @@ class Machine:
     def option_values(self, name: str) -> list[str | None]:
         """Arguments of every recorded occurrence of an unmodelled option (e.g. ``"qmp"``)."""
         return [opt.arg for opt in self.options if opt.name == name]
+
+    @cached_property
+    def monitors(self) -> MonitorConfig:
+        """The chardevs and monitors of `-chardev`/`-qmp`/`-mon` (read once, on first use;
+        raises `MonitorOptionError` for one QEMU refuses)."""
+        return monitor_config(self.options)
 
     def has_option(self, name: str) -> bool:
         return any(opt.name == name for opt in self.options)
@@ -557,7 +565,7 @@ class Machine:
 class _Builder:
     """The start-up sequence of ``qemu_init`` for one command line."""
 
-    def __init__(self, args: Sequence[str], profile: str, progname: str) -> None:
+    def __init__(self, args: Sequence[str], profile: Profile, progname: str) -> None:
         self.args = args
         self.profile = profile
         self.out = _Printer(progname)
@@ -604,14 +612,12 @@ class _Builder:
         self._guard(lambda: self._apply_machine_props(machine))
         self._guard(lambda: self._apply_smp(machine))
         self._apply_memory(machine)
-        if machine_type.deprecated and self.profile == "7.2":
-            self.out.warn(
-                f"Machine type '{machine_type.name}' is deprecated: old and unattended - "
-                "use a newer version instead"
-            )
+        deprecation = self.profile.texts.deprecated_machine
+        if machine_type.deprecated and deprecation is not None:
+            self.out.warn(deprecation.format(name=machine_type.name))
         self._create_objects(machine)
         self._guard(self._check_cpu_model)
-        if self.profile == "2.9":
+        if self.profile.numa_state is NumaState.GLOBAL_NUMA_INFO:
             self._numa_2_9(machine)
         else:
             self._guard(lambda: self._resolve_ram_memdev(machine))
@@ -672,7 +678,7 @@ class _Builder:
             _, warnings = split_qemu_opts(arg, "type")
             self.numa_opts.append(opt)
         elif name == "device":
-            if self.profile == "7.2" and is_json_form(arg):
+            if self.profile.device_accepts_json and is_json_form(arg):
                 # 7.2 reads a `-device` starting with '{' as JSON (libvirt passes it so) and
                 # turns the members into option text as qemu_opts_from_qdict does.
                 members = parse_json_option(arg).items()
@@ -704,7 +710,7 @@ class _Builder:
     def _resolve_type(self) -> MachineType:
         name = self.machine_opts.get("type")
         try:
-            return resolve_machine_type(name, cast(Profile, self.profile))
+            return resolve_machine_type(name, self.profile)
         except MachineError as err:
             raise self.out.fail(err.message, None, err.hints) from None
 
@@ -733,8 +739,7 @@ class _Builder:
 
     def _apply_smp(self, machine: Machine) -> None:
         config: dict[str, int] = {}
-        allowed = SMP_MEMBERS if self.profile == "7.2" else (
-            "cpus", "sockets", "cores", "threads", "maxcpus")
+        allowed = self.profile.smp_members
         values = dict(self.smp_pairs)
         for key in allowed:
             if key in values:
@@ -747,18 +752,18 @@ class _Builder:
                 raise MachineError(f"Parameter 'smp.{key}' is unexpected")
         smp_warnings: list[str] = []
         try:
-            topology = parse_smp(config, machine.machine_type, cast(Profile, self.profile),
+            topology = parse_smp(config, machine.machine_type, self.profile,
                                  smp_warnings)
         finally:
             for warning in smp_warnings:
                 self.out.warn(warning)
         machine.topology = topology
-        machine.cpus = MachineCpus(topology, machine.machine_type, cast(Profile, self.profile),
+        machine.cpus = MachineCpus(topology, machine.machine_type, self.profile,
                                    cpu_model=self.cpu_model)
 
     def _apply_memory(self, machine: Machine) -> None:
         mt = machine.machine_type
-        if self.profile == "2.9":
+        if self.profile.memory_parser is MemoryParser.SET_MEMORY_OPTIONS:
             location = self.memory_text.location if self.memory_text else None
             try:
                 config = resolve_memory_2_9(self.memory_text, mt)
@@ -787,12 +792,12 @@ class _Builder:
         """
         for opt, request in self.objects:
             if not request.is_backend:
-                location = option_location(opt) if self.profile == "2.9" else None
+                location = option_location(opt) if self.profile.object_errors_located else None
                 self._guard(partial(machine._add_other_object, request.qom_type, request.id),
                             location)
         for opt, request in self.objects:
             if request.is_backend:
-                location = option_location(opt) if self.profile == "2.9" else None
+                location = option_location(opt) if self.profile.object_errors_located else None
                 self._guard(partial(machine._create_backend, request, qmp=False), location)
 
     def _resolve_ram_memdev(self, machine: Machine) -> None:

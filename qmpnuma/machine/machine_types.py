@@ -1,24 +1,38 @@
-"""The x86_64 machine types qmpnuma knows, as data, for both profiles.
+"""The x86_64 machine types of a profile, built from its machine catalogue.
 
 QEMU decides many NUMA, memory and CPU rules by looking at flags of the machine *class*
 (``-M pc-i440fx-6.1`` prefers sockets, ``pc-i440fx-5.0`` still accepts ``-numa node,mem=``, ...).
-This module holds those flags in one immutable table per profile so that every other part of
+This module builds those flags into one immutable table per profile so that every other part of
 the model asks the machine type instead of comparing version strings itself.
 
-Sources: ``qemu-system-x86_64 -machine help`` and ``query-machines`` of the real QEMU 7.2.22
-binary (names, aliases, ``cpu-max``, ``numa-mem-supported``, ``deprecated``, default CPU / RAM
-ids, and the order of the ``query-machines`` answer); the per-version compat settings of
-``hw/i386/pc_piix.c`` / ``pc_q35.c`` for the flags that are not visible over QMP.
+The data lives in the profile (``Profile.machines``: the versions of each family, the flags of
+the newest types, the ``query-machines`` order) and in the cumulative compat rows of
+:mod:`qmpnuma.profiles.compat`; a type's flags are its profile's newest flags with every compat
+row covering its version applied, newest row first, as QEMU's ``*_machine_options`` chain does.
+The fixed parts (descriptions, default CPU and RAM ids) come from ``-machine help`` and
+``query-machines`` of the real QEMU 7.2.22 binary.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any, Literal
 
 from qmpnuma.errors import MachineError
+from qmpnuma.profiles.compat import compat_rows
+from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
-Profile = Literal["7.2", "2.9"]
+__all__ = [
+    "MachineType",
+    "Profile",
+    "default_machine_type",
+    "machine_help_text",
+    "machine_types",
+    "query_machines",
+    "resolve_machine_type",
+]
 
 Family = Literal["pc", "q35", "isapc", "microvm", "none", "x-remote"]
 
@@ -109,8 +123,11 @@ class MachineType:
             return lowmem, ram_size - lowmem
         return ram_size, 0
 
-    def machine_info(self, profile: Profile = "7.2") -> dict[str, Any]:
-        """One ``MachineInfo`` of ``query-machines`` (wire names, QAPI member order)."""
+    def machine_info(self, profile: Profile = DEFAULT_PROFILE) -> dict[str, Any]:
+        """One ``MachineInfo`` of ``query-machines`` (wire names, QAPI member order).
+
+        The optional members after ``hotpluggable-cpus`` are those the profile reports.
+        """
         info: dict[str, Any] = {"name": self.name}
         if self.alias is not None:
             info["alias"] = self.alias
@@ -118,13 +135,15 @@ class MachineType:
             info["is-default"] = True
         info["cpu-max"] = self.cpu_max
         info["hotpluggable-cpus"] = self.hotpluggable_cpus
-        if profile == "7.2":
-            info["numa-mem-supported"] = self.numa_mem_supported
-            info["deprecated"] = self.deprecated
-            if self.default_cpu_type is not None:
-                info["default-cpu-type"] = self.default_cpu_type
-            if self.default_ram_id is not None:
-                info["default-ram-id"] = self.default_ram_id
+        optional = {
+            "numa-mem-supported": self.numa_mem_supported,
+            "deprecated": self.deprecated,
+            "default-cpu-type": self.default_cpu_type,
+            "default-ram-id": self.default_ram_id,
+        }
+        for member in profile.machines.info_members:
+            if optional[member] is not None:
+                info[member] = optional[member]
         return info
 
 
@@ -132,59 +151,59 @@ def _version_text(version: tuple[int, ...]) -> str:
     return ".".join(str(part) for part in version)
 
 
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def _with_compat(machine_type: MachineType, profile: Profile) -> MachineType:
+    """The newest flags of the family, then every compat row that covers the type's version,
+    newest row first (QEMU's ``pc_*_X_Y_machine_options`` call the next version's first)."""
+    assert machine_type.version is not None
+    settings = dict(profile.machines.newest[machine_type.family])
+    for row in compat_rows(profile.release):
+        if machine_type.family in row.families and machine_type.version <= row.version:
+            settings.update(row.settings)
+    return replace(machine_type, **settings)
+
+
 def _pc_type(version: tuple[int, ...], newest: tuple[int, ...], profile: Profile) -> MachineType:
     """An i440FX machine type with the compat flags of its version."""
     name = f"pc-i440fx-{_version_text(version)}"
     if version < (1, 4):
         name = f"pc-{_version_text(version)}"
-    return MachineType(
+    return _with_compat(MachineType(
         name=name,
         family="pc",
         version=version,
         description=_PC_DESC,
         alias="pc" if version == newest else None,
         is_default=version == newest,
-        cpu_max=255,
         hotpluggable_cpus=True,
-        numa_mem_supported=version <= (5, 0),
-        deprecated=profile == "7.2" and version <= (1, 7),
         default_cpu_type="qemu64-x86_64-cpu",
         default_ram_id="pc.ram",
-        prefer_sockets=version <= (6, 1),
-        dies_supported=profile == "7.2",
+        dies_supported=profile.smp_accepts_dies,
         numa_supported=True,
         has_cpu_index_to_socket_id=True,
-        auto_enable_numa_with_memhp=version >= (2, 11),
-        auto_enable_numa_with_memdev=version >= (5, 1),
-        gigabyte_align=version >= (2, 0),
-        enforce_aligned_dimm=version >= (2, 2),
         help_family="pc_piix",
-    )
+    ), profile)
 
 
 def _q35_type(version: tuple[int, ...], newest: tuple[int, ...], profile: Profile) -> MachineType:
-    """A Q35 machine type with the compat flags of its version (288 CPUs from 2.8 on)."""
-    return MachineType(
+    """A Q35 machine type with the compat flags of its version."""
+    return _with_compat(MachineType(
         name=f"pc-q35-{_version_text(version)}",
         family="q35",
         version=version,
         description=_Q35_DESC,
         alias="q35" if version == newest else None,
-        cpu_max=288 if version >= (2, 8) else 255,
         hotpluggable_cpus=True,
-        numa_mem_supported=version <= (5, 0),
         default_cpu_type="qemu64-x86_64-cpu",
         default_ram_id="pc.ram",
-        prefer_sockets=version <= (6, 1),
-        dies_supported=profile == "7.2",
+        dies_supported=profile.smp_accepts_dies,
         numa_supported=True,
         has_cpu_index_to_socket_id=True,
-        auto_enable_numa_with_memhp=version >= (2, 11),
-        auto_enable_numa_with_memdev=version >= (5, 1),
-        gigabyte_align=True,
-        enforce_aligned_dimm=True,
         help_family="pc_q35",
-    )
+    ), profile)
 
 
 def _isapc(profile: Profile) -> MachineType:
@@ -197,7 +216,7 @@ def _isapc(profile: Profile) -> MachineType:
         hotpluggable_cpus=True,
         default_cpu_type="486-x86_64-cpu",
         default_ram_id="pc.ram",
-        dies_supported=profile == "7.2",
+        dies_supported=profile.smp_accepts_dies,
         numa_supported=True,
         has_cpu_index_to_socket_id=True,
         auto_enable_numa_with_memhp=True,
@@ -207,7 +226,7 @@ def _isapc(profile: Profile) -> MachineType:
     )
 
 
-def _microvm() -> MachineType:
+def _microvm(profile: Profile) -> MachineType:
     return MachineType(
         name="microvm",
         family="microvm",
@@ -222,7 +241,7 @@ def _microvm() -> MachineType:
     )
 
 
-def _none_machine() -> MachineType:
+def _none_machine(profile: Profile) -> MachineType:
     return MachineType(
         name="none",
         family="none",
@@ -233,7 +252,7 @@ def _none_machine() -> MachineType:
     )
 
 
-def _x_remote() -> MachineType:
+def _x_remote(profile: Profile) -> MachineType:
     return MachineType(
         name="x-remote",
         family="x-remote",
@@ -242,77 +261,35 @@ def _x_remote() -> MachineType:
     )
 
 
-def _versions(*texts: str) -> list[tuple[int, ...]]:
-    return [tuple(int(part) for part in text.split(".")) for text in texts]
+_STANDALONE = {"isapc": _isapc, "microvm": _microvm, "none": _none_machine, "x-remote": _x_remote}
 
 
-_PC_VERSIONS_7_2 = _versions(
-    "1.4", "1.5", "1.6", "1.7", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8",
-    "2.9", "2.10", "2.11", "2.12", "3.0", "3.1", "4.0", "4.1", "4.2", "5.0", "5.1", "5.2",
-    "6.0", "6.1", "6.2", "7.0", "7.1", "7.2",
-)
-_Q35_VERSIONS_7_2 = _versions(
-    "2.4", "2.5", "2.6", "2.7", "2.8", "2.9", "2.10", "2.11", "2.12", "3.0", "3.1", "4.0",
-    "4.0.1", "4.1", "4.2", "5.0", "5.1", "5.2", "6.0", "6.1", "6.2", "7.0", "7.1", "7.2",
-)
-_PC_VERSIONS_2_9 = _versions(
-    "0.10", "0.11", "0.12", "0.13", "0.14", "0.15", "1.0", "1.1", "1.2", "1.3", "1.4", "1.5",
-    "1.6", "1.7", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8", "2.9",
-)
-_Q35_VERSIONS_2_9 = _versions("2.4", "2.5", "2.6", "2.7", "2.8", "2.9")
+@cache
+def machine_types(profile: Profile = DEFAULT_PROFILE) -> tuple[MachineType, ...]:
+    """Every machine type of the profile, in the order ``query-machines`` lists them.
 
-#: Order of the ``query-machines`` answer of the real QEMU 7.2.22 (GLib hash-table order of
-#: the machine classes; fixed for a given binary).
-QUERY_MACHINES_ORDER_7_2: tuple[str, ...] = (
-    "pc-q35-5.2", "pc-i440fx-2.12", "pc-i440fx-2.0", "pc-i440fx-6.2", "pc-q35-4.2",
-    "pc-i440fx-2.5", "pc-i440fx-4.2", "pc-i440fx-5.2", "pc-i440fx-1.5", "pc-q35-2.7",
-    "pc-q35-7.1", "pc-i440fx-2.2", "none", "pc-i440fx-2.7", "pc-q35-6.1", "pc-q35-2.4",
-    "pc-i440fx-7.1", "pc-q35-2.10", "x-remote", "pc-q35-5.1", "pc-i440fx-1.7", "pc-q35-2.9",
-    "pc-i440fx-2.11", "pc-q35-3.1", "pc-i440fx-6.1", "pc-q35-4.1", "pc-i440fx-2.4",
-    "pc-i440fx-4.1", "pc-i440fx-5.1", "pc-i440fx-2.9", "isapc", "pc-i440fx-1.4", "pc-q35-2.6",
-    "pc-i440fx-3.1", "pc-q35-2.12", "pc-q35-7.0", "pc-i440fx-2.1", "pc-q35-6.0",
-    "pc-i440fx-2.6", "pc-q35-4.0.1", "pc-i440fx-7.0", "pc-i440fx-1.6", "pc-q35-5.0",
-    "pc-q35-2.8", "pc-i440fx-2.10", "pc-q35-3.0", "pc-i440fx-6.0", "pc-q35-7.2", "pc-q35-4.0",
-    "microvm", "pc-i440fx-2.3", "pc-i440fx-4.0", "pc-i440fx-5.0", "pc-i440fx-2.8",
-    "pc-q35-6.2", "pc-q35-2.5", "pc-i440fx-3.0", "pc-i440fx-7.2", "pc-q35-2.11",
-)
-
-
-def _build_7_2() -> tuple[MachineType, ...]:
-    types = [_pc_type(v, _PC_VERSIONS_7_2[-1], "7.2") for v in _PC_VERSIONS_7_2]
-    types += [_q35_type(v, _Q35_VERSIONS_7_2[-1], "7.2") for v in _Q35_VERSIONS_7_2]
-    types += [_isapc("7.2"), _microvm(), _none_machine(), _x_remote()]
-    by_name = {t.name: t for t in types}
-    assert sorted(by_name) == sorted(QUERY_MACHINES_ORDER_7_2)
-    return tuple(by_name[name] for name in QUERY_MACHINES_ORDER_7_2)
-
-
-def _build_2_9() -> tuple[MachineType, ...]:
-    """QEMU 2.9's x86_64 machine types (no microvm, x-remote; no dies; no 7.2-only flags).
-
-    The order of 2.9's ``query-machines`` answer was never observed; newest first per family
-    is used.
+    Without a recorded order: newest first per family (i440FX, Q35), then the stand-alone
+    types in catalogue order.
     """
-    types = [_pc_type(v, _PC_VERSIONS_2_9[-1], "2.9") for v in reversed(_PC_VERSIONS_2_9)]
-    types += [_q35_type(v, _Q35_VERSIONS_2_9[-1], "2.9") for v in reversed(_Q35_VERSIONS_2_9)]
-    types += [_isapc("2.9"), _none_machine()]
-    return tuple(types)
+    catalogue = profile.machines
+    pc_versions = [_version(text) for text in catalogue.pc_versions]
+    q35_versions = [_version(text) for text in catalogue.q35_versions]
+    types = [_pc_type(v, pc_versions[-1], profile) for v in reversed(pc_versions)]
+    types += [_q35_type(v, q35_versions[-1], profile) for v in reversed(q35_versions)]
+    types += [_STANDALONE[name](profile) for name in catalogue.standalone]
+    if catalogue.query_order is None:
+        return tuple(types)
+    by_name = {t.name: t for t in types}
+    assert sorted(by_name) == sorted(catalogue.query_order)
+    return tuple(by_name[name] for name in catalogue.query_order)
 
 
-_TABLES: dict[str, tuple[MachineType, ...]] = {"7.2": _build_7_2(), "2.9": _build_2_9()}
+def default_machine_type(profile: Profile = DEFAULT_PROFILE) -> MachineType:
+    """The type used when ``-M`` is absent (the newest i440FX type of the profile)."""
+    return next(t for t in machine_types(profile) if t.is_default)
 
 
-def machine_types(profile: Profile = "7.2") -> tuple[MachineType, ...]:
-    """Every machine type of the profile, in the order ``query-machines`` lists them."""
-    return _TABLES[profile]
-
-
-def default_machine_type(profile: Profile = "7.2") -> MachineType:
-    """The type used when ``-M`` is absent (``pc-i440fx-7.2`` / ``pc-i440fx-2.9``)."""
-    return next(t for t in _TABLES[profile] if t.is_default)
-
-
-def resolve_machine_type(name: str | None, profile: Profile = "7.2") -> MachineType:
+def resolve_machine_type(name: str | None, profile: Profile = DEFAULT_PROFILE) -> MachineType:
     """Find a machine type by name or alias; ``None`` gives the default type.
 
     Raises ``MachineError`` with QEMU's text (``unsupported machine type`` and the
@@ -320,15 +297,15 @@ def resolve_machine_type(name: str | None, profile: Profile = "7.2") -> MachineT
     """
     if name is None:
         return default_machine_type(profile)
-    for machine_type in _TABLES[profile]:
+    for machine_type in machine_types(profile):
         if name in (machine_type.name, machine_type.alias):
             return machine_type
     raise MachineError(UNSUPPORTED_MACHINE_TYPE, hints=(MACHINE_HELP_HINT,))
 
 
-def query_machines(profile: Profile = "7.2") -> list[dict[str, Any]]:
+def query_machines(profile: Profile = DEFAULT_PROFILE) -> list[dict[str, Any]]:
     """The full ``query-machines`` return value of the profile."""
-    return [t.machine_info(profile) for t in _TABLES[profile]]
+    return [t.machine_info(profile) for t in machine_types(profile)]
 
 
 def _help_sort_key(machine_type: MachineType) -> tuple[int, str, list[int]]:
@@ -340,10 +317,10 @@ def _help_sort_key(machine_type: MachineType) -> tuple[int, str, list[int]]:
     return (0, machine_type.help_family, [-ord(ch) for ch in class_name] + [1])
 
 
-def machine_help_text(profile: Profile = "7.2") -> str:
+def machine_help_text(profile: Profile = DEFAULT_PROFILE) -> str:
     """The stdout text of ``-machine help`` (QEMU exits 0 after printing it)."""
     lines = ["Supported machines are:"]
-    for machine_type in sorted(_TABLES[profile], key=_help_sort_key):
+    for machine_type in sorted(machine_types(profile), key=_help_sort_key):
         if machine_type.alias is not None:
             lines.append(
                 f"{machine_type.alias:<20} {machine_type.description} "

@@ -23,6 +23,8 @@ from qmpnuma.machine.cli_syntax import (
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.options.numbers import NumberError
 from qmpnuma.options.numbers import parse_size as options_parse_size
+from qmpnuma.profiles.profile import MemoryParser, Profile, SizeSyntax
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -76,7 +78,7 @@ def _qemuopts_size(name: str, text: str) -> int:
 
 
 def scan_memory_option(
-    text: str, previous: MemoryOptionText | None, location: str, profile: str = "7.2"
+    text: str, previous: MemoryOptionText | None, location: str, profile: Profile = DEFAULT_PROFILE
 ) -> tuple[MemoryOptionText, list[str]]:
     """The argv-time part of ``-m``: split, validate each key's syntax, merge with earlier ``-m``.
 
@@ -93,9 +95,9 @@ def scan_memory_option(
     for key, value in pairs:
         if key not in merged:
             raise OptionError(f"Invalid parameter '{key}'")
-        if key in ("size", "maxmem") and profile == "2.9":
+        if key in ("size", "maxmem") and profile.memory_parser is MemoryParser.SET_MEMORY_OPTIONS:
             try:
-                options_parse_size(value, profile="2.9")
+                options_parse_size(value, profile=profile)
             except NumberError as err:
                 if err.errno == "ERANGE":
                     raise OptionError(
@@ -224,7 +226,7 @@ def resolve_memory_2_9(opts: MemoryOptionText | None, machine_type: MachineType)
 def _size_2_9(text: str) -> int:
     """2.9's ``strtod``-based ``qemu_strtosz`` (already syntax-checked at argv time)."""
     try:
-        return options_parse_size(text, profile="2.9")
+        return options_parse_size(text, syntax=SizeSyntax.STRTOD)
     except NumberError:
         return 0
 

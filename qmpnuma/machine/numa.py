@@ -25,6 +25,7 @@ from qmpnuma.machine.cpus import MachineCpus
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.options.numbers import NumberError
 from qmpnuma.options.numbers import parse_size as options_parse_size
+from qmpnuma.profiles.profile import NumaState, Profile
 
 NUMA_DISTANCE_MIN = 10
 NUMA_DISTANCE_DEFAULT = 20
@@ -36,8 +37,6 @@ HMAT_DISABLED = (
     "-machine hmat=on before using any of hmat specific options"
 )
 MEM_DEPRECATED = "Parameter -numa node,mem is deprecated, use -numa node,memdev instead"
-NUMA_TYPES_7_2 = ("node", "dist", "cpu", "hmat-lb", "hmat-cache")
-NUMA_TYPES_2_9 = ("node",)
 HMAT_HIERARCHIES = ("memory", "first-level", "second-level", "third-level")
 HMAT_DATA_TYPES = (
     "access-latency", "read-latency", "write-latency",
@@ -110,7 +109,7 @@ class OptionOutcome:
 class NumaConfig:
     """NUMA state of a machine (``NumaState``): nodes, distances, HMAT, address ranges."""
 
-    def __init__(self, machine_type: MachineType, profile: str, hmat_enabled: bool) -> None:
+    def __init__(self, machine_type: MachineType, profile: Profile, hmat_enabled: bool) -> None:
         self.machine_type = machine_type
         self.profile = profile
         self.hmat_enabled = hmat_enabled
@@ -144,7 +143,7 @@ class NumaConfig:
         pairs, _ = split_qemu_opts(text, "type")
         outcome = OptionOutcome()
         reader = OptsReader(pairs)
-        allowed = NUMA_TYPES_2_9 if self.profile == "2.9" else NUMA_TYPES_7_2
+        allowed = self.profile.numa_types
         kind = reader.scalar("type")
         if kind is None:
             raise OptionError("Parameter 'type' is missing")
@@ -163,7 +162,7 @@ class NumaConfig:
         return outcome
 
     def _require_numa(self) -> None:
-        if not self.machine_type.numa_supported and self.profile != "2.9":
+        if not self.machine_type.numa_supported and self.profile.numa_checks_machine_support:
             raise OptionError("NUMA is not supported by this machine-type")
 
     def _visit_node(
@@ -179,20 +178,20 @@ class NumaConfig:
         mem = self._visit_mem(reader)
         memdev = reader.scalar("memdev")
         initiator = None
-        if self.profile != "2.9":
+        if self.profile.numa_node_accepts_initiator:
             initiator = reader.uint("initiator", 16, "uint16_t")
         reader.check_all_visited()
         if mem is not None:
             # Legacy suffix-less format: a bare number counts MiB (7.2 re-parses the text).
             raw = reader.scalar("mem") or ""
-            if self.profile == "2.9":
+            if self.profile.numa_state is NumaState.GLOBAL_NUMA_INFO:
                 if raw and raw[-1].isdigit():
                     mem = (mem << 20) & ((1 << 64) - 1)
             else:
                 with contextlib.suppress(NumberError):
                     mem = options_parse_size(raw, "M")
         self._require_numa()
-        if self.profile == "2.9":
+        if self.profile.numa_state is NumaState.GLOBAL_NUMA_INFO:
             self._node_2_9(nodeid, cpu_list, mem, memdev, cpus, backends)
         else:
             self._node_7_2(nodeid, cpu_list, mem, memdev, initiator, cpus, backends, outcome)
@@ -202,7 +201,7 @@ class NumaConfig:
         if raw is None:
             return None
         try:
-            return options_parse_size(raw, profile="2.9" if self.profile == "2.9" else "7.2")
+            return options_parse_size(raw, profile=self.profile)
         except NumberError:
             raise OptionError("Parameter 'mem' expects a size value") from None
 

@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from qmpnuma.errors import MachineError
-from qmpnuma.machine.machine_types import MachineType, Profile
+from qmpnuma.machine.machine_types import MachineType
+from qmpnuma.profiles.profile import Profile, SmpParser
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 SMP_KEYS_7_2 = ("cpus", "maxcpus", "sockets", "dies", "clusters", "cores", "threads")
 SMP_KEYS_2_9 = ("cpus", "maxcpus", "sockets", "cores", "threads")
@@ -96,7 +98,7 @@ def default_topology() -> CpuTopology:
 def parse_smp(
     config: Mapping[str, int],
     machine_type: MachineType,
-    profile: Profile = "7.2",
+    profile: Profile = DEFAULT_PROFILE,
     warnings: list[str] | None = None,
 ) -> CpuTopology:
     """Complete and check an ``-smp`` configuration the way the profile's QEMU does.
@@ -105,7 +107,7 @@ def parse_smp(
     ``cpu-max`` check that ``vl.c`` does right after it. Warnings (7.2: explicit zero values)
     are appended to ``warnings`` when given.
     """
-    if profile == "2.9":
+    if profile.smp_parser is SmpParser.VL_SMP_PARSE:
         return _parse_smp_2_9(config, machine_type)
     return _parse_smp_7_2(config, machine_type, warnings)
 

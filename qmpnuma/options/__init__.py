@@ -3,7 +3,7 @@
 Modules, one job each:
 
 * :mod:`~qmpnuma.options.argv` – the argv walk (``split_argv``, ``option_location``) over the
-  option table in :mod:`~qmpnuma.options.option_table`;
+  option table of the profile (``Profile.options``, data in ``qmpnuma/profiles/qemu_X_Y.py``);
 * :mod:`~qmpnuma.options.qemuopts` – QemuOpts strings (``parse_opts``, ``parse_qemu_opts`` and
   the option lists of ``-m``, ``-numa``, ``-object``, ``-device``, ``-name``, ``-msg``, ...);
 * :mod:`~qmpnuma.options.keyval` – keyval strings (``-smp``, ``-machine``) and the JSON form;

@@ -40,7 +40,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qmpnuma.errors import OptionError
-from qmpnuma.options.option_table import option_table
+from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 #: The option a bare word stands for: QEMU adds it as the first IDE disk image.
 IMAGE_OPTION = "hda"
@@ -88,14 +89,14 @@ def _table_name(word: str) -> str:
     return word[1:]
 
 
-def split_argv(args: Sequence[str], *, profile: str = "7.2") -> list[ArgvOption]:
-    """Split ``args`` (argv without argv[0]) into options as QEMU 7.2 (or 2.9) does.
+def split_argv(args: Sequence[str], *, profile: Profile = DEFAULT_PROFILE) -> list[ArgvOption]:
+    """Split ``args`` (argv without argv[0]) into options as the profile's QEMU does.
 
-    ``profile`` picks the option table; the walk itself is the same in both versions.
+    ``profile.options`` is the option table; the walk itself is the same in both versions.
     Raises :class:`ArgvError` for the first unknown option (``invalid option``) or an option
     that needs an argument but ends the line (``requires an argument``).
     """
-    table = option_table(profile)
+    table = profile.options
     found: list[ArgvOption] = []
     position = 0
     while position < len(args):

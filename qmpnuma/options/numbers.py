@@ -6,12 +6,13 @@ Reproduced behaviour:
   string; like ``strtoull`` it accepts leading blanks, ``+``, and a ``-`` that wraps modulo 2**64.
 * :func:`parse_uint` / :func:`parse_uint_full` – ``strtoull`` that refuses negative numbers
   with ERANGE (used by the OptsVisitor with base 0: decimal, ``0x`` hex, leading-0 octal).
-* :func:`parse_size` – ``qemu_strtosz``. Profile ``"7.2"``: decimal integer part, optional
-  ``.fraction`` (only with a scaling suffix, no exponent, exact 64.64 fixed-point arithmetic,
-  rounded half up), ``0x`` hex without fraction (a suffix on hex is accepted with a deprecation
-  warning), any ``-`` rejected, results >= 2**64 are ERANGE. Profile ``"2.9"``: ``strtod``
-  based, so exponents and hex floats pass, negative values and values >= 0xfffffffffffffc00 are
-  ERANGE. :func:`parse_size_mib` is ``qemu_strtosz_MiB`` (suffix-less means MiB).
+* :func:`parse_size` – ``qemu_strtosz``, as the profile's ``size_syntax`` says.
+  ``SizeSyntax.STRTOSZ`` (7.2): decimal integer part, optional ``.fraction`` (only with a
+  scaling suffix, no exponent, exact 64.64 fixed-point arithmetic, rounded half up), ``0x`` hex
+  without fraction (a suffix on hex is accepted with a deprecation warning), any ``-`` rejected,
+  results >= 2**64 are ERANGE. ``SizeSyntax.STRTOD`` (2.9): ``strtod`` based, so exponents and
+  hex floats pass, negative values and values >= 0xfffffffffffffc00 are ERANGE.
+  :func:`parse_size_mib` is ``qemu_strtosz_MiB`` (suffix-less means MiB).
 * The error texts of the three parsers that report a bad size or number:
   QemuOpts (:func:`qemuopts_size`, :func:`qemuopts_number`, :func:`qemuopts_bool`:
   ``Parameter 'size' expects a non-negative number below 2^64`` + two hint lines, ``Value '%s'
@@ -28,8 +29,9 @@ from typing import Literal
 
 from qmpnuma.errors import OptionError
 from qmpnuma.options.cnum import UINT64_MAX, strtod, strtoull
+from qmpnuma.profiles.profile import Profile, SizeSyntax
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
-Profile = Literal["7.2", "2.9"]
 Errno = Literal["EINVAL", "ERANGE"]
 
 #: The hint QemuOpts appends to a bad size (printed on two lines after the error).
@@ -93,7 +95,7 @@ def _suffix_multiplier(char: str, unit: int) -> int | None:
     return None if power is None else unit**power
 
 
-def _strtosz_7_2(text: str, default_suffix: str, unit: int, warnings: list[str] | None) -> int:
+def _do_strtosz(text: str, default_suffix: str, unit: int, warnings: list[str] | None) -> int:
     """``do_strtosz`` of QEMU 6.0 … 7.2 with the caller requiring the whole text."""
     value, end, error = strtoull(text, 10)
     if end == 0:
@@ -150,7 +152,7 @@ def _finite(number: float) -> bool:
     return number == number and abs(number) != float("inf")
 
 
-def _strtosz_2_9(text: str, default_suffix: str, unit: int) -> int:
+def _strtod_strtosz(text: str, default_suffix: str, unit: int) -> int:
     """``do_strtosz`` of QEMU 2.9: one ``strtod`` scan, then the suffix."""
     value, end, error = strtod(text)
     if value != value or end == 0 or error is not None:
@@ -181,30 +183,36 @@ def parse_size(
     text: str,
     default_suffix: str = "B",
     *,
-    profile: Profile = "7.2",
+    profile: Profile = DEFAULT_PROFILE,
+    syntax: SizeSyntax | None = None,
     unit: int = 1024,
     warnings: list[str] | None = None,
 ) -> int:
     """``qemu_strtosz``: a byte count with an optional B/K/M/G/T/P/E suffix.
 
-    ``default_suffix`` applies when no suffix is written. In profile 7.2 a hex number with a
-    suffix appends QEMU's deprecation warning text (without program name or location) to
-    ``warnings`` when a list is given. Raises :class:`NumberError`.
+    ``default_suffix`` applies when no suffix is written; ``syntax`` overrides the profile's
+    ``size_syntax``. With ``SizeSyntax.STRTOSZ`` a hex number with a suffix appends QEMU's
+    deprecation warning text (without program name or location) to ``warnings`` when a list is
+    given. Raises :class:`NumberError`.
     """
-    if profile == "2.9":
-        return _strtosz_2_9(text, default_suffix, unit)
-    return _strtosz_7_2(text, default_suffix, unit, warnings)
+    if (syntax or profile.size_syntax) is SizeSyntax.STRTOD:
+        return _strtod_strtosz(text, default_suffix, unit)
+    return _do_strtosz(text, default_suffix, unit, warnings)
 
 
 def parse_size_mib(
-    text: str, *, profile: Profile = "7.2", warnings: list[str] | None = None
+    text: str, *, profile: Profile = DEFAULT_PROFILE, warnings: list[str] | None = None
 ) -> int:
     """``qemu_strtosz_MiB``: like :func:`parse_size` but a bare number counts MiB."""
     return parse_size(text, "M", profile=profile, warnings=warnings)
 
 
 def qemuopts_size(
-    name: str, value: str, *, profile: Profile = "7.2", warnings: list[str] | None = None
+    name: str,
+    value: str,
+    *,
+    profile: Profile = DEFAULT_PROFILE,
+    warnings: list[str] | None = None,
 ) -> int:
     """A QemuOpts size option (``-m size=``, ``maxmem=``) with QemuOpts' error texts."""
     try:
@@ -246,7 +254,11 @@ def qemuopts_bool(name: str, value: str) -> bool:
 
 
 def opts_visitor_size(
-    name: str, value: str, *, profile: Profile = "7.2", warnings: list[str] | None = None
+    name: str,
+    value: str,
+    *,
+    profile: Profile = DEFAULT_PROFILE,
+    warnings: list[str] | None = None,
 ) -> int:
     """A size read by the OptsVisitor (``-numa node,mem=``): bytes by default."""
     try:

@@ -27,12 +27,13 @@ from qmpnuma.errors import OptionError
 from qmpnuma.options.cnum import strtoll
 from qmpnuma.options.numbers import (
     NumberError,
-    Profile,
     opts_visitor_size,
     parse_uint,
     parse_uint_full,
     qapi_bool,
 )
+from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 from qmpnuma.qobject.hashing import GHashTableModel
 
 Schema = Mapping[str, Mapping[str, Any]]
@@ -258,7 +259,7 @@ def visit_opts(
     type_name: str,
     schema: Schema,
     *,
-    profile: Profile = "7.2",
+    profile: Profile = DEFAULT_PROFILE,
     warnings: list[str] | None = None,
 ) -> dict[str, Any]:
     """Read QemuOpts ``pairs`` (from ``parse_opts``) as the QAPI type ``type_name``.

@@ -26,7 +26,9 @@ from typing import Literal
 
 from qmpnuma.errors import OptionError
 from qmpnuma.options.diagnostics import OptionWarning
-from qmpnuma.options.numbers import Profile, qemuopts_bool, qemuopts_number, qemuopts_size
+from qmpnuma.options.numbers import qemuopts_bool, qemuopts_number, qemuopts_size
+from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 from qmpnuma.qobject.hashing import qdict_order
 
 OptType = Literal["string", "bool", "number", "size"]
@@ -188,12 +190,12 @@ def convert_opt(
     key: str,
     value: str,
     *,
-    profile: Profile = "7.2",
+    profile: Profile = DEFAULT_PROFILE,
     warnings: list[str] | None = None,
 ) -> str | bool | int:
     """Convert one QemuOpts value per its described type, with QemuOpts' error texts."""
     if opt_type == "bool":
-        if profile == "2.9" and value not in ("on", "off"):
+        if profile.qemuopts_bool_only_on_off and value not in ("on", "off"):
             raise OptionError(f"Parameter '{key}' expects 'on' or 'off'")
         return qemuopts_bool(key, value)
     if opt_type == "number":
@@ -208,14 +210,14 @@ def parse_qemu_opts(
     opts_list: OptsList,
     *,
     known_ids: set[str] | None = None,
-    profile: Profile = "7.2",
+    profile: Profile = DEFAULT_PROFILE,
     warnings: list[OptionWarning] | None = None,
 ) -> ParsedOpts:
     """``qemu_opts_parse_noisily`` with the implied key: scan, check ``id``, validate.
 
     ``known_ids`` holds identifiers already used in this list (for ``Duplicate ID``); the new
-    identifier is *not* added. Profile ``"2.9"`` (source-derived, not run): no flag warnings
-    (they appeared in 6.0) and QemuOpts bools take only ``on``/``off``.
+    identifier is *not* added. The profile says whether short-form booleans warn
+    (``qemuopts_flag_warnings``, 6.0 on) and whether bools take only ``on``/``off``.
 
     Warnings (flag deprecations, hex-with-suffix sizes) are appended to ``warnings`` (when
     given) as they arise, in the order QEMU prints them, so that a caller catching an
@@ -236,7 +238,7 @@ def parse_qemu_opts(
             raise OptionError(f"Duplicate ID '{ident}' for {opts_list.name}")
     result = ParsedOpts(ident, [], warnings if warnings is not None else [])
     for item in scan_opts(text, opts_list.implied_key):
-        if item.flag and not item.asks_help and profile != "2.9":
+        if item.flag and not item.asks_help and profile.qemuopts_flag_warnings:
             result.warnings.append(flag_warning(item))
         if item.asks_help and opts_list.desc is not None:
             raise OptsHelpRequested(opts_list.name)

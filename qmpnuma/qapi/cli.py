@@ -6,9 +6,10 @@ Usage::
     qmpnuma-qapi gen SCHEMA --profile P -o FILE.py
     qmpnuma-qapi introspect SCHEMA --profile P [-o FILE.json] [--unmask]
 
-A profile names the set of ``if`` symbols that hold (``7.2`` → ``QEMU_7_2``, ``2.9`` →
-``QEMU_2_9``); ``--define`` adds symbols for other schemas.  Introspection for profile
-2.9 takes QEMU 2.9's flavour (commands and events by name, no features, no enum members).
+A profile names the set of ``if`` symbols that hold: its since-symbols (profile 7.2 has
+``SINCE_2_9`` and ``SINCE_7_2``, see :func:`qmpnuma.profiles.qapi_symbols`); ``--define`` adds
+symbols for other schemas.  Introspection of a profile with ``legacy_introspection`` (2.9)
+takes the old flavour (commands and events by name, no features, no enum members).
 ``check`` without a profile or symbol checks the schema once per known profile.  Schema
 errors are printed as ``FILE:LINE: message`` and make the command exit with status 1.
 """
@@ -21,19 +22,21 @@ import os
 import sys
 from collections.abc import Sequence
 
+from qmpnuma.profiles.registry import (
+    DEFAULT_PROFILE,
+    PROFILE_NAMES,
+    all_qapi_symbols,
+    get_profile,
+    qapi_symbols,
+)
 from qmpnuma.qapi.error import QAPIError
 from qmpnuma.qapi.gen_models import generate_models, generate_tables
 from qmpnuma.qapi.introspect import introspect_profile
 from qmpnuma.qapi.schema import Schema
 
-PROFILES: dict[str, frozenset[str]] = {
-    "7.2": frozenset({"QEMU_7_2"}),
-    "2.9": frozenset({"QEMU_2_9"}),
-}
-
 
 def _symbols(profile: str | None, defines: list[str]) -> frozenset[str]:
-    base = PROFILES[profile] if profile is not None else frozenset()
+    base = qapi_symbols(get_profile(profile)) if profile is not None else frozenset()
     return base | frozenset(defines)
 
 
@@ -64,8 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     for action in ("check", "gen", "tables", "introspect"):
         cmd = sub.add_parser(action)
         cmd.add_argument("schema", help="top QAPI schema file")
-        cmd.add_argument("--profile", choices=sorted(PROFILES),
-                         default=None if action == "check" else "7.2")
+        cmd.add_argument("--profile", choices=sorted(PROFILE_NAMES),
+                         default=None if action == "check" else DEFAULT_PROFILE.name)
         cmd.add_argument("--define", action="append", default=[], metavar="SYM",
                          help="an extra 'if' symbol that holds")
         if action != "check":
@@ -84,8 +87,8 @@ def run(argv: Sequence[str]) -> int:
     try:
         if args.action == "check":
             if args.profile is None and not args.define:
-                for symbols in PROFILES.values():
-                    Schema(args.schema, symbols)
+                for name in PROFILE_NAMES:
+                    Schema(args.schema, qapi_symbols(get_profile(name)))
             else:
                 Schema(args.schema, _symbols(args.profile, args.define))
             return 0
@@ -101,10 +104,11 @@ def run(argv: Sequence[str]) -> int:
             else:
                 _write(args.output, generate_tables(schema, header))
         else:
-            known = frozenset(args.define).union(*PROFILES.values()) if args.profile \
+            known = frozenset(args.define) | all_qapi_symbols() if args.profile \
                 else frozenset(args.define)
+            legacy = args.profile is not None and get_profile(args.profile).legacy_introspection
             value = introspect_profile(args.schema, _symbols(args.profile, args.define), known,
-                                       args.unmask, legacy=args.profile == "2.9")
+                                       args.unmask, legacy=legacy)
             _write(args.output, json.dumps(value, indent=2) + "\n")
     except QAPIError as err:
         sys.stderr.write(f"{err}\n")

@@ -7,7 +7,6 @@ request); the server owns sockets and runs handlers.  See docs/DESIGN.md for the
 from __future__ import annotations
 
 from qmpnuma.qmp.session import (
-    DEFAULT_GREETINGS,
     Action,
     CommandInfo,
     Execute,
@@ -15,6 +14,7 @@ from qmpnuma.qmp.session import (
     QmpSession,
     Send,
     command_table,
+    default_greeting,
 )
 from qmpnuma.qmp.visitor import visit_input
 from qmpnuma.qobject.hashing import qdict_order
@@ -22,7 +22,6 @@ from qmpnuma.qobject.json_parser import JsonError, JsonStreamer
 from qmpnuma.qobject.json_writer import encode, encode_event
 
 __all__ = [
-    "DEFAULT_GREETINGS",
     "Action",
     "CommandInfo",
     "Execute",
@@ -32,6 +31,7 @@ __all__ = [
     "QmpSession",
     "Send",
     "command_table",
+    "default_greeting",
     "encode",
     "encode_event",
     "qdict_order",

@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from qmpnuma.errors import QmpError
+from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE, get_profile
 from qmpnuma.qmp.visitor import visit_input
 from qmpnuma.qobject.hashing import qdict_order
 from qmpnuma.qobject.json_parser import JsonError, JsonStreamer
 from qmpnuma.qobject.json_writer import encode, encode_event
 
 __all__ = [
-    "DEFAULT_GREETINGS",
     "Action",
     "CommandInfo",
     "Execute",
@@ -37,6 +38,7 @@ __all__ = [
     "QmpSession",
     "Send",
     "command_table",
+    "default_greeting",
 ]
 
 NEGOTIATION_COMMAND: Final = "qmp_capabilities"
@@ -75,10 +77,10 @@ class GreetingInfo:
     capabilities: tuple[str, ...]
 
 
-DEFAULT_GREETINGS: Final = {
-    "7.2": GreetingInfo(7, 2, 22, "Debian 1:7.2+dfsg-7+deb12u18+b3", ("oob",)),
-    "2.9": GreetingInfo(2, 9, 0, "", ()),
-}
+def default_greeting(profile: Profile) -> GreetingInfo:
+    """The greeting of the profile's reference binary (version, package, capabilities)."""
+    major, minor, micro = profile.version
+    return GreetingInfo(major, minor, micro, profile.package, profile.qmp_capabilities)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,38 +108,6 @@ class Execute:
 Action = Send | Execute
 
 
-@dataclass(frozen=True, slots=True)
-class _Texts:
-    """The envelope error texts of one QEMU version."""
-
-    not_object: str
-    member_not_string: str  # formatted with the member name
-    arguments_not_object: str
-    unexpected: str  # formatted with the member name
-    lacks_execute: str
-    has_exec_oob: bool
-
-
-_TEXTS: Final = {
-    "7.2": _Texts(
-        not_object="QMP input must be a JSON object",
-        member_not_string="QMP input member '{}' must be a string",
-        arguments_not_object="QMP input member 'arguments' must be an object",
-        unexpected="QMP input member '{}' is unexpected",
-        lacks_execute="QMP input lacks member 'execute'",
-        has_exec_oob=True,
-    ),
-    "2.9": _Texts(
-        not_object="Expected 'object' in QMP input",
-        member_not_string="QMP input object member '{}' expects 'string'",
-        arguments_not_object="QMP input object member 'arguments' expects 'object'",
-        unexpected="QMP input object member '{}' is unexpected",
-        lacks_execute="Expected 'execute' in QMP input",
-        has_exec_oob=False,
-    ),
-}
-
-
 def _error_body(error_class: str, desc: str) -> dict[str, Any]:
     return {"error": {"class": error_class, "desc": desc}}
 
@@ -147,7 +117,7 @@ class QmpSession:
 
     ``commands`` maps the names of the commands this monitor runs to their records
     (``COMMANDS`` of a generated profile module); ``schema`` is that module's ``SCHEMA``.
-    ``greeting`` defaults to the reference binary of ``profile``.
+    ``greeting`` defaults to the reference binary of ``profile`` (a profile or its name).
     """
 
     def __init__(
@@ -155,20 +125,18 @@ class QmpSession:
         commands: Mapping[str, CommandInfo],
         schema: Mapping[str, Mapping[str, Any]],
         *,
-        profile: str = "7.2",
+        profile: Profile | str = DEFAULT_PROFILE,
         greeting: GreetingInfo | None = None,
         machine_ready: Callable[[], bool] | None = None,
     ) -> None:
         """``machine_ready`` tells whether machine initialization has completed; until it has
         (``-preconfig``), commands without ``allow-preconfig`` are refused as QEMU refuses them.
         """
-        if profile not in _TEXTS:
-            raise ValueError(f"unknown profile {profile!r}")
-        self.profile = profile
-        self._texts = _TEXTS[profile]
+        self.profile = get_profile(profile)
+        self._texts = self.profile.texts
         self._commands = commands
         self._schema = schema
-        self._greeting = greeting if greeting is not None else DEFAULT_GREETINGS[profile]
+        self._greeting = greeting if greeting is not None else default_greeting(self.profile)
         self._streamer = JsonStreamer()
         self._machine_ready = machine_ready
         self.negotiated = False
@@ -220,9 +188,9 @@ class QmpSession:
         for item in self._streamer.feed(data):
             if isinstance(item, JsonError):
                 text = item.text
-                if self.profile == "2.9" and not _is_parser_text(text):
-                    # QEMU 2.9 reported lexer errors and limits without a message.
-                    text = "Invalid JSON syntax"
+                replacement = self._texts.json_lexer_error
+                if replacement is not None and not _is_parser_text(text):
+                    text = replacement
                 actions.append(Send(encode(_error_body("GenericError", text))))
                 continue
             actions.append(self._request(item))
@@ -252,7 +220,7 @@ class QmpSession:
     def _check_envelope(self, request: dict[str, Any]) -> tuple[str, bool]:
         """QEMU's qmp_dispatch_check_obj: members in QDict order; returns (command, oob)."""
         texts = self._texts
-        allow_oob = texts.has_exec_oob and self.oob_enabled
+        allow_oob = "oob" in self.profile.qmp_capabilities and self.oob_enabled
         exec_key: str | None = None
         for key in qdict_order(request):
             value = request[key]

@@ -22,7 +22,7 @@ import json
 import random
 import string
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -170,6 +170,8 @@ class Instrumentation(ServerHooks):
     _states: list[_RuleState] = field(default_factory=list, init=False, repr=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
     _injecting: bool = field(default=False, init=False, repr=False)
+    #: a plan may split and pace replies (also one set later on the control socket)
+    paced: bool = field(default=True, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.set_plan(self.plan)
@@ -354,7 +356,12 @@ class Instrumentation(ServerHooks):
     def allow_event(self, name: str, data: dict[str, Any] | None) -> bool:
         return self._injecting or name not in self.plan.suppress_events
 
-    async def execute(
+    def execute(
+        self, server: QmpServer, conn: Connection, action: Any, run: Callable[[], bytes]
+    ) -> Awaitable[None] | None:
+        return self._execute(server, conn, action, run)
+
+    async def _execute(
         self, server: QmpServer, conn: Connection, action: Any, run: Callable[[], bytes]
     ) -> None:
         self.server = server
@@ -378,16 +385,15 @@ class Instrumentation(ServerHooks):
         else:
             reply = run()
         close = next((rule.close for rule in rules if rule.close is not None), None)
-        drop = conn.drop if conn.drop is not None else (lambda: None)
         if close == "before":
-            drop()
+            conn.drop()
         elif close == "during":
             conn.writer(reply[: max(1, len(reply) // 2)])
-            drop()
+            conn.drop()
         else:
             conn.writer(reply)
             if close == "after":
-                drop()
+                conn.drop()
         ok = error is None and _succeeded(reply)
         for rule in rules:
             self._schedule_events(rule, action.args, after_reply=True)

@@ -30,10 +30,10 @@ import signal
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from qmpnuma.commands.registry import CommandRegistry
+from qmpnuma.commands.dispatch import CommandRegistry
 from qmpnuma.errors import ConfigError, OptionError
 from qmpnuma.machine import Machine
-from qmpnuma.profiles import DEFAULT_PROFILE, wire_types
+from qmpnuma.profiles import DEFAULT_PROFILE, Profile, wire_types
 from qmpnuma.qmp.session import QmpSession
 from qmpnuma.server.fdlimit import FdBudget, ensure_open_files
 from qmpnuma.server.fleet_spec import MachineSpec, load_spec_file, uniform_specs
@@ -59,7 +59,7 @@ class FleetStartError(Exception):
 
 
 @functools.cache
-def _session_factory(profile: str) -> Callable[[], QmpSession]:
+def _session_factory(profile: Profile) -> Callable[[], QmpSession]:
     """One factory per profile, shared by every member (no closure per machine)."""
     types = wire_types(profile)
     return functools.partial(QmpSession, types.COMMANDS, types.SCHEMA, profile=profile)
@@ -144,7 +144,7 @@ class Fleet:
         socket_dir: str,
         args: Sequence[str] = (),
         *,
-        profile: str = DEFAULT_PROFILE,
+        profile: Profile | str = DEFAULT_PROFILE,
         progname: str = "qmpnuma",
     ) -> Fleet:
         """``count`` machines built from the same ``args`` on `socket_dir/vm-K.qmp`.
@@ -179,7 +179,7 @@ class Fleet:
             raise RuntimeError("a fleet is started once")
         self.fd_budget = ensure_open_files(len(self.specs))
         self._done = asyncio.Event()
-        seen_args: set[tuple[str, tuple[str, ...]]] = set()
+        seen_args: set[tuple[Profile, tuple[str, ...]]] = set()
         # Everything made here lives as long as the fleet: letting the cyclic collector rescan
         # the growing heap on every few hundred allocations would make start-up quadratic.
         collecting = gc.isenabled()
@@ -232,9 +232,8 @@ class Fleet:
         for member in self.members:
             if member.stopped:
                 continue
-            data = None if member.machine.profile == "2.9" else {
-                "guest": False, "reason": "host-signal"
-            }
+            data = {"guest": False, "reason": "host-signal"} \
+                if member.machine.profile.shutdown_events_carry_reason else None
             member.machine.quit()
             member.server.broadcast("SHUTDOWN", data)
             member.server.request_exit(0)

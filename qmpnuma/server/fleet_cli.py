@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from qmpnuma.profiles import PROFILES
+from qmpnuma.profiles import PROFILE_NAMES, Profile, get_profile
 from qmpnuma.server.fdlimit import FdLimitError
 from qmpnuma.server.fleet import Fleet, FleetStartError
 from qmpnuma.server.fleet_spec import FleetSpecError, load_spec_file, uniform_specs
@@ -37,11 +37,11 @@ def _parser(progname: str) -> argparse.ArgumentParser:
     source.add_argument("--count", type=int, metavar="N", help="number of identical machines")
     source.add_argument("--spec", metavar="FILE", help="JSON or TOML file listing the machines")
     parser.add_argument("--socket-dir", metavar="DIR", help="where vm-K.qmp sockets are created")
-    parser.add_argument("--profile", choices=PROFILES, help="QEMU version to emulate")
+    parser.add_argument("--profile", choices=PROFILE_NAMES, help="QEMU version to emulate")
     return parser
 
 
-def fleet_main(args: Sequence[str], profile: str, progname: str = "qmpnuma") -> int:
+def fleet_main(args: Sequence[str], profile: Profile, progname: str = "qmpnuma") -> int:
     """Run `qmpnuma fleet ARGS`; return the exit status."""
     args = list(args)
     qemu_args: list[str] = []
@@ -50,7 +50,7 @@ def fleet_main(args: Sequence[str], profile: str, progname: str = "qmpnuma") -> 
         args, qemu_args = args[:cut], args[cut + 1 :]
     parser = _parser(progname)
     options = parser.parse_args(args)
-    chosen = options.profile or profile
+    chosen = get_profile(options.profile) if options.profile else profile
     try:
         if options.spec is not None:
             if qemu_args or options.socket_dir:

@@ -3,15 +3,15 @@
 `qmpnuma fleet --count N --socket-dir DIR -- ARGS` gives N machines with the same arguments on
 `DIR/vm-0.qmp` ... `DIR/vm-{N-1}.qmp`; `qmpnuma fleet --spec FILE` lists the machines one by one:
 
-    # fleet.toml                               // fleet.json
-    profile = "7.2"           # default        {"profile": "7.2",
-    [[machines]]                                "machines": [
-    socket = "a.qmp"                             {"socket": "a.qmp", "args": ["-m", "2G"]},
-    args = ["-m", "2G"]                          {"socket": "/run/b.qmp",
-    [[machines]]                                  "args": "-smp 4 -m 1G", "profile": "2.9"}]}
+    # fleet.toml (a JSON file holds the same keys: {"profile": ..., "machines": [...]})
+    profile = '7.2'           # default for every machine (the default profile when absent)
+    [[machines]]
+    socket = "a.qmp"
+    args = ["-m", "2G"]
+    [[machines]]
     socket = "/run/b.qmp"
     args = "-smp 4 -m 1G"     # a string is split like a shell would
-    profile = "2.9"
+    profile = '2.9'
 
 A relative socket path is taken relative to the spec file's folder. Unknown keys are errors, so a
 misspelt key never silently changes what runs.
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qmpnuma.profiles import DEFAULT_PROFILE, PROFILES
+from qmpnuma.profiles import DEFAULT_PROFILE, PROFILE_NAMES, Profile, get_profile
 
 
 class FleetSpecError(Exception):
@@ -40,7 +40,7 @@ class MachineSpec:
 
     args: tuple[str, ...]
     socket: str
-    profile: str = DEFAULT_PROFILE
+    profile: Profile = DEFAULT_PROFILE
 
 
 def socket_name(index: int) -> str:
@@ -49,23 +49,32 @@ def socket_name(index: int) -> str:
 
 
 def uniform_specs(
-    count: int, socket_dir: str, args: Sequence[str] = (), profile: str = DEFAULT_PROFILE
+    count: int, socket_dir: str, args: Sequence[str] = (),
+    profile: Profile | str = DEFAULT_PROFILE,
 ) -> list[MachineSpec]:
     """``count`` machines with the same arguments, on `socket_dir/vm-K.qmp`."""
     if count < 0:
         raise FleetSpecError(f"machine count must not be negative, not {count}")
-    _check_profile(profile, "fleet")
+    chosen = _check_profile(profile, "fleet")
     shared = tuple(args)
     return [
-        MachineSpec(shared, os.path.join(socket_dir, socket_name(index)), profile)
+        MachineSpec(shared, os.path.join(socket_dir, socket_name(index)), chosen)
         for index in range(count)
     ]
 
 
-def _check_profile(profile: Any, where: str) -> str:
-    if profile not in PROFILES:
-        raise FleetSpecError(f"{where}: unknown profile {profile!r} (known: {', '.join(PROFILES)})")
-    return str(profile)
+def _check_profile(profile: Any, where: str) -> Profile:
+    """The profile a spec names (resolved here, once)."""
+    if isinstance(profile, Profile):
+        return profile
+    if isinstance(profile, str):
+        try:
+            return get_profile(profile)
+        except ValueError:
+            pass
+    raise FleetSpecError(
+        f"{where}: unknown profile {profile!r} (known: {', '.join(PROFILE_NAMES)})"
+    )
 
 
 def _args(value: Any, where: str) -> tuple[str, ...]:

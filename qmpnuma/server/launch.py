@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from qmpnuma.commands.registry import CommandRegistry
+from qmpnuma.commands.dispatch import CommandRegistry
 from qmpnuma.errors import OptionError
 from qmpnuma.machine import Machine
+from qmpnuma.machine.monitors import MonitorOptionError
 from qmpnuma.profiles import wire_types
 from qmpnuma.qmp.session import GreetingInfo, QmpSession
 from qmpnuma.server import daemon, signal_report
-from qmpnuma.server.endpoints import endpoints_from_options
+from qmpnuma.server.endpoints import qmp_endpoints
 from qmpnuma.server.listeners import bind
 from qmpnuma.server.runtime import MonitorState, QmpServer
 from qmpnuma.server.vcpu_threads import VcpuThreads
@@ -35,15 +36,19 @@ def serve_machine(
     # Block the terminating signals first: from the pidfile on, a signal must end the process
     # through the orderly path (SHUTDOWN, sockets and pidfile removed), never abruptly.
     signal_report.block()
-    endpoints = endpoints_from_options([(opt.name, opt.arg) for opt in machine.options])
+    try:
+        endpoints = qmp_endpoints(machine.monitors)
+    except MonitorOptionError as err:
+        sys.stderr.writelines(f"{progname}: {line}\n" for line in err.lines())
+        return 1
     listeners = []
-    for index, endpoint in enumerate(endpoints):
+    for endpoint in endpoints:
         try:
             sock = bind(endpoint)
         except OptionError as err:
             sys.stderr.write(f"{progname}: {endpoint.source}: {err.message}\n")
             return 1
-        listeners.append((sock, MonitorState(index=index, pretty=endpoint.pretty)))
+        listeners.append((sock, MonitorState(index=endpoint.index, pretty=endpoint.pretty)))
     pidfiles = _option_values(machine, "pidfile")
     daemonizing = any(opt.name == "daemonize" for opt in machine.options)
     if daemonizing:
@@ -70,9 +75,8 @@ def serve_machine(
         registry,
     )
     registry.attach(broadcast=server.broadcast, request_exit=server.request_exit)
-    shutdown_data = None if machine.profile == "2.9" else {
-        "guest": False, "reason": "host-signal"
-    }
+    shutdown_data = {"guest": False, "reason": "host-signal"} \
+        if machine.profile.shutdown_events_carry_reason else None
 
     def on_signal(signum: int) -> None:
         # QEMU ends on SIGTERM, SIGINT and SIGHUP alike: SHUTDOWN, then exit status 0.

@@ -6,9 +6,9 @@ for the same result. Instead the first build of an (argv, profile) pair becomes 
 as a pickle, and each further machine is unpickled from it: an independent object graph (its own
 run state, backends, DIMMs and CPU slots) that costs a fraction of a build.
 
-Immutable values (strings, frozensets and the machine-type records of the per-profile tables) are
-not copied: the pickle refers to them by number and every clone points at the template's objects,
-so that per-machine memory holds only what a machine can change.
+Immutable values (strings, frozensets, profiles and the machine-type records of their tables)
+are not copied: the pickle refers to them by number and every clone points at the template's
+objects, so that per-machine memory holds only what a machine can change.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from typing import Any
 
 from qmpnuma.machine import Machine
 from qmpnuma.machine.machine_types import MachineType
+from qmpnuma.profiles import DEFAULT_PROFILE, Profile
 
 #: Types whose instances never change after creation and may be shared by every clone.
-_SHARED_TYPES = (str, bytes, frozenset, MachineType)
+_SHARED_TYPES = (str, bytes, frozenset, MachineType, Profile)
 
 
 class _SharingPickler(pickle.Pickler):
@@ -90,12 +91,12 @@ class MachineCache:
 
     def __init__(self, progname: str = "qmpnuma") -> None:
         self.progname = progname
-        self._templates: dict[tuple[str, tuple[str, ...]], MachineTemplate | None] = {}
+        self._templates: dict[tuple[Profile, tuple[str, ...]], MachineTemplate | None] = {}
         #: How many machines were built from argv and how many were cloned (for benchmarks).
         self.built = 0
         self.cloned = 0
 
-    def machine(self, args: Sequence[str], profile: str = "7.2") -> Machine:
+    def machine(self, args: Sequence[str], profile: Profile = DEFAULT_PROFILE) -> Machine:
         """A fresh machine for ``args``; the same as ``Machine.from_argv(args, profile)``."""
         key = (profile, tuple(args))
         template = self._templates.get(key)

@@ -1,30 +1,31 @@
 """The asyncio edge: monitors, connections, event fan-out, signals and orderly exit.
 
 Everything protocol-shaped happens in the sans-IO session (`qmpnuma.qmp`); everything about the
-machine happens in the command handlers. This module only moves bytes: it feeds what a client
-sends into its session, runs the requests the session hands back, writes replies and events in the
-order QEMU would, and ends the process the way QEMU does on `quit` or a terminating signal.
+machine happens in the command handlers. This module is the protocol layer over the generic
+transport (`qmpnuma.server.transport`): it feeds what a client sends into its session, runs the
+requests the session hands back, writes replies and events in the order QEMU would, and ends the
+process the way QEMU does on `quit` or a terminating signal. One read loop serves every
+connection; faults, traces and command logs plug in through `ServerHooks`, whose defaults do
+nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import signal
 import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from qmpnuma.errors import FatalExit, QmpError
 from qmpnuma.qmp.session import Send
 from qmpnuma.qobject.json_writer import prettify
-
-READ_CHUNK = 65536
+from qmpnuma.server.transport import DirectOutput, Output, PacedOutput, read_loop
 
 
 class Session(Protocol):
@@ -59,28 +60,39 @@ class MonitorState:
 
 @dataclass
 class Connection:
-    """One connected client and its protocol session.
+    """One connected client: its protocol session above, its transport output below.
 
-    ``number`` counts connections per server from 1 (traces and fault rules name them by it);
-    ``drop`` is set while hooks are installed and ends the connection once the bytes queued
-    before the call have been written.
+    ``number`` counts connections per server from 1 (traces and fault rules name them by it).
     """
 
     session: Session
-    writer: Callable[[bytes], None]
+    output: Output
     monitor: MonitorState
-    closing: bool = False
-    stream: asyncio.StreamWriter | None = None
     number: int = 0
-    drop: Callable[[], None] | None = None
+
+    def writer(self, data: bytes) -> None:
+        """Queue bytes for the client, after everything written before."""
+        self.output.write(data)
+
+    def drop(self) -> None:
+        """End the connection once the bytes written before the call have gone out."""
+        self.output.close()
+
+    @property
+    def closing(self) -> bool:
+        return self.output.closing
 
 
 class ServerHooks:
-    """Optional instrumentation of a server: traces, fault injection, command logs.
+    """Instrumentation points of a server: traces, fault injection, command logs.
 
-    Every method does what an uninstrumented server does, so a subclass overrides only what it
-    needs. A server without hooks never calls any of this and keeps its plain fast path.
+    Every method does what an uninstrumented server does, so a server always has hooks (these
+    no-op ones by default) and a subclass overrides only what it needs. ``paced`` asks for the
+    ordered output queue that can split and pace writes (`chunk_size`, `chunk_pause`); without
+    it, bytes go straight to the stream.
     """
+
+    paced: bool = False
 
     async def started(self, server: QmpServer) -> None:
         """The server's monitors are listening (a control socket may start here)."""
@@ -104,29 +116,31 @@ class ServerHooks:
         """Bytes handed to the transport (after any splitting)."""
 
     def chunk_size(self, conn: Connection) -> int:
-        """Largest single write to the client; 0 writes each message whole."""
+        """Largest single write to the client; 0 writes each message whole (paced output)."""
         return 0
 
     def chunk_pause(self, conn: Connection) -> float:
-        """Seconds to wait between two split writes."""
+        """Seconds to wait between two split writes (paced output)."""
         return 0.0
 
     def allow_event(self, name: str, data: dict[str, Any] | None) -> bool:
         """Whether an event the machine emits is sent (False suppresses it everywhere)."""
         return True
 
-    async def execute(
+    def execute(
         self, server: QmpServer, conn: Connection, action: Any, run: Callable[[], bytes]
-    ) -> None:
-        """Run one request: ``run()`` executes it and returns the reply, which is then queued."""
+    ) -> Awaitable[None] | None:
+        """Run one request: ``run()`` executes it and returns the reply, which is then queued.
+
+        A hook that needs to wait (a delayed reply) returns an awaitable the loop awaits before
+        the next request; returning None keeps the plain path free of any coroutine.
+        """
         conn.writer(run())
+        return None
 
 
-class _DropMarker:
-    """Queued on a hooked connection's output: close the transport once reached."""
-
-
-_DROP = _DropMarker()
+#: The hooks of a server nobody instruments (they hold no state, so one instance serves all).
+NO_HOOKS = ServerHooks()
 
 
 @dataclass
@@ -139,11 +153,13 @@ class ServerState:
 
 
 class QmpServer:
-    """Serves QMP for one machine on any number of monitors.
+    """Serves QMP for one machine on any number of monitors: the protocol layer.
 
-    ``default_hooks``, when set, gives every server created afterwards its `ServerHooks`
-    (the CLI's `--faults`/`--trace`/`--control` use it); ``hooks`` can also be set per server
-    before `start`.
+    It feeds what the transport reads into each connection's session, runs the requests the
+    session hands back and writes replies and events in the order QEMU would. ``hooks`` (no-op
+    `ServerHooks` unless set before `start`) see every connection, chunk and request;
+    ``default_hooks``, when set, gives every server created afterwards its hooks (the CLI's
+    `--faults`/`--trace`/`--control` use it).
     """
 
     default_hooks: ClassVar[Callable[[], ServerHooks | None] | None] = None
@@ -162,15 +178,15 @@ class QmpServer:
         self._servers: list[asyncio.Server] = []
         self._tasks: list[asyncio.Task[None]] = []
         factory = QmpServer.default_hooks
-        self.hooks: ServerHooks | None = factory() if factory is not None else None
+        hooks = factory() if factory is not None else None
+        self.hooks: ServerHooks = hooks if hooks is not None else NO_HOOKS
         self._connections_made = 0
-        self._pumps: dict[int, asyncio.Task[None]] = {}
 
     # -- events -------------------------------------------------------------------------------
 
     def broadcast(self, name: str, data: dict[str, Any] | None) -> None:
         """Send an event to every negotiated client, stamped with the host time as QEMU does."""
-        if self.hooks is not None and not self.hooks.allow_event(name, data):
+        if not self.hooks.allow_event(name, data):
             return
         now = time.time()
         seconds = int(now)
@@ -198,20 +214,21 @@ class QmpServer:
 
     # -- one connection -----------------------------------------------------------------------
 
-    def _handle(self, conn: Connection, data: bytes) -> None:
+    async def _handle(self, conn: Connection, data: bytes) -> None:
+        """Feed one chunk into the session and answer every request it completes, in order."""
+        hooks = self.hooks
+        hooks.received(conn, data)
         for action in conn.session.feed(data):
-            if self._send_now(conn, action):
+            if conn.closing:
+                return
+            if isinstance(action, Send):  # a reply the session made itself (errors, negotiation)
+                conn.writer(self._out(action.data, conn.monitor))
                 continue
-            conn.writer(self._run(conn, action))
+            pending = hooks.execute(self, conn, action, functools.partial(self._run, conn, action))
+            if pending is not None:
+                await pending
             if self.state.exit_status is not None:
                 return
-
-    def _send_now(self, conn: Connection, action: Any) -> bool:
-        """Write a reply the session made by itself (errors, negotiation); True if it was one."""
-        if isinstance(action, Send):
-            conn.writer(self._out(action.data, conn.monitor))
-            return True
-        return False
 
     def _run(self, conn: Connection, action: Any) -> bytes:
         """Execute one request and return its reply bytes, as the monitor prints them."""
@@ -231,129 +248,37 @@ class QmpServer:
             reply = conn.session.reply(action, value)
         return self._out(reply, conn.monitor)
 
-    async def _handle_hooked(self, hooks: ServerHooks, conn: Connection, data: bytes) -> None:
-        hooks.received(conn, data)
-        for action in conn.session.feed(data):
-            if conn.closing:
-                return
-            if self._send_now(conn, action):
-                continue
-            await hooks.execute(self, conn, action, functools.partial(self._run, conn, action))
-            if self.state.exit_status is not None:
-                return
-
-    async def _pump(
-        self,
-        hooks: ServerHooks,
-        conn: Connection,
-        queue: asyncio.Queue[bytes | _DropMarker],
-        writer: asyncio.StreamWriter,
-    ) -> None:
-        """Write a hooked connection's output in order, split and paced as the hooks say."""
-        with contextlib.suppress(ConnectionError, OSError, RuntimeError):
-            while True:
-                item = await queue.get()
-                if isinstance(item, _DropMarker):
-                    # a graceful close: what was queued before the drop still reaches the client
-                    writer.close()
-                    with contextlib.suppress(
-                        ConnectionError, OSError, RuntimeError, asyncio.TimeoutError
-                    ):
-                        await asyncio.wait_for(writer.wait_closed(), timeout=5.0)
-                    return
-                size = hooks.chunk_size(conn)
-                if size <= 0 or len(item) <= size:
-                    hooks.sent(conn, item)
-                    writer.write(item)
-                    continue
-                pause = hooks.chunk_pause(conn)
-                for start in range(0, len(item), size):
-                    piece = item[start:start + size]
-                    hooks.sent(conn, piece)
-                    writer.write(piece)
-                    await writer.drain()
-                    if pause > 0:
-                        await asyncio.sleep(pause)
-
-    async def _serve_hooked(
-        self,
-        hooks: ServerHooks,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        monitor: MonitorState,
-    ) -> None:
-        """`serve_stream` with instrumentation: output goes through an ordered queue."""
-        queue: asyncio.Queue[bytes | _DropMarker] = asyncio.Queue()
-        self._connections_made += 1
-        conn = Connection(
-            self._new_session(), queue.put_nowait, monitor, stream=writer,
-            number=self._connections_made,
-        )
-
-        def drop() -> None:
-            if not conn.closing:
-                conn.closing = True
-                queue.put_nowait(_DROP)
-
-        conn.drop = drop
-        pump = asyncio.create_task(self._pump(hooks, conn, queue, writer))
-        self._pumps[id(conn)] = pump
-        self.state.connections.append(conn)
-        hooks.connected(conn)
-        try:
-            await hooks.before_greeting(conn)
-            conn.writer(self._out(conn.session.greeting(), monitor))
-            while self.state.exit_status is None and not conn.closing:
-                try:
-                    data = await reader.read(READ_CHUNK)
-                except (ConnectionError, OSError):
-                    break
-                if not data:
-                    break
-                await self._handle_hooked(hooks, conn, data)
-                if not pump.done():
-                    with contextlib.suppress(ConnectionError, OSError):
-                        await writer.drain()
-        finally:
-            if conn in self.state.connections:
-                self.state.connections.remove(conn)
-            if not conn.closing:
-                conn.closing = True
-                queue.put_nowait(_DROP)
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(pump), timeout=5.0)
-            pump.cancel()
-            self._pumps.pop(id(conn), None)
-            hooks.disconnected(conn)
-            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
-                writer.close()
-
     async def serve_stream(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, monitor: MonitorState
     ) -> None:
         """Serve one client until it leaves or the server stops."""
-        if self.hooks is not None:
-            await self._serve_hooked(self.hooks, reader, writer, monitor)
-            return
-        conn = Connection(self._new_session(), writer.write, monitor, stream=writer)
+        hooks = self.hooks
+        self._connections_made += 1
+        # the closures below run only once `conn` exists (the first write is the greeting)
+        output: Output
+        if hooks.paced:
+            output = PacedOutput(
+                writer, lambda data: hooks.sent(conn, data),
+                lambda: hooks.chunk_size(conn), lambda: hooks.chunk_pause(conn),
+            )
+        else:
+            output = DirectOutput(writer, lambda data: hooks.sent(conn, data))
+        conn = Connection(self._new_session(), output, monitor, self._connections_made)
         self.state.connections.append(conn)
+        hooks.connected(conn)
+        state = self.state
         try:
-            writer.write(self._out(conn.session.greeting(), monitor))
-            while self.state.exit_status is None:
-                try:
-                    data = await reader.read(READ_CHUNK)
-                except (ConnectionError, OSError):
-                    break
-                if not data:
-                    break
-                self._handle(conn, data)
-                with contextlib.suppress(ConnectionError, OSError):
-                    await writer.drain()
+            await hooks.before_greeting(conn)
+            conn.writer(self._out(conn.session.greeting(), monitor))
+            await read_loop(
+                reader, writer, functools.partial(self._handle, conn),
+                lambda: state.exit_status is None and not conn.closing,
+            )
         finally:
-            conn.closing = True
-            self.state.connections.remove(conn)
-            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
-                writer.close()
+            if conn in state.connections:
+                state.connections.remove(conn)
+            await output.finish()
+            hooks.disconnected(conn)
 
     # -- monitors -----------------------------------------------------------------------------
 
@@ -383,18 +308,7 @@ class QmpServer:
     async def _flush_all(self) -> None:
         """Deliver what is queued (the `quit` reply, the last `SHUTDOWN`) before exiting."""
         for conn in list(self.state.connections):
-            pump = self._pumps.get(id(conn))
-            if pump is not None and conn.drop is not None:
-                conn.drop()
-                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                    await asyncio.wait_for(asyncio.shield(pump), timeout=2.0)
-            conn.closing = True
-            if conn.stream is None:
-                continue
-            with contextlib.suppress(ConnectionError, OSError, RuntimeError, TimeoutError):
-                await asyncio.wait_for(conn.stream.drain(), timeout=2.0)
-                conn.stream.close()
-                await asyncio.wait_for(conn.stream.wait_closed(), timeout=2.0)
+            await conn.output.finish(timeout=2.0)
 
     async def start(self, listeners: list[tuple[socket.socket | None, MonitorState]]) -> None:
         """Begin serving the monitors on the running loop and return at once.
@@ -407,8 +321,7 @@ class QmpServer:
                 self._tasks.append(asyncio.create_task(self._serve_stdio(monitor)))
             else:
                 self._servers.append(await self._serve_listener(sock, monitor))
-        if self.hooks is not None:
-            await self.hooks.started(self)
+        await self.hooks.started(self)
 
     async def close(self) -> None:
         """Stop accepting, deliver what is queued, and drop every connection."""
@@ -419,8 +332,7 @@ class QmpServer:
         await self._flush_all()
         self._servers.clear()
         self._tasks.clear()
-        if self.hooks is not None:
-            await self.hooks.closed(self)
+        await self.hooks.closed(self)
 
     async def run(
         self,

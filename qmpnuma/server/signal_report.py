@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 
 from qmpnuma.machine.machine import message_timestamp
+from qmpnuma.profiles import Profile
 
 TERMINATING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -35,16 +36,15 @@ def process_name(pid: int) -> str | None:
     return first.decode(errors="replace") if first else None
 
 
-def report_line(progname: str, signum: int, pid: int, *, profile: str,
+def report_line(progname: str, signum: int, pid: int, *, profile: Profile,
                 timestamps: bool) -> str:
     """The line QEMU prints when a signal from ``pid`` ends it."""
     if pid == 0:
         text = f"terminating on signal {signum}"
-    elif profile == "2.9":
-        text = f"terminating on signal {signum} from pid {pid}"
     else:
-        name = process_name(pid) or "<unknown process>"
-        text = f"terminating on signal {signum} from pid {pid} ({name})"
+        template = profile.texts.signal_from_pid
+        name = process_name(pid) or "<unknown process>" if "{name}" in template else ""
+        text = template.format(signum=signum, pid=pid, name=name)
     prefix = message_timestamp() if timestamps else ""
     return f"{prefix}{progname}: {text}\n"
 
@@ -54,7 +54,7 @@ def start_waiter(
     on_signal: Callable[[int], None],
     *,
     progname: str,
-    profile: str,
+    profile: Profile,
     timestamps: bool,
 ) -> threading.Thread:
     """Wait for terminating signals in a daemon thread; report each and pass it to the loop."""

@@ -1,8 +1,7 @@
-"""The emulated QEMU versions ("profiles") and where each one's generated wire types live.
+"""Where each profile's generated wire types live (``qmpnuma/types/*_X_Y``).
 
-A profile picks QEMU's behaviour as a whole: rules and messages in the machine model, the texts of
-the protocol core, and the schema (commands, types, introspection) generated for it from the same
-QAPI files with the profile's `if` conditions.
+The schema (commands, types, introspection) of a profile is generated from the same QAPI files
+with the profile's since-symbols (``make schemas``).  Each function takes a profile or its name.
 """
 
 from __future__ import annotations
@@ -12,20 +11,18 @@ import json
 from functools import cache
 from importlib import resources
 from types import ModuleType
-from typing import Any, Final
+from typing import Any
 
-DEFAULT_PROFILE: Final = "7.2"
-PROFILES: Final = ("7.2", "2.9")
+from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles.registry import get_profile
 
 
-def _suffix(profile: str) -> str:
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
-    return profile.replace(".", "_")
+def _suffix(profile: str | Profile) -> str:
+    return get_profile(profile).module_suffix
 
 
 @cache
-def wire_types(profile: str) -> ModuleType:
+def wire_types(profile: str | Profile) -> ModuleType:
     """The generated tables of a profile (`SCHEMA`, `COMMANDS`, `EVENTS`).
 
     They carry no pydantic models, so serving never pays for building the model classes;
@@ -35,13 +32,13 @@ def wire_types(profile: str) -> ModuleType:
 
 
 @cache
-def wire_models(profile: str) -> ModuleType:
+def wire_models(profile: str | Profile) -> ModuleType:
     """The generated pydantic models of a profile (`MODELS`, `TYPES`, one class per type)."""
     return importlib.import_module(f"qmpnuma.types.qapi_{_suffix(profile)}")
 
 
 @cache
-def introspection(profile: str) -> list[dict[str, Any]]:
+def introspection(profile: str | Profile) -> list[dict[str, Any]]:
     """The `query-qmp-schema` answer of a profile, generated from the schema at build time."""
     text = resources.files("qmpnuma.types").joinpath(f"introspect_{_suffix(profile)}.json")
     data: list[dict[str, Any]] = json.loads(text.read_text())

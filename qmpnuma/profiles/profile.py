@@ -1,0 +1,243 @@
+"""What one emulated QEMU version is, as one frozen object: :class:`Profile`.
+
+A profile is data.  It holds the facts of a QEMU version (greeting, QMP capabilities, option
+table, message texts, recorded-facts files, machine-type catalogue) and answers the questions
+code has where versions behave differently.  A question is either a plain fact
+(``profile.smp_members``, ``profile.cpus_query``), a text (``profile.texts.lacks_execute``) or a
+named strategy (``profile.size_syntax is SizeSyntax.STRTOD``) that names the QEMU function
+whose rule applies.  Code never compares a version string: a new version answers every question
+in its own module (``qemu_X_Y.py``) and nothing else changes unless QEMU's rules changed.
+
+This module imports nothing of qmpnuma at run time, so every layer can import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, NamedTuple
+
+
+class OptionSpec(NamedTuple):
+    """How one QEMU command-line option is spelled (one row of ``qemu_options[]``)."""
+
+    takes_argument: bool
+    supported_on_x86_64: bool
+
+
+class SizeSyntax(Enum):
+    """Which ``qemu_strtosz`` reads sizes (``-m``, ``-numa node,mem=``, backend ``size=``)."""
+
+    #: 5.0 and later: decimal integer part, optional fraction only with a suffix, ``0x`` with a
+    #: suffix deprecated, any ``-`` rejected, ERANGE from 2**64 (util/cutils.c ``do_strtosz``).
+    STRTOSZ = "do_strtosz"
+    #: 2.x: the number is read with ``strtod`` (fractions, exponents, hex floats).
+    STRTOD = "strtod"
+
+
+class SmpParser(Enum):
+    """Which function completes and checks ``-smp``."""
+
+    #: hw/core/machine-smp.c ``machine_parse_smp_config`` (prefer sockets up to 6.1 types).
+    MACHINE_PARSE_SMP_CONFIG = "machine_parse_smp_config"
+    #: vl.c ``smp_parse`` of 2.x: sockets first, the product is never checked against cpus.
+    VL_SMP_PARSE = "smp_parse"
+
+
+class NumaState(Enum):
+    """Where the NUMA configuration lives, which decides the CPU-to-node bookkeeping."""
+
+    #: ``ms->numa_state`` plus ``possible_cpus`` slot properties (hw/core/numa.c, 4.0 on).
+    MACHINE_NUMA_STATE = "numa_state"
+    #: numa.c's global ``numa_info[]`` with one CPU bitmap per node and the equal RAM split.
+    GLOBAL_NUMA_INFO = "numa_info"
+
+
+class MemoryParser(Enum):
+    """Which code turns ``-m`` into RAM size, slots and maxmem."""
+
+    #: softmmu/vl.c ``parse_memory_options`` into ``MemorySizeConfiguration`` (7.x).
+    MEMORY_SIZE_CONFIGURATION = "parse_memory_options"
+    #: vl.c ``set_memory_options`` of 2.x (strtod sizes, its own texts).
+    SET_MEMORY_OPTIONS = "set_memory_options"
+
+
+class DimmPlug(Enum):
+    """Which checks a ``pc-dimm`` goes through when plugged."""
+
+    #: ``pc_dimm_pre_plug`` + ``memory_device_pre_plug`` (ACPI, slot, alignment, busy backend).
+    MEMORY_DEVICE_PRE_PLUG = "memory_device_pre_plug"
+    #: 2.x ``pc_dimm_memory_plug`` (its own texts and order).
+    PC_DIMM_MEMORY_PLUG = "pc_dimm_memory_plug"
+
+
+class ObjectProperties(Enum):
+    """How ``-object`` / ``object-add`` properties are read."""
+
+    #: The QAPI type ``ObjectOptions`` is visited (6.0 on): schema texts, JSON form allowed.
+    QAPI_OBJECT_OPTIONS = "ObjectOptions"
+    #: ``user_creatable_add_opts`` sets QOM properties one by one (``Property '.x' not found``).
+    QOM_PROPERTIES = "user_creatable_add_opts"
+
+
+@dataclass(frozen=True)
+class Texts:
+    """The message table: texts that differ between versions, by what they report."""
+
+    # QMP envelope (qmp_dispatch_check_obj / qmp_check_input_obj)
+    not_object: str
+    member_not_string: str  # formatted with the member name
+    arguments_not_object: str
+    unexpected: str  # formatted with the member name
+    lacks_execute: str
+    #: What replaces a JSON lexer or limit error text (None: the parser's own text is sent).
+    json_lexer_error: str | None
+    #: ``terminating on signal`` with a sender: formatted with ``signum``, ``pid``, ``name``.
+    signal_from_pid: str
+    #: Warning for a deprecated machine type (formatted with ``name``); None: never warned.
+    deprecated_machine: str | None
+    #: Second line of the warning for CPUs left out of an explicit NUMA mapping (W1).
+    partial_numa_mapping: str
+
+
+@dataclass(frozen=True)
+class CompatRow:
+    """One row of QEMU's cumulative machine compat tables (``hw_compat_X_Y``/``pc_compat_X_Y``).
+
+    The row applies to every machine type of ``families`` whose version is ``version`` or
+    older and sets the given :class:`~qmpnuma.machine.machine_types.MachineType` fields.  A row
+    exists in every QEMU release after ``version`` (the release that changed the default), or
+    from ``since`` on when QEMU added the setting to old types later (deprecations).
+    """
+
+    version: tuple[int, ...]
+    families: frozenset[str]
+    settings: Mapping[str, Any]
+    since: tuple[int, ...] | None = None
+
+    def exists_in(self, release: tuple[int, ...]) -> bool:
+        """True when the QEMU release ``release`` (major, minor) has this row."""
+        if self.since is not None:
+            return self.since <= release
+        return self.version < release
+
+
+@dataclass(frozen=True)
+class MachineCatalogue:
+    """The x86_64 machine types of a version and the flags of its newest types.
+
+    ``newest`` maps a family (``pc``, ``q35``) to the flags its newest type has; older types
+    get them with every compat row of the release applied, newest row first (see
+    :func:`qmpnuma.profiles.compat.compat_rows`).
+    """
+
+    pc_versions: tuple[str, ...]
+    q35_versions: tuple[str, ...]
+    #: Unversioned types, in the order they follow the versioned ones.
+    standalone: tuple[str, ...]
+    newest: Mapping[str, Mapping[str, Any]]
+    #: Order of the ``query-machines`` answer (a GLib hash order, recorded); None when never
+    #: observed: then newest first per family, then the stand-alone types.
+    query_order: tuple[str, ...] | None
+    #: Optional ``MachineInfo`` members the version reports, in QAPI order.
+    info_members: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Profile:
+    """One emulated QEMU version.  Compare profiles with ``is``; there is one per version."""
+
+    #: Short name used on the command line (``--profile``), in env and fleet specs.
+    name: str
+    #: ``qemu`` member of the greeting: major, minor, micro.
+    version: tuple[int, int, int]
+    #: ``package`` member of the greeting.
+    package: str
+    qmp_capabilities: tuple[str, ...]
+    texts: Texts
+    #: name (without the leading dash) -> spelling rules, in QEMU's table order.
+    options: Mapping[str, OptionSpec]
+    #: Recorded facts of the reference binary in ``qmpnuma/data`` by kind (``facts``,
+    #: ``replies``); empty for a version without a binary to record.
+    facts_files: Mapping[str, str]
+    machines: MachineCatalogue
+
+    # -- strategies -------------------------------------------------------------------------
+    size_syntax: SizeSyntax
+    smp_parser: SmpParser
+    numa_state: NumaState
+    memory_parser: MemoryParser
+    dimm_plug: DimmPlug
+    object_properties: ObjectProperties
+
+    # -- questions --------------------------------------------------------------------------
+    #: ``-smp`` members accepted, in ``SMPConfiguration`` order.
+    smp_members: tuple[str, ...]
+    #: ``-numa`` option types accepted (``NumaOptionsType``).
+    numa_types: tuple[str, ...]
+    #: ``-numa node,initiator=`` exists (HMAT, 5.0 on).
+    numa_node_accepts_initiator: bool
+    #: ``-numa`` on a board without NUMA fails (``NUMA is not supported by this machine-type``).
+    numa_checks_machine_support: bool
+    #: ``-device`` accepts the JSON form (``{...}``).
+    device_accepts_json: bool
+    #: Errors while creating ``-object`` objects carry the option's location.
+    object_errors_located: bool
+    #: QemuOpts warns about short-form booleans (``foo`` / ``nofoo``, 6.0 on).
+    qemuopts_flag_warnings: bool
+    #: QemuOpts bools take only ``on``/``off`` (not yes/no/true/false/y/n).
+    qemuopts_bool_only_on_off: bool
+    #: A CPU device's driver must be the machine's CPU type (``Invalid CPU type``).
+    cpu_plug_checks_type: bool
+    #: CPU slots carry ``node-id`` and ``die-id`` properties.
+    cpu_props_node_and_die: bool
+    #: HMP ``info cpus`` shows the program counter and the halted state.
+    hmp_info_cpus_shows_pc: bool
+    #: HMP ``info numa`` shows the plugged (DIMM) memory per node.
+    hmp_info_numa_shows_plugged: bool
+    #: ``SHUTDOWN``/``RESET`` events carry ``guest`` and ``reason``.
+    shutdown_events_carry_reason: bool
+    #: The command that lists CPUs (``query-cpus`` was removed in 6.0).
+    cpus_query: str
+    #: ``query-memdev`` reports ``share`` and ``reserve``.
+    memdev_reports_share_reserve: bool
+    #: ``query-qmp-schema`` in the old flavour (names, no features, no enum members).
+    legacy_introspection: bool
+
+    def __repr__(self) -> str:
+        return f"Profile({self.name})"
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """Pickle by name: an unpickled profile is the registered object itself."""
+        from qmpnuma.profiles.registry import get_profile
+
+        return get_profile, (self.name,)
+
+    @property
+    def smp_accepts_dies(self) -> bool:
+        """``-smp dies=`` exists (machines then report ``die-id``)."""
+        return "dies" in self.smp_members
+
+    @property
+    def release(self) -> tuple[int, int]:
+        """The (major, minor) release, the key of compat rows and since-symbols."""
+        return self.version[0], self.version[1]
+
+    @property
+    def since_symbol(self) -> str:
+        """The QAPI ``if`` symbol meaning "this release or later" (``SINCE_7_2``)."""
+        return "SINCE_{}_{}".format(*self.release)
+
+    @property
+    def qapi_symbols(self) -> frozenset[str]:
+        """The QAPI ``if`` symbols that hold: the since-symbols of this release and of every
+        older known one (derived from the registry's ordered list of profiles)."""
+        from qmpnuma.profiles.registry import qapi_symbols
+
+        return qapi_symbols(self)
+
+    @property
+    def module_suffix(self) -> str:
+        """Suffix of the generated modules of this profile (``tables_7_2``)."""
+        return "{}_{}".format(*self.release)

@@ -1,0 +1,251 @@
+"""The QEMU 7.2 profile: Debian 12's ``qemu-system-x86_64`` 7.2.22, the reference binary.
+
+Every fact here was read from that binary: the option table is its ``qemu_options[]`` (so
+hidden options such as ``-qtest`` are included, in QEMU's order; each row says whether the
+option consumes the next argv element and whether x86_64 accepts it -- options of other targets
+pass the argv walk but are refused with ``Option not supported for this target``), the machine
+types and their ``query-machines`` order come from ``-machine help`` and ``query-machines``,
+the texts from its stderr and QMP answers.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from qmpnuma.profiles.profile import (
+    DimmPlug,
+    MachineCatalogue,
+    MemoryParser,
+    NumaState,
+    ObjectProperties,
+    OptionSpec,
+    Profile,
+    SizeSyntax,
+    SmpParser,
+    Texts,
+)
+
+_ROWS: Final[tuple[tuple[str, bool, bool], ...]] = (
+    ("h", False, True),
+    ("help", False, True),
+    ("version", False, True),
+    ("machine", True, True),
+    ("M", True, True),
+    ("cpu", True, True),
+    ("accel", True, True),
+    ("smp", True, True),
+    ("numa", True, True),
+    ("add-fd", True, True),
+    ("set", True, True),
+    ("global", True, True),
+    ("boot", True, True),
+    ("m", True, True),
+    ("mem-path", True, True),
+    ("mem-prealloc", False, True),
+    ("k", True, True),
+    ("audio-help", False, True),
+    ("audio", True, True),
+    ("audiodev", True, True),
+    ("device", True, True),
+    ("name", True, True),
+    ("uuid", True, True),
+    ("fda", True, True),
+    ("fdb", True, True),
+    ("hda", True, True),
+    ("hdb", True, True),
+    ("hdc", True, True),
+    ("hdd", True, True),
+    ("cdrom", True, True),
+    ("blockdev", True, True),
+    ("drive", True, True),
+    ("mtdblock", True, True),
+    ("sd", True, True),
+    ("snapshot", False, True),
+    ("fsdev", True, True),
+    ("virtfs", True, True),
+    ("iscsi", True, True),
+    ("usb", False, True),
+    ("usbdevice", True, True),
+    ("display", True, True),
+    ("nographic", False, True),
+    ("spice", True, True),
+    ("portrait", False, True),
+    ("rotate", True, True),
+    ("vga", True, True),
+    ("full-screen", False, True),
+    ("g", True, False),
+    ("vnc", True, True),
+    ("win2k-hack", False, True),
+    ("no-fd-bootchk", False, True),
+    ("no-acpi", False, True),
+    ("no-hpet", False, True),
+    ("acpitable", True, True),
+    ("smbios", True, True),
+    ("netdev", True, True),
+    ("nic", True, True),
+    ("net", True, True),
+    ("chardev", True, True),
+    ("tpmdev", True, True),
+    ("bios", True, True),
+    ("pflash", True, True),
+    ("kernel", True, True),
+    ("append", True, True),
+    ("initrd", True, True),
+    ("dtb", True, True),
+    ("compat", True, True),
+    ("fw_cfg", True, True),
+    ("serial", True, True),
+    ("parallel", True, True),
+    ("monitor", True, True),
+    ("qmp", True, True),
+    ("qmp-pretty", True, True),
+    ("mon", True, True),
+    ("debugcon", True, True),
+    ("pidfile", True, True),
+    ("singlestep", False, True),
+    ("preconfig", False, True),
+    ("S", False, True),
+    ("overcommit", True, True),
+    ("gdb", True, True),
+    ("s", False, True),
+    ("d", True, True),
+    ("D", True, True),
+    ("dfilter", True, True),
+    ("seed", True, True),
+    ("L", True, True),
+    ("enable-kvm", False, True),
+    ("xen-domid", True, True),
+    ("xen-attach", False, True),
+    ("xen-domid-restrict", False, True),
+    ("no-reboot", False, True),
+    ("no-shutdown", False, True),
+    ("action", True, True),
+    ("loadvm", True, True),
+    ("daemonize", False, True),
+    ("option-rom", True, True),
+    ("rtc", True, True),
+    ("icount", True, True),
+    ("watchdog-action", True, True),
+    ("echr", True, True),
+    ("incoming", True, True),
+    ("only-migratable", False, True),
+    ("nodefaults", False, True),
+    ("chroot", True, True),
+    ("runas", True, True),
+    ("prom-env", True, False),
+    ("semihosting", False, False),
+    ("semihosting-config", True, False),
+    ("old-param", False, False),
+    ("sandbox", True, True),
+    ("readconfig", True, True),
+    ("no-user-config", False, True),
+    ("trace", True, True),
+    ("plugin", True, True),
+    ("qtest", True, True),
+    ("qtest-log", True, True),
+    ("async-teardown", False, True),
+    ("msg", True, True),
+    ("dump-vmstate", True, True),
+    ("enable-sync-profile", False, True),
+    ("object", True, True),
+)
+
+
+#: name (without the leading dash) -> its spelling rules, in QEMU's table order.
+OPTIONS: Final[dict[str, OptionSpec]] = {
+    name: OptionSpec(takes_argument, supported) for name, takes_argument, supported in _ROWS
+}
+
+
+#: Order of the ``query-machines`` answer of the real QEMU 7.2.22 (GLib hash-table order of
+#: the machine classes; fixed for a given binary).
+_QUERY_MACHINES_ORDER: Final = (
+    "pc-q35-5.2", "pc-i440fx-2.12", "pc-i440fx-2.0", "pc-i440fx-6.2", "pc-q35-4.2",
+    "pc-i440fx-2.5", "pc-i440fx-4.2", "pc-i440fx-5.2", "pc-i440fx-1.5", "pc-q35-2.7",
+    "pc-q35-7.1", "pc-i440fx-2.2", "none", "pc-i440fx-2.7", "pc-q35-6.1", "pc-q35-2.4",
+    "pc-i440fx-7.1", "pc-q35-2.10", "x-remote", "pc-q35-5.1", "pc-i440fx-1.7", "pc-q35-2.9",
+    "pc-i440fx-2.11", "pc-q35-3.1", "pc-i440fx-6.1", "pc-q35-4.1", "pc-i440fx-2.4",
+    "pc-i440fx-4.1", "pc-i440fx-5.1", "pc-i440fx-2.9", "isapc", "pc-i440fx-1.4", "pc-q35-2.6",
+    "pc-i440fx-3.1", "pc-q35-2.12", "pc-q35-7.0", "pc-i440fx-2.1", "pc-q35-6.0",
+    "pc-i440fx-2.6", "pc-q35-4.0.1", "pc-i440fx-7.0", "pc-i440fx-1.6", "pc-q35-5.0",
+    "pc-q35-2.8", "pc-i440fx-2.10", "pc-q35-3.0", "pc-i440fx-6.0", "pc-q35-7.2", "pc-q35-4.0",
+    "microvm", "pc-i440fx-2.3", "pc-i440fx-4.0", "pc-i440fx-5.0", "pc-i440fx-2.8",
+    "pc-q35-6.2", "pc-q35-2.5", "pc-i440fx-3.0", "pc-i440fx-7.2", "pc-q35-2.11",
+)
+
+#: Flags of the newest pc / q35 types (pc-i440fx-7.2, pc-q35-7.2); older types get the
+#: compat rows (qmpnuma/profiles/compat.py).
+_NEWEST: Final = {
+    "pc": {"numa_mem_supported": False, "prefer_sockets": False, "deprecated": False,
+           "auto_enable_numa_with_memhp": True, "auto_enable_numa_with_memdev": True,
+           "gigabyte_align": True, "enforce_aligned_dimm": True, "cpu_max": 255},
+    "q35": {"numa_mem_supported": False, "prefer_sockets": False, "deprecated": False,
+            "auto_enable_numa_with_memhp": True, "auto_enable_numa_with_memdev": True,
+            "gigabyte_align": True, "enforce_aligned_dimm": True, "cpu_max": 288},
+}
+
+MACHINES: Final = MachineCatalogue(
+    pc_versions=(
+        "1.4", "1.5", "1.6", "1.7", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7",
+        "2.8", "2.9", "2.10", "2.11", "2.12", "3.0", "3.1", "4.0", "4.1", "4.2", "5.0", "5.1",
+        "5.2", "6.0", "6.1", "6.2", "7.0", "7.1", "7.2",
+    ),
+    q35_versions=(
+        "2.4", "2.5", "2.6", "2.7", "2.8", "2.9", "2.10", "2.11", "2.12", "3.0", "3.1", "4.0",
+        "4.0.1", "4.1", "4.2", "5.0", "5.1", "5.2", "6.0", "6.1", "6.2", "7.0", "7.1", "7.2",
+    ),
+    standalone=("isapc", "microvm", "none", "x-remote"),
+    newest=_NEWEST,
+    query_order=_QUERY_MACHINES_ORDER,
+    info_members=("numa-mem-supported", "deprecated", "default-cpu-type", "default-ram-id"),
+)
+
+TEXTS: Final = Texts(
+    not_object="QMP input must be a JSON object",
+    member_not_string="QMP input member '{}' must be a string",
+    arguments_not_object="QMP input member 'arguments' must be an object",
+    unexpected="QMP input member '{}' is unexpected",
+    lacks_execute="QMP input lacks member 'execute'",
+    json_lexer_error=None,
+    signal_from_pid="terminating on signal {signum} from pid {pid} ({name})",
+    deprecated_machine=(
+        "Machine type '{name}' is deprecated: old and unattended - use a newer version instead"
+    ),
+    partial_numa_mapping=(
+        "All CPU(s) up to maxcpus should be described in NUMA config, ability to start up with "
+        "partial NUMA mappings is obsoleted and will be removed in future"
+    ),
+)
+
+PROFILE: Final = Profile(
+    name="7.2",
+    version=(7, 2, 22),
+    package="Debian 1:7.2+dfsg-7+deb12u18+b3",
+    qmp_capabilities=("oob",),
+    texts=TEXTS,
+    options=OPTIONS,
+    facts_files={"facts": "qemu-7.2-facts.json", "replies": "qemu-7.2-replies.json"},
+    machines=MACHINES,
+    size_syntax=SizeSyntax.STRTOSZ,
+    smp_parser=SmpParser.MACHINE_PARSE_SMP_CONFIG,
+    numa_state=NumaState.MACHINE_NUMA_STATE,
+    memory_parser=MemoryParser.MEMORY_SIZE_CONFIGURATION,
+    dimm_plug=DimmPlug.MEMORY_DEVICE_PRE_PLUG,
+    object_properties=ObjectProperties.QAPI_OBJECT_OPTIONS,
+    smp_members=("cpus", "sockets", "dies", "clusters", "cores", "threads", "maxcpus"),
+    numa_types=("node", "dist", "cpu", "hmat-lb", "hmat-cache"),
+    numa_node_accepts_initiator=True,
+    numa_checks_machine_support=True,
+    device_accepts_json=True,
+    object_errors_located=False,
+    qemuopts_flag_warnings=True,
+    qemuopts_bool_only_on_off=False,
+    cpu_plug_checks_type=True,
+    cpu_props_node_and_die=True,
+    hmp_info_cpus_shows_pc=False,
+    hmp_info_numa_shows_plugged=True,
+    shutdown_events_carry_reason=True,
+    cpus_query="query-cpus-fast",
+    memdev_reports_share_reserve=True,
+    legacy_introspection=False,
+)

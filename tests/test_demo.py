@@ -1,0 +1,69 @@
+"""`make run` under every profile: `qmpnuma --profile=P demo` starts, listens and answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from qmpnuma.demo import PORT_VARIABLE, demo_args, numa_option_types
+from qmpnuma.profiles import PROFILES
+
+QMPNUMA = os.path.join(os.path.dirname(sys.executable), "qmpnuma")
+
+
+def _lines(sock: socket.socket, count: int) -> list[dict[str, object]]:
+    data = b""
+    while data.count(b"\n") < count:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {data!r}"
+        data += chunk
+    return [json.loads(line) for line in data.splitlines()]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_demo_starts_and_answers(profile: str) -> None:
+    env = {**os.environ, PORT_VARIABLE: "0"}
+    proc = subprocess.Popen(
+        [QMPNUMA, f"--profile={profile}", "demo"], stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline() + proc.stdout.readline()
+        found = re.search(r"unix:(\S+) and", banner)
+        assert found, f"no socket in {banner!r}"
+        path = found.group(1)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(path):
+            assert proc.poll() is None and time.monotonic() < deadline, "demo did not listen"
+            time.sleep(0.05)
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(10)
+            sock.connect(path)
+            greeting = _lines(sock, 1)[0]
+            sock.sendall(b'{"execute":"qmp_capabilities"}\n{"execute":"query-memdev"}\n')
+            replies = _lines(sock, 2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    assert "QMP" in greeting
+    assert replies[0] == {"return": {}}
+    memdevs = replies[1]["return"]
+    assert isinstance(memdevs, list)
+    assert sorted(m["id"] for m in memdevs) == ["ram-node0", "ram-node1"]
+
+
+def test_demo_uses_distances_only_where_the_profile_has_them() -> None:
+    for profile in PROFILES:
+        has_dist = "dist" in numa_option_types(profile)
+        assert ("dist,src=0,dst=1,val=20" in demo_args("/s", profile)) == has_dist
+    assert "dist" in numa_option_types("7.2")
+    assert "dist" not in numa_option_types("2.9")
