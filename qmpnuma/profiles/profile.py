@@ -210,9 +210,7 @@ class Profile:
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         """Pickle by name: an unpickled profile is the registered object itself."""
-        from qmpnuma.profiles.registry import get_profile
-
-        return get_profile, (self.name,)
+        return registered_profile, (self.name,)
 
     @property
     def smp_accepts_dies(self) -> bool:
@@ -230,14 +228,17 @@ class Profile:
         return "SINCE_{}_{}".format(*self.release)
 
     @property
-    def qapi_symbols(self) -> frozenset[str]:
-        """The QAPI ``if`` symbols that hold: the since-symbols of this release and of every
-        older known one (derived from the registry's ordered list of profiles)."""
-        from qmpnuma.profiles.registry import qapi_symbols
-
-        return qapi_symbols(self)
-
-    @property
     def module_suffix(self) -> str:
         """Suffix of the generated modules of this profile (``tables_7_2``)."""
         return "{}_{}".format(*self.release)
+
+
+#: Every profile the registry knows, by name. The registry fills it; it lives here so that an
+#: unpickled profile finds its registered object without this module importing the registry.
+REGISTERED: dict[str, Profile] = {}
+
+
+def registered_profile(name: str) -> Profile:
+    """The registered profile called ``name`` (the unpickling side of `Profile.__reduce__`)."""
+    return REGISTERED[name]
+
