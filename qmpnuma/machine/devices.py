@@ -11,12 +11,15 @@ CPU topology), which live in `dimms.py` and `cpus.py`.
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from qmpnuma.errors import MachineError
-from qmpnuma.machine.dimms import UNASSIGNED_SLOT
+from qmpnuma.machine.cpu_slots import peripheral_qom_path
+from qmpnuma.machine.dimms import UNASSIGNED_SLOT, DimmRequest
+from qmpnuma.machine.qom_order import ObjectsContainer
 from qmpnuma.options.numbers import NumberError, qemu_strtou64
 from qmpnuma.qobject.hashing import qdict_order
 
@@ -142,11 +145,94 @@ def is_cpu_driver(driver: str) -> bool:
     return driver.endswith(CPU_DRIVER_SUFFIX)
 
 
+#: The bus-less devices each board's hot-plug handler takes (``get_hotplug_handler``): pc boards
+#: take DIMMs and CPUs, microvm only CPUs, ``none`` has no handler at all.
+HOTPLUG_HANDLER_TAKES: dict[str, frozenset[str]] = {
+    "pc": frozenset({"pc-dimm", "cpu"}),
+    "q35": frozenset({"pc-dimm", "cpu"}),
+    "isapc": frozenset({"pc-dimm", "cpu"}),
+    "microvm": frozenset({"cpu"}),
+}
+
+
+def hotplug_handler_takes(family: str, driver: str) -> bool:
+    """Whether the board of ``family`` has a hot-plug handler for a device of ``driver``."""
+    kind = "cpu" if is_cpu_driver(driver) else driver
+    return kind in HOTPLUG_HANDLER_TAKES.get(family, frozenset())
+
+
+class Peripherals:
+    """``/machine/peripheral`` and ``/machine/peripheral-anon``: how ``qdev_set_id`` names a
+    user-created device.
+
+    A device with an id becomes ``peripheral/ID`` (a taken id is refused); one without takes
+    ``peripheral-anon/device[N]``, N counting every id-less device QEMU ever named, including
+    those whose properties or realize then failed (QEMU names a device before it sets its
+    properties, and unparents it again on failure, so the name is used up).
+    """
+
+    def __init__(self) -> None:
+        self.named = ObjectsContainer()
+        self.anonymous = ObjectsContainer()
+        #: The ids in ``named`` (QOM child names of ``/machine/peripheral``).
+        self.ids: set[str] = set()
+        self.anonymous_count = 0
+
+    def attach(self, device_id: str | None) -> str:
+        """``qdev_set_id``: name the device and return its QOM path."""
+        if device_id is not None:
+            if device_id in self.ids:
+                raise MachineError(f"Duplicate device ID '{device_id}'")
+            self.ids.add(device_id)
+            self.named.add(device_id)
+            return peripheral_qom_path(device_id)
+        index = self.anonymous_count
+        self.anonymous_count += 1
+        self.anonymous.add(f"device[{index}]")
+        return peripheral_qom_path(None, index)
+
+    def detach(self, qom_path: str) -> None:
+        """The device at ``qom_path`` is unparented (failed realize, or unplugged)."""
+        container, _, name = qom_path.rpartition("/")
+        if container == "/machine/peripheral":
+            self.ids.discard(name)
+            self.named.remove(name)
+        elif container == "/machine/peripheral-anon":
+            self.anonymous.remove(name)
+
+    @contextmanager
+    def naming(self, device_id: str | None, qom_path: str | None) -> Iterator[str]:
+        """The device's QOM path for the body; unnamed again if the body fails.
+
+        ``qom_path`` is the name already given by ``add_device`` (then a failure is that
+        caller's to undo); None names the device here.
+        """
+        if qom_path is not None:
+            yield qom_path
+            return
+        path = self.attach(device_id)
+        try:
+            yield path
+        except MachineError:
+            self.detach(path)
+            raise
+
+    def walk_containers(self) -> dict[str, list[str]]:
+        """Each container's children in QEMU's visiting order (``qom_order.device_walk_order``)."""
+        return {
+            "peripheral": self.named.iteration_order(),
+            "peripheral-anon": self.anonymous.iteration_order(),
+        }
+
+
 class DeviceHost(Protocol):
     """What adding a device needs from the machine (``Machine`` provides it)."""
 
-    device_ids: set[str]
+    peripherals: Peripherals
     other_devices: dict[str, str]
+
+    @property
+    def machine_family(self) -> str: ...
 
     @property
     def supports_memory_hotplug(self) -> bool: ...
@@ -158,11 +244,15 @@ class DeviceHost(Protocol):
     def plug_dimm(
         self, device_id: str | None = None, memdev: str | None = None, node: int = 0,
         slot: int = UNASSIGNED_SLOT, addr: int = 0, *, hotplugged: bool = True,
+        qom_path: str | None = None,
     ) -> object: ...
 
-    def plug_dimm_without_hotplug(self, memdev: str | None, node: int) -> None: ...
+    def plug_dimm_without_hotplug(self, request: DimmRequest) -> None: ...
 
-    def plug_cpu(self, driver: str, device_id: str | None, props: Mapping[str, int]) -> object: ...
+    def plug_cpu(
+        self, driver: str, device_id: str | None, props: Mapping[str, int],
+        qom_path: str | None = None,
+    ) -> object: ...
 
 
 def add_device(
@@ -174,29 +264,44 @@ def add_device(
 ) -> None:
     """qdev's `device_add`/`-device` for pc-dimm, x86 CPUs, and (recorded only) other models.
 
-    Checks run in QEMU's order: id syntax, driver, duplicate id, property values, then the
-    device's plug rules.
+    Checks run in QEMU's order (``qdev_device_add_from_qdict``): id syntax, driver, whether a
+    hot-plug handler takes the device, the name (duplicate id), property values, then the
+    device's plug rules. A failure after naming unnames the device again.
     """
     request = parse_request(pairs)
     driver = request.driver
     if driver not in known_models:
         raise MachineError(f"'{driver}' is not a valid device model name")
-    if request.id is not None and request.id in host.device_ids:
-        raise MachineError(f"Duplicate device ID '{request.id}'")
+    simulated = driver == "pc-dimm" or is_cpu_driver(driver)
+    if hotplugged and simulated and not hotplug_handler_takes(host.machine_family, driver):
+        # Neither sits on a bus: without the board's hot-plug handler nothing can take them.
+        raise MachineError(f"Device '{driver}' can not be hotplugged on this machine")
+    path = host.peripherals.attach(request.id)
+    try:
+        _create(host, request, path, hotplugged)
+    except MachineError:
+        host.peripherals.detach(path)
+        raise
+
+
+def _create(host: DeviceHost, request: DeviceRequest, path: str, hotplugged: bool) -> None:
+    """Set the named device's properties and plug it."""
+    driver = request.driver
     if driver == "pc-dimm":
         values = dimm_properties(request, host)
-        memdev = values["memdev"]
         if not host.supports_memory_hotplug:
-            host.plug_dimm_without_hotplug(memdev, values["node"])
+            host.plug_dimm_without_hotplug(DimmRequest(
+                request.id, values["memdev"], values["node"], values["slot"], values["addr"],
+                path,
+            ))
             return
         host.plug_dimm(
-            request.id, memdev, values["node"], values["slot"], values["addr"],
-            hotplugged=hotplugged,
+            request.id, values["memdev"], values["node"], values["slot"], values["addr"],
+            hotplugged=hotplugged, qom_path=path,
         )
         return
     if is_cpu_driver(driver):
-        host.plug_cpu(driver, request.id, cpu_properties(request))
+        host.plug_cpu(driver, request.id, cpu_properties(request), qom_path=path)
         return
     if request.id is not None:
-        host.device_ids.add(request.id)
         host.other_devices[request.id] = driver

@@ -38,6 +38,8 @@ class Dimm:
     addr: int
     hotplugged: bool
     hotpluggable: bool = True
+    #: Where the device sits in QOM (``/machine/peripheral/ID`` or ``…-anon/device[N]``).
+    qom_path: str = ""
 
     @property
     def end(self) -> int:
@@ -72,6 +74,7 @@ class DimmRequest:
     node: int = 0
     slot: int = UNASSIGNED_SLOT
     addr: int = 0
+    qom_path: str = ""
 
 
 def backend_alignment(backend: MemoryBackend, enforce_aligned_dimm: bool) -> int:
@@ -101,6 +104,8 @@ class DimmBank:
         self.enforce_aligned_dimm = enforce_aligned_dimm
         self.profile = profile
         self.acpi = acpi
+        #: QEMU 2.9's ``pc_dimm_realize`` checks the backend before the node; 7.2 the node first.
+        self.backend_checked_first = profile == "2.9"
         self.dimms: list[Dimm] = []
 
     @property
@@ -134,7 +139,7 @@ class DimmBank:
             backend = backends.get(request.memdev)
             if backend is None:
                 raise MachineError(f"Device '{request.memdev}' not found", "DeviceNotFound")
-        if self.profile == "2.9":
+        if self.backend_checked_first:
             return self._plug_2_9(request, backend, num_nodes, hotplugged)
         if not self.acpi:
             raise MachineError(
@@ -178,9 +183,35 @@ class DimmBank:
         hotplugged: bool,
     ) -> Dimm:
         backend.mapped = True
-        dimm = Dimm(request.id, backend.id, backend.size, request.node, slot, addr, hotplugged)
+        dimm = Dimm(request.id, backend.id, backend.size, request.node, slot, addr, hotplugged,
+                    qom_path=request.qom_path)
         self.dimms.append(dimm)
         return dimm
+
+    def realize_unhandled(
+        self,
+        request: DimmRequest,
+        backends: Mapping[str, MemoryBackend],
+        num_nodes: int | None,
+    ) -> Dimm:
+        """A cold-plugged DIMM on a board with no hot-plug handler for it (``none``, ``microvm``).
+
+        Only ``pc_dimm_realize`` runs: no slot or address is assigned, so the DIMM keeps the
+        ``slot`` and ``addr`` it was given (-1 and 0 by default) and takes no device-memory
+        space, yet it is a realized memory device: it is listed and counted as plugged memory.
+        ``num_nodes`` is None on boards without NUMA support (no ``numa_state``).
+        """
+        backend = backends.get(request.memdev) if request.memdev is not None else None
+        if backend is None and self.backend_checked_first:
+            raise MachineError("'memdev' property is not set")
+        if num_nodes is not None:
+            self.check_node(request.node, num_nodes)
+        elif request.node:
+            raise MachineError("machine doesn't support NUMA")
+        if backend is None:
+            raise MachineError("'memdev' property is not set")
+        self._check_busy(backend)
+        return self._insert(request, backend, request.slot, request.addr, hotplugged=False)
 
     def _choose_slot(self, requested: int) -> int:
         slots = self.memory.ram_slots
