@@ -135,10 +135,10 @@ def _startup_line(rng: random.Random) -> list[str]:
         args += ["-numa", "node"]
     for index in range(rng.randint(1, 2)):
         parts = ["pc-dimm"]
-        if rng.random() < 0.9:
+        if rng.random() < 0.8:
             broken = rng.random() < 0.1
             parts.append(f"memdev={rng.choice(('nosuch', 'io')) if broken else f'm{index}'}")
-        if rng.random() < 0.15:
+        if rng.random() < 0.25:
             parts.append(f"node={rng.randint(0, 1)}")
         if rng.random() < 0.2:
             parts.append(f"slot={rng.choice(('-1', '0', '1', '3', 'x'))}")
