@@ -135,7 +135,10 @@ def query_acpi_ospm_status(ctx: CommandContext, args: dict[str, Any]) -> Any:
     microvm_ged = machine.machine_type.family == "microvm" and machine.dimms.acpi
     if not (_has_acpi(ctx) or microvm_ged):
         raise QmpError("GenericError", "command is not supported, missing ACPI device")
-    by_slot = {} if microvm_ged else {dimm.slot: dimm for dimm in machine.sorted_dimms()}
+    # An nvdimm is handed to the NVDIMM ACPI code, not to the memory hot-plug block.
+    by_slot = {} if microvm_ged else {
+        dimm.slot: dimm for dimm in machine.sorted_dimms() if dimm.kind == "dimm"
+    }
     answer = []
     for slot in range(ctx.machine.memory.ram_slots):
         entry: dict[str, Any] = {}

@@ -34,7 +34,7 @@ def listed_dimms(ctx: CommandContext) -> list[Dimm]:
 
 def memory_device_list(ctx: CommandContext) -> list[dict[str, Any]]:
     """`query-memory-devices`'s answer (and `info memory-devices`')."""
-    return [{"type": "dimm", "data": dimm.device_info()} for dimm in listed_dimms(ctx)]
+    return [{"type": dimm.kind, "data": dimm.device_info()} for dimm in listed_dimms(ctx)]
 
 
 def memory_size_summary(ctx: CommandContext) -> dict[str, Any]:

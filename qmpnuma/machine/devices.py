@@ -16,11 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from qmpnuma.errors import MachineError
+from qmpnuma.errors import MachineError, OptionError
 from qmpnuma.machine.cpu_slots import peripheral_qom_path
-from qmpnuma.machine.dimms import UNASSIGNED_SLOT, DimmRequest
+from qmpnuma.machine.dimms import NVDIMM, PC_DIMM, UNASSIGNED_SLOT, DimmRequest
 from qmpnuma.machine.qom_order import ObjectsContainer
-from qmpnuma.options.numbers import NumberError, qemu_strtou64
+from qmpnuma.options.numbers import NumberError, keyval_size, qapi_bool, qemu_strtou64
+from qmpnuma.options.uuid_arg import uuid_wellformed
 from qmpnuma.qobject.hashing import qdict_order
 
 CPU_DRIVER_SUFFIX = "-x86_64-cpu"
@@ -33,6 +34,19 @@ DIMM_PROPERTIES: dict[str, tuple[str, str]] = {
     "slot": ("int", "int32_t"),
     "addr": ("uint", "uint64_t"),
 }
+#: nvdimm adds its namespace label size, a UUID and the write-protect flag to pc-dimm's.
+NVDIMM_PROPERTIES: dict[str, tuple[str, str]] = {
+    **DIMM_PROPERTIES,
+    "label-size": ("size", ""),
+    "uuid": ("uuid", ""),
+    "unarmed": ("bool", ""),
+}
+DIMM_DRIVERS: dict[str, dict[str, tuple[str, str]]] = {
+    PC_DIMM: DIMM_PROPERTIES,
+    NVDIMM: NVDIMM_PROPERTIES,
+}
+#: ``MIN_NAMESPACE_LABEL_SIZE``: the smallest label area an nvdimm accepts.
+MIN_LABEL_SIZE = 128 << 10
 #: The topology properties of an x86 CPU (all int32 in QEMU).
 CPU_ID_PROPERTIES = ("socket-id", "die-id", "cluster-id", "core-id", "thread-id", "node-id")
 _RANGES = {
@@ -106,16 +120,20 @@ def _strtoi64(text: str) -> int:
 
 
 def dimm_properties(request: DeviceRequest, host: DeviceHost) -> dict[str, Any]:
-    """pc-dimm's properties from text, walked in QDict order as QEMU 7.2 sets them.
+    """A DIMM's properties from text, walked in QDict order as QEMU 7.2 sets them.
 
     Setting the `memdev` link resolves it on the spot, so a missing backend is reported before a
-    later bad property, exactly as QEMU does.
+    later bad property, exactly as QEMU does; an nvdimm's label size is checked by its setter.
     """
-    values: dict[str, Any] = {"memdev": None, "node": 0, "slot": UNASSIGNED_SLOT, "addr": 0}
+    values: dict[str, Any] = {
+        "memdev": None, "node": 0, "slot": UNASSIGNED_SLOT, "addr": 0, "label-size": 0,
+        "unarmed": False,
+    }
     given = dict(request.properties)
+    table = DIMM_DRIVERS[request.driver]
     for key in qdict_order(given):
         text = given[key]
-        kind = DIMM_PROPERTIES.get(key)
+        kind = table.get(key)
         if kind is None:
             raise MachineError(f"Property '{request.driver}.{key}' not found")
         if kind[0] == "link":
@@ -126,9 +144,29 @@ def dimm_properties(request: DeviceRequest, host: DeviceHost) -> dict[str, Any]:
             if not host.has_backend(text):
                 raise MachineError(f"Device '{text}' not found", "DeviceNotFound")
             values[key] = text
+        elif kind[0] in ("size", "bool"):
+            values[key] = _nvdimm_value(request.driver, key, kind[0], text)
+        elif kind[0] == "uuid":
+            if not uuid_wellformed(text):
+                raise MachineError(f"Property '{request.driver}.{key}' has invalid value")
         else:
             values[key] = _integer(key, text, kind[1])
     return values
+
+
+def _nvdimm_value(driver: str, key: str, kind: str, text: str) -> int | bool:
+    """An nvdimm size or flag as the keyval visitor reads it, then its setter's own check."""
+    try:
+        if kind == "bool":
+            return qapi_bool(key, text)
+        value = keyval_size(key, text)
+    except OptionError as err:
+        raise MachineError(err.message) from None
+    if value < MIN_LABEL_SIZE:
+        raise MachineError(
+            f"Property '{driver}.{key}' (0x{value:x}) is required at least 0x{MIN_LABEL_SIZE:x}"
+        )
+    return value
 
 
 def cpu_properties(request: DeviceRequest) -> dict[str, int]:
@@ -148,9 +186,9 @@ def is_cpu_driver(driver: str) -> bool:
 #: The bus-less devices each board's hot-plug handler takes (``get_hotplug_handler``): pc boards
 #: take DIMMs and CPUs, microvm only CPUs, ``none`` has no handler at all.
 HOTPLUG_HANDLER_TAKES: dict[str, frozenset[str]] = {
-    "pc": frozenset({"pc-dimm", "cpu"}),
-    "q35": frozenset({"pc-dimm", "cpu"}),
-    "isapc": frozenset({"pc-dimm", "cpu"}),
+    "pc": frozenset({PC_DIMM, NVDIMM, "cpu"}),
+    "q35": frozenset({PC_DIMM, NVDIMM, "cpu"}),
+    "isapc": frozenset({PC_DIMM, NVDIMM, "cpu"}),
     "microvm": frozenset({"cpu"}),
 }
 
@@ -241,11 +279,7 @@ class DeviceHost(Protocol):
 
     def has_backend(self, object_id: str) -> bool: ...
 
-    def plug_dimm(
-        self, device_id: str | None = None, memdev: str | None = None, node: int = 0,
-        slot: int = UNASSIGNED_SLOT, addr: int = 0, *, hotplugged: bool = True,
-        qom_path: str | None = None,
-    ) -> object: ...
+    def plug_dimm_request(self, request: DimmRequest, *, hotplugged: bool) -> object: ...
 
     def plug_dimm_without_hotplug(self, request: DimmRequest) -> None: ...
 
@@ -272,7 +306,7 @@ def add_device(
     driver = request.driver
     if driver not in known_models:
         raise MachineError(f"'{driver}' is not a valid device model name")
-    simulated = driver == "pc-dimm" or is_cpu_driver(driver)
+    simulated = driver in DIMM_DRIVERS or is_cpu_driver(driver)
     if hotplugged and simulated and not hotplug_handler_takes(host.machine_family, driver):
         # Neither sits on a bus: without the board's hot-plug handler nothing can take them.
         raise MachineError(f"Device '{driver}' can not be hotplugged on this machine")
@@ -287,18 +321,16 @@ def add_device(
 def _create(host: DeviceHost, request: DeviceRequest, path: str, hotplugged: bool) -> None:
     """Set the named device's properties and plug it."""
     driver = request.driver
-    if driver == "pc-dimm":
+    if driver in DIMM_DRIVERS:
         values = dimm_properties(request, host)
-        if not host.supports_memory_hotplug:
-            host.plug_dimm_without_hotplug(DimmRequest(
-                request.id, values["memdev"], values["node"], values["slot"], values["addr"],
-                path,
-            ))
-            return
-        host.plug_dimm(
-            request.id, values["memdev"], values["node"], values["slot"], values["addr"],
-            hotplugged=hotplugged, qom_path=path,
+        dimm = DimmRequest(
+            request.id, values["memdev"], values["node"], values["slot"], values["addr"], path,
+            driver, values["label-size"], values["unarmed"],
         )
+        if host.supports_memory_hotplug:
+            host.plug_dimm_request(dimm, hotplugged=hotplugged)
+        else:
+            host.plug_dimm_without_hotplug(dimm)
         return
     if is_cpu_driver(driver):
         host.plug_cpu(driver, request.id, cpu_properties(request), qom_path=path)

@@ -394,13 +394,15 @@ class Machine:
         addr: int = 0,
         *,
         hotplugged: bool = True,
-        qom_path: str | None = None,
     ) -> Dimm:
-        """``device_add pc-dimm`` (or ``-device`` with ``hotplugged=False``); ``qom_path`` is
-        where ``add_device`` already named it (None: name it here)."""
-        with self.peripherals.naming(device_id, qom_path) as path:
+        """``device_add pc-dimm`` (or ``-device`` with ``hotplugged=False``), named here."""
+        with self.peripherals.naming(device_id, None) as path:
             request = DimmRequest(device_id, memdev, node, slot, addr, path)
-            dimm = self.dimms.plug(request, self.backends, self.numa.num_nodes, hotplugged)
+            return self.plug_dimm_request(request, hotplugged=hotplugged)
+
+    def plug_dimm_request(self, request: DimmRequest, *, hotplugged: bool) -> Dimm:
+        """Plug a DIMM that ``add_device`` has named (``request.qom_path``)."""
+        dimm = self.dimms.plug(request, self.backends, self.numa.num_nodes, hotplugged)
         self.numa.numa_set_mem_node_id(dimm.addr, dimm.size, dimm.node)
         self.numa.ram_block_notify_add(dimm.addr, dimm.size)
         return dimm
@@ -712,6 +714,8 @@ class _Builder:
                 machine.ram_memdev = value
             elif key == "acpi" and value not in ("on", "off", "auto"):
                 raise MachineError(f"Parameter 'acpi' does not accept value '{value}'")
+            elif key == "nvdimm":
+                machine.dimms.nvdimm = parse_bool("nvdimm", value)
         machine.dimms.acpi = (
             self.machine_opts.get("acpi", "auto") != "off" and mt.family != "isapc"
         )
@@ -764,7 +768,7 @@ class _Builder:
         machine.memory = config
         machine.layout = compute_layout(config, mt)
         machine.dimms = DimmBank(config, machine.layout, mt.enforce_aligned_dimm, self.profile,
-                                 acpi=machine.dimms.acpi)
+                                 acpi=machine.dimms.acpi, nvdimm=machine.dimms.nvdimm)
 
     def _create_objects(self, machine: Machine) -> None:
         """Early objects (everything but memory backends), then the backends, in CLI order.
