@@ -4,7 +4,8 @@
   successful `human-monitor-command` reply (`hmp_handle_error`).
 - `query-memory-devices` walks `/machine` and inserts each DIMM sorted by address; DIMMs that
   share an address (boards without a memory hot-plug handler leave them where they were put)
-  come out in reverse walking order, which follows the QOM containers' hash tables.
+  come out in reverse walking order, which follows the QOM containers' hash tables. nvdimms
+  (a pc-dimm with a label area) are mixed in where the board enables them.
 - `-device pc-dimm` on boards without memory hot-plug (`none`, `microvm`, `isapc`): only the
   DIMM's realize runs (or the board's pre-plug refuses it); `device_add` there is refused
   before the device is named, and a failed device still uses up its anonymous name.
@@ -62,9 +63,11 @@ def _hmp_configuration(rng: random.Random) -> list[str]:
     return args
 
 
-def _unplugged_dimm(rng: random.Random, memdev: str, used_ids: set[str]) -> str:
-    """A `-device pc-dimm` whose optional id, slot, addr and node vary."""
-    parts = ["pc-dimm", f"memdev={memdev}"]
+def _unplugged_dimm(rng: random.Random, memdev: str, used_ids: set[str], model: str) -> str:
+    """A `-device pc-dimm` (or nvdimm) whose optional id, slot, addr and label vary."""
+    parts = [f"memdev={memdev}"]
+    if model == "nvdimm" and rng.random() < 0.4:
+        parts.append(f"label-size={rng.choice(('128K', '1M', '2M'))}")
     if rng.random() < 0.6:
         name = rng.choice([i for i in IDS if i not in used_ids])
         used_ids.add(name)
@@ -73,23 +76,24 @@ def _unplugged_dimm(rng: random.Random, memdev: str, used_ids: set[str]) -> str:
         parts.append(f"slot={rng.randint(-1, 3)}")
     if rng.random() < 0.3:
         parts.append(f"addr={rng.choice(('0', '4096', '0x100000000', '0x8000000'))}")
-    properties = parts[1:]
-    rng.shuffle(properties)
-    return ",".join(["pc-dimm", *properties])
+    rng.shuffle(parts)
+    return ",".join([model, *parts])
 
 
 def _order_configuration(rng: random.Random) -> list[str]:
     """Several cold-plugged DIMMs, mixed with and without id, slot and addr."""
     board = rng.choice(BOARDS)
     count = rng.randint(2, 6)
-    args = ["-M", board]
+    nvdimm = board in ("none", "microvm") or rng.random() < 0.5
+    args = ["-M", f"{board},nvdimm=on" if board in ("pc", "q35") and nvdimm else board]
     if board in ("pc", "q35"):
         args += ["-m", f"1G,slots={rng.randint(count, 8)},maxmem=16G", "-smp", "1,maxcpus=2"]
     for index in range(count + 2):
         args += ["-object", f"memory-backend-ram,id=m{index},size={rng.choice(SIZES)}"]
     used_ids: set[str] = set()
     for index in range(count):
-        dimm = _unplugged_dimm(rng, f"m{index}", used_ids)
+        model = "nvdimm" if nvdimm and rng.random() < 0.4 else "pc-dimm"
+        dimm = _unplugged_dimm(rng, f"m{index}", used_ids, model)
         if board in ("pc", "q35"):
             # pc boards check slot and address; let them choose to keep the case starting.
             dimm = ",".join(p for p in dimm.split(",") if not p.startswith(("slot=", "addr=")))
@@ -109,6 +113,7 @@ def _order_script(args: list[str], rng: random.Random) -> list[dict[str, Any]]:
         {"driver": "pc-dimm", "memdev": f"m{spare - 1}", "id": "hot"},
         {"driver": "pc-dimm", "memdev": f"m{spare}", "id": "hot"},
         {"driver": "pc-dimm", "memdev": "m0"},
+        {"driver": "nvdimm", "memdev": f"m{spare - 1}", "label-size": rng.choice((1024, 131072))},
     ]
     rng.shuffle(attempts)
     if "-smp" in args:
@@ -122,6 +127,8 @@ def _order_script(args: list[str], rng: random.Random) -> list[dict[str, Any]]:
 def _startup_line(rng: random.Random) -> list[str]:
     """`-device pc-dimm` on boards with and without memory hot-plug, valid and broken."""
     board = rng.choice(("none", "none", "isapc", "microvm", "microvm,acpi=off", "pc", "q35"))
+    if board in ("pc", "q35") and rng.random() < 0.5:
+        board += f",nvdimm={rng.choice(('on', 'on', 'off', 'x'))}"
     args = ["-M", board]
     memory = rng.choice(("", "512M", "1G,maxmem=4G", "1G,slots=2", "1G,slots=2,maxmem=4G"))
     if memory:
@@ -134,7 +141,7 @@ def _startup_line(rng: random.Random) -> list[str]:
     if rng.random() < 0.1:
         args += ["-numa", "node"]
     for index in range(rng.randint(1, 2)):
-        parts = ["pc-dimm"]
+        parts = [rng.choice(("pc-dimm", "pc-dimm", "nvdimm"))]
         if rng.random() < 0.8:
             broken = rng.random() < 0.1
             parts.append(f"memdev={rng.choice(('nosuch', 'io')) if broken else f'm{index}'}")
@@ -146,6 +153,12 @@ def _startup_line(rng: random.Random) -> list[str]:
             parts.append(f"addr={rng.choice(('0', '4096', '0x100000000', '-1'))}")
         if rng.random() < 0.3:
             parts.append(f"id={rng.choice(('d', 'd', 'e'))}")
+        if parts[0] == "nvdimm" and rng.random() < 0.4:
+            parts.append(f"label-size={rng.choice(('64K', '128K', '2M', '127M', 'x'))}")
+        if parts[0] == "nvdimm" and rng.random() < 0.2:
+            parts.append(f"unarmed={rng.choice(('on', 'off', 'x'))}")
+        if rng.random() < 0.1:
+            parts.append(f"uuid={rng.choice(('x', '12345678-1234-1234-1234-123456789abc'))}")
         args += ["-device", ",".join(parts)]
     return args
 
@@ -215,7 +228,7 @@ def test_cold_plugged_dimm_order(qemu_binary: str) -> None:
     rng = random.Random(SEED + 1)
     configurations = _starting(qemu_binary, [_order_configuration(rng) for _ in range(40)])
     assert len(configurations) >= 24, len(configurations)
-    boards = {args[1] for args in configurations}
+    boards = {args[1].split(",")[0] for args in configurations}
     assert {"none", "microvm", "pc", "q35"} <= boards
     cases = [(args, _order_script(args, random.Random(i))) for i, args in enumerate(configurations)]
     failures = _compare(qemu_binary, cases)
