@@ -121,6 +121,12 @@ def _order_script(args: list[str], rng: random.Random) -> list[dict[str, Any]]:
         attempts.append({"driver": "qemu64-x86_64-cpu", "socket-id": 0, "core-id": 1,
                          "thread-id": 0})
     script += [{"execute": "device_add", "arguments": a} for a in attempts]
+    if "-smp" in args:
+        # device_del finds a device by id or by QOM path (QEMU 7.2 aborts on the other boards).
+        script += [{"execute": "device_del", "arguments": {"id": name}} for name in (
+            "/machine/peripheral-anon/device[0]", "device[0]", "/machine/peripheral/hot",
+            "/machine/peripheral-anon/device[9]",
+        )]
     return script + LISTINGS + [{"execute": "query-hotpluggable-cpus"}]
 
 

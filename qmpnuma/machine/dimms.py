@@ -150,6 +150,10 @@ class DimmBank:
     def find(self, device_id: str) -> Dimm | None:
         return next((dimm for dimm in self.dimms if dimm.id == device_id), None)
 
+    def find_by_path(self, qom_path: str) -> Dimm | None:
+        """The DIMM at a QOM path (``device_del`` names anonymous DIMMs this way)."""
+        return next((dimm for dimm in self.dimms if dimm.qom_path == qom_path), None)
+
     def plug(
         self,
         request: DimmRequest,
@@ -343,6 +347,12 @@ class DimmBank:
     def _check_busy(backend: MemoryBackend) -> None:
         if backend.mapped:
             raise MachineError(f"can't use already busy memdev: {backend.id}")
+
+    @staticmethod
+    def request_unplug(dimm: Dimm) -> None:
+        """``pc_memory_unplug_request``: the request goes to the guest, except for an nvdimm."""
+        if dimm.model == NVDIMM:
+            raise MachineError("nvdimm device hot unplug is not supported yet.")
 
     def remove(self, dimm: Dimm, backends: Mapping[str, MemoryBackend]) -> None:
         """Take a DIMM out (what happens once a guest ejects it); its backend is free again."""

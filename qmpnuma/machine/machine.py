@@ -479,8 +479,9 @@ class Machine:
         path = device_id
         if not device_id.startswith("/"):
             path = f"/machine/peripheral/{device_id}"
-        dimm = self.dimms.find(device_id.removeprefix("/machine/peripheral/"))
+        dimm = self.dimms.find_by_path(path)
         if dimm is not None:
+            self.dimms.request_unplug(dimm)
             return
         slot = self.cpus.slot_by_qom_path(path)
         if slot is not None:
