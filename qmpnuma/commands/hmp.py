@@ -177,7 +177,10 @@ def run_hmp(ctx: CommandContext, line: str) -> str:
         return _extraneous(full_name, name)
     registry = ctx.registry
     if registry is not None:
-        registry.execute(qmp_name, {}, ctx.monitor)
+        try:
+            registry.execute(qmp_name, {}, ctx.monitor)
+        except QmpError as err:
+            return f"Error: {err.desc}\n"
     return ""
 
 
