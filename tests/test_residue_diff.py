@@ -87,7 +87,9 @@ def _order_configuration(rng: random.Random) -> list[str]:
     nvdimm = board in ("none", "microvm") or rng.random() < 0.5
     args = ["-M", f"{board},nvdimm=on" if board in ("pc", "q35") and nvdimm else board]
     if board in ("pc", "q35"):
-        args += ["-m", f"1G,slots={rng.randint(count, 8)},maxmem=16G", "-smp", "1,maxcpus=2"]
+        args += ["-m", f"1G,slots={rng.randint(count, 8)},maxmem=16G"]
+    if board != "none":
+        args += ["-smp", "1,maxcpus=2"]
     for index in range(count + 2):
         args += ["-object", f"memory-backend-ram,id=m{index},size={rng.choice(SIZES)}"]
     used_ids: set[str] = set()
@@ -116,12 +118,18 @@ def _order_script(args: list[str], rng: random.Random) -> list[dict[str, Any]]:
         {"driver": "nvdimm", "memdev": f"m{spare - 1}", "label-size": rng.choice((1024, 131072))},
     ]
     rng.shuffle(attempts)
+    pc_board = args[1].split(",")[0] in ("pc", "q35")
     if "-smp" in args:
-        # An anonymous CPU shows in its qom-path how many anonymous names were used up.
-        attempts.append({"driver": "qemu64-x86_64-cpu", "socket-id": 0, "core-id": 1,
-                         "thread-id": 0})
+        # An anonymous CPU shows in its qom-path how many anonymous names were used up; on
+        # microvm the plug fails after realize, and the path is in the lapic's DEVICE_DELETED.
+        # (Once only: a second failed vCPU on microvm makes QEMU 7.2's TCG abort.)
+        cpu: dict[str, Any] = {"driver": "qemu64-x86_64-cpu", "socket-id": 0, "core-id": 1,
+                               "thread-id": 0}
+        if rng.random() < 0.5:
+            cpu["id"] = "cpu1"
+        attempts.append(cpu)
     script += [{"execute": "device_add", "arguments": a} for a in attempts]
-    if "-smp" in args:
+    if pc_board:
         # device_del finds a device by id or by QOM path (QEMU 7.2 aborts on the other boards).
         script += [{"execute": "device_del", "arguments": {"id": name}} for name in (
             "/machine/peripheral-anon/device[0]", "device[0]", "/machine/peripheral/hot",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from qmpnuma.commands.registry import CommandContext, command
-from qmpnuma.machine.devices import qmp_value_text
+from qmpnuma.machine.devices import PlugRolledBack, qmp_value_text
 from qmpnuma.machine.dimms import Dimm
 from qmpnuma.machine.qom_order import device_walk_order, insert_sorted
 
@@ -77,7 +77,12 @@ def device_pairs_from_qmp(arguments: dict[str, Any]) -> list[tuple[str, str]]:
 
 @command("device_add")
 def device_add(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    ctx.machine.device_add(device_pairs_from_qmp(args), hotplugged=True)
+    try:
+        ctx.machine.device_add(device_pairs_from_qmp(args), hotplugged=True)
+    except PlugRolledBack as err:
+        for path in err.deleted:
+            ctx.emit("DEVICE_DELETED", {"path": path})
+        raise
     return {}
 
 

@@ -56,6 +56,15 @@ _RANGES = {
 }
 
 
+class PlugRolledBack(MachineError):
+    """The device was realized, then its board refused to plug it: QEMU unrealized it again,
+    and each child device realize had created announced ``DEVICE_DELETED`` (``deleted``)."""
+
+    def __init__(self, message: str, deleted: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.deleted = deleted
+
+
 @dataclass(frozen=True)
 class DeviceRequest:
     """A device as qdev receives it: driver, optional id, and its other properties as text."""
