@@ -263,3 +263,23 @@ def test_dimm_startup_without_memory_hotplug(qemu_binary: str) -> None:
     accepted = sum(1 for out in real if out.status == 0)
     assert 20 <= accepted <= len(lines) - 20, f"only {accepted} accepted: the mix is one-sided"
     assert not failures, f"{len(failures)}/{len(lines)} differ:\n" + "\n".join(failures)
+
+
+def test_machine_children_fact(qemu_binary: str) -> None:
+    """The `/machine` children the DIMM walk order is computed from are those of QEMU 7.2,
+    and GLib's table order of them is the order QEMU visits them (qom-list shows it reversed)."""
+    from qmpnuma.machine.qom_order import MACHINE_CHILDREN
+    from qmpnuma.qobject.hashing import ghash_order
+
+    for family, children in MACHINE_CHILDREN.items():
+        # A DIMM with an id and one without, so that both peripheral containers exist.
+        args = ["-S", "-M", family, "-object", "memory-backend-ram,id=m,size=2M",
+                "-object", "memory-backend-ram,id=n,size=2M",
+                "-device", "pc-dimm,memdev=m,id=d", "-device", "pc-dimm,memdev=n"]
+        with started([qemu_binary], args) as (conn, _greeting, _proc):
+            conn.command({"execute": "qmp_capabilities"})
+            reply = json.loads(
+                conn.command({"execute": "qom-list", "arguments": {"path": "/machine"}})[-1]
+            )
+        listed = [p["name"] for p in reply["return"] if p["type"].startswith("child<")]
+        assert list(reversed(listed)) == ghash_order(children), family
