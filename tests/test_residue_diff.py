@@ -41,7 +41,7 @@ LISTINGS: list[dict[str, Any]] = [
     {"execute": "query-acpi-ospm-status"},
     {"execute": "qom-list", "arguments": {"path": "/machine/peripheral"}},
 ]
-BOARDS = ("none", "microvm", "pc", "q35")
+BOARDS = ("none", "microvm", "x-remote", "pc", "q35")
 IDS = ("a", "dimm", "x", "zz", "m", "d", "q", "nv", "slot", "b1")
 SIZES = ("128M", "256M", "512M")
 
@@ -84,11 +84,11 @@ def _order_configuration(rng: random.Random) -> list[str]:
     """Several cold-plugged DIMMs, mixed with and without id, slot and addr."""
     board = rng.choice(BOARDS)
     count = rng.randint(2, 6)
-    nvdimm = board in ("none", "microvm") or rng.random() < 0.5
+    nvdimm = board in ("none", "microvm", "x-remote") or rng.random() < 0.5
     args = ["-M", f"{board},nvdimm=on" if board in ("pc", "q35") and nvdimm else board]
     if board in ("pc", "q35"):
         args += ["-m", f"1G,slots={rng.randint(count, 8)},maxmem=16G"]
-    if board != "none":
+    if board in ("microvm", "pc", "q35"):
         args += ["-smp", "1,maxcpus=2"]
     for index in range(count + 2):
         args += ["-object", f"memory-backend-ram,id=m{index},size={rng.choice(SIZES)}"]
@@ -140,7 +140,9 @@ def _order_script(args: list[str], rng: random.Random) -> list[dict[str, Any]]:
 
 def _startup_line(rng: random.Random) -> list[str]:
     """`-device pc-dimm` on boards with and without memory hot-plug, valid and broken."""
-    board = rng.choice(("none", "none", "isapc", "microvm", "microvm,acpi=off", "pc", "q35"))
+    board = rng.choice(
+        ("none", "none", "isapc", "microvm", "microvm,acpi=off", "x-remote", "pc", "q35")
+    )
     if board in ("pc", "q35") and rng.random() < 0.5:
         board += f",nvdimm={rng.choice(('on', 'on', 'off', 'x'))}"
     args = ["-M", board]
@@ -243,7 +245,7 @@ def test_cold_plugged_dimm_order(qemu_binary: str) -> None:
     configurations = _starting(qemu_binary, [_order_configuration(rng) for _ in range(40)])
     assert len(configurations) >= 24, len(configurations)
     boards = {args[1].split(",")[0] for args in configurations}
-    assert {"none", "microvm", "pc", "q35"} <= boards
+    assert set(BOARDS) <= boards
     cases = [(args, _order_script(args, random.Random(i))) for i, args in enumerate(configurations)]
     failures = _compare(qemu_binary, cases)
     assert not failures, f"{len(failures)}/{len(cases)} differ:\n" + "\n".join(failures)

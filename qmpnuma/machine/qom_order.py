@@ -50,6 +50,7 @@ class ObjectsContainer:
 MACHINE_CHILDREN: dict[str, tuple[str, ...]] = {
     "none": ("unattached", "peripheral", "peripheral-anon"),
     "microvm": ("unattached", "peripheral", "peripheral-anon", "ioapic", "fw_cfg"),
+    "x-remote": ("unattached", "peripheral", "peripheral-anon", "remote-pcihost"),
 }
 DEFAULT_MACHINE_CHILDREN = MACHINE_CHILDREN["none"]
 
