@@ -12,6 +12,7 @@ from typing import Any
 from qmpnuma.commands.machine_facts import accelerator, guest_name, guest_uuid
 from qmpnuma.commands.registry import CommandContext, command
 from qmpnuma.errors import QmpError
+from qmpnuma.machine.dimms import PC_DIMM
 from qmpnuma.profiles import introspection, wire_types
 from qmpnuma.qmp.session import DEFAULT_GREETINGS
 
@@ -137,7 +138,7 @@ def query_acpi_ospm_status(ctx: CommandContext, args: dict[str, Any]) -> Any:
         raise QmpError("GenericError", "command is not supported, missing ACPI device")
     # An nvdimm is handed to the NVDIMM ACPI code, not to the memory hot-plug block.
     by_slot = {} if microvm_ged else {
-        dimm.slot: dimm for dimm in machine.sorted_dimms() if dimm.kind == "dimm"
+        dimm.slot: dimm for dimm in machine.sorted_dimms() if dimm.model == PC_DIMM
     }
     answer = []
     for slot in range(ctx.machine.memory.ram_slots):

@@ -45,11 +45,8 @@ class Dimm:
     #: Where the device sits in QOM (``/machine/peripheral/ID`` or ``…-anon/device[N]``).
     qom_path: str = ""
     model: str = PC_DIMM
-
-    @property
-    def kind(self) -> str:
-        """The ``MemoryDeviceInfo`` union tag: ``dimm`` or ``nvdimm``."""
-        return "nvdimm" if self.model == NVDIMM else "dimm"
+    #: The ``MemoryDeviceInfo`` union tag it is listed with (``dimm``, ``nvdimm``).
+    kind: str = "dimm"
 
     @property
     def end(self) -> int:
@@ -134,8 +131,11 @@ class DimmBank:
         self.acpi = acpi
         #: ``-machine nvdimm=on``: the board's NVDIMM ACPI support is enabled.
         self.nvdimm = nvdimm
+        legacy = profile == "2.9"
         #: QEMU 2.9's ``pc_dimm_realize`` checks the backend before the node; 7.2 the node first.
-        self.backend_checked_first = profile == "2.9"
+        self.backend_checked_first = legacy
+        #: How an nvdimm is listed: QEMU 2.9's ``MemoryDeviceInfo`` has the one kind ``dimm``.
+        self.nvdimm_kind = "dimm" if legacy else "nvdimm"
         self.dimms: list[Dimm] = []
 
     @property
@@ -234,8 +234,10 @@ class DimmBank:
         size: int | None = None,
     ) -> Dimm:
         backend.mapped = True
+        kind = self.nvdimm_kind if request.model == NVDIMM else "dimm"
         dimm = Dimm(request.id, backend.id, backend.size if size is None else size, request.node,
-                    slot, addr, hotplugged, qom_path=request.qom_path, model=request.model)
+                    slot, addr, hotplugged, qom_path=request.qom_path, model=request.model,
+                    kind=kind)
         self.dimms.append(dimm)
         return dimm
 
