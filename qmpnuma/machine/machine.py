@@ -37,7 +37,12 @@ from qmpnuma.machine.cli_syntax import (
 )
 from qmpnuma.machine.cpu_slots import CpuSlot
 from qmpnuma.machine.cpus import MachineCpus
-from qmpnuma.machine.devices import CPU_DRIVER_SUFFIX, add_device, qmp_value_text
+from qmpnuma.machine.devices import (
+    CPU_DRIVER_SUFFIX,
+    Peripherals,
+    add_device,
+    qmp_value_text,
+)
 from qmpnuma.machine.dimms import UNASSIGNED_SLOT, Dimm, DimmBank, DimmRequest
 from qmpnuma.machine.machine_types import MachineType, Profile, resolve_machine_type
 from qmpnuma.machine.memory import (
@@ -202,17 +207,18 @@ class Machine:
         self.run_state: RunState = "running"
         #: The backend given with ``-machine memory-backend=`` (id), if any.
         self.ram_memdev: str | None = None
+        #: ``/machine/peripheral`` and ``/machine/peripheral-anon``: where devices are named.
+        self.peripherals = Peripherals()
         #: ids of every device (DIMMs, CPUs, other models) created with an id.
-        self.device_ids: set[str] = set()
+        self.device_ids: set[str] = self.peripherals.ids
         #: Devices of models the model does not simulate, by id (their driver name).
         self.other_devices: dict[str, str] = {}
         #: ``/machine/peripheral``: devices created with an id, in QOM's listing order.
-        self.peripheral = ObjectsContainer()
+        self.peripheral: ObjectsContainer = self.peripherals.named
         #: How QEMU decorates its messages (`-msg`), and the guest's `-name`.
         self.message_style = MessageStyle()
         #: With ``-preconfig``: the start-up steps still to run (None once initialized).
         self.pending_init: _Builder | None = None
-        self._anonymous_devices = 0
 
     # ------------------------------------------------------------------ construction --
 
@@ -397,17 +403,21 @@ class Machine:
         *,
         hotplugged: bool = True,
     ) -> Dimm:
-        """``device_add pc-dimm`` (or ``-device`` with ``hotplugged=False``)."""
-        request = DimmRequest(device_id, memdev, node, slot, addr)
-        dimm = self.dimms.plug(request, self.backends, self.numa.num_nodes, hotplugged,
-                               self.device_ids)
-        if device_id is not None:
-            self.device_ids.add(device_id)
-        else:
-            self._anonymous_devices += 1
+        """``device_add pc-dimm`` (or ``-device`` with ``hotplugged=False``), named here."""
+        with self.peripherals.naming(device_id, None) as path:
+            request = DimmRequest(device_id, memdev, node, slot, addr, path)
+            return self.plug_dimm_request(request, hotplugged=hotplugged)
+
+    def plug_dimm_request(self, request: DimmRequest, *, hotplugged: bool) -> Dimm:
+        """Plug a DIMM that ``add_device`` has named (``request.qom_path``)."""
+        dimm = self.dimms.plug(request, self.backends, self.numa.num_nodes, hotplugged)
         self.numa.numa_set_mem_node_id(dimm.addr, dimm.size, dimm.node)
         self.numa.ram_block_notify_add(dimm.addr, dimm.size)
         return dimm
+
+    @property
+    def machine_family(self) -> str:
+        return self.machine_type.family
 
     @property
     def supports_memory_hotplug(self) -> bool:
@@ -426,39 +436,19 @@ class Machine:
         """``-device`` / ``device_add`` from QemuOpts pairs (``driver``, ``id`` and properties
         as text), with qdev's order of checks (``qmpnuma.machine.devices``)."""
         add_device(self, pairs, hotplugged=hotplugged, known_models=device_model_names())
-        device_id = dict(pairs).get("id")
-        if device_id is not None:
-            self.peripheral.add(device_id)
 
-    def plug_dimm_without_hotplug(self, memdev: str | None, node: int) -> None:
+    def plug_dimm_without_hotplug(self, request: DimmRequest) -> None:
         """A pc-dimm on a board without a memory hot-plug handler: only realize runs."""
-        if memdev is None:
-            raise MachineError("'memdev' property is not set")
-        backend = self.backends.get(memdev)
-        if backend is None:
-            raise MachineError(f"Device '{memdev}' not found", "DeviceNotFound")
-        if self.machine_type.numa_supported:
-            DimmBank.check_node(node, self.numa.num_nodes)
-        elif node:
-            raise MachineError("machine doesn't support NUMA")
-        if backend.mapped:
-            raise MachineError(f"can't use already busy memdev: {memdev}")
-        backend.mapped = True
+        nodes = self.numa.num_nodes if self.machine_type.numa_supported else None
+        self.dimms.realize_unhandled(request, self.backends, nodes)
 
     def plug_cpu(
-        self, driver: str, device_id: str | None, props: Mapping[str, int]
+        self, driver: str, device_id: str | None, props: Mapping[str, int],
+        qom_path: str | None = None,
     ) -> CpuSlot:
         """``device_add`` of a CPU (ids as in QEMU: duplicate device ids are refused)."""
-        if device_id is not None and device_id in self.device_ids:
-            raise MachineError(f"Duplicate device ID '{device_id}'")
-        path = (f"/machine/peripheral/{device_id}" if device_id is not None
-                else f"/machine/peripheral-anon/device[{self._anonymous_devices}]")
-        slot = self.cpus.plug_cpu(driver, props, path)
-        if device_id is not None:
-            self.device_ids.add(device_id)
-        else:
-            self._anonymous_devices += 1
-        return slot
+        with self.peripherals.naming(device_id, qom_path) as path:
+            return self.cpus.plug_cpu(driver, props, path)
 
     @property
     def machine_ready(self) -> bool:
@@ -497,8 +487,9 @@ class Machine:
         path = device_id
         if not device_id.startswith("/"):
             path = f"/machine/peripheral/{device_id}"
-        dimm = self.dimms.find(device_id.removeprefix("/machine/peripheral/"))
+        dimm = self.dimms.find_by_path(path)
         if dimm is not None:
+            self.dimms.request_unplug(dimm)
             return
         slot = self.cpus.slot_by_qom_path(path)
         if slot is not None:
@@ -518,8 +509,7 @@ class Machine:
         if dimm is None:
             raise MachineError(f"Device '{device_id}' not found", "DeviceNotFound")
         self.dimms.remove(dimm, self.backends)
-        self.device_ids.discard(device_id)
-        self.peripheral.remove(device_id)
+        self.peripherals.detach(dimm.qom_path)
         self.numa.numa_unset_mem_node_id(dimm.addr, dimm.size, dimm.node)
         self.numa.ram_block_notify_remove(dimm.addr, dimm.size)
 
@@ -731,6 +721,8 @@ class _Builder:
                 machine.ram_memdev = value
             elif key == "acpi" and value not in ("on", "off", "auto"):
                 raise MachineError(f"Parameter 'acpi' does not accept value '{value}'")
+            elif key == "nvdimm":
+                machine.dimms.nvdimm = parse_bool("nvdimm", value)
         machine.dimms.acpi = (
             self.machine_opts.get("acpi", "auto") != "off" and mt.family != "isapc"
         )
@@ -782,7 +774,7 @@ class _Builder:
         machine.memory = config
         machine.layout = compute_layout(config, mt)
         machine.dimms = DimmBank(config, machine.layout, mt.enforce_aligned_dimm, self.profile,
-                                 acpi=machine.dimms.acpi)
+                                 acpi=machine.dimms.acpi, nvdimm=machine.dimms.nvdimm)
 
     def _create_objects(self, machine: Machine) -> None:
         """Early objects (everything but memory backends), then the backends, in CLI order.
