@@ -10,19 +10,22 @@ those steps apart so the machine can run each at the moment QEMU does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from qmpnuma.errors import MachineError, OptionError
-from qmpnuma.machine.cli_syntax import (
-    SIZE_HINT,
-    SizeRangeError,
-    SizeSyntaxError,
-    parse_qemu_number,
-    parse_size,
-    split_qemu_opts,
-)
 from qmpnuma.machine.machine_types import MachineType
-from qmpnuma.options.numbers import NumberError
+from qmpnuma.machine.schema import option_schema
+from qmpnuma.options.diagnostics import OptionWarning
+from qmpnuma.options.numbers import NumberError, Profile, qemu_strtou64
 from qmpnuma.options.numbers import parse_size as options_parse_size
+from qmpnuma.options.qemuopts import (
+    MEMORY_OPTS,
+    ParsedOpts,
+    memory_keyval,
+    merge_opts,
+    parse_qemu_opts,
+)
+from qmpnuma.options.qobject_visitor import visit_keyval
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -36,7 +39,6 @@ TARGET_PAGE_SIZE = 4096
 #: RAM sizes are rounded up to this (``QEMU_ALIGN_UP(sz, 8192)``).
 RAM_SIZE_ALIGN = 8192
 
-HEX_SUFFIX_WARNING = "Using a multiplier suffix on hex numbers is deprecated: {}"
 
 
 @dataclass(frozen=True)
@@ -63,88 +65,47 @@ class MemoryConfig:
         return self.maxram_size - self.ram_size
 
 
-def _qemuopts_size(name: str, text: str) -> int:
-    """A QemuOpts size (bytes by default) with QemuOpts' two error texts."""
-    try:
-        return parse_size(text).value
-    except SizeRangeError:
-        raise OptionError(f"Value '{text}' is out of range for parameter '{name}'") from None
-    except SizeSyntaxError:
-        raise OptionError(
-            f"Parameter '{name}' expects a non-negative number below 2^64", SIZE_HINT
-        ) from None
-
-
 def scan_memory_option(
-    text: str, previous: MemoryOptionText | None, location: str, profile: str = "7.2"
-) -> tuple[MemoryOptionText, list[str]]:
-    """The argv-time part of ``-m``: split, validate each key's syntax, merge with earlier ``-m``.
+    text: str,
+    previous: ParsedOpts | None,
+    profile: str,
+    warnings: list[OptionWarning],
+) -> ParsedOpts:
+    """The argv-time part of ``-m``: ``qemu_opts_parse_noisily`` on the merging ``memory`` list.
 
-    Returns the merged text and the warning messages (without prefix) this ``-m`` prints with
-    its location.  Raises ``OptionError`` (the caller adds the ``-m ...:`` location).
+    Returns the options merged with earlier ``-m`` options; warnings this ``-m`` prints with
+    its location are appended to ``warnings``.  Raises ``OptionError`` (the caller adds the
+    ``-m ...:`` location).
     """
-    pairs, flag_warnings = split_qemu_opts(text, "size")
-    warnings: list[str] = list(flag_warnings)
-    merged = {
-        "size": previous.size if previous else None,
-        "slots": previous.slots if previous else None,
-        "maxmem": previous.maxmem if previous else None,
-    }
-    for key, value in pairs:
-        if key not in merged:
-            raise OptionError(f"Invalid parameter '{key}'")
-        if key in ("size", "maxmem") and profile == "2.9":
-            try:
-                options_parse_size(value, profile="2.9")
-            except NumberError as err:
-                if err.errno == "ERANGE":
-                    raise OptionError(
-                        f"Value '{value}' is out of range for parameter '{key}'"
-                    ) from None
-                raise OptionError(
-                    f"Parameter '{key}' expects a non-negative number below 2^64", SIZE_HINT
-                ) from None
-        elif key in ("size", "maxmem"):
-            parsed_hex = _hex_suffix(value)
-            _qemuopts_size(key, value)
-            if parsed_hex:
-                warnings.append(HEX_SUFFIX_WARNING.format(value))
-        else:
-            try:
-                parse_qemu_number(value)
-            except ValueError:
-                raise OptionError(f"Parameter '{key}' expects a number") from None
-        merged[key] = value
-    return (
-        MemoryOptionText(merged["size"], merged["slots"], merged["maxmem"], location),
-        warnings,
-    )
+    parsed = parse_qemu_opts(text, MEMORY_OPTS, profile=cast(Profile, profile),
+                             warnings=warnings)
+    return parsed if previous is None else merge_opts(previous, parsed)
 
 
-def _hex_suffix(text: str) -> bool:
-    try:
-        return parse_size(text).hex_with_suffix
-    except (SizeSyntaxError, SizeRangeError):
-        return False
+def memory_option_text(parsed: ParsedOpts | None, location: str) -> MemoryOptionText | None:
+    """The raw ``size``/``slots``/``maxmem`` strings (last one wins) QEMU 2.9 reads."""
+    if parsed is None:
+        return None
+    return MemoryOptionText(parsed.get("size"), parsed.get("slots"), parsed.get("maxmem"),
+                            location)
 
 
 def resolve_memory_7_2(
-    opts: MemoryOptionText | None, machine_type: MachineType, warnings: list[str]
+    parsed: ParsedOpts | None, machine_type: MachineType, warnings: list[str]
 ) -> MemoryConfig:
-    """7.2 ``machine_set_mem``: default size, MiB for bare numbers, 8 KiB rounding, maxmem rules.
+    """7.2 ``parse_memory_options`` + ``machine_set_mem``: the ``memory`` property and its rules.
 
-    Raises ``MachineError`` (printed without location).  Deprecation warnings (hex with a
-    suffix, seen again when the MiB-suffixed text is re-read) are appended to ``warnings``.
+    ``-m`` becomes a keyval dict (bare numbers get ``M``) read as ``MemorySizeConfiguration``;
+    then default size, 8 KiB rounding and the maxmem rules.  Raises ``MachineError`` (printed
+    without location).  Hex-with-suffix warnings of the re-read are appended to ``warnings``.
     """
-    size = 0
-    if opts is not None and opts.size is not None:
-        text = opts.size
-        if text and text[-1].isdigit():
-            text += "M"
-        parsed = parse_size(text)
-        if parsed.hex_with_suffix:
-            warnings.append(HEX_SUFFIX_WARNING.format(text))
-        size = parsed.value
+    prop = memory_keyval(parsed) if parsed is not None else {}
+    try:
+        visited = visit_keyval(prop, "MemorySizeConfiguration", option_schema("7.2"),
+                               root="memory", warnings=warnings)
+    except OptionError as err:
+        raise MachineError(err.message, hints=err.hints) from None
+    size = visited.get("size", 0)
     if size == 0:
         size = machine_type.default_ram_size
     size = _align_up(size, RAM_SIZE_ALIGN)
@@ -152,15 +113,12 @@ def resolve_memory_7_2(
         raise MachineError("ram size too large")
     maxram = size
     slots = 0
-    has_max = opts is not None and opts.maxmem is not None
-    has_slots = opts is not None and opts.slots is not None
-    if opts is not None and opts.maxmem is not None:
-        parsed_max = parse_size(opts.maxmem)
-        if parsed_max.hex_with_suffix:
-            warnings.append(HEX_SUFFIX_WARNING.format(opts.maxmem))
-        maxram = parsed_max.value
-    if opts is not None and opts.slots is not None:
-        slots = parse_qemu_number(opts.slots)
+    has_max = "max-size" in visited
+    has_slots = "slots" in visited
+    if has_max:
+        maxram = visited["max-size"]
+    if has_slots:
+        slots = visited["slots"]
     if has_max:
         if maxram < size:
             raise MachineError(
@@ -199,7 +157,7 @@ def resolve_memory_2_9(opts: MemoryOptionText | None, machine_type: MachineType)
     slots_text = opts.slots if opts else None
     if maxmem_text is not None and slots_text is not None:
         maxram = _size_2_9(maxmem_text)
-        slots = parse_qemu_number(slots_text)
+        slots = qemu_strtou64(slots_text)
         if maxram < size:
             raise OptionError(
                 "invalid value of -m option maxmem: maximum memory size "
