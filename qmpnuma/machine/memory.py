@@ -90,16 +90,24 @@ def memory_option_text(parsed: ParsedOpts | None, location: str) -> MemoryOption
                             location)
 
 
-def resolve_memory_7_2(
-    parsed: ParsedOpts | None, machine_type: MachineType, warnings: list[str]
-) -> MemoryConfig:
-    """7.2 ``parse_memory_options`` + ``machine_set_mem``: the ``memory`` property and its rules.
+def memory_property(parsed: ParsedOpts | None) -> dict[str, str]:
+    """7.2 ``parse_memory_options``: ``-m`` as the machine's ``memory`` keyval dict.
 
-    ``-m`` becomes a keyval dict (bare numbers get ``M``) read as ``MemorySizeConfiguration``;
+    A non-zero ``size`` ending in a digit gets ``M`` (legacy MiB unit), ``maxmem`` becomes
+    ``max-size``; the dict is merged into the ``-machine`` dict (``-M memory.size=`` too).
+    """
+    return memory_keyval(parsed) if parsed is not None else {}
+
+
+def resolve_memory_7_2(
+    prop: object, machine_type: MachineType, warnings: list[str]
+) -> MemoryConfig:
+    """7.2 ``machine_set_mem``: the ``memory`` property read and checked.
+
+    ``prop`` (the machine dict's ``memory`` member) is read as ``MemorySizeConfiguration``;
     then default size, 8 KiB rounding and the maxmem rules.  Raises ``MachineError`` (printed
     without location).  Hex-with-suffix warnings of the re-read are appended to ``warnings``.
     """
-    prop = memory_keyval(parsed) if parsed is not None else {}
     try:
         visited = visit_keyval(prop, "MemorySizeConfiguration", option_schema("7.2"),
                                root="memory", warnings=warnings)

@@ -29,6 +29,7 @@ from qmpnuma.machine.memory import (
     check_board_memory,
     compute_layout,
     memory_option_text,
+    memory_property,
     resolve_memory_2_9,
     resolve_memory_7_2,
 )
@@ -43,6 +44,7 @@ from qmpnuma.machine.state import MachineState
 from qmpnuma.options.argv import ArgvError, ArgvOption, check_supported, option_location, split_argv
 from qmpnuma.options.cnum import strtoll
 from qmpnuma.options.diagnostics import OptionWarning
+from qmpnuma.options.keyval import keyval_merge
 from qmpnuma.options.numbers import qapi_bool
 from qmpnuma.options.qobject_visitor import visit_keyval
 from qmpnuma.qobject.hashing import qdict_order
@@ -100,6 +102,9 @@ class Startup:
                 raise self.out.fail(err.message, location, err.hints) from None
             self._print_warnings(warnings, location)
         scan = self.scan
+        if self.profile != "2.9":
+            self._guard(lambda: keyval_merge(scan.machine_opts,
+                                             {"memory": memory_property(scan.memory)}))
         style = message_style(scan.recorded)
         self.out.timestamps = style.timestamps
         self.out.guest_name = style.guest_name
@@ -178,12 +183,11 @@ class Startup:
     def _set_machine_properties(self, machine: MachineState) -> None:
         """7.2 ``qemu_apply_machine_options``: every member of the machine dict, QDict order.
 
-        ``parse_memory_options`` always adds ``memory`` (empty without ``-m``); ``smp`` is
+        ``parse_memory_options`` always merges ``memory`` in (empty without ``-m``); ``smp`` is
         there once ``-smp`` or ``-machine smp.*`` was given.  Each setter checks its value at
         once, so the first failing member in QDict order is the error QEMU prints.
         """
-        opts = dict(self.scan.machine_opts)
-        opts.setdefault("memory", {})
+        opts = self.scan.machine_opts
         for key in qdict_order(opts):
             if key in NOT_PROPERTIES:
                 continue
@@ -191,7 +195,7 @@ class Startup:
             if key == "smp":
                 self._apply_smp_7_2(machine, value)
             elif key == "memory":
-                self._apply_memory_7_2(machine)
+                self._apply_memory_7_2(machine, value)
             else:
                 self._set_property(machine, key, value)
 
@@ -255,11 +259,10 @@ class Startup:
         machine.cpus = MachineCpus(topology, machine.machine_type, cast(Profile, self.profile),
                                    cpu_model=self.scan.cpu_model)
 
-    def _apply_memory_7_2(self, machine: MachineState) -> None:
+    def _apply_memory_7_2(self, machine: MachineState, prop: Any) -> None:
         warnings: list[str] = []
         try:
-            self.memory_config = resolve_memory_7_2(self.scan.memory, machine.machine_type,
-                                                    warnings)
+            self.memory_config = resolve_memory_7_2(prop, machine.machine_type, warnings)
         finally:
             for warning in warnings:
                 self.out.warn(warning)
