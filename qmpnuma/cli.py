@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from qmpnuma.errors import ConfigError
+from qmpnuma.host import this_host
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import DEFAULT_PROFILE, PROFILES
 from qmpnuma.qmp.session import DEFAULT_GREETINGS, GreetingInfo
@@ -71,7 +72,7 @@ def split_greeting(args: Sequence[str], profile: str) -> tuple[GreetingInfo, lis
 def build_machine(args: Sequence[str], profile: str, progname: str) -> Machine:
     """Build the machine or leave exactly as QEMU would: its stderr, its exit status."""
     try:
-        machine = Machine.from_argv(args, profile=profile, progname=progname)
+        machine = Machine.from_argv(args, profile=profile, progname=progname, host=this_host())
     except ConfigError as err:
         sys.stderr.write(err.stderr)
         sys.stderr.flush()

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from qmpnuma.errors import ConfigError, MachineError, OptionError
-from qmpnuma.machine import Machine
 from qmpnuma.host import probe_path
+from qmpnuma.machine import Machine
 from qmpnuma.machine.backends import build_backend
 from qmpnuma.machine.host_facts import HostFacts, PathFacts
 from qmpnuma.machine.mem_path import check_mem_path as check_path
@@ -206,7 +206,7 @@ def test_host_facts_are_handed_in() -> None:
     """The model asks only the facts it is given: a tiny host refuses a big RAM backend, and a
     fixed probe decides what a mem-path is."""
     tiny = HostFacts(reservable_bytes=512 * MiB)
-    with pytest.raises(ConfigError, match="cannot set up guest memory 'pc.ram'"):
+    with pytest.raises(ConfigError, match=r"cannot set up guest memory 'pc\.ram'"):
         Machine.from_argv(["-m", "1G"], host=tiny)
     Machine.from_argv(["-m", "256M"], host=tiny)
     regular = HostFacts(probe_path=lambda path: PathFacts(is_regular=True, size=5,

@@ -1,4 +1,4 @@
-"""Guest NUMA nodes: the rules of ``set_numa_options``, completion, distances and the seed's queries.
+"""Guest NUMA nodes: ``set_numa_options`` rules, completion, distances and the seed's queries.
 
 QEMU checks ``-numa`` options one at a time in command-line order (each error carries the
 option's location) and only later, at board initialisation, completes the configuration (node

@@ -10,11 +10,11 @@ the text with ``qemu_strtosz_MiB``, 2.9 shifts the value when the text ends in a
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 from qmpnuma.machine.schema import option_schema
 from qmpnuma.options.diagnostics import OptionWarning
-from qmpnuma.options.numbers import NumberError, parse_size_mib
+from qmpnuma.options.numbers import NumberError, Profile, parse_size_mib
 from qmpnuma.options.opts_visitor import visit_opts
 from qmpnuma.options.qemuopts import NUMA_OPTS, ParsedOpts, parse_opts, parse_qemu_opts
 
@@ -28,8 +28,8 @@ def scan_numa_option(
     warnings: list[OptionWarning],
 ) -> ParsedOpts:
     """The argv-time check of ``-numa`` (``qemu_opts_parse_noisily``); raises ``OptionError``."""
-    return parse_qemu_opts(text, NUMA_OPTS, known_ids=known_ids, profile=profile,
-                           warnings=warnings)
+    return parse_qemu_opts(text, NUMA_OPTS, known_ids=known_ids,
+                           profile=cast(Profile, profile), warnings=warnings)
 
 
 def read_numa_option(text: str, profile: str, warnings: list[str]) -> dict[str, Any]:
@@ -39,8 +39,8 @@ def read_numa_option(text: str, profile: str, warnings: list[str]) -> dict[str, 
     QEMU reads ``mem=`` twice).  Raises ``OptionError`` with the visitor's text.
     """
     pairs = parse_opts(text, NUMA_OPTS.implied_key)
-    options = visit_opts(pairs, "NumaOptions", option_schema(profile), profile=profile,
-                         warnings=warnings)
+    options = visit_opts(pairs, "NumaOptions", option_schema(profile),
+                         profile=cast(Profile, profile), warnings=warnings)
     if options["type"] == "node" and "mem" in options:
         raw = [value for key, value in pairs if key == "mem"][-1]
         if profile == "2.9":

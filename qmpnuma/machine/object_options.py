@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from qmpnuma.errors import MachineError, OptionError
 from qmpnuma.machine.object_types import (
@@ -27,6 +27,7 @@ from qmpnuma.machine.object_types import (
 from qmpnuma.machine.schema import Schema, option_schema
 from qmpnuma.options.diagnostics import OptionWarning
 from qmpnuma.options.keyval import is_json_form, parse_json_option
+from qmpnuma.options.numbers import Profile
 from qmpnuma.options.opts_visitor import visit_opts
 from qmpnuma.options.qemuopts import OBJECT_OPTS, id_wellformed, parse_opts, parse_qemu_opts
 from qmpnuma.options.qobject_visitor import visit_qobject
@@ -67,7 +68,8 @@ def parse_object_option(
         visited = visit_qobject(value, "ObjectOptions", option_schema(profile))
         return _request(visited, from_qemuopts=False)
     parsed = parse_qemu_opts(
-        text, OBJECT_OPTS, known_ids=set(seen_ids), profile=profile, warnings=out
+        text, OBJECT_OPTS, known_ids=set(seen_ids), profile=cast(Profile, profile),
+        warnings=out,
     )
     if parsed.get("qom-type") is None:
         raise OptionError("Parameter 'qom-type' is missing")
@@ -77,7 +79,7 @@ def parse_object_option(
     size_warnings: list[str] = []
     try:
         visited = visit_opts(
-            pairs, "ObjectOptions", option_schema(profile), profile=profile,
+            pairs, "ObjectOptions", option_schema(profile), profile=cast(Profile, profile),
             warnings=size_warnings,
         )
     finally:
