@@ -13,6 +13,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from qmpnuma.options.numbers import NumberError, parse_size
+
 I440FX_VERSIONS = [
     "2.9", "2.10", "2.11", "2.12", "3.0", "3.1", "4.0", "4.1", "4.2",
     "5.0", "5.1", "5.2", "6.0", "6.1", "6.2", "7.0", "7.1", "7.2",
@@ -454,6 +456,16 @@ def exotic_size(rng: random.Random) -> str:
     return f"{rng.choice([1, 2, 3, 100, 1024])}{suffix}"
 
 
+def _near_2_64(text: str) -> bool:
+    """Whether a size may come within 2**62 of 2**64: QEMU then aborts (``find_ram_offset``
+    finds no gap, or a page-aligned size wraps to 0, or q35 maps 0 bytes of RAM), which is a
+    crash, not a rule the model imitates."""
+    try:
+        return parse_size(text.replace(",,", ",")) >= 1 << 62
+    except NumberError:
+        return False
+
+
 def _residue_empty(rng: random.Random, case: Case) -> None:
     """An option (or one of its values) left empty."""
     form = rng.choice(_EMPTY_FORMS)
@@ -474,7 +486,7 @@ def _residue_size(rng: random.Random, case: Case) -> None:
     """An exotic size where a size is read: -m size/maxmem, -numa mem, backend size/align."""
     text = exotic_size(rng).replace(",", ",,")
     where = rng.randrange(5)
-    if where == 0:
+    if where == 0 and not (_near_2_64(text) and case.machine != "pc"):
         case.mem_text = text
         case.numa = [o for o in case.numa if not o.startswith("node")]
         case.objects = [o for o in case.objects if "dimm0mem" in o]
@@ -483,7 +495,8 @@ def _residue_size(rng: random.Random, case: Case) -> None:
         case.mem_extra = ["slots=2", f"maxmem={text}"]
     elif where == 2:
         case.numa.append(f"node,mem={text}")
-    elif where == 3:
+    elif where == 3 and not _near_2_64(text):
+        # (a backend within a page of 2**64 makes QEMU abort in find_ram_offset: not a rule)
         case.objects.append(f"memory-backend-ram,id=sz,size={text}")
     else:
         case.extra += ["-smp", rng.choice(["", "cpus="]) + rng.choice(["1", "0x2", "02", "+2", " 2",

@@ -13,6 +13,13 @@ from dataclasses import dataclass
 from typing import cast
 
 from qmpnuma.errors import MachineError, OptionError
+from qmpnuma.machine.address_space import (
+    BoardMemory,
+    above_4g_start,
+    check_address_space,
+    check_device_memory_end,
+    first_cpu_model,
+)
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.schema import option_schema
 from qmpnuma.options.diagnostics import OptionWarning
@@ -36,6 +43,7 @@ FOUR_GIB = 1 << 32
 ACPI_MAX_RAM_SLOTS = 256
 #: Target page size used by the maxmem alignment check.
 TARGET_PAGE_SIZE = 4096
+UINT64_MASK = (1 << 64) - 1
 #: RAM sizes are rounded up to this (``QEMU_ALIGN_UP(sz, 8192)``).
 RAM_SIZE_ALIGN = 8192
 
@@ -116,9 +124,9 @@ def resolve_memory_7_2(
     size = visited.get("size", 0)
     if size == 0:
         size = machine_type.default_ram_size
-    size = _align_up(size, RAM_SIZE_ALIGN)
-    if size >= 1 << 64:
-        raise MachineError("ram size too large")
+    # QEMU_ALIGN_UP in 64 bits: a size within 8 KiB of 2**64 wraps to 0 (and QEMU's
+    # "ram size too large" check cannot fire on a 64-bit host).
+    size = _align_up(size, RAM_SIZE_ALIGN) & UINT64_MASK
     maxram = size
     slots = 0
     has_max = "max-size" in visited
@@ -206,16 +214,30 @@ def has_reserved_memory(machine_type: MachineType) -> bool:
     )
 
 
-def check_board_memory(config: MemoryConfig, machine_type: MachineType) -> None:
-    """``pc_memory_init``'s checks of the hot-plug configuration (pc, q35, isapc only)."""
+def check_board_memory(
+    config: MemoryConfig,
+    machine_type: MachineType,
+    cpu_model: str | None = None,
+    *,
+    check_phys_bits: bool = False,
+) -> None:
+    """``pc_memory_init``'s checks of the memory configuration (pc, q35, isapc only).
+
+    ``check_phys_bits`` (7.2 under TCG) adds the address-space check of
+    :mod:`qmpnuma.machine.address_space` for the first CPU's model ``cpu_model``.
+    """
     if not machine_type.is_pc_like:
         return
-    if not has_reserved_memory(machine_type) and (
-        config.ram_slots or config.maxram_size > config.ram_size
-    ):
+    reserved = has_reserved_memory(machine_type)
+    if not reserved and (config.ram_slots or config.maxram_size > config.ram_size):
         raise MachineError(
             f"\"-memory 'slots|maxmem'\" is not supported by: {machine_type.name}"
         )
+    board = BoardMemory(config.ram_size, config.maxram_size, config.ram_slots, reserved)
+    model = first_cpu_model(machine_type, cpu_model)
+    start = above_4g_start(board, machine_type, model) if check_phys_bits else FOUR_GIB
+    if check_phys_bits:
+        check_address_space(board, machine_type, start, model)
     if config.ram_size >= config.maxram_size:
         return
     if config.ram_slots > ACPI_MAX_RAM_SLOTS:
@@ -225,6 +247,7 @@ def check_board_memory(config: MemoryConfig, machine_type: MachineType) -> None:
             "maximum memory size must by aligned to multiple of "
             f"{TARGET_PAGE_SIZE} bytes"
         )
+    check_device_memory_end(board, machine_type, start)
 
 
 @dataclass(frozen=True)
@@ -258,6 +281,7 @@ def compute_layout(config: MemoryConfig, machine_type: MachineType) -> RamLayout
     size = config.maxram_size - config.ram_size
     if machine_type.enforce_aligned_dimm:
         size += GiB * config.ram_slots
+    size &= UINT64_MASK  # ram_addr_t arithmetic wraps
     return RamLayout(config.ram_size, below, above, base, size)
 
 

@@ -28,6 +28,7 @@ from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.object_types import MAX_NODES
 
 NUMA_DISTANCE_MIN = 10
+UINT64_MASK = (1 << 64) - 1
 NUMA_DISTANCE_DEFAULT = 20
 HMAT_DISABLED = (
     "ACPI Heterogeneous Memory Attribute Table (HMAT) is disabled, enable it with "
@@ -315,7 +316,7 @@ class NumaConfig:
 
     def check_total(self, ram_size: int) -> None:
         """C-c: node memory must add up to the RAM size."""
-        total = sum(node.mem for node in self.nodes.values())
+        total = sum(node.mem for node in self.nodes.values()) & UINT64_MASK  # uint64 sum
         if total != ram_size:
             raise MachineError(
                 f"total memory for NUMA nodes (0x{total:x}) should equal RAM size "

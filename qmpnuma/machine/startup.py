@@ -361,7 +361,9 @@ class Startup:
             self._guard(machine.cpus.check_board_cpus)
         for warning in machine.cpus.startup_warnings():
             self.out.warn(warning)
-        self._guard(lambda: check_board_memory(memory, mt))
+        cpu = self.scan.cpu_model
+        phys_bits = not self._asks_for_kvm()
+        self._guard(lambda: check_board_memory(memory, mt, cpu, check_phys_bits=phys_bits))
 
     def _check_cpu_model(self) -> None:
         """`-cpu NAME[,...]` must name a CPU model of this QEMU (checked after -object)."""

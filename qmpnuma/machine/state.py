@@ -303,16 +303,17 @@ class MachineState:
             self.peripheral.add(device_id)
 
     def plug_dimm_without_hotplug(self, memdev: str | None, node: int) -> None:
-        """A pc-dimm on a board without a memory hot-plug handler: only realize runs."""
+        """A pc-dimm on a board without a memory hot-plug handler: only ``pc_dimm_realize``
+        runs, which checks the node before the backend (checked with ``-M none``)."""
+        if self.machine_type.numa_supported:
+            DimmBank.check_node(node, self.numa.num_nodes)
+        elif node:
+            raise MachineError("machine doesn't support NUMA")
         if memdev is None:
             raise MachineError("'memdev' property is not set")
         backend = self.backends.get(memdev)
         if backend is None:
             raise MachineError(f"Device '{memdev}' not found", "DeviceNotFound")
-        if self.machine_type.numa_supported:
-            DimmBank.check_node(node, self.numa.num_nodes)
-        elif node:
-            raise MachineError("machine doesn't support NUMA")
         if backend.mapped:
             raise MachineError(f"can't use already busy memdev: {memdev}")
         backend.mapped = True
