@@ -510,7 +510,16 @@ def _unknown_pairs(rng: random.Random) -> list[str]:
 def _residue_unknown(rng: random.Random, case: Case) -> None:
     """Several unknown parameters in one option; QEMU names one of them first."""
     unknown = _unknown_pairs(rng)
-    kind = rng.randrange(6)
+    kind = rng.randrange(8)
+    if kind == 6:
+        case.mem_extra = [*case.mem_extra, *unknown]
+        rng.shuffle(case.mem_extra)
+        return
+    if kind == 7:
+        props = ["id=u2", "memdev=nosuch", *unknown]
+        rng.shuffle(props)
+        case.devices.append(",".join(["pc-dimm", *props]))
+        return
     if kind == 0:
         props = ["id=u0", "size=64M", *unknown]
         rng.shuffle(props)

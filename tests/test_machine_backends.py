@@ -6,7 +6,9 @@ create, truncate or write anything, which each test verifies by looking at the d
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from qmpnuma.machine.backends import build_backend
 from qmpnuma.machine.host_facts import HostFacts, PathFacts
 from qmpnuma.machine.mem_path import check_mem_path as check_path
 from qmpnuma.machine.object_options import ObjectRequest, parse_object_option
+from qmpnuma.machine.object_types import creatable_types
 from qmpnuma.qobject.hashing import qdict_order, tdb_hash
 
 GiB = 1 << 30
@@ -215,3 +218,24 @@ def test_host_facts_are_handed_in() -> None:
         Machine.from_argv(["-m", "1G", "-object",
                            "memory-backend-file,id=f,size=1G,mem-path=/anything",
                            "-numa", "node,memdev=f"], host=regular)
+
+
+def test_creatable_object_types_are_the_binarys(qemu_binary: str) -> None:
+    """The classes `-object` can create are the reference binary's user-creatable QOM types
+    (the schema's ObjectType enum names more, e.g. pef-guest, which fail at creation)."""
+    requests = [
+        {"execute": "qmp_capabilities"},
+        {"execute": "qom-list-types",
+         "arguments": {"implements": "user-creatable", "abstract": False}},
+        {"execute": "quit"},
+    ]
+    proc = subprocess.run(
+        [qemu_binary, "-nodefaults", "-display", "none", "-S", "-accel", "tcg", "-qmp", "stdio"],
+        input="".join(json.dumps(r) + "\n" for r in requests), capture_output=True, text=True,
+        timeout=30, check=False,
+    )
+    replies = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    listing = next(r["return"] for r in replies if isinstance(r.get("return"), list))
+    assert {item["name"] for item in listing} == set(creatable_types("7.2"))
+    with pytest.raises(ConfigError, match="invalid object type: pef-guest"):
+        Machine.from_argv(["-object", "pef-guest,id=p"])

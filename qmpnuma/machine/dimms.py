@@ -16,7 +16,8 @@ from typing import Any
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.backends import FILE, MEMFD, MemoryBackend
-from qmpnuma.machine.memory import MemoryConfig, RamLayout
+from qmpnuma.machine.memory import MemoryConfig
+from qmpnuma.machine.ram_layout import RamLayout
 
 MiB = 1 << 20
 #: Alignment of anonymous RAM on x86-64 Linux hosts (``QEMU_VMALLOC_ALIGN``).

@@ -1,10 +1,10 @@
-"""``-m [size=]megs[,slots=n][,maxmem=size]``: guest RAM size, hot-plug slots and the RAM layout.
+"""``-m [size=]megs[,slots=n][,maxmem=size]``: guest RAM size, hot-plug slots and maxmem.
 
-QEMU reads ``-m`` in three steps that fail with different texts and locations: the QemuOpts
-syntax check while walking argv (printed with the ``-m ...:`` prefix), the machine ``memory``
-property (7.2 ``machine_set_mem``, no prefix; 2.9 ``set_memory_options`` with the prefix), and
-the board's own checks in ``pc_memory_init`` (slot count, maxmem alignment).  This module keeps
-those steps apart so the machine can run each at the moment QEMU does.
+QEMU reads ``-m`` in steps that fail with different texts and locations: the QemuOpts syntax
+check while walking argv (printed with the ``-m ...:`` prefix), then the machine ``memory``
+property (7.2 ``machine_set_mem``, no prefix; 2.9 ``set_memory_options`` with the prefix).  The
+board's own checks (``pc_memory_init``) are :mod:`qmpnuma.machine.board_memory`'s, where the
+RAM sits is :mod:`qmpnuma.machine.ram_layout`'s.
 """
 
 from __future__ import annotations
@@ -13,13 +13,6 @@ from dataclasses import dataclass
 from typing import cast
 
 from qmpnuma.errors import MachineError, OptionError
-from qmpnuma.machine.address_space import (
-    BoardMemory,
-    above_4g_start,
-    check_address_space,
-    check_device_memory_end,
-    first_cpu_model,
-)
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.schema import option_schema
 from qmpnuma.options.diagnostics import OptionWarning
@@ -37,12 +30,7 @@ from qmpnuma.options.qobject_visitor import visit_keyval
 KiB = 1 << 10
 MiB = 1 << 20
 GiB = 1 << 30
-FOUR_GIB = 1 << 32
 
-#: ``ACPI_MAX_RAM_SLOTS``: pc/q35 refuse more DIMM slots than this.
-ACPI_MAX_RAM_SLOTS = 256
-#: Target page size used by the maxmem alignment check.
-TARGET_PAGE_SIZE = 4096
 UINT64_MASK = (1 << 64) - 1
 #: RAM sizes are rounded up to this (``QEMU_ALIGN_UP(sz, 8192)``).
 RAM_SIZE_ALIGN = 8192
@@ -201,88 +189,6 @@ def _size_2_9(text: str) -> int:
         return options_parse_size(text, profile="2.9")
     except NumberError:
         return 0
-
-
-def has_reserved_memory(machine_type: MachineType) -> bool:
-    """``PCMachineClass.has_reserved_memory``: q35, and i440FX from 2.1 on (not isapc)."""
-    if machine_type.family == "q35":
-        return True
-    return (
-        machine_type.family == "pc"
-        and machine_type.version is not None
-        and machine_type.version >= (2, 1)
-    )
-
-
-def check_board_memory(
-    config: MemoryConfig,
-    machine_type: MachineType,
-    cpu_model: str | None = None,
-    *,
-    check_phys_bits: bool = False,
-) -> None:
-    """``pc_memory_init``'s checks of the memory configuration (pc, q35, isapc only).
-
-    ``check_phys_bits`` (7.2 under TCG) adds the address-space check of
-    :mod:`qmpnuma.machine.address_space` for the first CPU's model ``cpu_model``.
-    """
-    if not machine_type.is_pc_like:
-        return
-    reserved = has_reserved_memory(machine_type)
-    if not reserved and (config.ram_slots or config.maxram_size > config.ram_size):
-        raise MachineError(
-            f"\"-memory 'slots|maxmem'\" is not supported by: {machine_type.name}"
-        )
-    board = BoardMemory(config.ram_size, config.maxram_size, config.ram_slots, reserved)
-    model = first_cpu_model(machine_type, cpu_model)
-    start = above_4g_start(board, machine_type, model) if check_phys_bits else FOUR_GIB
-    if check_phys_bits:
-        check_address_space(board, machine_type, start, model)
-    if config.ram_size >= config.maxram_size:
-        return
-    if config.ram_slots > ACPI_MAX_RAM_SLOTS:
-        raise MachineError(f"unsupported amount of memory slots: {config.ram_slots}")
-    if _align_up(config.maxram_size, TARGET_PAGE_SIZE) != config.maxram_size:
-        raise MachineError(
-            "maximum memory size must by aligned to multiple of "
-            f"{TARGET_PAGE_SIZE} bytes"
-        )
-    check_device_memory_end(board, machine_type, start)
-
-
-@dataclass(frozen=True)
-class RamLayout:
-    """Where guest RAM and the memory-device (hot-plug) region sit in guest-physical space."""
-
-    ram_size: int
-    below_4g: int
-    above_4g: int
-    #: Base of the device-memory region, or None when the board has none (no maxmem).
-    device_memory_base: int | None
-    device_memory_size: int
-
-    def ram_offset_to_gpa(self, offset: int) -> int:
-        """Guest-physical address of a RAM offset (the part above ``below_4g`` moves to 4 GiB)."""
-        if offset < self.below_4g:
-            return offset
-        return FOUR_GIB + (offset - self.below_4g)
-
-
-def compute_layout(config: MemoryConfig, machine_type: MachineType) -> RamLayout:
-    """The pc/q35 split of RAM around the PCI hole and the device-memory region after it.
-
-    The region starts at the first 1 GiB boundary after the RAM above 4 GiB and spans
-    ``maxmem - ram`` plus 1 GiB per slot on machine types that enforce aligned DIMMs.
-    """
-    below, above = machine_type.split_ram(config.ram_size)
-    if not has_reserved_memory(machine_type) or config.maxram_size <= config.ram_size:
-        return RamLayout(config.ram_size, below, above, None, 0)
-    base = _align_up(FOUR_GIB + above, GiB)
-    size = config.maxram_size - config.ram_size
-    if machine_type.enforce_aligned_dimm:
-        size += GiB * config.ram_slots
-    size &= UINT64_MASK  # ram_addr_t arithmetic wraps
-    return RamLayout(config.ram_size, below, above, base, size)
 
 
 def _align_up(value: int, align: int) -> int:

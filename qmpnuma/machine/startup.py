@@ -18,6 +18,7 @@ from typing import Any, cast
 from qmpnuma.errors import ConfigError, MachineError, OptionError
 from qmpnuma.facts import device_model_names
 from qmpnuma.machine.backends import MemoryBackend, check_guest_memory
+from qmpnuma.machine.board_memory import check_board_memory
 from qmpnuma.machine.cpus import MachineCpus
 from qmpnuma.machine.devices import CPU_DRIVER_SUFFIX
 from qmpnuma.machine.dimms import DimmBank
@@ -26,8 +27,6 @@ from qmpnuma.machine.machine_properties import machine_properties
 from qmpnuma.machine.machine_types import MachineType, Profile, resolve_machine_type
 from qmpnuma.machine.memory import (
     MemoryConfig,
-    check_board_memory,
-    compute_layout,
     memory_option_text,
     memory_property,
     resolve_memory_2_9,
@@ -37,6 +36,7 @@ from qmpnuma.machine.messages import StartupFailure, StartupPrinter, message_sty
 from qmpnuma.machine.numa import NumaConfig
 from qmpnuma.machine.numa_options import read_numa_option
 from qmpnuma.machine.option_scan import OptionScan
+from qmpnuma.machine.ram_layout import compute_layout
 from qmpnuma.machine.recorded_options import accelerator_of
 from qmpnuma.machine.schema import option_schema
 from qmpnuma.machine.smp import parse_smp
@@ -198,6 +198,9 @@ class Startup:
                 self._apply_memory_7_2(machine, value)
             else:
                 self._set_property(machine, key, value)
+        if "smp" not in opts:
+            # No -smp: the machine's default topology, with the -cpu model for its CPUs.
+            self._set_topology(machine, {})
 
     def _set_property(self, machine: MachineState, key: str, value: Any) -> None:
         mt = machine.machine_type

@@ -21,7 +21,7 @@ from qmpnuma.machine.devices import add_device
 from qmpnuma.machine.dimms import UNASSIGNED_SLOT, Dimm, DimmBank, DimmRequest
 from qmpnuma.machine.host_facts import HostFacts
 from qmpnuma.machine.machine_types import MachineType, Profile
-from qmpnuma.machine.memory import MemoryConfig, RamLayout, compute_layout
+from qmpnuma.machine.memory import MemoryConfig
 from qmpnuma.machine.messages import MessageStyle
 from qmpnuma.machine.numa import NumaConfig, RamBlockNotifier
 from qmpnuma.machine.object_options import (
@@ -32,6 +32,7 @@ from qmpnuma.machine.object_options import (
 )
 from qmpnuma.machine.object_types import BACKEND_TYPES
 from qmpnuma.machine.qom_order import ObjectsContainer
+from qmpnuma.machine.ram_layout import RamLayout, compute_layout
 from qmpnuma.machine.recorded_options import RecordedOption
 from qmpnuma.machine.smp import CpuTopology, default_topology
 

@@ -1,4 +1,7 @@
-"""Whether the guest-physical address space a pc/q35 board needs fits the CPU's phys-bits.
+"""``pc_memory_init``'s checks of the memory configuration (pc, q35, isapc).
+
+In order: ``slots``/``maxmem`` on a board without device memory, the address space (7.2),
+the slot count, the maxmem alignment, and a device-memory region that would wrap around 2**64.
 
 QEMU 7.2's ``pc_memory_init`` computes the highest guest-physical address the board will use
 (``pc_max_used_gpa``: the end of the 64-bit PCI hole, which follows RAM above 4 GiB or, with
@@ -17,10 +20,16 @@ from dataclasses import dataclass
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.machine_types import MachineType
+from qmpnuma.machine.memory import MemoryConfig
+from qmpnuma.machine.ram_layout import has_reserved_memory
 
 GiB = 1 << 30
 FOUR_GIB = 1 << 32
 UINT64_MASK = (1 << 64) - 1
+#: ``ACPI_MAX_RAM_SLOTS``: pc/q35 refuse more DIMM slots than this.
+ACPI_MAX_RAM_SLOTS = 256
+#: Target page size used by the maxmem alignment check.
+TARGET_PAGE_SIZE = 4096
 #: ``AMD_HT_START``: the HyperTransport range just below 1 TiB on AMD hosts.
 AMD_HT_START = 0xFD_0000_0000
 #: ``AMD_ABOVE_1TB_START``: where RAM above 4 GiB starts when it has to skip that range.
@@ -150,3 +159,39 @@ def check_device_memory_end(config: BoardMemory, machine_type: MachineType, star
     base, size = device_memory_range(config, machine_type, start)
     if ((base + size) & UINT64_MASK) < size:
         raise MachineError(f"unsupported amount of maximum memory: {config.maxram_size:x}")
+
+
+def check_board_memory(
+    config: MemoryConfig,
+    machine_type: MachineType,
+    cpu_model: str | None = None,
+    *,
+    check_phys_bits: bool = False,
+) -> None:
+    """``pc_memory_init``'s checks of the memory configuration (pc, q35, isapc only).
+
+    ``check_phys_bits`` (7.2 under TCG) adds the phys-bits check for the first CPU's model
+    ``cpu_model`` (``-cpu``, else the machine type's default).
+    """
+    if not machine_type.is_pc_like:
+        return
+    reserved = has_reserved_memory(machine_type)
+    if not reserved and (config.ram_slots or config.maxram_size > config.ram_size):
+        raise MachineError(
+            f"\"-memory 'slots|maxmem'\" is not supported by: {machine_type.name}"
+        )
+    board = BoardMemory(config.ram_size, config.maxram_size, config.ram_slots, reserved)
+    model = first_cpu_model(machine_type, cpu_model)
+    start = above_4g_start(board, machine_type, model) if check_phys_bits else FOUR_GIB
+    if check_phys_bits:
+        check_address_space(board, machine_type, start, model)
+    if config.ram_size >= config.maxram_size:
+        return
+    if config.ram_slots > ACPI_MAX_RAM_SLOTS:
+        raise MachineError(f"unsupported amount of memory slots: {config.ram_slots}")
+    if config.maxram_size % TARGET_PAGE_SIZE:
+        raise MachineError(
+            "maximum memory size must by aligned to multiple of "
+            f"{TARGET_PAGE_SIZE} bytes"
+        )
+    check_device_memory_end(board, machine_type, start)
