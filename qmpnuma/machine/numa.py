@@ -9,14 +9,13 @@ completion methods run at board init.
 Both profiles live here; 2.9 differs in its texts, its implicit equal memory split, and in having
 no ``dist``/``cpu``/HMAT options.  CPU-to-node bookkeeping is delegated to ``MachineCpus``.
 
-The model also offers the seed (2.9 ``numa.c``) functions as API: per-node address ranges
-(``numa_set_mem_node_id`` / ``numa_unset_mem_node_id`` / ``numa_get_node``), per-node memory
-including DIMMs (``query_numa_node_mem``) and RAM-block notifiers.
+The seed (2.9 ``numa.c``) API of per-node address ranges and RAM-block notifiers comes from
+:class:`~qmpnuma.machine.numa_ranges.NodeAddressRanges`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ from qmpnuma.machine.backends import MemoryBackend
 from qmpnuma.machine.cpus import MachineCpus
 from qmpnuma.machine.hmat import HmatCache, HmatLbTable, add_hmat_cache, add_hmat_lb
 from qmpnuma.machine.machine_types import MachineType
+from qmpnuma.machine.numa_ranges import NodeAddressRanges, RamBlockNotifier
 from qmpnuma.machine.object_types import MAX_NODES
 
 NUMA_DISTANCE_MIN = 10
@@ -35,8 +35,6 @@ HMAT_DISABLED = (
     "-machine hmat=on before using any of hmat specific options"
 )
 MEM_DEPRECATED = "Parameter -numa node,mem is deprecated, use -numa node,memdev instead"
-#: A RAM-block notifier: called with (host offset, size) when RAM is added or removed.
-RamBlockCallback = Callable[[int, int], None]
 
 
 @dataclass
@@ -58,12 +56,7 @@ class NumaNode:
     ram_offset: int = 0
 
 
-@dataclass(frozen=True)
-class RamBlockNotifier:
-    """Callbacks for RAM appearing and disappearing (seed ``RAMBlockNotifier``)."""
-
-    ram_block_added: RamBlockCallback
-    ram_block_removed: RamBlockCallback
+__all__ = ["NumaConfig", "NumaNode", "OptionOutcome", "RamBlockNotifier"]
 
 
 @dataclass
@@ -73,7 +66,7 @@ class OptionOutcome:
     messages: list[str] = field(default_factory=list)
 
 
-class NumaConfig:
+class NumaConfig(NodeAddressRanges):
     """NUMA state of a machine (``NumaState``): nodes, distances, HMAT, address ranges."""
 
     def __init__(self, machine_type: MachineType, profile: str, hmat_enabled: bool) -> None:
@@ -93,9 +86,7 @@ class NumaConfig:
         self.hmat_cache: dict[tuple[int, int], HmatCache] = {}
         #: node → initiator, handed to the CPU mapping (which enforces N15) when HMAT is on.
         self.hmat_initiators: dict[int, int] | None = {} if hmat_enabled else None
-        #: Seed address ranges per node (inclusive end), newest first like QLIST_INSERT_HEAD.
-        self.addr_ranges: dict[int, list[tuple[int, int]]] = {}
-        self.notifiers: list[RamBlockNotifier] = []
+        NodeAddressRanges.__init__(self)
         self.implicit_node = False
 
     # --- parse time ---------------------------------------------------------------------
@@ -388,43 +379,3 @@ class NumaConfig:
                 )
             if initiator not in with_cpus:
                 raise MachineError(f"The initiator of NUMA node {node_id} is invalid")
-
-    # --- seed (2.9 numa.c) API ----------------------------------------------------------
-
-    def numa_set_mem_node_id(self, addr: int, size: int, node: int) -> None:
-        """Record that ``[addr, addr+size)`` belongs to ``node`` (nothing for size 0)."""
-        if not size:
-            return
-        self.addr_ranges.setdefault(node, []).insert(0, (addr, addr + size - 1))
-
-    def numa_unset_mem_node_id(self, addr: int, size: int, node: int) -> None:
-        """Forget exactly the range ``[addr, addr+size)`` of ``node`` if it was recorded."""
-        ranges = self.addr_ranges.get(node, [])
-        for index, (start, end) in enumerate(ranges):
-            if start == addr and end == addr + size - 1:
-                del ranges[index]
-                return
-
-    def numa_get_node(self, addr: int) -> int:
-        """The node whose recorded ranges contain ``addr`` (node 0 without NUMA)."""
-        candidates = range(self.num_nodes) if self.num_nodes else range(1)
-        for node_id in candidates:
-            for start, end in self.addr_ranges.get(node_id, []):
-                if start <= addr <= end:
-                    return node_id
-        raise MachineError(f"Address 0x{addr:x} doesn't belong to any NUMA node")
-
-    def ram_block_notifier_add(self, notifier: RamBlockNotifier) -> None:
-        """Register ``notifier`` (most recent first, like QLIST_INSERT_HEAD)."""
-        self.notifiers.insert(0, notifier)
-
-    def ram_block_notifier_remove(self, notifier: RamBlockNotifier) -> None:
-        self.notifiers.remove(notifier)
-
-    def ram_block_notify_add(self, host: int, size: int) -> None:
-        for notifier in list(self.notifiers):
-            notifier.ram_block_added(host, size)
-
-    def ram_block_notify_remove(self, host: int, size: int) -> None:
-        for notifier in list(self.notifiers):
-            notifier.ram_block_removed(host, size)
