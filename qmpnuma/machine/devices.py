@@ -146,6 +146,10 @@ def dimm_properties(request: DeviceRequest, host: DeviceHost) -> dict[str, Any]:
         if kind is None:
             raise MachineError(f"Property '{request.driver}.{key}' not found")
         if kind[0] == "link":
+            if text == "":
+                # object_set_link_property: an empty path clears the link.
+                values[key] = None
+                continue
             if host.is_user_object(text):
                 raise MachineError(
                     "Invalid parameter type for 'memdev', expected: memory-backend"

@@ -17,7 +17,8 @@ from typing import Any
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.backends import FILE, MEMFD, MemoryBackend
-from qmpnuma.machine.memory import MemoryConfig, RamLayout
+from qmpnuma.machine.memory import MemoryConfig
+from qmpnuma.machine.ram_layout import RamLayout
 from qmpnuma.profiles.profile import DimmPlug, Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
 

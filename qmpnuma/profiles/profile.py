@@ -180,6 +180,9 @@ class Profile:
     numa_node_accepts_initiator: bool
     #: ``-numa`` on a board without NUMA fails (``NUMA is not supported by this machine-type``).
     numa_checks_machine_support: bool
+    #: ``-machine`` and ``-smp`` are read with keyval and merged into one machine dictionary
+    #: (``machine_parse_property_opt``); before, both were QemuOpts.
+    machine_options_keyval: bool
     #: ``-device`` accepts the JSON form (``{...}``).
     device_accepts_json: bool
     #: Errors while creating ``-object`` objects carry the option's location.
@@ -204,6 +207,12 @@ class Profile:
     memdev_reports_share_reserve: bool
     #: ``query-qmp-schema`` in the old flavour (names, no features, no enum members).
     legacy_introspection: bool
+    #: The QOM classes ``-object``/``object-add`` can create in the binary (``qom-list-types``
+    #: implementing ``user-creatable``), memory backends first; ``ObjectType`` values not
+    #: listed pass the visit and fail as ``invalid object type``.
+    creatable_objects: tuple[str, ...]
+    #: The memory backend classes among them (those the model simulates).
+    memory_backends: tuple[str, ...]
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"
