@@ -21,7 +21,7 @@ from qmpnuma.machine.host_facts import HostFacts, PathFacts
 from qmpnuma.machine.mem_path import check_mem_path as check_path
 from qmpnuma.machine.object_options import ObjectRequest, parse_object_option
 from qmpnuma.machine.object_types import creatable_types
-from qmpnuma.profiles import get_profile
+from qmpnuma.profiles import Profile, get_profile
 from qmpnuma.qobject.hashing import qdict_order, tdb_hash
 
 P29 = get_profile("2.9")
@@ -35,11 +35,11 @@ def check_mem_path(path: str, size: int, align: int) -> None:
     check_path(path, size, align, probe_path(path))
 
 
-def parse_object(text: str, seen: list[str], profile: str = "7.2") -> tuple[
+def parse_object(text: str, seen: list[str], profile: Profile | str = "7.2") -> tuple[
     ObjectRequest, list[object]
 ]:
     warnings: list[object] = []
-    request = parse_object_option(text, seen, profile, warnings)  # type: ignore[arg-type]
+    request = parse_object_option(text, seen, get_profile(profile), warnings)  # type: ignore[arg-type]
     return request, warnings
 
 
