@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from qmpnuma.errors import ConfigError
+from qmpnuma.host import this_host
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import Profile
 
@@ -16,7 +17,7 @@ from qmpnuma.profiles import Profile
 def build_machine(args: Sequence[str], profile: Profile | str, progname: str) -> Machine:
     """Build the machine or leave exactly as QEMU would: its stderr, its exit status."""
     try:
-        machine = Machine.from_argv(args, profile=profile, progname=progname)
+        machine = Machine.from_argv(args, profile=profile, progname=progname, host=this_host())
     except ConfigError as err:
         sys.stderr.write(err.stderr)
         sys.stderr.flush()

@@ -13,6 +13,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from qmpnuma.options.numbers import NumberError, parse_size
+
 I440FX_VERSIONS = [
     "2.9", "2.10", "2.11", "2.12", "3.0", "3.1", "4.0", "4.1", "4.2",
     "5.0", "5.1", "5.2", "6.0", "6.1", "6.2", "7.0", "7.1", "7.2",
@@ -405,5 +407,183 @@ def generate(seed: int, count: int) -> list[list[str]]:
         case = base_case(rng)
         if rng.random() < 0.75:
             rng.choice(MUTATIONS)(rng, case)
+        cases.append(case.argv())
+    return cases
+
+
+# --- residue classes -----------------------------------------------------------------------
+# Command lines aimed at the syntax corners where a second copy of QEMU's option syntax used to
+# differ from QEMU: empty option values, exotic size spellings, several unknown parameters at
+# once (which one QemuOpts, the OptsVisitor, keyval and the JSON visitor name first), and DIMMs
+# given with -device on `-M none`. Each generator draws random values, not fixed examples.
+
+_EMPTY_FORMS = ["", ",", ",,", "=", "=,", "id=", ",id=x"]
+_SIZE_SUFFIXES = ["", "B", "b", "k", "K", "M", "m", "G", "g", "T", "P", "E", "e", "X", "KB"]
+
+
+def _word(rng: random.Random, length: int | None = None) -> str:
+    """A random lower-case parameter name no QEMU option uses (it starts with 'q' or 'z')."""
+    length = length if length is not None else rng.randint(1, 7)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return rng.choice("qz") + "".join(rng.choice(letters) for _ in range(length - 1))
+
+
+def exotic_size(rng: random.Random) -> str:
+    """A size spelled the unusual ways qemu_strtosz has to decide on."""
+    kind = rng.randrange(9)
+    suffix = rng.choice(_SIZE_SUFFIXES)
+    if kind == 0:  # a fraction, often with a large suffix
+        whole = rng.choice(["0", "1", "2", "15", "16"])
+        return f"{whole}.{rng.choice(['5', '25', '0', '9999', ''])}{suffix}"
+    if kind == 1:  # hex, with or without a suffix or a fraction
+        digits = rng.choice(["0", "1", "10", "ff", "4000", "FFFFFFFFFFFFFFFF", ""])
+        return f"0{rng.choice('xX')}{digits}{rng.choice(['', '.5', *_SIZE_SUFFIXES])}"
+    if kind == 2:  # around 2**64
+        value = rng.choice([(1 << 64) - 1, 1 << 64, (1 << 64) + 1, 1 << 63, 18446744073709550592])
+        return f"{value}{rng.choice(['', 'B', 'k'])}"
+    if kind == 3:  # blanks and signs
+        core = f"{rng.choice([1, 64, 512])}{suffix}"
+        return rng.choice([" ", "\t", "+", "-", " +", "  -"]) + core + rng.choice(["", "", " "])
+    if kind == 4:  # exponents and C float spellings
+        return rng.choice(["1e3", "1E3", "1e", "1.5e3", "0x1p3", "inf", "nan", "1.e3", ".5G"])
+    if kind == 5:  # leading zeros (octal for numbers, decimal for sizes)
+        return f"0{rng.choice(['0', '7', '8', '10', '100'])}{suffix}"
+    if kind == 6:  # the largest values each suffix allows
+        shift = rng.choice([("k", 10), ("M", 20), ("G", 30), ("T", 40), ("P", 50), ("E", 60)])
+        return f"{(1 << (64 - shift[1])) + rng.choice([-1, 0, 1])}{shift[0]}"
+    if kind == 7:  # a digit-less or doubled suffix
+        return rng.choice(["k", "M", ".", ".M", "1..5M", "1MM", "1 M", "1,5M"])
+    return f"{rng.choice([1, 2, 3, 100, 1024])}{suffix}"
+
+
+def _near_2_64(text: str) -> bool:
+    """Whether a size may come within 2**62 of 2**64: QEMU then aborts (``find_ram_offset``
+    finds no gap, or a page-aligned size wraps to 0, or q35 maps 0 bytes of RAM), which is a
+    crash, not a rule the model imitates."""
+    try:
+        return parse_size(text.replace(",,", ",")) >= 1 << 62
+    except NumberError:
+        return False
+
+
+def _residue_empty(rng: random.Random, case: Case) -> None:
+    """An option (or one of its values) left empty."""
+    form = rng.choice(_EMPTY_FORMS)
+    option = rng.choice(["-m", "-numa", "-smp", "-machine", "-M", "-object", "-device"])
+    if rng.random() < 0.3:
+        # an empty value for a known key
+        option, form = rng.choice([
+            ("-m", "size="), ("-m", "1G,maxmem="), ("-m", "1G,slots="), ("-numa", "node,mem="),
+            ("-numa", "node,nodeid="), ("-numa", "node,cpus="), ("-smp", "cpus="),
+            ("-smp", "2,sockets="), ("-machine", "type="), ("-M", "pc,hmat="),
+            ("-object", "memory-backend-ram,id=e,size="), ("-object", "qom-type="),
+            ("-device", "driver="), ("-device", "pc-dimm,memdev="),
+        ])
+    case.extra += [option, form]
+
+
+def _residue_size(rng: random.Random, case: Case) -> None:
+    """An exotic size where a size is read: -m size/maxmem, -numa mem, backend size/align."""
+    text = exotic_size(rng).replace(",", ",,")
+    where = rng.randrange(5)
+    if where == 0 and not (_near_2_64(text) and case.machine != "pc"):
+        case.mem_text = text
+        case.numa = [o for o in case.numa if not o.startswith("node")]
+        case.objects = [o for o in case.objects if "dimm0mem" in o]
+        case.devices = []
+    elif where == 1:
+        case.mem_extra = ["slots=2", f"maxmem={text}"]
+    elif where == 2:
+        case.numa.append(f"node,mem={text}")
+    elif where == 3 and not _near_2_64(text):
+        # (a backend within a page of 2**64 makes QEMU abort in find_ram_offset: not a rule)
+        case.objects.append(f"memory-backend-ram,id=sz,size={text}")
+    else:
+        case.extra += ["-smp", rng.choice(["", "cpus="]) + rng.choice(["1", "0x2", "02", "+2", " 2",
+                                                                       "2 ", "1e1", "-1"])]
+
+
+def _unknown_pairs(rng: random.Random) -> list[str]:
+    return [f"{_word(rng)}={rng.randrange(10)}" for _ in range(rng.randint(2, 4))]
+
+
+def _residue_unknown(rng: random.Random, case: Case) -> None:
+    """Several unknown parameters in one option; QEMU names one of them first."""
+    unknown = _unknown_pairs(rng)
+    kind = rng.randrange(8)
+    if kind == 6:
+        case.mem_extra = [*case.mem_extra, *unknown]
+        rng.shuffle(case.mem_extra)
+        return
+    if kind == 7:
+        props = ["id=u2", "memdev=nosuch", *unknown]
+        rng.shuffle(props)
+        case.devices.append(",".join(["pc-dimm", *props]))
+        return
+    if kind == 0:
+        props = ["id=u0", "size=64M", *unknown]
+        rng.shuffle(props)
+        case.objects.append(",".join(["memory-backend-ram", *props]))
+    elif kind == 1:
+        members = [f'"{pair.split("=")[0]}": {pair.split("=")[1]}' for pair in unknown]
+        members += ['"qom-type": "memory-backend-ram"', '"id": "u0"', '"size": 67108864']
+        rng.shuffle(members)
+        case.objects.append("{" + ", ".join(members) + "}")
+    elif kind == 2:
+        case.numa.append(",".join(["node", *unknown]))
+    elif kind == 3:
+        case.machine_props += unknown
+        if rng.random() < 0.5:
+            case.machine_props.append(rng.choice(["hmat=x", "smp.cpus=x", "memory.size=1X"]))
+        rng.shuffle(case.machine_props)
+    elif kind == 4:
+        case.smp = ",".join([case.smp or "1", *unknown])
+    else:
+        props = ["id=u1", *unknown]
+        rng.shuffle(props)
+        case.objects.append(",".join(["iothread", *props]))
+
+
+def _residue_dimm_on_none(rng: random.Random, case: Case) -> None:
+    """`-M none` with DIMMs given by -device (no memory hot-plug handler on that board)."""
+    case.machine = "none"
+    case.machine_props = []
+    case.numa = [o for o in case.numa if not o.startswith(("dist", "cpu"))][: rng.randint(0, 1)]
+    case.numa = [o.split(",")[0] for o in case.numa]
+    case.objects = [f"memory-backend-ram,id=nd{i},size={rng.choice([64, 128, 256])}M"
+                    for i in range(rng.randint(0, 2))]
+    case.mem_extra = rng.choice([[], [], ["slots=2", f"maxmem={case.mem_mib + 1024}M"]])
+    case.devices = []
+    for i in range(rng.randint(1, 3)):
+        dev = ["pc-dimm"]
+        if rng.random() < 0.6:
+            dev.append(f"id=d{i}")
+        if rng.random() < 0.8:
+            dev.append(f"memdev=nd{rng.randrange(3)}")
+        for prop in ("node", "slot", "addr"):
+            if rng.random() < 0.2:
+                dev.append(f"{prop}={rng.choice(['0', '1', '-1', 'x', '0x100000'])}")
+        if rng.random() < 0.1:
+            dev.append(f"{_word(rng)}=1")
+        case.devices.append(",".join(dev))
+    if rng.random() < 0.2:
+        case.extra += ["-smp", "2"]
+
+
+RESIDUE_MUTATIONS: list[Callable[[random.Random, Case], None]] = [
+    _residue_empty,
+    _residue_size,
+    _residue_unknown,
+    _residue_dimm_on_none,
+]
+
+
+def generate_residue(seed: int, count: int) -> list[list[str]]:
+    """``count`` command lines from ``seed``, each with one residue-class mutation (in turn)."""
+    rng = random.Random(seed)
+    cases: list[list[str]] = []
+    for index in range(count):
+        case = base_case(rng)
+        RESIDUE_MUTATIONS[index % len(RESIDUE_MUTATIONS)](rng, case)
         cases.append(case.argv())
     return cases

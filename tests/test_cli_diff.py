@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from cmdline_gen import generate
+from cmdline_gen import RESIDUE_MUTATIONS, generate, generate_residue
 from conftest import DATA, recorded_data
 from qemu_runner import Outcome, run_model, run_real
 
@@ -24,6 +24,8 @@ INPUT = DATA / "command-lines.json"
 RECORDING = DATA / "recorded-command-lines.json"
 GENERATED_SEED = 20261126
 GENERATED_COUNT = 240
+RESIDUE_SEED = 20261203
+RESIDUE_COUNT = 240
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +100,12 @@ def test_generator_reaches_both_outcomes(qemu_binary: str) -> None:
     outcomes: list[Outcome] = [run_real(qemu_binary, args) for args in cases]
     statuses = {o.status for o in outcomes}
     assert statuses == {0, 1}
+
+
+def test_generated_residue_classes(qemu_binary: str) -> None:
+    """Random command lines for each syntax residue class: empty option values, exotic size
+    spellings, several unknown parameters in one option, DIMMs with -device on `-M none`."""
+    cases = generate_residue(RESIDUE_SEED, RESIDUE_COUNT)
+    assert len(cases) >= 60 * len(RESIDUE_MUTATIONS)
+    diffs = _compare(qemu_binary, cases)
+    assert not diffs, f"{len(diffs)}/{len(cases)} residue cases differ:\n" + "\n".join(diffs)

@@ -6,26 +6,41 @@ create, truncate or write anything, which each test verifies by looking at the d
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from qmpnuma.errors import ConfigError, MachineError, OptionError
+from qmpnuma.host import probe_path
 from qmpnuma.machine import Machine
-from qmpnuma.machine.backends import (
-    ObjectRequest,
-    build_backend,
-    check_mem_path,
-    parse_object_option,
-)
-from qmpnuma.profiles import get_profile
+from qmpnuma.machine.backends import build_backend
+from qmpnuma.machine.host_facts import HostFacts, PathFacts
+from qmpnuma.machine.mem_path import check_mem_path as check_path
+from qmpnuma.machine.object_options import ObjectRequest, parse_object_option
+from qmpnuma.machine.object_types import creatable_types
+from qmpnuma.profiles import Profile, get_profile
 from qmpnuma.qobject.hashing import qdict_order, tdb_hash
 
 P29 = get_profile("2.9")
 
 GiB = 1 << 30
 MiB = 1 << 20
+
+
+def check_mem_path(path: str, size: int, align: int) -> None:
+    """The pure check over the facts the host edge reads for ``path``."""
+    check_path(path, size, align, probe_path(path))
+
+
+def parse_object(text: str, seen: list[str], profile: Profile | str = "7.2") -> tuple[
+    ObjectRequest, list[object]
+]:
+    warnings: list[object] = []
+    request = parse_object_option(text, seen, get_profile(profile), warnings)  # type: ignore[arg-type]
+    return request, warnings
 
 
 def test_defaults_of_each_type() -> None:
@@ -72,14 +87,14 @@ def test_canonical_ramblock_id_default_for_old_machine_types() -> None:
 )
 def test_parse_stage_errors(text: str, message: str) -> None:
     with pytest.raises(OptionError) as info:
-        parse_object_option(text, [])
+        parse_object(text, [])
     assert info.value.message == message
 
 
 def test_parse_stage_duplicate_id_and_ranges() -> None:
     with pytest.raises(OptionError, match="Duplicate ID 'm0' for object"):
-        parse_object_option("memory-backend-ram,id=m0,size=1G", ["m0"])
-    request, warnings = parse_object_option("memory-backend-ram,id=m0,size=1G,host-nodes=0-2,"
+        parse_object("memory-backend-ram,id=m0,size=1G", ["m0"])
+    request, warnings = parse_object("memory-backend-ram,id=m0,size=1G,host-nodes=0-2,"
                                             "host-nodes=5,policy=bind", [])
     assert request.props["host-nodes"] == [0, 1, 2, 5]
     assert request.props["size"] == GiB and warnings == []
@@ -186,8 +201,44 @@ def test_file_backend_errors_print_without_location(tmp_path: Path) -> None:
 
 
 def test_profile_2_9_backend_properties() -> None:
-    request, _ = parse_object_option("memory-backend-file,id=f,size=1G,mem-path=/tmp,share=on",
+    request, _ = parse_object("memory-backend-file,id=f,size=1G,mem-path=/tmp,share=on",
                                      [], profile=P29)
     assert request.props == {"size": GiB, "share": True, "mem-path": "/tmp"}
     with pytest.raises(OptionError, match=r"Property '\.reserve' not found"):
-        parse_object_option("memory-backend-ram,id=r,size=1G,reserve=off", [], profile=P29)
+        parse_object("memory-backend-ram,id=r,size=1G,reserve=off", [], profile=P29)
+
+
+def test_host_facts_are_handed_in() -> None:
+    """The model asks only the facts it is given: a tiny host refuses a big RAM backend, and a
+    fixed probe decides what a mem-path is."""
+    tiny = HostFacts(reservable_bytes=512 * MiB)
+    with pytest.raises(ConfigError, match=r"cannot set up guest memory 'pc\.ram'"):
+        Machine.from_argv(["-m", "1G"], host=tiny)
+    Machine.from_argv(["-m", "256M"], host=tiny)
+    regular = HostFacts(probe_path=lambda path: PathFacts(is_regular=True, size=5,
+                                                          can_read_write=True))
+    with pytest.raises(ConfigError, match="backing store size 0x5 does not match"):
+        Machine.from_argv(["-m", "1G", "-object",
+                           "memory-backend-file,id=f,size=1G,mem-path=/anything",
+                           "-numa", "node,memdev=f"], host=regular)
+
+
+def test_creatable_object_types_are_the_binarys(qemu_binary: str) -> None:
+    """The classes `-object` can create are the reference binary's user-creatable QOM types
+    (the schema's ObjectType enum names more, e.g. pef-guest, which fail at creation)."""
+    requests = [
+        {"execute": "qmp_capabilities"},
+        {"execute": "qom-list-types",
+         "arguments": {"implements": "user-creatable", "abstract": False}},
+        {"execute": "quit"},
+    ]
+    proc = subprocess.run(
+        [qemu_binary, "-nodefaults", "-display", "none", "-S", "-accel", "tcg", "-qmp", "stdio"],
+        input="".join(json.dumps(r) + "\n" for r in requests), capture_output=True, text=True,
+        timeout=30, check=False,
+    )
+    replies = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    listing = next(r["return"] for r in replies if isinstance(r.get("return"), list))
+    assert {item["name"] for item in listing} == set(creatable_types(get_profile("7.2")))
+    with pytest.raises(ConfigError, match="invalid object type: pef-guest"):
+        Machine.from_argv(["-object", "pef-guest,id=p"])

@@ -106,7 +106,38 @@ def command_lines(small_file: Path) -> list[str]:
                  "\"size\":1048576}'")
     twice = "-object '{\"qom-type\":\"memory-backend-ram\",\"id\":\"m0\",\"size\":1048576}'"
     lines.append(f"-m 1G {twice} {twice}")
+    lines += residue_lines()
     return lines
+
+
+def residue_lines() -> list[str]:
+    """The examples each syntax residue class was found with, and the rule found behind it."""
+    return [
+        # empty option values: no element at all (QemuOpts, keyval), so no implied key either
+        "-m ''", "-numa ''", "-smp ''", "-machine ''", "-M ''", "-object ''", "-device ''",
+        "-M pc -m 2G,slots=2,maxmem=4G -device pc-dimm,memdev=",
+        # exotic sizes: qemu_strtosz (a fraction with E, hex with a suffix and junk, wrap)
+        "-m 1.5E", "-m 0.5E", "-m 1536M,slots=2,maxmem=0XffKB", "-M pc -m 18446744073709551615B",
+        "-M pc -m 1G -numa node,mem=0x1M",
+        # several unknown parameters: GHashTable order (OptsVisitor, QObject visitor, keyval
+        # leftovers), QDict order (machine properties, -device), list order (-m)
+        "-object memory-backend-ram,id=a,size=1G,foo=1,bar=2",
+        "-object '{\"qom-type\":\"memory-backend-ram\",\"id\":\"a\",\"size\":1048576,"
+        "\"foo\":1,\"bar\":2}'",
+        "-numa node,foo=1,bar=2", "-smp 2,foo=1,bar=2", "-M pc,foo=1,hmat=x",
+        "-M pc,foo=1 -smp x", "-m 1G,zz=1,aa=2", "-M pc,memory.foo=1,smp.bar=2",
+        "-object authz-list,id=x,rules=1", "-object pef-guest,id=x",
+        # -M none: no hot-plug handler, pc_dimm_realize checks the node before the backend
+        "-M none -m 512M -device pc-dimm,id=d0,node=0x100000",
+        "-M none -object memory-backend-ram,id=a,size=128M -device pc-dimm,memdev=a "
+        "-device pc-dimm,memdev=a",
+        # pc_memory_init: phys-bits per CPU model, the AMD 1 TiB hole, device-memory overflow
+        "-M pc -m 1G,slots=2,maxmem=1020G", "-M pc -m 1G,slots=2,maxmem=1020G -cpu Conroe",
+        "-M pc -m 1G,slots=2,maxmem=1020G -cpu qemu32",
+        "-M pc -m 1G,slots=2,maxmem=1020G -cpu pentium3",
+        "-M pc-i440fx-7.0 -m 1G,slots=2,maxmem=1100G",
+        "-M pc-i440fx-2.9 -m 4096M,slots=2,maxmem=17179869183G",
+    ]
 
 
 @pytest.fixture()

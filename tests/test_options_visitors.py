@@ -352,3 +352,27 @@ def test_opts_visitor_reports_hex_size_warning() -> None:
     pairs = parse_opts("memory-backend-ram,id=m,size=0x10k", "qom-type")
     assert visit_opts(pairs, "ObjectOptions", SCHEMA, warnings=warnings)["size"] == 16 << 10
     assert warnings == ["Using a multiplier suffix on hex numbers is deprecated: 0x10k"]
+
+
+def test_keyval_merge_as_smp_joins_machine() -> None:
+    """`-smp` is merged into the `-machine` dict as `smp` (QEMU's keyval_merge)."""
+    from qmpnuma.options.keyval import keyval_merge
+
+    machine = keyval_parse("pc,smp.cpus=2,smp.sockets=1", "type").tree
+    keyval_merge(machine, {"smp": keyval_parse("4,cores=2", "cpus").tree})
+    assert machine == {"type": "pc", "smp": {"cpus": "4", "sockets": "1", "cores": "2"}}
+    with pytest.raises(OptionError, match="Parameter 'smp' used inconsistently"):
+        keyval_merge({"smp": "4"}, {"smp": {"cpus": "2"}})
+    lists: dict[str, Any] = {"a": ["x"]}
+    keyval_merge(lists, {"a": ["y"]})
+    assert lists == {"a": ["x", "y"]}
+
+
+def test_opts_visitor_struct_in_list_reads_the_element_for_each_member() -> None:
+    """In list mode the OptsVisitor hands every scalar member the same list value
+    (`-object authz-list,id=x,rules=1` fails on the enum member `policy`, as QEMU 7.2 does)."""
+    from qmpnuma.types.tables_7_2 import SCHEMA as FULL
+
+    with pytest.raises(OptionError, match="Parameter 'policy' does not accept value '1'"):
+        visit_opts([("qom-type", "authz-list"), ("id", "x"), ("rules", "1")],
+                   "ObjectOptions", FULL)

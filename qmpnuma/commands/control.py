@@ -12,6 +12,7 @@ from typing import Any
 from qmpnuma.commands.machine_facts import accelerator, guest_name, guest_uuid
 from qmpnuma.commands.registry import CommandContext, command
 from qmpnuma.errors import QmpError
+from qmpnuma.machine.dimms import PC_DIMM
 from qmpnuma.profiles import introspection, wire_types
 from qmpnuma.qmp.session import default_greeting
 
@@ -129,10 +130,16 @@ def _has_acpi(ctx: CommandContext) -> bool:
 
 @command("query-acpi-ospm-status")
 def query_acpi_ospm_status(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    # The ACPI memory hot-plug device reports one entry per DIMM slot; nothing ever ran _OST.
-    if not _has_acpi(ctx):
+    # The ACPI memory hot-plug block reports one entry per DIMM slot; nothing ever ran _OST.
+    # microvm's generic event device has that block too, but no DIMM is ever plugged into it.
+    machine = ctx.machine
+    microvm_ged = machine.machine_type.family == "microvm" and machine.dimms.acpi
+    if not (_has_acpi(ctx) or microvm_ged):
         raise QmpError("GenericError", "command is not supported, missing ACPI device")
-    by_slot = {dimm.slot: dimm for dimm in ctx.machine.sorted_dimms()}
+    # An nvdimm is handed to the NVDIMM ACPI code, not to the memory hot-plug block.
+    by_slot = {} if microvm_ged else {
+        dimm.slot: dimm for dimm in machine.sorted_dimms() if dimm.model == PC_DIMM
+    }
     answer = []
     for slot in range(ctx.machine.memory.ram_slots):
         entry: dict[str, Any] = {}

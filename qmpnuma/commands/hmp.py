@@ -1,9 +1,11 @@
 """`human-monitor-command`: the HMP commands the model can answer, with HMP's own errors.
 
 QEMU runs the command line through its HMP parser and returns what the monitor printed, every
-`\\n` turned into `\\r\\n`. The `info` commands here print from the same wire values as their QMP
-twins. HMP commands that would touch files, run programs or change devices are not offered:
-they get HMP's answer for a command it does not know.
+`\\n` turned into `\\r\\n`. The `info` commands here call the handler of their QMP twin, as QEMU's
+`hmp_info_*` functions call `qmp_query_*`, and print its answer; when the QMP command fails, HMP
+prints `Error: ` and the message instead (`hmp_handle_error`), and the reply is still a success.
+HMP commands that would touch files, run programs or change devices are not offered: they get
+HMP's answer for a command it does not know.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from qmpnuma.commands import control
+from qmpnuma.commands import control, memory, topology  # noqa: F401  (their handlers answer `info`)
 from qmpnuma.commands.hmp_text import (
     format_cpus,
     format_hotpluggable_cpus,
@@ -21,9 +23,8 @@ from qmpnuma.commands.hmp_text import (
     format_memory_size_summary,
 )
 from qmpnuma.commands.machine_facts import accelerator, guest_name, guest_uuid
-from qmpnuma.commands.memory import memdev_list, memory_device_list, memory_size_summary
-from qmpnuma.commands.registry import CommandContext, command
-from qmpnuma.commands.topology import hotpluggable_cpus, numa_text
+from qmpnuma.commands.registry import HANDLERS, CommandContext, command
+from qmpnuma.errors import MachineError, QmpError
 from qmpnuma.facts import hmp_help
 
 InfoHandler = Callable[[CommandContext], str]
@@ -54,13 +55,33 @@ def _info_kvm(ctx: CommandContext) -> str:
     return f"kvm support: {'enabled' if enabled else 'disabled'}\n"
 
 
+def _qmp(ctx: CommandContext, name: str) -> Any:
+    """Run QMP command ``name`` without arguments, as an HMP `info` command calls its twin.
+
+    A broken model rule arrives as the ``QmpError`` the QMP reply would carry.
+    """
+    try:
+        return HANDLERS[name](ctx, {})
+    except MachineError as err:
+        raise QmpError(err.error_class, err.message) from None
+
+
+def _via_qmp(name: str, text: Callable[[Any], str]) -> InfoHandler:
+    """An `info` command that prints the answer of QMP command ``name`` with ``text``."""
+    return lambda ctx: text(_qmp(ctx, name))
+
+
+def _numa_text(answer: Any) -> str:
+    return str(answer["human-readable-text"])
+
+
 INFO_COMMANDS: dict[str, InfoHandler] = {
-    "numa": lambda ctx: numa_text(ctx.machine),
-    "memdev": lambda ctx: format_memdev(memdev_list(ctx)),
-    "memory-devices": lambda ctx: format_memory_devices(memory_device_list(ctx)),
-    "memory_size_summary": lambda ctx: format_memory_size_summary(memory_size_summary(ctx)),
-    "hotpluggable-cpus": lambda ctx: format_hotpluggable_cpus(hotpluggable_cpus(ctx.machine)),
-    "cpus": lambda ctx: format_cpus(ctx.machine.cpus.query_cpus_fast()),
+    "numa": _via_qmp("x-query-numa", _numa_text),
+    "memdev": _via_qmp("query-memdev", format_memdev),
+    "memory-devices": _via_qmp("query-memory-devices", format_memory_devices),
+    "memory_size_summary": _via_qmp("query-memory-size-summary", format_memory_size_summary),
+    "hotpluggable-cpus": _via_qmp("query-hotpluggable-cpus", format_hotpluggable_cpus),
+    "cpus": _via_qmp("query-cpus-fast", format_cpus),
     "status": _info_status,
     "version": _info_version,
     "name": _info_name,
@@ -142,7 +163,11 @@ def run_hmp(ctx: CommandContext, line: str) -> str:
             return f"unknown command: 'info {topic}'\n"
         if extra:
             return _extraneous(topic, f"info {topic}")
-        return handler(ctx)
+        try:
+            return handler(ctx)
+        except QmpError as err:
+            # hmp_handle_error: the monitor prints the error; the command itself succeeds.
+            return f"Error: {err.desc}\n"
     qmp_name = SIMPLE_COMMANDS.get(_canonical(name) or name)
     if qmp_name is None:
         return f"unknown command: '{name}'\n"
@@ -152,7 +177,10 @@ def run_hmp(ctx: CommandContext, line: str) -> str:
         return _extraneous(full_name, name)
     registry = ctx.registry
     if registry is not None:
-        registry.execute(qmp_name, {}, ctx.monitor)
+        try:
+            registry.execute(qmp_name, {}, ctx.monitor)
+        except QmpError as err:
+            return f"Error: {err.desc}\n"
     return ""
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from qmpnuma.commands.registry import CommandContext, command
-from qmpnuma.machine.devices import qmp_value_text
+from qmpnuma.machine.devices import PlugRolledBack, qmp_value_text
+from qmpnuma.machine.dimms import Dimm
+from qmpnuma.machine.qom_order import device_walk_order, insert_sorted
 
 
 def memdev_list(ctx: CommandContext) -> list[dict[str, Any]]:
@@ -19,9 +21,20 @@ def memdev_list(ctx: CommandContext) -> list[dict[str, Any]]:
     return ctx.machine.query_memdev()
 
 
+def listed_dimms(ctx: CommandContext) -> list[Dimm]:
+    """The DIMMs in the order ``qmp_memory_device_list`` builds: it walks ``/machine``
+    recursively and inserts each realized memory device sorted by address, so DIMMs sharing an
+    address (boards without a hot-plug handler leave them all at ``addr``) come out in reverse
+    walking order."""
+    machine = ctx.machine
+    rank = device_walk_order(machine.machine_type.family, machine.peripherals.walk_containers())
+    walked = sorted(machine.dimms.dimms, key=lambda dimm: rank.get(dimm.qom_path, len(rank)))
+    return insert_sorted(walked, key=lambda dimm: dimm.addr)
+
+
 def memory_device_list(ctx: CommandContext) -> list[dict[str, Any]]:
-    """`query-memory-devices`'s answer: every DIMM in guest address order."""
-    return [{"type": "dimm", "data": dimm.device_info()} for dimm in ctx.machine.sorted_dimms()]
+    """`query-memory-devices`'s answer (and `info memory-devices`')."""
+    return [{"type": dimm.kind, "data": dimm.device_info()} for dimm in listed_dimms(ctx)]
 
 
 def memory_size_summary(ctx: CommandContext) -> dict[str, Any]:
@@ -64,7 +77,12 @@ def device_pairs_from_qmp(arguments: dict[str, Any]) -> list[tuple[str, str]]:
 
 @command("device_add")
 def device_add(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    ctx.machine.device_add(device_pairs_from_qmp(args), hotplugged=True)
+    try:
+        ctx.machine.device_add(device_pairs_from_qmp(args), hotplugged=True)
+    except PlugRolledBack as err:
+        for path in err.deleted:
+            ctx.emit("DEVICE_DELETED", {"path": path})
+        raise
     return {}
 
 

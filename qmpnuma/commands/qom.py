@@ -126,7 +126,7 @@ def _dimm_node(dimm: Dimm, path: str) -> QomNode:
         "node": dimm.node, "addr": dimm.addr, "legacy-memdev": "", "slot": dimm.slot,
         "size": dimm.size,
     }
-    return QomNode("pc-dimm", DIMM_PROPERTIES, get=values.__getitem__, path=path)
+    return QomNode(dimm.model, DIMM_PROPERTIES, get=values.__getitem__, path=path)
 
 
 def _cpu_node(cpu: CpuObject) -> QomNode:

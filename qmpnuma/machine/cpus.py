@@ -23,6 +23,7 @@ from qmpnuma.machine.cpu_slots import (
     cpu_type_for_model,
     hyperthreading_warning,
 )
+from qmpnuma.machine.devices import PlugRolledBack
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.smp import CpuTopology
 from qmpnuma.profiles.profile import NumaState, Profile
@@ -194,7 +195,11 @@ class MachineCpus:
             self.slots, self.topology, driver, self.cpu_type, props, self.profile
         )
         if self.machine_type.family == "microvm":
-            raise MachineError(f"virt: device plug request for unsupported device type: {driver}")
+            # Realize already ran (the CPU made its local APIC); the plug undoes it.
+            raise PlugRolledBack(
+                f"virt: device plug request for unsupported device type: {driver}",
+                (f"{qom_path}/lapic",),
+            )
         slot.qom_path = qom_path
         slot.hotplugged = True
         slot.qom_values = {}

@@ -1,4 +1,5 @@
-"""pc-dimm memory devices: slot and address allocation and every plug check, in QEMU's order.
+"""pc-dimm and nvdimm memory devices: slot and address allocation and every plug check, in
+QEMU's order.
 
 A DIMM is plugged the same way from ``-device pc-dimm`` (cold, ``hotplugged`` false) and from
 QMP ``device_add`` (hot, ``hotplugged`` true).  QEMU runs the machine's pre-plug hook first
@@ -16,7 +17,8 @@ from typing import Any
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.backends import FILE, MEMFD, MemoryBackend
-from qmpnuma.machine.memory import MemoryConfig, RamLayout
+from qmpnuma.machine.memory import MemoryConfig
+from qmpnuma.machine.ram_layout import RamLayout
 from qmpnuma.profiles.profile import DimmPlug, Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
@@ -26,11 +28,14 @@ ANON_RAM_ALIGN = 2 * MiB
 PAGE_SIZE = 4096
 UNASSIGNED_SLOT = -1
 UINT64_MASK = (1 << 64) - 1
+PC_DIMM = "pc-dimm"
+NVDIMM = "nvdimm"
 
 
 @dataclass
 class Dimm:
-    """A plugged pc-dimm (``PCDIMMDeviceInfo`` fields)."""
+    """A plugged pc-dimm or nvdimm (``PCDIMMDeviceInfo`` fields); an nvdimm's ``size`` is its
+    persistent-memory part, what it maps into the guest."""
 
     id: str | None
     memdev: str
@@ -40,6 +45,11 @@ class Dimm:
     addr: int
     hotplugged: bool
     hotpluggable: bool = True
+    #: Where the device sits in QOM (``/machine/peripheral/ID`` or ``…-anon/device[N]``).
+    qom_path: str = ""
+    model: str = PC_DIMM
+    #: The ``MemoryDeviceInfo`` union tag it is listed with (``dimm``, ``nvdimm``).
+    kind: str = "dimm"
 
     @property
     def end(self) -> int:
@@ -67,13 +77,31 @@ class Dimm:
 
 @dataclass(frozen=True)
 class DimmRequest:
-    """The properties a pc-dimm is created with (``slot`` -1 and ``addr`` 0 mean automatic)."""
+    """The properties a DIMM is created with (``slot`` -1 and ``addr`` 0 mean automatic)."""
 
     id: str | None = None
     memdev: str | None = None
     node: int = 0
     slot: int = UNASSIGNED_SLOT
     addr: int = 0
+    qom_path: str = ""
+    model: str = PC_DIMM
+    #: nvdimm only: bytes at the end of the backend kept for the namespace label.
+    label_size: int = 0
+    #: nvdimm only: the guest is told the device is write-protected.
+    unarmed: bool = False
+
+
+def nvdimm_pmem_size(backend: MemoryBackend, label_size: int, align: int) -> int:
+    """``nvdimm_prepare_memory_region``: what is left for persistent memory once the label is
+    taken from the backend's end, aligned down to the backend's alignment."""
+    pmem_size = (backend.size - label_size) // align * align if backend.size > label_size else 0
+    if not pmem_size:
+        raise MachineError(
+            f"the size of memdev {backend.id} (0x{backend.size:x}) is too small to contain "
+            f"nvdimm label (0x{label_size:x}) and aligned PMEM (0x{align:x})"
+        )
+    return pmem_size
 
 
 def backend_alignment(backend: MemoryBackend, enforce_aligned_dimm: bool) -> int:
@@ -97,12 +125,22 @@ class DimmBank:
         enforce_aligned_dimm: bool,
         profile: Profile = DEFAULT_PROFILE,
         acpi: bool = True,
+        nvdimm: bool = False,
     ) -> None:
         self.memory = memory
         self.layout = layout
         self.enforce_aligned_dimm = enforce_aligned_dimm
         self.profile = profile
         self.acpi = acpi
+        #: ``-machine nvdimm=on``: the board's NVDIMM ACPI support is enabled.
+        self.nvdimm = nvdimm
+        # The 2.x DIMM model (``pc_dimm_memory_plug``) goes with its realize order and its
+        # one-kind ``MemoryDeviceInfo``.
+        legacy = profile.dimm_plug is DimmPlug.PC_DIMM_MEMORY_PLUG
+        #: QEMU 2.9's ``pc_dimm_realize`` checks the backend before the node; 7.2 the node first.
+        self.backend_checked_first = legacy
+        #: How an nvdimm is listed: QEMU 2.9's ``MemoryDeviceInfo`` has the one kind ``dimm``.
+        self.nvdimm_kind = "dimm" if legacy else "nvdimm"
         self.dimms: list[Dimm] = []
 
     @property
@@ -116,6 +154,10 @@ class DimmBank:
 
     def find(self, device_id: str) -> Dimm | None:
         return next((dimm for dimm in self.dimms if dimm.id == device_id), None)
+
+    def find_by_path(self, qom_path: str) -> Dimm | None:
+        """The DIMM at a QOM path (``device_del`` names anonymous DIMMs this way)."""
+        return next((dimm for dimm in self.dimms if dimm.qom_path == qom_path), None)
 
     def plug(
         self,
@@ -142,14 +184,30 @@ class DimmBank:
             raise MachineError(
                 "memory hotplug is not enabled: missing acpi device or acpi disabled"
             )
+        if request.model == NVDIMM and not self.nvdimm:
+            raise MachineError("nvdimm is not enabled: missing 'nvdimm' in '-M'")
         slot = self._choose_slot(request.slot)
         if backend is None:
             raise MachineError("'memdev' property must be set")
         align = backend_alignment(backend, self.enforce_aligned_dimm)
-        addr = self._choose_address(request.addr or None, align, backend.size)
+        size = self._mapped_size(request, backend)
+        addr = self._choose_address(request.addr or None, align, size)
         self.check_node(request.node, num_nodes)
         self._check_busy(backend)
-        return self._insert(request, backend, slot, addr, hotplugged)
+        return self._insert(request, backend, slot, addr, hotplugged, size)
+
+    @staticmethod
+    def _mapped_size(request: DimmRequest, backend: MemoryBackend) -> int:
+        """Bytes the DIMM maps: the backend, or an nvdimm's aligned part before its label
+        (aligned to the backend's own alignment, whatever the machine's DIMM alignment)."""
+        if request.model != NVDIMM:
+            return backend.size
+        size = nvdimm_pmem_size(backend, request.label_size, backend_alignment(backend, True))
+        if backend.readonly and not request.unarmed:
+            raise MachineError(
+                f"'unarmed' property must be 'on' since memdev {backend.id} is read-only"
+            )
+        return size
 
     def _plug_2_9(
         self,
@@ -178,11 +236,41 @@ class DimmBank:
         slot: int,
         addr: int,
         hotplugged: bool,
+        size: int | None = None,
     ) -> Dimm:
         backend.mapped = True
-        dimm = Dimm(request.id, backend.id, backend.size, request.node, slot, addr, hotplugged)
+        kind = self.nvdimm_kind if request.model == NVDIMM else "dimm"
+        dimm = Dimm(request.id, backend.id, backend.size if size is None else size, request.node,
+                    slot, addr, hotplugged, qom_path=request.qom_path, model=request.model,
+                    kind=kind)
         self.dimms.append(dimm)
         return dimm
+
+    def realize_unhandled(
+        self,
+        request: DimmRequest,
+        backends: Mapping[str, MemoryBackend],
+        num_nodes: int | None,
+    ) -> Dimm:
+        """A cold-plugged DIMM on a board with no hot-plug handler for it (``none``, ``microvm``).
+
+        Only ``pc_dimm_realize`` runs: no slot or address is assigned, so the DIMM keeps the
+        ``slot`` and ``addr`` it was given (-1 and 0 by default) and takes no device-memory
+        space, yet it is a realized memory device: it is listed and counted as plugged memory.
+        ``num_nodes`` is None on boards without NUMA support (no ``numa_state``).
+        """
+        backend = backends.get(request.memdev) if request.memdev is not None else None
+        if backend is None and self.backend_checked_first:
+            raise MachineError("'memdev' property is not set")
+        if num_nodes is not None:
+            self.check_node(request.node, num_nodes)
+        elif request.node:
+            raise MachineError("machine doesn't support NUMA")
+        if backend is None:
+            raise MachineError("'memdev' property is not set")
+        self._check_busy(backend)
+        size = self._mapped_size(request, backend)
+        return self._insert(request, backend, request.slot, request.addr, False, size)
 
     def _choose_slot(self, requested: int) -> int:
         slots = self.memory.ram_slots
@@ -266,6 +354,12 @@ class DimmBank:
     def _check_busy(backend: MemoryBackend) -> None:
         if backend.mapped:
             raise MachineError(f"can't use already busy memdev: {backend.id}")
+
+    @staticmethod
+    def request_unplug(dimm: Dimm) -> None:
+        """``pc_memory_unplug_request``: the request goes to the guest, except for an nvdimm."""
+        if dimm.model == NVDIMM:
+            raise MachineError("nvdimm device hot unplug is not supported yet.")
 
     def remove(self, dimm: Dimm, backends: Mapping[str, MemoryBackend]) -> None:
         """Take a DIMM out (what happens once a guest ejects it); its backend is free again."""

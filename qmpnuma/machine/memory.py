@@ -1,10 +1,10 @@
-"""``-m [size=]megs[,slots=n][,maxmem=size]``: guest RAM size, hot-plug slots and the RAM layout.
+"""``-m [size=]megs[,slots=n][,maxmem=size]``: guest RAM size, hot-plug slots and maxmem.
 
-QEMU reads ``-m`` in three steps that fail with different texts and locations: the QemuOpts
-syntax check while walking argv (printed with the ``-m ...:`` prefix), the machine ``memory``
-property (7.2 ``machine_set_mem``, no prefix; 2.9 ``set_memory_options`` with the prefix), and
-the board's own checks in ``pc_memory_init`` (slot count, maxmem alignment).  This module keeps
-those steps apart so the machine can run each at the moment QEMU does.
+QEMU reads ``-m`` in steps that fail with different texts and locations: the QemuOpts syntax
+check while walking argv (printed with the ``-m ...:`` prefix), then the machine ``memory``
+property (7.2 ``machine_set_mem``, no prefix; 2.9 ``set_memory_options`` with the prefix).  The
+board's own checks (``pc_memory_init``) are :mod:`qmpnuma.machine.board_memory`'s, where the
+RAM sits is :mod:`qmpnuma.machine.ram_layout`'s.
 """
 
 from __future__ import annotations
@@ -12,33 +12,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qmpnuma.errors import MachineError, OptionError
-from qmpnuma.machine.cli_syntax import (
-    SIZE_HINT,
-    SizeRangeError,
-    SizeSyntaxError,
-    parse_qemu_number,
-    parse_size,
-    split_qemu_opts,
-)
 from qmpnuma.machine.machine_types import MachineType
-from qmpnuma.options.numbers import NumberError
+from qmpnuma.machine.schema import option_schema
+from qmpnuma.options.diagnostics import OptionWarning
+from qmpnuma.options.numbers import NumberError, qemu_strtou64
 from qmpnuma.options.numbers import parse_size as options_parse_size
-from qmpnuma.profiles.profile import MemoryParser, Profile, SizeSyntax
-from qmpnuma.profiles.registry import DEFAULT_PROFILE
+from qmpnuma.options.qemuopts import (
+    MEMORY_OPTS,
+    ParsedOpts,
+    memory_keyval,
+    merge_opts,
+    parse_qemu_opts,
+)
+from qmpnuma.options.qobject_visitor import visit_keyval
+from qmpnuma.profiles.profile import Profile, SizeSyntax
 
 KiB = 1 << 10
 MiB = 1 << 20
 GiB = 1 << 30
-FOUR_GIB = 1 << 32
 
-#: ``ACPI_MAX_RAM_SLOTS``: pc/q35 refuse more DIMM slots than this.
-ACPI_MAX_RAM_SLOTS = 256
-#: Target page size used by the maxmem alignment check.
-TARGET_PAGE_SIZE = 4096
+UINT64_MASK = (1 << 64) - 1
 #: RAM sizes are rounded up to this (``QEMU_ALIGN_UP(sz, 8192)``).
 RAM_SIZE_ALIGN = 8192
 
-HEX_SUFFIX_WARNING = "Using a multiplier suffix on hex numbers is deprecated: {}"
 
 
 @dataclass(frozen=True)
@@ -65,104 +61,68 @@ class MemoryConfig:
         return self.maxram_size - self.ram_size
 
 
-def _qemuopts_size(name: str, text: str) -> int:
-    """A QemuOpts size (bytes by default) with QemuOpts' two error texts."""
-    try:
-        return parse_size(text).value
-    except SizeRangeError:
-        raise OptionError(f"Value '{text}' is out of range for parameter '{name}'") from None
-    except SizeSyntaxError:
-        raise OptionError(
-            f"Parameter '{name}' expects a non-negative number below 2^64", SIZE_HINT
-        ) from None
-
-
 def scan_memory_option(
-    text: str, previous: MemoryOptionText | None, location: str, profile: Profile = DEFAULT_PROFILE
-) -> tuple[MemoryOptionText, list[str]]:
-    """The argv-time part of ``-m``: split, validate each key's syntax, merge with earlier ``-m``.
+    text: str,
+    previous: ParsedOpts | None,
+    profile: Profile,
+    warnings: list[OptionWarning],
+) -> ParsedOpts:
+    """The argv-time part of ``-m``: ``qemu_opts_parse_noisily`` on the merging ``memory`` list.
 
-    Returns the merged text and the warning messages (without prefix) this ``-m`` prints with
-    its location.  Raises ``OptionError`` (the caller adds the ``-m ...:`` location).
+    Returns the options merged with earlier ``-m`` options; warnings this ``-m`` prints with
+    its location are appended to ``warnings``.  Raises ``OptionError`` (the caller adds the
+    ``-m ...:`` location).
     """
-    pairs, flag_warnings = split_qemu_opts(text, "size")
-    warnings: list[str] = list(flag_warnings)
-    merged = {
-        "size": previous.size if previous else None,
-        "slots": previous.slots if previous else None,
-        "maxmem": previous.maxmem if previous else None,
-    }
-    for key, value in pairs:
-        if key not in merged:
-            raise OptionError(f"Invalid parameter '{key}'")
-        if key in ("size", "maxmem") and profile.memory_parser is MemoryParser.SET_MEMORY_OPTIONS:
-            try:
-                options_parse_size(value, profile=profile)
-            except NumberError as err:
-                if err.errno == "ERANGE":
-                    raise OptionError(
-                        f"Value '{value}' is out of range for parameter '{key}'"
-                    ) from None
-                raise OptionError(
-                    f"Parameter '{key}' expects a non-negative number below 2^64", SIZE_HINT
-                ) from None
-        elif key in ("size", "maxmem"):
-            parsed_hex = _hex_suffix(value)
-            _qemuopts_size(key, value)
-            if parsed_hex:
-                warnings.append(HEX_SUFFIX_WARNING.format(value))
-        else:
-            try:
-                parse_qemu_number(value)
-            except ValueError:
-                raise OptionError(f"Parameter '{key}' expects a number") from None
-        merged[key] = value
-    return (
-        MemoryOptionText(merged["size"], merged["slots"], merged["maxmem"], location),
-        warnings,
-    )
+    parsed = parse_qemu_opts(text, MEMORY_OPTS, profile=profile,
+                             warnings=warnings)
+    return parsed if previous is None else merge_opts(previous, parsed)
 
 
-def _hex_suffix(text: str) -> bool:
-    try:
-        return parse_size(text).hex_with_suffix
-    except (SizeSyntaxError, SizeRangeError):
-        return False
+def memory_option_text(parsed: ParsedOpts | None, location: str) -> MemoryOptionText | None:
+    """The raw ``size``/``slots``/``maxmem`` strings (last one wins) QEMU 2.9 reads."""
+    if parsed is None:
+        return None
+    return MemoryOptionText(parsed.get("size"), parsed.get("slots"), parsed.get("maxmem"),
+                            location)
+
+
+def memory_property(parsed: ParsedOpts | None) -> dict[str, str]:
+    """7.2 ``parse_memory_options``: ``-m`` as the machine's ``memory`` keyval dict.
+
+    A non-zero ``size`` ending in a digit gets ``M`` (legacy MiB unit), ``maxmem`` becomes
+    ``max-size``; the dict is merged into the ``-machine`` dict (``-M memory.size=`` too).
+    """
+    return memory_keyval(parsed) if parsed is not None else {}
 
 
 def resolve_memory_7_2(
-    opts: MemoryOptionText | None, machine_type: MachineType, warnings: list[str]
+    prop: object, machine_type: MachineType, profile: Profile, warnings: list[str]
 ) -> MemoryConfig:
-    """7.2 ``machine_set_mem``: default size, MiB for bare numbers, 8 KiB rounding, maxmem rules.
+    """7.2 ``machine_set_mem``: the ``memory`` property read and checked.
 
-    Raises ``MachineError`` (printed without location).  Deprecation warnings (hex with a
-    suffix, seen again when the MiB-suffixed text is re-read) are appended to ``warnings``.
+    ``prop`` (the machine dict's ``memory`` member) is read as ``MemorySizeConfiguration``;
+    then default size, 8 KiB rounding and the maxmem rules.  Raises ``MachineError`` (printed
+    without location).  Hex-with-suffix warnings of the re-read are appended to ``warnings``.
     """
-    size = 0
-    if opts is not None and opts.size is not None:
-        text = opts.size
-        if text and text[-1].isdigit():
-            text += "M"
-        parsed = parse_size(text)
-        if parsed.hex_with_suffix:
-            warnings.append(HEX_SUFFIX_WARNING.format(text))
-        size = parsed.value
+    try:
+        visited = visit_keyval(prop, "MemorySizeConfiguration", option_schema(profile),
+                               root="memory", warnings=warnings)
+    except OptionError as err:
+        raise MachineError(err.message, hints=err.hints) from None
+    size = visited.get("size", 0)
     if size == 0:
         size = machine_type.default_ram_size
-    size = _align_up(size, RAM_SIZE_ALIGN)
-    if size >= 1 << 64:
-        raise MachineError("ram size too large")
+    # QEMU_ALIGN_UP in 64 bits: a size within 8 KiB of 2**64 wraps to 0 (and QEMU's
+    # "ram size too large" check cannot fire on a 64-bit host).
+    size = _align_up(size, RAM_SIZE_ALIGN) & UINT64_MASK
     maxram = size
     slots = 0
-    has_max = opts is not None and opts.maxmem is not None
-    has_slots = opts is not None and opts.slots is not None
-    if opts is not None and opts.maxmem is not None:
-        parsed_max = parse_size(opts.maxmem)
-        if parsed_max.hex_with_suffix:
-            warnings.append(HEX_SUFFIX_WARNING.format(opts.maxmem))
-        maxram = parsed_max.value
-    if opts is not None and opts.slots is not None:
-        slots = parse_qemu_number(opts.slots)
+    has_max = "max-size" in visited
+    has_slots = "slots" in visited
+    if has_max:
+        maxram = visited["max-size"]
+    if has_slots:
+        slots = visited["slots"]
     if has_max:
         if maxram < size:
             raise MachineError(
@@ -201,7 +161,7 @@ def resolve_memory_2_9(opts: MemoryOptionText | None, machine_type: MachineType)
     slots_text = opts.slots if opts else None
     if maxmem_text is not None and slots_text is not None:
         maxram = _size_2_9(maxmem_text)
-        slots = parse_qemu_number(slots_text)
+        slots = qemu_strtou64(slots_text)
         if maxram < size:
             raise OptionError(
                 "invalid value of -m option maxmem: maximum memory size "
@@ -229,72 +189,6 @@ def _size_2_9(text: str) -> int:
         return options_parse_size(text, syntax=SizeSyntax.STRTOD)
     except NumberError:
         return 0
-
-
-def has_reserved_memory(machine_type: MachineType) -> bool:
-    """``PCMachineClass.has_reserved_memory``: q35, and i440FX from 2.1 on (not isapc)."""
-    if machine_type.family == "q35":
-        return True
-    return (
-        machine_type.family == "pc"
-        and machine_type.version is not None
-        and machine_type.version >= (2, 1)
-    )
-
-
-def check_board_memory(config: MemoryConfig, machine_type: MachineType) -> None:
-    """``pc_memory_init``'s checks of the hot-plug configuration (pc, q35, isapc only)."""
-    if not machine_type.is_pc_like:
-        return
-    if not has_reserved_memory(machine_type) and (
-        config.ram_slots or config.maxram_size > config.ram_size
-    ):
-        raise MachineError(
-            f"\"-memory 'slots|maxmem'\" is not supported by: {machine_type.name}"
-        )
-    if config.ram_size >= config.maxram_size:
-        return
-    if config.ram_slots > ACPI_MAX_RAM_SLOTS:
-        raise MachineError(f"unsupported amount of memory slots: {config.ram_slots}")
-    if _align_up(config.maxram_size, TARGET_PAGE_SIZE) != config.maxram_size:
-        raise MachineError(
-            "maximum memory size must by aligned to multiple of "
-            f"{TARGET_PAGE_SIZE} bytes"
-        )
-
-
-@dataclass(frozen=True)
-class RamLayout:
-    """Where guest RAM and the memory-device (hot-plug) region sit in guest-physical space."""
-
-    ram_size: int
-    below_4g: int
-    above_4g: int
-    #: Base of the device-memory region, or None when the board has none (no maxmem).
-    device_memory_base: int | None
-    device_memory_size: int
-
-    def ram_offset_to_gpa(self, offset: int) -> int:
-        """Guest-physical address of a RAM offset (the part above ``below_4g`` moves to 4 GiB)."""
-        if offset < self.below_4g:
-            return offset
-        return FOUR_GIB + (offset - self.below_4g)
-
-
-def compute_layout(config: MemoryConfig, machine_type: MachineType) -> RamLayout:
-    """The pc/q35 split of RAM around the PCI hole and the device-memory region after it.
-
-    The region starts at the first 1 GiB boundary after the RAM above 4 GiB and spans
-    ``maxmem - ram`` plus 1 GiB per slot on machine types that enforce aligned DIMMs.
-    """
-    below, above = machine_type.split_ram(config.ram_size)
-    if not has_reserved_memory(machine_type) or config.maxram_size <= config.ram_size:
-        return RamLayout(config.ram_size, below, above, None, 0)
-    base = _align_up(FOUR_GIB + above, GiB)
-    size = config.maxram_size - config.ram_size
-    if machine_type.enforce_aligned_dimm:
-        size += GiB * config.ram_slots
-    return RamLayout(config.ram_size, below, above, base, size)
 
 
 def _align_up(value: int, align: int) -> int:

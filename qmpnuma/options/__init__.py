@@ -6,7 +6,8 @@ Modules, one job each:
   option table of the profile (``Profile.options``, data in ``qmpnuma/profiles/qemu_X_Y.py``);
 * :mod:`~qmpnuma.options.qemuopts` – QemuOpts strings (``parse_opts``, ``parse_qemu_opts`` and
   the option lists of ``-m``, ``-numa``, ``-object``, ``-device``, ``-name``, ``-msg``, ...);
-* :mod:`~qmpnuma.options.keyval` – keyval strings (``-smp``, ``-machine``) and the JSON form;
+* :mod:`~qmpnuma.options.keyval` – keyval strings (``-smp``, ``-machine``), merging them
+  (``keyval_merge``) and the JSON form;
 * :mod:`~qmpnuma.options.numbers` – integers and sizes with QEMU's error texts, on top of the
   C scanners in :mod:`~qmpnuma.options.cnum`;
 * :mod:`~qmpnuma.options.opts_visitor` – QemuOpts pairs read as a QAPI type (``visit_opts``);
@@ -19,7 +20,7 @@ Modules, one job each:
 
 from qmpnuma.options.argv import ArgvError, ArgvOption, check_supported, option_location, split_argv
 from qmpnuma.options.diagnostics import OptionWarning, format_report
-from qmpnuma.options.keyval import is_json_form, keyval_parse, parse_json_option
+from qmpnuma.options.keyval import is_json_form, keyval_merge, keyval_parse, parse_json_option
 from qmpnuma.options.numbers import (
     NumberError,
     parse_size,
@@ -39,6 +40,7 @@ __all__ = [
     "check_supported",
     "format_report",
     "is_json_form",
+    "keyval_merge",
     "keyval_parse",
     "option_location",
     "parse_json_option",

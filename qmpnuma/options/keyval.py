@@ -233,6 +233,31 @@ def keyval_parse(
     return KeyvalResult(listed, wants_help)
 
 
+def keyval_merge(dest: KeyvalTree, merged: KeyvalTree) -> None:
+    """Merge one keyval tree into another as ``keyval_merge`` does (``-smp`` into ``-machine``).
+
+    Dicts merge member by member, lists are appended to, strings replace; a member that is a
+    dict on one side and not on the other is ``Parameter 'PATH' used inconsistently``.
+    """
+    _merge_into(dest, merged, "")
+
+
+def _merge_into(dest: dict[str, Any], merged: dict[str, Any], prefix: str) -> None:
+    for key in qdict_order(merged):
+        value = merged[key]
+        old = dest.get(key)
+        if old is not None:
+            if type(old) is not type(value):
+                raise OptionError(f"Parameter '{prefix}{key}' used inconsistently")
+            if isinstance(value, dict):
+                _merge_into(old, value, f"{prefix}{key}.")
+                continue
+            if isinstance(value, list):
+                old.extend(value)
+                continue
+        dest[key] = value
+
+
 def is_json_form(text: str) -> bool:
     """QEMU treats an ``-object``/``-device`` argument as JSON exactly when it starts with ``{``."""
     return text.startswith("{")

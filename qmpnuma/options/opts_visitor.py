@@ -160,9 +160,27 @@ class _OptsVisitor:
             raise OptionError(f"Parameter '{name}' is missing")
         items: list[Any] = []
         for raw in list(queue):
+            if self.entity(element_type).get("meta-type") == "object":
+                items.append(self.struct_element(element_type, raw))
+                continue
             items.extend(self.scalar_value(name, raw, element_type, in_list=True))
         self.state.processed(name)
         return items
+
+    def struct_element(self, type_name: str, raw: str) -> dict[str, Any]:
+        """A struct inside a list: in list mode ``lookup_scalar`` ignores the member name, so
+        every mandatory scalar member reads the same list value (``authz-list,rules=X`` fails
+        on the ``policy`` enum with X).  QEMU asserts on an optional member there
+        (``opts_optional``); such members are left out here.
+        """
+        entity = self.entity(type_name)
+        result: dict[str, Any] = {}
+        for member in entity.get("members", []):
+            if member.get("optional"):
+                continue
+            name = member["name"]
+            result[name] = self.scalar_value(name, raw, member["type"], in_list=False)[0]
+        return result
 
     def scalar_value(self, key: str, raw: str, type_name: str, *, in_list: bool) -> list[Any]:
         """Convert one raw value; a list element may expand to a range of values.

@@ -251,8 +251,11 @@ def parse_qemu_opts(
         if opt_type is None:
             raise OptionError(f"Invalid parameter '{item.key}'")
         size_warnings: list[str] = []
-        convert_opt(opt_type, item.key, item.value, profile=profile, warnings=size_warnings)
-        result.warnings.extend(OptionWarning(text) for text in size_warnings)
+        try:
+            convert_opt(opt_type, item.key, item.value, profile=profile, warnings=size_warnings)
+        finally:
+            # qemu_strtosz warns about a hex suffix before it looks at what follows.
+            result.warnings.extend(OptionWarning(text) for text in size_warnings)
     return result
 
 

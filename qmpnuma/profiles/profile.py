@@ -180,6 +180,9 @@ class Profile:
     numa_node_accepts_initiator: bool
     #: ``-numa`` on a board without NUMA fails (``NUMA is not supported by this machine-type``).
     numa_checks_machine_support: bool
+    #: ``-machine`` and ``-smp`` are read with keyval and merged into one machine dictionary
+    #: (``machine_parse_property_opt``); before, both were QemuOpts.
+    machine_options_keyval: bool
     #: ``-device`` accepts the JSON form (``{...}``).
     device_accepts_json: bool
     #: Errors while creating ``-object`` objects carry the option's location.
@@ -204,15 +207,19 @@ class Profile:
     memdev_reports_share_reserve: bool
     #: ``query-qmp-schema`` in the old flavour (names, no features, no enum members).
     legacy_introspection: bool
+    #: The QOM classes ``-object``/``object-add`` can create in the binary (``qom-list-types``
+    #: implementing ``user-creatable``), memory backends first; ``ObjectType`` values not
+    #: listed pass the visit and fail as ``invalid object type``.
+    creatable_objects: tuple[str, ...]
+    #: The memory backend classes among them (those the model simulates).
+    memory_backends: tuple[str, ...]
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         """Pickle by name: an unpickled profile is the registered object itself."""
-        from qmpnuma.profiles.registry import get_profile
-
-        return get_profile, (self.name,)
+        return registered_profile, (self.name,)
 
     @property
     def smp_accepts_dies(self) -> bool:
@@ -230,14 +237,17 @@ class Profile:
         return "SINCE_{}_{}".format(*self.release)
 
     @property
-    def qapi_symbols(self) -> frozenset[str]:
-        """The QAPI ``if`` symbols that hold: the since-symbols of this release and of every
-        older known one (derived from the registry's ordered list of profiles)."""
-        from qmpnuma.profiles.registry import qapi_symbols
-
-        return qapi_symbols(self)
-
-    @property
     def module_suffix(self) -> str:
         """Suffix of the generated modules of this profile (``tables_7_2``)."""
         return "{}_{}".format(*self.release)
+
+
+#: Every profile the registry knows, by name. The registry fills it; it lives here so that an
+#: unpickled profile finds its registered object without this module importing the registry.
+REGISTERED: dict[str, Profile] = {}
+
+
+def registered_profile(name: str) -> Profile:
+    """The registered profile called ``name`` (the unpickling side of `Profile.__reduce__`)."""
+    return REGISTERED[name]
+

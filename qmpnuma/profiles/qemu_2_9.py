@@ -216,6 +216,16 @@ TEXTS: Final = Texts(
     partial_numa_mapping="All CPU(s) up to maxcpus should be described in NUMA config",
 )
 
+#: The memory backend classes of the binary.
+MEMORY_BACKENDS = ("memory-backend-ram", "memory-backend-file")
+#: Every other user-creatable QOM class of the binary (``qom-list-types`` with ``implements:
+#: user-creatable``): created and kept in ``/objects``, not modelled further.
+OTHER_USER_CREATABLE = (
+    "iothread", "rng-random", "rng-egd", "secret", "throttle-group", "tls-creds-anon",
+    "tls-creds-x509", "filter-buffer", "filter-dump", "filter-mirror", "filter-redirector",
+    "filter-rewriter", "colo-compare", "cryptodev-backend-builtin", "input-linux",
+)
+
 PROFILE: Final = Profile(
     name="2.9",
     version=(2, 9, 0),
@@ -235,6 +245,7 @@ PROFILE: Final = Profile(
     numa_types=("node",),
     numa_node_accepts_initiator=False,
     numa_checks_machine_support=False,
+    machine_options_keyval=False,
     device_accepts_json=False,
     object_errors_located=True,
     qemuopts_flag_warnings=False,
@@ -247,4 +258,6 @@ PROFILE: Final = Profile(
     cpus_query="query-cpus",
     memdev_reports_share_reserve=False,
     legacy_introspection=True,
+    creatable_objects=MEMORY_BACKENDS + OTHER_USER_CREATABLE,
+    memory_backends=MEMORY_BACKENDS,
 )

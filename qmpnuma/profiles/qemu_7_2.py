@@ -217,6 +217,20 @@ TEXTS: Final = Texts(
     ),
 )
 
+#: The memory backend classes of the binary.
+MEMORY_BACKENDS = ("memory-backend-ram", "memory-backend-file", "memory-backend-memfd")
+#: Every other user-creatable QOM class of the binary (``qom-list-types`` with ``implements:
+#: user-creatable``): created and kept in ``/objects``, not modelled further.
+OTHER_USER_CREATABLE = (
+    "authz-list", "authz-list-file", "authz-simple", "can-bus", "can-host-socketcan",
+    "colo-compare", "cryptodev-backend", "cryptodev-backend-builtin", "cryptodev-vhost-user",
+    "dbus-display", "dbus-vmstate", "filter-buffer", "filter-dump", "filter-mirror",
+    "filter-redirector", "filter-replay", "filter-rewriter", "input-barrier", "input-linux",
+    "iothread", "main-loop", "pr-manager-helper", "qtest", "rng-builtin", "rng-egd",
+    "rng-random", "secret", "secret_keyring", "sev-guest", "thread-context", "throttle-group",
+    "tls-cipher-suites", "tls-creds-anon", "tls-creds-psk", "tls-creds-x509", "x-remote-object",
+)
+
 PROFILE: Final = Profile(
     name="7.2",
     version=(7, 2, 22),
@@ -236,6 +250,7 @@ PROFILE: Final = Profile(
     numa_types=("node", "dist", "cpu", "hmat-lb", "hmat-cache"),
     numa_node_accepts_initiator=True,
     numa_checks_machine_support=True,
+    machine_options_keyval=True,
     device_accepts_json=True,
     object_errors_located=False,
     qemuopts_flag_warnings=True,
@@ -248,4 +263,6 @@ PROFILE: Final = Profile(
     cpus_query="query-cpus-fast",
     memdev_reports_share_reserve=True,
     legacy_introspection=False,
+    creatable_objects=MEMORY_BACKENDS + OTHER_USER_CREATABLE,
+    memory_backends=MEMORY_BACKENDS,
 )

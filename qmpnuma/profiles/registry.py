@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import Final
 
 from qmpnuma.profiles import qemu_2_9, qemu_7_2
-from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles.profile import REGISTERED, Profile
 
 #: The module of every known profile, oldest first (the order since-symbols follow).
 _MODULES: Final[tuple[ModuleType, ...]] = (qemu_2_9, qemu_7_2)
@@ -23,6 +23,7 @@ KNOWN_PROFILES: Final[tuple[Profile, ...]] = tuple(module.PROFILE for module in 
 DEFAULT_PROFILE: Final[Profile] = qemu_7_2.PROFILE
 
 _BY_NAME: Final[dict[str, Profile]] = {profile.name: profile for profile in KNOWN_PROFILES}
+REGISTERED.update(_BY_NAME)
 
 #: The names of the known profiles, default first (command-line ``choices``).
 PROFILE_NAMES: Final[tuple[str, ...]] = (

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from qmpnuma.host import this_host
 from qmpnuma.machine import Machine
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.profiles import DEFAULT_PROFILE, Profile
@@ -103,7 +104,8 @@ class MachineCache:
         if template is not None:
             self.cloned += 1
             return template.clone()
-        machine = Machine.from_argv(key[1], profile=profile, progname=self.progname)
+        machine = Machine.from_argv(key[1], profile=profile, progname=self.progname,
+                                    host=this_host())
         self.built += 1
         if key not in self._templates:
             try:

@@ -1,0 +1,197 @@
+"""``pc_memory_init``'s checks of the memory configuration (pc, q35, isapc).
+
+In order: ``slots``/``maxmem`` on a board without device memory, the address space (7.2),
+the slot count, the maxmem alignment, and a device-memory region that would wrap around 2**64.
+
+QEMU 7.2's ``pc_memory_init`` computes the highest guest-physical address the board will use
+(``pc_max_used_gpa``: the end of the 64-bit PCI hole, which follows RAM above 4 GiB or, with
+``maxmem``, the device-memory region) and refuses to start when the CPU cannot address it::
+
+    Address space limit 0xffffffffff < 0x... phys-bits too low (40)
+
+Since 7.1, on machine types that enforce it and with an AMD CPU model, RAM above 4 GiB moves to
+1 TiB when the board would reach the HyperTransport hole below 1 TiB (``enforce_amd_1tb_hole``).
+All arithmetic is 64-bit and wraps as QEMU's does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qmpnuma.errors import MachineError
+from qmpnuma.machine.machine_types import MachineType
+from qmpnuma.machine.memory import MemoryConfig
+from qmpnuma.machine.ram_layout import has_reserved_memory
+
+GiB = 1 << 30
+FOUR_GIB = 1 << 32
+UINT64_MASK = (1 << 64) - 1
+#: ``ACPI_MAX_RAM_SLOTS``: pc/q35 refuse more DIMM slots than this.
+ACPI_MAX_RAM_SLOTS = 256
+#: Target page size used by the maxmem alignment check.
+TARGET_PAGE_SIZE = 4096
+#: ``AMD_HT_START``: the HyperTransport range just below 1 TiB on AMD hosts.
+AMD_HT_START = 0xFD_0000_0000
+#: ``AMD_ABOVE_1TB_START``: where RAM above 4 GiB starts when it has to skip that range.
+AMD_ABOVE_1TB_START = 0x100_0000_0000
+#: ``TCG_PHYS_ADDR_BITS``: the physical address width of 64-bit CPU models under TCG.
+TCG_PHYS_BITS = 40
+#: CPU models without long mode: 36 bits with PSE36, else 32 (``x86_cpu_realizefn``); read
+#: off the reference binary by starting each model with a too-large ``maxmem``.
+_PHYS_BITS_32_STEMS = ("486", "base", "coreduo", "n270", "pentium", "qemu32")
+_PHYS_BITS_36_STEMS = ("athlon", "kvm32", "pentium2", "pentium3")
+#: Default ``pci-hole64-size`` of the host bridges (i440FX 2 GiB, Q35 32 GiB).
+PCI_HOLE64_SIZE = {"pc": 2 * GiB, "q35": 32 * GiB}
+
+#: CPU model name stems whose vendor is AMD (``IS_AMD_CPU``); ``max`` under TCG is AMD too.
+_AMD_MODEL_STEMS = ("qemu64", "phenom", "athlon", "max")
+_AMD_MODEL_PREFIXES = ("Opteron_G", "EPYC")
+
+
+def _model_stem(model: str) -> str:
+    """A ``-cpu`` value's model name without options, QOM suffix or ``-vN`` version."""
+    name = model.split(",", 1)[0].removesuffix("-x86_64-cpu")
+    head, _, version = name.rpartition("-v")
+    return head if head and version.isdigit() else name
+
+
+def is_amd_cpu_model(model: str) -> bool:
+    """Whether the CPU model has AMD's vendor id (``IS_AMD_CPU``; Hygon's Dhyana does not)."""
+    stem = _model_stem(model)
+    return stem in _AMD_MODEL_STEMS or stem.startswith(_AMD_MODEL_PREFIXES)
+
+
+def phys_bits(model: str) -> int:
+    """The CPU model's physical address width under TCG."""
+    stem = _model_stem(model)
+    if stem in _PHYS_BITS_32_STEMS:
+        return 32
+    if stem in _PHYS_BITS_36_STEMS:
+        return 36
+    return TCG_PHYS_BITS
+
+
+@dataclass(frozen=True)
+class BoardMemory:
+    """The memory figures ``pc_memory_init`` works with."""
+
+    ram_size: int
+    maxram_size: int
+    ram_slots: int
+    #: ``PCMachineClass.has_reserved_memory`` (a device-memory region after RAM).
+    has_reserved_memory: bool
+
+
+def _round_up_gib(value: int) -> int:
+    return ((value + GiB - 1) & ~(GiB - 1)) & UINT64_MASK
+
+
+def device_memory_range(
+    config: BoardMemory, machine_type: MachineType, above_4g_start: int
+) -> tuple[int, int]:
+    """``pc_get_device_memory_range``: base and size of the device-memory region."""
+    _, above = machine_type.split_ram(config.ram_size)
+    size = config.maxram_size - config.ram_size
+    if machine_type.enforce_aligned_dimm:
+        size += GiB * config.ram_slots
+    return _round_up_gib(above_4g_start + above), size & UINT64_MASK  # ram_addr_t wraps
+
+
+def max_used_gpa(
+    config: BoardMemory, machine_type: MachineType, above_4g_start: int, bits: int
+) -> int:
+    """``pc_max_used_gpa``: the last byte of the 64-bit PCI hole (``pc_pci_hole64_start`` on);
+    a CPU of at most 32 bits has no 64-bit hole and uses all it can address."""
+    if bits <= 32:
+        return (1 << bits) - 1
+    if config.has_reserved_memory and config.ram_size < config.maxram_size:
+        base, size = device_memory_range(config, machine_type, above_4g_start)
+        start = (base + size) & UINT64_MASK
+    else:
+        start = above_4g_start + machine_type.split_ram(config.ram_size)[1]
+    hole = PCI_HOLE64_SIZE.get(machine_type.family, 2 * GiB)
+    return (_round_up_gib(start) + hole - 1) & UINT64_MASK
+
+
+def enforces_amd_1tb_hole(machine_type: MachineType) -> bool:
+    """``enforce_amd_1tb_hole``: pc/q35 machine types from 7.1 on."""
+    return (
+        machine_type.family in ("pc", "q35")
+        and machine_type.version is not None
+        and machine_type.version >= (7, 1)
+    )
+
+
+def first_cpu_model(machine_type: MachineType, cpu_model: str | None) -> str:
+    """The model of the first CPU: ``-cpu``'s, else the machine type's default."""
+    return cpu_model or machine_type.default_cpu_type or "qemu64"
+
+
+def above_4g_start(config: BoardMemory, machine_type: MachineType, cpu_model: str) -> int:
+    """Where RAM above 4 GiB starts: 4 GiB, or 1 TiB when the AMD HyperTransport hole says so."""
+    start = FOUR_GIB
+    if (
+        is_amd_cpu_model(cpu_model)
+        and enforces_amd_1tb_hole(machine_type)
+        and max_used_gpa(config, machine_type, start, phys_bits(cpu_model)) >= AMD_HT_START
+    ):
+        start = AMD_ABOVE_1TB_START
+    return start
+
+
+def check_address_space(
+    config: BoardMemory, machine_type: MachineType, start: int, cpu_model: str
+) -> None:
+    """The phys-bits check of ``pc_memory_init`` under TCG (pc and q35 only)."""
+    if machine_type.family not in ("pc", "q35"):
+        return
+    bits = phys_bits(cpu_model)
+    used = max_used_gpa(config, machine_type, start, bits)
+    limit = (1 << bits) - 1
+    if limit < used:
+        raise MachineError(
+            f"Address space limit 0x{limit:x} < 0x{used:x} phys-bits too low ({bits})"
+        )
+
+
+def check_device_memory_end(config: BoardMemory, machine_type: MachineType, start: int) -> None:
+    """``pc_memory_init``: the device-memory region must not wrap around 2**64."""
+    base, size = device_memory_range(config, machine_type, start)
+    if ((base + size) & UINT64_MASK) < size:
+        raise MachineError(f"unsupported amount of maximum memory: {config.maxram_size:x}")
+
+
+def check_board_memory(
+    config: MemoryConfig,
+    machine_type: MachineType,
+    cpu_model: str | None = None,
+    *,
+    check_phys_bits: bool = False,
+) -> None:
+    """``pc_memory_init``'s checks of the memory configuration (pc, q35, isapc only).
+
+    ``check_phys_bits`` (7.2 under TCG) adds the phys-bits check for the first CPU's model
+    ``cpu_model`` (``-cpu``, else the machine type's default).
+    """
+    if not machine_type.is_pc_like:
+        return
+    reserved = has_reserved_memory(machine_type)
+    if not reserved and (config.ram_slots or config.maxram_size > config.ram_size):
+        raise MachineError(
+            f"\"-memory 'slots|maxmem'\" is not supported by: {machine_type.name}"
+        )
+    board = BoardMemory(config.ram_size, config.maxram_size, config.ram_slots, reserved)
+    model = first_cpu_model(machine_type, cpu_model)
+    start = above_4g_start(board, machine_type, model) if check_phys_bits else FOUR_GIB
+    if check_phys_bits:
+        check_address_space(board, machine_type, start, model)
+    if config.ram_size >= config.maxram_size:
+        return
+    if config.ram_slots > ACPI_MAX_RAM_SLOTS:
+        raise MachineError(f"unsupported amount of memory slots: {config.ram_slots}")
+    if config.maxram_size % TARGET_PAGE_SIZE:
+        raise MachineError(
+            "maximum memory size must by aligned to multiple of "
+            f"{TARGET_PAGE_SIZE} bytes"
+        )
+    check_device_memory_end(board, machine_type, start)

@@ -1,0 +1,67 @@
+"""``memory-backend-file,mem-path=``: what ``file_ram_open`` + ``file_ram_alloc`` would answer.
+
+The answer depends only on facts about the path (:class:`PathFacts`, read at the edge): an
+existing file is used as is (too small → size error); a missing file in a writable directory
+would be created (success); a directory gets a temporary file inside it, except with
+``readonly``, where QEMU opens the directory itself and then fails to map it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from qmpnuma.errors import MachineError
+from qmpnuma.machine.host_facts import PathFacts
+
+HOST_PAGE_SIZE = 4096
+
+
+def check_mem_path(
+    path: str, size: int, align: int, facts: PathFacts, readonly: bool = False
+) -> None:
+    """Raise ``MachineError`` with QEMU's text when the backing file could not be used."""
+
+    def fail(code: int) -> MachineError:
+        return MachineError(f"can't open backing store {path} for guest RAM: {os.strerror(code)}")
+
+    if not path:
+        raise fail(errno.ENOENT)
+    if facts.stat_errno is not None:
+        raise fail(facts.stat_errno)
+    if facts.missing:
+        parent = facts.parent or PathFacts(missing=True)
+        if parent.missing:
+            raise fail(errno.ENOENT)
+        if parent.stat_errno is not None:
+            raise fail(parent.stat_errno)
+        if not parent.is_dir:
+            raise fail(errno.ENOTDIR)
+        if parent.pseudo_fs:
+            raise fail(errno.ENOENT)
+        if not parent.can_create_inside:
+            raise fail(errno.EACCES)
+        file_size = 0
+    elif facts.is_dir:
+        if facts.pseudo_fs:
+            raise fail(errno.ENOENT)
+        if not facts.can_create_inside:
+            raise fail(errno.EACCES)
+        file_size = 0
+    else:
+        if not facts.can_read_write:
+            raise fail(errno.EACCES)
+        file_size = facts.size
+    aligned_size = (size + HOST_PAGE_SIZE - 1) // HOST_PAGE_SIZE * HOST_PAGE_SIZE
+    if 0 < file_size < aligned_size:
+        raise MachineError(
+            f"backing store size 0x{file_size:x} does not match 'size' option 0x{aligned_size:x}"
+        )
+    if align % HOST_PAGE_SIZE:
+        raise MachineError(
+            f"alignment 0x{align:x} must be multiples of page size 0x{HOST_PAGE_SIZE:x}"
+        )
+    if align and align & (align - 1):
+        raise MachineError(f"alignment 0x{align:x} must be a power of two")
+    if readonly and not facts.missing and facts.is_dir:
+        raise MachineError("unable to map backing store for guest RAM: No such device")
