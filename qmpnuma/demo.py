@@ -8,6 +8,8 @@ DIMM slots up to 16 GiB: enough to try every query and a hot-plug from `qmp-shel
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import sys
 import tempfile
 
@@ -49,20 +51,66 @@ def demo_args(socket_path: str, profile: Profile, tcp_port: int = DEMO_TCP_PORT)
     ]
 
 
+def _port_is_free(port: int) -> bool:
+    """Whether 127.0.0.1:``port`` can be bound as the server will bind it."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _any_free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def choose_port() -> int | None:
+    """The demo's TCP port: ``QMPNUMA_DEMO_TCP_PORT`` when set (0: any free one), else 4444,
+    or any free port when 4444 is taken (said on stderr). None when the port asked for in the
+    environment is taken (said on stderr too)."""
+    asked = os.environ.get(PORT_VARIABLE)
+    port = int(asked) if asked is not None else DEMO_TCP_PORT
+    if port == 0:
+        return _any_free_port()
+    if _port_is_free(port):
+        return port
+    if asked is not None:
+        sys.stderr.write(f"qmpnuma demo: 127.0.0.1:{port} is in use "
+                         f"({PORT_VARIABLE}=0 takes any free port)\n")
+        return None
+    free = _any_free_port()
+    sys.stderr.write(f"qmpnuma demo: 127.0.0.1:{port} is in use, serving on port {free}\n")
+    return free
+
+
 def run_demo(profile: Profile) -> int:
-    """Serve the demo machine until `quit` or Ctrl-C, after saying how to connect."""
+    """Serve the demo machine until `quit` or Ctrl-C, after saying how to connect.
+
+    The private directory of its unix socket is removed when the demo ends.
+    """
+    port = choose_port()
+    if port is None:
+        return 1
     directory = tempfile.mkdtemp(prefix="qmpnuma-demo-")
-    socket_path = os.path.join(directory, "qmp.sock")
-    port = int(os.environ.get(PORT_VARIABLE, DEMO_TCP_PORT))
-    args = demo_args(socket_path, profile, port)
-    machine = build_machine(args, profile, "qmpnuma")
-    venv_bin = os.path.dirname(sys.executable)
-    print(f"qmpnuma demo machine (profile {profile.name}): 4 GiB in 2 NUMA nodes, 4 vCPUs of 8, "
-          "4 DIMM slots")
-    print(f"  QMP on unix:{socket_path} and tcp:127.0.0.1:{port}")
-    print(f"  connect with: {venv_bin}/qmp-shell {socket_path}")
-    print(f"           or: {venv_bin}/qmp-shell 127.0.0.1:{port}")
-    print("  try: query-memdev, x-query-numa, object-add qom-type=memory-backend-ram id=hp0 "
-          "size=1073741824, device_add driver=pc-dimm id=d0 memdev=hp0 node=1; Ctrl-C ends it")
-    sys.stdout.flush()
-    return serve_machine(machine, "qmpnuma")
+    try:
+        socket_path = os.path.join(directory, "qmp.sock")
+        args = demo_args(socket_path, profile, port)
+        machine = build_machine(args, profile, "qmpnuma")
+        venv_bin = os.path.dirname(sys.executable)
+        print(f"qmpnuma demo machine (profile {profile.name}): 4 GiB in 2 NUMA nodes, "
+              "4 vCPUs of 8, 4 DIMM slots")
+        print(f"  QMP on unix:{socket_path} and tcp:127.0.0.1:{port}")
+        print(f"  connect with: {venv_bin}/qmp-shell {socket_path}")
+        print(f"           or: {venv_bin}/qmp-shell 127.0.0.1:{port}")
+        print("  try: query-memdev, x-query-numa, object-add qom-type=memory-backend-ram "
+              "id=hp0 size=1073741824, device_add driver=pc-dimm id=d0 memdev=hp0 node=1; "
+              "Ctrl-C ends it")
+        sys.stdout.flush()
+        return serve_machine(machine, "qmpnuma")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

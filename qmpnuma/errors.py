@@ -25,6 +25,18 @@ class ConfigError(Exception):
         self.status = status
 
 
+class EarlyExit(ConfigError):
+    """Start-up ends before a machine exists, successfully: ``-version``, ``-help``, ``-M help``.
+
+    ``stdout`` is what QEMU prints there; ``stderr`` holds warnings printed before, ``status``
+    is QEMU's (0).
+    """
+
+    def __init__(self, stdout: str, stderr: str = "", status: int = 0) -> None:
+        super().__init__(stderr, status)
+        self.stdout = stdout
+
+
 class OptionError(Exception):
     """A syntax or value error in one command-line option, before the location prefix is added."""
 

@@ -7,6 +7,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from qmpnuma.profiles.profile import Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 #: The profile whose binary the facts were recorded from (its ``facts_files``).
@@ -40,6 +41,33 @@ def recorded_replies() -> dict[str, Any]:
     the first vCPU's `qom-list` answer and its `qom-get` answers by property name.
     """
     return _read("replies")
+
+
+#: The usage line of the recorded ``-help`` text names the binary as it was installed.
+RECORDED_PROGRAM = "qemu-system-x86_64"
+
+
+def command_line_help(profile: Profile, progname: str) -> str:
+    """What ``-help``/``-h``/``--help`` print (``help()`` in vl.c): the recorded text of the
+    profile's binary, its usage line naming ``progname`` as QEMU names the basename of its
+    argv[0]. A profile without a recorded binary gets its version line and the usage line.
+    """
+    if profile is REFERENCE_PROFILE:
+        text: str = recorded_facts()["command-line-texts"]["-help"]
+        return text.replace(f"usage: {RECORDED_PROGRAM} ", f"usage: {progname} ", 1)
+    first = profile.version_text().splitlines()[0]
+    return (f"{first}\nusage: {progname} [options] [disk_image]\n\n"
+            "'disk_image' is a raw hard disk image for IDE hard disk 0\n")
+
+
+def machine_property_help(profile: Profile, machine_type: str) -> str | None:
+    """What ``-machine TYPE,help`` prints for a machine type of the profile's binary (None
+    when the profile has no recorded binary)."""
+    if profile is not REFERENCE_PROFILE:
+        return None
+    recorded = recorded_facts()["machine-property-help"]
+    body: str = recorded["bodies"][recorded["types"][machine_type]]
+    return f"{machine_type}-machine options:\n{body}"
 
 
 @cache

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from qmpnuma.errors import ConfigError
+from qmpnuma.errors import ConfigError, EarlyExit
 from qmpnuma.host import this_host
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import Profile
@@ -19,6 +19,9 @@ def build_machine(args: Sequence[str], profile: Profile | str, progname: str) ->
     try:
         machine = Machine.from_argv(args, profile=profile, progname=progname, host=this_host())
     except ConfigError as err:
+        if isinstance(err, EarlyExit):
+            sys.stdout.write(err.stdout)
+            sys.stdout.flush()
         sys.stderr.write(err.stderr)
         sys.stderr.flush()
         raise SystemExit(err.status) from None

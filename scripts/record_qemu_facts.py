@@ -259,6 +259,27 @@ def command_line_texts(qemu: str) -> dict[str, str]:
     return texts
 
 
+def machine_property_help(qemu: str) -> dict[str, Any]:
+    """What `-machine TYPE,help` prints for every machine type: a header naming the type's
+    class, then the property list, which many types share. Stored once per distinct list:
+    `bodies` (the lists) and `types` (machine type -> index of its list)."""
+    listing = subprocess.run([qemu, "-machine", "help"], capture_output=True, text=True,
+                             check=True).stdout.splitlines()[1:]
+    names = sorted({line.split()[0] for line in listing if line.strip()})
+    bodies: list[str] = []
+    types: dict[str, int] = {}
+    for name in names:
+        text = subprocess.run([qemu, "-machine", f"{name},help"], capture_output=True,
+                              text=True, check=True).stdout
+        header, _, body = text.partition("\n")
+        if header != f"{name}-machine options:":
+            continue  # an alias: its header names the type it stands for
+        if body not in bodies:
+            bodies.append(body)
+        types[name] = bodies.index(body)
+    return {"bodies": bodies, "types": types}
+
+
 def kvm_usable() -> bool:
     """Whether this host lets QEMU use KVM (the kvm answers are only recorded then)."""
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
@@ -272,6 +293,7 @@ def main() -> int:
     facts["device-names"] = device_names(qemu)
     facts["hmp-help"] = hmp_help_texts(qemu)
     facts["command-line-texts"] = command_line_texts(qemu)
+    facts["machine-property-help"] = machine_property_help(qemu)
     OUTPUT.write_text(json.dumps(facts, indent=1, sort_keys=True) + "\n")
     print(f"wrote {OUTPUT}")
     accels = ["tcg", "kvm"] if kvm_usable() else ["tcg"]

@@ -54,11 +54,26 @@ def test_demo_starts_and_answers(profile: str) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
+    assert not os.path.exists(os.path.dirname(path)), "the demo left its directory behind"
     assert "QMP" in greeting
     assert replies[0] == {"return": {}}
     memdevs = replies[1]["return"]
     assert isinstance(memdevs, list)
     assert sorted(m["id"] for m in memdevs) == ["ram-node0", "ram-node1"]
+
+
+def test_demo_says_first_that_its_port_is_taken() -> None:
+    """A port asked for in the environment and taken: the failure, no banner, exit 1."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run([QMPNUMA, "demo"], capture_output=True, text=True, timeout=30,
+                              env={**os.environ, PORT_VARIABLE: str(port)}, check=False)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == (f"qmpnuma demo: 127.0.0.1:{port} is in use "
+                           f"({PORT_VARIABLE}=0 takes any free port)\n")
 
 
 def test_demo_uses_distances_only_where_the_profile_has_them() -> None:

@@ -45,6 +45,8 @@ class OptionScan:
     cpu_model: str | None = None
     recorded: list[RecordedOption] = field(default_factory=list)
     prelaunch: bool = False
+    #: ``-machine help`` (or ``?``) was given: QEMU lists its machine types and exits.
+    machine_help: bool = False
     _object_ids: set[str] = field(default_factory=set)
     _numa_ids: set[str] = field(default_factory=set)
     _device_ids: set[str] = field(default_factory=set)
@@ -84,11 +86,15 @@ class OptionScan:
 
     def _machine(self, arg: str) -> None:
         if not self.profile.machine_options_keyval:
-            for key, value in parse_opts(arg, MACHINE_IMPLIED_KEY):
+            pairs = parse_opts(arg, MACHINE_IMPLIED_KEY)
+            for key, value in pairs:
                 self.machine_opts[key] = value
+            # 2.x machine_parse: a help type lists the machines
+            self.machine_help = dict(pairs).get(MACHINE_IMPLIED_KEY) in ("help", "?")
             return
-        # keyval_parse_into: later -machine options merge into the same dict.
-        keyval_parse(arg, MACHINE_IMPLIED_KEY, into=self.machine_opts)
+        # keyval_parse_into: later -machine options merge into the same dict; a help element
+        # asks machine_help_func for the type given so far (see Startup._exit_if_asked).
+        self.machine_help = keyval_parse(arg, MACHINE_IMPLIED_KEY, into=self.machine_opts).help
 
     def _smp(self, arg: str) -> None:
         if not self.profile.machine_options_keyval:

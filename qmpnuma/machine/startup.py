@@ -11,12 +11,13 @@ module that owns them; this module only runs them in order and turns their error
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from qmpnuma.errors import ConfigError, MachineError, OptionError
-from qmpnuma.facts import device_model_names
+from qmpnuma.errors import ConfigError, EarlyExit, MachineError, OptionError
+from qmpnuma.facts import command_line_help, device_model_names, machine_property_help
 from qmpnuma.machine.backends import MemoryBackend, check_guest_memory
 from qmpnuma.machine.board_memory import check_board_memory
 from qmpnuma.machine.cpus import MachineCpus
@@ -24,7 +25,7 @@ from qmpnuma.machine.devices import CPU_DRIVER_SUFFIX
 from qmpnuma.machine.dimms import DimmBank
 from qmpnuma.machine.host_facts import HostFacts
 from qmpnuma.machine.machine_properties import machine_properties
-from qmpnuma.machine.machine_types import MachineType, resolve_machine_type
+from qmpnuma.machine.machine_types import MachineType, machine_help_text, resolve_machine_type
 from qmpnuma.machine.memory import (
     MemoryConfig,
     memory_option_text,
@@ -105,6 +106,7 @@ class Startup:
                 self._print_warnings(warnings, location)
                 raise self.out.fail(err.message, location, err.hints) from None
             self._print_warnings(warnings, location)
+            self._exit_if_asked(opt)
         scan = self.scan
         if self.profile.memory_parser is MemoryParser.MEMORY_SIZE_CONFIGURATION:
             self._guard(lambda: keyval_merge(scan.machine_opts,
@@ -151,6 +153,32 @@ class Startup:
         self._create_devices(machine)
         machine.warnings = list(self.out.lines)
         return machine
+
+    def _exit_if_asked(self, opt: ArgvOption) -> None:
+        """Options that print and exit 0 when their turn comes in ``qemu_init``'s option loop
+        (``-version``, ``-h``/``-help``, ``-machine help``): later options are not looked at,
+        earlier ones have been (their errors and warnings come first)."""
+        if opt.name == "version":
+            text = self.profile.version_text()
+        elif opt.name in ("h", "help"):
+            text = command_line_help(self.profile, self.out.progname)
+        elif self.scan.machine_help:
+            text = self._machine_help()
+        else:
+            return
+        raise EarlyExit(text, "".join(self.out.lines))
+
+    def _machine_help(self) -> str:
+        """``machine_help_func``: the properties of the type given so far (recorded from the
+        binary), else (no type, or one QEMU does not know) the list of machine types."""
+        name = self.scan.machine_opts.get("type")
+        if isinstance(name, str) and name not in ("help", "?"):
+            with contextlib.suppress(MachineError):
+                machine_type = resolve_machine_type(name, self.profile)
+                properties = machine_property_help(self.profile, machine_type.name)
+                if properties is not None:
+                    return properties
+        return machine_help_text(self.profile)
 
     def _create_devices(self, machine: MachineState) -> None:
         for opt, pairs in self.scan.device_opts:

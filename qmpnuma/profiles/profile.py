@@ -99,6 +99,9 @@ class Texts:
     deprecated_machine: str | None
     #: Second line of the warning for CPUs left out of an explicit NUMA mapping (W1).
     partial_numa_mapping: str
+    #: What ``-version`` prints (``version()`` in vl.c): formatted with ``version`` (the
+    #: dotted triple) and ``package`` (`` (PACKAGE)`` or empty).
+    version_banner: str
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,12 @@ class Profile:
     def smp_accepts_dies(self) -> bool:
         """``-smp dies=`` exists (machines then report ``die-id``)."""
         return "dies" in self.smp_members
+
+    def version_text(self) -> str:
+        """The complete ``-version`` output of the profile's binary."""
+        package = f" ({self.package})" if self.package else ""
+        dotted = ".".join(str(part) for part in self.version)
+        return self.texts.version_banner.format(version=dotted, package=package)
 
     @property
     def release(self) -> tuple[int, int]:

@@ -214,6 +214,10 @@ TEXTS: Final = Texts(
     signal_from_pid="terminating on signal {signum} from pid {pid}",
     deprecated_machine=None,
     partial_numa_mapping="All CPU(s) up to maxcpus should be described in NUMA config",
+    version_banner=(
+        "QEMU emulator version {version}{package}\n"
+        "Copyright (c) 2003-2017 Fabrice Bellard and the QEMU Project developers\n"
+    ),
 )
 
 #: The memory backend classes of the binary.

@@ -215,6 +215,10 @@ TEXTS: Final = Texts(
         "All CPU(s) up to maxcpus should be described in NUMA config, ability to start up with "
         "partial NUMA mappings is obsoleted and will be removed in future"
     ),
+    version_banner=(
+        "QEMU emulator version {version}{package}\n"
+        "Copyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n"
+    ),
 )
 
 #: The memory backend classes of the binary.

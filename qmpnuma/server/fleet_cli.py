@@ -59,7 +59,9 @@ def fleet_main(args: Sequence[str], profile: Profile, progname: str = "qmpnuma")
         else:
             if options.socket_dir is None:
                 parser.error("--count needs --socket-dir")
-            os.makedirs(options.socket_dir, exist_ok=True)
+            # A mistyped directory is not silently created as a new tree: say so instead.
+            if not os.path.isdir(options.socket_dir):
+                parser.error(f"--socket-dir {options.socket_dir}: no such directory")
             specs = uniform_specs(options.count, options.socket_dir, qemu_args, chosen)
     except FleetSpecError as err:
         sys.stderr.write(f"{progname} fleet: {err}\n")
