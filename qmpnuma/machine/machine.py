@@ -239,7 +239,7 @@ class Machine:
     def monitors(self) -> MonitorConfig:
         """The chardevs and monitors of `-chardev`/`-qmp`/`-mon` (read once, on first use;
         raises `MonitorOptionError` for one QEMU refuses)."""
-        return monitor_config(self.options)
+        return monitor_config(self.options, self.profile)
 
     def has_option(self, name: str) -> bool:
         return any(opt.name == name for opt in self.options)

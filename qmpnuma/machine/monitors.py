@@ -5,11 +5,18 @@ QEMU accepts a monitor either as a one-option shorthand (`-qmp unix:PATH,server=
 which creates a chardev named `compat_monitorN` (`monitor_parse` in softmmu/vl.c, counted across
 `-qmp` and `-monitor`), or as a character device plus a monitor that names it
 (`-chardev socket,id=c,path=PATH,server=on,wait=off -mon chardev=c,mode=control,pretty=on`), the
-latter also with an already listening socket inherited on a file descriptor (`fd=N`), which is how
-libvirt hands QEMU its monitor.
+latter also with a socket inherited on a file descriptor (`fd=N`): a listening one is how libvirt
+hands QEMU its monitor, a connected one (one end of a socket pair) is how QEMU's own 10.0
+`QEMUMachine` does. A socket chardev without `server=on` is a client: QEMU connects to its address
+at start-up (`reconnect=N`: and again every N seconds after a failure or a hang-up).
 
-`monitor_config` turns the recorded options into plain data, once, at start-up: the server binds
-its listeners from it and `query-chardev` reports from it. Nothing here opens a socket.
+Guest devices read chardevs too: `-serial chardev:ID` (or `-serial SPEC`, which creates a chardev
+`serialN`) and `-device isa-serial,chardev=ID`. A chardev has at most one reader; who claims one
+twice, or one that does not exist, is refused with QEMU's message (`check_monitors`,
+`check_serial`, `check_devices`).
+
+`monitor_config` turns the recorded options into plain data, once, at start-up: the server opens
+or connects its sockets from it and `query-chardev` reports from it. Nothing here opens a socket.
 """
 
 from __future__ import annotations
@@ -19,10 +26,17 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from qmpnuma.errors import OptionError
-from qmpnuma.options.numbers import qapi_bool
-from qmpnuma.options.qemuopts import parse_opts
+from qmpnuma.options.diagnostics import OptionWarning
+from qmpnuma.options.numbers import qapi_bool, qemuopts_bool
+from qmpnuma.options.qemuopts import OptsList, parse_opts, parse_qemu_opts
+from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 MonitorMode = Literal["control", "readline"]
+#: Which option created a chardev: QEMU creates `-chardev`/`-qmp`/`-monitor` ones early
+#: (`qemu_create_early_backends`), the `-serial SPEC` ones late, after the monitors
+#: (`serial_parse` in `qemu_create_late_backends`).
+ChardevOrigin = Literal["chardev", "monitor", "serial"]
 
 #: Shorthands `qemu_chr_parse_compat` (chardev/char.c) knows by name, and by prefix; anything
 #: else is "not a valid char driver".
@@ -31,6 +45,13 @@ COMPAT_PREFIXES = (
     "vc", "con:", "COM", "file:", "pipe:", "udp:", "tcp:", "telnet:", "tn3270:", "websocket:",
     "unix:", "/dev/",
 )
+#: QEMU's `-mon` options (`qemu_mon_opts`): anything else is an invalid parameter, and `pretty`
+#: is a QemuOpts bool, checked while the option is parsed.
+MON_OPTS = OptsList("mon", "chardev", {"mode": "string", "chardev": "string", "pretty": "bool"})
+MON_MODES = ("readline", "control")
+#: Guest devices with a chardev property, and the QOM type QEMU names in its property errors
+#: (`isa-serial`'s property belongs to its embedded `serial` state).
+CHARDEV_DEVICES = {"isa-serial": "serial"}
 
 
 class _Option(Protocol):
@@ -47,8 +68,9 @@ class Chardev:
 
     ``label`` is its id (`compat_monitorN` for a shorthand); ``backend`` QEMU's backend name
     (`socket`, `stdio`, `file`, ...); ``values`` the parsed options (a shorthand's address is
-    spelt as `path` or `host`/`port`, as `-chardev socket` would give it); ``error`` the
-    message QEMU gives when the shorthand is no character device it knows.
+    spelt as `path` or `host`/`port`, as `-chardev socket` would give it); ``origin`` the kind
+    of option that created it; ``error`` QEMU's refusal of a `-serial SPEC` it cannot parse
+    (reported when QEMU gets to creating it).
     """
 
     label: str
@@ -58,24 +80,58 @@ class Chardev:
     wait: bool = True
     source: str = ""
     shorthand: bool = False
+    origin: ChardevOrigin = "chardev"
+    error: str | None = None
+
+    @property
+    def is_socket(self) -> bool:
+        return self.backend == "socket"
+
+    @property
+    def reconnect(self) -> int:
+        """Seconds between a client's connection attempts (0: one attempt, at start-up)."""
+        text = self.values.get("reconnect", "0")
+        return int(text) if text.isdigit() else 0
 
 
 @dataclass(frozen=True)
 class Monitor:
-    """One monitor: the chardev it runs on, QMP (`control`) or HMP (`readline`), pretty JSON."""
+    """One monitor: the chardev it runs on, QMP (`control`) or HMP (`readline`), pretty JSON.
+
+    ``error`` is what QEMU's `MonitorOptions` visitor refuses in a `-mon` (a bad `mode`, no
+    `chardev`); QEMU reports it only when it creates the monitors, after the chardevs
+    (`mon_init_func`), so it is kept here and raised by `check_monitors`.
+    """
 
     chardev: str
     mode: MonitorMode
     pretty: bool = False
     source: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """A guest device reading a chardev: a `-serial` port or a `-device ...,chardev=ID`.
+
+    ``owner`` is the QOM type QEMU names in a `-device`'s property errors.
+    """
+
+    chardev: str
+    source: str
+    kind: Literal["serial", "device"]
+    owner: str = ""
 
 
 @dataclass(frozen=True)
 class MonitorConfig:
-    """Every chardev (creation order) and monitor (command-line order) of the machine."""
+    """Every chardev (creation order), monitor (command-line order) and guest frontend."""
 
     chardevs: tuple[Chardev, ...] = ()
     monitors: tuple[Monitor, ...] = ()
+    frontends: tuple[Frontend, ...] = ()
+    #: warnings QEMU prints while parsing these options, each with the option it names
+    warnings: tuple[tuple[str, OptionWarning], ...] = ()
 
     def chardev(self, label: str) -> Chardev | None:
         return next((dev for dev in self.chardevs if dev.label == label), None)
@@ -137,7 +193,7 @@ def parse_shorthand(label: str, spec: str, option: str) -> Chardev:
 
 
 class MonitorOptionError(OptionError):
-    """A `-chardev`/`-qmp`/`-mon` QEMU refuses; ``source`` is the option as given."""
+    """A `-chardev`/`-qmp`/`-mon`/`-serial` QEMU refuses; ``source`` is the option as given."""
 
     def __init__(self, source: str, message: str, more: tuple[str, ...] = ()) -> None:
         super().__init__(message)
@@ -149,41 +205,181 @@ class MonitorOptionError(OptionError):
         return [f"{self.source}: {text}" for text in (self.message, *self.more)]
 
 
-def monitor_config(options: Sequence[_Option]) -> MonitorConfig:
+_OPTION_NAMES = ("chardev", "qmp", "qmp-pretty", "monitor", "mon", "serial", "device")
+
+
+def monitor_config(
+    options: Sequence[_Option], profile: Profile = DEFAULT_PROFILE
+) -> MonitorConfig:
     """Read the chardevs and monitors of a command line (QEMU creates the chardevs first).
 
-    Raises `MonitorOptionError` for an option QEMU refuses at start-up.
+    Raises `MonitorOptionError` for an option QEMU refuses while parsing it; what it refuses
+    only when it creates the monitors is for `check_monitors` and the server.
     """
-    chardevs: list[Chardev] = []
-    compat: list[Chardev] = []
-    monitors: list[Monitor] = []
+    read = _Reading(profile)
     for opt in options:
-        if opt.arg is None or opt.name not in ("chardev", "qmp", "qmp-pretty", "monitor", "mon"):
+        if opt.arg is None or opt.name not in _OPTION_NAMES:
             continue
         try:
-            _read_option(opt.name, opt.arg, chardevs, compat, monitors)
+            read.option(opt.name, opt.arg)
         except OptionError as err:
             raise MonitorOptionError(f"-{opt.name} {opt.arg}", err.message, err.hints) from None
-    return MonitorConfig(tuple(chardevs + compat), tuple(monitors))
+    return MonitorConfig(
+        tuple(read.chardevs + read.compat + read.serial_chardevs), tuple(read.monitors),
+        tuple(read.frontends), tuple(read.warnings),
+    )
 
 
-def _read_option(
-    name: str, arg: str, chardevs: list[Chardev], compat: list[Chardev], monitors: list[Monitor]
-) -> None:
-    if name == "chardev":
-        chardevs.append(parse_chardev(arg))
-    elif name in ("qmp", "qmp-pretty", "monitor"):
-        if arg == "none" and name == "monitor":
+@dataclass
+class _Reading:
+    """What `monitor_config` has read so far, per kind."""
+
+    profile: Profile
+    chardevs: list[Chardev] = field(default_factory=list)
+    compat: list[Chardev] = field(default_factory=list)
+    serial_chardevs: list[Chardev] = field(default_factory=list)
+    monitors: list[Monitor] = field(default_factory=list)
+    frontends: list[Frontend] = field(default_factory=list)
+    serial_ports: int = 0
+    mon_ids: set[str] = field(default_factory=set)
+    warnings: list[tuple[str, OptionWarning]] = field(default_factory=list)
+
+    def option(self, name: str, arg: str) -> None:
+        if name == "chardev":
+            self.chardevs.append(parse_chardev(arg))
+        elif name in ("qmp", "qmp-pretty", "monitor"):
+            if arg == "none" and name == "monitor":
+                return
+            label = f"compat_monitor{len(self.compat)}"
+            self.compat.append(parse_shorthand(label, arg, name))
+            mode: MonitorMode = "readline" if name == "monitor" else "control"
+            self.monitors.append(
+                Monitor(label, mode, name == "qmp-pretty", source=f"-{name} {arg}"))
+        elif name == "mon":
+            found: list[OptionWarning] = []
+            try:
+                monitor = parse_mon(arg, self.profile, self.mon_ids, found)
+            finally:
+                self.warnings.extend((f"-mon {arg}", warning) for warning in found)
+            self.monitors.append(monitor)
+        elif name == "serial":
+            self.serial(arg)
+        else:
+            self.device(arg)
+
+    def serial(self, arg: str) -> None:
+        """`serial_parse`: `none` adds no port; `chardev:ID` reads an existing chardev; any
+        other spec creates the chardev `serialN` (checked when QEMU creates it, late)."""
+        if arg == "none":
             return
-        label = f"compat_monitor{len(compat)}"
-        compat.append(parse_shorthand(label, arg, name))
-        mode: MonitorMode = "readline" if name == "monitor" else "control"
-        monitors.append(Monitor(label, mode, name == "qmp-pretty", source=f"-{name} {arg}"))
-    else:
-        values = dict(parse_opts(arg, "chardev"))
-        mode = "control" if values.get("mode", "readline") == "control" else "readline"
-        pretty = qapi_bool("pretty", values["pretty"]) if "pretty" in values else False
-        monitors.append(Monitor(values.get("chardev", ""), mode, pretty, source=f"-mon {arg}"))
+        source = f"-serial {arg}"
+        if arg.startswith("chardev:"):
+            self.frontends.append(Frontend(arg[len("chardev:"):], source, "serial"))
+        else:
+            label = f"serial{self.serial_ports}"
+            self.serial_chardevs.append(_serial_chardev(label, arg, source))
+            self.frontends.append(Frontend(label, source, "serial"))
+        self.serial_ports += 1
+
+    def device(self, arg: str) -> None:
+        """A `-device` of a driver with a chardev property (the machine checks the rest)."""
+        try:
+            pairs = parse_opts(arg, "driver")
+        except OptionError:
+            return
+        values = dict(pairs)
+        owner = CHARDEV_DEVICES.get(values.get("driver", ""))
+        if owner is not None and "chardev" in values:
+            self.frontends.append(Frontend(values["chardev"], f"-device {arg}", "device", owner))
 
 
-__all__ = ["Chardev", "Monitor", "MonitorConfig", "MonitorOptionError", "monitor_config"]
+def _serial_chardev(label: str, spec: str, source: str) -> Chardev:
+    """The chardev a `-serial SPEC` creates; an unknown spec keeps QEMU's refusal for later."""
+    try:
+        dev = parse_shorthand(label, spec, "serial")
+    except OptionError as err:
+        return Chardev(label, "", source=source, shorthand=True, origin="serial",
+                       error=err.message)
+    return Chardev(dev.label, dev.backend, dev.values, dev.server, dev.wait, source, True, "serial")
+
+
+def parse_mon(
+    arg: str, profile: Profile = DEFAULT_PROFILE, known_ids: set[str] | None = None,
+    warnings: list[OptionWarning] | None = None,
+) -> Monitor:
+    """`-mon [chardev=]ID[,mode=readline|control][,pretty=on|off][,id=ID]`.
+
+    QemuOpts refuses an unknown key, a bad `pretty` or `id` at once; the `MonitorOptions`
+    visitor a bad `mode` or a missing `chardev` only when the monitor is created.
+    """
+    parsed = parse_qemu_opts(arg, MON_OPTS, known_ids=known_ids, profile=profile,
+                             warnings=warnings)
+    if parsed.ident is not None and known_ids is not None:
+        known_ids.add(parsed.ident)
+    mode_text = parsed.get("mode") or "readline"
+    pretty_text = parsed.get("pretty")
+    pretty = qemuopts_bool("pretty", pretty_text) if pretty_text is not None else False
+    chardev = parsed.get("chardev")
+    error: str | None = None
+    if mode_text not in MON_MODES:
+        error = f"Parameter 'mode' does not accept value '{mode_text}'"
+    elif chardev is None:
+        error = "Parameter 'chardev' is missing"
+    mode: MonitorMode = "control" if mode_text == "control" else "readline"
+    return Monitor(chardev or "", mode, pretty, f"-mon {arg}", error)
+
+
+def check_monitors(config: MonitorConfig) -> None:
+    """`mon_init_func` over every monitor, in order: its options, its chardev, a free chardev.
+
+    Raises `MonitorOptionError` with QEMU's message for the first monitor it refuses.
+    """
+    claimed: set[str] = set()
+    labels = {dev.label for dev in config.chardevs}
+    for monitor in config.monitors:
+        if monitor.error is not None:
+            raise MonitorOptionError(monitor.source, monitor.error)
+        if monitor.chardev not in labels:
+            raise MonitorOptionError(monitor.source, f'chardev "{monitor.chardev}" not found')
+        if monitor.pretty and monitor.mode == "readline":
+            raise MonitorOptionError(monitor.source, "'pretty' is not compatible with HMP monitors")
+        if monitor.chardev in claimed:
+            raise MonitorOptionError(monitor.source, f"Device '{monitor.chardev}' is in use")
+        claimed.add(monitor.chardev)
+
+
+def check_serial(config: MonitorConfig, frontend: Frontend) -> None:
+    """`serial_parse` for one `-serial`: the chardev it names must exist."""
+    if config.chardev(frontend.chardev) is None:
+        spec = frontend.source[len("-serial "):]
+        raise MonitorOptionError(
+            frontend.source,
+            f"could not connect serial device to character backend '{spec}'",
+        )
+
+
+def check_devices(config: MonitorConfig) -> None:
+    """The chardev property of each `-device` (`set_chr`): it must exist and be free.
+
+    The monitors and serial ports claim their chardevs first (QEMU creates devices last).
+    """
+    claimed = {monitor.chardev for monitor in config.monitors}
+    claimed.update(front.chardev for front in config.frontends if front.kind == "serial")
+    for front in config.frontends:
+        if front.kind != "device":
+            continue
+        prop = f"Property '{front.owner}.chardev'"
+        if config.chardev(front.chardev) is None:
+            raise MonitorOptionError(front.source, f"{prop} can't find value '{front.chardev}'")
+        if front.chardev in claimed:
+            raise MonitorOptionError(
+                front.source,
+                f"{prop} can't take value '{front.chardev}': Device '{front.chardev}' is in use",
+            )
+        claimed.add(front.chardev)
+
+
+__all__ = [
+    "Chardev", "Frontend", "Monitor", "MonitorConfig", "MonitorOptionError", "check_devices",
+    "check_monitors", "check_serial", "monitor_config",
+]

@@ -1,8 +1,12 @@
-"""Bind the listening sockets of the monitors, synchronously and before any event loop runs.
+"""Open the sockets of the chardevs, synchronously and before any event loop runs.
 
-They are bound before `-daemonize` forks, so that when the parent exits 0 the sockets already
-accept connections: that is the guarantee libvirt relies on. Unix sockets are created owner-only
-(the umask is narrowed around `bind`), and a stale socket file at the path is replaced as QEMU does.
+In server mode they are bound before `-daemonize` forks, so that when the parent exits 0 the
+sockets already accept connections: that is the guarantee libvirt relies on. Unix sockets are
+created owner-only (the umask is narrowed around `bind`), and a stale socket file at the path is
+replaced as QEMU does. In client mode qmpnuma connects, as QEMU does at start-up, and never
+touches the path: it belongs to the process listening there. An inherited fd is either a
+listening socket (libvirt's way) or an already connected one (one end of a socket pair, QEMU
+10.0's `QEMUMachine`); `SO_ACCEPTCONN` tells which, and a connected one is never listened on.
 """
 
 from __future__ import annotations
@@ -53,16 +57,80 @@ def bind_tcp(host: str, port: int) -> socket.socket:
 
 
 def adopt_fd(fd: int) -> socket.socket:
-    """Wrap a listening socket inherited from the launcher (libvirt passes one with `fd=N`)."""
+    """Wrap a socket inherited from the launcher (`fd=N`), listening or connected."""
     try:
         sock = socket.socket(fileno=fd)
-    except OSError as err:
-        raise OptionError(f"File descriptor '{fd}' is not a socket: {err.strerror}") from None
+    except OSError:
+        raise OptionError(f"File descriptor '{fd}' is not a socket") from None
     return sock
 
 
+def is_listening(sock: socket.socket) -> bool:
+    """Whether ``sock`` accepts connections (`SO_ACCEPTCONN`), as opposed to being connected."""
+    try:
+        return bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+    except OSError:
+        return False
+
+
+#: How long a client-mode connection attempt may take (QEMU's is synchronous, like this one).
+CONNECT_TIMEOUT = 30.0
+
+
+def connect_unix(path: str) -> socket.socket:
+    """Connect to a unix socket another process listens on (`socket_connect`, unix)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(CONNECT_TIMEOUT)
+    try:
+        sock.connect(path)
+    except OSError as err:
+        sock.close()
+        raise OptionError(
+            f"Failed to connect to '{path}': {os.strerror(err.errno or 0)}"
+        ) from None
+    sock.settimeout(None)
+    return sock
+
+
+def connect_tcp(host: str, port: int) -> socket.socket:
+    """Connect to HOST:PORT, trying each address it resolves to (`inet_connect_saddr`).
+
+    The error is the one of the last address tried, with QEMU's text.
+    """
+    where = f"{host}:{port}"
+    try:
+        if not host:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise OptionError(f"address resolution failed for {where}: {err.strerror}") from None
+    errno = 0
+    for family, kind, proto, _, address in addresses:
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(CONNECT_TIMEOUT)
+        try:
+            sock.connect(address)
+        except OSError as err:
+            sock.close()
+            errno = err.errno or 0
+            continue
+        sock.settimeout(None)
+        return sock
+    raise OptionError(f"Failed to connect to '{where}': {os.strerror(errno)}")
+
+
+def connect(endpoint: Endpoint) -> socket.socket:
+    """Connect a client-mode endpoint to its peer; `OptionError` with QEMU's text if it fails."""
+    if endpoint.kind == "unix" and endpoint.path is not None:
+        return connect_unix(endpoint.path)
+    if endpoint.host is not None and endpoint.port is not None:
+        return connect_tcp(endpoint.host, endpoint.port)
+    raise OptionError("no address to connect to")
+
+
 def bind(endpoint: Endpoint) -> socket.socket | None:
-    """Return the listening socket of an endpoint, or None for stdio."""
+    """Return the listening socket of a server-mode endpoint (or an inherited fd's socket,
+    listening or connected), or None for stdio."""
     if endpoint.kind == "unix" and endpoint.path is not None:
         return bind_unix(endpoint.path)
     if endpoint.kind == "tcp" and endpoint.host is not None and endpoint.port is not None:

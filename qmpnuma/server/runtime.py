@@ -18,14 +18,14 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from qmpnuma.errors import FatalExit, QmpError
+from qmpnuma.errors import FatalExit, OptionError, QmpError
 from qmpnuma.qmp.session import Send
 from qmpnuma.qobject.json_writer import prettify
-from qmpnuma.server.transport import DirectOutput, Output, PacedOutput, read_loop
+from qmpnuma.server.transport import READ_CHUNK, DirectOutput, Output, PacedOutput, read_loop
 
 
 class Session(Protocol):
@@ -56,6 +56,31 @@ class MonitorState:
 
     index: int
     pretty: bool = False
+
+
+@dataclass
+class Channel:
+    """One chardev the server keeps open: what speaks on it and how its connections come.
+
+    ``monitor`` is the QMP monitor running on it, or None when nobody speaks (a serial port,
+    a chardev no device reads: its connections are accepted, kept and read, and get nothing).
+    ``sock`` is a listening socket (connections are accepted one at a time), a connected one
+    (served at once), or None with neither ``dial`` (stdio). ``dial`` connects a client-mode
+    chardev (again): with ``reconnect`` seconds it is retried that often after a failure and
+    after the peer hangs up, as QEMU's `reconnect=` does; without, a chardev whose peer hung up
+    stays closed. ``report`` receives the text of the first failed attempt (QEMU prints it once).
+    """
+
+    monitor: MonitorState | None
+    sock: socket.socket | None = None
+    listening: bool = True
+    dial: Callable[[], socket.socket] | None = None
+    reconnect: float = 0.0
+    report: Callable[[str], None] | None = None
+
+
+#: A listening socket (None: stdio) and the monitor on it, as fleets and the harness pass them.
+ListenerSpec = tuple[socket.socket | None, MonitorState]
 
 
 @dataclass
@@ -282,13 +307,15 @@ class QmpServer:
 
     # -- monitors -----------------------------------------------------------------------------
 
-    async def _serve_listener(self, sock: socket.socket, monitor: MonitorState) -> asyncio.Server:
-        """Accept clients on a bound socket, one at a time per monitor, like a QEMU chardev."""
+    async def _serve_listener(
+        self, sock: socket.socket, monitor: MonitorState | None
+    ) -> asyncio.Server:
+        """Accept clients on a bound socket, one at a time per chardev, like a QEMU chardev."""
         turn = asyncio.Lock()
 
         async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             async with turn:
-                await self.serve_stream(reader, writer, monitor)
+                await self._serve_peer(reader, writer, monitor)
 
         sock.setblocking(False)
         if sock.family == socket.AF_UNIX:
@@ -305,22 +332,72 @@ class QmpServer:
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         await self.serve_stream(reader, writer, monitor)
 
+    async def _serve_peer(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+        monitor: MonitorState | None,
+    ) -> None:
+        """A monitor session, or (nobody speaking) read and drop what the peer sends."""
+        if monitor is not None:
+            await self.serve_stream(reader, writer, monitor)
+            return
+        try:
+            while await reader.read(READ_CHUNK):
+                pass
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _serve_connected(self, sock: socket.socket, monitor: MonitorState | None) -> None:
+        """Serve a socket that is already connected (client mode, an inherited socket pair)."""
+        sock.setblocking(False)
+        try:
+            reader, writer = await asyncio.open_connection(sock=sock)
+        except (ConnectionError, OSError):
+            sock.close()
+            return
+        await self._serve_peer(reader, writer, monitor)
+
+    async def _serve_client(self, channel: Channel) -> None:
+        """A client-mode chardev: serve its connection; with `reconnect`, connect again."""
+        sock = channel.sock
+        reported = False
+        while True:
+            if sock is None and channel.dial is not None:
+                try:
+                    sock = await asyncio.to_thread(channel.dial)
+                except OptionError as err:
+                    if not reported and channel.report is not None:
+                        channel.report(err.message)
+                    reported = True
+            if sock is not None:
+                await self._serve_connected(sock, channel.monitor)
+                sock = None
+            if channel.reconnect <= 0 or channel.dial is None:
+                return
+            await asyncio.sleep(channel.reconnect)
+
     async def _flush_all(self) -> None:
         """Deliver what is queued (the `quit` reply, the last `SHUTDOWN`) before exiting."""
         for conn in list(self.state.connections):
             await conn.output.finish(timeout=2.0)
 
-    async def start(self, listeners: list[tuple[socket.socket | None, MonitorState]]) -> None:
-        """Begin serving the monitors on the running loop and return at once.
+    async def start(self, listeners: Sequence[Channel | ListenerSpec]) -> None:
+        """Begin serving the chardevs on the running loop and return at once.
 
-        A process serving one machine then waits with `run`; a fleet starts many servers on one
+        Each is a `Channel`, or a ``(listening socket or None for stdio, monitor)`` pair. A
+        process serving one machine then waits with `run`; a fleet starts many servers on one
         loop and stops them with `close`.
         """
-        for sock, monitor in listeners:
-            if sock is None:
-                self._tasks.append(asyncio.create_task(self._serve_stdio(monitor)))
-            else:
+        for item in listeners:
+            channel = item if isinstance(item, Channel) else Channel(item[1], item[0])
+            sock, monitor = channel.sock, channel.monitor
+            if sock is not None and channel.listening:
                 self._servers.append(await self._serve_listener(sock, monitor))
+            elif sock is not None or channel.dial is not None:
+                self._tasks.append(asyncio.create_task(self._serve_client(channel)))
+            elif monitor is not None:
+                self._tasks.append(asyncio.create_task(self._serve_stdio(monitor)))
         await self.hooks.started(self)
 
     async def close(self) -> None:
@@ -336,7 +413,7 @@ class QmpServer:
 
     async def run(
         self,
-        listeners: list[tuple[socket.socket | None, MonitorState]],
+        listeners: Sequence[Channel | ListenerSpec],
         *,
         on_signal: Callable[[int], None] | None = None,
     ) -> int:
