@@ -197,7 +197,7 @@ class Machine:
                               profile)
         #: Warning (and other non-fatal) lines printed on stderr during start-up.
         self.warnings: list[str] = []
-        #: Options accepted but not modelled, in command-line order.
+        #: Options accepted but not modelled (and `-device`), in command-line order.
         self.options: list[RecordedOption] = []
         self.run_state: RunState = "running"
         #: The backend given with ``-machine memory-backend=`` (id), if any.
@@ -697,6 +697,8 @@ class _Builder:
                 if ids[-1] in taken:
                     raise OptionError(f"Duplicate ID '{ids[-1]}' for device")
             self.device_opts.append((opt, pairs))
+            # recorded too: the monitor description reads the chardev a device claims
+            self.recorded.append(RecordedOption(name, opt.arg))
         else:
             warnings = []
             if name == "cpu":

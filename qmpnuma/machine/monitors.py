@@ -22,12 +22,12 @@ or connects its sockets from it and `query-chardev` reports from it. Nothing her
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from qmpnuma.errors import OptionError
 from qmpnuma.options.diagnostics import OptionWarning
-from qmpnuma.options.numbers import qapi_bool, qemuopts_bool
+from qmpnuma.options.numbers import qapi_bool, qemuopts_bool, qemuopts_number
 from qmpnuma.options.qemuopts import OptsList, parse_opts, parse_qemu_opts
 from qmpnuma.profiles.profile import Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
@@ -70,7 +70,8 @@ class Chardev:
     (`socket`, `stdio`, `file`, ...); ``values`` the parsed options (a shorthand's address is
     spelt as `path` or `host`/`port`, as `-chardev socket` would give it); ``origin`` the kind
     of option that created it; ``error`` QEMU's refusal of a `-serial SPEC` it cannot parse
-    (reported when QEMU gets to creating it).
+    (reported when QEMU gets to creating it). The tuple of a `MonitorConfig` lists `-chardev`
+    ones before the `-qmp`/`-monitor` ones; ``created`` says which QEMU creates first.
     """
 
     label: str
@@ -82,6 +83,9 @@ class Chardev:
     shorthand: bool = False
     origin: ChardevOrigin = "chardev"
     error: str | None = None
+    #: where QEMU creates it among the early chardevs: `-chardev`, `-qmp` and `-monitor` add to
+    #: one option list as the command line names them (`monitor_parse`), created in that order
+    created: int = 0
 
     @property
     def is_socket(self) -> bool:
@@ -90,8 +94,7 @@ class Chardev:
     @property
     def reconnect(self) -> int:
         """Seconds between a client's connection attempts (0: one attempt, at start-up)."""
-        text = self.values.get("reconnect", "0")
-        return int(text) if text.isdigit() else 0
+        return qemuopts_number("reconnect", self.values.get("reconnect", "0"))
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,8 @@ def parse_chardev(arg: str) -> Chardev:
     pairs = parse_opts(arg, "backend")
     values = dict(pairs)
     server, wait = _socket_flags(pairs)
+    if "reconnect" in values:
+        qemuopts_number("reconnect", values["reconnect"])
     return Chardev(
         values.get("id", ""), values.get("backend", ""), values, server, wait,
         source=f"-chardev {arg}",
@@ -176,11 +181,17 @@ def parse_shorthand(label: str, spec: str, option: str) -> Chardev:
     head, _, rest = spec.partition(",")
     if head not in COMPAT_NAMES and not head.startswith(COMPAT_PREFIXES):
         # `monitor_parse` adds its own line after the chardev layer's refusal
-        raise OptionError(f"'{spec}' is not a valid char driver", (f"parse error: {spec}",))
+        raise MonitorOptionError(
+            source, f"'{spec}' is not a valid char driver", (f"parse error: {spec}",))
     if not head.startswith(("unix:", "tcp:")):
         return Chardev(label, head, source=source, shorthand=True)
     pairs = parse_opts(rest, None) if rest else []
-    server, wait = _socket_flags(pairs)
+    try:
+        server, wait = _socket_flags(pairs)
+        if "reconnect" in dict(pairs):
+            qemuopts_number("reconnect", dict(pairs)["reconnect"])
+    except OptionError as err:
+        raise MonitorOptionError(source, err.message, (f"parse error: {spec}",)) from None
     values = dict(pairs)
     if head.startswith("unix:"):
         values["path"] = head[5:]
@@ -193,16 +204,27 @@ def parse_shorthand(label: str, spec: str, option: str) -> Chardev:
 
 
 class MonitorOptionError(OptionError):
-    """A `-chardev`/`-qmp`/`-mon`/`-serial` QEMU refuses; ``source`` is the option as given."""
+    """A `-chardev`/`-qmp`/`-mon`/`-serial` QEMU refuses; ``source`` is the option as given.
 
-    def __init__(self, source: str, message: str, more: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
+    ``more`` are further error lines QEMU prints with the same location, ``hints`` lines it
+    prints bare after them (e.g. what an identifier may consist of).
+    """
+
+    def __init__(
+        self, source: str, message: str, more: tuple[str, ...] = (), hints: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message, hints)
         self.source = source
         self.more = more
 
     def lines(self) -> list[str]:
-        """What QEMU prints, one `PROG: SOURCE: TEXT` line each (without PROG)."""
+        """What QEMU prints, `SOURCE: TEXT` lines then bare hints (without the `PROG: `)."""
         return [f"{self.source}: {text}" for text in (self.message, *self.more)]
+
+    def text(self, progname: str) -> str:
+        """The whole stderr text, newline terminated."""
+        located = "".join(f"{progname}: {line}\n" for line in self.lines())
+        return located + "".join(f"{hint}\n" for hint in self.hints)
 
 
 _OPTION_NAMES = ("chardev", "qmp", "qmp-pretty", "monitor", "mon", "serial", "device")
@@ -222,8 +244,11 @@ def monitor_config(
             continue
         try:
             read.option(opt.name, opt.arg)
+        except MonitorOptionError:
+            raise
         except OptionError as err:
-            raise MonitorOptionError(f"-{opt.name} {opt.arg}", err.message, err.hints) from None
+            raise MonitorOptionError(
+                f"-{opt.name} {opt.arg}", err.message, hints=err.hints) from None
     return MonitorConfig(
         tuple(read.chardevs + read.compat + read.serial_chardevs), tuple(read.monitors),
         tuple(read.frontends), tuple(read.warnings),
@@ -245,13 +270,14 @@ class _Reading:
     warnings: list[tuple[str, OptionWarning]] = field(default_factory=list)
 
     def option(self, name: str, arg: str) -> None:
+        created = len(self.chardevs) + len(self.compat)
         if name == "chardev":
-            self.chardevs.append(parse_chardev(arg))
+            self.chardevs.append(replace(parse_chardev(arg), created=created))
         elif name in ("qmp", "qmp-pretty", "monitor"):
             if arg == "none" and name == "monitor":
                 return
             label = f"compat_monitor{len(self.compat)}"
-            self.compat.append(parse_shorthand(label, arg, name))
+            self.compat.append(replace(parse_shorthand(label, arg, name), created=created))
             mode: MonitorMode = "readline" if name == "monitor" else "control"
             self.monitors.append(
                 Monitor(label, mode, name == "qmp-pretty", source=f"-{name} {arg}"))
@@ -358,6 +384,29 @@ def check_serial(config: MonitorConfig, frontend: Frontend) -> None:
         )
 
 
+class SerialInUseAbort(MonitorOptionError):
+    """A serial port on a chardev something else reads: QEMU aborts while building the board.
+
+    `qemu_chr_fe_init` fails under `error_abort` (the board connects its serial ports that
+    way), so QEMU prints the assertion's location line, then the error without an option
+    location, and aborts.
+    """
+
+
+def check_serial_ports(config: MonitorConfig) -> None:
+    """The board connects its serial ports in order; one on a claimed chardev aborts QEMU.
+
+    Raises `SerialInUseAbort` (its message is the error line, without location).
+    """
+    claimed = {monitor.chardev for monitor in config.monitors}
+    for front in config.frontends:
+        if front.kind != "serial":
+            continue
+        if front.chardev in claimed:
+            raise SerialInUseAbort(front.source, f"Device '{front.chardev}' is in use")
+        claimed.add(front.chardev)
+
+
 def check_devices(config: MonitorConfig) -> None:
     """The chardev property of each `-device` (`set_chr`): it must exist and be free.
 
@@ -380,6 +429,6 @@ def check_devices(config: MonitorConfig) -> None:
 
 
 __all__ = [
-    "Chardev", "Frontend", "Monitor", "MonitorConfig", "MonitorOptionError", "check_devices",
-    "check_monitors", "check_serial", "monitor_config",
+    "Chardev", "Frontend", "Monitor", "MonitorConfig", "MonitorOptionError", "SerialInUseAbort",
+    "check_devices", "check_monitors", "check_serial", "check_serial_ports", "monitor_config",
 ]

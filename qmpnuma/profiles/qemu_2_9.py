@@ -214,6 +214,9 @@ TEXTS: Final = Texts(
     signal_from_pid="terminating on signal {signum} from pid {pid}",
     deprecated_machine=None,
     partial_numa_mapping="All CPU(s) up to maxcpus should be described in NUMA config",
+    # before QEMU 5.2 the connect errors named the unix path only, and no TCP address
+    unix_connect_failed="Failed to connect socket {path}",
+    inet_connect_failed="Failed to connect socket",
 )
 
 PROFILE: Final = Profile(

@@ -5,7 +5,8 @@ inherited fd: `qemu_create_early_backends`), then the monitors on them (`mon_ini
 the serial ports (`serial_parse`, which creates the chardev of a `-serial SPEC`), then the
 devices that read a chardev (`-device isa-serial,chardev=ID`). The first refusal on that road
 ends the process with QEMU's lines; this module walks the same road and hands the server one
-`Channel` per chardev it keeps open.
+`Channel` per chardev it keeps open. (QEMU connects the board's serial ports while building the
+board, so a serial port on a claimed chardev aborts it before any `-device` is looked at.)
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from qmpnuma.machine.monitors import (
     check_devices,
     check_monitors,
     check_serial,
+    check_serial_ports,
 )
+from qmpnuma.profiles.profile import Texts
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 from qmpnuma.server.endpoints import Endpoint, chardev_endpoint, with_role
 from qmpnuma.server.listeners import bind, connect, is_listening
 from qmpnuma.server.runtime import Channel, MonitorState
@@ -54,7 +58,8 @@ class OpenedChardevs:
 
 
 def _channel(
-    endpoint: Endpoint, report: Callable[[str, str], None], opened: OpenedChardevs
+    endpoint: Endpoint, report: Callable[[str, str], None], opened: OpenedChardevs,
+    texts: Texts,
 ) -> Channel:
     """Open one endpoint (listen, connect or adopt) and make its channel."""
     monitor = (MonitorState(index=endpoint.index, pretty=endpoint.pretty)
@@ -62,7 +67,7 @@ def _channel(
     if endpoint.kind == "stdio":
         return Channel(monitor if endpoint.control else None)
     if not endpoint.server and endpoint.kind in ("unix", "tcp"):
-        dial = functools.partial(connect, endpoint)
+        dial = functools.partial(connect, endpoint, texts)
         warn = functools.partial(report, endpoint.label)
         if endpoint.reconnect:
             # QEMU connects in the background then; the first failure is a warning, not an exit
@@ -78,7 +83,7 @@ def _channel(
 
 def _open(
     dev: Chardev, config: MonitorConfig, report: Callable[[str, str], None],
-    opened: OpenedChardevs,
+    opened: OpenedChardevs, texts: Texts,
 ) -> None:
     try:
         endpoint = chardev_endpoint(dev)
@@ -87,31 +92,32 @@ def _open(
         endpoint = with_role(endpoint, config)
         if endpoint.kind == "stdio" and not endpoint.control:
             return  # nobody reads stdio for a serial port or an HMP monitor here
-        channel = _channel(endpoint, report, opened)
+        channel = _channel(endpoint, report, opened, texts)
     except OptionError as err:
-        more = err.hints
+        more: tuple[str, ...] = ()
         if dev.origin == "serial":
             spec = dev.source[len("-serial "):]
-            more = (*more, f"could not connect serial device to character backend '{spec}'")
-        raise MonitorOptionError(dev.source, err.message, more) from None
+            more = (f"could not connect serial device to character backend '{spec}'",)
+        raise MonitorOptionError(dev.source, err.message, more, err.hints) from None
     opened.channels.append(channel)
     opened.endpoints.append(endpoint)
 
 
 def open_chardevs(
-    config: MonitorConfig, report: Callable[[str, str], None]
+    config: MonitorConfig, report: Callable[[str, str], None],
+    texts: Texts = DEFAULT_PROFILE.texts,
 ) -> OpenedChardevs:
     """Open every chardev qmpnuma serves, checking monitors, serial ports and devices between.
 
     ``report(label, text)`` prints a client's first failed background connection (QEMU's
     `Unable to connect character device LABEL: TEXT`). Raises `MonitorOptionError` with QEMU's
-    lines for the first refusal; nothing stays open then.
+    lines for the first refusal (``texts``: the profile's wording); nothing stays open then.
     """
     opened = OpenedChardevs()
     try:
-        for dev in config.chardevs:
-            if dev.origin != "serial":
-                _open(dev, config, report, opened)
+        early = [dev for dev in config.chardevs if dev.origin != "serial"]
+        for dev in sorted(early, key=lambda dev: dev.created):
+            _open(dev, config, report, opened, texts)
         check_monitors(config)
         for front in config.frontends:
             if front.kind != "serial":
@@ -124,7 +130,8 @@ def open_chardevs(
                 raise MonitorOptionError(front.source, created.error, (
                     f"could not connect serial device to character backend '{spec}'",))
             else:
-                _open(created, config, report, opened)
+                _open(created, config, report, opened, texts)
+        check_serial_ports(config)
         check_devices(config)
     except BaseException:
         opened.close()

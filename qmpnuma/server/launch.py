@@ -7,11 +7,12 @@ go, the pidfile holds the serving process, and warnings and errors reach the lau
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from qmpnuma.commands.dispatch import CommandRegistry
 from qmpnuma.machine import Machine
-from qmpnuma.machine.monitors import MonitorOptionError
+from qmpnuma.machine.monitors import MonitorOptionError, SerialInUseAbort
 from qmpnuma.options.diagnostics import format_report
 from qmpnuma.profiles import wire_types
 from qmpnuma.qmp.session import GreetingInfo, QmpSession
@@ -40,17 +41,23 @@ def serve_machine(
         sys.stderr.write(f"{progname}: Unable to connect character device {label}: {text}\n")
         sys.stderr.flush()
 
+    daemonizing = any(opt.name == "daemonize" for opt in machine.options)
     try:
         config = machine.monitors
         for location, warning in config.warnings:
             sys.stderr.write(format_report(
                 progname, location, warning.message, warning.hints, warning=True))
-        opened = open_chardevs(config, report)
+        opened = open_chardevs(config, report, machine.profile.texts)
+    except SerialInUseAbort as err:
+        sys.stderr.write(f"{machine.profile.texts.chardev_fe_abort}\n{progname}: {err.message}\n")
+        sys.stderr.flush()
+        if daemonizing:  # QEMU's child aborts; its waiting parent exits 1
+            return 1
+        os.abort()
     except MonitorOptionError as err:
-        sys.stderr.writelines(f"{progname}: {line}\n" for line in err.lines())
+        sys.stderr.write(err.text(progname))
         return 1
     pidfiles = _option_values(machine, "pidfile")
-    daemonizing = any(opt.name == "daemonize" for opt in machine.options)
     if daemonizing:
         daemon.daemonize()
     if pidfiles:

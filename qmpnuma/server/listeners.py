@@ -17,6 +17,8 @@ import socket
 import stat
 
 from qmpnuma.errors import OptionError
+from qmpnuma.profiles.profile import Texts
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 from qmpnuma.server.endpoints import Endpoint
 
 
@@ -77,33 +79,33 @@ def is_listening(sock: socket.socket) -> bool:
 CONNECT_TIMEOUT = 30.0
 
 
-def connect_unix(path: str) -> socket.socket:
-    """Connect to a unix socket another process listens on (`socket_connect`, unix)."""
+def connect_unix(path: str, texts: Texts = DEFAULT_PROFILE.texts) -> socket.socket:
+    """Connect to a unix socket another process listens on (`unix_connect_saddr`)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT)
     try:
         sock.connect(path)
     except OSError as err:
         sock.close()
-        raise OptionError(
-            f"Failed to connect to '{path}': {os.strerror(err.errno or 0)}"
-        ) from None
+        failed = texts.unix_connect_failed.format(path=path)
+        raise OptionError(f"{failed}: {os.strerror(err.errno or 0)}") from None
     sock.settimeout(None)
     return sock
 
 
-def connect_tcp(host: str, port: int) -> socket.socket:
+def connect_tcp(host: str, port: int, texts: Texts = DEFAULT_PROFILE.texts) -> socket.socket:
     """Connect to HOST:PORT, trying each address it resolves to (`inet_connect_saddr`).
 
     The error is the one of the last address tried, with QEMU's text.
     """
-    where = f"{host}:{port}"
     try:
         if not host:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = socket.getaddrinfo(host, str(port), type=socket.SOCK_STREAM)
     except socket.gaierror as err:
-        raise OptionError(f"address resolution failed for {where}: {err.strerror}") from None
+        raise OptionError(
+            f"address resolution failed for {host}:{port}: {err.strerror}"
+        ) from None
     errno = 0
     for family, kind, proto, _, address in addresses:
         sock = socket.socket(family, kind, proto)
@@ -116,15 +118,16 @@ def connect_tcp(host: str, port: int) -> socket.socket:
             continue
         sock.settimeout(None)
         return sock
-    raise OptionError(f"Failed to connect to '{where}': {os.strerror(errno)}")
+    failed = texts.inet_connect_failed.format(host=host, port=port)
+    raise OptionError(f"{failed}: {os.strerror(errno)}")
 
 
-def connect(endpoint: Endpoint) -> socket.socket:
+def connect(endpoint: Endpoint, texts: Texts = DEFAULT_PROFILE.texts) -> socket.socket:
     """Connect a client-mode endpoint to its peer; `OptionError` with QEMU's text if it fails."""
     if endpoint.kind == "unix" and endpoint.path is not None:
-        return connect_unix(endpoint.path)
+        return connect_unix(endpoint.path, texts)
     if endpoint.host is not None and endpoint.port is not None:
-        return connect_tcp(endpoint.host, endpoint.port)
+        return connect_tcp(endpoint.host, endpoint.port, texts)
     raise OptionError("no address to connect to")
 
 
