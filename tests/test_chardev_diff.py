@@ -110,6 +110,9 @@ CASES: list[tuple[str, Callable[[Places], list[str]]]] = [
         "-chardev", f"socket,id=c,path={p.dir}/s,reconnect=1,server=on,wait=off"]),
     ("chardev-server-bind-fails", lambda p: [
         "-chardev", f"socket,id=c,path={p.missing},server=on,wait=off"]),
+    ("server-unlinks-a-file", lambda p: ["-qmp", f"unix:{p.plain},server=on,wait=off"]),
+    ("server-cannot-unlink-a-directory", lambda p: [
+        "-qmp", f"unix:{p.dir},server=on,wait=off"]),
     ("mon-chardev-missing", lambda p: ["-mon", "chardev=nochar"]),
     ("mon-no-chardev", lambda p: ["-mon", "mode=control"]),
     ("mon-bad-mode", lambda p: ["-chardev", "null,id=c", "-mon", "chardev=c,mode=bogus"]),

@@ -2,8 +2,8 @@
 
 In server mode they are bound before `-daemonize` forks, so that when the parent exits 0 the
 sockets already accept connections: that is the guarantee libvirt relies on. Unix sockets are
-created owner-only (the umask is narrowed around `bind`), and a stale socket file at the path is
-replaced as QEMU does. In client mode qmpnuma connects, as QEMU does at start-up, and never
+created owner-only (the umask is narrowed around `bind`), and what is at the path is unlinked
+first, as QEMU does. In client mode qmpnuma connects, as QEMU does at start-up, and never
 touches the path: it belongs to the process listening there. An inherited fd is either a
 listening socket (libvirt's way) or an already connected one (one end of a socket pair, QEMU
 10.0's `QEMUMachine`); `SO_ACCEPTCONN` tells which, and a connected one is never listened on.
@@ -22,8 +22,21 @@ from qmpnuma.profiles.registry import DEFAULT_PROFILE
 from qmpnuma.server.endpoints import Endpoint
 
 
-def bind_unix(path: str) -> socket.socket:
-    """Create a listening unix socket at ``path`` readable and writable by its owner only."""
+def bind_unix(path: str, *, as_qemu: bool = False) -> socket.socket:
+    """Create a listening unix socket at ``path`` readable and writable by its owner only.
+
+    A stale socket file at the path is replaced. ``as_qemu`` (a server-mode chardev) unlinks
+    whatever is there first, as QEMU's `unix_listen_saddr` does, with its error when it cannot.
+    """
+    if as_qemu:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            raise OptionError(
+                f"Failed to unlink socket {path}: {os.strerror(err.errno or 0)}"
+            ) from None
     with contextlib.suppress(FileNotFoundError):
         if stat.S_ISSOCK(os.lstat(path).st_mode):
             os.unlink(path)
@@ -135,7 +148,7 @@ def bind(endpoint: Endpoint) -> socket.socket | None:
     """Return the listening socket of a server-mode endpoint (or an inherited fd's socket,
     listening or connected), or None for stdio."""
     if endpoint.kind == "unix" and endpoint.path is not None:
-        return bind_unix(endpoint.path)
+        return bind_unix(endpoint.path, as_qemu=True)
     if endpoint.kind == "tcp" and endpoint.host is not None and endpoint.port is not None:
         return bind_tcp(endpoint.host, endpoint.port)
     if endpoint.kind == "fd" and endpoint.fd is not None:
