@@ -14,7 +14,9 @@ that differs fails on one of them):
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -191,3 +193,88 @@ def test_inherited_socket_connected_or_listening(
     finally:
         err = _stop(proc)
     assert "Traceback" not in err
+
+
+# -- query-chardev names a socket chardev after its connection, or `disconnected:` ------------
+
+
+def _query_chardev(conn: socket.socket) -> list[tuple[str, str]]:
+    _greeting(conn)
+    conn.sendall(b'{"execute": "qmp_capabilities"}\n')
+    _greeting(conn)
+    conn.sendall(b'{"execute": "query-chardev"}\n')
+    reply = json.loads(_greeting(conn))["return"]
+    return sorted((dev["label"], dev["filename"]) for dev in reply)
+
+
+def _chardev_scenarios(emulator: list[str], workdir: Path) -> dict[str, list[tuple[str, str]]]:
+    """query-chardev as seen in a few arrangements; ports and the directory spelt out."""
+    seen: dict[str, list[tuple[str, str]]] = {}
+    ports: list[int] = []
+
+    def keep(name: str, listing: list[tuple[str, str]]) -> None:
+        text = json.dumps(listing).replace(str(workdir), "DIR")
+        text = re.sub(r":\d{2,5}\b", ":PORT", text)
+        seen[name] = [tuple(pair) for pair in json.loads(text)]  # type: ignore[misc]
+
+    # a client-mode unix monitor (7.2's QEMUMachine) and a console nobody is connected to
+    listener = _listener(workdir / "l.sock")
+    proc = _start(emulator, "-chardev", f"socket,id=mon,path={workdir}/l.sock",
+                  "-mon", "chardev=mon,mode=control",
+                  "-chardev", f"socket,id=console,path={workdir}/c.sock,server=on,wait=off",
+                  "-serial", "chardev:console", "-serial", "null",
+                  "-chardev", "null,id=n1", "-device", "isa-serial,chardev=n1")
+    try:
+        conn = _accept(listener, 20)
+        assert conn is not None
+        with conn:
+            keep("unix-client", _query_chardev(conn))
+    finally:
+        _stop(proc)
+        listener.close()
+        (workdir / "l.sock").unlink()
+    # a client-mode TCP monitor
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen(1)
+    proc = _start(emulator, "-chardev",
+                  f"socket,id=mon,host=127.0.0.1,port={tcp.getsockname()[1]}",
+                  "-mon", "chardev=mon,mode=control")
+    try:
+        conn = _accept(tcp, 20)
+        assert conn is not None
+        with conn:
+            listing = _query_chardev(conn)
+            ports.append(conn.getsockname()[1])
+            # the emulator's end first, then ours
+            assert listing[0][1].endswith(f" <-> 127.0.0.1:{ports[-1]}")
+            keep("tcp-client", listing)
+    finally:
+        _stop(proc)
+        tcp.close()
+    # an inherited socket pair (10.0's QEMUMachine), and clients that wait to reconnect
+    ours, theirs = socket.socketpair()
+    fd = theirs.fileno()
+    proc = subprocess.Popen(
+        [*emulator, *BASE, "-chardev", f"socket,id=mon,fd={fd}", "-mon", "chardev=mon,mode=control",
+         "-chardev", f"socket,id=r,path={workdir}/none.sock,reconnect=5",
+         "-chardev", "socket,id=t,host=127.0.0.1,port=1,reconnect=5",
+         "-chardev", "socket,id=t2,host=127.0.0.1,port=0,server=on,wait=off"],
+        pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )
+    theirs.close()
+    try:
+        with ours:
+            ours.settimeout(20)
+            keep("socketpair", _query_chardev(ours))
+    finally:
+        _stop(proc)
+    return seen
+
+
+@pytest.mark.qemu
+def test_query_chardev_names_follow_the_connections(workdir: Path) -> None:
+    expected = _chardev_scenarios([real_qemu()], workdir)
+    assert ("mon", "unix:") in expected["unix-client"]  # sanity: the scenario ran
+    assert _chardev_scenarios(list(QMPNUMA), workdir) == expected

@@ -29,6 +29,7 @@ from qmpnuma.machine.monitors import (
 )
 from qmpnuma.profiles.profile import Texts
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
+from qmpnuma.server.chardev_names import ChardevNames, disconnected_name
 from qmpnuma.server.endpoints import Endpoint, chardev_endpoint, with_role
 from qmpnuma.server.listeners import bind, connect, is_listening
 from qmpnuma.server.runtime import Channel, MonitorState
@@ -45,6 +46,7 @@ class OpenedChardevs:
     channels: list[Channel] = field(default_factory=list)
     endpoints: list[Endpoint] = field(default_factory=list)
     bound_paths: list[str] = field(default_factory=list)
+    names: ChardevNames = field(default_factory=ChardevNames)
 
     def close(self) -> None:
         """Close what was opened and remove the paths bound (start-up failed after all)."""
@@ -62,23 +64,32 @@ def _channel(
     texts: Texts,
 ) -> Channel:
     """Open one endpoint (listen, connect or adopt) and make its channel."""
-    monitor = (MonitorState(index=endpoint.index, pretty=endpoint.pretty)
-               if endpoint.control else None)
+    monitor = (MonitorState(index=endpoint.index, pretty=endpoint.pretty,
+                            chardev_names=opened.names) if endpoint.control else None)
     if endpoint.kind == "stdio":
         return Channel(monitor if endpoint.control else None)
     if not endpoint.server and endpoint.kind in ("unix", "tcp"):
         dial = functools.partial(connect, endpoint, texts)
         warn = functools.partial(report, endpoint.label)
+        gone = disconnected_name(endpoint, None)
         if endpoint.reconnect:
             # QEMU connects in the background then; the first failure is a warning, not an exit
-            return Channel(monitor, None, False, dial, float(endpoint.reconnect), warn)
-        return Channel(monitor, dial(), False)
-    sock = bind(endpoint)
-    if sock is None:
-        return Channel(None)
-    if endpoint.kind == "unix" and endpoint.path is not None:
-        opened.bound_paths.append(endpoint.path)
-    return Channel(monitor, sock, is_listening(sock))
+            channel = Channel(monitor, None, False, dial, float(endpoint.reconnect), warn)
+        else:
+            channel = Channel(monitor, dial(), False)
+    else:
+        sock = bind(endpoint)
+        if sock is None:
+            return Channel(None)
+        if endpoint.kind == "unix" and endpoint.path is not None:
+            opened.bound_paths.append(endpoint.path)
+        listening = is_listening(sock)
+        gone = disconnected_name(endpoint, sock if listening else None)
+        channel = Channel(monitor, sock, listening)
+    channel.names, channel.label, channel.server = opened.names, endpoint.label, endpoint.server
+    channel.disconnected = gone
+    channel.peer_left()  # no peer yet: named as disconnected until one comes
+    return channel
 
 
 def _open(

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Protocol
 from qmpnuma.errors import FatalExit, OptionError, QmpError
 from qmpnuma.qmp.session import Send
 from qmpnuma.qobject.json_writer import prettify
+from qmpnuma.server.chardev_names import ChardevNames, connected_name
 from qmpnuma.server.transport import READ_CHUNK, DirectOutput, Output, PacedOutput, read_loop
 
 
@@ -52,10 +53,15 @@ class Executor(Protocol):
 
 @dataclass
 class MonitorState:
-    """Per-monitor facts a command may need (e.g. HMP and `query-commands` answer per monitor)."""
+    """Per-monitor facts a command may need (e.g. HMP and `query-commands` answer per monitor).
+
+    ``chardev_names`` (when the server keeps them) holds every socket chardev's current
+    `query-chardev` filename.
+    """
 
     index: int
     pretty: bool = False
+    chardev_names: ChardevNames | None = None
 
 
 @dataclass
@@ -77,6 +83,22 @@ class Channel:
     dial: Callable[[], socket.socket] | None = None
     reconnect: float = 0.0
     report: Callable[[str], None] | None = None
+    #: where its `query-chardev` filename is kept (None: nowhere), under ``label``; ``server``
+    #: is the chardev's `server=` (it shows in the name), ``disconnected`` its name with no peer
+    names: ChardevNames | None = None
+    label: str = ""
+    server: bool = False
+    disconnected: str = ""
+
+    def peer_came(self, sock: socket.socket | None) -> None:
+        """A connection started on this chardev: name it after the connection."""
+        if self.names is not None:
+            name = connected_name(sock, self.server)
+            self.names.set(self.label, name if name is not None else self.disconnected)
+
+    def peer_left(self) -> None:
+        if self.names is not None:
+            self.names.set(self.label, self.disconnected)
 
 
 #: A listening socket (None: stdio) and the monitor on it, as fleets and the harness pass them.
@@ -307,15 +329,17 @@ class QmpServer:
 
     # -- monitors -----------------------------------------------------------------------------
 
-    async def _serve_listener(
-        self, sock: socket.socket, monitor: MonitorState | None
-    ) -> asyncio.Server:
+    async def _serve_listener(self, sock: socket.socket, channel: Channel) -> asyncio.Server:
         """Accept clients on a bound socket, one at a time per chardev, like a QEMU chardev."""
         turn = asyncio.Lock()
 
         async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             async with turn:
-                await self._serve_peer(reader, writer, monitor)
+                channel.peer_came(writer.get_extra_info("socket"))
+                try:
+                    await self._serve_peer(reader, writer, channel.monitor)
+                finally:
+                    channel.peer_left()
 
         sock.setblocking(False)
         if sock.family == socket.AF_UNIX:
@@ -348,15 +372,20 @@ class QmpServer:
         finally:
             writer.close()
 
-    async def _serve_connected(self, sock: socket.socket, monitor: MonitorState | None) -> None:
+    async def _serve_connected(self, sock: socket.socket, channel: Channel) -> None:
         """Serve a socket that is already connected (client mode, an inherited socket pair)."""
         sock.setblocking(False)
+        channel.peer_came(sock)
         try:
             reader, writer = await asyncio.open_connection(sock=sock)
         except (ConnectionError, OSError):
             sock.close()
+            channel.peer_left()
             return
-        await self._serve_peer(reader, writer, monitor)
+        try:
+            await self._serve_peer(reader, writer, channel.monitor)
+        finally:
+            channel.peer_left()
 
     async def _serve_client(self, channel: Channel) -> None:
         """A client-mode chardev: serve its connection; with `reconnect`, connect again."""
@@ -371,7 +400,7 @@ class QmpServer:
                         channel.report(err.message)
                     reported = True
             if sock is not None:
-                await self._serve_connected(sock, channel.monitor)
+                await self._serve_connected(sock, channel)
                 sock = None
             if channel.reconnect <= 0 or channel.dial is None:
                 return
@@ -393,7 +422,7 @@ class QmpServer:
             channel = item if isinstance(item, Channel) else Channel(item[1], item[0])
             sock, monitor = channel.sock, channel.monitor
             if sock is not None and channel.listening:
-                self._servers.append(await self._serve_listener(sock, monitor))
+                self._servers.append(await self._serve_listener(sock, channel))
             elif sock is not None or channel.dial is not None:
                 self._tasks.append(asyncio.create_task(self._serve_client(channel)))
             elif monitor is not None:
