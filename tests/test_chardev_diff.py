@@ -120,6 +120,13 @@ CASES: list[tuple[str, Callable[[Places], list[str]]]] = [
     ("mon-bad-pretty", lambda p: ["-mon", "chardev=nochar,pretty=bogus"]),
     ("mon-pretty-hmp", lambda p: ["-chardev", "null,id=c", "-mon", "chardev=c,pretty=on"]),
     ("mon-unknown-key", lambda p: ["-chardev", "null,id=c", "-mon", "chardev=c,x=y"]),
+    ("mon-flag-warning", lambda p: [
+        "-chardev", "null,id=c", "-mon", "c,mode=control,nopretty"]),
+    ("mon-flag-warning-then-hmp-pretty", lambda p: [
+        "-chardev", "null,id=c", "-mon", "chardev=c,pretty"]),
+    ("qmp-reconnect-not-a-number", lambda p: ["-qmp", f"unix:{p.missing},reconnect=soon"]),
+    ("chardev-reconnect-not-a-number", lambda p: [
+        "-chardev", f"socket,id=c,path={p.missing},reconnect=soon"]),
     ("mon-twice", lambda p: [
         "-chardev", "null,id=c", "-mon", "chardev=c", "-mon", "chardev=c,mode=control"]),
     ("mon-duplicate-id", lambda p: [
