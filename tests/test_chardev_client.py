@@ -278,3 +278,41 @@ def test_query_chardev_names_follow_the_connections(workdir: Path) -> None:
     expected = _chardev_scenarios([real_qemu()], workdir)
     assert ("mon", "unix:") in expected["unix-client"]  # sanity: the scenario ran
     assert _chardev_scenarios(list(QMPNUMA), workdir) == expected
+
+
+def _chardevs_with_defaults(emulator: list[str], workdir: Path, extra: list[str]) -> list[str]:
+    sock = workdir / "q.sock"
+    proc = subprocess.Popen(
+        [*emulator, "-accel", "tcg", "-display", "none", "-S", *extra,
+         "-qmp", f"unix:{sock},server=on,wait=off"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.settimeout(20)
+            conn.connect(str(sock))
+            _greeting(conn)
+            conn.sendall(b'{"execute": "qmp_capabilities"}\n')
+            _greeting(conn)
+            conn.sendall(b'{"execute": "query-chardev"}\n')
+            reply = json.loads(_greeting(conn))["return"]
+    finally:
+        _stop(proc)
+    return [f"{dev['label']}={dev['filename']}".replace(str(workdir), "DIR") for dev in reply]
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("extra", [
+    [], ["-M", "none"], ["-M", "q35"], ["-device", "isa-serial"], ["-serial", "none"],
+    ["-parallel", "none"], ["-serial", "null", "-parallel", "null"], ["-monitor", "none"],
+    ["-nodefaults"], ["-nographic", "-monitor", "none"],
+], ids=lambda extra: "_".join(extra) or "defaults")
+def test_default_chardevs_as_qemu_adds_them(workdir: Path, extra: list[str]) -> None:
+    """Without `-nodefaults` QEMU adds a serial and a parallel port on virtual consoles (null
+    and stdio with `-nographic`), unless the command line has its own, or `-M none`."""
+    expected = _chardevs_with_defaults([real_qemu()], workdir, extra)
+    assert _chardevs_with_defaults(list(QMPNUMA), workdir, extra) == expected

@@ -239,7 +239,8 @@ class Machine:
     def monitors(self) -> MonitorConfig:
         """The chardevs and monitors of `-chardev`/`-qmp`/`-mon` (read once, on first use;
         raises `MonitorOptionError` for one QEMU refuses)."""
-        return monitor_config(self.options, self.profile)
+        return monitor_config(self.options, self.profile,
+                              board_ports=self.machine_type.family != "none")
 
     def has_option(self, name: str) -> bool:
         return any(opt.name == name for opt in self.options)

@@ -36,7 +36,7 @@ MonitorMode = Literal["control", "readline"]
 #: Which option created a chardev: QEMU creates `-chardev`/`-qmp`/`-monitor` ones early
 #: (`qemu_create_early_backends`), the `-serial SPEC` ones late, after the monitors
 #: (`serial_parse` in `qemu_create_late_backends`).
-ChardevOrigin = Literal["chardev", "monitor", "serial"]
+ChardevOrigin = Literal["chardev", "monitor", "serial", "parallel"]
 
 #: Shorthands `qemu_chr_parse_compat` (chardev/char.c) knows by name, and by prefix; anything
 #: else is "not a valid char driver".
@@ -122,7 +122,7 @@ class Frontend:
 
     chardev: str
     source: str
-    kind: Literal["serial", "device"]
+    kind: Literal["serial", "parallel", "device"]
     owner: str = ""
 
 
@@ -227,30 +227,46 @@ class MonitorOptionError(OptionError):
         return located + "".join(f"{hint}\n" for hint in self.hints)
 
 
-_OPTION_NAMES = ("chardev", "qmp", "qmp-pretty", "monitor", "mon", "serial", "device")
+_OPTION_NAMES = (
+    "chardev", "qmp", "qmp-pretty", "monitor", "mon", "serial", "parallel", "device",
+    "nodefaults", "nographic",
+)
+#: The board's ports: QEMU parses every `-serial`, then every `-parallel` (`serial_parse`,
+#: `parallel_parse`), each creating the chardev `serialN`/`parallelN` unless it names one.
+PortKind = Literal["serial", "parallel"]
+PORT_KINDS: tuple[PortKind, ...] = ("serial", "parallel")
+#: Devices whose presence on the command line stands for the default port of that kind
+#: (`default_list` in softmmu/vl.c).
+PORT_DEVICES = {"isa-serial": "serial", "isa-parallel": "parallel"}
+#: What QEMU adds without `-nodefaults` (`qemu_create_default_devices`): a virtual console for
+#: the serial port, the parallel port and an HMP monitor, or stdio/null with `-nographic`.
+DEFAULT_CONSOLE = "vc:80Cx24C"
 
 
 def monitor_config(
-    options: Sequence[_Option], profile: Profile = DEFAULT_PROFILE
+    options: Sequence[_Option], profile: Profile = DEFAULT_PROFILE, *, board_ports: bool = True
 ) -> MonitorConfig:
     """Read the chardevs and monitors of a command line (QEMU creates the chardevs first).
 
-    Raises `MonitorOptionError` for an option QEMU refuses while parsing it; what it refuses
-    only when it creates the monitors is for `check_monitors` and the server.
+    ``board_ports`` says whether the machine type has default serial and parallel ports
+    (`-M none` has neither). Raises `MonitorOptionError` for an option QEMU refuses while
+    parsing it; what it refuses only when it creates the monitors is for `check_monitors` and
+    the server.
     """
     read = _Reading(profile)
     for opt in options:
-        if opt.arg is None or opt.name not in _OPTION_NAMES:
+        if opt.name not in _OPTION_NAMES:
             continue
         try:
-            read.option(opt.name, opt.arg)
+            read.option(opt.name, opt.arg or "")
         except MonitorOptionError:
             raise
         except OptionError as err:
             raise MonitorOptionError(
                 f"-{opt.name} {opt.arg}", err.message, hints=err.hints) from None
+    read.add_defaults(board_ports)
     return MonitorConfig(
-        tuple(read.chardevs + read.compat + read.serial_chardevs), tuple(read.monitors),
+        tuple(read.chardevs + read.compat + read.port_chardevs), tuple(read.monitors),
         tuple(read.frontends), tuple(read.warnings),
     )
 
@@ -262,50 +278,67 @@ class _Reading:
     profile: Profile
     chardevs: list[Chardev] = field(default_factory=list)
     compat: list[Chardev] = field(default_factory=list)
-    serial_chardevs: list[Chardev] = field(default_factory=list)
+    port_chardevs: list[Chardev] = field(default_factory=list)
     monitors: list[Monitor] = field(default_factory=list)
     frontends: list[Frontend] = field(default_factory=list)
-    serial_ports: int = 0
+    ports: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PORT_KINDS, 0))
+    #: which defaults the command line leaves to QEMU (`default_serial`, ... in vl.c)
+    defaults: set[str] = field(default_factory=lambda: {"serial", "parallel", "monitor"})
+    nodefaults: bool = False
+    nographic: bool = False
     mon_ids: set[str] = field(default_factory=set)
     warnings: list[tuple[str, OptionWarning]] = field(default_factory=list)
 
     def option(self, name: str, arg: str) -> None:
         created = len(self.chardevs) + len(self.compat)
-        if name == "chardev":
+        if name == "nodefaults":
+            self.nodefaults = True
+        elif name == "nographic":
+            self.nographic = True
+        elif name == "chardev":
             self.chardevs.append(replace(parse_chardev(arg), created=created))
         elif name in ("qmp", "qmp-pretty", "monitor"):
+            self.defaults.discard("monitor")
             if arg == "none" and name == "monitor":
                 return
-            label = f"compat_monitor{len(self.compat)}"
-            self.compat.append(replace(parse_shorthand(label, arg, name), created=created))
-            mode: MonitorMode = "readline" if name == "monitor" else "control"
-            self.monitors.append(
-                Monitor(label, mode, name == "qmp-pretty", source=f"-{name} {arg}"))
+            self.add_compat_monitor(arg, name, created)
         elif name == "mon":
+            self.defaults.discard("monitor")
             found: list[OptionWarning] = []
             try:
                 monitor = parse_mon(arg, self.profile, self.mon_ids, found)
             finally:
                 self.warnings.extend((f"-mon {arg}", warning) for warning in found)
             self.monitors.append(monitor)
-        elif name == "serial":
-            self.serial(arg)
+        elif name in PORT_KINDS:
+            self.defaults.discard(name)
+            if arg.startswith("mon:"):
+                self.defaults.discard("monitor")
+            self.port(name, arg)
         else:
             self.device(arg)
 
-    def serial(self, arg: str) -> None:
-        """`serial_parse`: `none` adds no port; `chardev:ID` reads an existing chardev; any
-        other spec creates the chardev `serialN` (checked when QEMU creates it, late)."""
+    def add_compat_monitor(self, spec: str, option: str, created: int) -> None:
+        label = f"compat_monitor{len(self.compat)}"
+        self.compat.append(replace(parse_shorthand(label, spec, option), created=created))
+        mode: MonitorMode = "readline" if option == "monitor" else "control"
+        self.monitors.append(
+            Monitor(label, mode, option == "qmp-pretty", source=f"-{option} {spec}"))
+
+    def port(self, kind: PortKind, arg: str) -> None:
+        """`serial_parse`/`parallel_parse`: `none` adds no port; `chardev:ID` reads an existing
+        chardev; any other spec creates the chardev `serialN` (checked when QEMU creates it,
+        late)."""
         if arg == "none":
             return
-        source = f"-serial {arg}"
+        source = f"-{kind} {arg}"
         if arg.startswith("chardev:"):
-            self.frontends.append(Frontend(arg[len("chardev:"):], source, "serial"))
+            self.frontends.append(Frontend(arg[len("chardev:"):], source, kind))
         else:
-            label = f"serial{self.serial_ports}"
-            self.serial_chardevs.append(_serial_chardev(label, arg, source))
-            self.frontends.append(Frontend(label, source, "serial"))
-        self.serial_ports += 1
+            label = f"{kind}{self.ports[kind]}"
+            self.port_chardevs.append(_port_chardev(label, arg, source, kind))
+            self.frontends.append(Frontend(label, source, kind))
+        self.ports[kind] += 1
 
     def device(self, arg: str) -> None:
         """A `-device` of a driver with a chardev property (the machine checks the rest)."""
@@ -314,19 +347,37 @@ class _Reading:
         except OptionError:
             return
         values = dict(pairs)
-        owner = CHARDEV_DEVICES.get(values.get("driver", ""))
+        driver = values.get("driver", "")
+        self.defaults.discard(PORT_DEVICES.get(driver, ""))
+        owner = CHARDEV_DEVICES.get(driver)
         if owner is not None and "chardev" in values:
             self.frontends.append(Frontend(values["chardev"], f"-device {arg}", "device", owner))
 
+    def add_defaults(self, board_ports: bool) -> None:
+        """QEMU's default serial port, parallel port and HMP monitor (`-nodefaults`: none)."""
+        if self.nodefaults:
+            return
+        created = len(self.chardevs) + len(self.compat)
+        if "monitor" in self.defaults and not self.nographic:
+            self.add_compat_monitor(DEFAULT_CONSOLE, "monitor", created)
+            self.compat[-1] = replace(self.compat[-1], backend="vc")  # QEMU names it `vc`
+        for kind in PORT_KINDS if board_ports else ():
+            if kind not in self.defaults:
+                continue
+            if self.nographic:
+                self.port(kind, "stdio" if kind == "serial" else "null")
+            else:
+                self.port(kind, DEFAULT_CONSOLE)
+                self.port_chardevs[-1] = replace(self.port_chardevs[-1], backend="vc")
 
-def _serial_chardev(label: str, spec: str, source: str) -> Chardev:
+
+def _port_chardev(label: str, spec: str, source: str, kind: PortKind) -> Chardev:
     """The chardev a `-serial SPEC` creates; an unknown spec keeps QEMU's refusal for later."""
     try:
-        dev = parse_shorthand(label, spec, "serial")
+        dev = parse_shorthand(label, spec, kind)
     except OptionError as err:
-        return Chardev(label, "", source=source, shorthand=True, origin="serial",
-                       error=err.message)
-    return Chardev(dev.label, dev.backend, dev.values, dev.server, dev.wait, source, True, "serial")
+        return Chardev(label, "", source=source, shorthand=True, origin=kind, error=err.message)
+    return Chardev(dev.label, dev.backend, dev.values, dev.server, dev.wait, source, True, kind)
 
 
 def parse_mon(
@@ -374,13 +425,18 @@ def check_monitors(config: MonitorConfig) -> None:
         claimed.add(monitor.chardev)
 
 
+def port_frontends(config: MonitorConfig) -> list[Frontend]:
+    """The board's ports in the order QEMU sets them up: every serial, then every parallel."""
+    return [front for kind in PORT_KINDS for front in config.frontends if front.kind == kind]
+
+
 def check_serial(config: MonitorConfig, frontend: Frontend) -> None:
-    """`serial_parse` for one `-serial`: the chardev it names must exist."""
+    """`serial_parse`/`parallel_parse` for one port: the chardev it names must exist."""
     if config.chardev(frontend.chardev) is None:
-        spec = frontend.source[len("-serial "):]
+        spec = frontend.source.split(" ", 1)[1]
         raise MonitorOptionError(
             frontend.source,
-            f"could not connect serial device to character backend '{spec}'",
+            f"could not connect {frontend.kind} device to character backend '{spec}'",
         )
 
 
@@ -399,9 +455,7 @@ def check_serial_ports(config: MonitorConfig) -> None:
     Raises `SerialInUseAbort` (its message is the error line, without location).
     """
     claimed = {monitor.chardev for monitor in config.monitors}
-    for front in config.frontends:
-        if front.kind != "serial":
-            continue
+    for front in port_frontends(config):
         if front.chardev in claimed:
             raise SerialInUseAbort(front.source, f"Device '{front.chardev}' is in use")
         claimed.add(front.chardev)
@@ -413,7 +467,7 @@ def check_devices(config: MonitorConfig) -> None:
     The monitors and serial ports claim their chardevs first (QEMU creates devices last).
     """
     claimed = {monitor.chardev for monitor in config.monitors}
-    claimed.update(front.chardev for front in config.frontends if front.kind == "serial")
+    claimed.update(front.chardev for front in port_frontends(config))
     for front in config.frontends:
         if front.kind != "device":
             continue
@@ -431,4 +485,5 @@ def check_devices(config: MonitorConfig) -> None:
 __all__ = [
     "Chardev", "Frontend", "Monitor", "MonitorConfig", "MonitorOptionError", "SerialInUseAbort",
     "check_devices", "check_monitors", "check_serial", "check_serial_ports", "monitor_config",
+    "port_frontends",
 ]

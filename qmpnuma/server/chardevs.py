@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from qmpnuma.errors import OptionError
 from qmpnuma.machine.monitors import (
+    PORT_KINDS,
     Chardev,
     MonitorConfig,
     MonitorOptionError,
@@ -26,6 +27,7 @@ from qmpnuma.machine.monitors import (
     check_monitors,
     check_serial,
     check_serial_ports,
+    port_frontends,
 )
 from qmpnuma.profiles.profile import Texts
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
@@ -106,9 +108,9 @@ def _open(
         channel = _channel(endpoint, report, opened, texts)
     except OptionError as err:
         more: tuple[str, ...] = ()
-        if dev.origin == "serial":
-            spec = dev.source[len("-serial "):]
-            more = (f"could not connect serial device to character backend '{spec}'",)
+        if dev.origin in PORT_KINDS:
+            spec = dev.source.split(" ", 1)[1]
+            more = (f"could not connect {dev.origin} device to character backend '{spec}'",)
         raise MonitorOptionError(dev.source, err.message, more, err.hints) from None
     opened.channels.append(channel)
     opened.endpoints.append(endpoint)
@@ -126,20 +128,18 @@ def open_chardevs(
     """
     opened = OpenedChardevs()
     try:
-        early = [dev for dev in config.chardevs if dev.origin != "serial"]
+        early = [dev for dev in config.chardevs if dev.origin not in PORT_KINDS]
         for dev in sorted(early, key=lambda dev: dev.created):
             _open(dev, config, report, opened, texts)
         check_monitors(config)
-        for front in config.frontends:
-            if front.kind != "serial":
-                continue
+        for front in port_frontends(config):
             created = config.chardev(front.chardev)
-            if created is None or created.origin != "serial":
+            if created is None or created.origin not in PORT_KINDS:
                 check_serial(config, front)
             elif created.error is not None:
-                spec = front.source[len("-serial "):]
+                spec = front.source.split(" ", 1)[1]
                 raise MonitorOptionError(front.source, created.error, (
-                    f"could not connect serial device to character backend '{spec}'",))
+                    f"could not connect {front.kind} device to character backend '{spec}'",))
             else:
                 _open(created, config, report, opened, texts)
         check_serial_ports(config)
