@@ -316,3 +316,47 @@ def test_default_chardevs_as_qemu_adds_them(workdir: Path, extra: list[str]) -> 
     and stdio with `-nographic`), unless the command line has its own, or `-M none`."""
     expected = _chardevs_with_defaults([real_qemu()], workdir, extra)
     assert _chardevs_with_defaults(list(QMPNUMA), workdir, extra) == expected
+
+
+# -- an HMP monitor on a socket: banner, prompt, the line editor's echo, the output ------------
+
+
+def _drain(conn: socket.socket, quiet: float = 0.6) -> bytes:
+    """Everything the peer writes until it has been quiet for ``quiet`` seconds."""
+    conn.settimeout(quiet)
+    data = b""
+    try:
+        while chunk := conn.recv(4096):
+            data += chunk
+    except TimeoutError:
+        pass
+    return data
+
+
+def _hmp_transcript(emulator: list[str], workdir: Path) -> list[bytes]:
+    sock = workdir / "hmp.sock"
+    proc = _start(emulator, "-smp", "2", "-monitor", f"unix:{sock},server=on,wait=off")
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        seen = []
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.settimeout(20)
+            conn.connect(str(sock))
+            seen.append(_drain(conn))
+            for line in (b"info status\n", b"info numa\r\n", b"nosuchcmd\n",
+                         b"info statuz\x7fs\n", b"info cpus extra\n", b"\n"):
+                conn.sendall(line)
+                seen.append(_drain(conn))
+    finally:
+        _stop(proc)
+    return seen
+
+
+@pytest.mark.qemu
+def test_hmp_monitor_on_a_socket_as_qemu(workdir: Path) -> None:
+    expected = _hmp_transcript([real_qemu()], workdir)
+    assert expected[0].endswith(b"(qemu) ")
+    assert _hmp_transcript(list(QMPNUMA), workdir) == expected

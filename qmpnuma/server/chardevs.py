@@ -66,8 +66,9 @@ def _channel(
     texts: Texts,
 ) -> Channel:
     """Open one endpoint (listen, connect or adopt) and make its channel."""
+    speaks = endpoint.control or endpoint.readline
     monitor = (MonitorState(index=endpoint.index, pretty=endpoint.pretty,
-                            chardev_names=opened.names) if endpoint.control else None)
+                            chardev_names=opened.names) if speaks else None)
     if endpoint.kind == "stdio":
         return Channel(monitor if endpoint.control else None)
     if not endpoint.server and endpoint.kind in ("unix", "tcp"):
@@ -89,6 +90,7 @@ def _channel(
         gone = disconnected_name(endpoint, sock if listening else None)
         channel = Channel(monitor, sock, listening)
     channel.names, channel.label, channel.server = opened.names, endpoint.label, endpoint.server
+    channel.hmp = endpoint.readline
     channel.disconnected = gone
     channel.peer_left()  # no peer yet: named as disconnected until one comes
     return channel

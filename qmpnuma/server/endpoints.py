@@ -3,8 +3,8 @@
 The command line is read once, into `Machine.monitors` (`qmpnuma.machine.monitors`); this
 module says, for each chardev qmpnuma serves, which transport carries it: a unix path or a TCP
 address (listened on in server mode, connected to in client mode), a socket inherited on a file
-descriptor (`fd=N`), or stdio; and what speaks on it: a QMP monitor, or nobody (a serial port,
-an HMP monitor, a chardev no device reads: qmpnuma accepts and keeps the connection and sends
+descriptor (`fd=N`), or stdio; and what speaks on it: a QMP monitor, an HMP monitor, or nobody
+(a serial port, a chardev no device reads: qmpnuma accepts and keeps the connection and sends
 nothing). Opening them is `listeners.py`'s job.
 """
 
@@ -39,6 +39,8 @@ class Endpoint:
     index: int = 0
     label: str = ""
     reconnect: int = 0
+    #: an HMP monitor runs on it (``index`` then counts on after the QMP monitors)
+    readline: bool = False
 
     @property
     def address(self) -> str:
@@ -95,6 +97,10 @@ def with_role(endpoint: Endpoint, config: MonitorConfig, source: str = "") -> En
         if monitor.chardev == endpoint.label:
             return replace(endpoint, control=True, pretty=monitor.pretty, source=source,
                            index=index)
+    hmp = [monitor for monitor in config.monitors if monitor.mode == "readline"]
+    for index, monitor in enumerate(hmp, start=len(config.qmp_monitors)):
+        if monitor.chardev == endpoint.label:
+            return replace(endpoint, control=False, readline=True, source=source, index=index)
     return replace(endpoint, control=False, source=source)
 
 

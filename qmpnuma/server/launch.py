@@ -82,6 +82,10 @@ def serve_machine(
         registry,
     )
     registry.attach(broadcast=server.broadcast, request_exit=server.request_exit)
+    if registry.greeting is not None:
+        version = registry.greeting
+        server.hmp_banner = (f"QEMU {version.major}.{version.minor}.{version.micro} monitor - "
+                             "type 'help' for more information\r\n")
     shutdown_data = {"guest": False, "reason": "host-signal"} \
         if machine.profile.shutdown_events_carry_reason else None
 

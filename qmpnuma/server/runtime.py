@@ -12,6 +12,7 @@ nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import signal
 import socket
@@ -26,6 +27,7 @@ from qmpnuma.errors import FatalExit, OptionError, QmpError
 from qmpnuma.qmp.session import Send
 from qmpnuma.qobject.json_writer import prettify
 from qmpnuma.server.chardev_names import ChardevNames, connected_name
+from qmpnuma.server.readline import LineEditor
 from qmpnuma.server.transport import READ_CHUNK, DirectOutput, Output, PacedOutput, read_loop
 
 
@@ -89,6 +91,8 @@ class Channel:
     label: str = ""
     server: bool = False
     disconnected: str = ""
+    #: ``monitor`` is an HMP monitor (a line editor and `human-monitor-command`), not QMP
+    hmp: bool = False
 
     def peer_came(self, sock: socket.socket | None) -> None:
         """A connection started on this chardev: name it after the connection."""
@@ -100,6 +104,9 @@ class Channel:
         if self.names is not None:
             self.names.set(self.label, self.disconnected)
 
+
+#: The HMP prompt, shown after the banner and after each command's output.
+HMP_PROMPT = b"(qemu) "
 
 #: A listening socket (None: stdio) and the monitor on it, as fleets and the harness pass them.
 ListenerSpec = tuple[socket.socket | None, MonitorState]
@@ -228,6 +235,8 @@ class QmpServer:
         hooks = factory() if factory is not None else None
         self.hooks: ServerHooks = hooks if hooks is not None else NO_HOOKS
         self._connections_made = 0
+        #: what an HMP monitor says first (`monitor_init_hmp` prints it with QEMU's version)
+        self.hmp_banner = "QEMU monitor - type 'help' for more information\r\n"
 
     # -- events -------------------------------------------------------------------------------
 
@@ -337,7 +346,7 @@ class QmpServer:
             async with turn:
                 channel.peer_came(writer.get_extra_info("socket"))
                 try:
-                    await self._serve_peer(reader, writer, channel.monitor)
+                    await self._serve_peer(reader, writer, channel)
                 finally:
                     channel.peer_left()
 
@@ -357,10 +366,13 @@ class QmpServer:
         await self.serve_stream(reader, writer, monitor)
 
     async def _serve_peer(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-        monitor: MonitorState | None,
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, channel: Channel
     ) -> None:
         """A monitor session, or (nobody speaking) read and drop what the peer sends."""
+        monitor = channel.monitor
+        if monitor is not None and channel.hmp:
+            await self._serve_hmp(reader, writer, monitor)
+            return
         if monitor is not None:
             await self.serve_stream(reader, writer, monitor)
             return
@@ -371,6 +383,50 @@ class QmpServer:
             pass
         finally:
             writer.close()
+
+    async def _serve_hmp(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, monitor: MonitorState
+    ) -> None:
+        """An HMP session: the banner and prompt, the line editor's echo, each line's output.
+
+        The commands run through `human-monitor-command`, whose text already has HMP's `\r\n`.
+        """
+        editor = LineEditor()
+        state = self.state
+
+        def write(data: bytes) -> None:
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                writer.write(data)
+
+        write(self.hmp_banner.encode() + HMP_PROMPT)
+        try:
+            while state.exit_status is None:
+                try:
+                    data = await reader.read(READ_CHUNK)
+                except (ConnectionError, OSError):
+                    return
+                if not data:
+                    return
+                for item in editor.feed(data):
+                    if isinstance(item, bytes):
+                        write(item)
+                        continue
+                    try:
+                        text = self._executor.execute(
+                            "human-monitor-command", {"command-line": item.text}, monitor)
+                    except QmpError as err:
+                        text = f"{err.desc}\r\n"
+                    except FatalExit as fatal:
+                        self.request_exit(fatal.status)
+                        return
+                    if state.exit_status is not None:
+                        return  # `quit`: QEMU ends without another prompt
+                    write(str(text).encode() + HMP_PROMPT)
+                with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                    await writer.drain()
+        finally:
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                writer.close()
 
     async def _serve_connected(self, sock: socket.socket, channel: Channel) -> None:
         """Serve a socket that is already connected (client mode, an inherited socket pair)."""
@@ -383,7 +439,7 @@ class QmpServer:
             channel.peer_left()
             return
         try:
-            await self._serve_peer(reader, writer, channel.monitor)
+            await self._serve_peer(reader, writer, channel)
         finally:
             channel.peer_left()
 
