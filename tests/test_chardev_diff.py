@@ -216,7 +216,7 @@ def _random_case(rng: random.Random) -> tuple[str, Callable[[Places], list[str]]
     missing ones, serial ports and devices, in a random order of options."""
     label = rng.choice(["c", "mon", "chr0", "x.y"])
     parts: list[Callable[[Places], list[str]]] = []
-    kind = rng.choice(["null", "server", "missing", "refused", "none"])
+    kind = rng.choices(["null", "server", "missing", "refused", "none"], [3, 3, 1, 1, 1])[0]
     if kind == "null":
         parts.append(lambda p: ["-chardev", f"null,id={label}"])
     elif kind == "server":
@@ -227,19 +227,23 @@ def _random_case(rng: random.Random) -> tuple[str, Callable[[Places], list[str]]
     elif kind == "refused":
         parts.append(lambda p: [
             "-chardev", f"socket,id={label},host=127.0.0.1,port={p.port}"])
-    mon_target = rng.choice([label, "nochar", None])
+    mon_target = rng.choices([label, "nochar", None], [4, 1, 2])[0]
     if mon_target is not None:
-        mode = rng.choice(["control", "readline", "bogus"])
+        mode = rng.choices(["control", "readline", "bogus"], [4, 2, 1])[0]
         parts.append(lambda p: ["-mon", f"chardev={mon_target},mode={mode}"])
-        if rng.random() < 0.4:
+        if rng.random() < 0.2:
             parts.append(lambda p: ["-mon", f"chardev={mon_target},mode=control"])
-    serial = rng.choice([f"chardev:{label}", "chardev:nochar", "null", "bogus", None])
+    serial = rng.choices([f"chardev:{label}", "chardev:nochar", "null", "bogus", None],
+                        [2, 1, 2, 1, 3])[0]
     if serial is not None:
         parts.append(lambda p: ["-serial", serial])
+    parallel = rng.choice([f"chardev:{label}", "chardev:nochar", "null", None, None])
+    if parallel is not None:
+        parts.append(lambda p: ["-parallel", parallel])
     if rng.random() < 0.4:
         device_target = rng.choice([label, "nochar"])
         parts.append(lambda p: ["-device", f"isa-serial,chardev={device_target}"])
-    if rng.random() < 0.5:
+    if rng.random() < 0.2:
         qmp_missing = rng.random() < 0.5
         parts.append(lambda p: ["-qmp", f"unix:{p.missing}" if qmp_missing else "bogus"])
     rng.shuffle(parts)
@@ -256,7 +260,7 @@ def test_random_mixtures_match_qemu() -> None:
     qemu = real_qemu()
     seed = int(os.environ.get("QMPNUMA_CHARDEV_SEED", "13"))
     rng = random.Random(seed)
-    cases = [_random_case(rng) for _ in range(16)]
+    cases = [_random_case(rng) for _ in range(24)]
     mismatches = _compare_all(qemu, cases)
     assert not mismatches, f"seed {seed}:\n" + "\n".join(mismatches)
 
