@@ -8,7 +8,8 @@ are the ones of the QEMU version under test:
 
 VARIANT is one of `default`, `path`, `tcp`, `console`, `noqmp`. The outcome (one JSON object on
 stdout) holds only what must be equal between the real QEMU and qmpnuma: whether launch worked,
-the answers to a few queries (vCPU thread ids left out), a DIMM hot-plug, the events seen, and
+the answers to a few queries (vCPU thread ids left out; `query-chardev` with the run's directory
+and ports spelt out), a DIMM hot-plug, the events seen, and
 the exit code after `shutdown()`.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sys
 from typing import Any
@@ -63,6 +65,13 @@ def run(binary: str, variant: str, workdir: str) -> dict[str, Any]:
     outcome["launch"] = "ok"
     if variant != "noqmp":
         outcome["status"] = vm.qmp("query-status")
+        chardevs = vm.qmp("query-chardev").get("return", [])
+        # how each chardev is connected (in QEMU's order), run-specific paths and ports spelt out
+        outcome["chardevs"] = [
+            (dev["label"], re.sub(r":\d{2,5}\b", ":PORT",
+                                  re.sub(r"unix:/[^,]+", "unix:PATH", dev["filename"])))
+            for dev in chardevs
+        ]
         outcome["memdev"] = vm.qmp("query-memdev")
         cpus = vm.qmp("query-cpus-fast")
         outcome["cpus"] = _without_threads(cpus.get("return", []))

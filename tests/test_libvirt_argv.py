@@ -92,6 +92,7 @@ def test_iothread_objects_get_real_threads() -> None:
 
 def test_query_chardev_lists_compat_monitors_and_chardevs() -> None:
     machine = Machine.from_argv([
+        "-nodefaults",  # else QEMU adds its default serial0 and parallel0 (vc) too
         "-qmp", "unix:/tmp/a.sock,server=on,wait=off",
         "-chardev", "socket,id=c2,path=/tmp/b.sock,server=on,wait=off",
         "-mon", "chardev=c2,mode=control",

@@ -8,7 +8,7 @@ import pytest
 from qmp_endpoints import QMPNUMA
 
 from qmpnuma.machine import Machine
-from qmpnuma.machine.monitors import MonitorOptionError, monitor_config
+from qmpnuma.machine.monitors import MonitorOptionError, check_monitors, monitor_config
 from qmpnuma.server.endpoints import qmp_endpoints
 
 BASE = ["-M", "pc", "-nodefaults", "-display", "none", "-S"]
@@ -82,6 +82,7 @@ def test_inherited_fd_and_a_monitor_before_its_chardev() -> None:
         ("-monitor", "bogus,x=y", "'bogus,x=y' is not a valid char driver"),
         ("-qmp", "tcp:localhost:http", "'tcp:localhost:http' is not a valid char driver"),
         ("-mon", "chardev=c,mode=control,pretty=bogus", "Parameter 'pretty' expects 'on' or 'off'"),
+        ("-mon", "chardev=c,mode=control,x=y", "Invalid parameter 'x'"),
     ],
 )
 def test_refused_monitor_options(option: str, arg: str, message: str) -> None:
@@ -89,6 +90,30 @@ def test_refused_monitor_options(option: str, arg: str, message: str) -> None:
     with pytest.raises(MonitorOptionError) as caught:
         machine.monitors  # noqa: B018
     assert (caught.value.source, caught.value.message) == (f"{option} {arg}", message)
+
+
+@pytest.mark.parametrize(
+    ("args", "source", "message"),
+    [
+        (("-mon", "chardev=c,mode=bogus"), "-mon chardev=c,mode=bogus",
+         "Parameter 'mode' does not accept value 'bogus'"),
+        (("-chardev", "null,id=c", "-mon", "chardev=c,pretty=on"), "-mon chardev=c,pretty=on",
+         "'pretty' is not compatible with HMP monitors"),
+        (("-mon", "mode=control"), "-mon mode=control", "Parameter 'chardev' is missing"),
+        (("-mon", "chardev=nochar"), "-mon chardev=nochar", 'chardev "nochar" not found'),
+        (("-chardev", "null,id=c", "-mon", "c", "-mon", "chardev=c,mode=control"),
+         "-mon chardev=c,mode=control", "Device 'c' is in use"),
+    ],
+)
+def test_monitor_values_are_checked_when_the_monitors_are_created(
+    args: tuple[str, ...], source: str, message: str
+) -> None:
+    """QEMU checks a `-mon`'s mode and chardev in `mon_init_func`, after creating the chardevs
+    (so a chardev that cannot connect is reported first: the real binary shows that order)."""
+    config = _machine(*args).monitors
+    with pytest.raises(MonitorOptionError) as caught:
+        check_monitors(config)
+    assert (caught.value.source, caught.value.message) == (source, message)
 
 
 def test_a_refused_monitor_ends_the_process_with_qemus_message() -> None:

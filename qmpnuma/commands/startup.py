@@ -117,13 +117,18 @@ def query_chardev(ctx: CommandContext, args: dict[str, Any]) -> Any:
     for dev in devices:
         order.add(dev.label)
     by_label = {dev.label: dev for dev in devices}
+    live = getattr(ctx.monitor, "chardev_names", None)
     out = []
     for label in order.listing_order():
         dev = by_label[label]
         filename = dev.filename
-        # A listening socket nobody is connected to shows as disconnected; the asking monitor's
-        # own socket is connected by definition.
-        if label in monitor_labels and label != asking and dev.filename.startswith(
+        current = live.get(label) if live is not None else None
+        if current is not None:
+            # the server's socket chardevs are named as their connections come and go
+            filename = current
+        # Without the server's names: a listening socket nobody is connected to shows as
+        # disconnected; the asking monitor's own socket is connected by definition.
+        elif label in monitor_labels and label != asking and dev.filename.startswith(
             ("unix:", "tcp:")
         ):
             filename = f"disconnected:{filename}"

@@ -77,6 +77,8 @@ class OptionScan:
             self.numa_opts.append(opt)
         elif name == "device":
             self.device_opts.append((opt, self._device(arg, warnings)))
+            # recorded too: the monitor description reads the chardev a device claims
+            self.recorded.append(RecordedOption(name, opt.arg))
         else:
             if name == "cpu":
                 self.cpu_model = arg

@@ -91,7 +91,7 @@ class MachineState:
                               profile)
         #: Warning (and other non-fatal) lines printed on stderr during start-up.
         self.warnings: list[str] = []
-        #: Options accepted but not modelled, in command-line order.
+        #: Options accepted but not modelled (and `-device`), in command-line order.
         self.options: list[RecordedOption] = []
         self.run_state: RunState = "running"
         #: The backend given with ``-machine memory-backend=`` (id), if any.
@@ -115,7 +115,8 @@ class MachineState:
     def monitors(self) -> MonitorConfig:
         """The chardevs and monitors of `-chardev`/`-qmp`/`-mon` (read once, on first use;
         raises `MonitorOptionError` for one QEMU refuses)."""
-        return monitor_config(self.options)
+        return monitor_config(self.options, self.profile,
+                              board_ports=self.machine_type.family != "none")
 
     def option_values(self, name: str) -> list[str | None]:
         """Arguments of every recorded occurrence of an unmodelled option (e.g. ``"qmp"``)."""

@@ -102,6 +102,15 @@ class Texts:
     #: What ``-version`` prints (``version()`` in vl.c): formatted with ``version`` (the
     #: dotted triple) and ``package`` (`` (PACKAGE)`` or empty).
     version_banner: str
+    #: A client-mode unix chardev that cannot connect (``unix_connect_saddr``), formatted with
+    #: ``path``; QEMU 5.2 put the address into both connect errors.
+    unix_connect_failed: str = "Failed to connect to '{path}'"
+    #: The same for TCP (``inet_connect_addr``), formatted with ``host`` and ``port``.
+    inet_connect_failed: str = "Failed to connect to '{host}:{port}'"
+    #: The line QEMU prints before aborting on an ``error_abort`` in ``qemu_chr_fe_init`` (a
+    #: serial port on a chardev already read by a monitor or another port); it names the
+    #: build's source path and line (Debian's 7.2 build here; 2.9 keeps it, unverified).
+    chardev_fe_abort: str = "Unexpected error in qemu_chr_fe_init() at ../../chardev/char-fe.c:220:"
 
 
 @dataclass(frozen=True)

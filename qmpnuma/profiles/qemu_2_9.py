@@ -218,6 +218,9 @@ TEXTS: Final = Texts(
         "QEMU emulator version {version}{package}\n"
         "Copyright (c) 2003-2017 Fabrice Bellard and the QEMU Project developers\n"
     ),
+    # before QEMU 5.2 the connect errors named the unix path only, and no TCP address
+    unix_connect_failed="Failed to connect socket {path}",
+    inet_connect_failed="Failed to connect socket",
 )
 
 #: The memory backend classes of the binary.

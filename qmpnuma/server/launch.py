@@ -7,18 +7,18 @@ go, the pidfile holds the serving process, and warnings and errors reach the lau
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from qmpnuma.commands.dispatch import CommandRegistry
-from qmpnuma.errors import OptionError
 from qmpnuma.machine import Machine
-from qmpnuma.machine.monitors import MonitorOptionError
+from qmpnuma.machine.monitors import MonitorOptionError, SerialInUseAbort
+from qmpnuma.options.diagnostics import format_report
 from qmpnuma.profiles import wire_types
 from qmpnuma.qmp.session import GreetingInfo, QmpSession
 from qmpnuma.server import daemon, signal_report
-from qmpnuma.server.endpoints import qmp_endpoints
-from qmpnuma.server.listeners import bind
-from qmpnuma.server.runtime import MonitorState, QmpServer
+from qmpnuma.server.chardevs import open_chardevs
+from qmpnuma.server.runtime import QmpServer
 from qmpnuma.server.vcpu_threads import VcpuThreads
 
 
@@ -36,21 +36,28 @@ def serve_machine(
     # Block the terminating signals first: from the pidfile on, a signal must end the process
     # through the orderly path (SHUTDOWN, sockets and pidfile removed), never abruptly.
     signal_report.block()
-    try:
-        endpoints = qmp_endpoints(machine.monitors)
-    except MonitorOptionError as err:
-        sys.stderr.writelines(f"{progname}: {line}\n" for line in err.lines())
-        return 1
-    listeners = []
-    for endpoint in endpoints:
-        try:
-            sock = bind(endpoint)
-        except OptionError as err:
-            sys.stderr.write(f"{progname}: {endpoint.source}: {err.message}\n")
-            return 1
-        listeners.append((sock, MonitorState(index=endpoint.index, pretty=endpoint.pretty)))
-    pidfiles = _option_values(machine, "pidfile")
+
+    def report(label: str, text: str) -> None:
+        sys.stderr.write(f"{progname}: Unable to connect character device {label}: {text}\n")
+        sys.stderr.flush()
+
     daemonizing = any(opt.name == "daemonize" for opt in machine.options)
+    try:
+        config = machine.monitors
+        for location, warning in config.warnings:
+            sys.stderr.write(format_report(
+                progname, location, warning.message, warning.hints, warning=True))
+        opened = open_chardevs(config, report, machine.profile.texts)
+    except SerialInUseAbort as err:
+        sys.stderr.write(f"{machine.profile.texts.chardev_fe_abort}\n{progname}: {err.message}\n")
+        sys.stderr.flush()
+        if daemonizing:  # QEMU's child aborts; its waiting parent exits 1
+            return 1
+        os.abort()
+    except MonitorOptionError as err:
+        sys.stderr.write(err.text(progname))
+        return 1
+    pidfiles = _option_values(machine, "pidfile")
     if daemonizing:
         daemon.daemonize()
     if pidfiles:
@@ -75,6 +82,10 @@ def serve_machine(
         registry,
     )
     registry.attach(broadcast=server.broadcast, request_exit=server.request_exit)
+    if registry.greeting is not None:
+        version = registry.greeting
+        server.hmp_banner = (f"QEMU {version.major}.{version.minor}.{version.micro} monitor - "
+                             "type 'help' for more information\r\n")
     shutdown_data = {"guest": False, "reason": "host-signal"} \
         if machine.profile.shutdown_events_carry_reason else None
 
@@ -89,7 +100,7 @@ def serve_machine(
             asyncio.get_running_loop(), on_signal, progname=progname,
             profile=machine.profile, timestamps=machine.message_style.timestamps,
         )
-        return await server.run(listeners, on_signal=on_signal)
+        return await server.run(opened.channels, on_signal=on_signal)
 
     try:
         return asyncio.run(serve())
@@ -97,7 +108,7 @@ def serve_machine(
         vcpus.stop()
         for path in pidfiles:
             daemon.remove_at_exit(path)
-        # QEMU removes the unix sockets it created (not the ones it inherited) when it ends.
-        for endpoint in endpoints:
-            if endpoint.kind == "unix" and endpoint.path is not None:
-                daemon.remove_at_exit(endpoint.path)
+        # QEMU removes the unix sockets it listened on (not the ones it inherited or connected
+        # to) when it ends.
+        for path in opened.bound_paths:
+            daemon.remove_at_exit(path)

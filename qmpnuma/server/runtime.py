@@ -12,20 +12,23 @@ nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import signal
 import socket
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from qmpnuma.errors import FatalExit, QmpError
+from qmpnuma.errors import FatalExit, OptionError, QmpError
 from qmpnuma.qmp.session import Send
 from qmpnuma.qobject.json_writer import prettify
-from qmpnuma.server.transport import DirectOutput, Output, PacedOutput, read_loop
+from qmpnuma.server.chardev_names import ChardevNames, connected_name
+from qmpnuma.server.readline import LineEditor
+from qmpnuma.server.transport import READ_CHUNK, DirectOutput, Output, PacedOutput, read_loop
 
 
 class Session(Protocol):
@@ -52,10 +55,61 @@ class Executor(Protocol):
 
 @dataclass
 class MonitorState:
-    """Per-monitor facts a command may need (e.g. HMP and `query-commands` answer per monitor)."""
+    """Per-monitor facts a command may need (e.g. HMP and `query-commands` answer per monitor).
+
+    ``chardev_names`` (when the server keeps them) holds every socket chardev's current
+    `query-chardev` filename.
+    """
 
     index: int
     pretty: bool = False
+    chardev_names: ChardevNames | None = None
+
+
+@dataclass
+class Channel:
+    """One chardev the server keeps open: what speaks on it and how its connections come.
+
+    ``monitor`` is the QMP monitor running on it, or None when nobody speaks (a serial port,
+    a chardev no device reads: its connections are accepted, kept and read, and get nothing).
+    ``sock`` is a listening socket (connections are accepted one at a time), a connected one
+    (served at once), or None with neither ``dial`` (stdio). ``dial`` connects a client-mode
+    chardev (again): with ``reconnect`` seconds it is retried that often after a failure and
+    after the peer hangs up, as QEMU's `reconnect=` does; without, a chardev whose peer hung up
+    stays closed. ``report`` receives the text of the first failed attempt (QEMU prints it once).
+    """
+
+    monitor: MonitorState | None
+    sock: socket.socket | None = None
+    listening: bool = True
+    dial: Callable[[], socket.socket] | None = None
+    reconnect: float = 0.0
+    report: Callable[[str], None] | None = None
+    #: where its `query-chardev` filename is kept (None: nowhere), under ``label``; ``server``
+    #: is the chardev's `server=` (it shows in the name), ``disconnected`` its name with no peer
+    names: ChardevNames | None = None
+    label: str = ""
+    server: bool = False
+    disconnected: str = ""
+    #: ``monitor`` is an HMP monitor (a line editor and `human-monitor-command`), not QMP
+    hmp: bool = False
+
+    def peer_came(self, sock: socket.socket | None) -> None:
+        """A connection started on this chardev: name it after the connection."""
+        if self.names is not None:
+            name = connected_name(sock, self.server)
+            self.names.set(self.label, name if name is not None else self.disconnected)
+
+    def peer_left(self) -> None:
+        if self.names is not None:
+            self.names.set(self.label, self.disconnected)
+
+
+#: The HMP prompt, shown after the banner and after each command's output.
+HMP_PROMPT = b"(qemu) "
+
+#: A listening socket (None: stdio) and the monitor on it, as fleets and the harness pass them.
+ListenerSpec = tuple[socket.socket | None, MonitorState]
 
 
 @dataclass
@@ -181,6 +235,8 @@ class QmpServer:
         hooks = factory() if factory is not None else None
         self.hooks: ServerHooks = hooks if hooks is not None else NO_HOOKS
         self._connections_made = 0
+        #: what an HMP monitor says first (`monitor_init_hmp` prints it with QEMU's version)
+        self.hmp_banner = "QEMU monitor - type 'help' for more information\r\n"
 
     # -- events -------------------------------------------------------------------------------
 
@@ -282,13 +338,17 @@ class QmpServer:
 
     # -- monitors -----------------------------------------------------------------------------
 
-    async def _serve_listener(self, sock: socket.socket, monitor: MonitorState) -> asyncio.Server:
-        """Accept clients on a bound socket, one at a time per monitor, like a QEMU chardev."""
+    async def _serve_listener(self, sock: socket.socket, channel: Channel) -> asyncio.Server:
+        """Accept clients on a bound socket, one at a time per chardev, like a QEMU chardev."""
         turn = asyncio.Lock()
 
         async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             async with turn:
-                await self.serve_stream(reader, writer, monitor)
+                channel.peer_came(writer.get_extra_info("socket"))
+                try:
+                    await self._serve_peer(reader, writer, channel)
+                finally:
+                    channel.peer_left()
 
         sock.setblocking(False)
         if sock.family == socket.AF_UNIX:
@@ -305,22 +365,124 @@ class QmpServer:
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         await self.serve_stream(reader, writer, monitor)
 
+    async def _serve_peer(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, channel: Channel
+    ) -> None:
+        """A monitor session, or (nobody speaking) read and drop what the peer sends."""
+        monitor = channel.monitor
+        if monitor is not None and channel.hmp:
+            await self._serve_hmp(reader, writer, monitor)
+            return
+        if monitor is not None:
+            await self.serve_stream(reader, writer, monitor)
+            return
+        try:
+            while await reader.read(READ_CHUNK):
+                pass
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _serve_hmp(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, monitor: MonitorState
+    ) -> None:
+        """An HMP session: the banner and prompt, the line editor's echo, each line's output.
+
+        The commands run through `human-monitor-command`, whose text already has HMP's `\r\n`.
+        """
+        editor = LineEditor()
+        state = self.state
+
+        def write(data: bytes) -> None:
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                writer.write(data)
+
+        write(self.hmp_banner.encode() + HMP_PROMPT)
+        try:
+            while state.exit_status is None:
+                try:
+                    data = await reader.read(READ_CHUNK)
+                except (ConnectionError, OSError):
+                    return
+                if not data:
+                    return
+                for item in editor.feed(data):
+                    if isinstance(item, bytes):
+                        write(item)
+                        continue
+                    try:
+                        text = self._executor.execute(
+                            "human-monitor-command", {"command-line": item.text}, monitor)
+                    except QmpError as err:
+                        text = f"{err.desc}\r\n"
+                    except FatalExit as fatal:
+                        self.request_exit(fatal.status)
+                        return
+                    if state.exit_status is not None:
+                        return  # `quit`: QEMU ends without another prompt
+                    write(str(text).encode() + HMP_PROMPT)
+                with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                    await writer.drain()
+        finally:
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                writer.close()
+
+    async def _serve_connected(self, sock: socket.socket, channel: Channel) -> None:
+        """Serve a socket that is already connected (client mode, an inherited socket pair)."""
+        sock.setblocking(False)
+        channel.peer_came(sock)
+        try:
+            reader, writer = await asyncio.open_connection(sock=sock)
+        except (ConnectionError, OSError):
+            sock.close()
+            channel.peer_left()
+            return
+        try:
+            await self._serve_peer(reader, writer, channel)
+        finally:
+            channel.peer_left()
+
+    async def _serve_client(self, channel: Channel) -> None:
+        """A client-mode chardev: serve its connection; with `reconnect`, connect again."""
+        sock = channel.sock
+        reported = False
+        while True:
+            if sock is None and channel.dial is not None:
+                try:
+                    sock = await asyncio.to_thread(channel.dial)
+                except OptionError as err:
+                    if not reported and channel.report is not None:
+                        channel.report(err.message)
+                    reported = True
+            if sock is not None:
+                await self._serve_connected(sock, channel)
+                sock = None
+            if channel.reconnect <= 0 or channel.dial is None:
+                return
+            await asyncio.sleep(channel.reconnect)
+
     async def _flush_all(self) -> None:
         """Deliver what is queued (the `quit` reply, the last `SHUTDOWN`) before exiting."""
         for conn in list(self.state.connections):
             await conn.output.finish(timeout=2.0)
 
-    async def start(self, listeners: list[tuple[socket.socket | None, MonitorState]]) -> None:
-        """Begin serving the monitors on the running loop and return at once.
+    async def start(self, listeners: Sequence[Channel | ListenerSpec]) -> None:
+        """Begin serving the chardevs on the running loop and return at once.
 
-        A process serving one machine then waits with `run`; a fleet starts many servers on one
+        Each is a `Channel`, or a ``(listening socket or None for stdio, monitor)`` pair. A
+        process serving one machine then waits with `run`; a fleet starts many servers on one
         loop and stops them with `close`.
         """
-        for sock, monitor in listeners:
-            if sock is None:
+        for item in listeners:
+            channel = item if isinstance(item, Channel) else Channel(item[1], item[0])
+            sock, monitor = channel.sock, channel.monitor
+            if sock is not None and channel.listening:
+                self._servers.append(await self._serve_listener(sock, channel))
+            elif sock is not None or channel.dial is not None:
+                self._tasks.append(asyncio.create_task(self._serve_client(channel)))
+            elif monitor is not None:
                 self._tasks.append(asyncio.create_task(self._serve_stdio(monitor)))
-            else:
-                self._servers.append(await self._serve_listener(sock, monitor))
         await self.hooks.started(self)
 
     async def close(self) -> None:
@@ -336,7 +498,7 @@ class QmpServer:
 
     async def run(
         self,
-        listeners: list[tuple[socket.socket | None, MonitorState]],
+        listeners: Sequence[Channel | ListenerSpec],
         *,
         on_signal: Callable[[int], None] | None = None,
     ) -> int:

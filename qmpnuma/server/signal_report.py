@@ -10,6 +10,7 @@ terminating signals are blocked in every thread and one waiter thread takes them
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import threading
@@ -57,23 +58,25 @@ def start_waiter(
     profile: Profile,
     timestamps: bool,
 ) -> threading.Thread:
-    """Wait for terminating signals in a daemon thread; report each and pass it to the loop."""
+    """Wait for a terminating signal in a daemon thread; report it and pass it to the loop.
+
+    Only the first one counts: QEMU reports the signal once, when its main loop acts on the
+    shutdown request, and a second one (`timeout` sends SIGTERM to the process and to its
+    group) arrives while it is already ending. Later signals stay blocked and pending.
+    """
 
     def wait() -> None:
-        while True:
-            info = signal.sigwaitinfo(TERMINATING)
-            try:
-                sys.stderr.write(report_line(
-                    progname, info.si_signo, info.si_pid, profile=profile,
-                    timestamps=timestamps,
-                ))
-                sys.stderr.flush()
-            except (OSError, ValueError):
-                pass
-            try:
-                loop.call_soon_threadsafe(on_signal, info.si_signo)
-            except RuntimeError:
-                return  # the loop has closed: the process is ending anyway
+        info = signal.sigwaitinfo(TERMINATING)
+        try:
+            sys.stderr.write(report_line(
+                progname, info.si_signo, info.si_pid, profile=profile,
+                timestamps=timestamps,
+            ))
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        with contextlib.suppress(RuntimeError):  # a closed loop: the process is ending anyway
+            loop.call_soon_threadsafe(on_signal, info.si_signo)
 
     thread = threading.Thread(target=wait, name="signal waiter", daemon=True)
     thread.start()
