@@ -9,9 +9,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
+from qmp_endpoints import connect_unix
 
 from qmpnuma.demo import PORT_VARIABLE, demo_args, numa_option_types
 from qmpnuma.profiles import PROFILES
@@ -41,13 +41,8 @@ def test_demo_starts_and_answers(profile: str) -> None:
         found = re.search(r"unix:(\S+) and", banner)
         assert found, f"no socket in {banner!r}"
         path = found.group(1)
-        deadline = time.monotonic() + 20
-        while not os.path.exists(path):
-            assert proc.poll() is None and time.monotonic() < deadline, "demo did not listen"
-            time.sleep(0.05)
-        with socket.socket(socket.AF_UNIX) as sock:
+        with connect_unix(path, proc) as sock:  # type: ignore[arg-type]
             sock.settimeout(10)
-            sock.connect(path)
             greeting = _lines(sock, 1)[0]
             sock.sendall(b'{"execute":"qmp_capabilities"}\n{"execute":"query-memdev"}\n')
             replies = _lines(sock, 2)
