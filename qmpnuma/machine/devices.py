@@ -28,15 +28,20 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from qmpnuma.errors import MachineError, OptionError
+from qmpnuma.machine.cpu_properties import CPU_PROPERTY_SCHEMA, cpu_property_table
 from qmpnuma.machine.cpu_slots import peripheral_qom_path
 from qmpnuma.machine.dimms import NVDIMM, PC_DIMM, UNASSIGNED_SLOT, DimmRequest
 from qmpnuma.machine.qom_order import ObjectsContainer
 from qmpnuma.options.qobject_visitor import visit_keyval, visit_qobject
 from qmpnuma.options.uuid_arg import uuid_wellformed
+from qmpnuma.profiles.profile import Profile
 from qmpnuma.qobject.hashing import qdict_order
+from qmpnuma.qobject.input_visitor import Schema
 
 CPU_DRIVER_SUFFIX = "-x86_64-cpu"
 _ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*\Z")
+#: Builtin types need no schema.
+_NO_TYPES: Schema = {}
 #: The keys ``qdev_device_add_from_qdict`` takes out of the dict before setting properties.
 _QDEV_KEYS = ("driver", "bus", "id")
 
@@ -63,7 +68,8 @@ DIMM_DRIVERS: dict[str, dict[str, str]] = {
 }
 #: ``MIN_NAMESPACE_LABEL_SIZE``: the smallest label area an nvdimm accepts.
 MIN_LABEL_SIZE = 128 << 10
-#: The topology properties of an x86 CPU (all ``DEFINE_PROP_INT32`` in QEMU).
+#: The topology properties of an x86 CPU (all ``DEFINE_PROP_INT32`` in QEMU; which exist is
+#: the recorded property table's to say where it is checked).
 CPU_ID_PROPERTIES = ("socket-id", "die-id", "cluster-id", "core-id", "thread-id", "node-id")
 
 
@@ -149,7 +155,9 @@ def property_order(request: DeviceRequest) -> tuple[str, ...]:
     return qdict_order(qdict_order(key for key, _ in request.properties))
 
 
-def read_property(request: DeviceRequest, key: str, value: Any, qapi_type: str) -> Any:
+def read_property(
+    request: DeviceRequest, key: str, value: Any, qapi_type: str, schema: Schema = _NO_TYPES
+) -> Any:
     """One property setter's visit of its member ``key`` (``visit_type_<qapi_type>``).
 
     JSON values go through the strict QObject visitor, text through its keyval mode, exactly
@@ -157,8 +165,8 @@ def read_property(request: DeviceRequest, key: str, value: Any, qapi_type: str) 
     """
     try:
         if request.from_json:
-            return visit_qobject(value, qapi_type, {}, root=key)
-        return visit_keyval(value, qapi_type, {}, root=key)
+            return visit_qobject(value, qapi_type, schema, root=key)
+        return visit_keyval(value, qapi_type, schema, root=key)
     except OptionError as err:
         raise MachineError(err.message) from None
 
@@ -206,14 +214,33 @@ def _memdev(path: str, host: DeviceHost) -> str | None:
     return path
 
 
-def cpu_properties(request: DeviceRequest) -> dict[str, int]:
-    """The topology ids of a CPU device (other CPU properties, e.g. features, pass)."""
+def cpu_properties(request: DeviceRequest, *, checked: bool) -> dict[str, int]:
+    """A CPU device's properties, set in ``dev->opts`` order; returns its topology ids.
+
+    ``checked`` (the profile's ``cpu_device_properties_checked``): every property goes through
+    QOM's setter as recorded (:mod:`qmpnuma.machine.cpu_properties`); else only the topology ids
+    are read and other properties (features...) pass.
+    """
     given = dict(request.properties)
-    return {
-        key: read_property(request, key, given[key], "int32")
-        for key in property_order(request)
-        if key in CPU_ID_PROPERTIES
-    }
+    table = cpu_property_table(request.driver) if checked else None
+    ids: dict[str, int] = {}
+    for key in property_order(request):
+        if table is not None:
+            found = table.get(key)
+            if found is None:
+                raise MachineError(f"Property '{request.driver}.{key}' not found")
+            if not found.writable:
+                raise MachineError(f"Property '{request.driver}.{key}' is not writable")
+            if found.visit_type is not None:
+                value = read_property(
+                    request, key, given[key], found.visit_type, CPU_PROPERTY_SCHEMA
+                )
+                if key in CPU_ID_PROPERTIES:
+                    ids[key] = value
+                continue
+        if key in CPU_ID_PROPERTIES:
+            ids[key] = read_property(request, key, given[key], "int32")
+    return ids
 
 
 def is_cpu_driver(driver: str) -> bool:
@@ -305,6 +332,7 @@ class DeviceHost(Protocol):
 
     peripherals: Peripherals
     other_devices: dict[str, str]
+    profile: Profile
 
     @property
     def machine_family(self) -> str: ...
@@ -372,7 +400,8 @@ def _create(host: DeviceHost, request: DeviceRequest, path: str, hotplugged: boo
             host.plug_dimm_without_hotplug(dimm)
         return
     if is_cpu_driver(driver):
-        host.plug_cpu(driver, request.id, cpu_properties(request), qom_path=path)
+        props = cpu_properties(request, checked=host.profile.cpu_device_properties_checked)
+        host.plug_cpu(driver, request.id, props, qom_path=path)
         return
     if request.id is not None:
         host.other_devices[request.id] = driver
