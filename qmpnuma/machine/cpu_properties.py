@@ -46,6 +46,17 @@ CPU_PROPERTY_SCHEMA: Final[Mapping[str, Mapping[str, Any]]] = {
 }
 #: Links added without a check function, hence without a setter.
 _LINKS_WITHOUT_SETTER: Final = frozenset({"parent_bus"})
+#: The plain object properties whose setters check a range after the visit
+#: (``x86_cpuid_version_set_family``, ``..._set_model``, ``..._set_stepping``,
+#: ``x86_cpuid_set_tsc_freq`` in target/i386/cpu.c); the refusal omits the type name.
+INTEGER_RANGES: Final[Mapping[str, tuple[int, int]]] = {
+    "family": (0, 0xFF + 0xF),
+    "model": (0, 0xFF),
+    "stepping": (0, 0xF),
+    "tsc-frequency": (0, 2**63 - 1),
+}
+#: ``x86_cpuid_set_vendor``: the vendor string is exactly 12 characters (three CPUID words).
+VENDOR_LENGTH: Final = 12
 
 
 @dataclass(frozen=True)
@@ -73,3 +84,14 @@ def cpu_property_table(driver: str) -> Mapping[str, CpuProperty]:
         writable = kinds.get(name) != "readonly" and name not in _LINKS_WITHOUT_SETTER
         table[name] = CpuProperty(_VISITED_TYPES.get(type_name), writable)
     return table
+
+
+def setter_refusal(name: str, value: Any) -> str | None:
+    """What a CPU property's setter says of a value its visit accepted (None: it takes it)."""
+    if name in INTEGER_RANGES:
+        low, high = INTEGER_RANGES[name]
+        if not low <= value <= high:
+            return f"Property .{name} doesn't take value {value} (minimum: {low}, maximum: {high})"
+    elif name == "vendor" and len(value) != VENDOR_LENGTH:
+        return f"Property '.{name}' doesn't take value '{value}'"
+    return None

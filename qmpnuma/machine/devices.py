@@ -28,7 +28,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from qmpnuma.errors import MachineError, OptionError
-from qmpnuma.machine.cpu_properties import CPU_PROPERTY_SCHEMA, cpu_property_table
+from qmpnuma.machine.cpu_properties import (
+    CPU_PROPERTY_SCHEMA,
+    cpu_property_table,
+    setter_refusal,
+)
 from qmpnuma.machine.cpu_slots import peripheral_qom_path
 from qmpnuma.machine.dimms import NVDIMM, PC_DIMM, UNASSIGNED_SLOT, DimmRequest
 from qmpnuma.machine.qom_order import ObjectsContainer
@@ -235,12 +239,24 @@ def cpu_properties(request: DeviceRequest, *, checked: bool) -> dict[str, int]:
                 value = read_property(
                     request, key, given[key], found.visit_type, CPU_PROPERTY_SCHEMA
                 )
+                refusal = setter_refusal(key, value)
+                if refusal is not None:
+                    raise MachineError(refusal)
                 if key in CPU_ID_PROPERTIES:
                     ids[key] = value
                 continue
         if key in CPU_ID_PROPERTIES:
             ids[key] = read_property(request, key, given[key], "int32")
     return ids
+
+
+def _apic_id(request: DeviceRequest) -> int | None:
+    """The ``apic-id`` a CPU device was given (read again: its setter already accepted it)."""
+    given = dict(request.properties)
+    if "apic-id" not in given:
+        return None
+    value: int = read_property(request, "apic-id", given["apic-id"], "uint32")
+    return None if value == UNASSIGNED_APIC_ID else value
 
 
 def is_cpu_driver(driver: str) -> bool:
@@ -255,6 +271,37 @@ HOTPLUG_HANDLER_TAKES: dict[str, frozenset[str]] = {
     "isapc": frozenset({PC_DIMM, NVDIMM, "cpu"}),
     "microvm": frozenset({"cpu"}),
 }
+
+
+#: The buses each board creates (``-nodefaults`` or not), by name, with the name of their
+#: QOM type as ``Device 'X' can't go on TYPE bus`` words it; recorded from the binary with
+#: each board's default options. The bus-less devices simulated here go on none of them.
+BOARD_BUSES: dict[str, dict[str, str]] = {
+    "pc": {"main-system-bus": "System", "pci.0": "PCI", "isa.0": "ISA", "ide.0": "IDE",
+           "ide.1": "IDE", "i2c": "i2c-bus", "floppy-bus.0": "floppy-bus"},
+    "q35": {"main-system-bus": "System", "pcie.0": "PCIE", "isa.0": "ISA", "i2c": "i2c-bus",
+            **{f"ide.{unit}": "IDE" for unit in range(6)}},
+    "isapc": {"main-system-bus": "System", "isa.0": "ISA", "ide.0": "IDE", "ide.1": "IDE",
+              "floppy-bus.0": "floppy-bus"},
+    "microvm": {"main-system-bus": "System", "isa.0": "ISA",
+                **{f"virtio-mmio-bus.{index}": "virtio-mmio-bus" for index in range(24)}},
+}  # fmt: skip
+#: Every board has the root bus.
+ROOT_BUSES: dict[str, str] = {"main-system-bus": "System"}
+
+
+def bus_refusal(family: str, driver: str, bus: str) -> MachineError:
+    """What ``qbus_find`` and the bus type check of ``qdev_device_add_from_qdict`` say of a
+    bus-less device given ``bus=NAME`` (a plain name: a path with ``/`` names devices on the
+    way, which the model does not walk)."""
+    bus_type = BOARD_BUSES.get(family, ROOT_BUSES).get(bus)
+    if bus_type is None:
+        return MachineError(f"Bus '{bus}' not found")
+    return MachineError(f"Device '{driver}' can't go on {bus_type} bus")
+
+
+#: ``UNASSIGNED_APIC_ID``: an x86 CPU's ``apic-id`` until a board's pre-plug assigns one.
+UNASSIGNED_APIC_ID = 0xFFFFFFFF
 
 
 def hotplug_handler_takes(family: str, driver: str) -> bool:
@@ -374,6 +421,9 @@ def add_device(
     if driver not in known_models:
         raise MachineError(f"'{driver}' is not a valid device model name")
     simulated = driver in DIMM_DRIVERS or is_cpu_driver(driver)
+    bus = dict(request.properties).get("bus")
+    if simulated and isinstance(bus, str) and "/" not in bus:
+        raise bus_refusal(host.machine_family, driver, bus)
     if hotplugged and simulated and not hotplug_handler_takes(host.machine_family, driver):
         # Neither sits on a bus: without the board's hot-plug handler nothing can take them.
         raise MachineError(f"Device '{driver}' can not be hotplugged on this machine")
@@ -401,6 +451,9 @@ def _create(host: DeviceHost, request: DeviceRequest, path: str, hotplugged: boo
         return
     if is_cpu_driver(driver):
         props = cpu_properties(request, checked=host.profile.cpu_device_properties_checked)
+        if not hotplug_handler_takes(host.machine_family, driver) and _apic_id(request) is None:
+            # no board pre-plug assigns the APIC id, so x86_cpu_realizefn finds none
+            raise MachineError("apic-id property was not initialized properly")
         host.plug_cpu(driver, request.id, props, qom_path=path)
         return
     if request.id is not None:
