@@ -26,6 +26,8 @@ import pytest
 from cmdline_gen import base_case
 from qemu_runner import Outcome, run_model, run_real
 
+from qmpnuma.qobject.hashing import QDICT_BUCKETS, tdb_hash
+
 SEED = 20261203
 COUNT = 240
 #: How many generated cases must give each kind of answer: the generator must keep reaching
@@ -209,3 +211,70 @@ def test_generated_json_devices_answer_as_qemu(qemu_binary: str) -> None:
     assert not diffs, f"{len(diffs)}/{COUNT} differ:\n" + "\n".join(diffs[:10])
     for kind in ("started", "visitor", "other refusal"):
         assert kinds[kind] >= MINIMUM_PER_ANSWER, kinds
+
+
+# --- the rules one by one (each also reached by the generator) ------------------------------
+
+_DIMM_BOARD = ["-M", "pc,nvdimm=on", "-m", "1G,slots=4,maxmem=8G",
+               "-object", "memory-backend-ram,id=m,size=128M", "-smp", "1,maxcpus=4"]  # fmt: skip
+RULE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "a string where an unsigned integer belongs": {"driver": "pc-dimm", "memdev": "m", "node": "0"},
+    "a string where a signed integer belongs": {"driver": "pc-dimm", "memdev": "m", "slot": "1"},
+    "an unsigned integer wider than the property": {"driver": "pc-dimm", "memdev": "m",
+                                                    "node": 2**32},
+    "a negative unsigned integer wraps, then the setter refuses it": {
+        "driver": "nvdimm", "memdev": "m", "label-size": -1},
+    "a string where a bool belongs": {"driver": "nvdimm", "memdev": "m", "unarmed": "on"},
+    "an integer where a string belongs": {"driver": "nvdimm", "memdev": "m", "uuid": 1},
+    "null for a link": {"driver": "pc-dimm", "memdev": None},
+    "an id QemuOpts would refuse is a name": {"driver": "pc-dimm", "memdev": "m", "id": "1x"},
+    "a non-string id leaves the device anonymous": {"driver": "pc-dimm", "memdev": "m", "id": 7},
+    "a non-string driver is no driver": {"driver": 1, "memdev": "m"},
+    "a non-string bus is no bus": {"driver": "pc-dimm", "memdev": "m", "bus": 1},
+    "a string bus is looked up": {"driver": "pc-dimm", "memdev": "m", "bus": "pci.0"},
+    "a CPU id as a string": {"driver": "qemu64-x86_64-cpu", "socket-id": "0", "core-id": 1,
+                             "thread-id": 0},
+    "a CPU feature flag as a string": {"driver": "qemu64-x86_64-cpu", "socket-id": 0,
+                                       "core-id": 1, "thread-id": 0, "pmu": "on"},
+    "a CPU property that is not there before realize": {
+        "driver": "qemu64-x86_64-cpu", "socket-id": 0, "core-id": 1, "thread-id": 0,
+        "cluster-id": 0},
+}  # fmt: skip
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("rule", list(RULE_EXAMPLES))
+def test_json_device_rule(qemu_binary: str, rule: str) -> None:
+    args = [*_DIMM_BOARD, "-device", json.dumps(RULE_EXAMPLES[rule])]
+    assert run_model(args) == run_real(qemu_binary, args)
+
+
+def _same_bucket_names(count: int) -> list[str]:
+    """Unknown property names that share one QDict bucket (``tdb_hash`` modulo 512)."""
+    by_bucket: dict[int, list[str]] = {}
+    for first in "abcdefghijklmnopqrstuvwxyz":
+        for second in "abcdefghijklmnopqrstuvwxyz":
+            name = f"zq{first}{second}"
+            names = by_bucket.setdefault(tdb_hash(name) % QDICT_BUCKETS, [])
+            names.append(name)
+            if len(names) == count:
+                return names
+    raise AssertionError("no bucket filled")
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("form", ["json", "qemuopts"])
+def test_several_bad_members_are_reported_in_qdict_order(qemu_binary: str, form: str) -> None:
+    # qdev walks a shallow clone of the dict: buckets in order, and inside a bucket the keys
+    # in the order they were given (the clone re-inserts them newest first, twice reversed).
+    rng = random.Random(SEED)
+    names = _same_bucket_names(3)
+    for _ in range(6):
+        rng.shuffle(names)
+        members: dict[str, Any] = {"driver": "pc-dimm", "memdev": "m"}
+        members.update({name: "x" for name in names})
+        device = json.dumps(members) if form == "json" else _as_qemuopts(members)
+        args = [*_DIMM_BOARD, "-device", device]
+        real = run_real(qemu_binary, args)
+        assert real.status == 1
+        assert run_model(args) == real
