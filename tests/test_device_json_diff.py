@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from cmdline_gen import base_case
 from qemu_runner import Outcome, run_model, run_real
+from qmp_endpoints import QMPNUMA, normalise, started
 
 from qmpnuma.qobject.hashing import QDICT_BUCKETS, tdb_hash
 
@@ -278,3 +279,31 @@ def test_several_bad_members_are_reported_in_qdict_order(qemu_binary: str, form:
         real = run_real(qemu_binary, args)
         assert real.status == 1
         assert run_model(args) == real
+
+
+def _qmp_replies(command: list[str], args: list[str], script: list[dict[str, Any]]) -> list[bytes]:
+    with started(command, args) as (conn, _greeting, _proc):
+        conn.sock.sendall(b'{"execute": "qmp_capabilities"}\n')
+        conn.read_line()
+        replies = []
+        for message in script:
+            conn.sock.sendall(json.dumps(message).encode() + b"\n")
+            replies.append(normalise(conn.read_line()))
+    return replies
+
+
+@pytest.mark.qemu
+def test_device_add_reports_bad_members_in_qdict_order(qemu_binary: str) -> None:
+    # device_add goes through qemu_opts_from_qdict, which walks the arguments in QDict order
+    # (newest first inside a bucket) before qdev walks its twice-cloned dict: one reversal left.
+    rng = random.Random(SEED)
+    script = []
+    for _ in range(6):
+        names = _same_bucket_names(3)
+        rng.shuffle(names)
+        arguments: dict[str, Any] = {"driver": "pc-dimm", "memdev": "m"}
+        arguments.update({name: rng.choice([1, "x", True]) for name in names})
+        script.append({"execute": "device_add", "arguments": arguments})
+    real = _qmp_replies([qemu_binary], _DIMM_BOARD, script)
+    assert all(b"not found" in reply for reply in real)
+    assert _qmp_replies(QMPNUMA, _DIMM_BOARD, script) == real

@@ -123,6 +123,12 @@ def qmp_value_text(value: Any) -> str:
     raise MachineError("Invalid parameter type, expected: string")
 
 
+def qmp_device_pairs(arguments: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``device_add``'s arguments as the QemuOpts ``qemu_opts_from_qdict`` builds from them:
+    walked in QDict order (so later keys of one bucket come first) and turned into text."""
+    return [(key, qmp_value_text(arguments[key])) for key in qdict_order(arguments)]
+
+
 def parse_request(pairs: Sequence[tuple[str, Any]], *, from_json: bool = False) -> DeviceRequest:
     """The driver, the id and the properties, as ``qdev_device_add_from_qdict`` takes them.
 
