@@ -75,3 +75,10 @@ def hmp_help() -> dict[str, str]:
     """What QEMU 7.2's HMP prints for `help` and for `info` with no topic (plain newlines)."""
     texts: dict[str, str] = recorded_facts()["hmp-help"]
     return {line: text.replace("\r\n", "\n") for line, text in texts.items()}
+
+
+@cache
+def recorded_cpu_property_kinds() -> dict[str, Any]:
+    """Per CPU model, how QOM sets each property of a vCPU (`qemu-7.2-cpu-qom-set.json`):
+    ``kind`` (``writable``, ``realized``: settable until realize, ``readonly``) by name."""
+    return _read("cpu-qom-set")

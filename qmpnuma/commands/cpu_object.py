@@ -20,23 +20,13 @@ from typing import Any
 from qmpnuma.errors import QmpError
 from qmpnuma.facts import recorded_replies
 from qmpnuma.machine import Machine
+from qmpnuma.machine.cpu_properties import INTEGER_RANGES, VENDOR_LENGTH
 from qmpnuma.machine.cpu_slots import CpuSlot
 
 #: The CPU model whose recording stands in for models that were not recorded.
 FALLBACK_MODEL = "qemu64"
 CPU_TYPE_SUFFIX = "-x86_64-cpu"
 
-#: The plain object properties of an x86 CPU that stay writable after realize, with the range
-#: their setters accept (`x86_cpuid_version_set_family`, `..._set_model`, `..._set_stepping`,
-#: `x86_cpuid_set_tsc_freq` in target/i386/cpu.c); QEMU words a refusal without the type name.
-INTEGER_RANGES: dict[str, tuple[int, int]] = {
-    "family": (0, 0xFF + 0xF),
-    "model": (0, 0xFF),
-    "stepping": (0, 0xF),
-    "tsc-frequency": (0, 2**63 - 1),
-}
-#: `x86_cpuid_set_vendor`: the vendor string is exactly 12 characters (three CPUID words).
-VENDOR_LENGTH = 12
 STRING_PROPERTIES = frozenset({"vendor", "model-id"})
 BOOL_PROPERTIES = frozenset({"start-powered-off"})
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from qmpnuma.commands.registry import CommandContext, command
-from qmpnuma.machine.devices import PlugRolledBack, qmp_value_text
+from qmpnuma.machine.devices import PlugRolledBack, qmp_device_pairs
 from qmpnuma.machine.dimms import Dimm
 from qmpnuma.machine.qom_order import device_walk_order, insert_sorted
 
@@ -72,7 +72,7 @@ def object_del(ctx: CommandContext, args: dict[str, Any]) -> Any:
 
 def device_pairs_from_qmp(arguments: dict[str, Any]) -> list[tuple[str, str]]:
     """`device_add` arguments as the QemuOpts pairs QEMU 7.2 builds from them."""
-    return [(key, qmp_value_text(value)) for key, value in arguments.items()]
+    return qmp_device_pairs(arguments)
 
 
 @command("device_add")

@@ -1,11 +1,22 @@
 """`-device` and `device_add`/`device_del`: QEMU's qdev steps for the devices the model knows.
 
-In QEMU 7.2 both paths meet in the same place: QMP's `device_add` turns its arguments into
-QemuOpts (numbers become decimal strings, booleans `on`/`off`) and from there every property is
-parsed from text, exactly as on the command line. So this module takes `(key, text)` pairs in the
-order QEMU would walk them and applies qdev's order of checks: the id's syntax, the driver, a
-duplicate id, each property's value, then the device's own plug rules (DIMM slots and addresses,
-CPU topology), which live in `dimms.py` and `cpus.py`.
+In QEMU 7.2 every path meets in ``qdev_device_add_from_qdict``, which sets the properties with
+``object_set_properties_from_keyval``; what differs is the visitor it hands the setters:
+
+* ``-device k=v`` and QMP ``device_add`` come through QemuOpts (QMP's arguments become text
+  first: numbers decimal strings, booleans ``on``/``off``), so the id's syntax was checked by
+  QemuOpts and each property is parsed from text by the keyval visitor
+  (``Parameter 'node' expects integer``);
+* ``-device {JSON}`` keeps its dict (``from_json``): the id is never checked for syntax (only
+  a string id names the device, any other JSON value leaves it anonymous, as does a non-string
+  ``bus``), and each setter reads its member with the strict JSON visitor, so the JSON type must
+  already be right (``Parameter 'node' expects uint64``, ``Invalid parameter type for 'unarmed',
+  expected: boolean``).
+
+So this module takes ``(key, value)`` pairs in the order QEMU would walk them and applies qdev's
+order of checks: the driver, a duplicate id, each property's value (both visitors are
+:mod:`qmpnuma.options.qobject_visitor`), then the device's own plug rules (DIMM slots and
+addresses, CPU topology), which live in `dimms.py` and `cpus.py`.
 """
 
 from __future__ import annotations
@@ -17,43 +28,53 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from qmpnuma.errors import MachineError, OptionError
+from qmpnuma.machine.cpu_properties import (
+    CPU_PROPERTY_SCHEMA,
+    cpu_property_table,
+    setter_refusal,
+)
 from qmpnuma.machine.cpu_slots import peripheral_qom_path
 from qmpnuma.machine.dimms import NVDIMM, PC_DIMM, UNASSIGNED_SLOT, DimmRequest
 from qmpnuma.machine.qom_order import ObjectsContainer
-from qmpnuma.options.numbers import NumberError, keyval_size, qapi_bool, qemu_strtou64
+from qmpnuma.options.qobject_visitor import visit_keyval, visit_qobject
 from qmpnuma.options.uuid_arg import uuid_wellformed
+from qmpnuma.profiles.profile import Profile
 from qmpnuma.qobject.hashing import qdict_order
+from qmpnuma.qobject.input_visitor import Schema
 
 CPU_DRIVER_SUFFIX = "-x86_64-cpu"
 _ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*\Z")
+#: Builtin types need no schema.
+_NO_TYPES: Schema = {}
+#: The keys ``qdev_device_add_from_qdict`` takes out of the dict before setting properties.
+_QDEV_KEYS = ("driver", "bus", "id")
 
-#: pc-dimm's properties: kind of value and, for integers, the C type QEMU names in errors.
-DIMM_PROPERTIES: dict[str, tuple[str, str]] = {
-    "memdev": ("link", ""),
-    "node": ("uint", "uint32_t"),
-    "slot": ("int", "int32_t"),
-    "addr": ("uint", "uint64_t"),
+#: pc-dimm's properties and how their setters read them: the QAPI type each one visits
+#: (``qdev_prop_uint32``/``int32``/``uint64``), ``link`` for the memory backend (a string
+#: resolved as a QOM path).
+DIMM_PROPERTIES: dict[str, str] = {
+    "memdev": "link",
+    "node": "uint32",
+    "slot": "int32",
+    "addr": "uint64",
 }
-#: nvdimm adds its namespace label size, a UUID and the write-protect flag to pc-dimm's.
-NVDIMM_PROPERTIES: dict[str, tuple[str, str]] = {
+#: nvdimm adds its namespace label size, a UUID (a string parsed by ``qemu_uuid_parse``) and
+#: the write-protect flag to pc-dimm's.
+NVDIMM_PROPERTIES: dict[str, str] = {
     **DIMM_PROPERTIES,
-    "label-size": ("size", ""),
-    "uuid": ("uuid", ""),
-    "unarmed": ("bool", ""),
+    "label-size": "size",
+    "uuid": "uuid",
+    "unarmed": "bool",
 }
-DIMM_DRIVERS: dict[str, dict[str, tuple[str, str]]] = {
+DIMM_DRIVERS: dict[str, dict[str, str]] = {
     PC_DIMM: DIMM_PROPERTIES,
     NVDIMM: NVDIMM_PROPERTIES,
 }
 #: ``MIN_NAMESPACE_LABEL_SIZE``: the smallest label area an nvdimm accepts.
 MIN_LABEL_SIZE = 128 << 10
-#: The topology properties of an x86 CPU (all int32 in QEMU).
+#: The topology properties of an x86 CPU (all ``DEFINE_PROP_INT32`` in QEMU; which exist is
+#: the recorded property table's to say where it is checked).
 CPU_ID_PROPERTIES = ("socket-id", "die-id", "cluster-id", "core-id", "thread-id", "node-id")
-_RANGES = {
-    "uint32_t": (0, (1 << 32) - 1),
-    "uint64_t": (0, (1 << 64) - 1),
-    "int32_t": (-(1 << 31), (1 << 31) - 1),
-}
 
 
 class PlugRolledBack(MachineError):
@@ -67,11 +88,26 @@ class PlugRolledBack(MachineError):
 
 @dataclass(frozen=True)
 class DeviceRequest:
-    """A device as qdev receives it: driver, optional id, and its other properties as text."""
+    """A device as qdev receives it: driver, optional id, and its other properties.
+
+    ``from_json`` tells how the properties are read: False for QemuOpts text (``-device k=v``,
+    ``device_add``), True for the JSON values of ``-device {...}``.
+    """
 
     driver: str
     id: str | None
-    properties: tuple[tuple[str, str], ...]
+    properties: tuple[tuple[str, Any], ...]
+    from_json: bool = False
+
+
+@dataclass(frozen=True)
+class DeviceArguments:
+    """One ``-device`` as the argv walk keeps it: QemuOpts pairs (text), or the members of a
+    JSON dict (``from_json``), which QEMU 7.2 keeps apart and creates after every QemuOpts
+    device (``qemu_create_cli_devices``)."""
+
+    pairs: tuple[tuple[str, Any], ...]
+    from_json: bool = False
 
 
 def qmp_value_text(value: Any) -> str:
@@ -87,49 +123,66 @@ def qmp_value_text(value: Any) -> str:
     raise MachineError("Invalid parameter type, expected: string")
 
 
-def parse_request(pairs: Sequence[tuple[str, str]]) -> DeviceRequest:
-    """Check the id's syntax and the driver's presence, as QEMU does before anything else."""
-    device_id: str | None = None
-    driver: str | None = None
-    properties: list[tuple[str, str]] = []
-    for key, value in pairs:
-        if key == "id":
-            device_id = value
-        elif key == "driver":
-            driver = value
-        else:
-            properties.append((key, value))
-    if device_id is not None and not _ID_PATTERN.match(device_id):
+def qmp_device_pairs(arguments: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``device_add``'s arguments as the QemuOpts ``qemu_opts_from_qdict`` builds from them:
+    walked in QDict order (so later keys of one bucket come first) and turned into text."""
+    return [(key, qmp_value_text(arguments[key])) for key in qdict_order(arguments)]
+
+
+def parse_request(pairs: Sequence[tuple[str, Any]], *, from_json: bool = False) -> DeviceRequest:
+    """The driver, the id and the properties, as ``qdev_device_add_from_qdict`` takes them.
+
+    QemuOpts (text) checked the id's syntax when it was created; that check is repeated here
+    for QMP's ``device_add`` (``qemu_opts_from_qdict``). The JSON form has no such check: its
+    ``driver`` and ``id`` count only when they are strings (``qdict_get_try_str``), and
+    ``driver``, ``bus`` and ``id`` are taken out of the dict whatever their type.
+    """
+    given = dict(pairs)
+    driver = given.get("driver")
+    device_id = given.get("id")
+    # ``bus`` is not simulated: a string one stays behind as a property (not found)
+    properties = tuple(
+        (key, value) for key, value in given.items()
+        if key not in _QDEV_KEYS or (key == "bus" and isinstance(value, str))
+    )
+    if from_json:
+        if not isinstance(device_id, str):
+            device_id = None
+    elif device_id is not None and not _ID_PATTERN.match(device_id):
         raise MachineError("Parameter 'id' expects an identifier")
-    if driver is None:
+    if not isinstance(driver, str):
         raise MachineError("Parameter 'driver' is missing")
-    return DeviceRequest(driver, device_id, tuple(properties))
+    return DeviceRequest(driver, device_id, properties, from_json)
 
 
-def _integer(key: str, text: str, ctype: str) -> int:
-    """A property integer parsed by QEMU's string input visitor, range-checked per C type."""
-    low, high = _RANGES[ctype]
+def property_order(request: DeviceRequest) -> tuple[str, ...]:
+    """The order ``object_set_properties_from_qdict`` sets the properties in.
+
+    ``qdev_device_add_from_qdict`` walks ``dev->opts``, a ``qdict_clone_shallow`` of the dict
+    it was given, and a shallow clone re-inserts each bucket's keys, newest first: so keys
+    sharing a bucket are walked in the order they were given.
+    """
+    return qdict_order(qdict_order(key for key, _ in request.properties))
+
+
+def read_property(
+    request: DeviceRequest, key: str, value: Any, qapi_type: str, schema: Schema = _NO_TYPES
+) -> Any:
+    """One property setter's visit of its member ``key`` (``visit_type_<qapi_type>``).
+
+    JSON values go through the strict QObject visitor, text through its keyval mode, exactly
+    as ``object_set_properties_from_keyval`` chooses; the visitor's refusal is the error.
+    """
     try:
-        value = qemu_strtou64(text) if ctype.startswith("u") else _strtoi64(text)
-    except (NumberError, ValueError):
-        raise MachineError(f"Parameter '{key}' expects integer") from None
-    if not low <= value <= high:
-        raise MachineError(f"Parameter '{key}' expects {ctype}")
-    return value
-
-
-def _strtoi64(text: str) -> int:
-    stripped = text.strip()
-    negative = stripped.startswith("-")
-    magnitude = qemu_strtou64(stripped[1:] if negative or stripped.startswith("+") else stripped)
-    value = -magnitude if negative else magnitude
-    if not -(1 << 63) <= value < (1 << 63):
-        raise ValueError(text)
-    return value
+        if request.from_json:
+            return visit_qobject(value, qapi_type, schema, root=key)
+        return visit_keyval(value, qapi_type, schema, root=key)
+    except OptionError as err:
+        raise MachineError(err.message) from None
 
 
 def dimm_properties(request: DeviceRequest, host: DeviceHost) -> dict[str, Any]:
-    """A DIMM's properties from text, walked in QDict order as QEMU 7.2 sets them.
+    """A DIMM's properties, set in ``dev->opts`` order as QEMU 7.2 sets them.
 
     Setting the `memdev` link resolves it on the spot, so a missing backend is reported before a
     later bad property, exactly as QEMU does; an nvdimm's label size is checked by its setter.
@@ -140,56 +193,76 @@ def dimm_properties(request: DeviceRequest, host: DeviceHost) -> dict[str, Any]:
     }
     given = dict(request.properties)
     table = DIMM_DRIVERS[request.driver]
-    for key in qdict_order(given):
-        text = given[key]
+    for key in property_order(request):
         kind = table.get(key)
         if kind is None:
             raise MachineError(f"Property '{request.driver}.{key}' not found")
-        if kind[0] == "link":
-            if text == "":
-                # object_set_link_property: an empty path clears the link.
-                values[key] = None
-                continue
-            if host.is_user_object(text):
-                raise MachineError(
-                    "Invalid parameter type for 'memdev', expected: memory-backend"
-                )
-            if not host.has_backend(text):
-                raise MachineError(f"Device '{text}' not found", "DeviceNotFound")
-            values[key] = text
-        elif kind[0] in ("size", "bool"):
-            values[key] = _nvdimm_value(request.driver, key, kind[0], text)
-        elif kind[0] == "uuid":
-            if not uuid_wellformed(text):
+        if kind == "link":
+            values[key] = _memdev(read_property(request, key, given[key], "str"), host)
+        elif kind == "uuid":
+            if not uuid_wellformed(read_property(request, key, given[key], "str")):
                 raise MachineError(f"Property '{request.driver}.{key}' has invalid value")
         else:
-            values[key] = _integer(key, text, kind[1])
+            values[key] = read_property(request, key, given[key], kind)
+            if key == "label-size" and values[key] < MIN_LABEL_SIZE:
+                raise MachineError(
+                    f"Property '{request.driver}.{key}' (0x{values[key]:x}) is required at "
+                    f"least 0x{MIN_LABEL_SIZE:x}"
+                )
     return values
 
 
-def _nvdimm_value(driver: str, key: str, kind: str, text: str) -> int | bool:
-    """An nvdimm size or flag as the keyval visitor reads it, then its setter's own check."""
-    try:
-        if kind == "bool":
-            return qapi_bool(key, text)
-        value = keyval_size(key, text)
-    except OptionError as err:
-        raise MachineError(err.message) from None
-    if value < MIN_LABEL_SIZE:
-        raise MachineError(
-            f"Property '{driver}.{key}' (0x{value:x}) is required at least 0x{MIN_LABEL_SIZE:x}"
-        )
-    return value
+def _memdev(path: str, host: DeviceHost) -> str | None:
+    """``object_set_link_property``: an empty path clears the link, else it must resolve to a
+    memory backend."""
+    if path == "":
+        return None
+    if host.is_user_object(path):
+        raise MachineError("Invalid parameter type for 'memdev', expected: memory-backend")
+    if not host.has_backend(path):
+        raise MachineError(f"Device '{path}' not found", "DeviceNotFound")
+    return path
 
 
-def cpu_properties(request: DeviceRequest) -> dict[str, int]:
-    """The topology ids of a CPU device (other CPU properties, e.g. features, pass)."""
+def cpu_properties(request: DeviceRequest, *, checked: bool) -> dict[str, int]:
+    """A CPU device's properties, set in ``dev->opts`` order; returns its topology ids.
+
+    ``checked`` (the profile's ``cpu_device_properties_checked``): every property goes through
+    QOM's setter as recorded (:mod:`qmpnuma.machine.cpu_properties`); else only the topology ids
+    are read and other properties (features...) pass.
+    """
     given = dict(request.properties)
-    return {
-        key: _integer(key, given[key], "int32_t")
-        for key in qdict_order(given)
-        if key in CPU_ID_PROPERTIES
-    }
+    table = cpu_property_table(request.driver) if checked else None
+    ids: dict[str, int] = {}
+    for key in property_order(request):
+        if table is not None:
+            found = table.get(key)
+            if found is None:
+                raise MachineError(f"Property '{request.driver}.{key}' not found")
+            if not found.writable:
+                raise MachineError(f"Property '{request.driver}.{key}' is not writable")
+            if found.visit_type is not None:
+                value = read_property(
+                    request, key, given[key], found.visit_type, CPU_PROPERTY_SCHEMA
+                )
+                refusal = setter_refusal(key, value)
+                if refusal is not None:
+                    raise MachineError(refusal)
+                if key in CPU_ID_PROPERTIES:
+                    ids[key] = value
+                continue
+        if key in CPU_ID_PROPERTIES:
+            ids[key] = read_property(request, key, given[key], "int32")
+    return ids
+
+
+def _apic_id(request: DeviceRequest) -> int | None:
+    """The ``apic-id`` a CPU device was given (read again: its setter already accepted it)."""
+    given = dict(request.properties)
+    if "apic-id" not in given:
+        return None
+    value: int = read_property(request, "apic-id", given["apic-id"], "uint32")
+    return None if value == UNASSIGNED_APIC_ID else value
 
 
 def is_cpu_driver(driver: str) -> bool:
@@ -204,6 +277,37 @@ HOTPLUG_HANDLER_TAKES: dict[str, frozenset[str]] = {
     "isapc": frozenset({PC_DIMM, NVDIMM, "cpu"}),
     "microvm": frozenset({"cpu"}),
 }
+
+
+#: The buses each board creates (``-nodefaults`` or not), by name, with the name of their
+#: QOM type as ``Device 'X' can't go on TYPE bus`` words it; recorded from the binary with
+#: each board's default options. The bus-less devices simulated here go on none of them.
+BOARD_BUSES: dict[str, dict[str, str]] = {
+    "pc": {"main-system-bus": "System", "pci.0": "PCI", "isa.0": "ISA", "ide.0": "IDE",
+           "ide.1": "IDE", "i2c": "i2c-bus", "floppy-bus.0": "floppy-bus"},
+    "q35": {"main-system-bus": "System", "pcie.0": "PCIE", "isa.0": "ISA", "i2c": "i2c-bus",
+            **{f"ide.{unit}": "IDE" for unit in range(6)}},
+    "isapc": {"main-system-bus": "System", "isa.0": "ISA", "ide.0": "IDE", "ide.1": "IDE",
+              "floppy-bus.0": "floppy-bus"},
+    "microvm": {"main-system-bus": "System", "isa.0": "ISA",
+                **{f"virtio-mmio-bus.{index}": "virtio-mmio-bus" for index in range(24)}},
+}  # fmt: skip
+#: Every board has the root bus.
+ROOT_BUSES: dict[str, str] = {"main-system-bus": "System"}
+
+
+def bus_refusal(family: str, driver: str, bus: str) -> MachineError:
+    """What ``qbus_find`` and the bus type check of ``qdev_device_add_from_qdict`` say of a
+    bus-less device given ``bus=NAME`` (a plain name: a path with ``/`` names devices on the
+    way, which the model does not walk)."""
+    bus_type = BOARD_BUSES.get(family, ROOT_BUSES).get(bus)
+    if bus_type is None:
+        return MachineError(f"Bus '{bus}' not found")
+    return MachineError(f"Device '{driver}' can't go on {bus_type} bus")
+
+
+#: ``UNASSIGNED_APIC_ID``: an x86 CPU's ``apic-id`` until a board's pre-plug assigns one.
+UNASSIGNED_APIC_ID = 0xFFFFFFFF
 
 
 def hotplug_handler_takes(family: str, driver: str) -> bool:
@@ -281,6 +385,7 @@ class DeviceHost(Protocol):
 
     peripherals: Peripherals
     other_devices: dict[str, str]
+    profile: Profile
 
     @property
     def machine_family(self) -> str: ...
@@ -304,22 +409,27 @@ class DeviceHost(Protocol):
 
 def add_device(
     host: DeviceHost,
-    pairs: Sequence[tuple[str, str]],
+    pairs: Sequence[tuple[str, Any]],
     *,
     hotplugged: bool,
     known_models: Container[str],
+    from_json: bool = False,
 ) -> None:
     """qdev's `device_add`/`-device` for pc-dimm, x86 CPUs, and (recorded only) other models.
 
-    Checks run in QEMU's order (``qdev_device_add_from_qdict``): id syntax, driver, whether a
-    hot-plug handler takes the device, the name (duplicate id), property values, then the
-    device's plug rules. A failure after naming unnames the device again.
+    Checks run in QEMU's order (``qdev_device_add_from_qdict``): id syntax (text only), driver,
+    whether a hot-plug handler takes the device, the name (duplicate id), property values, then
+    the device's plug rules. A failure after naming unnames the device again. ``from_json``:
+    the pairs are the members of a ``-device {JSON}`` (see :func:`parse_request`).
     """
-    request = parse_request(pairs)
+    request = parse_request(pairs, from_json=from_json)
     driver = request.driver
     if driver not in known_models:
         raise MachineError(f"'{driver}' is not a valid device model name")
     simulated = driver in DIMM_DRIVERS or is_cpu_driver(driver)
+    bus = dict(request.properties).get("bus")
+    if simulated and isinstance(bus, str) and "/" not in bus:
+        raise bus_refusal(host.machine_family, driver, bus)
     if hotplugged and simulated and not hotplug_handler_takes(host.machine_family, driver):
         # Neither sits on a bus: without the board's hot-plug handler nothing can take them.
         raise MachineError(f"Device '{driver}' can not be hotplugged on this machine")
@@ -346,7 +456,11 @@ def _create(host: DeviceHost, request: DeviceRequest, path: str, hotplugged: boo
             host.plug_dimm_without_hotplug(dimm)
         return
     if is_cpu_driver(driver):
-        host.plug_cpu(driver, request.id, cpu_properties(request), qom_path=path)
+        props = cpu_properties(request, checked=host.profile.cpu_device_properties_checked)
+        if not hotplug_handler_takes(host.machine_family, driver) and _apic_id(request) is None:
+            # no board pre-plug assigns the APIC id, so x86_cpu_realizefn finds none
+            raise MachineError("apic-id property was not initialized properly")
+        host.plug_cpu(driver, request.id, props, qom_path=path)
         return
     if request.id is not None:
         host.other_devices[request.id] = driver

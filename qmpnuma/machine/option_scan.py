@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from qmpnuma.machine.devices import qmp_value_text
+from qmpnuma.machine.devices import DeviceArguments
 from qmpnuma.machine.memory import scan_memory_option
 from qmpnuma.machine.numa_options import scan_numa_option
 from qmpnuma.machine.object_options import ObjectRequest, parse_object_option
@@ -41,7 +41,7 @@ class OptionScan:
     memory_location: str = ""
     objects: list[tuple[ArgvOption, ObjectRequest]] = field(default_factory=list)
     numa_opts: list[ArgvOption] = field(default_factory=list)
-    device_opts: list[tuple[ArgvOption, list[tuple[str, str]]]] = field(default_factory=list)
+    device_opts: list[tuple[ArgvOption, DeviceArguments]] = field(default_factory=list)
     cpu_model: str | None = None
     recorded: list[RecordedOption] = field(default_factory=list)
     prelaunch: bool = False
@@ -106,16 +106,16 @@ class OptionScan:
         tree = keyval_parse(arg, SMP_IMPLIED_KEY).tree
         keyval_merge(self.machine_opts, {"smp": tree})
 
-    def _device(self, arg: str, warnings: list[OptionWarning]) -> list[tuple[str, str]]:
+    def _device(self, arg: str, warnings: list[OptionWarning]) -> DeviceArguments:
         if self.profile.device_accepts_json and is_json_form(arg):
-            # 7.2 keeps a JSON -device as a dict (libvirt passes it so); its members become
-            # option text as qemu_opts_from_qdict does, and its id is checked only at creation.
-            members = parse_json_option(arg).items()
-            return [(key, qmp_value_text(value)) for key, value in members]
+            # 7.2 keeps a JSON -device as a dict (libvirt passes it so): its members keep their
+            # JSON types for the strict visitor, and its id is neither checked for syntax nor
+            # entered among the QemuOpts ids (qdev refuses a duplicate only at creation).
+            return DeviceArguments(tuple(parse_json_option(arg).items()), from_json=True)
         parsed = parse_qemu_opts(arg, DEVICE_OPTS, known_ids=self._device_ids,
                                  profile=self.profile,
                                  warnings=warnings)
         if parsed.ident is None:
-            return list(parsed.pairs)
+            return DeviceArguments(tuple(parsed.pairs))
         self._device_ids.add(parsed.ident)
-        return [*parsed.pairs, ("id", parsed.ident)]
+        return DeviceArguments((*parsed.pairs, ("id", parsed.ident)))

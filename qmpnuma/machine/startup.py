@@ -181,8 +181,12 @@ class Startup:
         return machine_help_text(self.profile)
 
     def _create_devices(self, machine: MachineState) -> None:
-        for opt, pairs in self.scan.device_opts:
-            self._guard(partial(machine.device_add, pairs, hotplugged=False),
+        # qemu_create_cli_devices: every QemuOpts -device first, then the JSON ones, each
+        # group in command-line order.
+        ordered = sorted(self.scan.device_opts, key=lambda entry: entry[1].from_json)
+        for opt, device in ordered:
+            self._guard(partial(machine.device_add, device.pairs, hotplugged=False,
+                                from_json=device.from_json),
                         option_location(opt))
 
     def finish_init(self, machine: MachineState) -> list[str]:

@@ -310,10 +310,14 @@ class MachineState:
         """True when ``object_id`` names a memory backend (a pc-dimm's ``memdev`` target)."""
         return object_id in self.backends
 
-    def device_add(self, pairs: Sequence[tuple[str, str]], *, hotplugged: bool) -> None:
+    def device_add(
+        self, pairs: Sequence[tuple[str, Any]], *, hotplugged: bool, from_json: bool = False
+    ) -> None:
         """``-device`` / ``device_add`` from QemuOpts pairs (``driver``, ``id`` and properties
-        as text), with qdev's order of checks (``qmpnuma.machine.devices``)."""
-        add_device(self, pairs, hotplugged=hotplugged, known_models=device_model_names())
+        as text) or a ``-device`` JSON dict's members (``from_json``), with qdev's order of
+        checks (``qmpnuma.machine.devices``)."""
+        add_device(self, pairs, hotplugged=hotplugged, known_models=device_model_names(),
+                   from_json=from_json)
 
     def plug_dimm_without_hotplug(self, request: DimmRequest) -> None:
         """A pc-dimm on a board without a memory hot-plug handler: only realize runs."""

@@ -197,6 +197,11 @@ class Profile:
     machine_options_keyval: bool
     #: ``-device`` accepts the JSON form (``{...}``).
     device_accepts_json: bool
+    #: ``-device``/``device_add`` of a CPU sets every property through its QOM setter, as
+    #: recorded from the binary (facts ``replies`` and ``cpu-qom-set``): unknown names are not
+    #: found, read-only ones not writable, values visited with the property's type. False
+    #: where nothing was recorded: only the topology ids are read.
+    cpu_device_properties_checked: bool
     #: Errors while creating ``-object`` objects carry the option's location.
     object_errors_located: bool
     #: QemuOpts warns about short-form booleans (``foo`` / ``nofoo``, 6.0 on).

@@ -254,6 +254,7 @@ PROFILE: Final = Profile(
     numa_checks_machine_support=False,
     machine_options_keyval=False,
     device_accepts_json=False,
+    cpu_device_properties_checked=False,
     object_errors_located=True,
     qemuopts_flag_warnings=False,
     qemuopts_bool_only_on_off=True,
