@@ -11,12 +11,12 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
+
+from qmp_endpoints import connect_unix
 
 from qmpnuma.profiles import wire_types
 
@@ -87,13 +87,8 @@ def _replies(argv: Sequence[str], requests: list[bytes]) -> list[bytes]:
         proc = subprocess.Popen([*argv, "-qmp", f"unix:{path},server=on,wait=off"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 20
-            while not os.path.exists(path):
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.02)
-            with socket.socket(socket.AF_UNIX) as sock:
+            with connect_unix(path, proc) as sock:  # listening, not only bound
                 sock.settimeout(20)
-                sock.connect(path)
                 stream = sock.makefile("rwb")
                 stream.readline()
                 stream.write(b'{"execute": "qmp_capabilities"}\n')

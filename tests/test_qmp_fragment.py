@@ -292,13 +292,14 @@ class QemuPeer:
 
     def connect(self) -> bytes:
         """Open a fresh client connection (a fresh QMP session); return the greeting line."""
-        import socket
+
+        from qmp_endpoints import connect_unix
 
         if self._sock is not None:
             self._sock.close()
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # QEMU binds before it listens: wait for the listener, not only for the file
+        self._sock = connect_unix(self.path, self.process)
         self._sock.settimeout(120)
-        self._sock.connect(self.path)
         self._buffer = b""
         return self._read_line()
 

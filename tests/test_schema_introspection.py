@@ -12,15 +12,14 @@ from __future__ import annotations
 import functools
 import json
 import os
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from qmp_endpoints import connect_unix
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = REPO_ROOT / "schemas" / "qapi-schema.json"
@@ -61,17 +60,8 @@ def our_entities(profile: str) -> list[str]:
 def _qmp_exchange(proc: subprocess.Popen[bytes], path: str,
                   requests: list[bytes]) -> list[Any]:
     """Connect, read the greeting, send each request and return each decoded reply."""
-    deadline = time.monotonic() + 30
-    while not os.path.exists(path):
-        if proc.poll() is not None:
-            assert proc.stderr is not None
-            raise RuntimeError(f"QEMU exited with {proc.returncode}: {proc.stderr.read()!r}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"QEMU did not create {path}")
-        time.sleep(0.02)
-    with socket.socket(socket.AF_UNIX) as sock:
+    with connect_unix(path, proc, timeout=30) as sock:  # listening, not only bound
         sock.settimeout(30)
-        sock.connect(path)
         stream = sock.makefile("rwb")
         json.loads(stream.readline())  # greeting
         replies: list[Any] = []
