@@ -398,32 +398,32 @@ class QmpServer:
             with contextlib.suppress(ConnectionError, OSError, RuntimeError):
                 writer.write(data)
 
+        ended = False
+
+        async def handle(data: bytes) -> None:
+            nonlocal ended
+            for item in editor.feed(data):
+                if isinstance(item, bytes):
+                    write(item)
+                    continue
+                try:
+                    text = self._executor.execute(
+                        "human-monitor-command", {"command-line": item.text}, monitor)
+                except QmpError as err:
+                    text = f"{err.desc}\r\n"
+                except FatalExit as fatal:
+                    self.request_exit(fatal.status)
+                    ended = True
+                    return
+                if state.exit_status is not None:
+                    ended = True  # `quit`: QEMU ends without another prompt
+                    return
+                write(str(text).encode() + HMP_PROMPT)
+
         write(self.hmp_banner.encode() + HMP_PROMPT)
         try:
-            while state.exit_status is None:
-                try:
-                    data = await reader.read(READ_CHUNK)
-                except (ConnectionError, OSError):
-                    return
-                if not data:
-                    return
-                for item in editor.feed(data):
-                    if isinstance(item, bytes):
-                        write(item)
-                        continue
-                    try:
-                        text = self._executor.execute(
-                            "human-monitor-command", {"command-line": item.text}, monitor)
-                    except QmpError as err:
-                        text = f"{err.desc}\r\n"
-                    except FatalExit as fatal:
-                        self.request_exit(fatal.status)
-                        return
-                    if state.exit_status is not None:
-                        return  # `quit`: QEMU ends without another prompt
-                    write(str(text).encode() + HMP_PROMPT)
-                with contextlib.suppress(ConnectionError, OSError, RuntimeError):
-                    await writer.drain()
+            await read_loop(reader, writer, handle,
+                            lambda: state.exit_status is None and not ended)
         finally:
             with contextlib.suppress(ConnectionError, OSError, RuntimeError):
                 writer.close()
