@@ -156,3 +156,36 @@ def test_decoder_fast_path_agrees_with_the_lexer(members: list[tuple[str, str]])
         bytewise += streamer.feed(data[index : index + 1])
     assert repr(whole) == repr(bytewise)
 
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats()
+    | st.text(max_size=8) | st.sampled_from(["default", "m0", "\x7f", "\u00e4", "\ud800", "a\"b"]),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_writer_shortcuts_give_the_general_path_bytes(value: object) -> None:
+    """The writer's cached string literals and inlined scalar members give the same text as the
+    uncached quoting and the explicit-stack walk (which takes none of the shortcuts for
+    containers), with the cache cold and warm."""
+    from qmpnuma.qobject import json_writer
+
+    json_writer._quote_cache.clear()
+    cold = json_writer.encode_value(value)
+    warm = json_writer.encode_value(value)
+    out: list[str] = []
+    json_writer._write_iterative(value, out)
+    assert cold == warm == "".join(out)
+
+
+@given(st.text(max_size=70))
+def test_cached_quote_is_the_uncached_quote(text: str) -> None:
+    from qmpnuma.qobject import json_writer
+
+    assert json_writer._quote(text) == json_writer._quote_uncached(text)
+    assert json_writer._quote(text) == json_writer._quote_uncached(text)

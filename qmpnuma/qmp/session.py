@@ -196,8 +196,7 @@ class QmpSession:
         """Consume bytes from the client; return what to send and what to run, in order.
 
         Clients send the same few lines over and over (`query-memdev` polled in a loop), so a
-        chunk of whole lines is taken line by line and a line seen before is answered from a
-        memo. That gives exactly what the full path gives, because:
+        chunk is taken line by line and a line seen before is answered from a memo. That gives exactly what the full path gives, because:
 
         * the streamer splits a stream identically whatever the chunking (``JsonStreamer``),
           so feeding line by line equals feeding the chunk;
@@ -210,11 +209,12 @@ class QmpSession:
           ``Send`` (immutable bytes) or an ``Execute`` with no arguments and a scalar id, so a
           remembered action shares nothing a handler could change.
 
-        Lines that do not qualify, and chunks that end inside a line, take the full path.
+        Lines that do not qualify, and the pieces of a line cut by chunk edges, take the full
+        path.
         """
         if type(data) is not bytes:
             data = bytes(data)  # bytearray / memoryview from a transport
-        if self._memo_size <= 0 or not data.endswith(b"\n") or not self._streamer.idle:
+        if self._memo_size <= 0:
             return self._feed_full(data)
         state = self._memo_key()
         if state != self._memo_state:
@@ -227,7 +227,7 @@ class QmpSession:
         pos = 0
         size = len(data)
         while pos < size:
-            end = find(b"\n", pos) + 1
+            end = find(b"\n", pos) + 1 or size  # a chunk may end inside a line
             line = data[pos:end]
             pos = end
             known = memo.get(line)
