@@ -196,7 +196,8 @@ class QmpSession:
         """Consume bytes from the client; return what to send and what to run, in order.
 
         Clients send the same few lines over and over (`query-memdev` polled in a loop), so a
-        chunk is taken line by line and a line seen before is answered from a memo. That gives exactly what the full path gives, because:
+        chunk is taken line by line and a line seen before is answered from a memo. That gives
+        exactly what the full path gives, because:
 
         * the streamer splits a stream identically whatever the chunking (``JsonStreamer``),
           so feeding line by line equals feeding the chunk;
