@@ -88,7 +88,7 @@ def draw(results: dict[str, Any], folder: str) -> list[str]:
 
 
 _LABELS = {"floor": "floor (bare asyncio)", "qmpnuma": "qmpnuma", "qemu": "QEMU 7.2",
-           "qemu10": "QEMU 10.0"}
+           "qemu10": "QEMU 10.0", "protocol": "qmpnuma session on a Protocol (prototype)"}
 
 
 def _draw_floor(plt: Any, figures: dict[str, Any], folder: str) -> str:
@@ -97,7 +97,7 @@ def _draw_floor(plt: Any, figures: dict[str, Any], folder: str) -> str:
     connection = figures["one_connection"]
     groups = [(command, mode) for command, modes in connection.items() for mode in modes]
     kinds = [kind for kind in _LABELS if kind in connection[groups[0][0]][groups[0][1]]]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8),
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.6),
                                       gridspec_kw={"width_ratios": [3, 1]})
     width = 0.8 / len(kinds)
     for index, kind in enumerate(kinds):
@@ -116,7 +116,7 @@ def _draw_floor(plt: Any, figures: dict[str, Any], folder: str) -> str:
     left.set_ylabel("replies / s (one connection, log)")
     left.set_title("One connection against the floor (median, min–max)")
     left.grid(True, axis="y", which="both", alpha=0.3)
-    left.legend(fontsize=8)
+    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
     cold = figures["cold_start"]
     present = [kind for kind in kinds if kind in cold]
     medians = [cold[kind]["median"] * 1000 for kind in present]

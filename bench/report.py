@@ -54,18 +54,21 @@ def floor_table(figures: dict[str, Any], env: dict[str, Any]) -> list[str]:
              "(min–max) of the rounds of this run; share and ratios are medians with the spread "
              "of the per-round ratios:", "",
              "| command | mode | floor | qmpnuma | QEMU 7.2 | QEMU 10.0 | qmpnuma / floor | "
-             "aim | met | qmpnuma / QEMU 7.2 | qmpnuma / QEMU 10.0 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "aim | met | qmpnuma / QEMU 7.2 | qmpnuma / QEMU 10.0 | Protocol prototype | "
+             "prototype / floor |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for command, modes in connection.items():
         for mode, kinds in modes.items():
             ours, floor = kinds["qmpnuma"], kinds["floor"]
             aim = FLOOR_AIMS[mode]
             met = "yes" if ours["median"] / floor["median"] >= aim else "no"
+            prototype = _share(kinds["protocol"], floor) if "protocol" in kinds else "–"
             lines.append(
                 f"| `{command}` | {'sequential' if mode == 'roundtrips' else 'pipelined 10,000'} "
                 f"| {_range(floor)} | {_range(ours)} | {_range(kinds['qemu'])} | "
                 f"{_range(kinds.get('qemu10'))} | {_share(ours, floor)} | ≥ {aim:.2f} | {met} | "
-                f"{_share(ours, kinds['qemu'])}× | {_share(ours, kinds.get('qemu10'))}× |")
+                f"{_share(ours, kinds['qemu'])}× | {_share(ours, kinds.get('qemu10'))}× | "
+                f"{_range(kinds.get('protocol'))} | {prototype} |")
     cold = figures["cold_start"]
     if "floor" in cold:
         ours, floor = cold["qmpnuma"], cold["floor"]
@@ -85,6 +88,10 @@ def floor_table(figures: dict[str, Any], env: dict[str, Any]) -> list[str]:
             lines += ["", "The floor's cold start by phase (ms): "
                       + ", ".join(f"{name} {item['ms']:.1f}" for name, item in phases.items())
                       + f", event loop + bind + first client and reply {rest:.1f}."]
+    lines += ["", "Protocol prototype: qmpnuma's own session, handlers and machine served from "
+              "`asyncio.Protocol.data_received` with one write per chunk "
+              "(`bench/protocol_server.py`, a measurement, not the product): how much of the gap "
+              "to the floor is the streams transport of `qmpnuma/server`."]
     if not qemu10:
         lines += ["", "QEMU 10.0: not measured (`build/reference/bin/qemu-system-x86_64` is "
                   "missing; `scripts/fetch_reference_binaries.sh` fetches it)."]
