@@ -28,7 +28,7 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 bench: $(BENCH_STAMP)
 	command -v qemu-system-x86_64 >/dev/null 2>&1 || \
 		{ apt-get update -qq && apt-get install -y -qq qemu-system-x86; }
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run --readme README.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check qmpnuma tests

@@ -17,16 +17,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from bench.launchers import start
+from bench.launchers import KINDS, start
 
 
 def measure(args: Sequence[str], repeats: int) -> dict[str, list[float]]:
-    """Seconds to first reply, per program, ``repeats`` times each."""
-    times: dict[str, list[float]] = {"qemu": [], "qmpnuma": []}
+    """Seconds to first reply, per program (floor, qmpnuma, QEMU...), ``repeats`` times each."""
+    times: dict[str, list[float]] = {kind: [] for kind in KINDS}
     with tempfile.TemporaryDirectory(prefix="qmpnuma-bench-") as folder:
         sock = os.path.join(folder, "cold.qmp")
         for _ in range(repeats):
-            for kind in ("qemu", "qmpnuma"):
+            for kind in KINDS:
                 running = start(kind, args, sock)
                 times[kind].append(running.first_reply)
                 running.stop()
@@ -68,11 +68,29 @@ def import_breakdown(args: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def python_floor(repeats: int = 5) -> list[float]:
-    """Seconds for a bare `python -c pass`: the interpreter's own start, for context."""
+def python_floor(repeats: int = 5, code: str = "pass") -> list[float]:
+    """Seconds for a bare `python -c CODE` (default `pass`: the interpreter's own start)."""
     runs = []
     for _ in range(repeats):
         began = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        subprocess.run([sys.executable, "-c", code], check=True)
         runs.append(time.perf_counter() - began)
     return runs
+
+
+def floor_phases(repeats: int = 7) -> dict[str, dict[str, float]]:
+    """The floor's cold start taken apart: the interpreter, then `import asyncio` (ms).
+
+    `python -c pass` and `python -c "import asyncio"` alternate ``repeats`` times; the medians
+    are reported with their spread. The rest of the floor's cold start (event loop, bind, the
+    first client and reply) is its total minus these two, which the report works out.
+    """
+    bare: list[float] = []
+    with_asyncio: list[float] = []
+    for _ in range(repeats):
+        bare += python_floor(1)
+        with_asyncio += python_floor(1, "import asyncio")
+    bare_ms = sorted(bare)[repeats // 2] * 1000
+    asyncio_ms = sorted(with_asyncio)[repeats // 2] * 1000
+    return {"python -c pass": {"ms": bare_ms, "min": min(bare) * 1000, "max": max(bare) * 1000},
+            "import asyncio": {"ms": asyncio_ms - bare_ms}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ class FleetProcess:
 
 def start_fleet(count: int, socket_dir: str, args: Sequence[str]) -> FleetProcess:
     """Start a fleet of ``count`` machines; return once it reports every socket ready."""
+    os.makedirs(socket_dir, exist_ok=True)  # `qmpnuma fleet` refuses a missing --socket-dir
     process = subprocess.Popen(
         [*qmpnuma_command(), "fleet", "--count", str(count), "--socket-dir", socket_dir,
          "--", *args],

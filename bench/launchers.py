@@ -1,7 +1,10 @@
 """Starting and stopping the two servers under test with the same QEMU command line.
 
 Both get exactly the same arguments (QEMU's `-accel tcg -nodefaults -display none -S` plus the
-machine) and a `-qmp unix:PATH,server=on,wait=off` monitor; only the program differs.
+machine) and a `-qmp unix:PATH,server=on,wait=off` monitor; only the program differs. Two more
+programs take the same command line: the floor (`bench/floor_server.py`, a bare asyncio server
+that answers every line with a fixed reply) and, when `scripts/fetch_reference_binaries.sh` has
+unpacked it, QEMU 10.0.2 (`build/reference/bin/qemu-system-x86_64`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,17 @@ from bench.qmp_client import connect_when_ready
 
 QEMU = shutil.which(os.environ.get("QMPNUMA_QEMU", "qemu-system-x86_64"))
 COMMON_ARGS = ("-accel", "tcg", "-nodefaults", "-display", "none", "-S")
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLOOR_SERVER = os.path.join(_ROOT, "bench", "floor_server.py")
+_QEMU10 = os.environ.get("QMPNUMA_QEMU10",
+                         os.path.join(_ROOT, "build", "reference", "bin", "qemu-system-x86_64"))
+#: QEMU 10.0.2 (Debian 13's, from scripts/fetch_reference_binaries.sh), or None when absent.
+QEMU10 = _QEMU10 if os.access(_QEMU10, os.X_OK) else None
+#: Every program the one-connection and cold-start figures compare, floor first.
+KINDS = ("floor", "qmpnuma", "qemu", *(("qemu10",) if QEMU10 is not None else ()))
+#: The one-connection figures add qmpnuma's session on a bare `Protocol` transport
+#: (`bench/protocol_server.py`): how much of the gap to the floor is the transport.
+CONNECTION_KINDS = (*KINDS, "protocol")
 
 
 def qmpnuma_command() -> list[str]:
@@ -34,6 +48,14 @@ def program(kind: str) -> list[str]:
         if QEMU is None:
             raise RuntimeError("qemu-system-x86_64 is not installed")
         return [QEMU]
+    if kind == "qemu10":
+        if QEMU10 is None:
+            raise RuntimeError("build/reference/bin/qemu-system-x86_64 is missing")
+        return [QEMU10]
+    if kind == "floor":
+        return [sys.executable, FLOOR_SERVER]
+    if kind == "protocol":
+        return [sys.executable, "-m", "bench.protocol_server"]
     return qmpnuma_command()
 
 
@@ -68,7 +90,7 @@ def start(
     stderr: int | None = subprocess.DEVNULL,
     env: dict[str, str] | None = None,
 ) -> Running:
-    """Start ``kind`` ("qemu" or "qmpnuma"); return once its first query-memdev is answered."""
+    """Start ``kind`` (one of KINDS); return once its first query-memdev is answered."""
     if os.path.exists(sock):
         os.unlink(sock)
     command = [*prefix, *program(kind), *COMMON_ARGS, *machine_args,

@@ -82,4 +82,55 @@ def draw(results: dict[str, Any], folder: str) -> list[str]:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     written.append(path)
+    if "one_connection" in figures:
+        written.append(_draw_floor(plt, figures, folder))
     return written
+
+
+_LABELS = {"floor": "floor (bare asyncio)", "qmpnuma": "qmpnuma", "qemu": "QEMU 7.2",
+           "qemu10": "QEMU 10.0", "protocol": "qmpnuma session on a Protocol (prototype)"}
+
+
+def _draw_floor(plt: Any, figures: dict[str, Any], folder: str) -> str:
+    """floor.png: every program per command and mode (log scale, bars at the median, whiskers
+    from min to max of the rounds), and the cold start beside it."""
+    connection = figures["one_connection"]
+    groups = [(command, mode) for command, modes in connection.items() for mode in modes]
+    kinds = [kind for kind in _LABELS if kind in connection[groups[0][0]][groups[0][1]]]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.6),
+                                      gridspec_kw={"width_ratios": [3, 1]})
+    width = 0.8 / len(kinds)
+    for index, kind in enumerate(kinds):
+        medians, lows, highs = [], [], []
+        for command, mode in groups:
+            item = connection[command][mode][kind]
+            medians.append(item["median"])
+            lows.append(item["median"] - item["min"])
+            highs.append(item["max"] - item["median"])
+        xs = [g + (index - (len(kinds) - 1) / 2) * width for g in range(len(groups))]
+        left.bar(xs, medians, width=width, yerr=[lows, highs], capsize=2, label=_LABELS[kind])
+    left.set_xticks(range(len(groups)),
+                    [f"{c}\n{'sequential' if m == 'roundtrips' else 'pipelined'}"
+                     for c, m in groups], fontsize=8)
+    left.set_yscale("log")
+    left.set_ylabel("replies / s (one connection, log)")
+    left.set_title("One connection against the floor (median, min–max)")
+    left.grid(True, axis="y", which="both", alpha=0.3)
+    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
+    cold = figures["cold_start"]
+    present = [kind for kind in kinds if kind in cold]
+    medians = [cold[kind]["median"] * 1000 for kind in present]
+    errors = [[(cold[k]["median"] - cold[k]["min"]) * 1000 for k in present],
+              [(cold[k]["max"] - cold[k]["median"]) * 1000 for k in present]]
+    right.bar(range(len(present)), medians, yerr=errors, capsize=3,
+              color=[f"C{kinds.index(k)}" for k in present])
+    right.set_xticks(range(len(present)), [_LABELS[k] for k in present], rotation=20,
+                     fontsize=8)
+    right.set_ylabel("ms to first query-memdev reply")
+    right.set_title("Cold start")
+    right.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    path = os.path.join(folder, "floor.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

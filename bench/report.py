@@ -17,6 +17,89 @@ def _spread(summary: dict[str, Any], scale: float = 1.0, unit: str = "", digits:
             f"({_fmt(summary['p25'] * scale, digits)}–{_fmt(summary['p75'] * scale, digits)})")
 
 
+def _range(summary: dict[str, Any] | None, scale: float = 1.0, digits: int = 0) -> str:
+    """Median with the full spread (min–max) of the rounds: ``7,000 (6,500–7,200)``."""
+    if summary is None:
+        return "–"
+    return (f"{_fmt(summary['median'] * scale, digits)} "
+            f"({_fmt(summary['min'] * scale, digits)}–{_fmt(summary['max'] * scale, digits)})")
+
+
+def _share(ours: dict[str, Any], base: dict[str, Any] | None, *, rate: bool = True) -> str:
+    """Ratio of medians with the spread of the per-round ratios (round i against round i).
+
+    For rates it is ours / base (a share of the floor, or how many times QEMU's rate); for
+    times it is base / ours, so that above 1 (or 100%) always means qmpnuma is better.
+    """
+    if base is None:
+        return "–"
+    pairs = list(zip(ours["runs"], base["runs"], strict=False))
+    per_round = [a / b if rate else b / a for a, b in pairs if a and b]
+    median = (ours["median"] / base["median"]) if rate else (base["median"] / ours["median"])
+    return f"{median:.2f} ({min(per_round):.2f}–{max(per_round):.2f})"
+
+
+#: The share of the floor issue 12 aims at, per mode.
+FLOOR_AIMS = {"roundtrips": 0.75, "pipelined": 0.50}
+
+
+def floor_table(figures: dict[str, Any], env: dict[str, Any]) -> list[str]:
+    """Issue 12's table: floor, qmpnuma, QEMU 7.2 (and 10.0) with shares and ratios."""
+    connection = figures.get("one_connection")
+    if connection is None:
+        return []
+    qemu10 = env.get("qemu10")
+    lines = ["", "One connection against the floor (a bare asyncio `Protocol` server answering "
+             "every line with a fixed reply, `bench/floor_server.py`), replies / s; median "
+             "(min–max) of the rounds of this run; share and ratios are medians with the spread "
+             "of the per-round ratios:", "",
+             "| command | mode | floor | qmpnuma | QEMU 7.2 | QEMU 10.0 | qmpnuma / floor | "
+             "aim | met | qmpnuma / QEMU 7.2 | qmpnuma / QEMU 10.0 | Protocol prototype | "
+             "prototype / floor |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for command, modes in connection.items():
+        for mode, kinds in modes.items():
+            ours, floor = kinds["qmpnuma"], kinds["floor"]
+            aim = FLOOR_AIMS[mode]
+            met = "yes" if ours["median"] / floor["median"] >= aim else "no"
+            prototype = _share(kinds["protocol"], floor) if "protocol" in kinds else "–"
+            lines.append(
+                f"| `{command}` | {'sequential' if mode == 'roundtrips' else 'pipelined 10,000'} "
+                f"| {_range(floor)} | {_range(ours)} | {_range(kinds['qemu'])} | "
+                f"{_range(kinds.get('qemu10'))} | {_share(ours, floor)} | ≥ {aim:.2f} | {met} | "
+                f"{_share(ours, kinds['qemu'])}× | {_share(ours, kinds.get('qemu10'))}× | "
+                f"{_range(kinds.get('protocol'))} | {prototype} |")
+    cold = figures["cold_start"]
+    if "floor" in cold:
+        ours, floor = cold["qmpnuma"], cold["floor"]
+        met = "yes" if ours["median"] <= floor["median"] * 1.10 else "no"
+        lines += ["", "Cold start to the first `query-memdev` reply (ms), same rounds:", "",
+                  "| floor (python + asyncio) | qmpnuma | QEMU 7.2 | QEMU 10.0 | floor / qmpnuma "
+                  "| aim | met | QEMU 7.2 / qmpnuma | QEMU 10.0 / qmpnuma |",
+                  "|---|---|---|---|---|---|---|---|---|",
+                  f"| {_range(floor, 1000, 1)} | {_range(ours, 1000, 1)} | "
+                  f"{_range(cold['qemu'], 1000, 1)} | {_range(cold.get('qemu10'), 1000, 1)} | "
+                  f"{_share(ours, floor, rate=False)} | ≥ 0.91 (within 10%) | {met} | "
+                  f"{_share(ours, cold['qemu'], rate=False)}× | "
+                  f"{_share(ours, cold.get('qemu10'), rate=False)}× |"]
+        phases = cold.get("floor_phases", {})
+        if phases:
+            rest = floor["median"] * 1000 - sum(item["ms"] for item in phases.values())
+            lines += ["", "The floor's cold start by phase (ms): "
+                      + ", ".join(f"{name} {item['ms']:.1f}" for name, item in phases.items())
+                      + f", event loop + bind + first client and reply {rest:.1f}."]
+    lines += ["", "Protocol prototype: qmpnuma's own session, handlers and machine served from "
+              "`asyncio.Protocol.data_received` with one write per chunk "
+              "(`bench/protocol_server.py`, a measurement, not the product): how much of the gap "
+              "to the floor is the streams transport of `qmpnuma/server`."]
+    if not qemu10:
+        lines += ["", "QEMU 10.0: not measured (`build/reference/bin/qemu-system-x86_64` is "
+                  "missing; `scripts/fetch_reference_binaries.sh` fetches it)."]
+    else:
+        lines += ["", f"QEMU 10.0 column: {qemu10}."]
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The results table (medians with the interquartile range of the runs in brackets)."""
     env = results["environment"]
@@ -36,6 +119,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {row['figure']} | {row['name']} | {row['qmpnuma']} | {row['qemu']} | "
             f"{row['ratio']} | {row['aim']} | {row['met']} |"
         )
+    lines += floor_table(figures, env)
     libvirt = figures.get("libvirt")
     if libvirt is not None:
         lines += ["", "libvirt 9.0 (`bench/libvirt_bench.py`, status "

@@ -1,5 +1,9 @@
 """`make bench`: every figure of the benchmark issue, qmpnuma and QEMU 7.2 in the same run.
 
+The one-connection and cold-start figures also run the floor (`bench/floor_server.py`, a bare
+asyncio server answering a fixed line) and, when `scripts/fetch_reference_binaries.sh` has
+unpacked it, QEMU 10.0.2, all in the same rounds with the same client.
+
     python -m bench.run [--quick] [--out DIR]
 
 Writes DIR/results.json (every raw run), DIR/results.md (the table) and DIR/*.png (the curves);
@@ -24,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench import cold_start, in_process, many_clients, memory, report, scaling, throughput
-from bench.launchers import QEMU
+from bench.launchers import QEMU, QEMU10
 from bench.machines import STANDARD
 from bench.stats import summary
 
@@ -52,6 +56,10 @@ def _environment() -> dict[str, Any]:
     if QEMU is not None:
         qemu = subprocess.run([QEMU, "--version"], capture_output=True, text=True,
                               check=False).stdout.splitlines()[0]
+    qemu10 = None
+    if QEMU10 is not None:
+        qemu10 = subprocess.run([QEMU10, "--version"], capture_output=True, text=True,
+                                check=False).stdout.splitlines()[0]
     return {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.system()} {platform.machine()}, {cpu}",
@@ -59,6 +67,7 @@ def _environment() -> dict[str, Any]:
         "memory": memory_text,
         "python": platform.python_version(),
         "qemu": qemu,
+        "qemu10": qemu10,
         "load_average": os.getloadavg(),
     }
 
@@ -103,9 +112,9 @@ def run(quick: bool) -> dict[str, Any]:
     figures: dict[str, Any] = {}
 
     cold = _timed("1 cold start", lambda: cold_start.measure(STANDARD, repeats))
-    figures["cold_start"] = {
-        "qemu": summary(cold["qemu"]), "qmpnuma": summary(cold["qmpnuma"]),
+    figures["cold_start"] = {kind: summary(runs) for kind, runs in cold.items()} | {
         "python_floor": summary(cold_start.python_floor()),
+        "floor_phases": cold_start.floor_phases(),
         "imports": cold_start.import_breakdown(STANDARD),
     }
     inproc = _timed("2 in-process start",
@@ -113,8 +122,13 @@ def run(quick: bool) -> dict[str, Any]:
     figures["in_process"] = {name: summary(runs) for name, runs in inproc.items()}
     rates = _timed("3+4 one connection",
                    lambda: throughput.measure(STANDARD, repeats, 2000 if quick else 5000, 10000))
+    figures["one_connection"] = {
+        command: {mode: {kind: summary(runs) for kind, runs in kinds.items()}
+                  for mode, kinds in modes.items()}
+        for command, modes in rates.items()
+    }
     for key in ("roundtrips", "pipelined"):
-        figures[key] = {kind: summary(runs) for kind, runs in rates[key].items()}
+        figures[key] = figures["one_connection"]["query-memdev"][key]
     machines = 100
     many = _timed("5 many clients",
                   lambda: many_clients.measure(STANDARD, machines, 50 if quick else 200,
@@ -159,12 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats, fleets up to 1,000")
     parser.add_argument("--out", default=HERE, help="folder for results.json/.md and the PNGs")
+    parser.add_argument("--readme", metavar="PATH",
+                        help="also put the table between the bench-results markers of PATH")
     parser.add_argument("--report-only", action="store_true",
                         help="redraw results.md and the plots from an existing results.json")
     options = parser.parse_args(argv)
     if options.report_only:
         with open(os.path.join(options.out, "results.json"), encoding="utf-8") as handle:
-            return _write_outputs(json.load(handle), options.out)
+            return _write_outputs(json.load(handle), options.out, options.readme)
     if QEMU is None:
         print("bench: qemu-system-x86_64 is needed (apt-get install qemu-system-x86)",
               file=sys.stderr)
@@ -177,15 +193,34 @@ def main(argv: list[str] | None = None) -> int:
     with open(os.path.join(options.out, "results.json"), "w", encoding="utf-8") as handle:
         json.dump(results, handle, indent=1)
         handle.write("\n")
-    return _write_outputs(results, options.out)
+    return _write_outputs(results, options.out, options.readme)
 
 
-def _write_outputs(results: dict[str, Any], out: str) -> int:
+_README_START = "<!-- bench-results:start -->\n"
+_README_END = "<!-- bench-results:end -->"
+
+
+def _update_readme(path: str, table: str) -> None:
+    """Replace what lies between the README's bench-results markers with ``table``."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    head, found, rest = text.partition(_README_START)
+    if not found or _README_END not in rest:
+        print(f"bench: no bench-results markers in {path}", file=sys.stderr)
+        return
+    tail = rest[rest.index(_README_END):]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(head + _README_START + table + tail)
+
+
+def _write_outputs(results: dict[str, Any], out: str, readme: str | None = None) -> int:
     """results.md and the PNG files from a results document; the table also goes to stdout."""
     results["rows"] = report.rows(results["figures"])
     table = report.markdown(results)
     with open(os.path.join(out, "results.md"), "w", encoding="utf-8") as handle:
         handle.write(table)
+    if readme is not None:
+        _update_readme(readme, table)
     try:
         from bench.plots import draw
 

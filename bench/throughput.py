@@ -1,6 +1,10 @@
 """Figures 3 and 4: one connection, sequential round trips and a pipelined burst.
 
-The client is `bench.qmp_client` in its own process, the same for both servers.
+The client is `bench.qmp_client` in its own process, the same for every server: the floor (a
+bare asyncio server answering a fixed line), qmpnuma, QEMU 7.2, when present QEMU 10.0, and
+qmpnuma's session on a bare `Protocol` transport (`bench/protocol_server.py`).
+Each round runs every command and mode once on every server (alternating, so a change in the
+machine's load weighs on all alike); the figures are the medians and spreads over the rounds.
 """
 
 from __future__ import annotations
@@ -12,12 +16,17 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from bench.launchers import start
+from bench.launchers import CONNECTION_KINDS, start
+
+#: The commands measured on one connection: a query with a model-sized reply, one with a
+#: per-CPU reply, and the negotiation command (answered with QEMU's "already complete" error).
+COMMANDS = ("query-memdev", "query-cpus-fast", "qmp_capabilities")
+MODES = ("roundtrips", "pipelined")
 
 
-def _client(mode: str, sock: str, count: int) -> float:
+def _client(mode: str, sock: str, count: int, command: str) -> float:
     done = subprocess.run(
-        [sys.executable, "-m", "bench.qmp_client", mode, sock, str(count)],
+        [sys.executable, "-m", "bench.qmp_client", mode, sock, str(count), command],
         capture_output=True, text=True, check=True, timeout=300,
     )
     seconds: float = json.loads(done.stdout)["seconds"]
@@ -25,28 +34,26 @@ def _client(mode: str, sock: str, count: int) -> float:
 
 
 def measure(
-    args: Sequence[str], repeats: int, sequential: int, burst: int
-) -> dict[str, dict[str, list[float]]]:
-    """Replies per second per program: ``{"roundtrips": {...}, "pipelined": {...}}``."""
-    rates: dict[str, dict[str, list[float]]] = {
-        "roundtrips": {"qemu": [], "qmpnuma": []},
-        "pipelined": {"qemu": [], "qmpnuma": []},
-    }
+    args: Sequence[str], repeats: int, sequential: int, burst: int,
+    commands: Sequence[str] = COMMANDS,
+) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """Replies per second: ``{command: {mode: {kind: [rate per round]}}}``."""
+    rates = {command: {mode: {kind: [] for kind in CONNECTION_KINDS} for mode in MODES}
+             for command in commands}
+    counts = {"roundtrips": sequential, "pipelined": burst}
     with tempfile.TemporaryDirectory(prefix="qmpnuma-bench-") as folder:
         servers = {}
         try:
-            for kind in ("qemu", "qmpnuma"):
+            for kind in CONNECTION_KINDS:
                 servers[kind] = start(kind, args, os.path.join(folder, f"{kind}.qmp"))
-            # Alternate the two servers run by run, so that a change in the machine's load
-            # during the benchmark weighs on both alike.
             for _ in range(repeats):
-                for kind, running in servers.items():
-                    rates["roundtrips"][kind].append(
-                        sequential / _client("roundtrips", running.socket, sequential))
-                for kind, running in servers.items():
-                    rates["pipelined"][kind].append(
-                        burst / _client("pipelined", running.socket, burst))
+                for command in commands:
+                    for mode in MODES:
+                        for kind, running in servers.items():
+                            count = counts[mode]
+                            rates[command][mode][kind].append(
+                                count / _client(mode, running.socket, count, command))
         finally:
             for running in servers.values():
                 running.stop()
-    return rates
+    return rates  # type: ignore[return-value]

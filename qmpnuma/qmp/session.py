@@ -45,6 +45,11 @@ NEGOTIATION_COMMAND: Final = "qmp_capabilities"
 _NEGOTIATION_HINT: Final = "Expecting capabilities negotiation with 'qmp_capabilities'"
 _ALREADY_NEGOTIATED: Final = "Capabilities negotiation is already complete, command ignored"
 _DEEP_VISIT_LIMIT: Final = 12000
+#: Lines remembered per session (see ``QmpSession.feed``) and the longest line remembered.
+MEMO_SIZE: Final = 64
+_MEMO_LINE_MAX: Final = 512
+#: Request ids a remembered Execute may carry (immutable, so sharing them is safe).
+_PLAIN_IDS: Final = (str, int, float, bool, type(None))
 
 
 class CommandInfo(Protocol):
@@ -128,9 +133,11 @@ class QmpSession:
         profile: Profile | str = DEFAULT_PROFILE,
         greeting: GreetingInfo | None = None,
         machine_ready: Callable[[], bool] | None = None,
+        memo_size: int = MEMO_SIZE,
     ) -> None:
         """``machine_ready`` tells whether machine initialization has completed; until it has
         (``-preconfig``), commands without ``allow-preconfig`` are refused as QEMU refuses them.
+        ``memo_size`` bounds the remembered request lines (0 turns the memo off).
         """
         self.profile = get_profile(profile)
         self._texts = self.profile.texts
@@ -141,6 +148,9 @@ class QmpSession:
         self._machine_ready = machine_ready
         self.negotiated = False
         self.enabled_capabilities: frozenset[str] = frozenset()
+        self._memo_size = memo_size
+        self._memo: dict[bytes, Action] = {}
+        self._memo_state: tuple[bool, frozenset[str], bool] = (False, frozenset(), True)
 
     # -- output ---------------------------------------------------------------------------
     def greeting(self) -> bytes:
@@ -183,7 +193,74 @@ class QmpSession:
 
     # -- input ----------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Action]:
-        """Consume bytes from the client; return what to send and what to run, in order."""
+        """Consume bytes from the client; return what to send and what to run, in order.
+
+        Clients send the same few lines over and over (`query-memdev` polled in a loop), so a
+        chunk is taken line by line and a line seen before is answered from a memo. That gives
+        exactly what the full path gives, because:
+
+        * the streamer splits a stream identically whatever the chunking (``JsonStreamer``),
+          so feeding line by line equals feeding the chunk;
+        * from an idle streamer the JSON result of a line depends on its bytes alone, and
+          what ``_request`` makes of it depends only on the negotiation state, the enabled
+          capabilities and ``machine_ready()`` -- the memo key beside the bytes (the memo is
+          emptied when any of them changes; none changes inside one ``feed`` except through
+          negotiation, which is never remembered);
+        * a line is remembered only when it left the streamer idle and gave one action: a
+          ``Send`` (immutable bytes) or an ``Execute`` with no arguments and a scalar id, so a
+          remembered action shares nothing a handler could change.
+
+        Lines that do not qualify, and the pieces of a line cut by chunk edges, take the full
+        path.
+        """
+        if type(data) is not bytes:
+            data = bytes(data)  # bytearray / memoryview from a transport
+        if self._memo_size <= 0:
+            return self._feed_full(data)
+        state = self._memo_key()
+        if state != self._memo_state:
+            self._memo.clear()
+            self._memo_state = state
+        memo = self._memo
+        streamer = self._streamer
+        actions: list[Action] = []
+        find = data.find
+        pos = 0
+        size = len(data)
+        while pos < size:
+            end = find(b"\n", pos) + 1 or size  # a chunk may end inside a line
+            line = data[pos:end]
+            pos = end
+            known = memo.get(line)
+            if known is not None and streamer.idle:
+                if type(known) is Execute:
+                    known = Execute(known.name, {}, known.id, known.has_id, known.oob)
+                actions.append(known)
+                continue
+            idle_before = streamer.idle
+            got = self._feed_full(line)
+            actions.extend(got)
+            after = self._memo_key()
+            if after != state:  # negotiation: start a new memo for the new state
+                memo.clear()
+                self._memo_state = state = after
+            elif idle_before and len(got) == 1 and streamer.idle and len(line) <= _MEMO_LINE_MAX:
+                self._remember(line, got[0])
+        return actions
+
+    def _memo_key(self) -> tuple[bool, frozenset[str], bool]:
+        ready = self._machine_ready
+        return (self.negotiated, self.enabled_capabilities, ready is None or ready())
+
+    def _remember(self, line: bytes, action: Action) -> None:
+        if type(action) is Execute and (action.args or type(action.id) not in _PLAIN_IDS):
+            return
+        if len(self._memo) >= self._memo_size:
+            self._memo.clear()
+        self._memo[line] = action
+
+    def _feed_full(self, data: bytes) -> list[Action]:
+        """The full path: every byte through QEMU's lexer emulation and every check."""
         actions: list[Action] = []
         for item in self._streamer.feed(data):
             if isinstance(item, JsonError):

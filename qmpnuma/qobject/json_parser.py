@@ -378,6 +378,14 @@ class JsonStreamer:
         self._out: list[JsonValue | JsonError] = []
 
     # -- streamer -------------------------------------------------------------------------
+    @property
+    def idle(self) -> bool:
+        """True between messages: no partial token, no queued tokens, not recovering.
+
+        From an idle streamer, ``feed(data)`` is a pure function of ``data``.
+        """
+        return self._state == _START and not self._tokens and not self._token
+
     def _reset(self) -> None:
         self._brace = 0
         self._bracket = 0

@@ -63,8 +63,26 @@ def _escape_slow(text: str) -> str:
     return "".join(out)
 
 
+_QUOTE_CACHE_LIMIT: Final = 4096
+_QUOTE_CACHE_MAX_LENGTH: Final = 64
+_quote_cache: dict[str, str] = {}
+
+
 def _quote(text: str) -> str:
-    """A JSON string literal as QEMU writes it."""
+    """A JSON string literal as QEMU writes it (short plain strings from a cache: replies
+    repeat the same ids, paths and enum values)."""
+    cached = _quote_cache.get(text)
+    if cached is not None and type(text) is str:
+        return cached
+    quoted = _quote_uncached(text)
+    if type(text) is str and len(text) <= _QUOTE_CACHE_MAX_LENGTH:
+        if len(_quote_cache) >= _QUOTE_CACHE_LIMIT:
+            _quote_cache.clear()
+        _quote_cache[text] = quoted
+    return quoted
+
+
+def _quote_uncached(text: str) -> str:
     if text.isascii():
         quoted: str = encode_basestring_ascii(text)
         if "\\u" not in quoted and "\x7f" not in text:
@@ -106,7 +124,17 @@ def _write(value: Any, out: list[str], depth: int) -> None:
             depth += 1
             for key, prefix in _layout(tuple(value)):
                 out.append(prefix)
-                _write(value[key], out, depth)
+                # the common scalar members inline (the same texts as `_write` gives them)
+                item = value[key]
+                item_kind = type(item)
+                if item_kind is str:
+                    out.append(_quote(item))
+                elif item_kind is int:
+                    out.append(str(item))
+                elif item_kind is bool:
+                    out.append("true" if item else "false")
+                else:
+                    _write(item, out, depth)
             out.append("}")
     elif value is None:
         out.append("null")

@@ -1,0 +1,52 @@
+"""The floor: a bare asyncio `Protocol` server that answers every line with one fixed reply.
+
+    python bench/floor_server.py ... -qmp unix:PATH,server=on,wait=off
+
+It takes a QEMU command line only to find the `-qmp unix:` path (everything else is ignored),
+greets like a QMP server and then answers each complete input line with the same bytes. No
+parsing, no model, no streams layer: what is left is the interpreter, asyncio's event loop and
+the socket, i.e. the fastest any asyncio design on this machine can answer. `make bench`
+measures it with the same client and in the same run as qmpnuma and QEMU, so qmpnuma's rates
+can be quoted as a share of it. Run as a script (not `-m bench...`) so that its cold start pays
+for nothing but `python` and `asyncio`.
+"""
+
+import asyncio
+import signal
+import sys
+
+GREETING = (b'{"QMP": {"version": {"qemu": {"micro": 0, "minor": 0, "major": 0}, '
+            b'"package": ""}, "capabilities": []}}\r\n')
+REPLY = b'{"return": {}}\r\n'
+
+
+class LineAnswerer(asyncio.Protocol):
+    """Counts newlines in what arrives and writes one fixed reply per line, in one write."""
+
+    def connection_made(self, transport):  # type: ignore[no-untyped-def]
+        self.transport = transport
+        transport.write(GREETING)
+
+    def data_received(self, data):  # type: ignore[no-untyped-def]
+        lines = data.count(b"\n")
+        if lines:
+            self.transport.write(REPLY * lines)
+
+
+def socket_path(argv):  # type: ignore[no-untyped-def]
+    """The PATH of `-qmp unix:PATH[,options]`."""
+    spec = argv[argv.index("-qmp") + 1]
+    return spec.split(",", 1)[0].removeprefix("unix:")
+
+
+async def serve(path):  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+    loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    server = await loop.create_unix_server(LineAnswerer, path)
+    await stop
+    server.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(socket_path(sys.argv[1:])))

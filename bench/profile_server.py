@@ -1,0 +1,98 @@
+"""Where a qmpnuma server spends its time per request: cProfile plus event-loop turns.
+
+    python -m bench.profile_server [--command NAME] [--mode roundtrips|pipelined] [--count N]
+
+Starts the standard machine's server in this process (as `qmpnuma` would), drives it with
+`bench.qmp_client` in a separate process, and prints the event loop's turns (selector polls)
+per request, the read chunks per request, and cProfile's top functions by own time for the
+measured requests only. It is the tool behind the "where the time goes" note of issue 12.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import selectors
+import sys
+import tempfile
+from typing import Any
+
+from bench.machines import STANDARD
+from qmpnuma.commands.dispatch import CommandRegistry
+from qmpnuma.machine import Machine
+from qmpnuma.profiles import wire_types
+from qmpnuma.qmp.session import QmpSession
+from qmpnuma.server.listeners import bind_unix
+from qmpnuma.server.runtime import MonitorState, QmpServer
+
+
+class CountingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The default selector, counting its polls (one per event-loop turn that waits)."""
+
+    polls = 0
+
+    def select(self, timeout: float | None = None) -> Any:
+        CountingSelector.polls += 1
+        return super().select(timeout)
+
+
+async def _serve(path: str, mode: str, count: int, command: str) -> dict[str, Any]:
+    machine = Machine.from_argv(list(STANDARD))
+    types = wire_types(machine.profile)
+    registry = CommandRegistry(machine)
+    server = QmpServer(
+        lambda: QmpSession(types.COMMANDS, types.SCHEMA, profile=machine.profile), registry)
+    registry.attach(broadcast=server.broadcast, request_exit=server.request_exit)
+    chunks = 0
+    original = server._handle  # counting what the read loop hands up
+
+    async def counted(conn: Any, data: bytes) -> None:
+        nonlocal chunks
+        chunks += 1
+        await original(conn, data)
+
+    server._handle = counted  # type: ignore[method-assign]
+    await server.start([(bind_unix(path), MonitorState(index=0))])
+    warm = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.qmp_client", mode, path, "200", command,
+        stdout=asyncio.subprocess.DEVNULL)
+    await warm.wait()
+    profiler = cProfile.Profile()
+    polls, chunks = CountingSelector.polls, 0
+    profiler.enable()
+    client = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.qmp_client", mode, path, str(count), command,
+        stdout=asyncio.subprocess.PIPE)
+    out, _ = await client.communicate()
+    profiler.disable()
+    polls = CountingSelector.polls - polls
+    await server.close()
+    stats = pstats.Stats(profiler)
+    return {"result": out.decode().strip(), "polls": polls, "chunks": chunks, "stats": stats}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile_server", description=__doc__)
+    parser.add_argument("--command", default="query-memdev")
+    parser.add_argument("--mode", default="roundtrips", choices=("roundtrips", "pipelined"))
+    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--top", type=int, default=25)
+    options = parser.parse_args(argv)
+    loop = asyncio.SelectorEventLoop(CountingSelector())
+    with tempfile.TemporaryDirectory(prefix="qmpnuma-prof-") as folder:
+        found = loop.run_until_complete(
+            _serve(os.path.join(folder, "p.qmp"), options.mode, options.count, options.command))
+    loop.close()
+    total = options.count + 50 + 2  # measured requests, the client's warm-up and handshake
+    print(f"{options.mode} {options.count} x {options.command}: client says {found['result']}")
+    print(f"event-loop polls per request: {found['polls'] / total:.2f}; read chunks per "
+          f"request: {found['chunks'] / total:.3f}")
+    found["stats"].sort_stats("tottime").print_stats(options.top)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

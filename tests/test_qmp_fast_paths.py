@@ -1,0 +1,191 @@
+"""The two fast paths of QMP input give exactly what the full paths give.
+
+* `QmpSession.feed` answers a request line it has seen before from a memo: random sessions of
+  lines (remembered kinds, ids of every JSON type, arguments, negotiation, JSON errors, lines
+  split across chunks, multi-line objects) fed in random chunks must produce the same actions,
+  in the same order, and the same negotiation state as a session without the memo.
+* `JsonStreamer` parses a whole message with the C `json` decoder only when that provably
+  yields what QEMU's lexer and parser yield; messages from the safe subset and from just
+  outside its boundary (long digit runs, duplicate keys, escapes QEMU reads differently,
+  single quotes, non-ASCII bytes, `NaN`/`Infinity`, deep nesting) must give the same result
+  whole as fed one byte at a time, which never takes the fast path.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_qmp_fragment import COMMANDS, SCHEMA
+
+from qmpnuma.qmp.session import Execute, QmpSession, Send
+from qmpnuma.qobject.json_parser import JsonStreamer
+
+LINES = [
+    b'{"execute": "query-status"}\n',
+    b'{"execute":"query-status"}\n',
+    b'{"execute": "query-status", "id": 1}\n',
+    b'{"execute": "query-status", "id": "a"}\n',
+    b'{"execute": "query-status", "id": null}\n',
+    b'{"execute": "query-status", "id": 1.5}\n',
+    b'{"execute": "query-status", "id": true}\n',
+    b'{"execute": "query-status", "id": [1]}\n',
+    b'{"execute": "query-status", "id": {"k": 2}}\n',
+    b'{"execute": "query-name"}\n',
+    b'{"execute": "qmp_capabilities"}\n',
+    b'{"execute": "qmp_capabilities", "arguments": {"enable": ["oob"]}}\n',
+    b'{"execute": "qmp_capabilities", "arguments": {"enable": ["foo"]}}\n',
+    b'{"exec-oob": "migrate-pause"}\n',
+    b'{"exec-oob": "query-status", "id": 7}\n',
+    b'{"execute": "no-such-command"}\n',
+    b'{"execute": "query-status", "arguments": {}}\n',
+    b'{"execute": "query-status", "arguments": {"x": 1}}\n',
+    b'{"execute": "query-status", "execute": "query-name"}\n',
+    b'{"execute": 1}\n',
+    b'{"foo": 1}\n',
+    b"[1, 2]\n",
+    b"42\n",
+    b"hello\n",
+    b"{'execute': 'query-status'}\n",
+    b'{"execute": "query-status"\n',
+    b"}\n",
+    b'{"execute":\n',
+    b'"query-status"}\n',
+    b"\n",
+    b"  \r\n",
+    b'{"execute": "query-st\xc3\xa4tus"}\n',
+    b"\xff\n",
+    b'"unterminated\n',
+    b'{"execute": "query-status"}{"execute": "query-name"}\n',
+]
+
+
+def _session(memo: bool) -> QmpSession:
+    return QmpSession(COMMANDS, SCHEMA, memo_size=8 if memo else 0)
+
+
+def _normal(actions: list[Any]) -> list[str]:
+    """Comparable text of actions (repr: a NaN id or float/int ids must not compare loosely)."""
+    out = []
+    for action in actions:
+        assert isinstance(action, Send | Execute)
+        out.append(repr(action) + repr(type(action.id)) if isinstance(action, Execute)
+                   else repr(action))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(LINES), max_size=40),
+    st.lists(st.integers(1, 120), max_size=10),
+)
+def test_memo_gives_what_the_full_path_gives(lines: list[bytes], cuts: list[int]) -> None:
+    data = b"".join(lines)
+    chunks = []
+    pos = 0
+    for cut in cuts:
+        chunks.append(data[pos : pos + cut])
+        pos += cut
+    chunks.append(data[pos:])
+    chunks = [chunk for chunk in chunks if chunk]
+    plain, memo, memo_whole = _session(False), _session(True), _session(True)
+    expected: list[Any] = []
+    got: list[Any] = []
+    for chunk in chunks:
+        expected += plain.feed(chunk)
+        got += memo.feed(chunk)
+    assert _normal(got) == _normal(expected)
+    assert _normal(memo_whole.feed(data)) == _normal(expected)
+    assert (memo.negotiated, memo.enabled_capabilities) == (
+        plain.negotiated, plain.enabled_capabilities)
+
+
+def test_memo_hands_out_fresh_arguments_and_follows_negotiation() -> None:
+    session = _session(True)
+    line = b'{"execute": "query-status"}\n'
+    before = session.feed(line * 2)
+    assert [type(a) for a in before] == [Send, Send]  # refused before negotiation, twice
+    assert session.feed(b'{"execute": "qmp_capabilities"}\n')[0] == Send(b'{"return": {}}\r\n')
+    first, second = session.feed(line * 2)
+    assert isinstance(first, Execute) and isinstance(second, Execute)
+    assert first == second == Execute("query-status", {})
+    first.args["changed"] = True  # a handler changing its arguments changes nobody else's
+    (third,) = session.feed(line)
+    assert isinstance(third, Execute) and third.args == {}
+
+
+def test_memo_rereads_machine_readiness() -> None:
+    ready = [False]
+    session = QmpSession(COMMANDS, SCHEMA, machine_ready=lambda: ready[0])
+    session.feed(b'{"execute": "qmp_capabilities"}\n')
+    line = b'{"execute": "query-status"}\n'
+    refused = session.feed(line)
+    assert isinstance(refused[0], Send) and b"machine initialization" in refused[0].data
+    ready[0] = True
+    assert session.feed(line) == [Execute("query-status", {})]
+
+
+def _json(value: object) -> str:
+    return json.dumps(value)
+
+
+SAFE_SCALARS = (st.none() | st.booleans() | st.integers(-(10**18), 10**18)
+                | st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E,
+                                        blacklist_characters="\\\"'"), max_size=6))
+BOUNDARY_TEXTS = st.sampled_from([
+    "9" * 18, "9" * 19, "-" + "9" * 19, "9" * 25, "1e400", "-0", "0.1", "1E2", "01",
+    '"\\u0000"', '"\\u00e4"', '"\\ud800"', '"\\/"', '"\\\'"', "'single'", '"\\x41"',
+    "NaN", "Infinity", "-Infinity", "nan", '"\xe4"', '"\x7f"', '"\x01"', "[" * 199 + "]" * 199,
+    "[" * 201 + "]" * 201, "true", "tru", '{"a": 1, "a": 2}', '{"a": 1, "b": 2}',
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["k", "execute", "id", "arguments", "k"]),
+                          st.one_of(SAFE_SCALARS.map(_json),
+                                    BOUNDARY_TEXTS)), max_size=5))
+def test_decoder_fast_path_agrees_with_the_lexer(members: list[tuple[str, str]]) -> None:
+    text = "{" + ", ".join(f'"{key}": {value}' for key, value in members) + "}\n"
+    data = text.encode("utf-8", "surrogatepass")
+    whole = JsonStreamer().feed(data)
+    streamer = JsonStreamer()
+    bytewise: list[object] = []
+    for index in range(len(data)):
+        bytewise += streamer.feed(data[index : index + 1])
+    assert repr(whole) == repr(bytewise)
+
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats()
+    | st.text(max_size=8) | st.sampled_from(["default", "m0", "\x7f", "\u00e4", "\ud800", "a\"b"]),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_writer_shortcuts_give_the_general_path_bytes(value: object) -> None:
+    """The writer's cached string literals and inlined scalar members give the same text as the
+    uncached quoting and the explicit-stack walk (which takes none of the shortcuts for
+    containers), with the cache cold and warm."""
+    from qmpnuma.qobject import json_writer
+
+    json_writer._quote_cache.clear()
+    cold = json_writer.encode_value(value)
+    warm = json_writer.encode_value(value)
+    out: list[str] = []
+    json_writer._write_iterative(value, out)
+    assert cold == warm == "".join(out)
+
+
+@given(st.text(max_size=70))
+def test_cached_quote_is_the_uncached_quote(text: str) -> None:
+    from qmpnuma.qobject import json_writer
+
+    assert json_writer._quote(text) == json_writer._quote_uncached(text)
+    assert json_writer._quote(text) == json_writer._quote_uncached(text)
