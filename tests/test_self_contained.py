@@ -47,9 +47,9 @@ def test_the_check_catches_each_escape() -> None:
     for line in (
         'SPEC = Path(__file__).resolve().parents[2] / "spec" / "x.md"',
         'SPEC_FILE = REPO_ROOT.parent / "spec" / "x.md"',
-        'open("../shared/spec/qemu-numa-spec.md")',
+        'open("../' + 'shared/spec/qemu-numa-spec.md")',  # split: the text itself is no escape
         'ROOT = Path(__file__).parent.parent.parent',
-        'base / "shared" / "spec"',
+        'base / "shared"' + ' / "spec"',
     ):
         assert escapes(line), line
     assert not escapes('README = Path(__file__).resolve().parents[1] / "README.md"')
