@@ -1,8 +1,9 @@
 """The tests need nothing outside the repository: no reference text of the developers' tree.
 
 Reference answers of the real QEMU live in ``tests/data/`` (recorded by
-``scripts/record_test_data.py``). A test that reached for the developers' reference tree or climbed above the
-repository root would pass on the developers' machine and silently skip in a clone.
+``scripts/record_test_data.py``). A test that reached for the developers' reference tree or
+climbed above the repository root would pass on the developers' machine and silently skip in a
+clone.
 """
 
 from __future__ import annotations
