@@ -9,10 +9,12 @@ an accepted configuration from costing seconds. qmpnuma is run in-process throug
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from qmpnuma.errors import ConfigError
@@ -48,6 +50,22 @@ def run_real(qemu: str, args: Sequence[str], timeout: float = 20.0) -> Outcome:
             except (ValueError, ProcessLookupError):
                 pass
         return Outcome(proc.returncode, proc.stderr.decode("utf-8", "replace"))
+
+
+def compare_startups(qemu: str, cases: Sequence[Sequence[str]]) -> tuple[list[Outcome], list[str]]:
+    """Start each case on the real QEMU (two at a time) and on the model.
+
+    Returns QEMU's outcomes, in order, and a readable report line for every case whose exit
+    status or stderr differ.
+    """
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        real = list(pool.map(lambda args: run_real(qemu, args), cases))
+    diffs = []
+    for args, ref in zip(cases, real, strict=True):
+        ours = run_model(args)
+        if ours != ref:
+            diffs.append(f"{shlex.join(args)}\n  qemu:    {ref}\n  qmpnuma: {ours}")
+    return real, diffs
 
 
 def run_model(args: Sequence[str], profile: str = "7.2") -> Outcome:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from cmdline_gen import RESIDUE_MUTATIONS, generate, generate_residue
 from conftest import DATA, recorded_data
-from qemu_runner import Outcome, run_model, run_real
+from qemu_runner import Outcome, compare_startups, run_model, run_real
 
 INPUT = DATA / "command-lines.json"
 RECORDING = DATA / "recorded-command-lines.json"
@@ -41,14 +41,7 @@ def recorded_cases(recording: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _compare(qemu: str, cases: list[list[str]]) -> list[str]:
     """Run each case on both sides; return a readable report of every difference."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        real = list(pool.map(lambda args: run_real(qemu, args), cases))
-    diffs = []
-    for args, ref in zip(cases, real, strict=True):
-        ours = run_model(args)
-        if ours != ref:
-            diffs.append(f"{shlex.join(args)}\n  qemu:    {ref}\n  qmpnuma: {ours}")
-    return diffs
+    return compare_startups(qemu, cases)[1]
 
 
 def test_recording_covers_the_input_list(recording: dict[str, Any]) -> None:

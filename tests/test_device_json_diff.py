@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import json
 import random
-import shlex
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from cmdline_gen import base_case
-from qemu_runner import Outcome, run_model, run_real
+from qemu_runner import Outcome, compare_startups, run_model, run_real
 from qmp_endpoints import QMPNUMA, normalise, started
 
 from qmpnuma.qobject.hashing import QDICT_BUCKETS, tdb_hash
@@ -200,13 +198,7 @@ def test_generator_is_reproducible() -> None:
 @pytest.mark.qemu
 def test_generated_json_devices_answer_as_qemu(qemu_binary: str) -> None:
     cases = generate(SEED, COUNT)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        real = list(pool.map(lambda args: run_real(qemu_binary, args), cases))
-    diffs = []
-    for args, ref in zip(cases, real, strict=True):
-        ours = run_model(args)
-        if ours != ref:
-            diffs.append(f"{shlex.join(args)}\n  qemu:    {ref}\n  qmpnuma: {ours}")
+    real, diffs = compare_startups(qemu_binary, cases)
     kinds = Counter(_answer_kind(outcome) for outcome in real)
     print(f"-device JSON: {COUNT - len(diffs)}/{COUNT} identical; real answers {dict(kinds)}")
     assert not diffs, f"{len(diffs)}/{COUNT} differ:\n" + "\n".join(diffs[:10])

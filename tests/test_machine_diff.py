@@ -10,11 +10,10 @@ program name is made the same.
 from __future__ import annotations
 
 import shlex
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from qemu_runner import run_model, run_real
+from qemu_runner import compare_startups, run_model
 
 
 def command_lines(small_file: Path) -> list[str]:
@@ -150,13 +149,7 @@ def small_file(tmp_path: Path) -> Path:
 def test_machine_model_matches_qemu(qemu_binary: str, small_file: Path) -> None:
     cases = [shlex.split(line) for line in command_lines(small_file)]
     assert len(cases) >= 30
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        real = list(pool.map(lambda args: run_real(qemu_binary, args), cases))
-    diffs = []
-    for args, ref in zip(cases, real, strict=True):
-        ours = run_model(args)
-        if ours != ref:
-            diffs.append(f"{shlex.join(args)}\n  qemu:    {ref}\n  qmpnuma: {ours}")
+    real, diffs = compare_startups(qemu_binary, cases)
     assert not diffs, f"{len(diffs)} differ:\n" + "\n".join(diffs)
     assert {ref.status for ref in real} == {0, 1}
 
