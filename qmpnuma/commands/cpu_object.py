@@ -20,12 +20,13 @@ from typing import Any
 from qmpnuma.errors import QmpError
 from qmpnuma.facts import recorded_replies
 from qmpnuma.machine import Machine
-from qmpnuma.machine.cpu_properties import INTEGER_RANGES, VENDOR_LENGTH
+from qmpnuma.machine.cpu_properties import (
+    CPU_TYPE_SUFFIX,
+    FALLBACK_MODEL,
+    INTEGER_RANGES,
+    setter_refusal,
+)
 from qmpnuma.machine.cpu_slots import CpuSlot
-
-#: The CPU model whose recording stands in for models that were not recorded.
-FALLBACK_MODEL = "qemu64"
-CPU_TYPE_SUFFIX = "-x86_64-cpu"
 
 STRING_PROPERTIES = frozenset({"vendor", "model-id"})
 BOOL_PROPERTIES = frozenset({"start-powered-off"})
@@ -64,19 +65,14 @@ def _check_value(name: str, value: Any) -> None:
         # an int64 visitor: beyond int64, JSON gave a uint64 or a double (`qnum_get_try_int`)
         if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
             raise _type_error(name, "integer")
-        low, high = INTEGER_RANGES[name]
-        if not low <= value <= high:
-            raise QmpError(
-                "GenericError",
-                f"Property .{name} doesn't take value {value} (minimum: {low}, maximum: {high})",
-            )
     elif name in STRING_PROPERTIES:
         if not isinstance(value, str):
             raise _type_error(name, "string")
-        if name == "vendor" and len(value) != VENDOR_LENGTH:
-            raise QmpError("GenericError", f"Property '.{name}' doesn't take value '{value}'")
     elif name in BOOL_PROPERTIES and not isinstance(value, bool):
         raise _type_error(name, "boolean")
+    refusal = setter_refusal(name, value)  # the range/length checks after the visit
+    if refusal is not None:
+        raise QmpError("GenericError", refusal)
 
 
 @dataclass
