@@ -61,20 +61,30 @@ def test_preconfig_like_qemu(qemu_binary: str, extra: list[str]) -> None:
 
 
 def test_allow_preconfig_matches_qemu(qemu_binary: str) -> None:
-    """Which commands run before machine init is a schema fact; real QEMU says which."""
+    """Which commands run before machine init is a schema fact; real QEMU says which.
+
+    Every request carries its name as `id` and each answer is matched by that id, so a line that
+    is neither an event nor the awaited reply cannot shift the attribution; such lines are kept
+    and shown if the sets differ.
+    """
     import json as _json
 
     from qmpnuma.types.qapi_7_2 import COMMANDS
 
     skip = {"quit", "x-exit-preconfig", "qmp_capabilities"}
     refused = set()
+    stray: list[bytes] = []
     with started([qemu_binary], ["-preconfig", "-M", "pc"]) as (conn, _greeting, _proc):
         conn.command({"execute": "qmp_capabilities"})
         for name in COMMANDS:
             if name in skip:
                 continue
-            reply = _json.loads(conn.command({"execute": name})[-1])
+            lines = conn.command({"execute": name, "id": name})
+            while _json.loads(lines[-1]).get("id") != name:
+                stray.append(lines[-1])
+                lines = conn.lines_until_reply()
+            reply = _json.loads(lines[-1])
             if "permitted only after machine initialization" in str(reply.get("error")):
                 refused.add(name)
     ours = {name for name, command in COMMANDS.items() if not command.allow_preconfig}
-    assert ours - skip == refused
+    assert ours - skip == refused, f"lines that answered no request: {stray!r}"
