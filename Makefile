@@ -35,10 +35,13 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict qmpnuma
 
 schemas: $(STAMP)
+	$(BIN)/qmpnuma-qapi tables schemas/qapi-schema.json --profile 10.0 -o qmpnuma/types/tables_10_0.py
 	$(BIN)/qmpnuma-qapi tables schemas/qapi-schema.json --profile 7.2 -o qmpnuma/types/tables_7_2.py
 	$(BIN)/qmpnuma-qapi tables schemas/qapi-schema.json --profile 2.9 -o qmpnuma/types/tables_2_9.py
+	$(BIN)/qmpnuma-qapi gen schemas/qapi-schema.json --profile 10.0 --tables-module qmpnuma.types.tables_10_0 -o qmpnuma/types/qapi_10_0.py
 	$(BIN)/qmpnuma-qapi gen schemas/qapi-schema.json --profile 7.2 --tables-module qmpnuma.types.tables_7_2 -o qmpnuma/types/qapi_7_2.py
 	$(BIN)/qmpnuma-qapi gen schemas/qapi-schema.json --profile 2.9 --tables-module qmpnuma.types.tables_2_9 -o qmpnuma/types/qapi_2_9.py
+	$(BIN)/qmpnuma-qapi introspect schemas/qapi-schema.json --profile 10.0 -o qmpnuma/types/introspect_10_0.json
 	$(BIN)/qmpnuma-qapi introspect schemas/qapi-schema.json --profile 7.2 -o qmpnuma/types/introspect_7_2.json
 	$(BIN)/qmpnuma-qapi introspect schemas/qapi-schema.json --profile 2.9 -o qmpnuma/types/introspect_2_9.json
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -100,3 +102,37 @@ def qemu_10_0() -> str:
 def virsh_11_3() -> str:
     """libvirt 11.3's virsh (a wrapper that gives it its own libraries, driver and CPU map)."""
     return reference_virsh("11.3")
+
+
+# --- Pairs: a real QEMU and the qmpnuma profile that imitates it --------------------------------
+# A differential suite that holds for several versions takes the ``reference`` fixture instead of
+# ``qemu_binary``: it runs once per pair, the real binary and qmpnuma with that profile.
+
+#: The profiles with a real binary to compare with, each named like its binary's release.
+REFERENCE_PROFILES = ("7.2", "10.0")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One real QEMU binary and the qmpnuma profile that imitates it."""
+
+    profile: str
+    binary: str
+
+    @property
+    def qmpnuma(self) -> list[str]:
+        """The command that starts qmpnuma as this profile's QEMU (QEMU arguments follow)."""
+        return [sys.executable, "-m", "qmpnuma.cli", f"--profile={self.profile}"]
+
+
+def reference_pair(profile: str) -> Reference:
+    """The pair of ``profile``: Debian 12's QEMU for 7.2, the unpacked reference binaries beyond."""
+    binary = real_qemu() if profile == "7.2" else reference_qemu(profile)
+    return Reference(profile, binary)
+
+
+@pytest.fixture(scope="session", params=REFERENCE_PROFILES, ids=lambda p: f"qemu-{p}")
+def reference(request: pytest.FixtureRequest) -> Reference:
+    """Each real QEMU beside the qmpnuma profile that imitates it (a missing binary fails
+    under CI and skips elsewhere)."""
+    return reference_pair(request.param)

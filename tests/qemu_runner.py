@@ -52,7 +52,9 @@ def run_real(qemu: str, args: Sequence[str], timeout: float = 20.0) -> Outcome:
         return Outcome(proc.returncode, proc.stderr.decode("utf-8", "replace"))
 
 
-def compare_startups(qemu: str, cases: Sequence[Sequence[str]]) -> tuple[list[Outcome], list[str]]:
+def compare_startups(
+    qemu: str, cases: Sequence[Sequence[str]], profile: str = "7.2"
+) -> tuple[list[Outcome], list[str]]:
     """Start each case on the real QEMU (two at a time) and on the model.
 
     Returns QEMU's outcomes, in order, and a readable report line for every case whose exit
@@ -62,7 +64,7 @@ def compare_startups(qemu: str, cases: Sequence[Sequence[str]]) -> tuple[list[Ou
         real = list(pool.map(lambda args: run_real(qemu, args), cases))
     diffs = []
     for args, ref in zip(cases, real, strict=True):
-        ours = run_model(args)
+        ours = run_model(args, profile)
         if ours != ref:
             diffs.append(f"{shlex.join(args)}\n  qemu:    {ref}\n  qmpnuma: {ours}")
     return real, diffs

@@ -85,9 +85,9 @@ def test_profile_listing(profile: Profile) -> None:
 def test_registry() -> None:
     assert DEFAULT_PROFILE is get_profile() is get_profile("7.2")
     assert PROFILE_NAMES[0] == DEFAULT_PROFILE.name
-    assert [p.name for p in KNOWN_PROFILES] == ["2.9", "7.2"]  # oldest first
+    assert [p.name for p in KNOWN_PROFILES] == ["2.9", "7.2", "10.0"]  # oldest first
     assert [p.release for p in KNOWN_PROFILES] == sorted(p.release for p in KNOWN_PROFILES)
-    with pytest.raises(ValueError, match=r"unknown profile '9\.9'; known: 7\.2, 2\.9"):
+    with pytest.raises(ValueError, match=r"unknown profile '9\.9'; known: 7\.2, 10\.0, 2\.9"):
         get_profile("9.9")
     for profile in KNOWN_PROFILES:
         assert get_profile(profile) is profile
@@ -108,9 +108,10 @@ def test_since_symbols_follow_the_ordered_versions() -> None:
     old, new = get_profile("2.9"), get_profile("7.2")
     assert qapi_symbols(old) == {"SINCE_2_9"}
     assert qapi_symbols(new) == {"SINCE_2_9", "SINCE_7_2"}
-    assert all_qapi_symbols() == {"SINCE_2_9", "SINCE_7_2"}
-    future = replace(new, name="10.0", version=(10, 0, 0))
-    assert qapi_symbols(future) == {"SINCE_2_9", "SINCE_7_2", "SINCE_10_0"}
+    assert qapi_symbols(get_profile("10.0")) == {"SINCE_2_9", "SINCE_7_2", "SINCE_10_0"}
+    assert all_qapi_symbols() == {"SINCE_2_9", "SINCE_7_2", "SINCE_10_0"}
+    future = replace(new, name="11.0", version=(11, 0, 0))
+    assert qapi_symbols(future) == {"SINCE_2_9", "SINCE_7_2", "SINCE_10_0", "SINCE_11_0"}
 
 
 def test_schemas_use_only_since_symbols() -> None:

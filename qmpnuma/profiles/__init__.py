@@ -7,7 +7,8 @@ introspection) generated for it.  Code asks the profile questions (see
 fleet specs, pytest markers) are turned into a profile once, with :func:`get_profile`.
 
 * :mod:`~qmpnuma.profiles.profile` – the :class:`Profile` object and its strategies;
-* :mod:`~qmpnuma.profiles.qemu_7_2`, :mod:`~qmpnuma.profiles.qemu_2_9` – one module per version;
+* :mod:`~qmpnuma.profiles.qemu_10_0`, :mod:`~qmpnuma.profiles.qemu_7_2`,
+  :mod:`~qmpnuma.profiles.qemu_2_9` – one module per version;
 * :mod:`~qmpnuma.profiles.compat` – machine-type compat rows per release;
 * :mod:`~qmpnuma.profiles.registry` – the known profiles, lookup by name, since-symbols;
 * :mod:`~qmpnuma.profiles.wire` – the generated wire types of a profile.

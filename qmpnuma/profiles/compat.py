@@ -24,6 +24,13 @@ PC_AND_Q35: Final = frozenset({"pc", "q35"})
 
 #: Every compat row qmpnuma models, newest first.
 COMPAT_ROWS: Final[tuple[CompatRow, ...]] = (
+    # 9.0: q35 grows from 1024 to 4096 CPUs.
+    CompatRow((8, 2), Q35, {"cpu_max": 1024}),
+    # 8.1: q35 grows from 288 to 1024 CPUs.
+    CompatRow((8, 0), Q35, {"cpu_max": 288}),
+    # By 10.0 every type of 7.0 and older is deprecated (MACHINE_VER_DEPRECATION: "machines
+    # more than 3 years old"); 8.2 and 9.1 removed the 1.x and 2.0-2.3 types altogether.
+    CompatRow((7, 0), PC_AND_Q35, {"deprecated": True}, since=(10, 0)),
     # 6.2 made new types fill a missing -smp value into cores (smp_props.prefer_sockets).
     CompatRow((6, 1), PC_AND_Q35, {"prefer_sockets": True}),
     # 5.1: -numa node,mem= only for old types; memdev makes NUMA auto-enabled for new ones.

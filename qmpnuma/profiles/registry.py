@@ -10,11 +10,11 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Final
 
-from qmpnuma.profiles import qemu_2_9, qemu_7_2
+from qmpnuma.profiles import qemu_2_9, qemu_7_2, qemu_10_0
 from qmpnuma.profiles.profile import REGISTERED, Profile
 
 #: The module of every known profile, oldest first (the order since-symbols follow).
-_MODULES: Final[tuple[ModuleType, ...]] = (qemu_2_9, qemu_7_2)
+_MODULES: Final[tuple[ModuleType, ...]] = (qemu_2_9, qemu_7_2, qemu_10_0)
 
 #: Every known profile, oldest first.
 KNOWN_PROFILES: Final[tuple[Profile, ...]] = tuple(module.PROFILE for module in _MODULES)
