@@ -17,7 +17,9 @@ from qmpnuma.profiles.profile import MachineCatalogue, OptionSpec, Profile
 
 #: Options 10.0 no longer has (``-no-acpi``/``-no-hpet``/``-singlestep``/``-chroot``/
 #: ``-async-teardown`` removed in 9.0, ``-runas`` in 10.0): they are ``invalid option`` now.
-_REMOVED: Final = frozenset({"no-acpi", "no-hpet", "singlestep", "chroot", "async-teardown", "runas"})
+_REMOVED: Final = frozenset(
+    {"no-acpi", "no-hpet", "singlestep", "chroot", "async-teardown", "runas"}
+)
 
 #: name (without the leading dash) -> its spelling rules, in QEMU's table order.
 OPTIONS: Final[dict[str, OptionSpec]] = {
@@ -74,7 +76,7 @@ TEXTS: Final = replace(
     ),
 )
 
-PROFILE: Final = replace(
+PROFILE: Final[Profile] = replace(
     qemu_7_2.PROFILE,
     name="10.0",
     version=(10, 0, 2),
