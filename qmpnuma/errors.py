@@ -25,6 +25,19 @@ class ConfigError(Exception):
         self.status = status
 
 
+class AbortExit(ConfigError):
+    """Start-up ends in ``abort()`` (a call made with ``error_abort`` failed) after ``stderr``.
+
+    ``status`` is what the caller of QEMU sees: -6 (SIGABRT) for QEMU itself, 1 under
+    ``-daemonize``, where the parent that waits for the child's start-up exits 1 when the
+    child dies.
+    """
+
+    def __init__(self, stderr: str, *, daemonized: bool) -> None:
+        super().__init__(stderr, 1 if daemonized else -6)
+        self.daemonized = daemonized
+
+
 class EarlyExit(ConfigError):
     """Start-up ends before a machine exists, successfully: ``-version``, ``-help``, ``-M help``.
 
@@ -56,6 +69,16 @@ class MachineError(Exception):
         self.message = message
         self.error_class = error_class
         self.hints = hints
+
+
+class AbortError(MachineError):
+    """A rule QEMU checks under ``error_abort``: it prints ``abort_line`` (the failed call
+    and its source location, as the build reports it), then the message and hints, and
+    aborts."""
+
+    def __init__(self, abort_line: str, message: str, hints: tuple[str, ...] = ()) -> None:
+        super().__init__(message, hints=hints)
+        self.abort_line = abort_line
 
 
 class FatalExit(Exception):

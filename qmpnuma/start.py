@@ -5,10 +5,11 @@ Shared by the CLI and the demo (which only chooses the arguments), so neither im
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
-from qmpnuma.errors import ConfigError, EarlyExit
+from qmpnuma.errors import AbortExit, ConfigError, EarlyExit
 from qmpnuma.host import this_host
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import Profile
@@ -24,6 +25,8 @@ def build_machine(args: Sequence[str], profile: Profile | str, progname: str) ->
             sys.stdout.flush()
         sys.stderr.write(err.stderr)
         sys.stderr.flush()
+        if isinstance(err, AbortExit) and not err.daemonized:
+            os.abort()
         raise SystemExit(err.status) from None
     for line in machine.warnings:
         sys.stderr.write(line)

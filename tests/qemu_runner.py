@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from qmpnuma.errors import ConfigError
+from qmpnuma.errors import AbortExit, ConfigError
 from qmpnuma.machine import Machine
 
 PROGNAME = "qemu-system-x86_64"
@@ -74,6 +74,9 @@ def run_model(args: Sequence[str], profile: str = "7.2") -> Outcome:
     """Build the qmpnuma machine for ``args`` and return the same kind of outcome."""
     try:
         machine = Machine.from_argv([*FIXED_ARGS, *args], profile=profile, progname=PROGNAME)
+    except AbortExit as err:
+        # run_real daemonizes: QEMU's waiting parent reports the child's abort as exit 1.
+        return Outcome(1, err.stderr)
     except ConfigError as err:
         return Outcome(err.status, err.stderr)
     return Outcome(0, "".join(machine.warnings))

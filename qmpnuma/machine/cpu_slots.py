@@ -29,6 +29,11 @@ AMD_WITHOUT_TOPOEXT = frozenset(
 )
 
 
+#: CPU models whose definition has ``x2apic`` (observed on 10.0.2 under TCG: a boot CPU with
+#: APIC id 255 is accepted), so that APIC ids above 254 need no ``x2apic=on``.
+X2APIC_MODELS: frozenset[str] = frozenset({"max"})
+
+
 #: CPU properties keyed by wire name (``node-id``, ``socket-id``, ``die-id``, ``cluster-id``,
 #: ``core-id``, ``thread-id``). Keys are typed loosely so that callers may build the mapping
 #: from ``Literal`` names without casts.
@@ -48,17 +53,32 @@ def cpu_model_of_type(cpu_type: str) -> str:
     return cpu_type.removesuffix(X86_CPU_TYPE_SUFFIX)
 
 
-def hyperthreading_warning(cpu_type: str | None, topology: CpuTopology) -> str | None:
+def hyperthreading_warning(
+    cpu_type: str | None, topology: CpuTopology, profile: Profile = DEFAULT_PROFILE
+) -> str | None:
     """The one-time warning an AMD CPU model without topoext prints when realized with
-    ``threads > 1`` (message text with its second line, no ``warning:`` prefix)."""
+    ``threads > 1`` (the profile's text, no ``warning:`` prefix)."""
     if cpu_type is None or topology.threads <= 1:
         return None
     if cpu_model_of_type(cpu_type) not in AMD_WITHOUT_TOPOEXT:
         return None
-    return (
-        f"This family of AMD CPU doesn't support hyperthreading({topology.threads})\n"
-        "Please configure -smp options properly or try enabling topoext feature."
-    )
+    return profile.texts.amd_hyperthreading.format(threads=topology.threads)
+
+
+def cpu_has_x2apic(cpu_model: str | None) -> bool:
+    """Whether ``-cpu MODEL[,features]`` gives the CPUs the ``x2apic`` feature (under TCG):
+    the model's own definition, then each ``x2apic`` switch in order (the last one wins)."""
+    if cpu_model is None:
+        return False
+    name, *features = cpu_model.split(",")
+    enabled = name in X2APIC_MODELS
+    for feature in features:
+        key, _, value = feature.partition("=")
+        if key in ("+x2apic", "-x2apic"):
+            enabled = key.startswith("+")
+        elif key == "x2apic":
+            enabled = value in ("", "on", "yes", "true", "y")
+    return enabled
 
 
 def _bit_width(count: int) -> int:
@@ -74,30 +94,35 @@ class X86TopoIds:
     die_id: int
     core_id: int
     thread_id: int
+    #: Module inside the die (10.0's ``-smp modules=``; 0 where there is one module).
+    module_id: int = 0
 
 
 def topo_ids_from_index(topology: CpuTopology, cpu_index: int) -> X86TopoIds:
-    """x86 ids of a CPU index (``x86_topo_ids_from_idx``): threads vary fastest."""
-    threads, cores, dies = topology.threads, topology.cores, topology.dies
+    """x86 ids of a CPU index (``x86_topo_ids_from_idx``): threads vary fastest, then cores,
+    modules, dies."""
+    threads, cores, modules, dies = (
+        topology.threads, topology.cores, topology.modules, topology.dies)
     return X86TopoIds(
-        socket_id=cpu_index // (dies * cores * threads),
-        die_id=cpu_index // (cores * threads) % dies,
+        socket_id=cpu_index // (dies * modules * cores * threads),
+        die_id=cpu_index // (modules * cores * threads) % dies,
         core_id=cpu_index // threads % cores,
         thread_id=cpu_index % threads,
+        module_id=cpu_index // (cores * threads) % modules,
     )
 
 
 def apic_id_from_ids(topology: CpuTopology, ids: X86TopoIds) -> int:
-    """The APIC id packing of the ids: each level takes ``ceil(log2(count))`` bits."""
-    smt_width = _bit_width(topology.threads)
-    core_width = _bit_width(topology.cores)
-    die_width = _bit_width(topology.dies)
-    core_offset = smt_width
-    die_offset = core_offset + core_width
-    pkg_offset = die_offset + die_width
+    """The APIC id packing of the ids: each level takes ``ceil(log2(count))`` bits, from the
+    thread up: core, module, die, package."""
+    core_offset = _bit_width(topology.threads)
+    module_offset = core_offset + _bit_width(topology.cores)
+    die_offset = module_offset + _bit_width(topology.modules)
+    pkg_offset = die_offset + _bit_width(topology.dies)
     return (
         (ids.socket_id << pkg_offset)
         | (ids.die_id << die_offset)
+        | (ids.module_id << module_offset)
         | (ids.core_id << core_offset)
         | ids.thread_id
     )
@@ -119,6 +144,9 @@ class CpuSlot:
     apic_id: int
     #: die-id is reported only when the topology has more than one die per socket.
     has_die_id: bool = False
+    module_id: int = 0
+    #: module-id likewise only with more than one module per die (10.0).
+    has_module_id: bool = False
     node_id: int | None = None
     qom_path: str | None = None
     hotplugged: bool = False
@@ -144,6 +172,8 @@ class CpuSlot:
         props["socket-id"] = self.socket_id
         if self.has_die_id and profile.cpu_props_node_and_die:
             props["die-id"] = self.die_id
+        if self.has_module_id:
+            props["module-id"] = self.module_id
         props["core-id"] = self.core_id
         props["thread-id"] = self.thread_id
         return props
@@ -153,6 +183,8 @@ class CpuSlot:
         parts = [f"socket-id: {self.socket_id}"]
         if self.has_die_id:
             parts.append(f"die-id: {self.die_id}")
+        if self.has_module_id:
+            parts.append(f"module-id: {self.module_id}")
         parts.append(f"core-id: {self.core_id}")
         parts.append(f"thread-id: {self.thread_id}")
         return ", ".join(parts)
@@ -188,6 +220,8 @@ def build_slots(topology: CpuTopology, profile: Profile = DEFAULT_PROFILE) -> li
             thread_id=ids.thread_id,
             apic_id=apic_id_from_ids(topology, ids),
             has_die_id=profile.smp_accepts_dies and topology.dies > 1,
+            module_id=ids.module_id,
+            has_module_id="modules" in profile.smp_members and topology.modules > 1,
         )
         if index < topology.cpus:
             slot.qom_path = boot_cpu_qom_path(index)

@@ -13,20 +13,21 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Iterable, MutableMapping
 from typing import Any
 
-from qmpnuma.errors import MachineError
+from qmpnuma.errors import AbortError, MachineError
 from qmpnuma.machine import cpu_numa
 from qmpnuma.machine.cpu_hotplug import check_unplug, find_plug_slot
 from qmpnuma.machine.cpu_slots import (
     CpuProps,
     CpuSlot,
     build_slots,
+    cpu_has_x2apic,
     cpu_type_for_model,
     hyperthreading_warning,
 )
 from qmpnuma.machine.devices import PlugRolledBack
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.smp import CpuTopology
-from qmpnuma.profiles.profile import NumaState, Profile
+from qmpnuma.profiles.profile import ApicIdCheck, NumaState, Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 #: ``pc`` reported by 2.9's query-cpus for a CPU at reset (CS base 0xffff0000 + IP 0xfff0).
@@ -55,6 +56,8 @@ class MachineCpus:
         self.profile: Profile = profile
         #: QOM type of every CPU of the machine (None on boards without CPUs).
         self.cpu_type = cpu_type_for_model(cpu_model, machine_type)
+        #: The ``-cpu`` option as given (model and features), None without ``-cpu``.
+        self.cpu_model = cpu_model
         self.slots: list[CpuSlot] = build_slots(topology, profile)
         if self.cpu_type is None:
             # ``-M none`` without ``-cpu`` creates no CPU at all.
@@ -95,18 +98,36 @@ class MachineCpus:
         """Warnings printed while the boot CPUs are realized (AMD hyper-threading note)."""
         if self.topology.cpus == 0:
             return []
-        warning = hyperthreading_warning(self.cpu_type, self.topology)
+        warning = hyperthreading_warning(self.cpu_type, self.topology, self.profile)
         return [warning] if warning else []
 
     def check_board_cpus(self) -> None:
-        """Board-init check of the x86 boards: without KVM's in-kernel x2APIC support (our
-        case: TCG) the highest possible APIC id must stay below 255."""
+        """Board-init check of the x86 boards (``ApicIdCheck.X86_CPUS_INIT``): without KVM's
+        in-kernel x2APIC support (our case: TCG) the highest possible APIC id must stay below
+        255."""
+        if self.profile.apic_id_check is not ApicIdCheck.X86_CPUS_INIT:
+            return
         if self.machine_type.family in ("none", "x-remote") or not self.slots:
             return
         if max(slot.apic_id for slot in self.slots) + 1 > 255:
             raise MachineError(
                 "current -smp configuration requires kernel irqchip and X2APIC API support."
             )
+
+    def check_realized_cpus(self) -> None:
+        """``ApicIdCheck.APIC_COMMON_SET_ID``: realizing the boot CPUs in order, the first
+        whose APIC id is 255 or more on a CPU model without x2APIC aborts QEMU."""
+        if self.profile.apic_id_check is not ApicIdCheck.APIC_COMMON_SET_ID:
+            return
+        if self.machine_type.family in ("none", "x-remote") or cpu_has_x2apic(self.cpu_model):
+            return
+        for slot in self.slots:
+            if slot.present and slot.apic_id >= 255:
+                raise AbortError(
+                    self.profile.texts.apic_id_abort,
+                    f"APIC ID {slot.apic_id} requires x2APIC feature in CPU",
+                    hints=("Try x2apic=on in -cpu.",),
+                )
 
     def assign_node_cpus(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qmpnuma.errors import ConfigError
+from qmpnuma.errors import AbortExit, ConfigError
 from qmpnuma.machine.host_facts import HostFacts
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.messages import MessageStyle, StartupFailure, message_timestamp
@@ -59,6 +59,9 @@ class Machine(MachineState):
         try:
             machine = Startup(args, profile, progname, host).build(create)
         except StartupFailure as failure:
+            if failure.aborts:
+                raise AbortExit("".join(failure.lines),
+                                daemonized="-daemonize" in args) from None
             raise ConfigError("".join(failure.lines), 1) from None
         assert isinstance(machine, Machine)
         return machine

@@ -81,6 +81,8 @@ class MachineType:
     prefer_sockets: bool = False
     dies_supported: bool = False
     clusters_supported: bool = False
+    #: ``-smp modules=`` above 1 (the x86 PC boards of profiles that have modules).
+    modules_supported: bool = False
     #: False for boards without NUMA state (``NUMA is not supported by this machine-type``).
     numa_supported: bool = False
     #: Board has ``cpu_index_to_socket_id`` (2.9 default CPU-to-node rule groups sockets).
@@ -182,6 +184,7 @@ def _pc_type(version: tuple[int, ...], newest: tuple[int, ...], profile: Profile
         default_cpu_type="qemu64-x86_64-cpu",
         default_ram_id="pc.ram",
         dies_supported=profile.smp_accepts_dies,
+        modules_supported="modules" in profile.smp_members,
         numa_supported=True,
         has_cpu_index_to_socket_id=True,
         help_family="pc_piix",
@@ -200,6 +203,7 @@ def _q35_type(version: tuple[int, ...], newest: tuple[int, ...], profile: Profil
         default_cpu_type="qemu64-x86_64-cpu",
         default_ram_id="pc.ram",
         dies_supported=profile.smp_accepts_dies,
+        modules_supported="modules" in profile.smp_members,
         numa_supported=True,
         has_cpu_index_to_socket_id=True,
         help_family="pc_q35",
@@ -217,6 +221,7 @@ def _isapc(profile: Profile) -> MachineType:
         default_cpu_type="486-x86_64-cpu",
         default_ram_id="pc.ram",
         dies_supported=profile.smp_accepts_dies,
+        modules_supported="modules" in profile.smp_members,
         numa_supported=True,
         has_cpu_index_to_socket_id=True,
         auto_enable_numa_with_memhp=True,

@@ -25,9 +25,11 @@ __all__ = [
 class StartupFailure(Exception):
     """Internal: a start-up error already formatted as stderr lines."""
 
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], *, aborts: bool = False) -> None:
         super().__init__("".join(lines))
         self.lines = lines
+        #: QEMU aborts after printing (see ``qmpnuma.errors.AbortExit``).
+        self.aborts = aborts
 
 
 @dataclass
@@ -68,6 +70,11 @@ class StartupPrinter:
     def fail(self, message: str, location: str | None = None,
              hints: Sequence[str] = ()) -> StartupFailure:
         return StartupFailure(self.lines + self.format(message, location, hints=hints))
+
+    def abort(self, abort_line: str, message: str, hints: Sequence[str] = ()) -> StartupFailure:
+        """An ``error_abort`` failure: the location line of the failed call, then the error."""
+        return StartupFailure(self.lines + [abort_line + "\n"]
+                              + self.format(message, hints=hints), aborts=True)
 
 
 @dataclass(frozen=True)

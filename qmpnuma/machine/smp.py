@@ -22,13 +22,14 @@ from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.profiles.profile import Profile, SmpParser
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
-SMP_KEYS_7_2 = ("cpus", "maxcpus", "sockets", "dies", "clusters", "cores", "threads")
 SMP_KEYS_2_9 = ("cpus", "maxcpus", "sockets", "cores", "threads")
 
 ZERO_TOPOLOGY_WARNING = (
     "Deprecated CPU topology (considered invalid): "
     "CPU topology parameters must be greater than zero"
 )
+#: The same, fatal since 9.0 (``Profile.smp_zero_values_fatal``).
+ZERO_TOPOLOGY_ERROR = "Invalid CPU topology: CPU topology parameters must be greater than zero"
 
 _U32 = 0xFFFF_FFFF
 
@@ -50,11 +51,13 @@ class CpuTopology:
     clusters: int = 1
     cores: int = 1
     threads: int = 1
+    #: Modules per die (10.0's ``-smp modules=``; always 1 where the profile lacks them).
+    modules: int = 1
 
     @property
     def threads_per_socket(self) -> int:
         """How many CPU indexes one socket (package) spans."""
-        return self.dies * self.clusters * self.cores * self.threads
+        return self.dies * self.clusters * self.modules * self.cores * self.threads
 
 
 def _u32(value: int) -> int:
@@ -76,15 +79,18 @@ def _s32(value: int) -> int:
 
 
 def hierarchy_text(topology: CpuTopology, machine_type: MachineType) -> str:
-    """``sockets (S) * dies (D) * cores (C) * threads (T)`` as 7.2 prints it in errors.
+    """``sockets (S) * dies (D) * cores (C) * threads (T)`` as QEMU prints it in errors
+    (``cpu_hierarchy_to_string``).
 
-    ``dies`` / ``clusters`` appear only when the machine type supports them.
+    ``dies`` / ``clusters`` / ``modules`` appear only when the machine type supports them.
     """
     parts = [f"sockets ({topology.sockets})"]
     if machine_type.dies_supported:
         parts.append(f"dies ({topology.dies})")
     if machine_type.clusters_supported:
         parts.append(f"clusters ({topology.clusters})")
+    if machine_type.modules_supported:
+        parts.append(f"modules ({topology.modules})")
     parts.append(f"cores ({topology.cores})")
     parts.append(f"threads ({topology.threads})")
     return " * ".join(parts)
@@ -109,30 +115,47 @@ def parse_smp(
     """
     if profile.smp_parser is SmpParser.VL_SMP_PARSE:
         return _parse_smp_2_9(config, machine_type)
-    return _parse_smp_7_2(config, machine_type, warnings)
+    return _parse_smp_7_2(config, machine_type, profile, warnings)
+
+
+def _level_supported(machine_type: MachineType, level: str) -> bool:
+    """Whether the board has the topology level (``MachineClass.smp_props.*_supported``)."""
+    return {
+        "dies": machine_type.dies_supported,
+        "clusters": machine_type.clusters_supported,
+        "modules": machine_type.modules_supported,
+    }.get(level, False)
 
 
 def _parse_smp_7_2(
-    config: Mapping[str, int], machine_type: MachineType, warnings: list[str] | None
+    config: Mapping[str, int], machine_type: MachineType, profile: Profile,
+    warnings: list[str] | None,
 ) -> CpuTopology:
-    if any(config.get(key) == 0 for key in SMP_KEYS_7_2) and warnings is not None:
-        warnings.append(ZERO_TOPOLOGY_WARNING)
+    if any(config.get(key) == 0 for key in profile.smp_members):
+        if profile.smp_zero_values_fatal:
+            raise MachineError(ZERO_TOPOLOGY_ERROR)
+        if warnings is not None:
+            warnings.append(ZERO_TOPOLOGY_WARNING)
 
     cpus = _u32(config.get("cpus", 0))
     maxcpus = _u32(config.get("maxcpus", 0))
     sockets = _u32(config.get("sockets", 0))
-    dies = _u32(config.get("dies", 0))
-    clusters = _u32(config.get("clusters", 0))
     cores = _u32(config.get("cores", 0))
     threads = _u32(config.get("threads", 0))
 
-    if not machine_type.dies_supported and dies > 1:
-        raise MachineError("dies not supported by this machine's CPU topology")
-    if not machine_type.clusters_supported and clusters > 1:
-        raise MachineError("clusters not supported by this machine's CPU topology")
-
-    dies = dies or 1
-    clusters = clusters or 1
+    # The levels a board may lack, each checked in the profile's order and then defaulted.
+    levels: dict[str, int] = {}
+    for level in profile.smp_optional_levels:
+        value = _u32(config.get(level, 0))
+        if not _level_supported(machine_type, level) and value > 1:
+            raise MachineError(profile.texts.smp_level_unsupported.format(level=level))
+        levels[level] = value or 1
+    dies = levels.get("dies", 1)
+    modules = levels.get("modules", 1)
+    # Every level the fill rule does not complete, as one factor (books and drawers are 1 on
+    # x86 once the check above passed).
+    fixed = _u32(dies * levels.get("clusters", 1) * modules * levels.get("books", 1)
+                 * levels.get("drawers", 1))
 
     if cpus == 0 and maxcpus == 0:
         sockets = sockets or 1
@@ -144,27 +167,27 @@ def _parse_smp_7_2(
             if sockets == 0:
                 cores = cores or 1
                 threads = threads or 1
-                sockets = _div(maxcpus, dies * clusters * cores * threads)
+                sockets = _div(maxcpus, fixed * cores * threads)
             elif cores == 0:
                 threads = threads or 1
-                cores = _div(maxcpus, sockets * dies * clusters * threads)
+                cores = _div(maxcpus, sockets * fixed * threads)
         else:
             if cores == 0:
                 sockets = sockets or 1
                 threads = threads or 1
-                cores = _div(maxcpus, sockets * dies * clusters * threads)
+                cores = _div(maxcpus, sockets * fixed * threads)
             elif sockets == 0:
                 threads = threads or 1
-                sockets = _div(maxcpus, dies * clusters * cores * threads)
+                sockets = _div(maxcpus, fixed * cores * threads)
         if threads == 0:
-            threads = _div(maxcpus, sockets * dies * clusters * cores)
+            threads = _div(maxcpus, sockets * fixed * cores)
 
-    product = _u32(sockets * dies * clusters * cores * threads)
+    product = _u32(sockets * fixed * cores * threads)
     maxcpus = maxcpus or product
     cpus = cpus or maxcpus
     topology = CpuTopology(
-        cpus=cpus, maxcpus=maxcpus, sockets=sockets, dies=dies, clusters=clusters,
-        cores=cores, threads=threads,
+        cpus=cpus, maxcpus=maxcpus, sockets=sockets, dies=dies,
+        clusters=levels.get("clusters", 1), cores=cores, threads=threads, modules=modules,
     )
 
     if product != maxcpus:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from qmpnuma.errors import ConfigError, EarlyExit, MachineError, OptionError
+from qmpnuma.errors import AbortError, ConfigError, EarlyExit, MachineError, OptionError
 from qmpnuma.facts import command_line_help, device_model_names, machine_property_help
 from qmpnuma.machine.backends import MemoryBackend, check_guest_memory
 from qmpnuma.machine.board_memory import check_board_memory
@@ -82,6 +82,8 @@ class Startup:
         """Run one step, turning its error into QEMU's stderr text."""
         try:
             step()
+        except AbortError as err:
+            raise self.out.abort(err.abort_line, err.message, err.hints) from None
         except (OptionError, MachineError) as err:
             raise self.out.fail(err.message, location, err.hints) from None
 
@@ -397,10 +399,13 @@ class Startup:
         if not self._asks_for_kvm():
             if self.scan.cpu_model is not None and self.scan.cpu_model.split(",", 1)[0] == "host":
                 self._guard(_raise(MachineError("CPU model 'host' requires KVM or HVF")))
-            # TCG has no in-kernel x2APIC: QEMU refuses APIC ids from 255 up at CPU creation.
+            # TCG has no in-kernel x2APIC: 7.2 refuses APIC ids from 255 up at board init.
             self._guard(machine.cpus.check_board_cpus)
         for warning in machine.cpus.startup_warnings():
             self.out.warn(warning)
+        if not self._asks_for_kvm():
+            # 10.0 realizes the boot CPUs and aborts on one whose APIC id needs x2APIC.
+            self._guard(machine.cpus.check_realized_cpus)
         cpu = self.scan.cpu_model
         phys_bits = not self._asks_for_kvm()
         self._guard(lambda: check_board_memory(memory, mt, cpu, check_phys_bits=phys_bits))

@@ -81,6 +81,18 @@ class ObjectProperties(Enum):
     QOM_PROPERTIES = "user_creatable_add_opts"
 
 
+# -- command line (10.0 work) ---------------------------------------------------------------
+class ApicIdCheck(Enum):
+    """Where TCG refuses an x86 APIC id above 254 (one that needs x2APIC)."""
+
+    #: hw/i386/x86.c ``x86_cpus_init`` (7.2): at board init, for any possible CPU, unless
+    #: KVM's in-kernel irqchip supports x2APIC.
+    X86_CPUS_INIT = "x86_cpus_init"
+    #: ``apic_common_set_id`` (TCG emulates x2APIC): while each boot CPU is realized, for a
+    #: CPU model without ``x2apic``; the board sets the id under ``error_abort``, so QEMU aborts.
+    APIC_COMMON_SET_ID = "apic_common_set_id"
+
+
 @dataclass(frozen=True)
 class Texts:
     """The message table: texts that differ between versions, by what they report."""
@@ -111,6 +123,20 @@ class Texts:
     #: serial port on a chardev already read by a monitor or another port); it names the
     #: build's source path and line (Debian's 7.2 build here; 2.9 keeps it, unverified).
     chardev_fe_abort: str = "Unexpected error in qemu_chr_fe_init() at ../../chardev/char-fe.c:220:"
+
+    # -- command line (10.0 work) -----------------------------------------------------------
+    #: An ``-smp`` level above 1 on a board without it, formatted with ``level``.
+    smp_level_unsupported: str = "{level} not supported by this machine's CPU topology"
+    #: The warning of an AMD CPU model without topoext realized with threads, formatted with
+    #: ``threads`` (7.2 put a line break before the advice).
+    amd_hyperthreading: str = (
+        "This family of AMD CPU doesn't support hyperthreading({threads})\n"
+        "Please configure -smp options properly or try enabling topoext feature."
+    )
+    #: The line ``error_abort`` prints before the APIC id error (strategy
+    #: ``ApicIdCheck.APIC_COMMON_SET_ID``): the failed function and its source location in
+    #: the binary's build.
+    apic_id_abort: str = ""
 
 
 @dataclass(frozen=True)
@@ -230,6 +256,16 @@ class Profile:
     creatable_objects: tuple[str, ...]
     #: The memory backend classes among them (those the model simulates).
     memory_backends: tuple[str, ...]
+
+    # -- command line (10.0 work) -----------------------------------------------------------
+    #: An explicit 0 for any ``-smp`` member stops start-up (9.0) instead of being warned
+    #: about as a deprecated topology.
+    smp_zero_values_fatal: bool
+    #: The ``-smp`` levels a board may lack, in the order ``machine_parse_smp_config`` checks
+    #: them (a value above 1 on a board without the level is refused).
+    smp_optional_levels: tuple[str, ...]
+    #: Where an APIC id that needs x2APIC is refused without KVM.
+    apic_id_check: ApicIdCheck
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

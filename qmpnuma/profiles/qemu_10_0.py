@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Final
 
 from qmpnuma.profiles import qemu_7_2
-from qmpnuma.profiles.profile import MachineCatalogue, OptionSpec, Profile
+from qmpnuma.profiles.profile import ApicIdCheck, MachineCatalogue, OptionSpec, Profile
 
 #: Options 10.0 no longer has (``-no-acpi``/``-no-hpet``/``-singlestep``/``-chroot``/
 #: ``-async-teardown`` removed in 9.0, ``-runas`` in 10.0): they are ``invalid option`` now.
@@ -74,6 +74,13 @@ TEXTS: Final = replace(
         "QEMU emulator version {version}{package}\n"
         "Copyright (c) 2003-2025 Fabrice Bellard and the QEMU Project developers\n"
     ),
+    # -- command line (10.0 work)
+    smp_level_unsupported="{level} > 1 not supported by this machine's CPU topology",
+    amd_hyperthreading=(
+        "This family of AMD CPU doesn't support hyperthreading({threads}). "
+        "Please configure -smp options properly or try enabling topoext feature."
+    ),
+    apic_id_abort="Unexpected error in apic_common_set_id() at hw/intc/apic_common.c:447:",
 )
 
 PROFILE: Final[Profile] = replace(
@@ -84,4 +91,11 @@ PROFILE: Final[Profile] = replace(
     texts=TEXTS,
     options=OPTIONS,
     machines=MACHINES,
+    # -- command line (10.0 work)
+    # SMPConfiguration of 10.0: drawers/books (8.2) and modules (9.1) beside 7.2's members.
+    smp_members=("cpus", "drawers", "books", "sockets", "dies", "clusters", "modules", "cores",
+                 "threads", "maxcpus"),
+    smp_zero_values_fatal=True,
+    smp_optional_levels=("modules", "clusters", "dies", "books", "drawers"),
+    apic_id_check=ApicIdCheck.APIC_COMMON_SET_ID,
 )

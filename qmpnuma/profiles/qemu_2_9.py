@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from qmpnuma.profiles.profile import (
+    ApicIdCheck,
     DimmPlug,
     MachineCatalogue,
     MemoryParser,
@@ -221,6 +222,9 @@ TEXTS: Final = Texts(
     # before QEMU 5.2 the connect errors named the unix path only, and no TCP address
     unix_connect_failed="Failed to connect socket {path}",
     inet_connect_failed="Failed to connect socket",
+    # -- command line (10.0 work)
+    # (unused: 2.9 has no optional -smp levels)
+    smp_level_unsupported="{level} not supported by this machine's CPU topology",
 )
 
 #: The memory backend classes of the binary.
@@ -268,4 +272,9 @@ PROFILE: Final = Profile(
     legacy_introspection=True,
     creatable_objects=MEMORY_BACKENDS + OTHER_USER_CREATABLE,
     memory_backends=MEMORY_BACKENDS,
+    # -- command line (10.0 work)
+    smp_zero_values_fatal=False,
+    # vl.c smp_parse knew no optional levels (its own parser; never asked).
+    smp_optional_levels=(),
+    apic_id_check=ApicIdCheck.X86_CPUS_INIT,
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 from qmpnuma.profiles.profile import (
+    ApicIdCheck,
     DimmPlug,
     MachineCatalogue,
     MemoryParser,
@@ -219,6 +220,12 @@ TEXTS: Final = Texts(
         "QEMU emulator version {version}{package}\n"
         "Copyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n"
     ),
+    # -- command line (10.0 work)
+    smp_level_unsupported="{level} not supported by this machine's CPU topology",
+    amd_hyperthreading=(
+        "This family of AMD CPU doesn't support hyperthreading({threads})\n"
+        "Please configure -smp options properly or try enabling topoext feature."
+    ),
 )
 
 #: The memory backend classes of the binary.
@@ -271,4 +278,8 @@ PROFILE: Final = Profile(
     legacy_introspection=False,
     creatable_objects=MEMORY_BACKENDS + OTHER_USER_CREATABLE,
     memory_backends=MEMORY_BACKENDS,
+    # -- command line (10.0 work)
+    smp_zero_values_fatal=False,
+    smp_optional_levels=("dies", "clusters"),
+    apic_id_check=ApicIdCheck.X86_CPUS_INIT,
 )

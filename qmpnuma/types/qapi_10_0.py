@@ -1247,9 +1247,12 @@ class SMPConfiguration(QapiModel):
     """QAPI struct SMPConfiguration."""
 
     cpus: Int64 | None = None
+    drawers: Int64 | None = None
+    books: Int64 | None = None
     sockets: Int64 | None = None
     dies: Int64 | None = None
     clusters: Int64 | None = None
+    modules: Int64 | None = None
     cores: Int64 | None = None
     threads: Int64 | None = None
     maxcpus: Int64 | None = None

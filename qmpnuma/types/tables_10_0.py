@@ -822,9 +822,12 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "meta-type": "object",
         "members": [
             {"name": "cpus", "type": "int", "optional": True},
+            {"name": "drawers", "type": "int", "optional": True},
+            {"name": "books", "type": "int", "optional": True},
             {"name": "sockets", "type": "int", "optional": True},
             {"name": "dies", "type": "int", "optional": True},
             {"name": "clusters", "type": "int", "optional": True},
+            {"name": "modules", "type": "int", "optional": True},
             {"name": "cores", "type": "int", "optional": True},
             {"name": "threads", "type": "int", "optional": True},
             {"name": "maxcpus", "type": "int", "optional": True},
