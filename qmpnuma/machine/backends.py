@@ -22,14 +22,17 @@ from typing import Any
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.host_facts import HostFacts
+from qmpnuma.machine.mem_path import HOST_PAGE_SIZE as PAGE_SIZE
 from qmpnuma.machine.mem_path import check_mem_path
 from qmpnuma.machine.object_options import ObjectRequest
 from qmpnuma.machine.object_types import (
     BACKEND_PROPERTIES_2_9,
+    FD_BACKEND_TYPES,
     FILE,
     MAX_NODES,
     MEMFD,
     RAM,
+    SHM,
 )
 from qmpnuma.machine.schema import option_schema
 from qmpnuma.profiles.profile import ObjectProperties, Profile
@@ -37,7 +40,7 @@ from qmpnuma.profiles.registry import DEFAULT_PROFILE
 from qmpnuma.qobject.hashing import qdict_order
 
 __all__ = [
-    "FILE", "MEMFD", "RAM", "MemoryBackend", "backend_members", "build_backend",
+    "FILE", "MEMFD", "RAM", "SHM", "MemoryBackend", "backend_members", "build_backend",
     "check_guest_memory", "complete_backend",
 ]
 
@@ -72,6 +75,10 @@ class MemoryBackend:
     x_use_canonical_path_for_ramblock_id: bool = False
     mem_path: str | None = None
     align: int = 0
+    #: Where the mapping starts in the file (``offset``, 8.1 on).
+    offset: int = 0
+    #: ``rom`` (8.2 on): ``auto`` follows ``readonly``.
+    rom: str = "auto"
     discard_data: bool = False
     readonly: bool = False
     pmem: bool = False
@@ -119,7 +126,7 @@ def build_backend(
         qom_type=request.qom_type,
         size=0,
         prealloc_threads=smp_cpus,
-        share=request.qom_type == MEMFD,
+        share=request.qom_type in (MEMFD, SHM),
         x_use_canonical_path_for_ramblock_id=canonical_ramblock_id,
         profile=profile,
     )
@@ -177,9 +184,21 @@ def complete_backend(backend: MemoryBackend, host: HostFacts) -> None:
     the kernel keeps only the allowed nodes of the mask (checked with the real binary for
     ``bind``, ``interleave`` and ``preferred``).
     """
+    profile = backend.profile
+    if backend.qom_type == SHM and not backend.share:
+        raise MachineError("can't create shm backend with `share=off`")
+    if backend.qom_type == FILE and backend.rom == "on" and not backend.readonly:
+        raise MachineError("property 'rom' = 'on' is not supported with 'readonly' = 'off'")
     if backend.qom_type == FILE and backend.mem_path is not None:
         check_mem_path(backend.mem_path, backend.size, backend.align,
-                       host.probe_path(backend.mem_path), backend.readonly)
+                       host.probe_path(backend.mem_path), backend.readonly,
+                       offset=backend.offset, name=backend.id, profile=profile)
+    if backend.qom_type in FD_BACKEND_TYPES and profile.fd_backend_maps_whole_pages \
+            and not backend.hugetlb and backend.size % PAGE_SIZE:
+        # The descriptor is sized to exactly ``size``; the page-aligned mapping outgrows it.
+        raise MachineError(profile.texts.backing_store_too_small.format(
+            name=backend.id, file_size=backend.size,
+            size=(backend.size + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE, offset=0))
     check_guest_memory(backend, host)
     if backend.qom_type == MEMFD and backend.hugetlb:
         raise MachineError("unable to map backing store for guest RAM: Cannot allocate memory")

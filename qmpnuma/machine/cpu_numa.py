@@ -21,13 +21,17 @@ from qmpnuma.machine.cpu_slots import CpuProps, CpuSlot
 from qmpnuma.machine.machine_types import MachineType
 
 #: ``-numa cpu`` / slot properties in the order QEMU checks their support.
-_SUPPORT_CHECK_ORDER = ("thread-id", "core-id", "cluster-id", "socket-id", "die-id")
+_SUPPORT_CHECK_ORDER = (
+    "thread-id", "core-id", "module-id", "cluster-id", "socket-id", "die-id",
+)
+#: (``book-id``/``drawer-id``, accepted from 8.2 on, are neither checked nor matched on x86.)
 
 
 
 #: The `CpuSlot` attribute holding each id (cluster-id has none: it is never supported).
 _SLOT_ATTRIBUTES = {
     "socket-id": "socket_id", "die-id": "die_id", "core-id": "core_id", "thread-id": "thread_id",
+    "module-id": "module_id",
 }
 
 
@@ -37,6 +41,8 @@ def _slot_value(slot: CpuSlot, prop: str) -> int | None:
         return slot.socket_id
     if prop == "die-id":
         return slot.die_id if slot.has_die_id else None
+    if prop == "module-id":
+        return slot.module_id if slot.has_module_id else None
     if prop == "core-id":
         return slot.core_id
     if prop == "thread-id":
@@ -94,6 +100,8 @@ def _index_props(slot: CpuSlot, node_id: int) -> dict[str, int]:
     props = {"node-id": node_id, "socket-id": slot.socket_id}
     if slot.has_die_id:
         props["die-id"] = slot.die_id
+    if slot.has_module_id:
+        props["module-id"] = slot.module_id
     props["core-id"] = slot.core_id
     props["thread-id"] = slot.thread_id
     return props

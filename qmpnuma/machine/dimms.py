@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qmpnuma.errors import MachineError
-from qmpnuma.machine.backends import FILE, MEMFD, MemoryBackend
+from qmpnuma.machine.backends import FILE, MEMFD, SHM, MemoryBackend
 from qmpnuma.machine.memory import MemoryConfig
 from qmpnuma.machine.ram_layout import RamLayout
 from qmpnuma.profiles.profile import DimmPlug, Profile
@@ -112,6 +112,8 @@ def backend_alignment(backend: MemoryBackend, enforce_aligned_dimm: bool) -> int
         return max(PAGE_SIZE, backend.align)
     if backend.qom_type == MEMFD:
         return max(PAGE_SIZE, backend.hugetlbsize) if backend.hugetlb else PAGE_SIZE
+    if backend.qom_type == SHM:
+        return PAGE_SIZE
     return ANON_RAM_ALIGN
 
 

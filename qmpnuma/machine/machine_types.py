@@ -42,7 +42,6 @@ GiB = 1 << 30
 #: Default ``max-ram-below-4g`` of pc machines: RAM above this goes above 4 GiB.
 PC_DEFAULT_LOWMEM = 0xE000_0000
 
-UNSUPPORTED_MACHINE_TYPE = "unsupported machine type"
 MACHINE_HELP_HINT = "Use -machine help to list supported machines"
 
 _PC_DESC = "Standard PC (i440FX + PIIX, 1996)"
@@ -305,7 +304,8 @@ def resolve_machine_type(name: str | None, profile: Profile = DEFAULT_PROFILE) -
     for machine_type in machine_types(profile):
         if name in (machine_type.name, machine_type.alias):
             return machine_type
-    raise MachineError(UNSUPPORTED_MACHINE_TYPE, hints=(MACHINE_HELP_HINT,))
+    raise MachineError(profile.texts.unsupported_machine_type.format(name=name),
+                       hints=(MACHINE_HELP_HINT,))
 
 
 def query_machines(profile: Profile = DEFAULT_PROFILE) -> list[dict[str, Any]]:

@@ -13,14 +13,21 @@ import os
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.host_facts import PathFacts
+from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 HOST_PAGE_SIZE = 4096
 
 
 def check_mem_path(
-    path: str, size: int, align: int, facts: PathFacts, readonly: bool = False
+    path: str, size: int, align: int, facts: PathFacts, readonly: bool = False, *,
+    offset: int = 0, name: str = "", profile: Profile = DEFAULT_PROFILE,
 ) -> None:
-    """Raise ``MachineError`` with QEMU's text when the backing file could not be used."""
+    """Raise ``MachineError`` with QEMU's text when the backing file could not be used.
+
+    ``name`` is the backend's id, ``offset`` where the mapping starts in the file (both only
+    appear in the texts of profiles that have ``offset``).
+    """
 
     def fail(code: int) -> MachineError:
         return MachineError(f"can't open backing store {path} for guest RAM: {os.strerror(code)}")
@@ -45,6 +52,8 @@ def check_mem_path(
     elif facts.is_dir:
         if facts.pseudo_fs:
             raise fail(errno.ENOENT)
+        if readonly and profile.mem_path_readonly_directory_refused:
+            raise fail(errno.EISDIR)
         if not facts.can_create_inside:
             raise fail(errno.EACCES)
         file_size = 0
@@ -53,15 +62,22 @@ def check_mem_path(
             raise fail(errno.EACCES)
         file_size = facts.size
     aligned_size = (size + HOST_PAGE_SIZE - 1) // HOST_PAGE_SIZE * HOST_PAGE_SIZE
-    if 0 < file_size < aligned_size:
-        raise MachineError(
-            f"backing store size 0x{file_size:x} does not match 'size' option 0x{aligned_size:x}"
-        )
+    if 0 < file_size < offset + aligned_size:
+        raise MachineError(profile.texts.backing_store_too_small.format(
+            name=name, file_size=file_size, size=aligned_size, offset=offset))
     if align % HOST_PAGE_SIZE:
         raise MachineError(
             f"alignment 0x{align:x} must be multiples of page size 0x{HOST_PAGE_SIZE:x}"
         )
     if align and align & (align - 1):
         raise MachineError(f"alignment 0x{align:x} must be a power of two")
+    if offset % HOST_PAGE_SIZE:
+        raise MachineError(
+            f"offset 0x{offset:x} must be multiples of page size 0x{HOST_PAGE_SIZE:x}"
+        )
+    if size % HOST_PAGE_SIZE and profile.file_backend_size_whole_pages:
+        raise MachineError(
+            "backend 'memory-backend-file' memory size must be multiple of 4 KiB"
+        )
     if readonly and not facts.missing and facts.is_dir:
         raise MachineError("unable to map backing store for guest RAM: No such device")

@@ -86,13 +86,13 @@ def memory_option_text(parsed: ParsedOpts | None, location: str) -> MemoryOption
                             location)
 
 
-def memory_property(parsed: ParsedOpts | None) -> dict[str, str]:
+def memory_property(parsed: ParsedOpts | None, profile: Profile) -> dict[str, str]:
     """7.2 ``parse_memory_options``: ``-m`` as the machine's ``memory`` keyval dict.
 
     A non-zero ``size`` ending in a digit gets ``M`` (legacy MiB unit), ``maxmem`` becomes
     ``max-size``; the dict is merged into the ``-machine`` dict (``-M memory.size=`` too).
     """
-    return memory_keyval(parsed) if parsed is not None else {}
+    return memory_keyval(parsed, profile) if parsed is not None else {}
 
 
 def resolve_memory_7_2(
@@ -106,7 +106,7 @@ def resolve_memory_7_2(
     """
     try:
         visited = visit_keyval(prop, "MemorySizeConfiguration", option_schema(profile),
-                               root="memory", warnings=warnings)
+                               root="memory", warnings=warnings, profile=profile)
     except OptionError as err:
         raise MachineError(err.message, hints=err.hints) from None
     size = visited.get("size", 0)

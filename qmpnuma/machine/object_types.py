@@ -14,9 +14,14 @@ from qmpnuma.profiles.profile import Profile
 RAM = "memory-backend-ram"
 FILE = "memory-backend-file"
 MEMFD = "memory-backend-memfd"
+#: POSIX shared memory (``shm_open``), 9.1 on: always shared.
+SHM = "memory-backend-shm"
 #: Every memory backend the model simulates (a profile has those of its binary,
 #: ``Profile.memory_backends``).
-BACKEND_TYPES = (RAM, FILE, MEMFD)
+BACKEND_TYPES = (RAM, FILE, MEMFD, SHM)
+#: Backends whose RAM comes from a file descriptor sized to exactly ``size`` (``memfd_create``,
+#: ``shm_open`` + ``ftruncate``), which ``qemu_ram_alloc_from_fd`` then maps page-aligned.
+FD_BACKEND_TYPES = (MEMFD, SHM)
 
 #: ``MAX_NODES``: host-nodes values and guest NUMA node ids stay below this.
 MAX_NODES = 128

@@ -112,7 +112,7 @@ class Startup:
         scan = self.scan
         if self.profile.memory_parser is MemoryParser.MEMORY_SIZE_CONFIGURATION:
             self._guard(lambda: keyval_merge(scan.machine_opts,
-                                             {"memory": memory_property(scan.memory)}))
+                                             {"memory": memory_property(scan.memory, self.profile)}))
         style = message_style(scan.recorded)
         self.out.timestamps = style.timestamps
         self.out.guest_name = style.guest_name
@@ -375,10 +375,7 @@ class Startup:
             elif mt.default_ram_id and memory.ram_size and not numa.have_memdevs:
                 if mt.default_ram_id in machine.objects:
                     raise MachineError(
-                        f"object name '{mt.default_ram_id}' is reserved for the default RAM "
-                        "backend, it can't be used for any other purposes. Change the object's "
-                        "'id' to something else"
-                    )
+                        self.profile.texts.reserved_ram_id.format(id=mt.default_ram_id))
                 backend = MemoryBackend(
                     id=mt.default_ram_id, qom_type="memory-backend-ram",
                     size=memory.ram_size, prealloc_threads=machine.topology.cpus,

@@ -12,6 +12,8 @@ Reproduced behaviour:
   without fraction (a suffix on hex is accepted with a deprecation warning), any ``-`` rejected,
   results >= 2**64 are ERANGE. ``SizeSyntax.STRTOD`` (2.9): ``strtod`` based, so exponents and
   hex floats pass, negative values and values >= 0xfffffffffffffc00 are ERANGE.
+  ``SizeSyntax.STRTOSZ_PARSE_UINT`` (8.0 on): hex with a suffix is invalid, ``.5G`` is
+  half a GiB, a whole-text negative number is ERANGE.
   :func:`parse_size_mib` is ``qemu_strtosz_MiB`` (suffix-less means MiB).
 * The error texts of the three parsers that report a bad size or number:
   QemuOpts (:func:`qemuopts_size`, :func:`qemuopts_number`, :func:`qemuopts_bool`:
@@ -147,6 +149,68 @@ def _do_strtosz(text: str, default_suffix: str, unit: int, warnings: list[str] |
     return result
 
 
+def _do_strtosz_parse_uint(text: str, default_suffix: str, unit: int) -> int:
+    """``do_strtosz`` of QEMU 8.0 and later with the caller requiring the whole text.
+
+    The integer part is read by ``parse_uint`` (base 10): a negative number or an overflow is
+    ERANGE, but only when nothing follows it (QEMU then reports the unused rest as EINVAL).
+    ``0x`` hex is re-read in base 16 and takes neither a fraction nor a suffix. A fraction is
+    read where a ``.`` follows the digits, or anywhere in a text without digits (``.5G``); an
+    ``e``/``E`` ends it (it is the exabyte suffix, not an exponent).
+    """
+    value, end, error = strtoull(text, 10)
+    negative = end > 0 and "-" in text[:end]
+    if end > 0 and (error is not None or negative):
+        raise NumberError("ERANGE" if end == len(text) else "EINVAL", text)
+    fraction_bits = 0
+    rest = text[end:end + 1]
+    if end > 0 and value == 0 and rest in ("x", "X"):
+        value, end, error = strtoull(text, 16)
+        if error is not None:
+            raise NumberError("ERANGE" if end == len(text) else "EINVAL", text)
+        following = text[end:end + 1]
+        if following == "." or _suffix_multiplier(following, unit) is not None:
+            raise NumberError("EINVAL", text)
+    elif rest == "." or (end == 0 and "." in text):
+        if end > 0 and rest == "." and not text[end + 1:end + 2].isdigit():
+            end += 1  # "1.k": a dot without digits is skipped
+        else:
+            tail = text[end:]
+            cut = min((i for i in (tail.find("e"), tail.find("E")) if i >= 0), default=len(tail))
+            fraction, used, ferror = strtod(tail[:cut])
+            if used == 0 or ferror is not None or not _finite(fraction):
+                raise NumberError("EINVAL", text)
+            if fraction < 0 or str(tail[:used]).lstrip().startswith("-"):
+                raise NumberError("EINVAL", text)
+            end += used
+            if fraction >= 1.0:
+                value += int(fraction)
+                fraction -= int(fraction)
+            fraction_bits = int(fraction * 2.0**64) % (1 << 64)
+    elif end == 0:
+        raise NumberError("EINVAL", text)
+    multiplier = _suffix_multiplier(text[end:end + 1], unit)
+    if multiplier is not None:
+        end += 1
+    else:
+        multiplier = _suffix_multiplier(default_suffix, unit)
+        assert multiplier is not None
+    if end != len(text):
+        raise NumberError("EINVAL", text)
+    if multiplier == 1:
+        if fraction_bits:
+            raise NumberError("EINVAL", text)
+        if value > UINT64_MAX:
+            raise NumberError("ERANGE", text)
+        return value
+    scaled_fraction = fraction_bits * multiplier
+    result = value * multiplier + (scaled_fraction >> 64)
+    result += ((scaled_fraction & UINT64_MAX) >> 63)
+    if result > UINT64_MAX:
+        raise NumberError("ERANGE", text)
+    return result
+
+
 def _finite(number: float) -> bool:
     """True unless ``number`` is an infinity or a NaN."""
     return number == number and abs(number) != float("inf")
@@ -195,8 +259,11 @@ def parse_size(
     deprecation warning text (without program name or location) to ``warnings`` when a list is
     given. Raises :class:`NumberError`.
     """
-    if (syntax or profile.size_syntax) is SizeSyntax.STRTOD:
+    chosen = syntax or profile.size_syntax
+    if chosen is SizeSyntax.STRTOD:
         return _strtod_strtosz(text, default_suffix, unit)
+    if chosen is SizeSyntax.STRTOSZ_PARSE_UINT:
+        return _do_strtosz_parse_uint(text, default_suffix, unit)
     return _do_strtosz(text, default_suffix, unit, warnings)
 
 
@@ -267,13 +334,19 @@ def opts_visitor_size(
         raise OptionError(f"Parameter '{name}' expects a size value") from exc
 
 
-def keyval_size(name: str, value: str, *, warnings: list[str] | None = None) -> int:
+def keyval_size(
+    name: str,
+    value: str,
+    *,
+    profile: Profile = DEFAULT_PROFILE,
+    warnings: list[str] | None = None,
+) -> int:
     """A size read by the keyval QObject visitor (``-m`` memory dict, ``-machine``).
 
     QEMU 7.2 words it ``Parameter 'memory.size' expects size``; ``name`` is the full path.
     (``-object`` in 7.2 goes through the OptsVisitor, see :func:`opts_visitor_size`.)
     """
     try:
-        return parse_size(value, warnings=warnings)
+        return parse_size(value, profile=profile, warnings=warnings)
     except NumberError as exc:
         raise OptionError(f"Parameter '{name}' expects size") from exc

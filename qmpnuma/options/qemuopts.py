@@ -289,7 +289,7 @@ def merge_opts(earlier: ParsedOpts, later: ParsedOpts) -> ParsedOpts:
     )
 
 
-def memory_keyval(parsed: ParsedOpts) -> dict[str, str]:
+def memory_keyval(parsed: ParsedOpts, profile: Profile = DEFAULT_PROFILE) -> dict[str, str]:
     """The ``memory`` machine property QEMU 7.2 builds from ``-m`` (``parse_memory_options``).
 
     A non-zero ``size`` whose text ends in a digit gets ``M`` appended (legacy MiB unit);
@@ -299,7 +299,7 @@ def memory_keyval(parsed: ParsedOpts) -> dict[str, str]:
     """
     prop: dict[str, str] = {}
     size_text = parsed.get("size")
-    if size_text is not None and qemuopts_size("size", size_text) != 0:
+    if size_text is not None and qemuopts_size("size", size_text, profile=profile) != 0:
         prop["size"] = size_text + "M" if size_text[-1:].isdigit() else size_text
     maxmem = parsed.get("maxmem")
     if maxmem is not None:

@@ -34,6 +34,8 @@ from typing import Any
 from qmpnuma.errors import OptionError
 from qmpnuma.options.cnum import strtod, strtoll, strtoull
 from qmpnuma.options.numbers import NumberError, parse_size, qapi_bool
+from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 from qmpnuma.qobject.input_visitor import (
     SIGNED_WIDTHS,
     UNSIGNED_WIDTHS,
@@ -49,8 +51,9 @@ class _KeyvalScalars:
 
     keyval = True
 
-    def __init__(self, warnings: list[str] | None) -> None:
+    def __init__(self, warnings: list[str] | None, profile: Profile) -> None:
         self.warnings = warnings
+        self.profile = profile
 
     def read(
         self, type_name: str, value: Any, name: str | None, full_name: Callable[[], str]
@@ -60,7 +63,7 @@ class _KeyvalScalars:
             return text
         if type_name == "size":
             try:
-                return parse_size(text, warnings=self.warnings)
+                return parse_size(text, profile=self.profile, warnings=self.warnings)
             except NumberError:
                 raise VisitError(VisitErrorKind.INVALID_VALUE, full_name(), "size") from None
         if type_name in UNSIGNED_WIDTHS or type_name in SIGNED_WIDTHS:
@@ -100,15 +103,18 @@ def visit_keyval(
     *,
     root: str | None = None,
     warnings: list[str] | None = None,
+    profile: Profile = DEFAULT_PROFILE,
 ) -> Any:
     """Read a keyval tree (strings in nested dicts/lists) as QAPI type ``type_name``.
 
     ``root`` is the member name the value is visited under, so that messages carry QEMU's
     path (``root="smp"`` gives ``Parameter 'smp.cpus' expects integer``). Size values written
-    in hex with a suffix append QEMU's deprecation text to ``warnings``.
+    in hex with a suffix append QEMU's deprecation text to ``warnings``; sizes are read with
+    ``profile``'s ``qemu_strtosz``.
     """
     try:
-        return visit(tree, type_name, schema, scalars=_KeyvalScalars(warnings), root=root)
+        return visit(tree, type_name, schema, scalars=_KeyvalScalars(warnings, profile),
+                     root=root)
     except VisitError as refused:
         raise OptionError(refused.text) from None
 

@@ -34,6 +34,10 @@ class SizeSyntax(Enum):
     STRTOSZ = "do_strtosz"
     #: 2.x: the number is read with ``strtod`` (fractions, exponents, hex floats).
     STRTOD = "strtod"
+    #: 8.0 and later (command line, 10.0 work): ``do_strtosz`` on ``parse_uint`` -- hex takes
+    #: no suffix and no fraction, a fraction may lack integer digits (``.5G``), a negative
+    #: number is out of range like an overflowing one.
+    STRTOSZ_PARSE_UINT = "do_strtosz/parse_uint"
 
 
 class SmpParser(Enum):
@@ -137,6 +141,19 @@ class Texts:
     #: ``ApicIdCheck.APIC_COMMON_SET_ID``): the failed function and its source location in
     #: the binary's build.
     apic_id_abort: str = ""
+    #: An existing backing file smaller than the mapping, formatted with ``name`` (the
+    #: backend's id), ``file_size``, ``size`` (page-aligned) and ``offset``.
+    backing_store_too_small: str = (
+        "backing store size 0x{file_size:x} does not match 'size' option 0x{size:x}"
+    )
+    #: A ``memory-backend`` id equal to the board's default RAM id, formatted with ``id``
+    #: (may hold a hint line).
+    reserved_ram_id: str = (
+        "object name '{id}' is reserved for the default RAM backend, it can't be used for any "
+        "other purposes. Change the object's 'id' to something else"
+    )
+    #: An unknown ``-machine`` type, formatted with ``name``.
+    unsupported_machine_type: str = "unsupported machine type"
 
 
 @dataclass(frozen=True)
@@ -266,6 +283,15 @@ class Profile:
     smp_optional_levels: tuple[str, ...]
     #: Where an APIC id that needs x2APIC is refused without KVM.
     apic_id_check: ApicIdCheck
+    #: ``memory-backend-file`` refuses a ``size`` that is not whole 4 KiB pages (after
+    #: opening the file).
+    file_backend_size_whole_pages: bool
+    #: ``memory-backend-memfd``/``-shm``: the page-aligned mapping must fit the descriptor,
+    #: which is sized to exactly ``size`` (so a size in part pages is "too small").
+    fd_backend_maps_whole_pages: bool
+    #: A read-only ``mem-path`` that is a directory cannot be opened (``EISDIR``) rather
+    #: than failing to map.
+    mem_path_readonly_directory_refused: bool
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

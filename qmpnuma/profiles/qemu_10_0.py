@@ -13,7 +13,13 @@ from dataclasses import replace
 from typing import Final
 
 from qmpnuma.profiles import qemu_7_2
-from qmpnuma.profiles.profile import ApicIdCheck, MachineCatalogue, OptionSpec, Profile
+from qmpnuma.profiles.profile import (
+    ApicIdCheck,
+    MachineCatalogue,
+    OptionSpec,
+    Profile,
+    SizeSyntax,
+)
 
 #: Options 10.0 no longer has (``-no-acpi``/``-no-hpet``/``-singlestep``/``-chroot``/
 #: ``-async-teardown`` removed in 9.0, ``-runas`` in 10.0): they are ``invalid option`` now.
@@ -25,6 +31,22 @@ _REMOVED: Final = frozenset(
 OPTIONS: Final[dict[str, OptionSpec]] = {
     name: spec for name, spec in qemu_7_2.OPTIONS.items() if name not in _REMOVED
 }
+
+#: The memory backend classes of the binary (``memory-backend-shm`` is new in 9.1).
+MEMORY_BACKENDS: Final = (*qemu_7_2.MEMORY_BACKENDS, "memory-backend-shm")
+#: Every other user-creatable QOM class of the binary (``qom-list-types`` with ``implements:
+#: user-creatable``, 10.0.2).
+OTHER_USER_CREATABLE: Final = (
+    "acpi-generic-initiator", "acpi-generic-port", "authz-list", "authz-list-file",
+    "authz-simple", "can-bus", "can-host-socketcan", "colo-compare", "cryptodev-backend",
+    "cryptodev-backend-builtin", "cryptodev-vhost-user", "dbus-display", "dbus-vmstate",
+    "filter-buffer", "filter-dump", "filter-mirror", "filter-redirector", "filter-replay",
+    "filter-rewriter", "input-barrier", "input-linux", "iommufd", "iothread", "main-loop",
+    "pr-manager-helper", "qtest", "rng-builtin", "rng-egd", "rng-random", "secret",
+    "secret_keyring", "sev-guest", "sev-snp-guest", "thread-context", "throttle-group",
+    "tls-cipher-suites", "tls-creds-anon", "tls-creds-psk", "tls-creds-x509",
+    "x-remote-object",
+)
 
 #: Order of the ``query-machines`` answer of the real QEMU 10.0.2 (GLib hash-table order).
 _QUERY_MACHINES_ORDER: Final = (
@@ -81,6 +103,16 @@ TEXTS: Final = replace(
         "Please configure -smp options properly or try enabling topoext feature."
     ),
     apic_id_abort="Unexpected error in apic_common_set_id() at hw/intc/apic_common.c:447:",
+    backing_store_too_small=(
+        "{name} backing store size 0x{file_size:x} is too small for 'size' option 0x{size:x} "
+        "plus 'offset' option 0x{offset:x}"
+    ),
+    reserved_ram_id=(
+        "object's id '{id}' is reserved for the default RAM backend, it can't be used for any "
+        "other purposes\nChange the object's 'id' to something else or disable automatic "
+        "creation of the default RAM backend by setting 'memory-backend={id}' with '-machine'."
+    ),
+    unsupported_machine_type='unsupported machine type: "{name}"',
 )
 
 PROFILE: Final[Profile] = replace(
@@ -95,7 +127,13 @@ PROFILE: Final[Profile] = replace(
     # SMPConfiguration of 10.0: drawers/books (8.2) and modules (9.1) beside 7.2's members.
     smp_members=("cpus", "drawers", "books", "sockets", "dies", "clusters", "modules", "cores",
                  "threads", "maxcpus"),
+    size_syntax=SizeSyntax.STRTOSZ_PARSE_UINT,
     smp_zero_values_fatal=True,
     smp_optional_levels=("modules", "clusters", "dies", "books", "drawers"),
     apic_id_check=ApicIdCheck.APIC_COMMON_SET_ID,
+    file_backend_size_whole_pages=True,
+    fd_backend_maps_whole_pages=True,
+    mem_path_readonly_directory_refused=True,
+    creatable_objects=MEMORY_BACKENDS + OTHER_USER_CREATABLE,
+    memory_backends=MEMORY_BACKENDS,
 )

@@ -277,4 +277,7 @@ PROFILE: Final = Profile(
     # vl.c smp_parse knew no optional levels (its own parser; never asked).
     smp_optional_levels=(),
     apic_id_check=ApicIdCheck.X86_CPUS_INIT,
+    file_backend_size_whole_pages=False,
+    fd_backend_maps_whole_pages=False,
+    mem_path_readonly_directory_refused=False,
 )

@@ -226,6 +226,14 @@ TEXTS: Final = Texts(
         "This family of AMD CPU doesn't support hyperthreading({threads})\n"
         "Please configure -smp options properly or try enabling topoext feature."
     ),
+    backing_store_too_small=(
+        "backing store size 0x{file_size:x} does not match 'size' option 0x{size:x}"
+    ),
+    reserved_ram_id=(
+        "object name '{id}' is reserved for the default RAM backend, it can't be used for any "
+        "other purposes. Change the object's 'id' to something else"
+    ),
+    unsupported_machine_type="unsupported machine type",
 )
 
 #: The memory backend classes of the binary.
@@ -282,4 +290,7 @@ PROFILE: Final = Profile(
     smp_zero_values_fatal=False,
     smp_optional_levels=("dies", "clusters"),
     apic_id_check=ApicIdCheck.X86_CPUS_INIT,
+    file_backend_size_whole_pages=False,
+    fd_backend_maps_whole_pages=False,
+    mem_path_readonly_directory_refused=False,
 )

@@ -33,6 +33,8 @@ from qmpnuma.types.tables_10_0 import COMMANDS, EVENTS, SCHEMA
 
 QType: TypeAlias = Literal["none", "qnull", "qnum", "qstring", "qdict", "qlist", "qbool"]
 
+OnOffAuto: TypeAlias = Literal["auto", "on", "off"]
+
 QapiErrorClass: TypeAlias = Literal[
     "GenericError",
     "CommandNotFound",
@@ -204,6 +206,7 @@ ObjectType: TypeAlias = Literal[
     "memory-backend-file",
     "memory-backend-memfd",
     "memory-backend-ram",
+    "memory-backend-shm",
     "pef-guest",
     "pr-manager-helper",
     "qtest",
@@ -623,9 +626,12 @@ class CpuInstanceProperties(QapiModel):
     """QAPI struct CpuInstanceProperties."""
 
     node_id: Int64 | None = Field(default=None, alias="node-id")
+    drawer_id: Int64 | None = Field(default=None, alias="drawer-id")
+    book_id: Int64 | None = Field(default=None, alias="book-id")
     socket_id: Int64 | None = Field(default=None, alias="socket-id")
     die_id: Int64 | None = Field(default=None, alias="die-id")
     cluster_id: Int64 | None = Field(default=None, alias="cluster-id")
+    module_id: Int64 | None = Field(default=None, alias="module-id")
     core_id: Int64 | None = Field(default=None, alias="core-id")
     thread_id: Int64 | None = Field(default=None, alias="thread-id")
 
@@ -1152,9 +1158,12 @@ class NumaCpuOptions(QapiModel):
     """QAPI struct NumaCpuOptions."""
 
     node_id: Int64 | None = Field(default=None, alias="node-id")
+    drawer_id: Int64 | None = Field(default=None, alias="drawer-id")
+    book_id: Int64 | None = Field(default=None, alias="book-id")
     socket_id: Int64 | None = Field(default=None, alias="socket-id")
     die_id: Int64 | None = Field(default=None, alias="die-id")
     cluster_id: Int64 | None = Field(default=None, alias="cluster-id")
+    module_id: Int64 | None = Field(default=None, alias="module-id")
     core_id: Int64 | None = Field(default=None, alias="core-id")
     thread_id: Int64 | None = Field(default=None, alias="thread-id")
 
@@ -1212,9 +1221,12 @@ class NumaOptionsCpu(QapiModel):
 
     type: Literal["cpu"]
     node_id: Int64 | None = Field(default=None, alias="node-id")
+    drawer_id: Int64 | None = Field(default=None, alias="drawer-id")
+    book_id: Int64 | None = Field(default=None, alias="book-id")
     socket_id: Int64 | None = Field(default=None, alias="socket-id")
     die_id: Int64 | None = Field(default=None, alias="die-id")
     cluster_id: Int64 | None = Field(default=None, alias="cluster-id")
+    module_id: Int64 | None = Field(default=None, alias="module-id")
     core_id: Int64 | None = Field(default=None, alias="core-id")
     thread_id: Int64 | None = Field(default=None, alias="thread-id")
 
@@ -1583,10 +1595,12 @@ class MemoryBackendFileProperties(QapiModel):
     alias="x-use-canonical-path-for-ramblock-id",
 )
     align: Size | None = None
+    offset: Size | None = None
     discard_data: QBool | None = Field(default=None, alias="discard-data")
     mem_path: QStr = Field(alias="mem-path")
     pmem: QBool | None = None
     readonly: QBool | None = None
+    rom: OnOffAuto | None = None
 
 
 class MemoryBackendMemfdProperties(QapiModel):
@@ -1609,6 +1623,25 @@ class MemoryBackendMemfdProperties(QapiModel):
     hugetlb: QBool | None = None
     hugetlbsize: Size | None = None
     seal: QBool | None = None
+
+
+class MemoryBackendShmProperties(QapiModel):
+    """QAPI struct MemoryBackendShmProperties."""
+
+    dump: QBool | None = None
+    host_nodes: list[Uint16] | None = Field(default=None, alias="host-nodes")
+    merge: QBool | None = None
+    policy: HostMemPolicy | None = None
+    prealloc: QBool | None = None
+    prealloc_threads: Uint32 | None = Field(default=None, alias="prealloc-threads")
+    prealloc_context: QStr | None = Field(default=None, alias="prealloc-context")
+    share: QBool | None = None
+    reserve: QBool | None = None
+    size: Size
+    x_use_canonical_path_for_ramblock_id: QBool | None = Field(
+    default=None,
+    alias="x-use-canonical-path-for-ramblock-id",
+)
 
 
 class MemoryBackendEpcProperties(QapiModel):
@@ -2096,10 +2129,12 @@ class ObjectOptionsMemoryBackendFile(QapiModel):
     alias="x-use-canonical-path-for-ramblock-id",
 )
     align: Size | None = None
+    offset: Size | None = None
     discard_data: QBool | None = Field(default=None, alias="discard-data")
     mem_path: QStr = Field(alias="mem-path")
     pmem: QBool | None = None
     readonly: QBool | None = None
+    rom: OnOffAuto | None = None
 
 
 class ObjectOptionsMemoryBackendMemfd(QapiModel):
@@ -2130,6 +2165,27 @@ class ObjectOptionsMemoryBackendRam(QapiModel):
     """QAPI union ObjectOptions, branch memory-backend-ram."""
 
     qom_type: Literal["memory-backend-ram"] = Field(alias="qom-type")
+    id: QStr
+    dump: QBool | None = None
+    host_nodes: list[Uint16] | None = Field(default=None, alias="host-nodes")
+    merge: QBool | None = None
+    policy: HostMemPolicy | None = None
+    prealloc: QBool | None = None
+    prealloc_threads: Uint32 | None = Field(default=None, alias="prealloc-threads")
+    prealloc_context: QStr | None = Field(default=None, alias="prealloc-context")
+    share: QBool | None = None
+    reserve: QBool | None = None
+    size: Size
+    x_use_canonical_path_for_ramblock_id: QBool | None = Field(
+    default=None,
+    alias="x-use-canonical-path-for-ramblock-id",
+)
+
+
+class ObjectOptionsMemoryBackendShm(QapiModel):
+    """QAPI union ObjectOptions, branch memory-backend-shm."""
+
+    qom_type: Literal["memory-backend-shm"] = Field(alias="qom-type")
     id: QStr
     dump: QBool | None = None
     host_nodes: list[Uint16] | None = Field(default=None, alias="host-nodes")
@@ -3436,6 +3492,7 @@ ObjectOptions: TypeAlias = Annotated[
         | ObjectOptionsMemoryBackendFile
         | ObjectOptionsMemoryBackendMemfd
         | ObjectOptionsMemoryBackendRam
+        | ObjectOptionsMemoryBackendShm
         | ObjectOptionsPrManagerHelper
         | ObjectOptionsQtest
         | ObjectOptionsRngBuiltin
@@ -3688,6 +3745,7 @@ for _model in (
     MemoryBackendFileProperties,
     MemoryBackendMemfdProperties,
     MemoryBackendProperties,
+    MemoryBackendShmProperties,
     MemoryDeviceInfoDimm,
     MemoryDeviceInfoNvdimm,
     MemoryDeviceInfoSgxEpc,
@@ -3734,6 +3792,7 @@ for _model in (
     ObjectOptionsMemoryBackendFile,
     ObjectOptionsMemoryBackendMemfd,
     ObjectOptionsMemoryBackendRam,
+    ObjectOptionsMemoryBackendShm,
     ObjectOptionsPefGuest,
     ObjectOptionsPrManagerHelper,
     ObjectOptionsQtest,
@@ -3952,6 +4011,7 @@ MODELS: dict[str, type[QapiModel]] = {
     "MemoryBackendProperties": MemoryBackendProperties,
     "MemoryBackendFileProperties": MemoryBackendFileProperties,
     "MemoryBackendMemfdProperties": MemoryBackendMemfdProperties,
+    "MemoryBackendShmProperties": MemoryBackendShmProperties,
     "MemoryBackendEpcProperties": MemoryBackendEpcProperties,
     "PrManagerHelperProperties": PrManagerHelperProperties,
     "QtestProperties": QtestProperties,
@@ -4062,6 +4122,7 @@ TYPES: dict[str, Any] = {
     "[uint16]": list[Uint16],
     "[uint64]": list[Uint64],
     "HumanReadableText": HumanReadableText,
+    "OnOffAuto": OnOffAuto,
     "QapiErrorClass": QapiErrorClass,
     "QMPCapability": QMPCapability,
     "q_obj_qmp_capabilities-arg": QObjQmpCapabilitiesArg,
@@ -4183,6 +4244,7 @@ TYPES: dict[str, Any] = {
     "MemoryBackendProperties": MemoryBackendProperties,
     "MemoryBackendFileProperties": MemoryBackendFileProperties,
     "MemoryBackendMemfdProperties": MemoryBackendMemfdProperties,
+    "MemoryBackendShmProperties": MemoryBackendShmProperties,
     "MemoryBackendEpcProperties": MemoryBackendEpcProperties,
     "PrManagerHelperProperties": PrManagerHelperProperties,
     "QtestProperties": QtestProperties,
