@@ -22,6 +22,8 @@ from qmpnuma.errors import MachineError
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.memory import MemoryConfig
 from qmpnuma.machine.ram_layout import has_reserved_memory
+from qmpnuma.profiles.profile import MaxUsedGpa, Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 GiB = 1 << 30
 FOUR_GIB = 1 << 32
@@ -36,10 +38,13 @@ AMD_HT_START = 0xFD_0000_0000
 AMD_ABOVE_1TB_START = 0x100_0000_0000
 #: ``TCG_PHYS_ADDR_BITS``: the physical address width of 64-bit CPU models under TCG.
 TCG_PHYS_BITS = 40
-#: CPU models without long mode: 36 bits with PSE36, else 32 (``x86_cpu_realizefn``); read
-#: off the reference binary by starting each model with a too-large ``maxmem``.
-_PHYS_BITS_32_STEMS = ("486", "base", "coreduo", "n270", "pentium", "qemu32")
-_PHYS_BITS_36_STEMS = ("athlon", "kvm32", "pentium2", "pentium3")
+#: CPU models without long mode: 36 bits with PSE36 (``Profile.cpu_models_pse36``), else 32
+#: (``x86_cpu_realizefn``); read off the reference binaries by starting each model with a
+#: too-large ``maxmem``.
+_NO_LONG_MODE_STEMS = (
+    "486", "base", "coreduo", "n270", "pentium", "qemu32", "athlon", "kvm32", "pentium2",
+    "pentium3",
+)
 #: Default ``pci-hole64-size`` of the host bridges (i440FX 2 GiB, Q35 32 GiB).
 PCI_HOLE64_SIZE = {"pc": 2 * GiB, "q35": 32 * GiB}
 
@@ -61,14 +66,17 @@ def is_amd_cpu_model(model: str) -> bool:
     return stem in _AMD_MODEL_STEMS or stem.startswith(_AMD_MODEL_PREFIXES)
 
 
-def phys_bits(model: str) -> int:
+def has_long_mode(model: str) -> bool:
+    """Whether the CPU model is a 64-bit one (``CPUID_EXT2_LM``)."""
+    return _model_stem(model) not in _NO_LONG_MODE_STEMS
+
+
+def phys_bits(model: str, profile: Profile = DEFAULT_PROFILE) -> int:
     """The CPU model's physical address width under TCG."""
     stem = _model_stem(model)
-    if stem in _PHYS_BITS_32_STEMS:
-        return 32
-    if stem in _PHYS_BITS_36_STEMS:
-        return 36
-    return TCG_PHYS_BITS
+    if stem not in _NO_LONG_MODE_STEMS:
+        return TCG_PHYS_BITS
+    return 36 if stem in profile.cpu_models_pse36 else 32
 
 
 @dataclass(frozen=True)
@@ -98,12 +106,26 @@ def device_memory_range(
 
 
 def max_used_gpa(
-    config: BoardMemory, machine_type: MachineType, above_4g_start: int, bits: int
+    config: BoardMemory, machine_type: MachineType, above_4g_start: int, model: str,
+    profile: Profile = DEFAULT_PROFILE,
 ) -> int:
-    """``pc_max_used_gpa``: the last byte of the 64-bit PCI hole (``pc_pci_hole64_start`` on);
-    a CPU of at most 32 bits has no 64-bit hole and uses all it can address."""
-    if bits <= 32:
-        return (1 << bits) - 1
+    """``pc_max_used_gpa``: the last byte of the 64-bit PCI hole (``pc_pci_hole64_start`` on).
+
+    A CPU without that hole (``Profile.max_used_gpa``: 7.2 at most 32 bits, later no long
+    mode) uses all it can address (7.2, and later types with ``broken_32bit_mem_addr_check``)
+    or, later, what the board really maps: device memory with ``maxmem``, else RAM above 4 GiB.
+    """
+    bits = phys_bits(model, profile)
+    if profile.max_used_gpa is MaxUsedGpa.PHYS_BITS_32:
+        if bits <= 32:
+            return (1 << bits) - 1
+    elif not has_long_mode(model):
+        if machine_type.broken_32bit_mem_addr_check:
+            return (1 << bits) - 1
+        if config.has_reserved_memory and config.ram_size < config.maxram_size:
+            base, size = device_memory_range(config, machine_type, above_4g_start)
+            return (base + size - 1) & UINT64_MASK
+        return above_4g_start + machine_type.split_ram(config.ram_size)[1] - 1
     if config.has_reserved_memory and config.ram_size < config.maxram_size:
         base, size = device_memory_range(config, machine_type, above_4g_start)
         start = (base + size) & UINT64_MASK
@@ -127,26 +149,30 @@ def first_cpu_model(machine_type: MachineType, cpu_model: str | None) -> str:
     return cpu_model or machine_type.default_cpu_type or "qemu64"
 
 
-def above_4g_start(config: BoardMemory, machine_type: MachineType, cpu_model: str) -> int:
+def above_4g_start(
+    config: BoardMemory, machine_type: MachineType, cpu_model: str,
+    profile: Profile = DEFAULT_PROFILE,
+) -> int:
     """Where RAM above 4 GiB starts: 4 GiB, or 1 TiB when the AMD HyperTransport hole says so."""
     start = FOUR_GIB
     if (
         is_amd_cpu_model(cpu_model)
         and enforces_amd_1tb_hole(machine_type)
-        and max_used_gpa(config, machine_type, start, phys_bits(cpu_model)) >= AMD_HT_START
+        and max_used_gpa(config, machine_type, start, cpu_model, profile) >= AMD_HT_START
     ):
         start = AMD_ABOVE_1TB_START
     return start
 
 
 def check_address_space(
-    config: BoardMemory, machine_type: MachineType, start: int, cpu_model: str
+    config: BoardMemory, machine_type: MachineType, start: int, cpu_model: str,
+    profile: Profile = DEFAULT_PROFILE,
 ) -> None:
     """The phys-bits check of ``pc_memory_init`` under TCG (pc and q35 only)."""
     if machine_type.family not in ("pc", "q35"):
         return
-    bits = phys_bits(cpu_model)
-    used = max_used_gpa(config, machine_type, start, bits)
+    bits = phys_bits(cpu_model, profile)
+    used = max_used_gpa(config, machine_type, start, cpu_model, profile)
     limit = (1 << bits) - 1
     if limit < used:
         raise MachineError(
@@ -167,6 +193,7 @@ def check_board_memory(
     cpu_model: str | None = None,
     *,
     check_phys_bits: bool = False,
+    profile: Profile = DEFAULT_PROFILE,
 ) -> None:
     """``pc_memory_init``'s checks of the memory configuration (pc, q35, isapc only).
 
@@ -182,9 +209,9 @@ def check_board_memory(
         )
     board = BoardMemory(config.ram_size, config.maxram_size, config.ram_slots, reserved)
     model = first_cpu_model(machine_type, cpu_model)
-    start = above_4g_start(board, machine_type, model) if check_phys_bits else FOUR_GIB
+    start = above_4g_start(board, machine_type, model, profile) if check_phys_bits else FOUR_GIB
     if check_phys_bits:
-        check_address_space(board, machine_type, start, model)
+        check_address_space(board, machine_type, start, model, profile)
     if config.ram_size >= config.maxram_size:
         return
     if config.ram_slots > ACPI_MAX_RAM_SLOTS:

@@ -94,6 +94,8 @@ class MachineType:
     gigabyte_align: bool = False
     #: Memory-device region grows by 1 GiB per slot and DIMMs use the backend alignment.
     enforce_aligned_dimm: bool = False
+    #: ``pc_max_used_gpa`` gives a CPU without long mode all it can address (types <= 8.1).
+    broken_32bit_mem_addr_check: bool = False
     #: Name of the family in ``-machine help`` sort order (None: a stand-alone type).
     help_family: str | None = None
 

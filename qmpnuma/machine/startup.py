@@ -405,7 +405,8 @@ class Startup:
             self._guard(machine.cpus.check_realized_cpus)
         cpu = self.scan.cpu_model
         phys_bits = not self._asks_for_kvm()
-        self._guard(lambda: check_board_memory(memory, mt, cpu, check_phys_bits=phys_bits))
+        self._guard(lambda: check_board_memory(memory, mt, cpu, check_phys_bits=phys_bits,
+                                                       profile=self.profile))
 
     def _check_cpu_model(self) -> None:
         """`-cpu NAME[,...]` must name a CPU model of this QEMU (checked after -object)."""

@@ -24,6 +24,9 @@ PC_AND_Q35: Final = frozenset({"pc", "q35"})
 
 #: Every compat row qmpnuma models, newest first.
 COMPAT_ROWS: Final[tuple[CompatRow, ...]] = (
+    # 8.2: 32-bit CPUs are checked against the memory they can really reach (before, against
+    # all they could address: pc_max_used_gpa's broken_32bit_mem_addr_check).
+    CompatRow((8, 1), PC_AND_Q35, {"broken_32bit_mem_addr_check": True}),
     # 9.0: q35 grows from 1024 to 4096 CPUs.
     CompatRow((8, 2), Q35, {"cpu_max": 1024}),
     # 8.1: q35 grows from 288 to 1024 CPUs.

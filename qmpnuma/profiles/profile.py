@@ -97,6 +97,17 @@ class ApicIdCheck(Enum):
     APIC_COMMON_SET_ID = "apic_common_set_id"
 
 
+class MaxUsedGpa(Enum):
+    """How ``pc_max_used_gpa`` finds the highest guest-physical address of a pc/q35 board."""
+
+    #: 7.2: a CPU of at most 32 physical bits has no 64-bit PCI hole and is given all it can
+    #: address; others end at the 64-bit hole.
+    PHYS_BITS_32 = "phys_bits <= 32"
+    #: 8.2 on: a CPU without long mode ends at the device-memory region (with ``maxmem``) or
+    #: at RAM above 4 GiB, unless the machine type keeps ``broken_32bit_mem_addr_check``.
+    LONG_MODE = "CPUID_EXT2_LM"
+
+
 @dataclass(frozen=True)
 class Texts:
     """The message table: texts that differ between versions, by what they report."""
@@ -292,6 +303,10 @@ class Profile:
     #: A read-only ``mem-path`` that is a directory cannot be opened (``EISDIR``) rather
     #: than failing to map.
     mem_path_readonly_directory_refused: bool
+    #: CPU models without long mode whose definition has PSE36 (36 physical address bits
+    #: under TCG); the other models without long mode have 32.
+    cpu_models_pse36: tuple[str, ...]
+    max_used_gpa: MaxUsedGpa
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

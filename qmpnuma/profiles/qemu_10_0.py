@@ -16,21 +16,47 @@ from qmpnuma.profiles import qemu_7_2
 from qmpnuma.profiles.profile import (
     ApicIdCheck,
     MachineCatalogue,
+    MaxUsedGpa,
     OptionSpec,
     Profile,
     SizeSyntax,
 )
 
 #: Options 10.0 no longer has (``-no-acpi``/``-no-hpet``/``-singlestep``/``-chroot``/
-#: ``-async-teardown`` removed in 9.0, ``-runas`` in 10.0): they are ``invalid option`` now.
+#: ``-async-teardown`` removed in 9.0, ``-runas`` in 10.0, ``-audio-help``, ``-portrait`` and
+#: ``-rotate`` as well): they are ``invalid option`` now.
 _REMOVED: Final = frozenset(
-    {"no-acpi", "no-hpet", "singlestep", "chroot", "async-teardown", "runas"}
+    {"no-acpi", "no-hpet", "singlestep", "chroot", "async-teardown", "runas", "audio-help",
+     "portrait", "rotate"}
 )
+#: Options 10.0 still parses but refuses on x86_64 (``Option not supported for this target``:
+#: this build has no Xen support).
+_UNSUPPORTED: Final = frozenset({"xen-attach", "xen-domid-restrict"})
+#: Options new in 10.0, each placed after the 7.2 option it follows in ``qemu_options[]``
+#: (``-shim`` after ``-kernel``, ``-run-with`` after ``-plugin``, ``-perfmap`` and
+#: ``-jitdump`` after ``-enable-sync-profile``, as ``-help`` lists them), with its spelling: whether it takes an
+#: argument (probed: ``-X`` alone says ``requires an argument``).
+_ADDED_AFTER: Final = {
+    "kernel": (("shim", OptionSpec(True, True)),),
+    "plugin": (("run-with", OptionSpec(True, True)),),
+    "enable-sync-profile": (("perfmap", OptionSpec(False, True)),
+                            ("jitdump", OptionSpec(False, True))),
+}
+
+
+def _options() -> dict[str, OptionSpec]:
+    table: dict[str, OptionSpec] = {}
+    for name, spec in qemu_7_2.OPTIONS.items():
+        if name not in _REMOVED:
+            supported = spec.supported_on_x86_64 and name not in _UNSUPPORTED
+            table[name] = OptionSpec(spec.takes_argument, supported)
+        for added, added_spec in _ADDED_AFTER.get(name, ()):
+            table[added] = added_spec
+    return table
+
 
 #: name (without the leading dash) -> its spelling rules, in QEMU's table order.
-OPTIONS: Final[dict[str, OptionSpec]] = {
-    name: spec for name, spec in qemu_7_2.OPTIONS.items() if name not in _REMOVED
-}
+OPTIONS: Final[dict[str, OptionSpec]] = _options()
 
 #: The memory backend classes of the binary (``memory-backend-shm`` is new in 9.1).
 MEMORY_BACKENDS: Final = (*qemu_7_2.MEMORY_BACKENDS, "memory-backend-shm")
@@ -134,6 +160,9 @@ PROFILE: Final[Profile] = replace(
     file_backend_size_whole_pages=True,
     fd_backend_maps_whole_pages=True,
     mem_path_readonly_directory_refused=True,
+    # qemu32, coreduo and n270 gained PSE36 after 7.2 (observed: 36 phys-bits).
+    cpu_models_pse36=(*qemu_7_2.PROFILE.cpu_models_pse36, "coreduo", "n270", "qemu32"),
+    max_used_gpa=MaxUsedGpa.LONG_MODE,
     creatable_objects=MEMORY_BACKENDS + OTHER_USER_CREATABLE,
     memory_backends=MEMORY_BACKENDS,
 )

@@ -16,6 +16,7 @@ from qmpnuma.profiles.profile import (
     ApicIdCheck,
     DimmPlug,
     MachineCatalogue,
+    MaxUsedGpa,
     MemoryParser,
     NumaState,
     ObjectProperties,
@@ -293,4 +294,6 @@ PROFILE: Final = Profile(
     file_backend_size_whole_pages=False,
     fd_backend_maps_whole_pages=False,
     mem_path_readonly_directory_refused=False,
+    cpu_models_pse36=("athlon", "kvm32", "pentium2", "pentium3"),
+    max_used_gpa=MaxUsedGpa.PHYS_BITS_32,
 )
