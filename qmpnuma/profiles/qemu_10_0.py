@@ -93,8 +93,9 @@ _QUERY_MACHINES_ORDER: Final = (
 #: Flags of the newest pc / q35 types (pc-i440fx-10.0, pc-q35-10.0); older types get the compat
 #: rows of release 10.0 (qmpnuma/profiles/compat.py).
 _NEWEST: Final = {
-    "pc": {**qemu_7_2.MACHINES.newest["pc"]},
-    "q35": {**qemu_7_2.MACHINES.newest["q35"], "cpu_max": 4096},
+    "pc": {**qemu_7_2.MACHINES.newest["pc"], "broken_32bit_mem_addr_check": False},
+    "q35": {**qemu_7_2.MACHINES.newest["q35"], "cpu_max": 4096,
+            "broken_32bit_mem_addr_check": False},
 }
 
 _PC_VERSIONS: Final = (
