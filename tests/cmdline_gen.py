@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from qmpnuma.options.numbers import NumberError, parse_size
+from qmpnuma.profiles import get_profile
 
 I440FX_VERSIONS = [
     "2.9", "2.10", "2.11", "2.12", "3.0", "3.1", "4.0", "4.1", "4.2",
@@ -21,6 +22,13 @@ I440FX_VERSIONS = [
 ]
 Q35_VERSIONS = I440FX_VERSIONS
 MIB = 1 << 20
+
+
+def machine_versions(profile: str) -> list[str]:
+    """The pc/q35 versions of ``profile``'s machine catalogue from 2.9 on (the generator's
+    choice of versioned types: 7.2's list above, 10.0's up to 10.0)."""
+    versions = get_profile(profile).machines.pc_versions
+    return [v for v in versions if tuple(int(p) for p in v.split(".")) >= (2, 9)]
 
 
 @dataclass
@@ -53,16 +61,16 @@ class Case:
         return args + self.extra
 
 
-def _machine(rng: random.Random) -> str:
+def _machine(rng: random.Random, versions: list[str]) -> str:
     roll = rng.random()
     if roll < 0.3:
         return "pc"
     if roll < 0.5:
         return "q35"
     if roll < 0.75:
-        return "pc-i440fx-" + rng.choice(I440FX_VERSIONS)
+        return "pc-i440fx-" + rng.choice(versions)
     if roll < 0.97:
-        return "pc-q35-" + rng.choice(Q35_VERSIONS)
+        return "pc-q35-" + rng.choice(versions)
     return "none"
 
 
@@ -130,9 +138,9 @@ def _cpu_ranges(rng: random.Random, cpus: list[int]) -> list[str]:
     return out
 
 
-def base_case(rng: random.Random) -> Case:
-    """A configuration that is usually valid."""
-    machine = _machine(rng)
+def base_case(rng: random.Random, versions: list[str] = I440FX_VERSIONS) -> Case:
+    """A configuration that is usually valid (versioned types drawn from ``versions``)."""
+    machine = _machine(rng, versions)
     legacy_mem = machine.startswith(("pc-i440fx-", "pc-q35-")) and machine.split("-")[-1] in {
         "2.9", "2.10", "2.11", "2.12", "3.0", "3.1", "4.0", "4.1", "4.2", "5.0",
     }
@@ -265,6 +273,10 @@ def _mutate_smp(rng: random.Random, case: Case) -> None:
             "256",
             "4,maxcpus=260,sockets=2,cores=130",
             "4,sockets=2,cores=2,threads=2,maxcpus=8",
+            "8,sockets=2,modules=2",
+            "4,books=2",
+            "4,drawers=1,books=1",
+            "2,maxcpus=300",
         ]
     )
 
@@ -284,7 +296,8 @@ def _mutate_memory_opts(rng: random.Random, case: Case) -> None:
 
 
 def _mutate_mem_size(rng: random.Random, case: Case) -> None:
-    case.mem_text = rng.choice(["0", "1M", "4097k", "1.5G", "129", "-1", "1X", "0x40000000", "1e3"])
+    case.mem_text = rng.choice(["0", "1M", "4097k", "1.5G", "129", "-1", "1X", "0x40000000", "1e3",
+                                ".5G", "0x10M"])
 
 
 def _mutate_backend(rng: random.Random, case: Case) -> None:
@@ -307,6 +320,13 @@ def _mutate_backend(rng: random.Random, case: Case) -> None:
                 "memory-backend-file,id=bad,size=1G,mem-path=/nonexistent-qmpnuma/x",
                 "memory-backend-memfd,id=bad,size=1G,hugetlb=maybe",
                 "memory-backend-ram,id=m0,size=1G",
+                "memory-backend-shm,id=bad,size=1G",
+                "memory-backend-shm,id=bad,size=1G,share=off",
+                "memory-backend-file,id=bad,size=1G,mem-path=/dev/shm,offset=4096",
+                "memory-backend-file,id=bad,size=1G,mem-path=/dev/shm,offset=512",
+                "memory-backend-file,id=bad,size=1G,mem-path=/dev/shm,rom=on",
+                "memory-backend-file,id=bad,size=5000,mem-path=/dev/shm",
+                "memory-backend-memfd,id=bad,size=5000",
             ]
         )
     )
@@ -332,6 +352,8 @@ def _mutate_numa_syntax(rng: random.Random, case: Case) -> None:
                 "cpu,node-id=0,die-id=0",
                 "cpu,node-id=0,cluster-id=0",
                 "cpu,node-id=0,socket-id=99",
+                "cpu,node-id=0,socket-id=0,module-id=0",
+                "cpu,node-id=0,socket-id=0,book-id=0",
                 "dist,src=0,dst=1",
                 "hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-latency,latency=5",
                 "hmat-cache,node-id=0,size=10K,level=1",
@@ -363,12 +385,13 @@ def _mutate_hmat(rng: random.Random, case: Case) -> None:
 
 
 def _mutate_machine(rng: random.Random, case: Case) -> None:
-    case.machine = rng.choice(["pc-i440fx-5.0", "pc-q35-5.0", "pc-i440fx-5.1", "none", "nosuch"])
+    case.machine = rng.choice(["pc-i440fx-5.0", "pc-q35-5.0", "pc-i440fx-5.1", "none", "nosuch",
+                               "pc-i440fx-2.3", "pc-q35-8.2"])
 
 
 def _mutate_cpu(rng: random.Random, case: Case) -> None:
     model = rng.choice(["nosuch", "host", "max", "kvm64", "qemu32", "486", "core2duo",
-                        "athlon", "Conroe", "base", "qemu64-x86_64-cpu"])
+                        "athlon", "Conroe", "base", "qemu64-x86_64-cpu", "pentium", "n270"])
     case.extra += ["-cpu", model]
 
 
@@ -399,12 +422,14 @@ def _set_key(opt: str, key: str, value: str) -> str:
     return ",".join([parts[0], f"{key}={value}", *parts[1:]])
 
 
-def generate(seed: int, count: int) -> list[list[str]]:
-    """``count`` command lines from ``seed``; about a quarter are left unmutated."""
+def generate(seed: int, count: int, profile: str = "7.2") -> list[list[str]]:
+    """``count`` command lines from ``seed`` with the machine types of ``profile``; about a
+    quarter are left unmutated."""
     rng = random.Random(seed)
+    versions = machine_versions(profile)
     cases: list[list[str]] = []
     for _ in range(count):
-        case = base_case(rng)
+        case = base_case(rng, versions)
         if rng.random() < 0.75:
             rng.choice(MUTATIONS)(rng, case)
         cases.append(case.argv())

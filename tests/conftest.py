@@ -41,6 +41,18 @@ def real_qemu() -> str:
     return path
 
 
+#: The release whose recordings carry no release in their name (the first reference binary).
+FIRST_REFERENCE_RELEASE = "7.2"
+
+
+def recording_path(stem: str, profile: str) -> Path:
+    """Where scripts/record_test_data.py puts the recording ``stem`` of ``profile``'s binary:
+    ``STEM.json`` for the first reference release, ``STEM-X.Y.json`` for any other."""
+    if profile == FIRST_REFERENCE_RELEASE:
+        return DATA / f"{stem}.json"
+    return DATA / f"{stem}-{profile}.json"
+
+
 def recorded_data(path: Path) -> Any:
     """The JSON of a recording in tests/data; a missing one fails under CI and skips elsewhere."""
     if not path.is_file():
