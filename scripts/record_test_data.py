@@ -20,11 +20,9 @@ the same bytes: event timestamps become 0 and vCPU thread ids (QMP ``thread-id``
 ``thread_id=``) become 0.
 
 Refresh the recordings (the reference binary installed):
-``.venv/bin/python scripts/record_test_data.py [/usr/bin/qemu-system-x86_64]``. Each binary
-gets its own recordings, named after its release: Debian 12's 7.2 (the first reference) writes
-``recorded-command-lines.json``, any other release ``recorded-command-lines-X.Y.json``, e.g.
-``.venv/bin/python scripts/record_test_data.py build/reference/bin/qemu-system-x86_64 --only
-command-lines`` for 10.0 (``tests/conftest.py`` ``recording_path`` finds them the same way).
+``.venv/bin/python scripts/record_test_data.py [/usr/bin/qemu-system-x86_64]``; another release's
+binary records into its own directory, e.g. ``.venv/bin/python scripts/record_test_data.py
+build/reference/bin/qemu-system-x86_64 --output tests/data/qemu-10.0 --only qmp-sessions``.
 
 The first input list was taken once from the developers' specification (§6.3, the command lines
 only, not their recorded output) with ``--import-command-lines PATH``; that step keeps the
@@ -51,11 +49,9 @@ from record_qemu_facts import running_qemu
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 COMMAND_LINES = DATA / "command-lines.json"
-RECORDED_COMMAND_LINES = "recorded-command-lines"
+RECORDED_COMMAND_LINES = "recorded-command-lines.json"
 QMP_SESSIONS = DATA / "qmp-sessions.json"
-RECORDED_QMP_SESSIONS = "recorded-qmp-sessions"
-#: The release whose recordings carry no release in their name (the first reference binary).
-FIRST_REFERENCE_RELEASE = "7.2"
+RECORDED_QMP_SESSIONS = "recorded-qmp-sessions.json"
 RECORD_COMMAND = ".venv/bin/python scripts/record_test_data.py"
 
 sys.path.insert(0, str(REPO / "tests"))
@@ -250,14 +246,9 @@ def binary_header(qemu: str) -> dict[str, Any]:
     match = re.fullmatch(r"QEMU emulator version (\S+)(?: \((.*)\))?", first)
     if match is None:
         raise SystemExit(f"cannot read the version of {path}: {first!r}")
+    if Path(path).resolve().is_relative_to(REPO):  # e.g. build/reference's wrapper
+        path = str(Path(path).resolve().relative_to(REPO))
     return {"binary": path, "version": match.group(1), "package": match.group(2) or ""}
-
-
-def recording_name(stem: str, qemu: dict[str, Any]) -> str:
-    """The file a recording of ``qemu`` goes to: ``STEM.json`` for the first reference
-    release, ``STEM-X.Y.json`` for any other (X.Y = the binary's major.minor)."""
-    release = ".".join(str(qemu["version"]).split(".")[:2])
-    return f"{stem}.json" if release == FIRST_REFERENCE_RELEASE else f"{stem}-{release}.json"
 
 
 def header(qemu: dict[str, Any], source: Path, how: str) -> dict[str, Any]:
@@ -274,21 +265,22 @@ def record_command_lines(qemu: dict[str, Any], output: Path) -> None:
     """Start the binary on every input command line; file status and stderr under its rule."""
     entries = json.loads(COMMAND_LINES.read_text())["command-lines"]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        outcomes = list(pool.map(lambda entry: run_real(qemu["binary"], entry["args"]), entries))
+        # the header may name the binary relative to the repository; QEMU runs elsewhere
+        binary = str(REPO / qemu["binary"])
+        outcomes = list(pool.map(lambda entry: run_real(binary, entry["args"]), entries))
     rules: dict[str, list[dict[str, Any]]] = {}
     for entry, outcome in zip(entries, outcomes, strict=True):
         rules.setdefault(entry["rule"], []).append({
             "origin": entry["origin"], "args": entry["args"],
             "status": outcome.status, "stderr": outcome.stderr,
         })
-    target = output / recording_name(RECORDED_COMMAND_LINES, qemu)
-    write_json(target, {
+    write_json(output / RECORDED_COMMAND_LINES, {
         "header": header(qemu, COMMAND_LINES, (
             f"qemu-system-x86_64 {shlex.join(FIXED_ARGS)} ARGS -daemonize -pidfile FILE; "
             "status 0 means QEMU built the machine (the daemon is then killed)")),
         "rules": rules,
     }, depth=3)
-    print(f"wrote {target}: {len(entries)} command lines, "
+    print(f"wrote {output / RECORDED_COMMAND_LINES}: {len(entries)} command lines, "
           f"{len(rules)} rules")
 
 
@@ -397,8 +389,7 @@ def record_session(qemu: str, session: dict[str, Any]) -> dict[str, Any]:
 def record_qmp_sessions(qemu: dict[str, Any], output: Path) -> None:
     sessions = json.loads(QMP_SESSIONS.read_text())["sessions"]
     recorded = [record_session(qemu["binary"], session) for session in sessions]
-    target = output / recording_name(RECORDED_QMP_SESSIONS, qemu)
-    write_json(target, {
+    write_json(output / RECORDED_QMP_SESSIONS, {
         "header": header(qemu, QMP_SESSIONS, (
             "qemu-system-x86_64 -S -no-user-config -nodefaults -display none "
             "-qmp unix:SOCKET,server=on,wait=off ARGS; each request sent as one line on a new "
@@ -407,7 +398,13 @@ def record_qmp_sessions(qemu: dict[str, Any], output: Path) -> None:
         "sessions": recorded,
     }, depth=4)
     count = sum(len(session["exchanges"]) for session in recorded)
-    print(f"wrote {target}: {len(recorded)} sessions, {count} exchanges")
+    print(f"wrote {output / RECORDED_QMP_SESSIONS}: {len(recorded)} sessions, {count} exchanges")
+
+
+#: The recordings, by the name ``--only`` takes.
+STEPS: dict[str, Callable[[dict[str, Any], Path], None]] = {
+    "command-lines": record_command_lines, "qmp-sessions": record_qmp_sessions,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -419,18 +416,18 @@ def main(argv: list[str] | None = None) -> int:
                              f"{COMMAND_LINES.relative_to(REPO)}, then stop")
     parser.add_argument("--output", metavar="DIR", type=Path, default=DATA,
                         help="where to write the recordings (default: tests/data; the tests "
-                             "use another place to check that a new recording is identical)")
-    parser.add_argument("--only", choices=("command-lines", "qmp-sessions"),
-                        help="record only this kind (default: both)")
+                             "use another place to check that a new recording is identical; "
+                             "another release's binary records into tests/data/qemu-X.Y)")
+    parser.add_argument("--only", choices=sorted(STEPS),
+                        help="record only one of the two (default: both)")
     options = parser.parse_args(argv)
     if options.import_command_lines is not None:
         return import_command_lines(options.import_command_lines)
     qemu = binary_header(options.qemu)
-    kinds: dict[str, Callable[[dict[str, Any], Path], None]] = {
-        "command-lines": record_command_lines, "qmp-sessions": record_qmp_sessions}
-    steps = [step for kind, step in kinds.items() if options.only in (None, kind)]
-    for step in steps:
-        step(qemu, options.output)
+    options.output.mkdir(parents=True, exist_ok=True)
+    for name, step in STEPS.items():
+        if options.only in (None, name):
+            step(qemu, options.output)
     return 0
 
 

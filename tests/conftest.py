@@ -41,16 +41,17 @@ def real_qemu() -> str:
     return path
 
 
-#: The release whose recordings carry no release in their name (the first reference binary).
+#: The release whose recordings sit in tests/data itself (the first reference binary); another
+#: release's recordings are in tests/data/qemu-X.Y (``record_test_data.py --output``).
 FIRST_REFERENCE_RELEASE = "7.2"
 
 
-def recording_path(stem: str, profile: str) -> Path:
-    """Where scripts/record_test_data.py puts the recording ``stem`` of ``profile``'s binary:
-    ``STEM.json`` for the first reference release, ``STEM-X.Y.json`` for any other."""
+def recording_path(name: str, profile: str) -> Path:
+    """Where scripts/record_test_data.py puts the recording ``name`` (a file name) of
+    ``profile``'s binary."""
     if profile == FIRST_REFERENCE_RELEASE:
-        return DATA / f"{stem}.json"
-    return DATA / f"{stem}-{profile}.json"
+        return DATA / name
+    return DATA / f"qemu-{profile}" / name
 
 
 def recorded_data(path: Path) -> Any:

@@ -1,7 +1,7 @@
 """The differential suite: each real QEMU (7.2, 10.0) and qmpnuma with its profile on the same
 command lines.
 
-The recorded rule table (``tests/data/recorded-command-lines[-X.Y].json``, made from the input
+The recorded rule table (``tests/data/[qemu-X.Y/]recorded-command-lines.json``, made from the input
 list ``tests/data/command-lines.json`` by ``scripts/record_test_data.py``, one recording per
 binary) and a few hundred generated command lines (seeded, valid and invalid, every machine type
 family of the profile and option kind) must give the same exit status and the same standard
@@ -32,7 +32,7 @@ RESIDUE_COUNT = 240
 @pytest.fixture(scope="module")
 def recording(reference: Reference) -> dict[str, Any]:
     recorded: dict[str, Any] = recorded_data(
-        recording_path("recorded-command-lines", reference.profile))
+        recording_path("recorded-command-lines.json", reference.profile))
     return recorded
 
 

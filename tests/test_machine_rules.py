@@ -1,7 +1,7 @@
 """Every recorded command-line rule of each real QEMU (7.2, 10.0) through ``Machine.from_argv``
 with the profile of that binary.
 
-``tests/data/recorded-command-lines[-X.Y].json`` holds, per QEMU rule, command lines and what the
+``tests/data/[qemu-X.Y/]recorded-command-lines.json`` holds, per QEMU rule, command lines and what the
 real binary did with each (exit status, 0 when it built the machine, and the exact standard
 error), recorded by ``scripts/record_test_data.py``. The model must print the same bytes (with
 QEMU's program name) and fail or start the same way; a run QEMU accepted must build a machine
@@ -23,7 +23,7 @@ from qmpnuma.machine import Machine
 
 PROG = "qemu-system-x86_64"
 FIXED = ["-accel", "tcg", "-nodefaults", "-display", "none", "-S"]
-RECORDING = "recorded-command-lines"
+RECORDING = "recorded-command-lines.json"
 
 
 def _rule_names(profile: str) -> list[str]:
