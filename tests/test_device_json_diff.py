@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from cmdline_gen import base_case
+from conftest import Reference
 from qemu_runner import Outcome, compare_startups, run_model, run_real
 from qmp_endpoints import QMPNUMA, normalise, started
 
@@ -196,11 +197,12 @@ def test_generator_is_reproducible() -> None:
 
 
 @pytest.mark.qemu
-def test_generated_json_devices_answer_as_qemu(qemu_binary: str) -> None:
+def test_generated_json_devices_answer_as_qemu(reference: Reference) -> None:
     cases = generate(SEED, COUNT)
-    real, diffs = compare_startups(qemu_binary, cases)
+    real, diffs = compare_startups(reference.binary, cases, reference.profile)
     kinds = Counter(_answer_kind(outcome) for outcome in real)
-    print(f"-device JSON: {COUNT - len(diffs)}/{COUNT} identical; real answers {dict(kinds)}")
+    print(f"-device JSON [qemu-{reference.profile}]: {COUNT - len(diffs)}/{COUNT} identical; "
+          f"real answers {dict(kinds)}")
     assert not diffs, f"{len(diffs)}/{COUNT} differ:\n" + "\n".join(diffs[:10])
     for kind in ("started", "visitor", "other refusal"):
         assert kinds[kind] >= MINIMUM_PER_ANSWER, kinds
@@ -237,9 +239,9 @@ RULE_EXAMPLES: dict[str, dict[str, Any]] = {
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("rule", list(RULE_EXAMPLES))
-def test_json_device_rule(qemu_binary: str, rule: str) -> None:
+def test_json_device_rule(reference: Reference, rule: str) -> None:
     args = [*_DIMM_BOARD, "-device", json.dumps(RULE_EXAMPLES[rule])]
-    assert run_model(args) == run_real(qemu_binary, args)
+    assert run_model(args, reference.profile) == run_real(reference.binary, args)
 
 
 def _same_bucket_names(count: int) -> list[str]:
@@ -257,7 +259,8 @@ def _same_bucket_names(count: int) -> list[str]:
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("form", ["json", "qemuopts"])
-def test_several_bad_members_are_reported_in_qdict_order(qemu_binary: str, form: str) -> None:
+def test_several_bad_members_are_reported_in_qdict_order(reference: Reference,
+                                                         form: str) -> None:
     # qdev walks a shallow clone of the dict: buckets in order, and inside a bucket the keys
     # in the order they were given (the clone re-inserts them newest first, twice reversed).
     rng = random.Random(SEED)
@@ -268,9 +271,9 @@ def test_several_bad_members_are_reported_in_qdict_order(qemu_binary: str, form:
         members.update({name: "x" for name in names})
         device = json.dumps(members) if form == "json" else _as_qemuopts(members)
         args = [*_DIMM_BOARD, "-device", device]
-        real = run_real(qemu_binary, args)
+        real = run_real(reference.binary, args)
         assert real.status == 1
-        assert run_model(args) == real
+        assert run_model(args, reference.profile) == real
 
 
 def _qmp_replies(command: list[str], args: list[str], script: list[dict[str, Any]]) -> list[bytes]:

@@ -1,4 +1,5 @@
-"""Differential test of the machine model against the real QEMU 7.2 on command lines of its own.
+"""Differential test of the machine model against each real QEMU (7.2, 10.0) on command lines
+of its own.
 
 These lines complement the spec's §6.3 runs and the generated suite: backing-file checks (no
 file is ever created by the model; real QEMU only sees paths it cannot or need not create),
@@ -13,6 +14,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from conftest import Reference
 from qemu_runner import compare_startups, run_model
 
 
@@ -146,10 +148,12 @@ def small_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_machine_model_matches_qemu(qemu_binary: str, small_file: Path) -> None:
+def test_machine_model_matches_qemu(reference: Reference, small_file: Path) -> None:
     cases = [shlex.split(line) for line in command_lines(small_file)]
     assert len(cases) >= 30
-    real, diffs = compare_startups(qemu_binary, cases)
+    real, diffs = compare_startups(reference.binary, cases, reference.profile)
+    print(f"\nmachine lines [qemu-{reference.profile}]: identical "
+          f"{len(cases) - len(diffs)}/{len(cases)}")
     assert not diffs, f"{len(diffs)} differ:\n" + "\n".join(diffs)
     assert {ref.status for ref in real} == {0, 1}
 

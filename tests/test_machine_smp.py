@@ -1,14 +1,10 @@
-"""-smp completion and checks of both profiles, with QEMU 7.2's texts checked on the binary."""
+"""-smp completion and checks of every profile, with each reference QEMU's texts checked on its binary."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import tempfile
-
 import pytest
+from conftest import Reference
+from qemu_runner import run_model, run_real
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.machine_types import resolve_machine_type
@@ -178,22 +174,7 @@ def test_2_9_q35_limit() -> None:
     )
 
 
-# --- differential: stderr and exit status of the real QEMU 7.2 --------------------------------
-
-
-def real_start(qemu: str, args: list[str]) -> tuple[int, str]:
-    """Start QEMU daemonized (the parent exits once start-up succeeded or failed); kill it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        pidfile = os.path.join(tmp, "q.pid")
-        proc = subprocess.run(
-            [qemu, "-accel", "tcg", "-nodefaults", "-display", "none", "-S", *args,
-             "-daemonize", "-pidfile", pidfile],
-            capture_output=True, text=True, timeout=60,
-        )
-        if os.path.exists(pidfile):
-            with open(pidfile) as stream, contextlib.suppress(ValueError, ProcessLookupError):
-                os.kill(int(stream.read()), signal.SIGKILL)
-        return proc.returncode, proc.stderr
+# --- differential: stderr and exit status of each real QEMU beside its profile -----------------
 
 
 DIFFERENTIAL_CASES = [
@@ -207,16 +188,40 @@ DIFFERENTIAL_CASES = [
     ("pc", "-1"),
     ("pc", "6,sockets=2,dies=3"),
     ("pc", "2,maxcpus=3,sockets=3"),
+    # members 10.0 added (7.2: unexpected), the levels x86 lacks, modules in the hierarchy
+    ("pc", "8,sockets=2,modules=2"),
+    ("pc", "8,modules=3"),
+    ("q35", "4,books=2"),
+    ("q35", "4,drawers=2,books=1"),
+    ("none", "4,modules=2,clusters=2,dies=2"),
+    ("pc", "4,modules=0"),
+    ("q35", "2,maxcpus=300"),
+    ("q35", "300"),
 ]
 
 
 @pytest.mark.qemu
 @pytest.mark.parametrize(("machine", "text"), DIFFERENTIAL_CASES)
-def test_against_real_qemu(qemu_binary: str, machine: str, text: str) -> None:
-    topology, warnings, error = run_7_2(text, machine)
-    expected = "".join(f"{PROG}: warning: {w}\n" for w in warnings)
-    if error is not None:
-        expected += f"{PROG}: {error}\n"
-    rc, stderr = real_start(qemu_binary, ["-M", machine, "-smp", text])
-    assert (rc, stderr) == (1 if error else 0, expected)
-    assert (topology is None) == (error is not None)
+def test_against_real_qemu(reference: Reference, machine: str, text: str) -> None:
+    args = ["-M", machine, "-smp", text]
+    assert run_model(args, reference.profile) == run_real(reference.binary, args)
+
+
+def test_10_0_rules() -> None:
+    """10.0's -smp rules on the model alone (each also compared with the binary above)."""
+    p10 = get_profile("10.0")
+
+    def run(text: str, machine: str = "pc") -> tuple[CpuTopology | None, str | None]:
+        try:
+            return parse_smp(smp_config(text), resolve_machine_type(machine, p10), p10, []), None
+        except MachineError as error:
+            return None, error.message
+
+    assert run("8,sockets=2,modules=2") == (CpuTopology(8, 8, 2, 1, 1, 2, 1, modules=2), None)
+    assert run("0")[1] == "Invalid CPU topology: CPU topology parameters must be greater than zero"
+    assert run("4,books=2")[1] == "books > 1 not supported by this machine's CPU topology"
+    assert run("4,clusters=2,dies=2", "none")[1] == (
+        "clusters > 1 not supported by this machine's CPU topology")
+    assert run("8,modules=3")[1] == (
+        "Invalid CPU topology: product of the hierarchy must match maxcpus: sockets (1) * "
+        "dies (1) * modules (3) * cores (2) * threads (1) != maxcpus (8)")
