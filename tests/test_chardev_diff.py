@@ -1,7 +1,7 @@
 """Chardevs, monitors and serial ports: qmpnuma starts, or refuses, exactly as QEMU does.
 
-Every case runs the real QEMU and qmpnuma (as a process named `qemu-system-x86_64`, so the
-program name in the messages is the same) with `-daemonize`: a refused command line ends the
+Every case runs each real QEMU (7.2, 10.0) and qmpnuma with its profile (as a process named
+`qemu-system-x86_64`, so the program name in the messages is the same) with `-daemonize`: a refused command line ends the
 parent with status 1 and QEMU's lines on stderr, an accepted one with status 0 once the chardevs
 are open. Exit status and stderr must be identical. The cases cover client-mode connections that
 fail (unix and TCP), socket options QEMU refuses, `-mon` and `-serial`/`-device` chardev
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import real_qemu
+from conftest import Reference
 
 PROGNAME = "qemu-system-x86_64"
 BASE = ["-M", "pc", "-accel", "tcg", "-nodefaults", "-display", "none", "-S"]
@@ -38,6 +38,16 @@ QMPNUMA = [
 ]
 
 
+def profile_env(profile: str) -> dict[str, str]:
+    """The environment that makes qmpnuma (run under QEMU's name) imitate ``profile``."""
+    return {**os.environ, "QMPNUMA_PROFILE": profile}
+
+
+def commands(reference: Reference) -> list[tuple[list[str], dict[str, str] | None]]:
+    """The real QEMU, then qmpnuma with the same profile: each command and its environment."""
+    return [([reference.binary], None), (QMPNUMA, profile_env(reference.profile))]
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: int
@@ -46,7 +56,7 @@ class Outcome:
 
 def start(
     command: list[str], args: list[str], workdir: str, timeout: float = 30.0,
-    before_kill: Callable[[], None] | None = None,
+    before_kill: Callable[[], None] | None = None, env: dict[str, str] | None = None,
 ) -> Outcome:
     """Start ``command`` daemonized on ``args``; how start-up ended (the daemon is killed,
     after ``before_kill`` returns)."""
@@ -55,7 +65,7 @@ def start(
         done = subprocess.run(
             [*command, *BASE, *args, "-daemonize", "-pidfile", pidfile],
             capture_output=True, text=True, timeout=timeout, cwd=workdir,
-            stdin=subprocess.DEVNULL, check=False,
+            stdin=subprocess.DEVNULL, check=False, env=env,
         )
         if before_kill is not None:
             before_kill()
@@ -180,15 +190,17 @@ CASES: list[tuple[str, Callable[[Places], list[str]]]] = [
 ]
 
 
-def _compare(qemu: str, name: str, build: Callable[[Places], list[str]]) -> str | None:
+def _compare(
+    reference: Reference, name: str, build: Callable[[Places], list[str]]
+) -> str | None:
     """Run one case on both emulators (each in a fresh directory); a mismatch, or None."""
     outcomes = []
     args: list[str] = []
-    for command in ([qemu], QMPNUMA):
+    for command, env in commands(reference):
         with tempfile.TemporaryDirectory(prefix="chr-") as workdir:
             places = Places(workdir)
             args = build(places)
-            outcome = start(command, args, workdir)
+            outcome = start(command, args, workdir, env=env)
             # paths and ports differ per run: compare with them spelt out
             text = outcome.stderr.replace(workdir, "DIR").replace(str(places.port), "PORT")
             outcomes.append(Outcome(outcome.status, text))
@@ -198,16 +210,20 @@ def _compare(qemu: str, name: str, build: Callable[[Places], list[str]]) -> str 
     return f"{name} {args}:\n  qemu:    {expected}\n  qmpnuma: {got}"
 
 
-def _compare_all(qemu: str, cases: list[tuple[str, Callable[[Places], list[str]]]]) -> list[str]:
+def _compare_all(
+    reference: Reference, cases: list[tuple[str, Callable[[Places], list[str]]]]
+) -> list[str]:
     with ThreadPoolExecutor(max_workers=3) as pool:
-        results = pool.map(lambda case: _compare(qemu, *case), cases)
-        return [text for text in results if text is not None]
+        results = pool.map(lambda case: _compare(reference, *case), cases)
+        mismatches = [text for text in results if text is not None]
+    print(f"\nchardev cases [qemu-{reference.profile}]: identical "
+          f"{len(cases) - len(mismatches)}/{len(cases)}")
+    return mismatches
 
 
 @pytest.mark.qemu
-def test_fixed_cases_match_qemu() -> None:
-    qemu = real_qemu()
-    mismatches = _compare_all(qemu, CASES)
+def test_fixed_cases_match_qemu(reference: Reference) -> None:
+    mismatches = _compare_all(reference, CASES)
     assert not mismatches, "\n".join(mismatches)
 
 
@@ -256,26 +272,25 @@ def _random_case(rng: random.Random) -> tuple[str, Callable[[Places], list[str]]
 
 
 @pytest.mark.qemu
-def test_random_mixtures_match_qemu() -> None:
-    qemu = real_qemu()
+def test_random_mixtures_match_qemu(reference: Reference) -> None:
     seed = int(os.environ.get("QMPNUMA_CHARDEV_SEED", "13"))
     rng = random.Random(seed)
     cases = [_random_case(rng) for _ in range(24)]
-    mismatches = _compare_all(qemu, cases)
+    mismatches = _compare_all(reference, cases)
     assert not mismatches, f"seed {seed}:\n" + "\n".join(mismatches)
 
 
 @pytest.mark.qemu
-def test_serial_port_on_a_claimed_chardev_aborts_as_qemu() -> None:
+def test_serial_port_on_a_claimed_chardev_aborts_as_qemu(reference: Reference) -> None:
     """Not daemonized, QEMU dies of its own SIGABRT (`error_abort` while building the board)."""
     seen = []
-    for command in ([real_qemu()], QMPNUMA):
+    for command, env in commands(reference):
         with tempfile.TemporaryDirectory(prefix="chr-") as workdir:
             done = subprocess.run(
                 [*command, *BASE, "-chardev", "null,id=c", "-serial", "chardev:c",
                  "-mon", "chardev=c"],
                 capture_output=True, text=True, timeout=30, cwd=workdir,
-                stdin=subprocess.DEVNULL, check=False,
+                stdin=subprocess.DEVNULL, check=False, env=env,
             )
         seen.append((done.returncode, done.stderr))
     assert seen[0] == seen[1]
@@ -320,10 +335,9 @@ def _first_message(sock: socket.socket) -> bytes:
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("kind", ["unix", "tcp"])
-def test_client_mode_connects_greets_and_leaves_the_path(kind: str) -> None:
-    qemu = real_qemu()
+def test_client_mode_connects_greets_and_leaves_the_path(reference: Reference, kind: str) -> None:
     seen = []
-    for command in ([qemu], QMPNUMA):
+    for command, env in commands(reference):
         with tempfile.TemporaryDirectory(prefix="chr-") as workdir, \
                 listening(kind, workdir) as (listener, spec):
             greeting: list[bytes] = []
@@ -332,7 +346,7 @@ def test_client_mode_connects_greets_and_leaves_the_path(kind: str) -> None:
             reader.start()
             outcome = start(command, [
                 "-chardev", f"socket,id=mon,{spec}", "-mon", "chardev=mon,mode=control",
-            ], workdir, before_kill=lambda thread=reader: thread.join(30))
+            ], workdir, before_kill=lambda thread=reader: thread.join(30), env=env)
             left = sorted(os.listdir(workdir))
             seen.append((outcome, greeting[0][:9] if greeting else b"", left))
     assert seen[0] == seen[1]

@@ -29,7 +29,7 @@ from qmpnuma.errors import OptionError
 from qmpnuma.options.diagnostics import OptionWarning
 from qmpnuma.options.numbers import qapi_bool, qemuopts_bool, qemuopts_number
 from qmpnuma.options.qemuopts import OptsList, parse_opts, parse_qemu_opts
-from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles.profile import Profile, Texts
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 MonitorMode = Literal["control", "readline"]
@@ -406,7 +406,7 @@ def parse_mon(
     return Monitor(chardev or "", mode, pretty, f"-mon {arg}", error)
 
 
-def check_monitors(config: MonitorConfig) -> None:
+def check_monitors(config: MonitorConfig, texts: Texts = DEFAULT_PROFILE.texts) -> None:
     """`mon_init_func` over every monitor, in order: its options, its chardev, a free chardev.
 
     Raises `MonitorOptionError` with QEMU's message for the first monitor it refuses.
@@ -421,7 +421,8 @@ def check_monitors(config: MonitorConfig) -> None:
         if monitor.pretty and monitor.mode == "readline":
             raise MonitorOptionError(monitor.source, "'pretty' is not compatible with HMP monitors")
         if monitor.chardev in claimed:
-            raise MonitorOptionError(monitor.source, f"Device '{monitor.chardev}' is in use")
+            raise MonitorOptionError(monitor.source,
+                                     texts.chardev_in_use.format(id=monitor.chardev))
         claimed.add(monitor.chardev)
 
 
@@ -449,7 +450,7 @@ class SerialInUseAbort(MonitorOptionError):
     """
 
 
-def check_serial_ports(config: MonitorConfig) -> None:
+def check_serial_ports(config: MonitorConfig, texts: Texts = DEFAULT_PROFILE.texts) -> None:
     """The board connects its serial ports in order; one on a claimed chardev aborts QEMU.
 
     Raises `SerialInUseAbort` (its message is the error line, without location).
@@ -457,11 +458,11 @@ def check_serial_ports(config: MonitorConfig) -> None:
     claimed = {monitor.chardev for monitor in config.monitors}
     for front in port_frontends(config):
         if front.chardev in claimed:
-            raise SerialInUseAbort(front.source, f"Device '{front.chardev}' is in use")
+            raise SerialInUseAbort(front.source, texts.chardev_in_use.format(id=front.chardev))
         claimed.add(front.chardev)
 
 
-def check_devices(config: MonitorConfig) -> None:
+def check_devices(config: MonitorConfig, texts: Texts = DEFAULT_PROFILE.texts) -> None:
     """The chardev property of each `-device` (`set_chr`): it must exist and be free.
 
     The monitors and serial ports claim their chardevs first (QEMU creates devices last).
@@ -477,7 +478,8 @@ def check_devices(config: MonitorConfig) -> None:
         if front.chardev in claimed:
             raise MonitorOptionError(
                 front.source,
-                f"{prop} can't take value '{front.chardev}': Device '{front.chardev}' is in use",
+                f"{prop} can't take value '{front.chardev}': "
+                + texts.chardev_in_use.format(id=front.chardev),
             )
         claimed.add(front.chardev)
 

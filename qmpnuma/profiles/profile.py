@@ -165,6 +165,9 @@ class Texts:
     )
     #: An unknown ``-machine`` type, formatted with ``name``.
     unsupported_machine_type: str = "unsupported machine type"
+    #: A chardev a monitor, serial port or device already reads (``qemu_chr_fe_init``),
+    #: formatted with ``id``.
+    chardev_in_use: str = "Device '{id}' is in use"
 
 
 @dataclass(frozen=True)

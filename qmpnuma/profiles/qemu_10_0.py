@@ -140,6 +140,8 @@ TEXTS: Final = replace(
         "creation of the default RAM backend by setting 'memory-backend={id}' with '-machine'."
     ),
     unsupported_machine_type='unsupported machine type: "{name}"',
+    chardev_in_use="chardev '{id}' is already in use",
+    chardev_fe_abort="Unexpected error in qemu_chr_fe_init() at chardev/char-fe.c:204:",
 )
 
 PROFILE: Final[Profile] = replace(

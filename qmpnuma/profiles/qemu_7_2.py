@@ -235,6 +235,7 @@ TEXTS: Final = Texts(
         "other purposes. Change the object's 'id' to something else"
     ),
     unsupported_machine_type="unsupported machine type",
+    chardev_in_use="Device '{id}' is in use",
 )
 
 #: The memory backend classes of the binary.

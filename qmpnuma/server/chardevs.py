@@ -133,7 +133,7 @@ def open_chardevs(
         early = [dev for dev in config.chardevs if dev.origin not in PORT_KINDS]
         for dev in sorted(early, key=lambda dev: dev.created):
             _open(dev, config, report, opened, texts)
-        check_monitors(config)
+        check_monitors(config, texts)
         for front in port_frontends(config):
             created = config.chardev(front.chardev)
             if created is None or created.origin not in PORT_KINDS:
@@ -144,8 +144,8 @@ def open_chardevs(
                     f"could not connect {front.kind} device to character backend '{spec}'",))
             else:
                 _open(created, config, report, opened, texts)
-        check_serial_ports(config)
-        check_devices(config)
+        check_serial_ports(config, texts)
+        check_devices(config, texts)
     except BaseException:
         opened.close()
         raise
