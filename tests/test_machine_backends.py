@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import Reference
 
 from qmpnuma.errors import ConfigError, MachineError, OptionError
 from qmpnuma.host import probe_path
@@ -223,9 +224,10 @@ def test_host_facts_are_handed_in() -> None:
                            "-numa", "node,memdev=f"], host=regular)
 
 
-def test_creatable_object_types_are_the_binarys(qemu_binary: str) -> None:
+def test_creatable_object_types_are_the_binarys(reference: Reference) -> None:
     """The classes `-object` can create are the reference binary's user-creatable QOM types
-    (the schema's ObjectType enum names more, e.g. pef-guest, which fail at creation)."""
+    (the schema's ObjectType enum names more, e.g. pef-guest, which fail at creation), and its
+    memory backends are among them."""
     requests = [
         {"execute": "qmp_capabilities"},
         {"execute": "qom-list-types",
@@ -233,12 +235,60 @@ def test_creatable_object_types_are_the_binarys(qemu_binary: str) -> None:
         {"execute": "quit"},
     ]
     proc = subprocess.run(
-        [qemu_binary, "-nodefaults", "-display", "none", "-S", "-accel", "tcg", "-qmp", "stdio"],
+        [reference.binary, "-nodefaults", "-display", "none", "-S", "-accel", "tcg", "-qmp",
+         "stdio"],
         input="".join(json.dumps(r) + "\n" for r in requests), capture_output=True, text=True,
         timeout=30, check=False,
     )
     replies = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     listing = next(r["return"] for r in replies if isinstance(r.get("return"), list))
-    assert {item["name"] for item in listing} == set(creatable_types(get_profile("7.2")))
+    profile = get_profile(reference.profile)
+    names = {item["name"] for item in listing}
+    assert names == set(creatable_types(profile))
+    assert {name for name in names if name.startswith("memory-backend-")} == set(
+        profile.memory_backends)
     with pytest.raises(ConfigError, match="invalid object type: pef-guest"):
-        Machine.from_argv(["-object", "pef-guest,id=p"])
+        Machine.from_argv(["-object", "pef-guest,id=p"], profile=profile)
+
+
+P10 = get_profile("10.0")
+
+
+def start_10_0(*args: str) -> str:
+    """stderr of the 10.0 model for ``args`` ('' when it started)."""
+    try:
+        machine = Machine.from_argv(list(args), profile=P10, progname="qemu-system-x86_64")
+    except ConfigError as err:
+        return err.stderr
+    return "".join(machine.warnings)
+
+
+def test_10_0_file_backend_offset_rom_and_pages(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.write_bytes(b"hello")
+    file_backend = "memory-backend-file,id=f,size=1M,mem-path="
+    assert start_10_0("-object", f"{file_backend}{small},offset=4096") == (
+        "qemu-system-x86_64: f backing store size 0x5 is too small for 'size' option 0x100000 "
+        "plus 'offset' option 0x1000\n")
+    assert start_10_0("-object", f"{file_backend}{tmp_path},offset=100") == (
+        "qemu-system-x86_64: offset 0x64 must be multiples of page size 0x1000\n")
+    assert start_10_0("-object", f"{file_backend}{tmp_path},rom=on") == (
+        "qemu-system-x86_64: property 'rom' = 'on' is not supported with 'readonly' = 'off'\n")
+    assert start_10_0("-object", f"memory-backend-file,id=f,size=1000,mem-path={tmp_path}") == (
+        "qemu-system-x86_64: backend 'memory-backend-file' memory size must be multiple of "
+        "4 KiB\n")
+    # 7.2 has neither member
+    with pytest.raises(ConfigError, match="Invalid parameter 'offset'"):
+        Machine.from_argv(["-object", f"{file_backend}{tmp_path},offset=4096"])
+
+
+def test_10_0_shm_backend() -> None:
+    assert start_10_0("-M", "pc", "-m", "1G", "-object", "memory-backend-shm,id=s,size=1G",
+                      "-numa", "node,memdev=s") == ""
+    assert start_10_0("-object", "memory-backend-shm,id=s,size=1M,share=off") == (
+        "qemu-system-x86_64: can't create shm backend with `share=off`\n")
+    assert start_10_0("-object", "memory-backend-shm,id=s,size=1000") == (
+        "qemu-system-x86_64: s backing store size 0x3e8 is too small for 'size' option 0x1000 "
+        "plus 'offset' option 0x0\n")
+    with pytest.raises(ConfigError, match="does not accept value 'memory-backend-shm'"):
+        Machine.from_argv(["-object", "memory-backend-shm,id=s,size=1M"])
