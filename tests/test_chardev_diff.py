@@ -1,13 +1,13 @@
 """Chardevs, monitors and serial ports: qmpnuma starts, or refuses, exactly as QEMU does.
 
 Every case runs each real QEMU (7.2, 10.0) and qmpnuma with its profile (as a process named
-`qemu-system-x86_64`, so the program name in the messages is the same) with `-daemonize`: a refused command line ends the
-parent with status 1 and QEMU's lines on stderr, an accepted one with status 0 once the chardevs
-are open. Exit status and stderr must be identical. The cases cover client-mode connections that
-fail (unix and TCP), socket options QEMU refuses, `-mon` and `-serial`/`-device` chardev
-checks, the order in which QEMU reports them, and randomly generated mixtures of those; the
-client-mode cases that succeed also check that the peer got a greeting and that the path it
-listens on is left alone.
+`qemu-system-x86_64`, so the program name in the messages is the same) with `-daemonize`: a
+refused command line ends the parent with status 1 and QEMU's lines on stderr, an accepted one
+with status 0 once the chardevs are open. Exit status and stderr must be identical. The cases
+cover client-mode connections that fail (unix and TCP), socket options QEMU refuses, `-mon`
+and `-serial`/`-device` chardev checks, the order in which QEMU reports them, and randomly
+generated mixtures of those; the client-mode cases that succeed also check that the peer got a
+greeting and that the path it listens on is left alone.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ QEMU handles them in its option loop when their turn comes: whatever an earlier 
 (its error, its warnings) comes first, and nothing after them is looked at. Seeded command
 lines from the differential generator get one of these options inserted at a random place and
 are run on each real QEMU (7.2, 10.0) and on qmpnuma with its profile; exit status, standard
-output and standard error must be identical. The programs' own entry points are compared too, under QEMU's program name and
-under another one (the usage line of `-help` names the program).
+output and standard error must be identical. The programs' own entry points are compared too,
+under QEMU's program name and under another one (the usage line of `-help` names the program).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Every recorded command-line rule of each real QEMU (7.2, 10.0) through ``Machine.from_argv``
 with the profile of that binary.
 
-``tests/data/[qemu-X.Y/]recorded-command-lines.json`` holds, per QEMU rule, command lines and what the
-real binary did with each (exit status, 0 when it built the machine, and the exact standard
+``tests/data/[qemu-X.Y/]recorded-command-lines.json`` holds, per QEMU rule, command lines and
+what the real binary did with each (exit status, 0 when it built the machine, and the exact standard
 error), recorded by ``scripts/record_test_data.py``. The model must print the same bytes (with
 QEMU's program name) and fail or start the same way; a run QEMU accepted must build a machine
 whose ``warnings`` are exactly the printed lines. Each test is named after the profile and the

@@ -1,4 +1,4 @@
-"""-smp completion and checks of every profile, with each reference QEMU's texts checked on its binary."""
+"""-smp completion and checks of every profile, each reference QEMU's texts checked on it."""
 
 from __future__ import annotations
 

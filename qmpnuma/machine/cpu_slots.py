@@ -29,9 +29,22 @@ AMD_WITHOUT_TOPOEXT = frozenset(
 )
 
 
-#: CPU models whose definition has ``x2apic`` (observed on 10.0.2 under TCG: a boot CPU with
-#: APIC id 255 is accepted), so that APIC ids above 254 need no ``x2apic=on``.
-X2APIC_MODELS: frozenset[str] = frozenset({"max"})
+#: CPU model families whose definition has ``x2apic`` (observed on 10.0.2 under TCG, every
+#: model of ``-cpu help`` started with a boot CPU of APIC id 255: these start, every other one
+#: aborts), so that APIC ids above 254 need no ``x2apic=on``.  A family covers its versions
+#: and aliases (``Haswell-v4``, ``Haswell-noTSX-IBRS``).
+X2APIC_FAMILIES: tuple[str, ...] = (
+    "Broadwell", "Cascadelake-Server", "ClearwaterForest", "Cooperlake", "Denverton",
+    "GraniteRapids", "Haswell", "Icelake-Server", "IvyBridge", "KnightsMill", "SandyBridge",
+    "SapphireRapids", "SierraForest", "Skylake-Client", "Skylake-Server", "Snowridge",
+    "YongFeng",
+)
+
+
+def model_has_x2apic(name: str) -> bool:
+    """Whether the CPU model ``name`` (no features) defines ``x2apic`` (``max`` does too)."""
+    return name == "max" or any(
+        name == family or name.startswith(family + "-") for family in X2APIC_FAMILIES)
 
 
 #: CPU properties keyed by wire name (``node-id``, ``socket-id``, ``die-id``, ``cluster-id``,
@@ -71,7 +84,7 @@ def cpu_has_x2apic(cpu_model: str | None) -> bool:
     if cpu_model is None:
         return False
     name, *features = cpu_model.split(",")
-    enabled = name in X2APIC_MODELS
+    enabled = model_has_x2apic(name)
     for feature in features:
         key, _, value = feature.partition("=")
         if key in ("+x2apic", "-x2apic"):

@@ -73,8 +73,8 @@ class StartupPrinter:
 
     def abort(self, abort_line: str, message: str, hints: Sequence[str] = ()) -> StartupFailure:
         """An ``error_abort`` failure: the location line of the failed call, then the error."""
-        return StartupFailure(self.lines + [abort_line + "\n"]
-                              + self.format(message, hints=hints), aborts=True)
+        return StartupFailure([*self.lines, abort_line + "\n",
+                               *self.format(message, hints=hints)], aborts=True)
 
 
 @dataclass(frozen=True)

@@ -111,8 +111,8 @@ class Startup:
             self._exit_if_asked(opt)
         scan = self.scan
         if self.profile.memory_parser is MemoryParser.MEMORY_SIZE_CONFIGURATION:
-            self._guard(lambda: keyval_merge(scan.machine_opts,
-                                             {"memory": memory_property(scan.memory, self.profile)}))
+            memory = memory_property(scan.memory, self.profile)
+            self._guard(lambda: keyval_merge(scan.machine_opts, {"memory": memory}))
         style = message_style(scan.recorded)
         self.out.timestamps = style.timestamps
         self.out.guest_name = style.guest_name

@@ -34,8 +34,8 @@ _REMOVED: Final = frozenset(
 _UNSUPPORTED: Final = frozenset({"xen-attach", "xen-domid-restrict"})
 #: Options new in 10.0, each placed after the 7.2 option it follows in ``qemu_options[]``
 #: (``-shim`` after ``-kernel``, ``-run-with`` after ``-plugin``, ``-perfmap`` and
-#: ``-jitdump`` after ``-enable-sync-profile``, as ``-help`` lists them), with its spelling: whether it takes an
-#: argument (probed: ``-X`` alone says ``requires an argument``).
+#: ``-jitdump`` after ``-enable-sync-profile``, as ``-help`` lists them), with its spelling:
+#: whether it takes an argument (probed: ``-X`` alone says ``requires an argument``).
 _ADDED_AFTER: Final = {
     "kernel": (("shim", OptionSpec(True, True)),),
     "plugin": (("run-with", OptionSpec(True, True)),),
