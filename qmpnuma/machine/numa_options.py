@@ -10,8 +10,11 @@ the text with ``qemu_strtosz_MiB``, 2.9 shifts the value when the text ends in a
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 from typing import Any
 
+from qmpnuma.errors import OptionError
 from qmpnuma.machine.schema import option_schema
 from qmpnuma.options.diagnostics import OptionWarning
 from qmpnuma.options.numbers import NumberError, parse_size_mib
@@ -48,7 +51,13 @@ def read_numa_option(text: str, profile: Profile, warnings: list[str]) -> dict[s
             # 2.x numa.c: a plain number is MiB, shifted after the size visit
             if raw[-1:].isdigit():
                 options["mem"] = (options["mem"] << 20) & UINT64_MASK
+        elif profile.numa_mem_mib_overflow_fatal:
+            try:
+                options["mem"] = parse_size_mib(raw, profile=profile, warnings=warnings)
+            except NumberError as err:
+                reason = os.strerror(errno.ERANGE if err.errno == "ERANGE" else errno.EINVAL)
+                raise OptionError(f"could not parse memory size '{raw}': {reason}") from None
         else:
             with contextlib.suppress(NumberError):
-                options["mem"] = parse_size_mib(raw, warnings=warnings)
+                options["mem"] = parse_size_mib(raw, profile=profile, warnings=warnings)
     return options

@@ -310,6 +310,9 @@ class Profile:
     #: under TCG); the other models without long mode have 32.
     cpu_models_pse36: tuple[str, ...]
     max_used_gpa: MaxUsedGpa
+    #: ``-numa node,mem=`` re-read in MiB (``qemu_strtosz_MiB``) refuses what does not fit
+    #: (``could not parse memory size``) instead of keeping the byte value.
+    numa_mem_mib_overflow_fatal: bool
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

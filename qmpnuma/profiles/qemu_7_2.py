@@ -297,5 +297,6 @@ PROFILE: Final = Profile(
     fd_backend_maps_whole_pages=True,
     mem_path_readonly_directory_refused=False,
     cpu_models_pse36=("athlon", "kvm32", "pentium2", "pentium3"),
+    numa_mem_mib_overflow_fatal=False,
     max_used_gpa=MaxUsedGpa.PHYS_BITS_32,
 )
