@@ -395,6 +395,14 @@ def _mutate_cpu(rng: random.Random, case: Case) -> None:
     case.extra += ["-cpu", model]
 
 
+def _mutate_accel(rng: random.Random, case: Case) -> None:
+    """``-machine accel=`` or ``-enable-kvm`` beside the harness's ``-accel tcg``."""
+    if rng.random() < 0.5:
+        case.machine_props.append(rng.choice(["accel=tcg", "accel=kvm:tcg"]))
+    else:
+        case.extra.append("-enable-kvm")
+
+
 MUTATIONS: list[Callable[[random.Random, Case], None]] = [
     _mutate_dup_nodeid,
     _mutate_sparse_nodeid,
@@ -414,6 +422,7 @@ MUTATIONS: list[Callable[[random.Random, Case], None]] = [
     _mutate_hmat,
     _mutate_machine,
     _mutate_cpu,
+    _mutate_accel,
 ]
 
 

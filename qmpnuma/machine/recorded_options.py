@@ -38,6 +38,15 @@ class RecordedOption:
     arg: str | None
 
 
+def accel_options_conflict(
+    options: Sequence[RecordedOption], machine_opts: Mapping[str, object]
+) -> bool:
+    """``configure_accelerators``: ``-accel`` beside ``-machine accel=`` (which
+    ``-enable-kvm`` sets) is refused."""
+    legacy = "accel" in machine_opts or any(opt.name == "enable-kvm" for opt in options)
+    return legacy and any(opt.name == "accel" for opt in options)
+
+
 def accelerator_of(options: Sequence[RecordedOption], machine_opts: Mapping[str, object]) -> str:
     """The accelerator a command line asks for first (`tcg` when it asks for none)."""
     for opt in options:

@@ -38,7 +38,7 @@ from qmpnuma.machine.numa import NumaConfig
 from qmpnuma.machine.numa_options import read_numa_option
 from qmpnuma.machine.option_scan import OptionScan
 from qmpnuma.machine.ram_layout import compute_layout
-from qmpnuma.machine.recorded_options import accelerator_of
+from qmpnuma.machine.recorded_options import accel_options_conflict, accelerator_of
 from qmpnuma.machine.schema import option_schema
 from qmpnuma.machine.smp import parse_smp
 from qmpnuma.machine.state import MachineState
@@ -134,6 +134,10 @@ class Startup:
         else:
             self._guard(lambda: self._set_machine_properties(machine))
         self._finish_machine_setup(machine)
+        if self.profile.accel_option_excludes_machine_accel and accel_options_conflict(
+                scan.recorded, scan.machine_opts):
+            # configure_accelerators, right after the machine options were applied
+            raise self.out.fail('The -accel and "-machine accel=" options are incompatible')
         deprecation = self.profile.texts.deprecated_machine
         if machine_type.deprecated and deprecation is not None:
             self.out.warn(deprecation.format(name=machine_type.name))

@@ -313,6 +313,9 @@ class Profile:
     #: ``-numa node,mem=`` re-read in MiB (``qemu_strtosz_MiB``) refuses what does not fit
     #: (``could not parse memory size``) instead of keeping the byte value.
     numa_mem_mib_overflow_fatal: bool
+    #: ``-accel`` and ``-machine accel=`` (or ``-enable-kvm``) cannot be combined
+    #: (``configure_accelerators``; found while measuring 10.0, 7.2 refuses it too).
+    accel_option_excludes_machine_accel: bool
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

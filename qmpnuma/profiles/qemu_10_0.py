@@ -166,6 +166,7 @@ PROFILE: Final[Profile] = replace(
     # qemu32, coreduo and n270 gained PSE36 after 7.2 (observed: 36 phys-bits).
     cpu_models_pse36=(*qemu_7_2.PROFILE.cpu_models_pse36, "coreduo", "n270", "qemu32"),
     numa_mem_mib_overflow_fatal=True,
+    accel_option_excludes_machine_accel=True,
     max_used_gpa=MaxUsedGpa.LONG_MODE,
     creatable_objects=MEMORY_BACKENDS + OTHER_USER_CREATABLE,
     memory_backends=MEMORY_BACKENDS,
