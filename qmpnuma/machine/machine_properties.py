@@ -7,6 +7,8 @@ machine's properties are set.
 from __future__ import annotations
 
 from qmpnuma.machine.machine_types import MachineType
+from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 #: ``-machine`` properties this model interprets or tolerates (anything else is refused as QEMU
 #: refuses an unknown property).
@@ -36,8 +38,14 @@ GENERIC_MACHINE_PROPERTIES = frozenset(
 MICROVM_PROPERTIES = GENERIC_MACHINE_PROPERTIES | {"hmat", "acpi", "pit", "pic", "rtc"}
 
 
-def machine_properties(machine_type: MachineType) -> frozenset[str]:
-    """The property names of ``machine_type``'s class."""
+def machine_properties(
+    machine_type: MachineType, profile: Profile = DEFAULT_PROFILE
+) -> frozenset[str]:
+    """The property names of ``machine_type``'s class in ``profile``'s QEMU (7.2's, plus what
+    the profile adds for every class and for the type's family)."""
     if machine_type.family == "microvm":
-        return MICROVM_PROPERTIES
-    return MACHINE_PROPERTIES if machine_type.is_pc_like else GENERIC_MACHINE_PROPERTIES
+        names = MICROVM_PROPERTIES
+    else:
+        names = MACHINE_PROPERTIES if machine_type.is_pc_like else GENERIC_MACHINE_PROPERTIES
+    added = profile.added_machine_properties
+    return names | frozenset(added.get("*", ())) | frozenset(added.get(machine_type.family, ()))

@@ -244,8 +244,13 @@ class Startup:
 
     def _set_property(self, machine: MachineState, key: str, value: Any) -> None:
         mt = machine.machine_type
-        if key not in machine_properties(mt):
+        if key not in machine_properties(mt, self.profile):
             raise MachineError(f"Property '{mt.name}-machine.{key}' not found")
+        if key == "smp-cache":
+            # the cache topology (9.2): a list, otherwise accepted and not modelled
+            if isinstance(value, str):
+                raise MachineError("Invalid parameter type for 'smp-cache', expected: array")
+            return
         if not isinstance(value, str):
             raise MachineError(f"Parameters '{key}.*' are unexpected")
         if key == "hmat":

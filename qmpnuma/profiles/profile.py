@@ -316,6 +316,9 @@ class Profile:
     #: ``-accel`` and ``-machine accel=`` (or ``-enable-kvm``) cannot be combined
     #: (``configure_accelerators``; found while measuring 10.0, 7.2 refuses it too).
     accel_option_excludes_machine_accel: bool
+    #: ``-machine`` properties beyond 7.2's, by machine family (``*``: every class), as the
+    #: binary's ``-machine TYPE,help`` lists them.
+    added_machine_properties: Mapping[str, tuple[str, ...]]
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

@@ -167,6 +167,7 @@ PROFILE: Final[Profile] = replace(
     cpu_models_pse36=(*qemu_7_2.PROFILE.cpu_models_pse36, "coreduo", "n270", "qemu32"),
     numa_mem_mib_overflow_fatal=True,
     accel_option_excludes_machine_accel=True,
+    added_machine_properties={"*": ("aux-ram-share", "shim", "smp-cache"), "pc": ("x-south-bridge",)},
     max_used_gpa=MaxUsedGpa.LONG_MODE,
     creatable_objects=MEMORY_BACKENDS + OTHER_USER_CREATABLE,
     memory_backends=MEMORY_BACKENDS,

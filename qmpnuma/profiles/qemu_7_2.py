@@ -299,5 +299,6 @@ PROFILE: Final = Profile(
     cpu_models_pse36=("athlon", "kvm32", "pentium2", "pentium3"),
     numa_mem_mib_overflow_fatal=False,
     accel_option_excludes_machine_accel=True,
+    added_machine_properties={},
     max_used_gpa=MaxUsedGpa.PHYS_BITS_32,
 )
