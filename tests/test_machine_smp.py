@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+
 import pytest
 from conftest import Reference
 from qemu_runner import run_model, run_real
@@ -225,3 +230,31 @@ def test_10_0_rules() -> None:
     assert run("8,modules=3")[1] == (
         "Invalid CPU topology: product of the hierarchy must match maxcpus: sockets (1) * "
         "dies (1) * modules (3) * cores (2) * threads (1) != maxcpus (8)")
+
+
+#: qmpnuma under QEMU's program name (the profile comes from QMPNUMA_PROFILE).
+QMPNUMA_AS_QEMU = [
+    sys.executable, "-c",
+    f"import sys; sys.argv[0] = {PROG!r}; from qmpnuma.cli import main; sys.exit(main())",
+]
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("text", ["256", "300", "2,maxcpus=300"])
+def test_apic_id_limit_without_daemonize(reference: Reference, text: str) -> None:
+    """Not daemonized, the process's own end: 7.2 refuses APIC ids from 255 up at board init
+    (status 1), 10.0 aborts realizing the boot CPU with APIC id 255 (SIGABRT), or starts when
+    no boot CPU needs x2APIC."""
+    args = ["-accel", "tcg", "-nodefaults", "-display", "none", "-S", "-M", "q35", "-smp", text]
+    seen = []
+    for command, env in (([reference.binary], None),
+                         (QMPNUMA_AS_QEMU, {**os.environ, "QMPNUMA_PROFILE": reference.profile})):
+        with tempfile.TemporaryDirectory(prefix="smp-") as workdir:
+            try:
+                done = subprocess.run([*command, *args], capture_output=True, text=True,
+                                      timeout=10, cwd=workdir, stdin=subprocess.DEVNULL,
+                                      env=env, check=False)
+                seen.append((done.returncode, done.stderr))
+            except subprocess.TimeoutExpired:
+                seen.append((0, "started"))
+    assert seen[1] == seen[0]
