@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 from cmdline_gen import base_case
+from conftest import Reference
 from qemu_runner import Outcome, compare_startups, run_model, run_real
-from qmp_endpoints import QMPNUMA, normalise, started
+from qmp_endpoints import normalise, started
 
 from qmpnuma.qobject.hashing import QDICT_BUCKETS, tdb_hash
 
@@ -285,7 +286,7 @@ def _qmp_replies(command: list[str], args: list[str], script: list[dict[str, Any
 
 
 @pytest.mark.qemu
-def test_device_add_reports_bad_members_in_qdict_order(qemu_binary: str) -> None:
+def test_device_add_reports_bad_members_in_qdict_order(reference: Reference) -> None:
     # device_add goes through qemu_opts_from_qdict, which walks the arguments in QDict order
     # (newest first inside a bucket) before qdev walks its twice-cloned dict: one reversal left.
     rng = random.Random(SEED)
@@ -296,6 +297,6 @@ def test_device_add_reports_bad_members_in_qdict_order(qemu_binary: str) -> None
         arguments: dict[str, Any] = {"driver": "pc-dimm", "memdev": "m"}
         arguments.update({name: rng.choice([1, "x", True]) for name in names})
         script.append({"execute": "device_add", "arguments": arguments})
-    real = _qmp_replies([qemu_binary], _DIMM_BOARD, script)
+    real = _qmp_replies([reference.binary], _DIMM_BOARD, script)
     assert all(b"not found" in reply for reply in real)
-    assert _qmp_replies(QMPNUMA, _DIMM_BOARD, script) == real
+    assert _qmp_replies(reference.qmpnuma, _DIMM_BOARD, script) == real

@@ -270,14 +270,15 @@ def sync_request(tag: str) -> bytes:
 class QemuPeer:
     """A real ``qemu-system-x86_64 -machine none -S`` with one QMP socket (one client at a time)."""
 
-    def __init__(self, binary: str, workdir: str) -> None:
+    def __init__(self, binary: str | list[str], workdir: str) -> None:
         import os
         import subprocess
         import time
 
+        command = [binary] if isinstance(binary, str) else binary
         self.path = os.path.join(workdir, "qmp.sock")
         self.process = subprocess.Popen(
-            [binary, "-machine", "none", "-S", "-display", "none", "-nodefaults",
+            [*command, "-machine", "none", "-S", "-display", "none", "-nodefaults",
              "-qmp", f"unix:{self.path},server=on,wait=off"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from qmp_endpoints import QMPNUMA, normalise, started
+from conftest import Reference
+from qmp_endpoints import normalise, started
 
 from qmpnuma.commands.cpu_object import INTEGER_RANGES, _recorded_cpu
 
@@ -104,11 +105,11 @@ def _transcript(command: list[str], case: tuple[list[str], int]) -> list[bytes]:
     return [normalise(line) for line in _session(command, *case)]
 
 
-def test_vcpu_qom_replies_identical(qemu_binary: str) -> None:
+def test_vcpu_qom_replies_identical(reference: Reference) -> None:
     chosen = cases()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        real = list(pool.map(lambda c: _transcript([qemu_binary], c), chosen))
-        mine = list(pool.map(lambda c: _transcript(QMPNUMA, c), chosen))
+        real = list(pool.map(lambda c: _transcript([reference.binary], c), chosen))
+        mine = list(pool.map(lambda c: _transcript(reference.qmpnuma, c), chosen))
     failures = []
     compared = 0
     for (args, _seed), ref, ours in zip(chosen, real, mine, strict=True):
