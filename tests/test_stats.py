@@ -110,10 +110,12 @@ def test_stats_replies_identical(reference: Reference, args: list[str]) -> None:
     ours = _transcript(reference.qmpnuma, args, REQUESTS)
     assert len(real) == len(REQUESTS) + 2
     assert ours == real
-    # libvirt's requests are all answered, and with nothing (no provider on TCG).
+    # libvirt's statistics requests are all answered, and with nothing: no provider has
+    # anything to report on TCG (10.0's cryptodev provider lists its schema, but no object).
     for line, request in zip(real[2:], LIBVIRT_REQUESTS, strict=False):
         ident = json.loads(request)["id"]
-        assert line == f'{{"return": [], "id": "{ident}"}}\r\n'.encode()
+        if json.loads(request)["execute"] == "query-stats":
+            assert line == f'{{"return": [], "id": "{ident}"}}\r\n'.encode()
 
 
 def test_refused_during_preconfig(reference: Reference) -> None:

@@ -77,8 +77,10 @@ def device_pairs_from_qmp(arguments: dict[str, Any]) -> list[tuple[str, str]]:
 
 @command("device_add")
 def device_add(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    from_json = ctx.machine.profile.device_add_from_json
+    pairs = list(args.items()) if from_json else device_pairs_from_qmp(args)
     try:
-        ctx.machine.device_add(device_pairs_from_qmp(args), hotplugged=True)
+        ctx.machine.device_add(pairs, hotplugged=True, from_json=from_json)
     except PlugRolledBack as err:
         for path in err.deleted:
             ctx.emit("DEVICE_DELETED", {"path": path})

@@ -23,6 +23,7 @@ from qmpnuma.errors import QmpError
 from qmpnuma.machine import Machine
 from qmpnuma.machine.monitors import Chardev as MonitorChardev
 from qmpnuma.machine.qom_order import ObjectsContainer
+from qmpnuma.profiles import wire_types
 
 #: Migration capabilities of QEMU 7.2 in the order `query-migrate-capabilities` lists them.
 MIGRATION_CAPABILITIES = (
@@ -207,9 +208,14 @@ def query_jobs(ctx: CommandContext, args: dict[str, Any]) -> Any:
 
 @command("query-dirty-rate")
 def query_dirty_rate(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    # Nothing is ever measured: QEMU's answer before any calc-dirty-rate.
-    return {"status": "unstarted", "start-time": 0, "calc-time": 0, "sample-pages": 0,
-            "mode": "page-sampling"}
+    # Nothing is ever measured: QEMU's answer before any calc-dirty-rate. Where the schema
+    # has a time unit (8.2 on), the answer names the one asked for, seconds by default.
+    answer = {"status": "unstarted", "start-time": 0, "calc-time": 0, "sample-pages": 0,
+              "mode": "page-sampling"}
+    members = wire_types(ctx.machine.profile).SCHEMA["DirtyRateInfo"]["members"]
+    if any(member["name"] == "calc-time-unit" for member in members):
+        answer["calc-time-unit"] = args.get("calc-time-unit", "second")
+    return answer
 
 
 @command("query-blockstats")

@@ -55,7 +55,7 @@ def hotpluggable_cpus(machine: Machine) -> list[dict[str, Any]]:
 @command("query-hotpluggable-cpus")
 def query_hotpluggable_cpus(ctx: CommandContext, args: dict[str, Any]) -> Any:
     if ctx.machine.machine_type.family == "microvm":
-        raise QmpError("GenericError", "The feature 'query-hotpluggable-cpus' is not enabled")
+        raise QmpError("GenericError", ctx.machine.profile.texts.hotpluggable_cpus_unsupported)
     return hotpluggable_cpus(ctx.machine)
 
 

@@ -230,7 +230,7 @@ class MachineCpus:
         for present CPUs; ``node-id`` once NUMA is configured (7.2). Boards without CPU
         hot-plug (microvm, none) refuse the command."""
         if not self.machine_type.hotpluggable_cpus:
-            raise MachineError("The feature 'query-hotpluggable-cpus' is not enabled")
+            raise MachineError(self.profile.texts.hotpluggable_cpus_unsupported)
         answer = []
         for slot in reversed(self.slots):
             entry: dict[str, Any] = {

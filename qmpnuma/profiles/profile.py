@@ -112,6 +112,15 @@ class Texts:
     #: build's source path and line (Debian's 7.2 build here; 2.9 keeps it, unverified).
     chardev_fe_abort: str = "Unexpected error in qemu_chr_fe_init() at ../../chardev/char-fe.c:220:"
 
+    # -- QMP/HMP (10.0 work) ----------------------------------------------------------------
+    #: ``query-hotpluggable-cpus`` on a board without CPU hot-plug
+    #: (``qmp_query_hotpluggable_cpus``).
+    hotpluggable_cpus_unsupported: str = "The feature 'query-hotpluggable-cpus' is not enabled"
+    #: ``migrate-pause`` outside post-copy (``qmp_migrate_pause``).
+    migrate_pause_refused: str = (
+        "migrate-pause is currently only supported during postcopy-active state"
+    )
+
 
 @dataclass(frozen=True)
 class CompatRow:
@@ -230,6 +239,22 @@ class Profile:
     creatable_objects: tuple[str, ...]
     #: The memory backend classes among them (those the model simulates).
     memory_backends: tuple[str, ...]
+
+    # -- QMP/HMP (10.0 work) ----------------------------------------------------------------
+    #: ``query-status`` reports ``singlestep`` (``qmp_query_status``; the member went in 9.0).
+    status_reports_singlestep: bool
+    #: QMP ``device_add`` gives its arguments to ``qdev_device_add_from_qdict`` as the JSON
+    #: dict (``from_json``, 9.2 on): values strictly typed, the id's syntax unchecked; before,
+    #: ``qemu_opts_from_qdict`` turned them into QemuOpts text first.
+    device_add_from_json: bool
+    #: The children of the QOM root, in ``qom-list /`` order (``backend`` came with 9.2).
+    qom_root_children: tuple[str, ...]
+    #: What ``memory-backend-file`` adds to a backend's ``qom-list``, in its order (name, type).
+    qom_file_backend_properties: tuple[tuple[str, str], ...]
+    #: Statistics providers registered whatever the accelerator, by provider: the target
+    #: and the names of its cumulative, unscaled counters, in ``query-stats-schemas`` order
+    #: (``cryptodev`` registers at start-up since 8.0; ``kvm`` only once KVM runs).
+    stats_providers: Mapping[str, tuple[str, tuple[str, ...]]]
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

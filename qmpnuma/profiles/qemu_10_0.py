@@ -61,7 +61,15 @@ MACHINES: Final = MachineCatalogue(
     standalone=("isapc", "microvm", "none", "x-remote"),
     newest=_NEWEST,
     query_order=_QUERY_MACHINES_ORDER,
-    info_members=qemu_7_2.MACHINES.info_members,
+    info_members=(*qemu_7_2.MACHINES.info_members, "acpi"),
+)
+
+#: The counters of the ``cryptodev`` statistics provider (backends/cryptodev.c), in the
+#: order ``query-stats-schemas`` lists them.
+CRYPTODEV_STATS: Final = (
+    "asym-verify-bytes", "asym-sign-bytes", "asym-decrypt-bytes", "asym-encrypt-bytes",
+    "asym-verify-ops", "asym-sign-ops", "asym-decrypt-ops", "asym-encrypt-ops",
+    "sym-decrypt-bytes", "sym-encrypt-bytes", "sym-decrypt-ops", "sym-encrypt-ops",
 )
 
 TEXTS: Final = replace(
@@ -74,6 +82,12 @@ TEXTS: Final = replace(
         "QEMU emulator version {version}{package}\n"
         "Copyright (c) 2003-2025 Fabrice Bellard and the QEMU Project developers\n"
     ),
+    # -- QMP/HMP (10.0 work)
+    hotpluggable_cpus_unsupported="machine does not support hot-plugging CPUs",
+    migrate_pause_refused=(
+        "migrate-pause is currently only supported during postcopy-active or postcopy-recover "
+        "state"
+    ),
 )
 
 PROFILE: Final[Profile] = replace(
@@ -84,4 +98,13 @@ PROFILE: Final[Profile] = replace(
     texts=TEXTS,
     options=OPTIONS,
     machines=MACHINES,
+    # -- QMP/HMP (10.0 work)
+    status_reports_singlestep=False,
+    device_add_from_json=True,
+    qom_root_children=("backend", "machine", "objects", "chardevs"),
+    qom_file_backend_properties=(
+        ("pmem", "bool"), ("align", "int"), ("offset", "int"), ("mem-path", "string"),
+        ("rom", "OnOffAuto"), ("discard-data", "bool"), ("readonly", "bool"),
+    ),
+    stats_providers={"cryptodev": ("cryptodev", CRYPTODEV_STATS)},
 )

@@ -271,4 +271,13 @@ PROFILE: Final = Profile(
     legacy_introspection=False,
     creatable_objects=MEMORY_BACKENDS + OTHER_USER_CREATABLE,
     memory_backends=MEMORY_BACKENDS,
+    # -- QMP/HMP (10.0 work)
+    status_reports_singlestep=True,
+    device_add_from_json=False,
+    qom_root_children=("objects", "machine", "chardevs"),
+    qom_file_backend_properties=(
+        ("readonly", "bool"), ("align", "int"), ("pmem", "bool"), ("mem-path", "string"),
+        ("discard-data", "bool"),
+    ),
+    stats_providers={},
 )
