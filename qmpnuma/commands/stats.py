@@ -2,9 +2,10 @@
 
 In QEMU 7.2 the only provider of statistics is the KVM accelerator, which registers itself when
 KVM starts. A TCG machine has no provider at all, so both queries answer with an empty list for
-every well-formed request (10.0 also registers ``cryptodev`` at start-up, whose schema is then
-listed; with no cryptodev backend it has nothing to report) (any target, provider, statistic names or vCPU paths, even paths that
-name nothing); malformed ones are refused by the argument visitor before a handler runs. libvirt's
+every well-formed request (any target, provider, statistic names or vCPU paths, even paths that
+name nothing); QEMU 10.0 also registers ``cryptodev`` at start-up, whose schema is then listed
+(with no cryptodev backend it has nothing to report). Malformed ones are refused by the
+argument visitor before a handler runs. libvirt's
 `domstats` asks both when the schema offers them (vCPU halt-polling figures, then the VM and vCPU
 statistics with their schema) and prints nothing for an empty answer.
 
