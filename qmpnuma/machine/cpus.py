@@ -194,7 +194,7 @@ class MachineCpus:
         slot, _node_id = find_plug_slot(
             self.slots, self.topology, driver, self.cpu_type, props, self.profile
         )
-        if self.machine_type.family == "microvm":
+        if self.machine_type.family == "microvm" and not self.profile.microvm_plugs_cpus:
             # Realize already ran (the CPU made its local APIC); the plug undoes it.
             raise PlugRolledBack(
                 f"virt: device plug request for unsupported device type: {driver}",
@@ -208,6 +208,8 @@ class MachineCpus:
 
     def request_unplug(self, slot: CpuSlot) -> None:
         """``device_del`` of a CPU; always raises (see ``cpu_hotplug.check_unplug``)."""
+        if self.machine_type.family == "microvm" and self.profile.microvm_plugs_cpus:
+            raise MachineError("unplug not supported by microvm")
         check_unplug(slot, self.cpu_type or "")
 
     # --- QMP answers --------------------------------------------------------------------

@@ -255,6 +255,10 @@ class Profile:
     #: and the names of its cumulative, unscaled counters, in ``query-stats-schemas`` order
     #: (``cryptodev`` registers at start-up since 8.0; ``kvm`` only once KVM runs).
     stats_providers: Mapping[str, tuple[str, tuple[str, ...]]]
+    #: microvm's hot-plug handler plugs x86 CPUs (``x86_cpu_plug``) and refuses every unplug
+    #: request (``unplug not supported by microvm``); before, its plug callback refused a CPU
+    #: after realize (``virt: device plug request for unsupported device type``).
+    microvm_plugs_cpus: bool
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

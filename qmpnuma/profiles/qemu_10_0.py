@@ -107,4 +107,5 @@ PROFILE: Final[Profile] = replace(
         ("rom", "OnOffAuto"), ("discard-data", "bool"), ("readonly", "bool"),
     ),
     stats_providers={"cryptodev": ("cryptodev", CRYPTODEV_STATS)},
+    microvm_plugs_cpus=True,
 )

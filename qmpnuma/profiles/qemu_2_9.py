@@ -277,4 +277,5 @@ PROFILE: Final = Profile(
         ("discard-data", "bool"),
     ),
     stats_providers={},
+    microvm_plugs_cpus=False,
 )

@@ -280,4 +280,5 @@ PROFILE: Final = Profile(
         ("discard-data", "bool"),
     ),
     stats_providers={},
+    microvm_plugs_cpus=False,
 )
