@@ -182,6 +182,29 @@ def build_tree(machine: Machine) -> QomNode:
     )
 
 
+#: QOM types of the modelled objects that are not devices (besides memory backends).
+_NOT_DEVICES = frozenset({"container", "memory-region"})
+
+
+def is_device(node: QomNode) -> bool:
+    """Whether the object is a qdev device (``TYPE_DEVICE``): not a container, a board, a
+    memory backend or a memory region."""
+    name = node.type_name
+    return not (name in _NOT_DEVICES or name.endswith("-machine")
+                or name.startswith("memory-backend-"))
+
+
+def resolve_at(machine: Machine, parent: str, path: str) -> QomNode | None:
+    """``object_resolve_path_at``: an absolute path, or one relative to ``parent`` (never a
+    partial path); None when nothing is there."""
+    if not path.startswith("/"):
+        path = f"{parent}/{path}"
+    node: QomNode | None = build_tree(machine)
+    for part in (p for p in path.split("/") if p):
+        node = dict(node.children).get(part) if node is not None else None
+    return node
+
+
 def _walk(node: QomNode) -> Iterator[QomNode]:
     yield node
     for _, child in node.children:

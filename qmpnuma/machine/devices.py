@@ -110,8 +110,9 @@ class DeviceArguments:
     from_json: bool = False
 
 
-def qmp_value_text(value: Any) -> str:
-    """How QEMU's `qemu_opts_from_qdict` turns one JSON value into option text."""
+def qmp_value_text(value: Any) -> str | None:
+    """How QEMU's `qemu_opts_from_qdict_entry` turns one JSON value into option text (None:
+    a null, list or dict, which it skips)."""
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, int):
@@ -120,13 +121,21 @@ def qmp_value_text(value: Any) -> str:
         return f"{value:.17g}"
     if isinstance(value, str):
         return value
-    raise MachineError("Invalid parameter type, expected: string")
+    return None
 
 
 def qmp_device_pairs(arguments: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``device_add``'s arguments as the QemuOpts ``qemu_opts_from_qdict`` builds from them:
-    walked in QDict order (so later keys of one bucket come first) and turned into text."""
-    return [(key, qmp_value_text(arguments[key])) for key in qdict_order(arguments)]
+    walked in QDict order (so later keys of one bucket come first) and turned into text. The
+    id is the string ``id`` member (another type names no id); members of other JSON types
+    are left out."""
+    pairs: list[tuple[str, str]] = []
+    for key in qdict_order(arguments):
+        text = qmp_value_text(arguments[key])
+        if text is None or (key == "id" and not isinstance(arguments[key], str)):
+            continue
+        pairs.append((key, text))
+    return pairs
 
 
 def parse_request(pairs: Sequence[tuple[str, Any]], *, from_json: bool = False) -> DeviceRequest:

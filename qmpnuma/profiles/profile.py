@@ -120,6 +120,9 @@ class Texts:
     migrate_pause_refused: str = (
         "migrate-pause is currently only supported during postcopy-active state"
     )
+    #: ``device_del`` of an object that is not a device (``find_device_state``), formatted
+    #: with ``id`` as given.
+    not_a_device: str = "{id} is not a hotpluggable device"
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,9 @@ class Profile:
     #: request (``unplug not supported by microvm``); before, its plug callback refused a CPU
     #: after realize (``virt: device plug request for unsupported device type``).
     microvm_plugs_cpus: bool
+    #: The file in ``qmpnuma/data`` with each machine type's compatibility properties
+    #: (``query-machines`` with ``compat-props``, 9.1 on; ``scripts/record_compat_props.py``).
+    compat_props_file: str | None
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

@@ -84,6 +84,7 @@ TEXTS: Final = replace(
     ),
     # -- QMP/HMP (10.0 work)
     hotpluggable_cpus_unsupported="machine does not support hot-plugging CPUs",
+    not_a_device="{id} is not a device",
     migrate_pause_refused=(
         "migrate-pause is currently only supported during postcopy-active or postcopy-recover "
         "state"
@@ -108,4 +109,5 @@ PROFILE: Final[Profile] = replace(
     ),
     stats_providers={"cryptodev": ("cryptodev", CRYPTODEV_STATS)},
     microvm_plugs_cpus=True,
+    compat_props_file="qemu-10.0-compat-props.json",
 )

@@ -281,4 +281,5 @@ PROFILE: Final = Profile(
     ),
     stats_providers={},
     microvm_plugs_cpus=False,
+    compat_props_file=None,
 )
