@@ -20,7 +20,9 @@ the same bytes: event timestamps become 0 and vCPU thread ids (QMP ``thread-id``
 ``thread_id=``) become 0.
 
 Refresh the recordings (the reference binary installed):
-``.venv/bin/python scripts/record_test_data.py [/usr/bin/qemu-system-x86_64]``.
+``.venv/bin/python scripts/record_test_data.py [/usr/bin/qemu-system-x86_64]``; another release's
+binary records into its own directory, e.g. ``.venv/bin/python scripts/record_test_data.py
+build/reference/bin/qemu-system-x86_64 --output tests/data/qemu-10.0 --only qmp-sessions``.
 
 The first input list was taken once from the developers' specification (§6.3, the command lines
 only, not their recorded output) with ``--import-command-lines PATH``; that step keeps the
@@ -244,6 +246,8 @@ def binary_header(qemu: str) -> dict[str, Any]:
     match = re.fullmatch(r"QEMU emulator version (\S+)(?: \((.*)\))?", first)
     if match is None:
         raise SystemExit(f"cannot read the version of {path}: {first!r}")
+    if Path(path).resolve().is_relative_to(REPO):  # e.g. build/reference's wrapper
+        path = str(Path(path).resolve().relative_to(REPO))
     return {"binary": path, "version": match.group(1), "package": match.group(2) or ""}
 
 
@@ -395,6 +399,12 @@ def record_qmp_sessions(qemu: dict[str, Any], output: Path) -> None:
     print(f"wrote {output / RECORDED_QMP_SESSIONS}: {len(recorded)} sessions, {count} exchanges")
 
 
+#: The recordings, by the name ``--only`` takes.
+STEPS: dict[str, Callable[[dict[str, Any], Path], None]] = {
+    "command-lines": record_command_lines, "qmp-sessions": record_qmp_sessions,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("qemu", nargs="?", default="qemu-system-x86_64",
@@ -404,15 +414,18 @@ def main(argv: list[str] | None = None) -> int:
                              f"{COMMAND_LINES.relative_to(REPO)}, then stop")
     parser.add_argument("--output", metavar="DIR", type=Path, default=DATA,
                         help="where to write the recordings (default: tests/data; the tests "
-                             "use another place to check that a new recording is identical)")
+                             "use another place to check that a new recording is identical; "
+                             "another release's binary records into tests/data/qemu-X.Y)")
+    parser.add_argument("--only", choices=sorted(STEPS),
+                        help="record only one of the two (default: both)")
     options = parser.parse_args(argv)
     if options.import_command_lines is not None:
         return import_command_lines(options.import_command_lines)
     qemu = binary_header(options.qemu)
-    steps: list[Callable[[dict[str, Any], Path], None]] = [
-        record_command_lines, record_qmp_sessions]
-    for step in steps:
-        step(qemu, options.output)
+    options.output.mkdir(parents=True, exist_ok=True)
+    for name, step in STEPS.items():
+        if options.only in (None, name):
+            step(qemu, options.output)
     return 0
 
 

@@ -185,3 +185,22 @@ def test_raw_connection_helper_sees_events(reference: Reference) -> None:
         lines = conn.command({"execute": "cont"})
     assert [json.loads(line).get("event") for line in lines] == ["RESUME", None]
 
+
+
+def test_machine_list_like_qemu(reference: Reference) -> None:
+    """`query-machines` (10.0 adds `acpi`, and `compat-props` when asked) on two boards."""
+    requests: list[dict[str, Any]] = [
+        {"execute": "query-machines"},
+        {"execute": "query-machines", "arguments": {"compat-props": False}},
+        {"execute": "query-machines", "arguments": {"compat-props": True}},
+        {"execute": "query-machines", "arguments": {"compat-props": "yes"}},
+    ]
+    for board in ("none", "q35"):
+        transcripts = []
+        for command in ([reference.binary], reference.qmpnuma):
+            with started(command, ["-S", "-M", board]) as (conn, _greeting, _proc):
+                conn.command({"execute": "qmp_capabilities"})
+                transcripts.append([line for r in requests for line in conn.command(r)])
+        real, ours = transcripts
+        assert len(real) == len(requests)
+        assert [a == b for a, b in zip(real, ours, strict=True)] == [True] * len(requests)
