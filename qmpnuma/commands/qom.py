@@ -160,13 +160,21 @@ def build_tree(machine: Machine) -> QomNode:
         elif path in cpus:
             peripheral.children.append((device_id, _cpu_node(cpus.pop(path))))
     anonymous = QomNode("container", path="/machine/peripheral-anon")
-    # the boot vCPUs (and id-less hot-plugged ones) are the modelled part of these containers
+    # id-less DIMMs and vCPUs, in the container's listing order
+    anonymous_dimms = {dimm.qom_path: dimm for dimm in machine.sorted_dimms()
+                       if dimm.qom_path.startswith(f"{anonymous.path}/")}
+    for name in machine.peripherals.anonymous.listing_order():
+        path = f"{anonymous.path}/{name}"
+        if path in anonymous_dimms:
+            anonymous.children.append((name, _dimm_node(anonymous_dimms[path], path)))
+        elif path in cpus:
+            anonymous.children.append((name, _cpu_node(cpus.pop(path))))
+    # the boot vCPUs are the modelled part of this container
     unattached = QomNode("container", path="/machine/unattached")
     for path, cpu in cpus.items():
         parent, _, name = path.rpartition("/")
-        container = unattached if parent == unattached.path else anonymous
-        if parent == container.path:
-            container.children.append((name, _cpu_node(cpu)))
+        if parent == unattached.path:
+            unattached.children.append((name, _cpu_node(cpu)))
     board = QomNode(
         f"{machine.machine_type.name}-machine",
         children=[("peripheral", peripheral), ("peripheral-anon", anonymous),
