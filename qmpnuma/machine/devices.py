@@ -74,7 +74,9 @@ DIMM_DRIVERS: dict[str, dict[str, str]] = {
 MIN_LABEL_SIZE = 128 << 10
 #: The topology properties of an x86 CPU (all ``DEFINE_PROP_INT32`` in QEMU; which exist is
 #: the recorded property table's to say where it is checked).
-CPU_ID_PROPERTIES = ("socket-id", "die-id", "cluster-id", "core-id", "thread-id", "node-id")
+CPU_ID_PROPERTIES = (
+    "socket-id", "die-id", "cluster-id", "module-id", "core-id", "thread-id", "node-id",
+)
 
 
 class PlugRolledBack(MachineError):
