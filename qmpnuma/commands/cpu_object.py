@@ -22,11 +22,13 @@ from qmpnuma.facts import recorded_replies
 from qmpnuma.machine import Machine
 from qmpnuma.machine.cpu_properties import (
     CPU_TYPE_SUFFIX,
+    CPUID_VERSION_PROPERTIES,
     FALLBACK_MODEL,
     INTEGER_RANGES,
     setter_refusal,
 )
 from qmpnuma.machine.cpu_slots import CpuSlot
+from qmpnuma.profiles.profile import Profile
 
 STRING_PROPERTIES = frozenset({"vendor", "model-id"})
 BOOL_PROPERTIES = frozenset({"start-powered-off"})
@@ -59,9 +61,13 @@ def _type_error(name: str, expected: str) -> QmpError:
     return QmpError("GenericError", f"Invalid parameter type for '{name}', expected: {expected}")
 
 
-def _check_value(name: str, value: Any) -> None:
+def _check_value(name: str, value: Any, profile: Profile) -> None:
     """What the setter of a writable CPU property refuses (the QObject visitor, then the range)."""
-    if name in INTEGER_RANGES:
+    if profile.cpuid_version_visits_uint64 and name in CPUID_VERSION_PROPERTIES:
+        # qobject_input_type_uint64: a number that fits uint64 or int64, else "expects"
+        if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**64:
+            raise QmpError("GenericError", f"Parameter '{name}' expects uint64")
+    elif name in INTEGER_RANGES:
         # an int64 visitor: beyond int64, JSON gave a uint64 or a double (`qnum_get_try_int`)
         if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
             raise _type_error(name, "integer")
@@ -70,7 +76,7 @@ def _check_value(name: str, value: Any) -> None:
             raise _type_error(name, "string")
     elif name in BOOL_PROPERTIES and not isinstance(value, bool):
         raise _type_error(name, "boolean")
-    refusal = setter_refusal(name, value)  # the range/length checks after the visit
+    refusal = setter_refusal(name, value, profile)  # the range/length checks after the visit
     if refusal is not None:
         raise QmpError("GenericError", refusal)
 
@@ -142,7 +148,7 @@ class CpuObject:
             )
         if kind != "writable":
             raise QmpError("GenericError", f"qmpnuma does not model setting {cpu_type}.{name}")
-        _check_value(name, value)
+        _check_value(name, value, self.machine.profile)
         if name == "tsc-frequency":  # kept in kHz (`x86_cpuid_set_tsc_freq`)
             value -= value % 1000
         self.slot.qom_values[name] = value

@@ -123,6 +123,11 @@ class Texts:
     #: ``device_del`` of an object that is not a device (``find_device_state``), formatted
     #: with ``id`` as given.
     not_a_device: str = "{id} is not a hotpluggable device"
+    #: A vCPU's family/model/stepping/tsc-frequency setter refusing a visited value, formatted
+    #: with ``name``, ``value``, ``low`` and ``high`` (``x86_cpuid_version_set_*``).
+    cpu_property_out_of_range: str = (
+        "Property .{name} doesn't take value {value} (minimum: {low}, maximum: {high})"
+    )
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,9 @@ class Profile:
     #: The file in ``qmpnuma/data`` with each machine type's compatibility properties
     #: (``query-machines`` with ``compat-props``, 9.1 on; ``scripts/record_compat_props.py``).
     compat_props_file: str | None
+    #: The CPUID version setters (family, model, stepping) visit a ``uint64`` (a negative
+    #: number wraps, anything but a number "expects uint64"); before, an ``int``.
+    cpuid_version_visits_uint64: bool
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

@@ -85,6 +85,7 @@ TEXTS: Final = replace(
     # -- QMP/HMP (10.0 work)
     hotpluggable_cpus_unsupported="machine does not support hot-plugging CPUs",
     not_a_device="{id} is not a device",
+    cpu_property_out_of_range="parameter '{name}' can be at most {high}",
     migrate_pause_refused=(
         "migrate-pause is currently only supported during postcopy-active or postcopy-recover "
         "state"
@@ -110,4 +111,5 @@ PROFILE: Final[Profile] = replace(
     stats_providers={"cryptodev": ("cryptodev", CRYPTODEV_STATS)},
     microvm_plugs_cpus=True,
     compat_props_file="qemu-10.0-compat-props.json",
+    cpuid_version_visits_uint64=True,
 )

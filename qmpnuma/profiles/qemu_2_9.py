@@ -279,4 +279,5 @@ PROFILE: Final = Profile(
     stats_providers={},
     microvm_plugs_cpus=False,
     compat_props_file=None,
+    cpuid_version_visits_uint64=False,
 )
