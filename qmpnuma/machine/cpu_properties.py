@@ -103,5 +103,7 @@ def setter_refusal(name: str, value: Any, profile: Profile | None = None) -> str
                     "Property .{name} doesn't take value {value} (minimum: {low}, maximum: {high})")
             return text.format(name=name, value=value, low=low, high=high)
     elif name == "vendor" and len(value) != VENDOR_LENGTH:
-        return f"Property '.{name}' doesn't take value '{value}'"
+        text = (profile.texts.cpu_vendor_length if profile is not None else
+                "Property '.{name}' doesn't take value '{value}'")
+        return text.format(name=name, value=value)
     return None

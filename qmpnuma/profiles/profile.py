@@ -128,6 +128,9 @@ class Texts:
     cpu_property_out_of_range: str = (
         "Property .{name} doesn't take value {value} (minimum: {low}, maximum: {high})"
     )
+    #: ``x86_cpuid_set_vendor`` refusing a vendor string that is not 12 characters long,
+    #: formatted with ``name`` and ``value``.
+    cpu_vendor_length: str = "Property '.{name}' doesn't take value '{value}'"
 
 
 @dataclass(frozen=True)

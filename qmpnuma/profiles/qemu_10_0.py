@@ -86,6 +86,7 @@ TEXTS: Final = replace(
     hotpluggable_cpus_unsupported="machine does not support hot-plugging CPUs",
     not_a_device="{id} is not a device",
     cpu_property_out_of_range="parameter '{name}' can be at most {high}",
+    cpu_vendor_length="value of property '{name}' must consist of exactly 12 characters",
     migrate_pause_refused=(
         "migrate-pause is currently only supported during postcopy-active or postcopy-recover "
         "state"
