@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from qmpnuma.errors import MachineError, OptionError
 from qmpnuma.machine.cpu_properties import (
     CPU_PROPERTY_SCHEMA,
+    CPUID_VERSION_PROPERTIES,
     cpu_property_table,
     setter_refusal,
 )
@@ -235,14 +236,15 @@ def _memdev(path: str, host: DeviceHost) -> str | None:
     return path
 
 
-def cpu_properties(request: DeviceRequest, *, checked: bool) -> dict[str, int]:
+def cpu_properties(request: DeviceRequest, profile: Profile) -> dict[str, int]:
     """A CPU device's properties, set in ``dev->opts`` order; returns its topology ids.
 
-    ``checked`` (the profile's ``cpu_device_properties_checked``): every property goes through
-    QOM's setter as recorded (:mod:`qmpnuma.machine.cpu_properties`); else only the topology ids
-    are read and other properties (features...) pass.
+    With the profile's ``cpu_device_properties_checked`` every property goes through QOM's
+    setter as recorded from its binary (:mod:`qmpnuma.machine.cpu_properties`); else only the
+    topology ids are read and other properties (features...) pass.
     """
     given = dict(request.properties)
+    checked = profile.cpu_device_properties_checked
     table = cpu_property_table(request.driver) if checked else None
     ids: dict[str, int] = {}
     for key in property_order(request):
@@ -253,10 +255,11 @@ def cpu_properties(request: DeviceRequest, *, checked: bool) -> dict[str, int]:
             if not found.writable:
                 raise MachineError(f"Property '{request.driver}.{key}' is not writable")
             if found.visit_type is not None:
-                value = read_property(
-                    request, key, given[key], found.visit_type, CPU_PROPERTY_SCHEMA
-                )
-                refusal = setter_refusal(key, value)
+                visit_type = found.visit_type
+                if profile.cpuid_version_visits_uint64 and key in CPUID_VERSION_PROPERTIES:
+                    visit_type = "uint64"  # (the property is listed as an int)
+                value = read_property(request, key, given[key], visit_type, CPU_PROPERTY_SCHEMA)
+                refusal = setter_refusal(key, value, profile)
                 if refusal is not None:
                     raise MachineError(refusal)
                 if key in CPU_ID_PROPERTIES:
@@ -467,7 +470,7 @@ def _create(host: DeviceHost, request: DeviceRequest, path: str, hotplugged: boo
             host.plug_dimm_without_hotplug(dimm)
         return
     if is_cpu_driver(driver):
-        props = cpu_properties(request, checked=host.profile.cpu_device_properties_checked)
+        props = cpu_properties(request, host.profile)
         if not hotplug_handler_takes(host.machine_family, driver) and _apic_id(request) is None:
             # no board pre-plug assigns the APIC id, so x86_cpu_realizefn finds none
             raise MachineError("apic-id property was not initialized properly")
