@@ -31,6 +31,11 @@ from qmpnuma.machine.cpu_slots import CpuSlot
 from qmpnuma.profiles.profile import Profile
 
 STRING_PROPERTIES = frozenset({"vendor", "model-id"})
+#: CPUID.1:EDX bit 28 (hyper-threading) and CPUID.80000001h:ECX bit 1 (CmpLegacy).
+CPUID_HT = 1 << 28
+CPUID_EXT3_CMP_LEG = 1 << 1
+#: Vendors whose CPUs QEMU leaves CmpLegacy off for (``IS_INTEL_CPU``, ``IS_ZHAOXIN_CPU``).
+INTEL_LIKE_VENDORS = frozenset({"GenuineIntel", "  Shanghai  ", "CentaurHauls"})
 BOOL_PROPERTIES = frozenset({"start-powered-off"})
 
 
@@ -128,7 +133,29 @@ class CpuObject:
                 f"{FALLBACK_MODEL}{CPU_TYPE_SUFFIX}", cpu_type
             )
             raise QmpError(reply["error"]["class"], desc)
-        return reply["return"]
+        return self._with_package_features(name, reply["return"])
+
+    def _with_package_features(self, name: str, value: Any) -> Any:
+        """A recorded value (from a one-CPU machine) as this vCPU has it: with several logical
+        CPUs per package, QEMU 9.2 on sets HTT, and CmpLegacy unless the vendor follows Intel,
+        when it expands the features (``x86_cpu_expand_features``)."""
+        if not self.machine.profile.cpu_features_follow_package:
+            return value
+        if self.machine.cpus.topology.threads_per_socket <= 1:
+            return value
+        cmp_legacy = self.get("vendor") not in INTEL_LIKE_VENDORS
+        if name == "ht" or (name in ("cmp_legacy", "cmp-legacy") and cmp_legacy):
+            return True
+        if name != "feature-words":
+            return value
+        words = [dict(word) for word in value]
+        for word in words:
+            leaf, register = word["cpuid-input-eax"], word["cpuid-register"]
+            if (leaf, register) == (1, "EDX"):
+                word["features"] |= CPUID_HT
+            elif (leaf, register) == (0x8000_0001, "ECX") and cmp_legacy:
+                word["features"] |= CPUID_EXT3_CMP_LEG
+        return words
 
     def set(self, name: str, value: Any) -> None:
         """`qom-set`: qdev properties are fixed once realized (`qdev_prop_set_after_realize`),

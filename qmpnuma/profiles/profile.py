@@ -276,6 +276,9 @@ class Profile:
     #: The CPUID version setters (family, model, stepping) visit a ``uint64`` (a negative
     #: number wraps, anything but a number "expects uint64"); before, an ``int``.
     cpuid_version_visits_uint64: bool
+    #: A vCPU's HTT and CmpLegacy features follow the package's logical CPU count when the
+    #: features are expanded (9.2 on), so ``qom-get`` shows them; before, only CPUID did.
+    cpu_features_follow_package: bool
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

@@ -113,4 +113,5 @@ PROFILE: Final[Profile] = replace(
     microvm_plugs_cpus=True,
     compat_props_file="qemu-10.0-compat-props.json",
     cpuid_version_visits_uint64=True,
+    cpu_features_follow_package=True,
 )

@@ -280,4 +280,5 @@ PROFILE: Final = Profile(
     microvm_plugs_cpus=False,
     compat_props_file=None,
     cpuid_version_visits_uint64=False,
+    cpu_features_follow_package=False,
 )
