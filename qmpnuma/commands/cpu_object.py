@@ -34,6 +34,8 @@ STRING_PROPERTIES = frozenset({"vendor", "model-id"})
 #: CPUID.1:EDX bit 28 (hyper-threading) and CPUID.80000001h:ECX bit 1 (CmpLegacy).
 CPUID_HT = 1 << 28
 CPUID_EXT3_CMP_LEG = 1 << 1
+#: The properties that show them.
+PACKAGE_FEATURES = frozenset({"ht", "cmp_legacy", "cmp-legacy", "feature-words"})
 #: Vendors whose CPUs QEMU leaves CmpLegacy off for (``IS_INTEL_CPU``, ``IS_ZHAOXIN_CPU``).
 INTEL_LIKE_VENDORS = frozenset({"GenuineIntel", "  Shanghai  ", "CentaurHauls"})
 BOOL_PROPERTIES = frozenset({"start-powered-off"})
@@ -139,7 +141,7 @@ class CpuObject:
         """A recorded value (from a one-CPU machine) as this vCPU has it: with several logical
         CPUs per package, QEMU 9.2 on sets HTT, and CmpLegacy unless the vendor follows Intel,
         when it expands the features (``x86_cpu_expand_features``)."""
-        if not self.machine.profile.cpu_features_follow_package:
+        if name not in PACKAGE_FEATURES or not self.machine.profile.cpu_features_follow_package:
             return value
         if self.machine.cpus.topology.threads_per_socket <= 1:
             return value
