@@ -71,8 +71,10 @@ def machine_property_help(profile: Profile, machine_type: str) -> str | None:
 
 
 @cache
-def hmp_help() -> dict[str, str]:
-    """What QEMU 7.2's HMP prints for `help` and for `info` with no topic (plain newlines)."""
+def hmp_help(profile: Profile = REFERENCE_PROFILE) -> dict[str, str]:
+    """What QEMU 7.2's HMP prints for `help` and for `info` with no topic (plain newlines).
+
+    Every profile gets the texts recorded from the reference binary for now."""
     texts: dict[str, str] = recorded_facts()["hmp-help"]
     return {line: text.replace("\r\n", "\n") for line, text in texts.items()}
 

@@ -12,10 +12,10 @@ import os
 import random
 import re
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 
+from conftest import Reference
 from qmp_endpoints import connect_unix
 
 from qmpnuma.profiles import wire_types
@@ -66,9 +66,9 @@ def _value(rng: random.Random, depth: int = 0) -> object:
     return {rng.choice(NAMES): _value(rng, depth + 1) for _ in range(rng.randint(0, 2))}
 
 
-def _requests(seed: int, count: int) -> list[bytes]:
+def _requests(seed: int, count: int, profile: str) -> list[bytes]:
     rng = random.Random(seed)
-    commands = [c for c in sorted(wire_types("7.2").COMMANDS)
+    commands = [c for c in sorted(wire_types(profile).COMMANDS)
                 if c not in CHANGING and c not in DIFFERENT]
     out = []
     for ident in range(count):
@@ -108,10 +108,10 @@ def _replies(argv: Sequence[str], requests: list[bytes]) -> list[bytes]:
             proc.wait()
 
 
-def test_random_requests_answer_like_qemu(qemu_binary: str) -> None:
-    requests = _requests(20261127, COUNT)
-    real = _replies([qemu_binary, *FIXED, *ARGS], requests)
-    ours = _replies([sys.executable, "-m", "qmpnuma.cli", *FIXED, *ARGS], requests)
+def test_random_requests_answer_like_qemu(reference: Reference) -> None:
+    requests = _requests(20261127, COUNT, reference.profile)
+    real = _replies([reference.binary, *FIXED, *ARGS], requests)
+    ours = _replies([*reference.qmpnuma, *FIXED, *ARGS], requests)
     differences = [
         f"{request.decode().strip()}\n  qemu:    {want!r}\n  qmpnuma: {got!r}"
         for request, want, got in zip(requests, real, ours, strict=True) if want != got

@@ -3,7 +3,8 @@ aliases, the model's `info` texts, and HMP's own errors."""
 
 from __future__ import annotations
 
-from qmp_endpoints import QMPNUMA, normalise, started
+from conftest import Reference
+from qmp_endpoints import normalise, started
 
 LINES = [
     "help", "?", "help stop", "help s", "help nosuch", "help info", "help info numa",
@@ -30,5 +31,5 @@ def _transcript(command: list[str]) -> list[bytes]:
     return [normalise(line) for line in lines]
 
 
-def test_hmp_like_qemu(qemu_binary: str) -> None:
-    assert _transcript(QMPNUMA) == _transcript([qemu_binary])
+def test_hmp_like_qemu(reference: Reference) -> None:
+    assert _transcript(reference.qmpnuma) == _transcript([reference.binary])

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from conftest import Reference
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.cpu_slots import (
@@ -476,14 +477,14 @@ class Shape:
             args += ["-numa", "cpu," + ",".join(f"{k}={v}" for k, v in props.items())]
         return args
 
-    def model(self) -> tuple[MachineCpus, list[str]]:
-        cpus = make_cpus(self.smp, self.machine, cpu_model=self.cpu_model)
+    def model(self, profile: Profile = P72) -> tuple[MachineCpus, list[str]]:
+        cpus = make_cpus(self.smp, self.machine, profile=profile, cpu_model=self.cpu_model)
         for node, indexes in enumerate(self.node_cpus):
             cpus.assign_node_cpus(node, indexes)
         for props in self.numa_cpus:
             cpus.assign_numa_cpu(props, set(range(len(self.node_cpus))))
         warnings: list[str] = []
-        machine_type = resolve_machine_type(self.machine)
+        machine_type = resolve_machine_type(self.machine, profile)
         if self.memory_hotplug == "maxmem":
             auto_numa = machine_type.auto_enable_numa_with_memdev
         else:
@@ -606,10 +607,10 @@ def test_hmp_texts() -> None:
 
 
 @pytest.mark.qemu
-def test_hmp_info_hotpluggable_cpus_against_real_qemu(qemu_binary: str) -> None:
+def test_hmp_info_hotpluggable_cpus_against_real_qemu(reference: Reference) -> None:
     shape = Shape("pc", "2,maxcpus=3", memory_hotplug=True)
-    cpus, _ = shape.model()
-    replies, _ = qmp_session(qemu_binary, shape.args(), [
+    cpus, _ = shape.model(get_profile(reference.profile))
+    replies, _ = qmp_session(reference.binary, shape.args(), [
         {"execute": "human-monitor-command",
          "arguments": {"command-line": "info hotpluggable-cpus"}},
     ])
@@ -617,9 +618,9 @@ def test_hmp_info_hotpluggable_cpus_against_real_qemu(qemu_binary: str) -> None:
 
 
 @pytest.mark.qemu
-def test_hotplug_session_against_real_qemu(qemu_binary: str) -> None:
+def test_hotplug_session_against_real_qemu(reference: Reference) -> None:
     shape = Shape("pc", "2,maxcpus=4,sockets=4,cores=1", node_cpus=[[], []])
-    cpus, _ = shape.model()
+    cpus, _ = shape.model(get_profile(reference.profile))
     attempts: list[tuple[str, dict[str, int], str]] = [
         ("qemu64-x86_64-cpu", {"socket-id": 2, "core-id": 0, "thread-id": 0, "node-id": 1}, "c2"),
         ("qemu64-x86_64-cpu", {"socket-id": 2, "core-id": 0, "thread-id": 0, "node-id": 0}, "c2"),
@@ -647,7 +648,7 @@ def test_hotplug_session_against_real_qemu(qemu_binary: str) -> None:
             cpus.request_unplug(slot)
         expected.append({"error": {"class": "GenericError", "desc": info.value.message}})
     commands += [{"execute": "query-hotpluggable-cpus"}, {"execute": "query-cpus-fast"}]
-    replies, _ = qmp_session(qemu_binary, shape.args(), commands)
+    replies, _ = qmp_session(reference.binary, shape.args(), commands)
     assert replies[: len(expected)] == expected
     assert replies[-2]["return"] == cpus.query_hotpluggable_cpus()
     assert without_thread_ids(replies[-1]["return"]) == without_thread_ids(cpus.query_cpus_fast())

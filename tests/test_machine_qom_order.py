@@ -16,6 +16,8 @@ import tempfile
 import time
 from typing import Any
 
+from conftest import Reference
+
 from qmpnuma.errors import MachineError
 from qmpnuma.machine import Machine
 from qmpnuma.machine.qom_order import ObjectsContainer
@@ -100,13 +102,13 @@ def _steps(seed: int, count: int) -> list[tuple[str, str, dict[str, Any]]]:
     return steps
 
 
-def test_order_matches_qemu_after_adds_and_deletes(qemu_binary: str) -> None:
+def test_order_matches_qemu_after_adds_and_deletes(reference: Reference) -> None:
     steps = _steps(20261127, 80)
-    model = Machine.from_argv(["-M", "pc", "-m", "128M", "-S"])
+    model = Machine.from_argv(["-M", "pc", "-m", "128M", "-S"], profile=reference.profile)
     with tempfile.TemporaryDirectory(prefix="qmpnuma-qom-") as tmp:
         sock = os.path.join(tmp, "qmp.sock")
         proc = subprocess.Popen(
-            [qemu_binary, "-accel", "tcg", "-nodefaults", "-display", "none", "-S", "-M", "pc",
+            [reference.binary, "-accel", "tcg", "-nodefaults", "-display", "none", "-S", "-M", "pc",
              "-m", "128M", "-qmp", f"unix:{sock},server=on,wait=off"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

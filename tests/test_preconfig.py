@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from qmp_endpoints import QMPNUMA, normalise, started
+from conftest import Reference
+from qmp_endpoints import normalise, started
 
 BASE = ["-M", "pc", "-m", "2G", "-smp", "2",
         "-object", "memory-backend-ram,id=m0,size=1G",
@@ -53,14 +54,14 @@ def _transcript(command: list[str], extra: list[str]) -> tuple[list[bytes], byte
 
 
 @pytest.mark.parametrize("extra", [[], ["-S"]])
-def test_preconfig_like_qemu(qemu_binary: str, extra: list[str]) -> None:
-    theirs, their_err = _transcript([qemu_binary], extra)
-    ours, our_err = _transcript(QMPNUMA, extra)
+def test_preconfig_like_qemu(reference: Reference, extra: list[str]) -> None:
+    theirs, their_err = _transcript([reference.binary], extra)
+    ours, our_err = _transcript(reference.qmpnuma, extra)
     assert ours == theirs
     assert our_err == their_err
 
 
-def test_allow_preconfig_matches_qemu(qemu_binary: str) -> None:
+def test_allow_preconfig_matches_qemu(reference: Reference) -> None:
     """Which commands run before machine init is a schema fact; real QEMU says which.
 
     Every request carries its name as `id` and each answer is matched by that id, so a line that
@@ -69,12 +70,13 @@ def test_allow_preconfig_matches_qemu(qemu_binary: str) -> None:
     """
     import json as _json
 
-    from qmpnuma.types.qapi_7_2 import COMMANDS
+    from qmpnuma.profiles import wire_types
 
+    COMMANDS = wire_types(reference.profile).COMMANDS
     skip = {"quit", "x-exit-preconfig", "qmp_capabilities"}
     refused = set()
     stray: list[bytes] = []
-    with started([qemu_binary], ["-preconfig", "-M", "pc"]) as (conn, _greeting, _proc):
+    with started([reference.binary], ["-preconfig", "-M", "pc"]) as (conn, _greeting, _proc):
         conn.command({"execute": "qmp_capabilities"})
         for name in COMMANDS:
             if name in skip:

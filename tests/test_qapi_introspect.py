@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Reference
 
-from qmpnuma.profiles.registry import DEFAULT_PROFILE, all_qapi_symbols, qapi_symbols
+from qmpnuma.profiles.registry import all_qapi_symbols, get_profile, qapi_symbols
 from qmpnuma.qapi.cli import run
 from qmpnuma.qapi.introspect import introspect, introspect_profile
 from qmpnuma.qapi.schema import Schema
@@ -204,8 +205,8 @@ def _query_real_schema(binary: str, tmp_path: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def real_schema(qemu_binary: str, tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
-    return _query_real_schema(qemu_binary, tmp_path_factory.mktemp("qmp"))
+def real_schema(reference: Reference, tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
+    return _query_real_schema(reference.binary, tmp_path_factory.mktemp("qmp"))
 
 
 @pytest.mark.qemu
@@ -223,14 +224,15 @@ def test_real_qemu_follows_the_same_numbering_rules(real_schema: list[dict[str, 
 
 
 @pytest.mark.qemu
-def test_our_schema_matches_real_qemu(real_schema: list[dict[str, Any]]) -> None:
-    if not OUR_SCHEMA.exists():
-        pytest.skip("schemas/qapi-schema.json is not written yet")
-    ours = _resolve(introspect_profile(str(OUR_SCHEMA), qapi_symbols(DEFAULT_PROFILE),
+def test_our_schema_matches_real_qemu(
+    reference: Reference, real_schema: list[dict[str, Any]]
+) -> None:
+    profile = get_profile(reference.profile)
+    ours = _resolve(introspect_profile(str(OUR_SCHEMA), qapi_symbols(profile),
                                        all_qapi_symbols()))
     theirs = _resolve(real_schema)
     assert ours, "our schema has no commands"
     missing = sorted(set(ours) - set(theirs))
-    assert not missing, f"not in QEMU 7.2: {missing}"
+    assert not missing, f"not in QEMU {reference.profile}: {missing}"
     different = sorted(name for name in ours if ours[name] != theirs[name])
-    assert not different, f"structure differs from QEMU 7.2: {different}"
+    assert not different, f"structure differs from QEMU {reference.profile}: {different}"

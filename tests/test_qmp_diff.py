@@ -1,4 +1,5 @@
-"""Differential QMP suite: the same machine on real QEMU 7.2 and on qmpnuma, reply for reply.
+"""Differential QMP suite: the same machine on each real QEMU (7.2, 10.0) and on qmpnuma with
+that profile, reply for reply.
 
 Configurations come from the seeded command-line generator, kept when real QEMU starts them
 (every machine type family, NUMA shapes, backends, slot layouts). Each one gets the whole query
@@ -17,8 +18,9 @@ from typing import Any
 
 import pytest
 from cmdline_gen import generate
+from conftest import Reference
 from qemu_runner import run_real
-from qmp_endpoints import QMPNUMA, normalise, started
+from qmp_endpoints import normalise, started
 
 SEED = 7202
 CANDIDATES = 260
@@ -111,11 +113,8 @@ def _hotplug_script(args: list[str], hotpluggable: list[dict[str, Any]]) -> list
     return script
 
 
-def valid_configurations() -> list[list[str]]:
+def valid_configurations(qemu: str) -> list[list[str]]:
     """Generated command lines that real QEMU starts (decided by real QEMU, not by us)."""
-    from conftest import real_qemu
-
-    qemu = real_qemu()
     cases = [args for args in generate(SEED, CANDIDATES) if "-numa" in args or "-m" in args]
     with ThreadPoolExecutor(max_workers=2) as pool:
         outcomes = list(pool.map(lambda a: run_real(qemu, a), cases))
@@ -141,8 +140,8 @@ def _transcript(command: list[str], args: list[str]) -> list[bytes]:
 
 
 @pytest.fixture(scope="module")
-def configurations(qemu_binary: str) -> list[list[str]]:
-    configs = valid_configurations()
+def configurations(reference: Reference) -> list[list[str]]:
+    configs = valid_configurations(reference.binary)
     assert len(configs) >= 60, f"only {len(configs)} valid configurations generated"
     return configs
 
@@ -153,16 +152,17 @@ def test_configurations_cover_machine_families(configurations: list[list[str]]) 
     assert {"pc", "q35", "pc-i440fx", "pc-q35"} <= families
 
 
-def test_replies_identical(qemu_binary: str, configurations: list[list[str]]) -> None:
+def test_replies_identical(reference: Reference, configurations: list[list[str]]) -> None:
     """Every reply line of every configuration equals real QEMU's."""
     failures = []
-    identical = 0
+    identical = total = 0
     with ThreadPoolExecutor(max_workers=2) as pool:
-        real = list(pool.map(lambda a: _transcript([qemu_binary], a), configurations))
-        mine = list(pool.map(lambda a: _transcript(QMPNUMA, a), configurations))
+        real = list(pool.map(lambda a: _transcript([reference.binary], a), configurations))
+        mine = list(pool.map(lambda a: _transcript(reference.qmpnuma, a), configurations))
     for args, ref, ours in zip(configurations, real, mine, strict=True):
         same = sum(1 for a, b in zip(ref, ours, strict=False) if a == b)
         identical += same
+        total += len(ref)
         if ours != ref:
             first = next(
                 (i for i, (a, b) in enumerate(zip(ref, ours, strict=False)) if a != b),
@@ -173,14 +173,34 @@ def test_replies_identical(qemu_binary: str, configurations: list[list[str]]) ->
                 f"{ref[first] if first < len(ref) else b'<none>'!r}\n  qmpnuma: "
                 f"{ours[first] if first < len(ours) else b'<none>'!r}"
             )
-    print(f"{len(configurations)} configurations, {identical} identical reply lines")
+    print(f"qemu-{reference.profile}: {len(configurations) - len(failures)}/{len(configurations)}"
+          f" configurations identical, {identical}/{total} reply lines identical")
     assert not failures, f"{len(failures)}/{len(configurations)} differ:\n" + "\n".join(failures)
 
 
-def test_raw_connection_helper_sees_events(qemu_binary: str) -> None:
+def test_raw_connection_helper_sees_events(reference: Reference) -> None:
     """The raw client separates events from replies (so the comparisons above mean something)."""
-    with started([qemu_binary], ["-S", "-M", "pc"]) as (conn, _greeting, _proc):
+    with started([reference.binary], ["-S", "-M", "pc"]) as (conn, _greeting, _proc):
         conn.command({"execute": "qmp_capabilities"})
         lines = conn.command({"execute": "cont"})
     assert [json.loads(line).get("event") for line in lines] == ["RESUME", None]
 
+
+
+def test_machine_list_like_qemu(reference: Reference) -> None:
+    """`query-machines` (10.0 adds `acpi`, and `compat-props` when asked) on two boards."""
+    requests: list[dict[str, Any]] = [
+        {"execute": "query-machines"},
+        {"execute": "query-machines", "arguments": {"compat-props": False}},
+        {"execute": "query-machines", "arguments": {"compat-props": True}},
+        {"execute": "query-machines", "arguments": {"compat-props": "yes"}},
+    ]
+    for board in ("none", "q35"):
+        transcripts = []
+        for command in ([reference.binary], reference.qmpnuma):
+            with started(command, ["-S", "-M", board]) as (conn, _greeting, _proc):
+                conn.command({"execute": "qmp_capabilities"})
+                transcripts.append([line for r in requests for line in conn.command(r)])
+        real, ours = transcripts
+        assert len(real) == len(requests)
+        assert [a == b for a, b in zip(real, ours, strict=True)] == [True] * len(requests)

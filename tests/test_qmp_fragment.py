@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from qmpnuma.profiles import Profile
 from qmpnuma.qmp.session import CommandInfo, Execute, QmpSession, Send, command_table
 
 
@@ -195,20 +196,22 @@ COMMAND_NAMES = [
 ]  # fmt: skip
 COMMANDS: dict[str, CommandInfo] = command_table(COMMAND_NAMES, SCHEMA)
 
-PRELAUNCH = {"running": False, "singlestep": False, "status": "prelaunch"}
+def _query_status(profile: Profile, args: dict[str, Any]) -> Any:
+    if profile.status_reports_singlestep:  # (gone in 9.0)
+        return {"running": False, "singlestep": False, "status": "prelaunch"}
+    return {"running": False, "status": "prelaunch"}
 
 
-def _migrate_pause(args: dict[str, Any]) -> Any:
+def _migrate_pause(profile: Profile, args: dict[str, Any]) -> Any:
     from qmpnuma.errors import QmpError
 
-    raise QmpError(
-        "GenericError", "migrate-pause is currently only supported during postcopy-active state"
-    )
+    raise QmpError("GenericError", profile.texts.migrate_pause_refused)
 
 
-#: A tiny stand-in for the command layer: what the machine-independent commands answer.
-HANDLERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "query-status": lambda args: dict(PRELAUNCH),
+#: A tiny stand-in for the command layer: what the machine-independent commands answer, as
+#: the session's profile answers them.
+HANDLERS: dict[str, Callable[[Profile, dict[str, Any]], Any]] = {
+    "query-status": _query_status,
     "migrate-pause": _migrate_pause,
 }
 
@@ -228,7 +231,7 @@ def run(session: QmpSession, data: bytes) -> list[bytes]:
             lines.append(session.reply_error(action, QmpError("GenericError", "not in this test")))
             continue
         try:
-            lines.append(session.reply(action, handler(action.args)))
+            lines.append(session.reply(action, handler(session.profile, action.args)))
         except QmpError as error:
             lines.append(session.reply_error(action, error))
     return lines
@@ -270,14 +273,15 @@ def sync_request(tag: str) -> bytes:
 class QemuPeer:
     """A real ``qemu-system-x86_64 -machine none -S`` with one QMP socket (one client at a time)."""
 
-    def __init__(self, binary: str, workdir: str) -> None:
+    def __init__(self, binary: str | list[str], workdir: str) -> None:
         import os
         import subprocess
         import time
 
+        command = [binary] if isinstance(binary, str) else binary
         self.path = os.path.join(workdir, "qmp.sock")
         self.process = subprocess.Popen(
-            [binary, "-machine", "none", "-S", "-display", "none", "-nodefaults",
+            [*command, "-machine", "none", "-S", "-display", "none", "-nodefaults",
              "-qmp", f"unix:{self.path},server=on,wait=off"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from conftest import Reference
 from test_qmp_fragment import COMMANDS, SCHEMA, QemuPeer, new_session, run, session_exchange
 
 from qmpnuma.errors import QmpError
@@ -611,24 +612,30 @@ WITH_OOB: list[bytes | list[bytes]] = [
 ]  # fmt: skip
 
 
-def _session_factory(tables: str) -> Callable[[], QmpSession]:
-    """Our hand-written fragment, or the generated 7.2 tables once they exist."""
+def _session_factory(tables: str, profile: str) -> Callable[[], QmpSession]:
+    """Our hand-written fragment (7.2's), or the profile's generated tables."""
     if tables == "fragment":
         return new_session
-    try:
-        import importlib
+    from qmpnuma.profiles import wire_types
 
-        generated = importlib.import_module("qmpnuma.types.qapi_7_2")
-    except ImportError:
-        pytest.skip("qmpnuma/types/qapi_7_2.py is not generated yet")
-    return lambda: QmpSession(generated.COMMANDS, generated.SCHEMA)
+    generated = wire_types(profile)
+    return lambda: QmpSession(generated.COMMANDS, generated.SCHEMA, profile=profile)
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("tables", ["fragment", "generated"])
-def test_differential_against_real_qemu(qemu_binary: str, tables: str) -> None:
-    """Send the same bytes to QEMU and to our session; every reply line must be identical."""
-    make_session = _session_factory(tables)
+def test_differential_against_real_qemu(reference: Reference) -> None:
+    """Send the same bytes to QEMU and to a session over the profile's generated tables; every
+    reply line must be identical."""
+    _differential(reference.binary, _session_factory("generated", reference.profile))
+
+
+@pytest.mark.qemu
+def test_fragment_differential_against_real_qemu(qemu_binary: str) -> None:
+    """The same with the hand-written fragment, which is QEMU 7.2's slice of the schema."""
+    _differential(qemu_binary, _session_factory("fragment", "7.2"))
+
+
+def _differential(binary: str, make_session: Callable[[], QmpSession]) -> None:
     phases: list[tuple[list[bytes], list[bytes | list[bytes]]]] = [
         ([], BEFORE_NEGOTIATION),
         ([b'{"execute":"qmp_capabilities"}'], AFTER_NEGOTIATION + MISMATCHED_CLOSERS),
@@ -637,7 +644,7 @@ def test_differential_against_real_qemu(qemu_binary: str, tables: str) -> None:
     assert sum(len(vectors) for _, vectors in phases) >= 60
     mismatches = []
     with tempfile.TemporaryDirectory() as workdir:
-        peer = QemuPeer(qemu_binary, workdir)
+        peer = QemuPeer(binary, workdir)
         try:
             count = 0
             for setup, vectors in phases:

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from qmp_endpoints import QMPNUMA, normalise, started
+from conftest import Reference
+from qmp_endpoints import normalise, started
 
 from qmpnuma.commands.cpu_object import INTEGER_RANGES, _recorded_cpu
 
@@ -104,21 +105,23 @@ def _transcript(command: list[str], case: tuple[list[str], int]) -> list[bytes]:
     return [normalise(line) for line in _session(command, *case)]
 
 
-def test_vcpu_qom_replies_identical(qemu_binary: str) -> None:
+def test_vcpu_qom_replies_identical(reference: Reference) -> None:
     chosen = cases()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        real = list(pool.map(lambda c: _transcript([qemu_binary], c), chosen))
-        mine = list(pool.map(lambda c: _transcript(QMPNUMA, c), chosen))
+        real = list(pool.map(lambda c: _transcript([reference.binary], c), chosen))
+        mine = list(pool.map(lambda c: _transcript(reference.qmpnuma, c), chosen))
     failures = []
-    compared = 0
+    compared = identical = 0
     for (args, _seed), ref, ours in zip(chosen, real, mine, strict=True):
         compared += len(ref)
+        identical += sum(1 for a, b in zip(ref, ours, strict=False) if a == b)
         if ref != ours:
             first = next((i for i, (a, b) in enumerate(zip(ref, ours, strict=False)) if a != b),
                          min(len(ref), len(ours)))
             failures.append(f"{' '.join(args)} line {first}:\n  qemu:    "
                             f"{ref[first] if first < len(ref) else b'<none>'!r}\n  qmpnuma: "
                             f"{ours[first] if first < len(ours) else b'<none>'!r}")
-    print(f"{len(chosen)} machines, {compared} reply lines compared")
+    print(f"qemu-{reference.profile}: {len(chosen)} machines, {identical}/{compared} reply lines"
+          " identical")
     assert compared > 20 * len(chosen)
     assert not failures, "\n".join(failures)

@@ -22,8 +22,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from conftest import Reference
 from qemu_runner import compare_startups, run_real
-from qmp_endpoints import QMPNUMA, normalise, started
+from qmp_endpoints import normalise, started
 
 SEED = 7210
 INFO_LINES = (
@@ -197,11 +198,13 @@ def _starting(qemu: str, candidates: list[list[str]]) -> list[list[str]]:
     return [args for args, out in zip(candidates, outcomes, strict=True) if out.status == 0]
 
 
-def _compare(qemu: str, cases: list[tuple[list[str], list[dict[str, Any]]]]) -> list[str]:
+def _compare(
+    reference: Reference, cases: list[tuple[list[str], list[dict[str, Any]]]]
+) -> list[str]:
     """Run every case on both sides; describe each first differing line."""
     with ThreadPoolExecutor(max_workers=2) as pool:
-        real = list(pool.map(lambda case: _transcript([qemu], *case), cases))
-        mine = list(pool.map(lambda case: _transcript(QMPNUMA, *case), cases))
+        real = list(pool.map(lambda case: _transcript([reference.binary], *case), cases))
+        mine = list(pool.map(lambda case: _transcript(reference.qmpnuma, *case), cases))
     failures = []
     for (args, _script), ref, ours in zip(cases, real, mine, strict=True):
         if ref != ours:
@@ -217,51 +220,51 @@ def _compare(qemu: str, cases: list[tuple[list[str], list[dict[str, Any]]]]) -> 
     return failures
 
 
-def test_hmp_info_prints_the_failing_twins_error(qemu_binary: str) -> None:
+def test_hmp_info_prints_the_failing_twins_error(reference: Reference) -> None:
     """Each `info` command beside its QMP twin, on boards where some twins fail."""
     rng = random.Random(SEED)
-    configurations = _starting(qemu_binary, [_hmp_configuration(rng) for _ in range(24)])
+    configurations = _starting(reference.binary, [_hmp_configuration(rng) for _ in range(24)])
     assert len(configurations) >= 16, configurations
     script = [_hmp(line) for line in INFO_LINES] + [{"execute": name} for name in TWINS]
     cases = [(args, script) for args in configurations]
-    failures = _compare(qemu_binary, cases)
+    failures = _compare(reference, cases)
     assert not failures, f"{len(failures)}/{len(cases)} differ:\n" + "\n".join(failures)
 
 
-def test_hmp_error_lines_were_exercised(qemu_binary: str) -> None:
+def test_hmp_error_lines_were_exercised(reference: Reference) -> None:
     """The generated boards include ones where an `info` twin fails (the rule is exercised)."""
-    with started([qemu_binary], ["-S", "-M", "none"]) as (conn, _greeting, _proc):
+    with started([reference.binary], ["-S", "-M", "none"]) as (conn, _greeting, _proc):
         conn.command({"execute": "qmp_capabilities"})
         reply = json.loads(conn.command(_hmp("info hotpluggable-cpus"))[-1])
     assert reply["return"].startswith("Error: ")
-    with started(QMPNUMA, ["-S", "-M", "none"]) as (conn, _greeting, _proc):
+    with started(reference.qmpnuma, ["-S", "-M", "none"]) as (conn, _greeting, _proc):
         conn.command({"execute": "qmp_capabilities"})
         assert json.loads(conn.command(_hmp("info hotpluggable-cpus"))[-1]) == reply
 
 
-def test_cold_plugged_dimm_order(qemu_binary: str) -> None:
+def test_cold_plugged_dimm_order(reference: Reference) -> None:
     """Several `-device pc-dimm` per board, listed, hot-plugged into, and listed again."""
     rng = random.Random(SEED + 1)
-    configurations = _starting(qemu_binary, [_order_configuration(rng) for _ in range(40)])
+    configurations = _starting(reference.binary, [_order_configuration(rng) for _ in range(40)])
     assert len(configurations) >= 24, len(configurations)
     boards = {args[1].split(",")[0] for args in configurations}
     assert set(BOARDS) <= boards
     cases = [(args, _order_script(args, random.Random(i))) for i, args in enumerate(configurations)]
-    failures = _compare(qemu_binary, cases)
+    failures = _compare(reference, cases)
     assert not failures, f"{len(failures)}/{len(cases)} differ:\n" + "\n".join(failures)
 
 
-def test_dimm_startup_without_memory_hotplug(qemu_binary: str) -> None:
+def test_dimm_startup_without_memory_hotplug(reference: Reference) -> None:
     """Exit status and stderr of generated `-device pc-dimm` lines, accepted or refused."""
     rng = random.Random(SEED + 2)
     lines = [_startup_line(rng) for _ in range(160)]
-    real, failures = compare_startups(qemu_binary, lines)
+    real, failures = compare_startups(reference.binary, lines, reference.profile)
     accepted = sum(1 for out in real if out.status == 0)
     assert 20 <= accepted <= len(lines) - 20, f"only {accepted} accepted: the mix is one-sided"
     assert not failures, f"{len(failures)}/{len(lines)} differ:\n" + "\n".join(failures)
 
 
-def test_machine_children_fact(qemu_binary: str) -> None:
+def test_machine_children_fact(reference: Reference) -> None:
     """The `/machine` children the DIMM walk order is computed from are those of QEMU 7.2,
     and GLib's table order of them is the order QEMU visits them (qom-list shows it reversed)."""
     from qmpnuma.machine.qom_order import MACHINE_CHILDREN
@@ -272,7 +275,7 @@ def test_machine_children_fact(qemu_binary: str) -> None:
         args = ["-S", "-M", family, "-object", "memory-backend-ram,id=m,size=2M",
                 "-object", "memory-backend-ram,id=n,size=2M",
                 "-device", "pc-dimm,memdev=m,id=d", "-device", "pc-dimm,memdev=n"]
-        with started([qemu_binary], args) as (conn, _greeting, _proc):
+        with started([reference.binary], args) as (conn, _greeting, _proc):
             conn.command({"execute": "qmp_capabilities"})
             reply = json.loads(
                 conn.command({"execute": "qom-list", "arguments": {"path": "/machine"}})[-1]

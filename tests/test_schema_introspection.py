@@ -1,8 +1,9 @@
-"""Our schemas describe every command and event exactly as real QEMU 7.2 introspects it.
+"""Our schemas describe every command and event exactly as each real QEMU introspects it.
 
-For profile 7.2 the answer of ``query-qmp-schema`` built from ``schemas/`` is compared with
-the answer of the real ``qemu-system-x86_64`` (7.2.22): for every command and event we define,
-its argument and return types are walked recursively on both sides, resolving the masked
+For profiles 7.2 and 10.0 the answer of ``query-qmp-schema`` built from ``schemas/`` is compared
+with the answer of the real ``qemu-system-x86_64`` of that release (7.2.22, 10.0.2): for every
+command and event we define, its argument and return types are walked recursively on both
+sides, resolving the masked
 (numbered) type names, and must agree in member names, order, types, optionality, enum values,
 tags, variants and features.  Profile 2.9 is checked against the facts QEMU 2.9 is known for.
 """
@@ -19,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Reference
 from qmp_endpoints import connect_unix
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = REPO_ROOT / "schemas" / "qapi-schema.json"
-GENERATED_7_2 = REPO_ROOT / "qmpnuma" / "types" / "introspect_7_2.json"
+GENERATED = str(REPO_ROOT / "qmpnuma" / "types" / "introspect_{}.json")
 
 Entries = dict[str, dict[str, Any]]
 
@@ -77,12 +79,12 @@ def _qmp_exchange(proc: subprocess.Popen[bytes], path: str,
 
 
 @pytest.fixture(scope="module")
-def real_schema(qemu_binary: str) -> Iterator[Entries]:
-    """Real QEMU 7.2's own ``query-qmp-schema`` answer, keyed by (masked) name."""
+def real_schema(reference: Reference) -> Iterator[Entries]:
+    """The real QEMU's own ``query-qmp-schema`` answer, keyed by (masked) name."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "qmp.sock")
         proc = subprocess.Popen(
-            [qemu_binary, "-machine", "none", "-S", "-display", "none", "-nodefaults",
+            [reference.binary, "-machine", "none", "-S", "-display", "none", "-nodefaults",
              "-qmp", f"unix:{path},server=on,wait=off"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
@@ -163,7 +165,7 @@ def structural_diff(ours: Entries, ref: Entries, name: str) -> list[str]:
                 compare(type_a, cases_b[case], f"{where}<{case}>")
 
     if name not in ref:
-        return [f"{name}: real QEMU 7.2 has no such command or event"]
+        return [f"{name}: the real QEMU has no such command or event"]
     a, b = ours[name], ref[name]
     if a["meta-type"] != b["meta-type"]:
         return [f"{name}: {a['meta-type']} instead of {b['meta-type']}"]
@@ -176,22 +178,28 @@ def structural_diff(ours: Entries, ref: Entries, name: str) -> list[str]:
     return diffs
 
 
-# -- profile 7.2 against real QEMU ---------------------------------------------------------
+# -- profiles 7.2 and 10.0 against their real QEMU ------------------------------------------
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("name", our_entities("7.2"))
-def test_entity_matches_real_qemu(name: str, real_schema: Entries) -> None:
-    diffs = structural_diff(by_name(our_introspection("7.2")), real_schema, name)
-    assert not diffs, "\n".join(diffs)
+def test_every_entity_matches_real_qemu(reference: Reference, real_schema: Entries) -> None:
+    """Each command and event of the profile, walked against the real binary's."""
+    names = our_entities(reference.profile)
+    ours = by_name(our_introspection(reference.profile))
+    differing = {name: structural_diff(ours, real_schema, name) for name in names}
+    differing = {name: diffs for name, diffs in differing.items() if diffs}
+    print(f"qemu-{reference.profile}: {len(names) - len(differing)}/{len(names)} commands and"
+          " events identical")
+    assert not differing, "\n".join(d for diffs in differing.values() for d in diffs)
 
 
 @pytest.mark.qemu
-def test_generated_introspection_matches_real_qemu(real_schema: Entries) -> None:
-    """The committed ``introspect_7_2.json`` (what the server answers) agrees as well."""
-    if not GENERATED_7_2.is_file():
-        pytest.skip("qmpnuma/types/introspect_7_2.json not generated yet (make schemas)")
-    generated = by_name(json.loads(GENERATED_7_2.read_text(encoding="utf-8")))
+def test_generated_introspection_matches_real_qemu(
+    reference: Reference, real_schema: Entries
+) -> None:
+    """The committed ``introspect_X_Y.json`` (what the server answers) agrees as well."""
+    committed = GENERATED.format(reference.profile.replace(".", "_"))
+    generated = by_name(json.loads(Path(committed).read_text(encoding="utf-8")))
     names = [n for n, e in generated.items() if e["meta-type"] in ("command", "event")]
     diffs = [d for n in names for d in structural_diff(generated, real_schema, n)]
     assert not diffs, "\n".join(diffs)

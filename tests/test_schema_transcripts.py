@@ -1,12 +1,13 @@
-"""Every QMP answer recorded from real QEMU 7.2 fits the wire types generated from our schemas.
+"""Every QMP answer recorded from each real QEMU fits the wire types generated from our schemas.
 
-``tests/data/recorded-qmp-sessions.json`` holds QMP sessions with the real QEMU 7.2.22, recorded
+``tests/data/recorded-qmp-sessions.json`` holds QMP sessions with the real QEMU 7.2.22, and
+``tests/data/qemu-10.0/recorded-qmp-sessions.json`` the same sessions with QEMU 10.0.2, recorded
 by ``scripts/record_test_data.py`` sending the requests of ``tests/data/qmp-sessions.json`` to the
-binary over its socket. Each reply that carries a ``return`` must validate against the generated
-model of the command it answers and dump back (``to_wire()``) to the very same JSON value; an
-event's ``data`` must do the same against the event's type; an error's class must be one of
-``QapiErrorClass``. A schema member with a wrong name, type or optionality makes one of these
-fail.
+binary over its socket; each is checked against the types of its profile. Each reply that
+carries a ``return`` must validate against the generated model of the command it answers and
+dump back (``to_wire()``) to the very same JSON value; an event's ``data`` must do the same
+against the event's type; an error's class must be one of ``QapiErrorClass``. A schema member
+with a wrong name, type or optionality makes one of these fail.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ from pydantic import TypeAdapter, ValidationError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = REPO_ROOT / "schemas" / "qapi-schema.json"
 INPUT = DATA / "qmp-sessions.json"
-RECORDING = DATA / "recorded-qmp-sessions.json"
+#: The recording of each profile's binary.
+RECORDINGS = {
+    "7.2": DATA / "recorded-qmp-sessions.json",
+    "10.0": DATA / "qemu-10.0" / "recorded-qmp-sessions.json",
+}
 #: Schema commands no recorded session sends, and why.
 NOT_RECORDED = {
     # Its answer names the monitor socket, a temporary path that differs on every run.
@@ -48,9 +53,16 @@ class Answer:
     message: Any
 
 
+@pytest.fixture(scope="module", params=sorted(RECORDINGS), ids=lambda p: f"qemu-{p}")
+def profile(request: pytest.FixtureRequest) -> str:
+    """The profile whose binary's recording is checked."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture(scope="module")
-def sessions() -> list[dict[str, Any]]:
-    recording: dict[str, Any] = recorded_data(RECORDING)
+def sessions(profile: str) -> list[dict[str, Any]]:
+    recording: dict[str, Any] = recorded_data(RECORDINGS[profile])
     return list(recording["sessions"])
 
 
@@ -85,6 +97,11 @@ def _load_generated(profile: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def types(profile: str) -> ModuleType:
+    return _load_generated(profile)
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +166,8 @@ def test_every_request_is_recorded_and_answered(sessions: list[dict[str, Any]]) 
             assert len(replies) == 1 and not others, f"{session['name']}: {exchange}"
 
 
-def test_every_return_fits_its_command(types_7_2: ModuleType, answers: list[Answer]) -> None:
-    commands = types_7_2.COMMANDS
+def test_every_return_fits_its_command(types: ModuleType, answers: list[Answer]) -> None:
+    commands = types.COMMANDS
     checked = 0
     failures: list[str] = []
     for answer in answers:
@@ -164,7 +181,7 @@ def test_every_return_fits_its_command(types_7_2: ModuleType, answers: list[Answ
             if definition.ret_type is None:
                 assert value == {}, f"{answer.command} returns nothing, got {value!r}"
             else:
-                assert round_trip(types_7_2, definition.ret_type, value) == value
+                assert round_trip(types, definition.ret_type, value) == value
         except (AssertionError, ValidationError) as exc:
             failures.append(f"{answer.where} ({answer.command}): {exc}")
         checked += 1
@@ -172,35 +189,35 @@ def test_every_return_fits_its_command(types_7_2: ModuleType, answers: list[Answ
     assert checked >= 150
 
 
-def test_every_schema_command_is_recorded(types_7_2: ModuleType, answers: list[Answer]) -> None:
+def test_every_schema_command_is_recorded(types: ModuleType, answers: list[Answer]) -> None:
     """A command added to the schema needs a recorded exchange (or a reason in NOT_RECORDED)."""
     sent = {answer.command for answer in answers}
-    assert set(types_7_2.COMMANDS) - sent == NOT_RECORDED
+    assert set(types.COMMANDS) - sent == NOT_RECORDED
 
 
-def test_greeting_version_fits(types_7_2: ModuleType, sessions: list[dict[str, Any]]) -> None:
+def test_greeting_version_fits(types: ModuleType, sessions: list[dict[str, Any]]) -> None:
     """The greeting's version is a VersionInfo, the one query-version returns."""
     for session in sessions:
         version = session["greeting"]["QMP"]["version"]
-        assert round_trip(types_7_2, "VersionInfo", version) == version
+        assert round_trip(types, "VersionInfo", version) == version
 
 
-def test_every_event_fits_its_type(types_7_2: ModuleType, answers: list[Answer]) -> None:
+def test_every_event_fits_its_type(types: ModuleType, answers: list[Answer]) -> None:
     events = [a.message for a in answers if "event" in a.message]
     assert {e["event"] for e in events} >= {"RESUME", "STOP", "RESET", "POWERDOWN", "SHUTDOWN"}
     for event in events:
-        definition = types_7_2.EVENTS[event["event"]]
+        definition = types.EVENTS[event["event"]]
         if definition.arg_type is None:
             assert "data" not in event
         else:
-            assert round_trip(types_7_2, definition.arg_type, event["data"]) == event["data"]
+            assert round_trip(types, definition.arg_type, event["data"]) == event["data"]
 
 
-def test_every_error_class_is_a_qapi_error_class(types_7_2: ModuleType,
+def test_every_error_class_is_a_qapi_error_class(types: ModuleType,
                                                  answers: list[Answer]) -> None:
     classes = {a.message["error"]["class"] for a in answers if "error" in a.message}
     assert classes >= {"GenericError", "CommandNotFound", "DeviceNotFound", "DeviceNotActive"}
-    assert classes <= set(types_7_2.SCHEMA["QapiErrorClass"]["values"])
+    assert classes <= set(types.SCHEMA["QapiErrorClass"]["values"])
 
 
 def test_round_trip_rejects_what_qemu_would_not_send(types_7_2: ModuleType) -> None:

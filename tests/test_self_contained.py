@@ -71,3 +71,11 @@ def test_recorder_recreates_the_data(qemu_binary: str, tmp_path: Path) -> None:
         assert (tmp_path / name).read_bytes() == (TESTS / "data" / name).read_bytes(), (
             f"{name} changed: the committed recording is stale or the recorder is not "
             "deterministic (diff it against a fresh run)")
+
+
+def test_recorder_recreates_the_10_0_sessions(qemu_10_0: str, tmp_path: Path) -> None:
+    """The QMP sessions recorded from QEMU 10.0.2 (``tests/data/qemu-10.0``) likewise."""
+    name = "recorded-qmp-sessions.json"
+    subprocess.run([sys.executable, str(RECORDER), qemu_10_0, "--output", str(tmp_path),
+                    "--only", "qmp-sessions"], check=True, capture_output=True, timeout=300)
+    assert (tmp_path / name).read_bytes() == (TESTS / "data" / "qemu-10.0" / name).read_bytes()

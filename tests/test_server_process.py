@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import Reference
 from qmp_endpoints import RawQmp, normalise
 
 QMPNUMA = str(Path(sys.executable).parent / "qmpnuma")
@@ -45,12 +46,19 @@ def workdir() -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _daemonized(binary: str, workdir: Path) -> tuple[int, str]:
+def _pair(reference: Reference) -> tuple[tuple[str, list[str]], ...]:
+    """The real QEMU and qmpnuma with its profile, each by name and command."""
+    return (("qemu", [reference.binary]),
+            ("qmpnuma", [QMPNUMA, f"--profile={reference.profile}"]))
+
+
+def _daemonized(binary: str | list[str], workdir: Path) -> tuple[int, str]:
     """Start daemonized; return the served pid and the socket path (asserting QEMU's contract)."""
     sock = str(workdir / "qmp.sock")
     pidfile = workdir / "pid"
+    command = [binary] if isinstance(binary, str) else binary
     result = subprocess.run(
-        [binary, *BASE, "-qmp", f"unix:{sock},server=on,wait=off", "-daemonize",
+        [*command, *BASE, "-qmp", f"unix:{sock},server=on,wait=off", "-daemonize",
          "-pidfile", str(pidfile)],
         capture_output=True, timeout=30, check=False,
     )  # fmt: skip
@@ -74,14 +82,14 @@ def _wait_gone(pid: int) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_daemonize_pidfile_and_signal(
-    qemu_binary: str, workdir: Path, signum: signal.Signals
+    reference: Reference, workdir: Path, signum: signal.Signals
 ) -> None:
     """Both daemonize the same way and end a signal with the same SHUTDOWN line."""
     lines = []
-    for binary in (qemu_binary, QMPNUMA):
-        sub = workdir / Path(binary).name
+    for name, command in _pair(reference):
+        sub = workdir / name
         sub.mkdir()
-        pid, sock = _daemonized(binary, sub)
+        pid, sock = _daemonized(command, sub)
         conn = _connect(sock)
         conn.read_line()
         conn.command({"execute": "qmp_capabilities"})
@@ -253,18 +261,18 @@ def test_monitor_socket_removed_at_exit_like_qemu(qemu_binary: str, workdir: Pat
 
 
 @pytest.mark.parametrize("how", ["qmp-pretty", "mon-pretty"])
-def test_pretty_monitor_like_qemu(qemu_binary: str, workdir: Path, how: str) -> None:
+def test_pretty_monitor_like_qemu(reference: Reference, workdir: Path, how: str) -> None:
     """`-qmp-pretty` / `-mon pretty=on`: the same bytes as QEMU's pretty monitor."""
     requests = [b'{"execute":"qmp_capabilities"}\n', b'{"execute":"query-status","id":[1,{}]}\n',
                 b'{"execute":"query-memdev"}\n', b'{"execute":"nosuch"}\n',
                 b'{"execute":"query-memory-devices"}\n', b'{"execute":"cont"}\n']
     outputs = []
-    for binary in (qemu_binary, QMPNUMA):
-        sock = str(workdir / f"{Path(binary).name}-{how}.sock")
+    for name, command in _pair(reference):
+        sock = str(workdir / f"{name}-{how}.sock")
         monitor = (["-qmp-pretty", f"unix:{sock},server=on,wait=off"] if how == "qmp-pretty" else
                    ["-chardev", f"socket,id=m,path={sock},server=on,wait=off",
                     "-mon", "chardev=m,mode=control,pretty=on"])
-        proc = subprocess.Popen([binary, *BASE, *monitor])
+        proc = subprocess.Popen([*command, *BASE, *monitor])
         try:
             conn = _connect(sock)
             data = b""

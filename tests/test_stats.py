@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 
 import pytest
+from conftest import Reference
 from qmp_endpoints import QMPNUMA, normalise, started
 
 pytestmark = pytest.mark.qemu
@@ -104,23 +105,25 @@ def _transcript(command: Sequence[str], args: Sequence[str],
 
 
 @pytest.mark.parametrize("args", MACHINES, ids=lambda a: " ".join(a[:3]))
-def test_stats_replies_identical(qemu_binary: str, args: list[str]) -> None:
-    real = _transcript([qemu_binary], args, REQUESTS)
-    ours = _transcript(QMPNUMA, args, REQUESTS)
+def test_stats_replies_identical(reference: Reference, args: list[str]) -> None:
+    real = _transcript([reference.binary], args, REQUESTS)
+    ours = _transcript(reference.qmpnuma, args, REQUESTS)
     assert len(real) == len(REQUESTS) + 2
     assert ours == real
-    # libvirt's requests are all answered, and with nothing (no provider on TCG).
+    # libvirt's statistics requests are all answered, and with nothing: no provider has
+    # anything to report on TCG (10.0's cryptodev provider lists its schema, but no object).
     for line, request in zip(real[2:], LIBVIRT_REQUESTS, strict=False):
         ident = json.loads(request)["id"]
-        assert line == f'{{"return": [], "id": "{ident}"}}\r\n'.encode()
+        if json.loads(request)["execute"] == "query-stats":
+            assert line == f'{{"return": [], "id": "{ident}"}}\r\n'.encode()
 
 
-def test_refused_during_preconfig(qemu_binary: str) -> None:
+def test_refused_during_preconfig(reference: Reference) -> None:
     args = ["-preconfig", "-M", "pc", "-m", "256"]
     requests = LIBVIRT_REQUESTS[1:3]
-    real = _transcript([qemu_binary], args, requests)
+    real = _transcript([reference.binary], args, requests)
     assert b"permitted only after machine initialization" in real[-1]
-    assert _transcript(QMPNUMA, args, requests) == real
+    assert _transcript(reference.qmpnuma, args, requests) == real
 
 
 def test_profile_2_9_has_neither_command() -> None:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import Reference
 from qemu_runner import run_real
 from qmp_endpoints import RawQmp, started
 
@@ -29,6 +30,7 @@ from qmpnuma.errors import OptionError, QmpError
 from qmpnuma.options.diagnostics import format_report
 from qmpnuma.options.keyval import is_json_form, keyval_parse, parse_json_option
 from qmpnuma.options.qobject_visitor import visit_keyval, visit_qobject
+from qmpnuma.profiles import wire_types
 from qmpnuma.qmp.visitor import visit_input
 from qmpnuma.qobject.input_visitor import JSON_SCALARS, VisitError, VisitErrorKind, visit
 from qmpnuma.types.tables_7_2 import SCHEMA as SCHEMA_7_2
@@ -287,6 +289,28 @@ def test_qmp_arguments_refused_as_qemu_does(
     reply = json.loads(real_qmp.command({"execute": command, "arguments": arguments})[-1])
     assert "error" in reply, reply
     assert _ours_qmp(type_name, arguments) == reply["error"]
+
+
+@pytest.mark.qemu
+def test_object_add_refused_as_each_qemu_does(reference: Reference) -> None:
+    """The object-add cases on each binary, visited with its profile's own schema (10.0's
+    ObjectOptions gained types and members and lost ``loaded``)."""
+    schema = wire_types(reference.profile).SCHEMA
+    differing = []
+    with started([reference.binary], ["-M", "none", "-S"]) as (conn, _greeting, _proc):
+        conn.command({"execute": "qmp_capabilities"})
+        for value in OBJECT_VALUES:
+            reply = json.loads(conn.command({"execute": "object-add", "arguments": value})[-1])
+            ours: dict[str, str] = {}
+            try:
+                visit_input(value, "ObjectOptions", schema)
+            except QmpError as refused:
+                ours = {"class": refused.error_class, "desc": refused.desc}
+            if "error" not in reply or ours != reply["error"]:
+                differing.append(f"{value}\n  qemu:    {reply}\n  qmpnuma: {ours}")
+    print(f"qemu-{reference.profile}: {len(OBJECT_VALUES) - len(differing)}/{len(OBJECT_VALUES)}"
+          " object-add refusals identical")
+    assert not differing, "\n".join(differing)
 
 
 # --- command-line context -------------------------------------------------------------------

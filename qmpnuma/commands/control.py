@@ -43,7 +43,9 @@ def query_qmp_schema(ctx: CommandContext, args: dict[str, Any]) -> Any:
 @command("query-status")
 def query_status(ctx: CommandContext, args: dict[str, Any]) -> Any:
     state = ctx.machine.run_state
-    return {"running": state == "running", "singlestep": False, "status": state}
+    if ctx.machine.profile.status_reports_singlestep:
+        return {"running": state == "running", "singlestep": False, "status": state}
+    return {"running": state == "running", "status": state}
 
 
 @command("stop")
@@ -119,9 +121,7 @@ def migrate_recover(ctx: CommandContext, args: dict[str, Any]) -> Any:
 
 @command("migrate-pause")
 def migrate_pause(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    raise QmpError(
-        "GenericError", "migrate-pause is currently only supported during postcopy-active state"
-    )
+    raise QmpError("GenericError", ctx.machine.profile.texts.migrate_pause_refused)
 
 
 def _has_acpi(ctx: CommandContext) -> bool:
@@ -163,13 +163,17 @@ def system_wakeup(ctx: CommandContext, args: dict[str, Any]) -> Any:
     raise QmpError("GenericError", "Unable to wake up: guest is not in suspended state")
 
 
-#: The dump formats of Debian's QEMU 7.2 build (no lzo or snappy compression built in).
-DUMP_FORMATS = ["elf", "kdump-zlib", "win-dmp"]
+#: Compressions Debian's QEMU builds leave out (no lzo or snappy library is linked).
+UNBUILT_COMPRESSIONS = ("lzo", "snappy")
 
 
 @command("query-dump-guest-memory-capability")
 def query_dump_guest_memory_capability(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    return {"formats": list(DUMP_FORMATS)}
+    # qmp_query_dump_guest_memory_capability lists every DumpGuestMemoryFormat the build can
+    # write: the schema's values (plain and raw kdump came with 8.2) without the unbuilt ones.
+    formats = wire_types(ctx.machine.profile).SCHEMA["DumpGuestMemoryFormat"]["values"]
+    return {"formats": [name for name in formats
+                        if not name.endswith(tuple(f"-{c}" for c in UNBUILT_COMPRESSIONS))]}
 
 
 @command("query-events")

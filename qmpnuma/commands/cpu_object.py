@@ -22,13 +22,22 @@ from qmpnuma.facts import recorded_replies
 from qmpnuma.machine import Machine
 from qmpnuma.machine.cpu_properties import (
     CPU_TYPE_SUFFIX,
+    CPUID_VERSION_PROPERTIES,
     FALLBACK_MODEL,
     INTEGER_RANGES,
     setter_refusal,
 )
 from qmpnuma.machine.cpu_slots import CpuSlot
+from qmpnuma.profiles.profile import Profile
 
 STRING_PROPERTIES = frozenset({"vendor", "model-id"})
+#: CPUID.1:EDX bit 28 (hyper-threading) and CPUID.80000001h:ECX bit 1 (CmpLegacy).
+CPUID_HT = 1 << 28
+CPUID_EXT3_CMP_LEG = 1 << 1
+#: The properties that show them.
+PACKAGE_FEATURES = frozenset({"ht", "cmp_legacy", "cmp-legacy", "feature-words"})
+#: Vendors whose CPUs QEMU leaves CmpLegacy off for (``IS_INTEL_CPU``, ``IS_ZHAOXIN_CPU``).
+INTEL_LIKE_VENDORS = frozenset({"GenuineIntel", "  Shanghai  ", "CentaurHauls"})
 BOOL_PROPERTIES = frozenset({"start-powered-off"})
 
 
@@ -59,9 +68,13 @@ def _type_error(name: str, expected: str) -> QmpError:
     return QmpError("GenericError", f"Invalid parameter type for '{name}', expected: {expected}")
 
 
-def _check_value(name: str, value: Any) -> None:
+def _check_value(name: str, value: Any, profile: Profile) -> None:
     """What the setter of a writable CPU property refuses (the QObject visitor, then the range)."""
-    if name in INTEGER_RANGES:
+    if profile.cpuid_version_visits_uint64 and name in CPUID_VERSION_PROPERTIES:
+        # qobject_input_type_uint64: a number that fits uint64 or int64, else "expects"
+        if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**64:
+            raise QmpError("GenericError", f"Parameter '{name}' expects uint64")
+    elif name in INTEGER_RANGES:
         # an int64 visitor: beyond int64, JSON gave a uint64 or a double (`qnum_get_try_int`)
         if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
             raise _type_error(name, "integer")
@@ -70,7 +83,7 @@ def _check_value(name: str, value: Any) -> None:
             raise _type_error(name, "string")
     elif name in BOOL_PROPERTIES and not isinstance(value, bool):
         raise _type_error(name, "boolean")
-    refusal = setter_refusal(name, value)  # the range/length checks after the visit
+    refusal = setter_refusal(name, value, profile)  # the range/length checks after the visit
     if refusal is not None:
         raise QmpError("GenericError", refusal)
 
@@ -100,6 +113,8 @@ class CpuObject:
             "socket-id": slot.socket_id, "die-id": slot.die_id, "core-id": slot.core_id,
             "thread-id": slot.thread_id, "apic-id": slot.apic_id, "hotplugged": slot.hotplugged,
             "node-id": slot.node_id if slot.node_id is not None else -1,
+            # (10.0's modules; a topology without them puts every CPU in module 0)
+            "module-id": getattr(slot, "module_id", 0),
         }
         if name in values:
             return True, values[name]
@@ -120,7 +135,29 @@ class CpuObject:
                 f"{FALLBACK_MODEL}{CPU_TYPE_SUFFIX}", cpu_type
             )
             raise QmpError(reply["error"]["class"], desc)
-        return reply["return"]
+        return self._with_package_features(name, reply["return"])
+
+    def _with_package_features(self, name: str, value: Any) -> Any:
+        """A recorded value (from a one-CPU machine) as this vCPU has it: with several logical
+        CPUs per package, QEMU 9.2 on sets HTT, and CmpLegacy unless the vendor follows Intel,
+        when it expands the features (``x86_cpu_expand_features``)."""
+        if name not in PACKAGE_FEATURES or not self.machine.profile.cpu_features_follow_package:
+            return value
+        if self.machine.cpus.topology.threads_per_socket <= 1:
+            return value
+        cmp_legacy = self.get("vendor") not in INTEL_LIKE_VENDORS
+        if name == "ht" or (name in ("cmp_legacy", "cmp-legacy") and cmp_legacy):
+            return True
+        if name != "feature-words":
+            return value
+        words = [dict(word) for word in value]
+        for word in words:
+            leaf, register = word["cpuid-input-eax"], word["cpuid-register"]
+            if (leaf, register) == (1, "EDX"):
+                word["features"] |= CPUID_HT
+            elif (leaf, register) == (0x8000_0001, "ECX") and cmp_legacy:
+                word["features"] |= CPUID_EXT3_CMP_LEG
+        return words
 
     def set(self, name: str, value: Any) -> None:
         """`qom-set`: qdev properties are fixed once realized (`qdev_prop_set_after_realize`),
@@ -140,7 +177,7 @@ class CpuObject:
             )
         if kind != "writable":
             raise QmpError("GenericError", f"qmpnuma does not model setting {cpu_type}.{name}")
-        _check_value(name, value)
+        _check_value(name, value, self.machine.profile)
         if name == "tsc-frequency":  # kept in kHz (`x86_cpuid_set_tsc_freq`)
             value -= value % 1000
         self.slot.qom_values[name] = value

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from qmpnuma.commands.qom import is_device, resolve_at
 from qmpnuma.commands.registry import CommandContext, command
+from qmpnuma.errors import QmpError
 from qmpnuma.machine.devices import PlugRolledBack, qmp_device_pairs
 from qmpnuma.machine.dimms import Dimm
 from qmpnuma.machine.qom_order import device_walk_order, insert_sorted
@@ -77,8 +79,10 @@ def device_pairs_from_qmp(arguments: dict[str, Any]) -> list[tuple[str, str]]:
 
 @command("device_add")
 def device_add(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    from_json = ctx.machine.profile.device_add_from_json
+    pairs = list(args.items()) if from_json else device_pairs_from_qmp(args)
     try:
-        ctx.machine.device_add(device_pairs_from_qmp(args), hotplugged=True)
+        ctx.machine.device_add(pairs, hotplugged=True, from_json=from_json)
     except PlugRolledBack as err:
         for path in err.deleted:
             ctx.emit("DEVICE_DELETED", {"path": path})
@@ -88,5 +92,13 @@ def device_add(ctx: CommandContext, args: dict[str, Any]) -> Any:
 
 @command("device_del")
 def device_del(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    ctx.machine.device_del(args["id"])
+    # find_device_state: the id names a path relative to /machine/peripheral (or an absolute
+    # one); an object there that is not a device is refused before the machine is asked.
+    device_id: str = args["id"]
+    node = resolve_at(ctx.machine, "/machine/peripheral", device_id)
+    if node is None:
+        raise QmpError("DeviceNotFound", f"Device '{device_id}' not found")
+    if not is_device(node):
+        raise QmpError("GenericError", ctx.machine.profile.texts.not_a_device.format(id=device_id))
+    ctx.machine.device_del(device_id)
     return {}

@@ -22,6 +22,7 @@ from qmpnuma.errors import QmpError
 from qmpnuma.machine import Machine
 from qmpnuma.machine.backends import MemoryBackend
 from qmpnuma.machine.dimms import Dimm
+from qmpnuma.profiles import Profile
 
 #: Properties of every memory backend, in QEMU 7.2's `qom-list` order (after `type`).
 BACKEND_PROPERTIES: tuple[tuple[str, str], ...] = (
@@ -30,13 +31,10 @@ BACKEND_PROPERTIES: tuple[tuple[str, str], ...] = (
     ("prealloc-context", "link<thread-context>"), ("prealloc", "bool"), ("reserve", "bool"),
     ("host-nodes", "int"), ("merge", "bool"),
 )
-#: What each backend type adds, in the same order.
+#: What each backend type adds, in the same order (memory-backend-file's is a profile fact:
+#: ``Profile.qom_file_backend_properties``).
 BACKEND_EXTRA_PROPERTIES: dict[str, tuple[tuple[str, str], ...]] = {
     "memory-backend-ram": (),
-    "memory-backend-file": (
-        ("readonly", "bool"), ("align", "int"), ("pmem", "bool"), ("mem-path", "string"),
-        ("discard-data", "bool"),
-    ),
     "memory-backend-memfd": (("hugetlb", "bool"), ("seal", "bool"), ("hugetlbsize", "int")),
 }
 #: Backend properties that stay writable after creation (the others are fixed once allocated).
@@ -80,11 +78,19 @@ def _backend_value(backend: MemoryBackend, name: str) -> Any:
         return backend.mem_path or ""
     if name == "host-nodes":
         return list(backend.host_nodes)
+    if name == "rom" and not hasattr(backend, "rom"):
+        # file_backend_memory_alloc resolves rom=auto to the readonly setting (8.2)
+        return "on" if backend.readonly else "off"
+    if name == "offset":
+        return getattr(backend, "offset", 0)  # memory-backend-file's offset (8.1)
     return getattr(backend, name.replace("-", "_"))
 
 
-def _backend_node(backend: MemoryBackend, path: str) -> QomNode:
-    props = BACKEND_PROPERTIES + BACKEND_EXTRA_PROPERTIES.get(backend.qom_type, ())
+def _backend_node(backend: MemoryBackend, path: str, profile: Profile) -> QomNode:
+    extra = BACKEND_EXTRA_PROPERTIES.get(backend.qom_type, ())
+    if backend.qom_type == "memory-backend-file":
+        extra = profile.qom_file_backend_properties
+    props = BACKEND_PROPERTIES + extra
     region = QomNode("memory-region", path=f"{path}/{backend.id}[0]")
     node = QomNode(backend.qom_type, props, [(f"{backend.id}[0]", region)], path=path)
 
@@ -138,7 +144,7 @@ def build_tree(machine: Machine) -> QomNode:
     objects = QomNode("container", path="/objects")
     for backend in machine.memdev_order():
         objects.children.append(
-            (backend.id, _backend_node(backend, f"/objects/{backend.id}"))
+            (backend.id, _backend_node(backend, f"/objects/{backend.id}", machine.profile))
         )
     cpus = {cpu.path: cpu for cpu in cpu_objects(machine)}
     peripheral = QomNode("container", path="/machine/peripheral")
@@ -154,25 +160,57 @@ def build_tree(machine: Machine) -> QomNode:
         elif path in cpus:
             peripheral.children.append((device_id, _cpu_node(cpus.pop(path))))
     anonymous = QomNode("container", path="/machine/peripheral-anon")
-    # the boot vCPUs (and id-less hot-plugged ones) are the modelled part of these containers
+    # id-less DIMMs and vCPUs, in the container's listing order
+    anonymous_dimms = {dimm.qom_path: dimm for dimm in machine.sorted_dimms()
+                       if dimm.qom_path.startswith(f"{anonymous.path}/")}
+    for name in machine.peripherals.anonymous.listing_order():
+        path = f"{anonymous.path}/{name}"
+        if path in anonymous_dimms:
+            anonymous.children.append((name, _dimm_node(anonymous_dimms[path], path)))
+        elif path in cpus:
+            anonymous.children.append((name, _cpu_node(cpus.pop(path))))
+    # the boot vCPUs are the modelled part of this container
     unattached = QomNode("container", path="/machine/unattached")
     for path, cpu in cpus.items():
         parent, _, name = path.rpartition("/")
-        container = unattached if parent == unattached.path else anonymous
-        if parent == container.path:
-            container.children.append((name, _cpu_node(cpu)))
+        if parent == unattached.path:
+            unattached.children.append((name, _cpu_node(cpu)))
     board = QomNode(
         f"{machine.machine_type.name}-machine",
         children=[("peripheral", peripheral), ("peripheral-anon", anonymous),
                   ("unattached", unattached)],
         path="/machine",
     )
-    chardevs = QomNode("container", path="/chardevs")
+    top = {"objects": objects, "machine": board, "chardevs": QomNode("container", path="/chardevs"),
+           "backend": QomNode("container", path="/backend")}
     return QomNode(
         "container",
-        children=[("objects", objects), ("machine", board), ("chardevs", chardevs)],
+        children=[(name, top[name]) for name in machine.profile.qom_root_children],
         path="/",
     )
+
+
+#: QOM types of the modelled objects that are not devices (besides memory backends).
+_NOT_DEVICES = frozenset({"container", "memory-region"})
+
+
+def is_device(node: QomNode) -> bool:
+    """Whether the object is a qdev device (``TYPE_DEVICE``): not a container, a board, a
+    memory backend or a memory region."""
+    name = node.type_name
+    return not (name in _NOT_DEVICES or name.endswith("-machine")
+                or name.startswith("memory-backend-"))
+
+
+def resolve_at(machine: Machine, parent: str, path: str) -> QomNode | None:
+    """``object_resolve_path_at``: an absolute path, or one relative to ``parent`` (never a
+    partial path); None when nothing is there."""
+    if not path.startswith("/"):
+        path = f"{parent}/{path}"
+    node: QomNode | None = build_tree(machine)
+    for part in (p for p in path.split("/") if p):
+        node = dict(node.children).get(part) if node is not None else None
+    return node
 
 
 def _walk(node: QomNode) -> Iterator[QomNode]:

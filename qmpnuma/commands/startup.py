@@ -23,15 +23,8 @@ from qmpnuma.errors import QmpError
 from qmpnuma.machine import Machine
 from qmpnuma.machine.monitors import Chardev as MonitorChardev
 from qmpnuma.machine.qom_order import ObjectsContainer
+from qmpnuma.profiles import wire_types
 
-#: Migration capabilities of QEMU 7.2 in the order `query-migrate-capabilities` lists them.
-MIGRATION_CAPABILITIES = (
-    "xbzrle", "rdma-pin-all", "auto-converge", "zero-blocks", "compress", "events",
-    "postcopy-ram", "x-colo", "release-ram", "block", "return-path", "pause-before-switchover",
-    "multifd", "dirty-bitmaps", "postcopy-blocktime", "late-block-activate",
-    "x-ignore-shared", "validate-uuid", "background-snapshot", "zero-copy-send",
-    "postcopy-preempt",
-)
 #: Default polling parameters of an I/O thread (`query-iothreads`).
 IOTHREAD_POLL_MAX_NS = 32768
 
@@ -40,9 +33,7 @@ IOTHREAD_POLL_MAX_NS = 32768
 class StartupState:
     """What these commands change or create for one machine: capabilities, I/O threads."""
 
-    capabilities: dict[str, bool] = field(
-        default_factory=lambda: dict.fromkeys(MIGRATION_CAPABILITIES, False)
-    )
+    capabilities: dict[str, bool]
     iothread_tids: dict[str, int] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -53,7 +44,11 @@ _STATES: weakref.WeakKeyDictionary[Machine, StartupState] = weakref.WeakKeyDicti
 def _state(machine: Machine) -> StartupState:
     state = _STATES.get(machine)
     if state is None:
-        state = _STATES[machine] = StartupState()
+        # Every capability of the profile's schema, off, in ``MigrationCapability`` order
+        # (the order `query-migrate-capabilities` lists them).
+        enum = wire_types(machine.profile).SCHEMA.get("MigrationCapability", {})
+        names = enum.get("values", ())
+        state = _STATES[machine] = StartupState(dict.fromkeys(names, False))
     return state
 
 
@@ -207,9 +202,14 @@ def query_jobs(ctx: CommandContext, args: dict[str, Any]) -> Any:
 
 @command("query-dirty-rate")
 def query_dirty_rate(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    # Nothing is ever measured: QEMU's answer before any calc-dirty-rate.
-    return {"status": "unstarted", "start-time": 0, "calc-time": 0, "sample-pages": 0,
-            "mode": "page-sampling"}
+    # Nothing is ever measured: QEMU's answer before any calc-dirty-rate. Where the schema
+    # has a time unit (8.2 on), the answer names the one asked for, seconds by default.
+    answer = {"status": "unstarted", "start-time": 0, "calc-time": 0, "sample-pages": 0,
+              "mode": "page-sampling"}
+    members = wire_types(ctx.machine.profile).SCHEMA["DirtyRateInfo"]["members"]
+    if any(member["name"] == "calc-time-unit" for member in members):
+        answer["calc-time-unit"] = args.get("calc-time-unit", "second")
+    return answer
 
 
 @command("query-blockstats")

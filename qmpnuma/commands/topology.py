@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from qmpnuma.commands.compat_props import compat_props
 from qmpnuma.commands.hmp_text import format_numa
 from qmpnuma.commands.registry import CommandContext, command
 from qmpnuma.errors import ConfigError, FatalExit, OptionError, QmpError
@@ -55,13 +56,18 @@ def hotpluggable_cpus(machine: Machine) -> list[dict[str, Any]]:
 @command("query-hotpluggable-cpus")
 def query_hotpluggable_cpus(ctx: CommandContext, args: dict[str, Any]) -> Any:
     if ctx.machine.machine_type.family == "microvm":
-        raise QmpError("GenericError", "The feature 'query-hotpluggable-cpus' is not enabled")
+        raise QmpError("GenericError", ctx.machine.profile.texts.hotpluggable_cpus_unsupported)
     return hotpluggable_cpus(ctx.machine)
 
 
 @command("query-machines")
 def query_machines_(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    return query_machines(ctx.machine.profile)
+    profile = ctx.machine.profile
+    answer = query_machines(profile)
+    if args.get("compat-props"):
+        for info in answer:
+            info["compat-props"] = compat_props(profile, info["name"])
+    return answer
 
 
 @command("x-query-numa")

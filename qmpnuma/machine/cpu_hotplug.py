@@ -18,7 +18,7 @@ from qmpnuma.profiles.profile import Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
 
 #: Properties of an x86 CPU device that address a slot.
-CPU_ID_PROPERTIES = ("socket-id", "die-id", "core-id", "thread-id")
+CPU_ID_PROPERTIES = ("socket-id", "die-id", "module-id", "core-id", "thread-id")
 
 
 def _given(props: CpuProps, name: str) -> int:
@@ -57,27 +57,40 @@ def find_plug_slot(
                 raise MachineError(f"Property '.{name}' not found")
 
     threads, cores, dies = topology.threads, topology.cores, topology.dies
-    max_socket = (topology.maxcpus - 1) // threads // cores // dies
+    # modules per die: 10.0's -smp modules= (a topology without them has one)
+    has_modules = "modules" in profile.smp_members
+    modules: int = getattr(topology, "modules", 1)
+    max_socket = (topology.maxcpus - 1) // threads // cores // modules // dies
     socket_id = _given(props, "socket-id")
     die_id = _given(props, "die-id")
     if die_id < 0 and dies == 1:
         die_id = 0
+    module_id = _given(props, "module-id")
+    if module_id < 0 and modules == 1:
+        module_id = 0
     core_id = _given(props, "core-id")
     thread_id = _given(props, "thread-id")
 
     _check_id("socket-id", socket_id, max_socket)
     if profile.smp_accepts_dies:
         _check_id("die-id", die_id, dies - 1)
+    if has_modules:
+        _check_id("module-id", module_id, modules - 1)
     _check_id("core-id", core_id, cores - 1)
     _check_id("thread-id", thread_id, threads - 1)
 
-    ids = X86TopoIds(socket_id=socket_id, die_id=die_id, core_id=core_id, thread_id=thread_id)
+    # (a module id other than 0 exists only where the topology knows modules)
+    by_module: dict[str, int] = {"module_id": module_id} if module_id else {}
+    ids = X86TopoIds(socket_id=socket_id, die_id=die_id, core_id=core_id, thread_id=thread_id,
+                     **by_module)
     apic_id = apic_id_from_ids(topology, ids)
     slot = next((s for s in slots if s.apic_id == apic_id), None)
     if slot is None:
         where = f"socket: {socket_id}, "
         if profile.smp_accepts_dies:
             where += f"die: {die_id}, "
+        if has_modules:
+            where += f"module: {module_id}, "
         where += f"core: {core_id}, thread: {thread_id}"
         raise MachineError(
             f"Invalid CPU [{where}] with APIC ID {apic_id}, valid index range 0:{len(slots) - 1}"

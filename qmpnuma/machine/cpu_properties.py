@@ -21,6 +21,7 @@ from functools import cache
 from typing import Any, Final
 
 from qmpnuma.facts import recorded_cpu_property_kinds, recorded_replies
+from qmpnuma.profiles.profile import Profile
 
 #: The model whose recorded properties stand for a CPU model that was not recorded (the
 #: x86 CPU models share their class's properties).
@@ -55,6 +56,8 @@ INTEGER_RANGES: Final[Mapping[str, tuple[int, int]]] = {
     "stepping": (0, 0xF),
     "tsc-frequency": (0, 2**63 - 1),
 }
+#: The CPUID version properties among them (``Profile.cpuid_version_visits_uint64``).
+CPUID_VERSION_PROPERTIES: Final = frozenset({"family", "model", "stepping"})
 #: ``x86_cpuid_set_vendor``: the vendor string is exactly 12 characters (three CPUID words).
 VENDOR_LENGTH: Final = 12
 
@@ -86,12 +89,21 @@ def cpu_property_table(driver: str) -> Mapping[str, CpuProperty]:
     return table
 
 
-def setter_refusal(name: str, value: Any) -> str | None:
-    """What a CPU property's setter says of a value its visit accepted (None: it takes it)."""
+def setter_refusal(name: str, value: Any, profile: Profile | None = None) -> str | None:
+    """What a CPU property's setter says of a value its visit accepted (None: it takes it);
+    ``profile`` gives the texts and how the version setters visit (default: 7.2's)."""
     if name in INTEGER_RANGES:
         low, high = INTEGER_RANGES[name]
+        if profile is not None and profile.cpuid_version_visits_uint64 and (
+            name in CPUID_VERSION_PROPERTIES
+        ):
+            value %= 2**64  # visit_type_uint64 takes a negative int64 as it is stored
         if not low <= value <= high:
-            return f"Property .{name} doesn't take value {value} (minimum: {low}, maximum: {high})"
+            text = (profile.texts.cpu_property_out_of_range if profile is not None else
+                    "Property .{name} doesn't take value {value} (minimum: {low}, maximum: {high})")
+            return text.format(name=name, value=value, low=low, high=high)
     elif name == "vendor" and len(value) != VENDOR_LENGTH:
-        return f"Property '.{name}' doesn't take value '{value}'"
+        text = (profile.texts.cpu_vendor_length if profile is not None else
+                "Property '.{name}' doesn't take value '{value}'")
+        return text.format(name=name, value=value)
     return None

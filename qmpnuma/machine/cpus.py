@@ -215,7 +215,7 @@ class MachineCpus:
         slot, _node_id = find_plug_slot(
             self.slots, self.topology, driver, self.cpu_type, props, self.profile
         )
-        if self.machine_type.family == "microvm":
+        if self.machine_type.family == "microvm" and not self.profile.microvm_plugs_cpus:
             # Realize already ran (the CPU made its local APIC); the plug undoes it.
             raise PlugRolledBack(
                 f"virt: device plug request for unsupported device type: {driver}",
@@ -229,6 +229,8 @@ class MachineCpus:
 
     def request_unplug(self, slot: CpuSlot) -> None:
         """``device_del`` of a CPU; always raises (see ``cpu_hotplug.check_unplug``)."""
+        if self.machine_type.family == "microvm" and self.profile.microvm_plugs_cpus:
+            raise MachineError("unplug not supported by microvm")
         check_unplug(slot, self.cpu_type or "")
 
     # --- QMP answers --------------------------------------------------------------------
@@ -251,7 +253,7 @@ class MachineCpus:
         for present CPUs; ``node-id`` once NUMA is configured (7.2). Boards without CPU
         hot-plug (microvm, none) refuse the command."""
         if not self.machine_type.hotpluggable_cpus:
-            raise MachineError("The feature 'query-hotpluggable-cpus' is not enabled")
+            raise MachineError(self.profile.texts.hotpluggable_cpus_unsupported)
         answer = []
         for slot in reversed(self.slots):
             entry: dict[str, Any] = {

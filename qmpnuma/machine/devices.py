@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from qmpnuma.errors import MachineError, OptionError
 from qmpnuma.machine.cpu_properties import (
     CPU_PROPERTY_SCHEMA,
+    CPUID_VERSION_PROPERTIES,
     cpu_property_table,
     setter_refusal,
 )
@@ -74,7 +75,9 @@ DIMM_DRIVERS: dict[str, dict[str, str]] = {
 MIN_LABEL_SIZE = 128 << 10
 #: The topology properties of an x86 CPU (all ``DEFINE_PROP_INT32`` in QEMU; which exist is
 #: the recorded property table's to say where it is checked).
-CPU_ID_PROPERTIES = ("socket-id", "die-id", "cluster-id", "core-id", "thread-id", "node-id")
+CPU_ID_PROPERTIES = (
+    "socket-id", "die-id", "cluster-id", "module-id", "core-id", "thread-id", "node-id",
+)
 
 
 class PlugRolledBack(MachineError):
@@ -110,8 +113,9 @@ class DeviceArguments:
     from_json: bool = False
 
 
-def qmp_value_text(value: Any) -> str:
-    """How QEMU's `qemu_opts_from_qdict` turns one JSON value into option text."""
+def qmp_value_text(value: Any) -> str | None:
+    """How QEMU's `qemu_opts_from_qdict_entry` turns one JSON value into option text (None:
+    a null, list or dict, which it skips)."""
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, int):
@@ -120,13 +124,21 @@ def qmp_value_text(value: Any) -> str:
         return f"{value:.17g}"
     if isinstance(value, str):
         return value
-    raise MachineError("Invalid parameter type, expected: string")
+    return None
 
 
 def qmp_device_pairs(arguments: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``device_add``'s arguments as the QemuOpts ``qemu_opts_from_qdict`` builds from them:
-    walked in QDict order (so later keys of one bucket come first) and turned into text."""
-    return [(key, qmp_value_text(arguments[key])) for key in qdict_order(arguments)]
+    walked in QDict order (so later keys of one bucket come first) and turned into text. The
+    id is the string ``id`` member (another type names no id); members of other JSON types
+    are left out."""
+    pairs: list[tuple[str, str]] = []
+    for key in qdict_order(arguments):
+        text = qmp_value_text(arguments[key])
+        if text is None or (key == "id" and not isinstance(arguments[key], str)):
+            continue
+        pairs.append((key, text))
+    return pairs
 
 
 def parse_request(pairs: Sequence[tuple[str, Any]], *, from_json: bool = False) -> DeviceRequest:
@@ -224,14 +236,15 @@ def _memdev(path: str, host: DeviceHost) -> str | None:
     return path
 
 
-def cpu_properties(request: DeviceRequest, *, checked: bool) -> dict[str, int]:
+def cpu_properties(request: DeviceRequest, profile: Profile) -> dict[str, int]:
     """A CPU device's properties, set in ``dev->opts`` order; returns its topology ids.
 
-    ``checked`` (the profile's ``cpu_device_properties_checked``): every property goes through
-    QOM's setter as recorded (:mod:`qmpnuma.machine.cpu_properties`); else only the topology ids
-    are read and other properties (features...) pass.
+    With the profile's ``cpu_device_properties_checked`` every property goes through QOM's
+    setter as recorded from its binary (:mod:`qmpnuma.machine.cpu_properties`); else only the
+    topology ids are read and other properties (features...) pass.
     """
     given = dict(request.properties)
+    checked = profile.cpu_device_properties_checked
     table = cpu_property_table(request.driver) if checked else None
     ids: dict[str, int] = {}
     for key in property_order(request):
@@ -242,10 +255,11 @@ def cpu_properties(request: DeviceRequest, *, checked: bool) -> dict[str, int]:
             if not found.writable:
                 raise MachineError(f"Property '{request.driver}.{key}' is not writable")
             if found.visit_type is not None:
-                value = read_property(
-                    request, key, given[key], found.visit_type, CPU_PROPERTY_SCHEMA
-                )
-                refusal = setter_refusal(key, value)
+                visit_type = found.visit_type
+                if profile.cpuid_version_visits_uint64 and key in CPUID_VERSION_PROPERTIES:
+                    visit_type = "uint64"  # (the property is listed as an int)
+                value = read_property(request, key, given[key], visit_type, CPU_PROPERTY_SCHEMA)
+                refusal = setter_refusal(key, value, profile)
                 if refusal is not None:
                     raise MachineError(refusal)
                 if key in CPU_ID_PROPERTIES:
@@ -456,7 +470,7 @@ def _create(host: DeviceHost, request: DeviceRequest, path: str, hotplugged: boo
             host.plug_dimm_without_hotplug(dimm)
         return
     if is_cpu_driver(driver):
-        props = cpu_properties(request, checked=host.profile.cpu_device_properties_checked)
+        props = cpu_properties(request, host.profile)
         if not hotplug_handler_takes(host.machine_family, driver) and _apic_id(request) is None:
             # no board pre-plug assigns the APIC id, so x86_cpu_realizefn finds none
             raise MachineError("apic-id property was not initialized properly")

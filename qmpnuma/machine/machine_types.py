@@ -100,6 +100,12 @@ class MachineType:
     help_family: str | None = None
 
     @property
+    def has_acpi_property(self) -> bool:
+        """The board class has an ``acpi`` property (``MachineInfo.acpi``, 8.0 on): the x86
+        boards of ``x86_machine_class_init`` have it, ``none`` and ``x-remote`` do not."""
+        return self.family in ("pc", "q35", "isapc", "microvm")
+
+    @property
     def is_pc_like(self) -> bool:
         """True for the PC boards (i440FX, Q35, ISA PC) that share ``hw/i386/pc.c``."""
         return self.family in ("pc", "q35", "isapc")
@@ -143,6 +149,7 @@ class MachineType:
             "deprecated": self.deprecated,
             "default-cpu-type": self.default_cpu_type,
             "default-ram-id": self.default_ram_id,
+            "acpi": self.has_acpi_property,
         }
         for member in profile.machines.info_members:
             if optional[member] is not None:

@@ -168,6 +168,25 @@ class Texts:
     #: A chardev a monitor, serial port or device already reads (``qemu_chr_fe_init``),
     #: formatted with ``id``.
     chardev_in_use: str = "Device '{id}' is in use"
+    # -- QMP/HMP (10.0 work) ----------------------------------------------------------------
+    #: ``query-hotpluggable-cpus`` on a board without CPU hot-plug
+    #: (``qmp_query_hotpluggable_cpus``).
+    hotpluggable_cpus_unsupported: str = "The feature 'query-hotpluggable-cpus' is not enabled"
+    #: ``migrate-pause`` outside post-copy (``qmp_migrate_pause``).
+    migrate_pause_refused: str = (
+        "migrate-pause is currently only supported during postcopy-active state"
+    )
+    #: ``device_del`` of an object that is not a device (``find_device_state``), formatted
+    #: with ``id`` as given.
+    not_a_device: str = "{id} is not a hotpluggable device"
+    #: A vCPU's family/model/stepping/tsc-frequency setter refusing a visited value, formatted
+    #: with ``name``, ``value``, ``low`` and ``high`` (``x86_cpuid_version_set_*``).
+    cpu_property_out_of_range: str = (
+        "Property .{name} doesn't take value {value} (minimum: {low}, maximum: {high})"
+    )
+    #: ``x86_cpuid_set_vendor`` refusing a vendor string that is not 12 characters long,
+    #: formatted with ``name`` and ``value``.
+    cpu_vendor_length: str = "Property '.{name}' doesn't take value '{value}'"
 
 
 @dataclass(frozen=True)
@@ -319,6 +338,34 @@ class Profile:
     #: ``-machine`` properties beyond 7.2's, by machine family (``*``: every class), as the
     #: binary's ``-machine TYPE,help`` lists them.
     added_machine_properties: Mapping[str, tuple[str, ...]]
+    # -- QMP/HMP (10.0 work) ----------------------------------------------------------------
+    #: ``query-status`` reports ``singlestep`` (``qmp_query_status``; the member went in 9.0).
+    status_reports_singlestep: bool
+    #: QMP ``device_add`` gives its arguments to ``qdev_device_add_from_qdict`` as the JSON
+    #: dict (``from_json``, 9.2 on): values strictly typed, the id's syntax unchecked; before,
+    #: ``qemu_opts_from_qdict`` turned them into QemuOpts text first.
+    device_add_from_json: bool
+    #: The children of the QOM root, in ``qom-list /`` order (``backend`` came with 9.2).
+    qom_root_children: tuple[str, ...]
+    #: What ``memory-backend-file`` adds to a backend's ``qom-list``, in its order (name, type).
+    qom_file_backend_properties: tuple[tuple[str, str], ...]
+    #: Statistics providers registered whatever the accelerator, by provider: the target
+    #: and the names of its cumulative, unscaled counters, in ``query-stats-schemas`` order
+    #: (``cryptodev`` registers at start-up since 8.0; ``kvm`` only once KVM runs).
+    stats_providers: Mapping[str, tuple[str, tuple[str, ...]]]
+    #: microvm's hot-plug handler plugs x86 CPUs (``x86_cpu_plug``) and refuses every unplug
+    #: request (``unplug not supported by microvm``); before, its plug callback refused a CPU
+    #: after realize (``virt: device plug request for unsupported device type``).
+    microvm_plugs_cpus: bool
+    #: The file in ``qmpnuma/data`` with each machine type's compatibility properties
+    #: (``query-machines`` with ``compat-props``, 9.1 on; ``scripts/record_compat_props.py``).
+    compat_props_file: str | None
+    #: The CPUID version setters (family, model, stepping) visit a ``uint64`` (a negative
+    #: number wraps, anything but a number "expects uint64"); before, an ``int``.
+    cpuid_version_visits_uint64: bool
+    #: A vCPU's HTT and CmpLegacy features follow the package's logical CPU count when the
+    #: features are expanded (9.2 on), so ``qom-get`` shows them; before, only CPUID did.
+    cpu_features_follow_package: bool
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

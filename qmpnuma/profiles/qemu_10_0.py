@@ -110,7 +110,15 @@ MACHINES: Final = MachineCatalogue(
     standalone=("isapc", "microvm", "none", "x-remote"),
     newest=_NEWEST,
     query_order=_QUERY_MACHINES_ORDER,
-    info_members=qemu_7_2.MACHINES.info_members,
+    info_members=(*qemu_7_2.MACHINES.info_members, "acpi"),
+)
+
+#: The counters of the ``cryptodev`` statistics provider (backends/cryptodev.c), in the
+#: order ``query-stats-schemas`` lists them.
+CRYPTODEV_STATS: Final = (
+    "asym-verify-bytes", "asym-sign-bytes", "asym-decrypt-bytes", "asym-encrypt-bytes",
+    "asym-verify-ops", "asym-sign-ops", "asym-decrypt-ops", "asym-encrypt-ops",
+    "sym-decrypt-bytes", "sym-encrypt-bytes", "sym-decrypt-ops", "sym-encrypt-ops",
 )
 
 TEXTS: Final = replace(
@@ -142,6 +150,15 @@ TEXTS: Final = replace(
     unsupported_machine_type='unsupported machine type: "{name}"',
     chardev_in_use="chardev '{id}' is already in use",
     chardev_fe_abort="Unexpected error in qemu_chr_fe_init() at chardev/char-fe.c:204:",
+    # -- QMP/HMP (10.0 work)
+    hotpluggable_cpus_unsupported="machine does not support hot-plugging CPUs",
+    not_a_device="{id} is not a device",
+    cpu_property_out_of_range="parameter '{name}' can be at most {high}",
+    cpu_vendor_length="value of property '{name}' must consist of exactly 12 characters",
+    migrate_pause_refused=(
+        "migrate-pause is currently only supported during postcopy-active or postcopy-recover "
+        "state"
+    ),
 )
 
 PROFILE: Final[Profile] = replace(
@@ -172,4 +189,17 @@ PROFILE: Final[Profile] = replace(
     max_used_gpa=MaxUsedGpa.LONG_MODE,
     creatable_objects=MEMORY_BACKENDS + OTHER_USER_CREATABLE,
     memory_backends=MEMORY_BACKENDS,
+    # -- QMP/HMP (10.0 work)
+    status_reports_singlestep=False,
+    device_add_from_json=True,
+    qom_root_children=("backend", "machine", "objects", "chardevs"),
+    qom_file_backend_properties=(
+        ("pmem", "bool"), ("align", "int"), ("offset", "int"), ("mem-path", "string"),
+        ("rom", "OnOffAuto"), ("discard-data", "bool"), ("readonly", "bool"),
+    ),
+    stats_providers={"cryptodev": ("cryptodev", CRYPTODEV_STATS)},
+    microvm_plugs_cpus=True,
+    compat_props_file="qemu-10.0-compat-props.json",
+    cpuid_version_visits_uint64=True,
+    cpu_features_follow_package=True,
 )

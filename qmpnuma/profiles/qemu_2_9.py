@@ -286,4 +286,17 @@ PROFILE: Final = Profile(
     accel_option_excludes_machine_accel=False,
     added_machine_properties={},
     max_used_gpa=MaxUsedGpa.PHYS_BITS_32,
+    # -- QMP/HMP (10.0 work): 7.2's answers, kept from before (no 2.9 binary to check)
+    status_reports_singlestep=True,
+    device_add_from_json=False,
+    qom_root_children=("objects", "machine", "chardevs"),
+    qom_file_backend_properties=(
+        ("readonly", "bool"), ("align", "int"), ("pmem", "bool"), ("mem-path", "string"),
+        ("discard-data", "bool"),
+    ),
+    stats_providers={},
+    microvm_plugs_cpus=False,
+    compat_props_file=None,
+    cpuid_version_visits_uint64=False,
+    cpu_features_follow_package=False,
 )

@@ -168,7 +168,9 @@ class GHashTableModel:
 
     def keys(self) -> list[str]:
         """The keys in GLib's iteration order."""
-        return [key for key, h in zip(self._keys, self._hashes, strict=True) if h > 1 and key]
+        # (an empty name is a key like any other: QEMU 10.0 names a device with id "")
+        return [key for key, h in zip(self._keys, self._hashes, strict=True)
+                if h > 1 and key is not None]
 
 
 def ghash_order(inserted: Iterable[str], removed: Iterable[str] = ()) -> list[str]:

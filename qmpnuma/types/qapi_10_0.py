@@ -104,7 +104,6 @@ SysEmuTarget: TypeAlias = Literal[
     "alpha",
     "arm",
     "avr",
-    "cris",
     "hppa",
     "i386",
     "loongarch64",
@@ -115,7 +114,6 @@ SysEmuTarget: TypeAlias = Literal[
     "mips64",
     "mips64el",
     "mipsel",
-    "nios2",
     "or1k",
     "ppc",
     "ppc64",
@@ -135,7 +133,16 @@ SysEmuTarget: TypeAlias = Literal[
 
 CpuS390State: TypeAlias = Literal["uninitialized", "stopped", "check-stop", "operating", "load"]
 
-MemoryDeviceInfoKind: TypeAlias = Literal["dimm", "nvdimm", "virtio-pmem", "virtio-mem", "sgx-epc"]
+CpuS390Entitlement: TypeAlias = Literal["auto", "low", "medium", "high"]
+
+MemoryDeviceInfoKind: TypeAlias = Literal[
+    "dimm",
+    "nvdimm",
+    "virtio-pmem",
+    "virtio-mem",
+    "sgx-epc",
+    "hv-balloon",
+]
 
 HostMemPolicy: TypeAlias = Literal["default", "preferred", "bind", "interleave"]
 
@@ -180,6 +187,8 @@ QCryptoSecretFormat: TypeAlias = Literal["raw", "base64"]
 QCryptoTLSCredsEndpoint: TypeAlias = Literal["client", "server"]
 
 ObjectType: TypeAlias = Literal[
+    "acpi-generic-initiator",
+    "acpi-generic-port",
     "authz-list",
     "authz-listfile",
     "authz-pam",
@@ -200,6 +209,7 @@ ObjectType: TypeAlias = Literal[
     "filter-rewriter",
     "input-barrier",
     "input-linux",
+    "iommufd",
     "iothread",
     "main-loop",
     "memory-backend-epc",
@@ -216,6 +226,7 @@ ObjectType: TypeAlias = Literal[
     "secret",
     "secret_keyring",
     "sev-guest",
+    "sev-snp-guest",
     "thread-context",
     "s390-pv-guest",
     "throttle-group",
@@ -234,12 +245,10 @@ MigrationCapability: TypeAlias = Literal[
     "rdma-pin-all",
     "auto-converge",
     "zero-blocks",
-    "compress",
     "events",
     "postcopy-ram",
     "x-colo",
     "release-ram",
-    "block",
     "return-path",
     "pause-before-switchover",
     "multifd",
@@ -251,6 +260,9 @@ MigrationCapability: TypeAlias = Literal[
     "background-snapshot",
     "zero-copy-send",
     "postcopy-preempt",
+    "switchover-ack",
+    "dirty-limit",
+    "mapped-ram",
 ]
 
 CpuModelExpansionType: TypeAlias = Literal["static", "full"]
@@ -266,6 +278,9 @@ DumpGuestMemoryFormat: TypeAlias = Literal[
     "kdump-zlib",
     "kdump-lzo",
     "kdump-snappy",
+    "kdump-raw-zlib",
+    "kdump-raw-lzo",
+    "kdump-raw-snappy",
     "win-dmp",
 ]
 
@@ -286,6 +301,7 @@ QCryptoCipherAlgorithm: TypeAlias = Literal[
     "twofish-128",
     "twofish-192",
     "twofish-256",
+    "sm4",
 ]
 
 QCryptoCipherMode: TypeAlias = Literal["ecb", "cbc", "xts", "ctr"]
@@ -300,6 +316,7 @@ QCryptoHashAlgorithm: TypeAlias = Literal[
     "sha384",
     "sha512",
     "ripemd160",
+    "sm3",
 ]
 
 BlockdevQcow2EncryptionFormat: TypeAlias = Literal["aes", "luks"]
@@ -308,9 +325,9 @@ Qcow2BitmapInfoFlags: TypeAlias = Literal["in-use", "auto"]
 
 Qcow2CompressionType: TypeAlias = Literal["zlib", "zstd"]
 
-RbdImageEncryptionFormat: TypeAlias = Literal["luks", "luks2"]
+RbdImageEncryptionFormat: TypeAlias = Literal["luks", "luks2", "luks-any"]
 
-ImageInfoSpecificKind: TypeAlias = Literal["qcow2", "vmdk", "luks", "rbd"]
+ImageInfoSpecificKind: TypeAlias = Literal["qcow2", "vmdk", "luks", "rbd", "file"]
 
 JobType: TypeAlias = Literal[
     "commit",
@@ -341,6 +358,8 @@ JobStatus: TypeAlias = Literal[
 DirtyRateStatus: TypeAlias = Literal["unstarted", "measuring", "measured"]
 
 DirtyRateMeasureMode: TypeAlias = Literal["page-sampling", "dirty-ring", "dirty-bitmap"]
+
+TimeUnit: TypeAlias = Literal["second", "millisecond"]
 
 BlockdevDriver: TypeAlias = Literal[
     "blkdebug",
@@ -397,9 +416,9 @@ StatsType: TypeAlias = Literal[
 
 StatsUnit: TypeAlias = Literal["bytes", "seconds", "cycles", "boolean"]
 
-StatsProvider: TypeAlias = Literal["kvm"]
+StatsProvider: TypeAlias = Literal["kvm", "cryptodev"]
 
-StatsTarget: TypeAlias = Literal["vm", "vcpu"]
+StatsTarget: TypeAlias = Literal["vm", "vcpu", "cryptodev"]
 
 
 # Object types
@@ -598,7 +617,6 @@ class StatusInfo(QapiModel):
     """QAPI struct StatusInfo."""
 
     running: QBool
-    singlestep: QBool
     status: RunState
 
 
@@ -620,6 +638,8 @@ class CpuInfoS390(QapiModel):
     """QAPI struct CpuInfoS390."""
 
     cpu_state: CpuS390State = Field(alias="cpu-state")
+    dedicated: QBool | None = None
+    entitlement: CpuS390Entitlement | None = None
 
 
 class CpuInstanceProperties(QapiModel):
@@ -655,6 +675,8 @@ class CpuInfoFastS390x(QapiModel):
     props: CpuInstanceProperties | None = None
     target: Literal["s390x"]
     cpu_state: CpuS390State = Field(alias="cpu-state")
+    dedicated: QBool | None = None
+    entitlement: CpuS390Entitlement | None = None
 
 
 class CpuInfoFastAarch64(QapiModel):
@@ -695,16 +717,6 @@ class CpuInfoFastAvr(QapiModel):
     thread_id: Int64 = Field(alias="thread-id")
     props: CpuInstanceProperties | None = None
     target: Literal["avr"]
-
-
-class CpuInfoFastCris(QapiModel):
-    """QAPI union CpuInfoFast, branch cris."""
-
-    cpu_index: Int64 = Field(alias="cpu-index")
-    qom_path: QStr = Field(alias="qom-path")
-    thread_id: Int64 = Field(alias="thread-id")
-    props: CpuInstanceProperties | None = None
-    target: Literal["cris"]
 
 
 class CpuInfoFastHppa(QapiModel):
@@ -805,16 +817,6 @@ class CpuInfoFastMipsel(QapiModel):
     thread_id: Int64 = Field(alias="thread-id")
     props: CpuInstanceProperties | None = None
     target: Literal["mipsel"]
-
-
-class CpuInfoFastNios2(QapiModel):
-    """QAPI union CpuInfoFast, branch nios2."""
-
-    cpu_index: Int64 = Field(alias="cpu-index")
-    qom_path: QStr = Field(alias="qom-path")
-    thread_id: Int64 = Field(alias="thread-id")
-    props: CpuInstanceProperties | None = None
-    target: Literal["nios2"]
 
 
 class CpuInfoFastOr1k(QapiModel):
@@ -966,6 +968,14 @@ class HotpluggableCPU(QapiModel):
     qom_path: QStr | None = Field(default=None, alias="qom-path")
 
 
+class CompatProperty(QapiModel):
+    """QAPI struct CompatProperty."""
+
+    qom_type: QStr = Field(alias="qom-type")
+    property: QStr
+    value: QStr
+
+
 class MachineInfo(QapiModel):
     """QAPI struct MachineInfo."""
 
@@ -978,6 +988,14 @@ class MachineInfo(QapiModel):
     deprecated: QBool
     default_cpu_type: QStr | None = Field(default=None, alias="default-cpu-type")
     default_ram_id: QStr | None = Field(default=None, alias="default-ram-id")
+    acpi: QBool
+    compat_props: list[CompatProperty] | None = Field(default=None, alias="compat-props")
+
+
+class QObjQueryMachinesArg(QapiModel):
+    """QAPI implicit type q_obj_query-machines-arg."""
+
+    compat_props: QBool | None = Field(default=None, alias="compat-props")
 
 
 class TargetInfo(QapiModel):
@@ -1074,6 +1092,21 @@ class SgxEPCDeviceInfoWrapper(QapiModel):
     data: SgxEPCDeviceInfo
 
 
+class HvBalloonDeviceInfo(QapiModel):
+    """QAPI struct HvBalloonDeviceInfo."""
+
+    id: QStr | None = None
+    memaddr: Size | None = None
+    max_size: Size = Field(alias="max-size")
+    memdev: QStr | None = None
+
+
+class HvBalloonDeviceInfoWrapper(QapiModel):
+    """QAPI struct HvBalloonDeviceInfoWrapper."""
+
+    data: HvBalloonDeviceInfo
+
+
 class QObjMemoryDeviceInfoBase(QapiModel):
     """QAPI implicit type q_obj_MemoryDeviceInfo-base."""
 
@@ -1113,6 +1146,13 @@ class MemoryDeviceInfoSgxEpc(QapiModel):
 
     type: Literal["sgx-epc"]
     data: SgxEPCDeviceInfo
+
+
+class MemoryDeviceInfoHvBalloon(QapiModel):
+    """QAPI union MemoryDeviceInfo, branch hv-balloon."""
+
+    type: Literal["hv-balloon"]
+    data: HvBalloonDeviceInfo
 
 
 class MemoryInfo(QapiModel):
@@ -1278,13 +1318,6 @@ class MemorySizeConfiguration(QapiModel):
     slots: Uint64 | None = None
 
 
-class QObjMemUnplugErrorArg(QapiModel):
-    """QAPI implicit type q_obj_MEM_UNPLUG_ERROR-arg."""
-
-    device: QStr
-    msg: QStr
-
-
 class QObjDeviceUnplugGuestErrorArg(QapiModel):
     """QAPI implicit type q_obj_DEVICE_UNPLUG_GUEST_ERROR-arg."""
 
@@ -1425,12 +1458,16 @@ class CryptodevBackendProperties(QapiModel):
     """QAPI struct CryptodevBackendProperties."""
 
     queues: Uint32 | None = None
+    throttle_bps: Uint64 | None = Field(default=None, alias="throttle-bps")
+    throttle_ops: Uint64 | None = Field(default=None, alias="throttle-ops")
 
 
 class CryptodevVhostUserProperties(QapiModel):
     """QAPI struct CryptodevVhostUserProperties."""
 
     queues: Uint32 | None = None
+    throttle_bps: Uint64 | None = Field(default=None, alias="throttle-bps")
+    throttle_ops: Uint64 | None = Field(default=None, alias="throttle-ops")
     chardev: QStr
 
 
@@ -1699,7 +1736,6 @@ class RngRandomProperties(QapiModel):
 class SecretCommonProperties(QapiModel):
     """QAPI struct SecretCommonProperties."""
 
-    loaded: QBool | None = None
     format: QCryptoSecretFormat | None = None
     keyid: QStr | None = None
     iv: QStr | None = None
@@ -1708,7 +1744,6 @@ class SecretCommonProperties(QapiModel):
 class SecretProperties(QapiModel):
     """QAPI struct SecretProperties."""
 
-    loaded: QBool | None = None
     format: QCryptoSecretFormat | None = None
     keyid: QStr | None = None
     iv: QStr | None = None
@@ -1719,24 +1754,49 @@ class SecretProperties(QapiModel):
 class SecretKeyringProperties(QapiModel):
     """QAPI struct SecretKeyringProperties."""
 
-    loaded: QBool | None = None
     format: QCryptoSecretFormat | None = None
     keyid: QStr | None = None
     iv: QStr | None = None
     serial: Int32
 
 
+class SevCommonProperties(QapiModel):
+    """QAPI struct SevCommonProperties."""
+
+    sev_device: QStr | None = Field(default=None, alias="sev-device")
+    cbitpos: Uint32 | None = None
+    reduced_phys_bits: Uint32 = Field(alias="reduced-phys-bits")
+    kernel_hashes: QBool | None = Field(default=None, alias="kernel-hashes")
+
+
 class SevGuestProperties(QapiModel):
     """QAPI struct SevGuestProperties."""
 
     sev_device: QStr | None = Field(default=None, alias="sev-device")
+    cbitpos: Uint32 | None = None
+    reduced_phys_bits: Uint32 = Field(alias="reduced-phys-bits")
+    kernel_hashes: QBool | None = Field(default=None, alias="kernel-hashes")
     dh_cert_file: QStr | None = Field(default=None, alias="dh-cert-file")
     session_file: QStr | None = Field(default=None, alias="session-file")
     policy: Uint32 | None = None
     handle: Uint32 | None = None
+    legacy_vm_type: OnOffAuto | None = Field(default=None, alias="legacy-vm-type")
+
+
+class SevSnpGuestProperties(QapiModel):
+    """QAPI struct SevSnpGuestProperties."""
+
+    sev_device: QStr | None = Field(default=None, alias="sev-device")
     cbitpos: Uint32 | None = None
     reduced_phys_bits: Uint32 = Field(alias="reduced-phys-bits")
     kernel_hashes: QBool | None = Field(default=None, alias="kernel-hashes")
+    policy: Uint64 | None = None
+    guest_visible_workarounds: QStr | None = Field(default=None, alias="guest-visible-workarounds")
+    id_block: QStr | None = Field(default=None, alias="id-block")
+    id_auth: QStr | None = Field(default=None, alias="id-auth")
+    author_key_enabled: QBool | None = Field(default=None, alias="author-key-enabled")
+    host_data: QStr | None = Field(default=None, alias="host-data")
+    vcek_disabled: QBool | None = Field(default=None, alias="vcek-disabled")
 
 
 class ThreadContextProperties(QapiModel):
@@ -1811,7 +1871,6 @@ class TlsCredsAnonProperties(QapiModel):
     dir: QStr | None = None
     endpoint: QCryptoTLSCredsEndpoint | None = None
     priority: QStr | None = None
-    loaded: QBool | None = None
 
 
 class TlsCredsPskProperties(QapiModel):
@@ -1821,7 +1880,6 @@ class TlsCredsPskProperties(QapiModel):
     dir: QStr | None = None
     endpoint: QCryptoTLSCredsEndpoint | None = None
     priority: QStr | None = None
-    loaded: QBool | None = None
     username: QStr | None = None
 
 
@@ -1832,7 +1890,6 @@ class TlsCredsX509Properties(QapiModel):
     dir: QStr | None = None
     endpoint: QCryptoTLSCredsEndpoint | None = None
     priority: QStr | None = None
-    loaded: QBool | None = None
     sanity_check: QBool | None = Field(default=None, alias="sanity-check")
     passwordid: QStr | None = None
 
@@ -1851,11 +1908,49 @@ class VfioUserServerProperties(QapiModel):
     device: QStr
 
 
+class AcpiGenericInitiatorProperties(QapiModel):
+    """QAPI struct AcpiGenericInitiatorProperties."""
+
+    pci_dev: QStr = Field(alias="pci-dev")
+    node: Uint32
+
+
+class AcpiGenericPortProperties(QapiModel):
+    """QAPI struct AcpiGenericPortProperties."""
+
+    pci_bus: QStr = Field(alias="pci-bus")
+    node: Uint32
+
+
+class IOMMUFDProperties(QapiModel):
+    """QAPI struct IOMMUFDProperties."""
+
+    fd: QStr | None = None
+
+
 class QObjObjectOptionsBase(QapiModel):
     """QAPI implicit type q_obj_ObjectOptions-base."""
 
     qom_type: ObjectType = Field(alias="qom-type")
     id: QStr
+
+
+class ObjectOptionsAcpiGenericInitiator(QapiModel):
+    """QAPI union ObjectOptions, branch acpi-generic-initiator."""
+
+    qom_type: Literal["acpi-generic-initiator"] = Field(alias="qom-type")
+    id: QStr
+    pci_dev: QStr = Field(alias="pci-dev")
+    node: Uint32
+
+
+class ObjectOptionsAcpiGenericPort(QapiModel):
+    """QAPI union ObjectOptions, branch acpi-generic-port."""
+
+    qom_type: Literal["acpi-generic-port"] = Field(alias="qom-type")
+    id: QStr
+    pci_bus: QStr = Field(alias="pci-bus")
+    node: Uint32
 
 
 class ObjectOptionsAuthzList(QapiModel):
@@ -1923,6 +2018,8 @@ class ObjectOptionsCryptodevBackend(QapiModel):
     qom_type: Literal["cryptodev-backend"] = Field(alias="qom-type")
     id: QStr
     queues: Uint32 | None = None
+    throttle_bps: Uint64 | None = Field(default=None, alias="throttle-bps")
+    throttle_ops: Uint64 | None = Field(default=None, alias="throttle-ops")
 
 
 class ObjectOptionsCryptodevBackendBuiltin(QapiModel):
@@ -1931,6 +2028,8 @@ class ObjectOptionsCryptodevBackendBuiltin(QapiModel):
     qom_type: Literal["cryptodev-backend-builtin"] = Field(alias="qom-type")
     id: QStr
     queues: Uint32 | None = None
+    throttle_bps: Uint64 | None = Field(default=None, alias="throttle-bps")
+    throttle_ops: Uint64 | None = Field(default=None, alias="throttle-ops")
 
 
 class ObjectOptionsCryptodevBackendLkcf(QapiModel):
@@ -1939,6 +2038,8 @@ class ObjectOptionsCryptodevBackendLkcf(QapiModel):
     qom_type: Literal["cryptodev-backend-lkcf"] = Field(alias="qom-type")
     id: QStr
     queues: Uint32 | None = None
+    throttle_bps: Uint64 | None = Field(default=None, alias="throttle-bps")
+    throttle_ops: Uint64 | None = Field(default=None, alias="throttle-ops")
 
 
 class ObjectOptionsCryptodevVhostUser(QapiModel):
@@ -1947,6 +2048,8 @@ class ObjectOptionsCryptodevVhostUser(QapiModel):
     qom_type: Literal["cryptodev-vhost-user"] = Field(alias="qom-type")
     id: QStr
     queues: Uint32 | None = None
+    throttle_bps: Uint64 | None = Field(default=None, alias="throttle-bps")
+    throttle_ops: Uint64 | None = Field(default=None, alias="throttle-ops")
     chardev: QStr
 
 
@@ -2063,6 +2166,14 @@ class ObjectOptionsInputLinux(QapiModel):
     grab_all: QBool | None = None
     repeat: QBool | None = None
     grab_toggle: GrabToggleKeys | None = Field(default=None, alias="grab-toggle")
+
+
+class ObjectOptionsIommufd(QapiModel):
+    """QAPI union ObjectOptions, branch iommufd."""
+
+    qom_type: Literal["iommufd"] = Field(alias="qom-type")
+    id: QStr
+    fd: QStr | None = None
 
 
 class ObjectOptionsIothread(QapiModel):
@@ -2251,7 +2362,6 @@ class ObjectOptionsSecret(QapiModel):
 
     qom_type: Literal["secret"] = Field(alias="qom-type")
     id: QStr
-    loaded: QBool | None = None
     format: QCryptoSecretFormat | None = None
     keyid: QStr | None = None
     iv: QStr | None = None
@@ -2264,7 +2374,6 @@ class ObjectOptionsSecretKeyring(QapiModel):
 
     qom_type: Literal["secret_keyring"] = Field(alias="qom-type")
     id: QStr
-    loaded: QBool | None = None
     format: QCryptoSecretFormat | None = None
     keyid: QStr | None = None
     iv: QStr | None = None
@@ -2277,13 +2386,32 @@ class ObjectOptionsSevGuest(QapiModel):
     qom_type: Literal["sev-guest"] = Field(alias="qom-type")
     id: QStr
     sev_device: QStr | None = Field(default=None, alias="sev-device")
+    cbitpos: Uint32 | None = None
+    reduced_phys_bits: Uint32 = Field(alias="reduced-phys-bits")
+    kernel_hashes: QBool | None = Field(default=None, alias="kernel-hashes")
     dh_cert_file: QStr | None = Field(default=None, alias="dh-cert-file")
     session_file: QStr | None = Field(default=None, alias="session-file")
     policy: Uint32 | None = None
     handle: Uint32 | None = None
+    legacy_vm_type: OnOffAuto | None = Field(default=None, alias="legacy-vm-type")
+
+
+class ObjectOptionsSevSnpGuest(QapiModel):
+    """QAPI union ObjectOptions, branch sev-snp-guest."""
+
+    qom_type: Literal["sev-snp-guest"] = Field(alias="qom-type")
+    id: QStr
+    sev_device: QStr | None = Field(default=None, alias="sev-device")
     cbitpos: Uint32 | None = None
     reduced_phys_bits: Uint32 = Field(alias="reduced-phys-bits")
     kernel_hashes: QBool | None = Field(default=None, alias="kernel-hashes")
+    policy: Uint64 | None = None
+    guest_visible_workarounds: QStr | None = Field(default=None, alias="guest-visible-workarounds")
+    id_block: QStr | None = Field(default=None, alias="id-block")
+    id_auth: QStr | None = Field(default=None, alias="id-auth")
+    author_key_enabled: QBool | None = Field(default=None, alias="author-key-enabled")
+    host_data: QStr | None = Field(default=None, alias="host-data")
+    vcek_disabled: QBool | None = Field(default=None, alias="vcek-disabled")
 
 
 class ObjectOptionsThreadContext(QapiModel):
@@ -2331,7 +2459,6 @@ class ObjectOptionsTlsCredsAnon(QapiModel):
     dir: QStr | None = None
     endpoint: QCryptoTLSCredsEndpoint | None = None
     priority: QStr | None = None
-    loaded: QBool | None = None
 
 
 class ObjectOptionsTlsCredsPsk(QapiModel):
@@ -2343,7 +2470,6 @@ class ObjectOptionsTlsCredsPsk(QapiModel):
     dir: QStr | None = None
     endpoint: QCryptoTLSCredsEndpoint | None = None
     priority: QStr | None = None
-    loaded: QBool | None = None
     username: QStr | None = None
 
 
@@ -2356,7 +2482,6 @@ class ObjectOptionsTlsCredsX509(QapiModel):
     dir: QStr | None = None
     endpoint: QCryptoTLSCredsEndpoint | None = None
     priority: QStr | None = None
-    loaded: QBool | None = None
     sanity_check: QBool | None = Field(default=None, alias="sanity-check")
     passwordid: QStr | None = None
 
@@ -2653,7 +2778,6 @@ class SgxInfo(QapiModel):
     sgx1: QBool
     sgx2: QBool
     flc: QBool
-    section_size: Uint64 = Field(alias="section-size")
     sections: list[SGXEPCSection]
 
 
@@ -2719,6 +2843,7 @@ class QCryptoBlockInfoLUKS(QapiModel):
     ivgen_alg: QCryptoIVGenAlgorithm = Field(alias="ivgen-alg")
     ivgen_hash_alg: QCryptoHashAlgorithm | None = Field(default=None, alias="ivgen-hash-alg")
     hash_alg: QCryptoHashAlgorithm = Field(alias="hash-alg")
+    detached_header: QBool = Field(alias="detached-header")
     payload_offset: Int64 = Field(alias="payload-offset")
     master_key_iters: Int64 = Field(alias="master-key-iters")
     uuid: QStr
@@ -2740,6 +2865,7 @@ class ImageInfoSpecificQCow2EncryptionLuks(QapiModel):
     ivgen_alg: QCryptoIVGenAlgorithm = Field(alias="ivgen-alg")
     ivgen_hash_alg: QCryptoHashAlgorithm | None = Field(default=None, alias="ivgen-hash-alg")
     hash_alg: QCryptoHashAlgorithm = Field(alias="hash-alg")
+    detached_header: QBool = Field(alias="detached-header")
     payload_offset: Int64 = Field(alias="payload-offset")
     master_key_iters: Int64 = Field(alias="master-key-iters")
     uuid: QStr
@@ -2775,13 +2901,31 @@ class ImageInfoSpecificQCow2(QapiModel):
     compression_type: Qcow2CompressionType = Field(alias="compression-type")
 
 
+class VmdkExtentInfo(QapiModel):
+    """QAPI struct VmdkExtentInfo."""
+
+    filename: QStr
+    format: QStr
+    virtual_size: Int64 = Field(alias="virtual-size")
+    cluster_size: Int64 | None = Field(default=None, alias="cluster-size")
+    compressed: QBool | None = None
+
+
+class ImageInfoSpecificVmdkHeader(QapiModel):
+    """QAPI struct ImageInfoSpecificVmdkHeader."""
+
+    create_type: QStr = Field(alias="create-type")
+    cid: Int64
+    parent_cid: Int64 = Field(alias="parent-cid")
+
+
 class ImageInfoSpecificVmdk(QapiModel):
     """QAPI struct ImageInfoSpecificVmdk."""
 
     create_type: QStr = Field(alias="create-type")
     cid: Int64
     parent_cid: Int64 = Field(alias="parent-cid")
-    extents: list[ImageInfo]
+    extents: list[VmdkExtentInfo]
 
 
 class ImageInfoSpecificRbd(QapiModel):
@@ -2815,6 +2959,18 @@ class ImageInfoSpecificRbdWrapper(QapiModel):
     """QAPI struct ImageInfoSpecificRbdWrapper."""
 
     data: ImageInfoSpecificRbd
+
+
+class ImageInfoSpecificFile(QapiModel):
+    """QAPI struct ImageInfoSpecificFile."""
+
+    extent_size_hint: Size | None = Field(default=None, alias="extent-size-hint")
+
+
+class ImageInfoSpecificFileWrapper(QapiModel):
+    """QAPI struct ImageInfoSpecificFileWrapper."""
+
+    data: ImageInfoSpecificFile
 
 
 class QObjImageInfoSpecificBase(QapiModel):
@@ -2851,6 +3007,31 @@ class ImageInfoSpecificRbdBranch(QapiModel):
     data: ImageInfoSpecificRbd
 
 
+class ImageInfoSpecificFileBranch(QapiModel):
+    """QAPI union ImageInfoSpecific, branch file."""
+
+    type: Literal["file"]
+    data: ImageInfoSpecificFile
+
+
+class BlockNodeInfo(QapiModel):
+    """QAPI struct BlockNodeInfo."""
+
+    filename: QStr
+    format: QStr
+    dirty_flag: QBool | None = Field(default=None, alias="dirty-flag")
+    actual_size: Int64 | None = Field(default=None, alias="actual-size")
+    virtual_size: Int64 = Field(alias="virtual-size")
+    cluster_size: Int64 | None = Field(default=None, alias="cluster-size")
+    encrypted: QBool | None = None
+    compressed: QBool | None = None
+    backing_filename: QStr | None = Field(default=None, alias="backing-filename")
+    full_backing_filename: QStr | None = Field(default=None, alias="full-backing-filename")
+    backing_filename_format: QStr | None = Field(default=None, alias="backing-filename-format")
+    snapshots: list[SnapshotInfo] | None = None
+    format_specific: ImageInfoSpecific | None = Field(default=None, alias="format-specific")
+
+
 class ImageInfo(QapiModel):
     """QAPI struct ImageInfo."""
 
@@ -2866,8 +3047,8 @@ class ImageInfo(QapiModel):
     full_backing_filename: QStr | None = Field(default=None, alias="full-backing-filename")
     backing_filename_format: QStr | None = Field(default=None, alias="backing-filename-format")
     snapshots: list[SnapshotInfo] | None = None
-    backing_image: ImageInfo | None = Field(default=None, alias="backing-image")
     format_specific: ImageInfoSpecific | None = Field(default=None, alias="format-specific")
+    backing_image: ImageInfo | None = Field(default=None, alias="backing-image")
 
 
 class BlockDeviceInfo(QapiModel):
@@ -2879,6 +3060,7 @@ class BlockDeviceInfo(QapiModel):
     drv: QStr
     backing_file: QStr | None = None
     backing_file_depth: Int64
+    active: QBool
     encrypted: QBool
     detect_zeroes: BlockdevDetectZeroesOptions
     bps: Int64
@@ -2951,9 +3133,16 @@ class DirtyRateInfo(QapiModel):
     status: DirtyRateStatus
     start_time: Int64 = Field(alias="start-time")
     calc_time: Int64 = Field(alias="calc-time")
+    calc_time_unit: TimeUnit = Field(alias="calc-time-unit")
     sample_pages: Uint64 = Field(alias="sample-pages")
     mode: DirtyRateMeasureMode
     vcpu_dirty_rate: list[DirtyRateVcpu] | None = Field(default=None, alias="vcpu-dirty-rate")
+
+
+class QObjQueryDirtyRateArg(QapiModel):
+    """QAPI implicit type q_obj_query-dirty-rate-arg."""
+
+    calc_time_unit: TimeUnit | None = Field(default=None, alias="calc-time-unit")
 
 
 class BlockDeviceTimedStats(QapiModel):
@@ -2966,11 +3155,15 @@ class BlockDeviceTimedStats(QapiModel):
     min_wr_latency_ns: Int64
     max_wr_latency_ns: Int64
     avg_wr_latency_ns: Int64
+    min_zone_append_latency_ns: Int64
+    max_zone_append_latency_ns: Int64
+    avg_zone_append_latency_ns: Int64
     min_flush_latency_ns: Int64
     max_flush_latency_ns: Int64
     avg_flush_latency_ns: Int64
     avg_rd_queue_depth: QNumber
     avg_wr_queue_depth: QNumber
+    avg_zone_append_queue_depth: QNumber
 
 
 class BlockLatencyHistogramInfo(QapiModel):
@@ -2985,26 +3178,32 @@ class BlockDeviceStats(QapiModel):
 
     rd_bytes: Int64
     wr_bytes: Int64
+    zone_append_bytes: Int64
     unmap_bytes: Int64
     rd_operations: Int64
     wr_operations: Int64
+    zone_append_operations: Int64
     flush_operations: Int64
     unmap_operations: Int64
     rd_total_time_ns: Int64
     wr_total_time_ns: Int64
+    zone_append_total_time_ns: Int64
     flush_total_time_ns: Int64
     unmap_total_time_ns: Int64
     wr_highest_offset: Int64
     rd_merged: Int64
     wr_merged: Int64
+    zone_append_merged: Int64
     unmap_merged: Int64
     idle_time_ns: Int64 | None = None
     failed_rd_operations: Int64
     failed_wr_operations: Int64
+    failed_zone_append_operations: Int64
     failed_flush_operations: Int64
     failed_unmap_operations: Int64
     invalid_rd_operations: Int64
     invalid_wr_operations: Int64
+    invalid_zone_append_operations: Int64
     invalid_flush_operations: Int64
     invalid_unmap_operations: Int64
     account_invalid: QBool
@@ -3012,6 +3211,7 @@ class BlockDeviceStats(QapiModel):
     timed_stats: list[BlockDeviceTimedStats]
     rd_latency_histogram: BlockLatencyHistogramInfo | None = None
     wr_latency_histogram: BlockLatencyHistogramInfo | None = None
+    zone_append_latency_histogram: BlockLatencyHistogramInfo | None = None
     flush_latency_histogram: BlockLatencyHistogramInfo | None = None
 
 
@@ -3351,6 +3551,13 @@ class StatsFilterVm(QapiModel):
     providers: list[StatsRequest] | None = None
 
 
+class StatsFilterCryptodev(QapiModel):
+    """QAPI union StatsFilter, branch cryptodev."""
+
+    target: Literal["cryptodev"]
+    providers: list[StatsRequest] | None = None
+
+
 class Stats(QapiModel):
     """QAPI struct Stats."""
 
@@ -3413,7 +3620,6 @@ CpuInfoFast: TypeAlias = Annotated[
         | CpuInfoFastAlpha
         | CpuInfoFastArm
         | CpuInfoFastAvr
-        | CpuInfoFastCris
         | CpuInfoFastHppa
         | CpuInfoFastI386
         | CpuInfoFastLoongarch64
@@ -3424,7 +3630,6 @@ CpuInfoFast: TypeAlias = Annotated[
         | CpuInfoFastMips64
         | CpuInfoFastMips64el
         | CpuInfoFastMipsel
-        | CpuInfoFastNios2
         | CpuInfoFastOr1k
         | CpuInfoFastPpc
         | CpuInfoFastPpc64
@@ -3450,6 +3655,7 @@ MemoryDeviceInfo: TypeAlias = Annotated[
         | MemoryDeviceInfoVirtioPmem
         | MemoryDeviceInfoVirtioMem
         | MemoryDeviceInfoSgxEpc
+        | MemoryDeviceInfoHvBalloon
     ),
     Field(discriminator="type"),
 ]
@@ -3467,7 +3673,9 @@ NumaOptions: TypeAlias = Annotated[
 
 ObjectOptions: TypeAlias = Annotated[
     (
-        ObjectOptionsAuthzList
+        ObjectOptionsAcpiGenericInitiator
+        | ObjectOptionsAcpiGenericPort
+        | ObjectOptionsAuthzList
         | ObjectOptionsAuthzListfile
         | ObjectOptionsAuthzPam
         | ObjectOptionsAuthzSimple
@@ -3486,6 +3694,7 @@ ObjectOptions: TypeAlias = Annotated[
         | ObjectOptionsFilterRewriter
         | ObjectOptionsInputBarrier
         | ObjectOptionsInputLinux
+        | ObjectOptionsIommufd
         | ObjectOptionsIothread
         | ObjectOptionsMainLoop
         | ObjectOptionsMemoryBackendEpc
@@ -3501,6 +3710,7 @@ ObjectOptions: TypeAlias = Annotated[
         | ObjectOptionsSecret
         | ObjectOptionsSecretKeyring
         | ObjectOptionsSevGuest
+        | ObjectOptionsSevSnpGuest
         | ObjectOptionsThreadContext
         | ObjectOptionsThrottleGroup
         | ObjectOptionsTlsCredsAnon
@@ -3540,6 +3750,7 @@ ImageInfoSpecific: TypeAlias = Annotated[
         | ImageInfoSpecificVmdkBranch
         | ImageInfoSpecificLuks
         | ImageInfoSpecificRbdBranch
+        | ImageInfoSpecificFileBranch
     ),
     Field(discriminator="type"),
 ]
@@ -3592,7 +3803,14 @@ BlockStatsSpecific: TypeAlias = Annotated[
     Field(discriminator="driver"),
 ]
 
-StatsFilter: TypeAlias = Annotated[StatsFilterVcpu | StatsFilterVm, Field(discriminator="target")]
+StatsFilter: TypeAlias = Annotated[
+    (
+        StatsFilterVcpu
+        | StatsFilterVm
+        | StatsFilterCryptodev
+    ),
+    Field(discriminator="target"),
+]
 
 
 # Alternates
@@ -3602,6 +3820,8 @@ StatsValue: TypeAlias = Uint64 | QBool | list[Uint64]
 
 for _model in (
     ACPIOSTInfo,
+    AcpiGenericInitiatorProperties,
+    AcpiGenericPortProperties,
     AuthZListFileProperties,
     AuthZListProperties,
     AuthZPAMProperties,
@@ -3613,6 +3833,7 @@ for _model in (
     BlockDirtyInfo,
     BlockInfo,
     BlockLatencyHistogramInfo,
+    BlockNodeInfo,
     BlockStats,
     BlockStatsSpecificBlkdebug,
     BlockStatsSpecificBlklogwrites,
@@ -3665,12 +3886,12 @@ for _model in (
     CommandInfo,
     CommandLineOptionInfo,
     CommandLineParameterInfo,
+    CompatProperty,
     CpuDefinitionInfo,
     CpuInfoFastAarch64,
     CpuInfoFastAlpha,
     CpuInfoFastArm,
     CpuInfoFastAvr,
-    CpuInfoFastCris,
     CpuInfoFastHppa,
     CpuInfoFastI386,
     CpuInfoFastLoongarch64,
@@ -3681,7 +3902,6 @@ for _model in (
     CpuInfoFastMips64,
     CpuInfoFastMips64el,
     CpuInfoFastMipsel,
-    CpuInfoFastNios2,
     CpuInfoFastOr1k,
     CpuInfoFastPpc,
     CpuInfoFastPpc64,
@@ -3716,8 +3936,14 @@ for _model in (
     FilterRewriterProperties,
     HotpluggableCPU,
     HumanReadableText,
+    HvBalloonDeviceInfo,
+    HvBalloonDeviceInfoWrapper,
+    IOMMUFDProperties,
     IOThreadInfo,
     ImageInfo,
+    ImageInfoSpecificFile,
+    ImageInfoSpecificFileBranch,
+    ImageInfoSpecificFileWrapper,
     ImageInfoSpecificLUKSWrapper,
     ImageInfoSpecificLuks,
     ImageInfoSpecificQCow2,
@@ -3730,6 +3956,7 @@ for _model in (
     ImageInfoSpecificRbdWrapper,
     ImageInfoSpecificVmdk,
     ImageInfoSpecificVmdkBranch,
+    ImageInfoSpecificVmdkHeader,
     ImageInfoSpecificVmdkWrapper,
     InetSocketAddress,
     InetSocketAddressBase,
@@ -3747,6 +3974,7 @@ for _model in (
     MemoryBackendProperties,
     MemoryBackendShmProperties,
     MemoryDeviceInfoDimm,
+    MemoryDeviceInfoHvBalloon,
     MemoryDeviceInfoNvdimm,
     MemoryDeviceInfoSgxEpc,
     MemoryDeviceInfoVirtioMem,
@@ -3766,6 +3994,8 @@ for _model in (
     NumaOptionsHmatCache,
     NumaOptionsHmatLb,
     NumaOptionsNode,
+    ObjectOptionsAcpiGenericInitiator,
+    ObjectOptionsAcpiGenericPort,
     ObjectOptionsAuthzList,
     ObjectOptionsAuthzListfile,
     ObjectOptionsAuthzPam,
@@ -3786,6 +4016,7 @@ for _model in (
     ObjectOptionsFilterRewriter,
     ObjectOptionsInputBarrier,
     ObjectOptionsInputLinux,
+    ObjectOptionsIommufd,
     ObjectOptionsIothread,
     ObjectOptionsMainLoop,
     ObjectOptionsMemoryBackendEpc,
@@ -3803,6 +4034,7 @@ for _model in (
     ObjectOptionsSecret,
     ObjectOptionsSecretKeyring,
     ObjectOptionsSevGuest,
+    ObjectOptionsSevSnpGuest,
     ObjectOptionsThreadContext,
     ObjectOptionsThrottleGroup,
     ObjectOptionsTlsCipherSuites,
@@ -3831,7 +4063,6 @@ for _model in (
     QObjHumanMonitorCommandArg,
     QObjImageInfoSpecificBase,
     QObjImageInfoSpecificQCow2EncryptionBase,
-    QObjMemUnplugErrorArg,
     QObjMemoryDeviceInfoBase,
     QObjMigrateRecoverArg,
     QObjMigrateSetCapabilitiesArg,
@@ -3847,6 +4078,8 @@ for _model in (
     QObjQueryBlockstatsArg,
     QObjQueryCommandLineOptionsArg,
     QObjQueryCpuModelExpansionArg,
+    QObjQueryDirtyRateArg,
+    QObjQueryMachinesArg,
     QObjQueryNamedBlockNodesArg,
     QObjQueryStatsSchemasArg,
     QObjResetArg,
@@ -3884,7 +4117,9 @@ for _model in (
     SecretKeyringProperties,
     SecretProperties,
     SevCapability,
+    SevCommonProperties,
     SevGuestProperties,
+    SevSnpGuestProperties,
     SgxEPCDeviceInfo,
     SgxEPCDeviceInfoWrapper,
     SgxInfo,
@@ -3894,6 +4129,7 @@ for _model in (
     SocketAddressUnix,
     SocketAddressVsock,
     Stats,
+    StatsFilterCryptodev,
     StatsFilterVcpu,
     StatsFilterVm,
     StatsRequest,
@@ -3920,6 +4156,7 @@ for _model in (
     VirtioMEMDeviceInfoWrapper,
     VirtioPMEMDeviceInfo,
     VirtioPMEMDeviceInfoWrapper,
+    VmdkExtentInfo,
     VsockSocketAddress,
 ):
     _model.model_rebuild()
@@ -3951,7 +4188,9 @@ MODELS: dict[str, type[QapiModel]] = {
     "CpuInstanceProperties": CpuInstanceProperties,
     "q_obj_CpuInfoFast-base": QObjCpuInfoFastBase,
     "HotpluggableCPU": HotpluggableCPU,
+    "CompatProperty": CompatProperty,
     "MachineInfo": MachineInfo,
+    "q_obj_query-machines-arg": QObjQueryMachinesArg,
     "TargetInfo": TargetInfo,
     "KvmInfo": KvmInfo,
     "NameInfo": NameInfo,
@@ -3964,6 +4203,8 @@ MODELS: dict[str, type[QapiModel]] = {
     "VirtioPMEMDeviceInfoWrapper": VirtioPMEMDeviceInfoWrapper,
     "VirtioMEMDeviceInfoWrapper": VirtioMEMDeviceInfoWrapper,
     "SgxEPCDeviceInfoWrapper": SgxEPCDeviceInfoWrapper,
+    "HvBalloonDeviceInfo": HvBalloonDeviceInfo,
+    "HvBalloonDeviceInfoWrapper": HvBalloonDeviceInfoWrapper,
     "q_obj_MemoryDeviceInfo-base": QObjMemoryDeviceInfoBase,
     "MemoryInfo": MemoryInfo,
     "Memdev": Memdev,
@@ -3975,7 +4216,6 @@ MODELS: dict[str, type[QapiModel]] = {
     "q_obj_NumaOptions-base": QObjNumaOptionsBase,
     "SMPConfiguration": SMPConfiguration,
     "MemorySizeConfiguration": MemorySizeConfiguration,
-    "q_obj_MEM_UNPLUG_ERROR-arg": QObjMemUnplugErrorArg,
     "q_obj_DEVICE_UNPLUG_GUEST_ERROR-arg": QObjDeviceUnplugGuestErrorArg,
     "ACPIOSTInfo": ACPIOSTInfo,
     "q_obj_ACPI_DEVICE_OST-arg": QObjAcpiDeviceOstArg,
@@ -4021,7 +4261,9 @@ MODELS: dict[str, type[QapiModel]] = {
     "SecretCommonProperties": SecretCommonProperties,
     "SecretProperties": SecretProperties,
     "SecretKeyringProperties": SecretKeyringProperties,
+    "SevCommonProperties": SevCommonProperties,
     "SevGuestProperties": SevGuestProperties,
+    "SevSnpGuestProperties": SevSnpGuestProperties,
     "ThreadContextProperties": ThreadContextProperties,
     "ThrottleLimits": ThrottleLimits,
     "ThrottleGroupProperties": ThrottleGroupProperties,
@@ -4031,6 +4273,9 @@ MODELS: dict[str, type[QapiModel]] = {
     "TlsCredsX509Properties": TlsCredsX509Properties,
     "RemoteObjectProperties": RemoteObjectProperties,
     "VfioUserServerProperties": VfioUserServerProperties,
+    "AcpiGenericInitiatorProperties": AcpiGenericInitiatorProperties,
+    "AcpiGenericPortProperties": AcpiGenericPortProperties,
+    "IOMMUFDProperties": IOMMUFDProperties,
     "q_obj_ObjectOptions-base": QObjObjectOptionsBase,
     "q_obj_object-del-arg": QObjObjectDelArg,
     "q_obj_device-list-properties-arg": QObjDeviceListPropertiesArg,
@@ -4069,13 +4314,18 @@ MODELS: dict[str, type[QapiModel]] = {
     "q_obj_ImageInfoSpecificQCow2Encryption-base": QObjImageInfoSpecificQCow2EncryptionBase,
     "Qcow2BitmapInfo": Qcow2BitmapInfo,
     "ImageInfoSpecificQCow2": ImageInfoSpecificQCow2,
+    "VmdkExtentInfo": VmdkExtentInfo,
+    "ImageInfoSpecificVmdkHeader": ImageInfoSpecificVmdkHeader,
     "ImageInfoSpecificVmdk": ImageInfoSpecificVmdk,
     "ImageInfoSpecificRbd": ImageInfoSpecificRbd,
     "ImageInfoSpecificQCow2Wrapper": ImageInfoSpecificQCow2Wrapper,
     "ImageInfoSpecificVmdkWrapper": ImageInfoSpecificVmdkWrapper,
     "ImageInfoSpecificLUKSWrapper": ImageInfoSpecificLUKSWrapper,
     "ImageInfoSpecificRbdWrapper": ImageInfoSpecificRbdWrapper,
+    "ImageInfoSpecificFile": ImageInfoSpecificFile,
+    "ImageInfoSpecificFileWrapper": ImageInfoSpecificFileWrapper,
     "q_obj_ImageInfoSpecific-base": QObjImageInfoSpecificBase,
+    "BlockNodeInfo": BlockNodeInfo,
     "ImageInfo": ImageInfo,
     "BlockDeviceInfo": BlockDeviceInfo,
     "BlockInfo": BlockInfo,
@@ -4083,6 +4333,7 @@ MODELS: dict[str, type[QapiModel]] = {
     "JobInfo": JobInfo,
     "DirtyRateVcpu": DirtyRateVcpu,
     "DirtyRateInfo": DirtyRateInfo,
+    "q_obj_query-dirty-rate-arg": QObjQueryDirtyRateArg,
     "BlockDeviceTimedStats": BlockDeviceTimedStats,
     "BlockLatencyHistogramInfo": BlockLatencyHistogramInfo,
     "BlockDeviceStats": BlockDeviceStats,
@@ -4158,12 +4409,15 @@ TYPES: dict[str, Any] = {
     "q_obj_RESET-arg": QObjResetArg,
     "SysEmuTarget": SysEmuTarget,
     "CpuS390State": CpuS390State,
+    "CpuS390Entitlement": CpuS390Entitlement,
     "CpuInfoS390": CpuInfoS390,
     "CpuInstanceProperties": CpuInstanceProperties,
     "q_obj_CpuInfoFast-base": QObjCpuInfoFastBase,
     "CpuInfoFast": CpuInfoFast,
     "HotpluggableCPU": HotpluggableCPU,
+    "CompatProperty": CompatProperty,
     "MachineInfo": MachineInfo,
+    "q_obj_query-machines-arg": QObjQueryMachinesArg,
     "TargetInfo": TargetInfo,
     "KvmInfo": KvmInfo,
     "NameInfo": NameInfo,
@@ -4177,6 +4431,8 @@ TYPES: dict[str, Any] = {
     "VirtioPMEMDeviceInfoWrapper": VirtioPMEMDeviceInfoWrapper,
     "VirtioMEMDeviceInfoWrapper": VirtioMEMDeviceInfoWrapper,
     "SgxEPCDeviceInfoWrapper": SgxEPCDeviceInfoWrapper,
+    "HvBalloonDeviceInfo": HvBalloonDeviceInfo,
+    "HvBalloonDeviceInfoWrapper": HvBalloonDeviceInfoWrapper,
     "q_obj_MemoryDeviceInfo-base": QObjMemoryDeviceInfoBase,
     "MemoryDeviceInfo": MemoryDeviceInfo,
     "MemoryInfo": MemoryInfo,
@@ -4196,7 +4452,6 @@ TYPES: dict[str, Any] = {
     "NumaOptions": NumaOptions,
     "SMPConfiguration": SMPConfiguration,
     "MemorySizeConfiguration": MemorySizeConfiguration,
-    "q_obj_MEM_UNPLUG_ERROR-arg": QObjMemUnplugErrorArg,
     "q_obj_DEVICE_UNPLUG_GUEST_ERROR-arg": QObjDeviceUnplugGuestErrorArg,
     "ACPISlotType": ACPISlotType,
     "ACPIOSTInfo": ACPIOSTInfo,
@@ -4204,6 +4459,7 @@ TYPES: dict[str, Any] = {
     "CurrentMachineParams": CurrentMachineParams,
     "[CpuInfoFast]": list[CpuInfoFast],
     "[HotpluggableCPU]": list[HotpluggableCPU],
+    "[CompatProperty]": list[CompatProperty],
     "[MachineInfo]": list[MachineInfo],
     "[MemoryDeviceInfo]": list[MemoryDeviceInfo],
     "[Memdev]": list[Memdev],
@@ -4255,7 +4511,9 @@ TYPES: dict[str, Any] = {
     "SecretCommonProperties": SecretCommonProperties,
     "SecretProperties": SecretProperties,
     "SecretKeyringProperties": SecretKeyringProperties,
+    "SevCommonProperties": SevCommonProperties,
     "SevGuestProperties": SevGuestProperties,
+    "SevSnpGuestProperties": SevSnpGuestProperties,
     "ThreadContextProperties": ThreadContextProperties,
     "ThrottleLimits": ThrottleLimits,
     "ThrottleGroupProperties": ThrottleGroupProperties,
@@ -4266,6 +4524,9 @@ TYPES: dict[str, Any] = {
     "TlsCredsX509Properties": TlsCredsX509Properties,
     "RemoteObjectProperties": RemoteObjectProperties,
     "VfioUserServerProperties": VfioUserServerProperties,
+    "AcpiGenericInitiatorProperties": AcpiGenericInitiatorProperties,
+    "AcpiGenericPortProperties": AcpiGenericPortProperties,
+    "IOMMUFDProperties": IOMMUFDProperties,
     "ObjectType": ObjectType,
     "q_obj_ObjectOptions-base": QObjObjectOptionsBase,
     "ObjectOptions": ObjectOptions,
@@ -4337,6 +4598,8 @@ TYPES: dict[str, Any] = {
     "Qcow2BitmapInfo": Qcow2BitmapInfo,
     "Qcow2CompressionType": Qcow2CompressionType,
     "ImageInfoSpecificQCow2": ImageInfoSpecificQCow2,
+    "VmdkExtentInfo": VmdkExtentInfo,
+    "ImageInfoSpecificVmdkHeader": ImageInfoSpecificVmdkHeader,
     "ImageInfoSpecificVmdk": ImageInfoSpecificVmdk,
     "RbdImageEncryptionFormat": RbdImageEncryptionFormat,
     "ImageInfoSpecificRbd": ImageInfoSpecificRbd,
@@ -4344,9 +4607,12 @@ TYPES: dict[str, Any] = {
     "ImageInfoSpecificVmdkWrapper": ImageInfoSpecificVmdkWrapper,
     "ImageInfoSpecificLUKSWrapper": ImageInfoSpecificLUKSWrapper,
     "ImageInfoSpecificRbdWrapper": ImageInfoSpecificRbdWrapper,
+    "ImageInfoSpecificFile": ImageInfoSpecificFile,
+    "ImageInfoSpecificFileWrapper": ImageInfoSpecificFileWrapper,
     "ImageInfoSpecificKind": ImageInfoSpecificKind,
     "q_obj_ImageInfoSpecific-base": QObjImageInfoSpecificBase,
     "ImageInfoSpecific": ImageInfoSpecific,
+    "BlockNodeInfo": BlockNodeInfo,
     "ImageInfo": ImageInfo,
     "BlockDeviceInfo": BlockDeviceInfo,
     "BlockInfo": BlockInfo,
@@ -4354,7 +4620,7 @@ TYPES: dict[str, Any] = {
     "[QCryptoBlockInfoLUKSSlot]": list[QCryptoBlockInfoLUKSSlot],
     "[Qcow2BitmapInfoFlags]": list[Qcow2BitmapInfoFlags],
     "[Qcow2BitmapInfo]": list[Qcow2BitmapInfo],
-    "[ImageInfo]": list[ImageInfo],
+    "[VmdkExtentInfo]": list[VmdkExtentInfo],
     "[SnapshotInfo]": list[SnapshotInfo],
     "[BlockDirtyInfo]": list[BlockDirtyInfo],
     "[BlockInfo]": list[BlockInfo],
@@ -4365,8 +4631,10 @@ TYPES: dict[str, Any] = {
     "[JobInfo]": list[JobInfo],
     "DirtyRateStatus": DirtyRateStatus,
     "DirtyRateMeasureMode": DirtyRateMeasureMode,
+    "TimeUnit": TimeUnit,
     "DirtyRateVcpu": DirtyRateVcpu,
     "DirtyRateInfo": DirtyRateInfo,
+    "q_obj_query-dirty-rate-arg": QObjQueryDirtyRateArg,
     "[DirtyRateVcpu]": list[DirtyRateVcpu],
     "BlockdevDriver": BlockdevDriver,
     "BlockDeviceTimedStats": BlockDeviceTimedStats,

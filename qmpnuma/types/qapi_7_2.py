@@ -1690,6 +1690,12 @@ class SecretKeyringProperties(QapiModel):
     serial: Int32
 
 
+class SevCommonProperties(QapiModel):
+    """QAPI struct SevCommonProperties."""
+
+    sev_device: QStr | None = Field(default=None, alias="sev-device")
+
+
 class SevGuestProperties(QapiModel):
     """QAPI struct SevGuestProperties."""
 
@@ -2716,6 +2722,15 @@ class ImageInfoSpecificQCow2(QapiModel):
     compression_type: Qcow2CompressionType = Field(alias="compression-type")
 
 
+class ImageInfoSpecificVmdkHeader(QapiModel):
+    """QAPI struct ImageInfoSpecificVmdkHeader."""
+
+    create_type: QStr = Field(alias="create-type")
+    cid: Int64
+    parent_cid: Int64 = Field(alias="parent-cid")
+    extents: list[ImageInfo]
+
+
 class ImageInfoSpecificVmdk(QapiModel):
     """QAPI struct ImageInfoSpecificVmdk."""
 
@@ -2790,6 +2805,25 @@ class ImageInfoSpecificRbdBranch(QapiModel):
 
     type: Literal["rbd"]
     data: ImageInfoSpecificRbd
+
+
+class BlockNodeInfo(QapiModel):
+    """QAPI struct BlockNodeInfo."""
+
+    filename: QStr
+    format: QStr
+    dirty_flag: QBool | None = Field(default=None, alias="dirty-flag")
+    actual_size: Int64 | None = Field(default=None, alias="actual-size")
+    virtual_size: Int64 = Field(alias="virtual-size")
+    cluster_size: Int64 | None = Field(default=None, alias="cluster-size")
+    encrypted: QBool | None = None
+    compressed: QBool | None = None
+    backing_filename: QStr | None = Field(default=None, alias="backing-filename")
+    full_backing_filename: QStr | None = Field(default=None, alias="full-backing-filename")
+    backing_filename_format: QStr | None = Field(default=None, alias="backing-filename-format")
+    snapshots: list[SnapshotInfo] | None = None
+    backing_image: ImageInfo | None = Field(default=None, alias="backing-image")
+    format_specific: ImageInfoSpecific | None = Field(default=None, alias="format-specific")
 
 
 class ImageInfo(QapiModel):
@@ -3553,6 +3587,7 @@ for _model in (
     BlockDirtyInfo,
     BlockInfo,
     BlockLatencyHistogramInfo,
+    BlockNodeInfo,
     BlockStats,
     BlockStatsSpecificBlkdebug,
     BlockStatsSpecificBlklogwrites,
@@ -3670,6 +3705,7 @@ for _model in (
     ImageInfoSpecificRbdWrapper,
     ImageInfoSpecificVmdk,
     ImageInfoSpecificVmdkBranch,
+    ImageInfoSpecificVmdkHeader,
     ImageInfoSpecificVmdkWrapper,
     InetSocketAddress,
     InetSocketAddressBase,
@@ -3822,6 +3858,7 @@ for _model in (
     SecretKeyringProperties,
     SecretProperties,
     SevCapability,
+    SevCommonProperties,
     SevGuestProperties,
     SgxEPCDeviceInfo,
     SgxEPCDeviceInfoWrapper,
@@ -3958,6 +3995,7 @@ MODELS: dict[str, type[QapiModel]] = {
     "SecretCommonProperties": SecretCommonProperties,
     "SecretProperties": SecretProperties,
     "SecretKeyringProperties": SecretKeyringProperties,
+    "SevCommonProperties": SevCommonProperties,
     "SevGuestProperties": SevGuestProperties,
     "ThreadContextProperties": ThreadContextProperties,
     "ThrottleLimits": ThrottleLimits,
@@ -4006,6 +4044,7 @@ MODELS: dict[str, type[QapiModel]] = {
     "q_obj_ImageInfoSpecificQCow2Encryption-base": QObjImageInfoSpecificQCow2EncryptionBase,
     "Qcow2BitmapInfo": Qcow2BitmapInfo,
     "ImageInfoSpecificQCow2": ImageInfoSpecificQCow2,
+    "ImageInfoSpecificVmdkHeader": ImageInfoSpecificVmdkHeader,
     "ImageInfoSpecificVmdk": ImageInfoSpecificVmdk,
     "ImageInfoSpecificRbd": ImageInfoSpecificRbd,
     "ImageInfoSpecificQCow2Wrapper": ImageInfoSpecificQCow2Wrapper,
@@ -4013,6 +4052,7 @@ MODELS: dict[str, type[QapiModel]] = {
     "ImageInfoSpecificLUKSWrapper": ImageInfoSpecificLUKSWrapper,
     "ImageInfoSpecificRbdWrapper": ImageInfoSpecificRbdWrapper,
     "q_obj_ImageInfoSpecific-base": QObjImageInfoSpecificBase,
+    "BlockNodeInfo": BlockNodeInfo,
     "ImageInfo": ImageInfo,
     "BlockDeviceInfo": BlockDeviceInfo,
     "BlockInfo": BlockInfo,
@@ -4190,6 +4230,7 @@ TYPES: dict[str, Any] = {
     "SecretCommonProperties": SecretCommonProperties,
     "SecretProperties": SecretProperties,
     "SecretKeyringProperties": SecretKeyringProperties,
+    "SevCommonProperties": SevCommonProperties,
     "SevGuestProperties": SevGuestProperties,
     "ThreadContextProperties": ThreadContextProperties,
     "ThrottleLimits": ThrottleLimits,
@@ -4272,6 +4313,7 @@ TYPES: dict[str, Any] = {
     "Qcow2BitmapInfo": Qcow2BitmapInfo,
     "Qcow2CompressionType": Qcow2CompressionType,
     "ImageInfoSpecificQCow2": ImageInfoSpecificQCow2,
+    "ImageInfoSpecificVmdkHeader": ImageInfoSpecificVmdkHeader,
     "ImageInfoSpecificVmdk": ImageInfoSpecificVmdk,
     "RbdImageEncryptionFormat": RbdImageEncryptionFormat,
     "ImageInfoSpecificRbd": ImageInfoSpecificRbd,
@@ -4282,6 +4324,7 @@ TYPES: dict[str, Any] = {
     "ImageInfoSpecificKind": ImageInfoSpecificKind,
     "q_obj_ImageInfoSpecific-base": QObjImageInfoSpecificBase,
     "ImageInfoSpecific": ImageInfoSpecific,
+    "BlockNodeInfo": BlockNodeInfo,
     "ImageInfo": ImageInfo,
     "BlockDeviceInfo": BlockDeviceInfo,
     "BlockInfo": BlockInfo,

@@ -1388,6 +1388,11 @@ SCHEMA: dict[str, dict[str, Any]] = {
             {"name": "serial", "type": "int32"},
         ],
     },
+    "SevCommonProperties": {
+        "name": "SevCommonProperties",
+        "meta-type": "object",
+        "members": [{"name": "sev-device", "type": "str", "optional": True}],
+    },
     "SevGuestProperties": {
         "name": "SevGuestProperties",
         "meta-type": "object",
@@ -2294,6 +2299,16 @@ SCHEMA: dict[str, dict[str, Any]] = {
             {"name": "compression-type", "type": "Qcow2CompressionType"},
         ],
     },
+    "ImageInfoSpecificVmdkHeader": {
+        "name": "ImageInfoSpecificVmdkHeader",
+        "meta-type": "object",
+        "members": [
+            {"name": "create-type", "type": "str"},
+            {"name": "cid", "type": "int"},
+            {"name": "parent-cid", "type": "int"},
+            {"name": "extents", "type": "[ImageInfo]"},
+        ],
+    },
     "ImageInfoSpecificVmdk": {
         "name": "ImageInfoSpecificVmdk",
         "meta-type": "object",
@@ -2356,6 +2371,26 @@ SCHEMA: dict[str, dict[str, Any]] = {
             {"case": "vmdk", "type": "ImageInfoSpecificVmdkWrapper"},
             {"case": "luks", "type": "ImageInfoSpecificLUKSWrapper"},
             {"case": "rbd", "type": "ImageInfoSpecificRbdWrapper"},
+        ],
+    },
+    "BlockNodeInfo": {
+        "name": "BlockNodeInfo",
+        "meta-type": "object",
+        "members": [
+            {"name": "filename", "type": "str"},
+            {"name": "format", "type": "str"},
+            {"name": "dirty-flag", "type": "bool", "optional": True},
+            {"name": "actual-size", "type": "int", "optional": True},
+            {"name": "virtual-size", "type": "int"},
+            {"name": "cluster-size", "type": "int", "optional": True},
+            {"name": "encrypted", "type": "bool", "optional": True},
+            {"name": "compressed", "type": "bool", "optional": True},
+            {"name": "backing-filename", "type": "str", "optional": True},
+            {"name": "full-backing-filename", "type": "str", "optional": True},
+            {"name": "backing-filename-format", "type": "str", "optional": True},
+            {"name": "snapshots", "type": "[SnapshotInfo]", "optional": True},
+            {"name": "backing-image", "type": "ImageInfo", "optional": True},
+            {"name": "format-specific", "type": "ImageInfoSpecific", "optional": True},
         ],
     },
     "ImageInfo": {
