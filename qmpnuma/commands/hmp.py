@@ -26,6 +26,7 @@ from qmpnuma.commands.machine_facts import accelerator, guest_name, guest_uuid
 from qmpnuma.commands.registry import HANDLERS, CommandContext, command
 from qmpnuma.errors import MachineError, QmpError
 from qmpnuma.facts import hmp_help
+from qmpnuma.profiles.profile import Profile
 
 InfoHandler = Callable[[CommandContext], str]
 
@@ -100,12 +101,12 @@ SIMPLE_COMMANDS: dict[str, str] = {
 
 
 @cache
-def _help_index() -> tuple[dict[str, str], dict[str, str]]:
+def _help_index(profile: Profile) -> tuple[dict[str, str], dict[str, str]]:
     """QEMU's `help` split per command: alias → first name (`s` → `stop`), name → its text."""
     aliases: dict[str, str] = {}
     texts: dict[str, str] = {}
     name = ""
-    for line in hmp_help()["help"].splitlines(keepends=True):
+    for line in hmp_help(profile)["help"].splitlines(keepends=True):
         if line[:1] in ("\t", " ") and name:
             texts[name] += line
             continue
@@ -117,26 +118,26 @@ def _help_index() -> tuple[dict[str, str], dict[str, str]]:
     return aliases, texts
 
 
-def _canonical(name: str) -> str | None:
+def _canonical(profile: Profile, name: str) -> str | None:
     """The first name of an HMP command given by any of its aliases, or None if unknown."""
-    return _help_index()[0].get(name)
+    return _help_index(profile)[0].get(name)
 
 
-def _help(topic: list[str]) -> str:
+def _help(profile: Profile, topic: list[str]) -> str:
     """`help [COMMAND | info SUBCOMMAND]` as HMP prints it."""
     if not topic:
-        return hmp_help()["help"]
+        return hmp_help(profile)["help"]
     if topic[0] == "info":
         if len(topic) == 1:
-            return hmp_help()["info"]
+            return hmp_help(profile)["info"]
         wanted = f"info {topic[1]} "
-        lines = [line + "\n" for line in hmp_help()["info"].splitlines()
+        lines = [line + "\n" for line in hmp_help(profile)["info"].splitlines()
                  if line.startswith(wanted)]
         return "".join(lines) or f"unknown command: 'info {topic[1]}'\n"
-    name = _canonical(topic[0])
+    name = _canonical(profile, topic[0])
     if name is None:
         return f"unknown command: '{topic[0]}'\n"
-    return _help_index()[1][name]
+    return _help_index(profile)[1][name]
 
 
 def _extraneous(name: str, help_topic: str) -> str:
@@ -153,10 +154,10 @@ def run_hmp(ctx: CommandContext, line: str) -> str:
         return ""
     name, rest = words[0], words[1:]
     if name in ("help", "?"):
-        return _help(rest)
+        return _help(ctx.machine.profile, rest)
     if name == "info":
         if not rest:
-            return hmp_help()["info"]
+            return hmp_help(ctx.machine.profile)["info"]
         topic, extra = rest[0], rest[1:]
         handler = INFO_COMMANDS.get(topic)
         if handler is None:
@@ -168,12 +169,13 @@ def run_hmp(ctx: CommandContext, line: str) -> str:
         except QmpError as err:
             # hmp_handle_error: the monitor prints the error; the command itself succeeds.
             return f"Error: {err.desc}\n"
-    qmp_name = SIMPLE_COMMANDS.get(_canonical(name) or name)
+    canonical = _canonical(ctx.machine.profile, name)
+    qmp_name = SIMPLE_COMMANDS.get(canonical or name)
     if qmp_name is None:
         return f"unknown command: '{name}'\n"
     if rest:
         # HMP names the command as its table does, aliases included (`stop|s`).
-        full_name = _help_index()[1][_canonical(name) or name].split(" ", 1)[0]
+        full_name = _help_index(ctx.machine.profile)[1][canonical or name].split(" ", 1)[0]
         return _extraneous(full_name, name)
     registry = ctx.registry
     if registry is not None:

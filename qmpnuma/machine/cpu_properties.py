@@ -21,6 +21,7 @@ from functools import cache
 from typing import Any, Final
 
 from qmpnuma.facts import recorded_cpu_property_kinds, recorded_replies
+from qmpnuma.profiles.profile import Profile
 
 #: The model whose recorded properties stand for a CPU model that was not recorded (the
 #: x86 CPU models share their class's properties).
@@ -69,12 +70,13 @@ class CpuProperty:
 
 
 @cache
-def cpu_property_table(driver: str) -> Mapping[str, CpuProperty]:
-    """The properties a CPU device of ``driver`` has before it is realized."""
+def cpu_property_table(profile: Profile, driver: str) -> Mapping[str, CpuProperty]:
+    """The properties a CPU device of ``driver`` has before it is realized (the profile's
+    recorded facts)."""
     model = driver.removesuffix(CPU_TYPE_SUFFIX)
-    objects: dict[str, Any] = recorded_replies()["cpu-objects"]["tcg"]
+    objects: dict[str, Any] = recorded_replies(profile)["cpu-objects"]["tcg"]
     listing: list[dict[str, str]] = (objects.get(model) or objects[FALLBACK_MODEL])["qom-list"]
-    all_kinds = recorded_cpu_property_kinds()
+    all_kinds = recorded_cpu_property_kinds(profile)
     kinds: dict[str, str] = (all_kinds.get(model) or all_kinds[FALLBACK_MODEL])["kind"]
     table: dict[str, CpuProperty] = {}
     for entry in listing:

@@ -224,15 +224,16 @@ def _memdev(path: str, host: DeviceHost) -> str | None:
     return path
 
 
-def cpu_properties(request: DeviceRequest, *, checked: bool) -> dict[str, int]:
+def cpu_properties(request: DeviceRequest, profile: Profile) -> dict[str, int]:
     """A CPU device's properties, set in ``dev->opts`` order; returns its topology ids.
 
-    ``checked`` (the profile's ``cpu_device_properties_checked``): every property goes through
-    QOM's setter as recorded (:mod:`qmpnuma.machine.cpu_properties`); else only the topology ids
-    are read and other properties (features...) pass.
+    With the profile's ``cpu_device_properties_checked`` every property goes through QOM's
+    setter as recorded from its binary (:mod:`qmpnuma.machine.cpu_properties`); else only the
+    topology ids are read and other properties (features...) pass.
     """
     given = dict(request.properties)
-    table = cpu_property_table(request.driver) if checked else None
+    checked = profile.cpu_device_properties_checked
+    table = cpu_property_table(profile, request.driver) if checked else None
     ids: dict[str, int] = {}
     for key in property_order(request):
         if table is not None:
@@ -456,7 +457,7 @@ def _create(host: DeviceHost, request: DeviceRequest, path: str, hotplugged: boo
             host.plug_dimm_without_hotplug(dimm)
         return
     if is_cpu_driver(driver):
-        props = cpu_properties(request, checked=host.profile.cpu_device_properties_checked)
+        props = cpu_properties(request, host.profile)
         if not hotplug_handler_takes(host.machine_family, driver) and _apic_id(request) is None:
             # no board pre-plug assigns the APIC id, so x86_cpu_realizefn finds none
             raise MachineError("apic-id property was not initialized properly")

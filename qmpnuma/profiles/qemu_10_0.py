@@ -84,4 +84,7 @@ PROFILE: Final[Profile] = replace(
     texts=TEXTS,
     options=OPTIONS,
     machines=MACHINES,
+    facts_files={"facts": "qemu-10.0-facts.json", "interface": "qemu-10.0-interface.tsv.gz",
+                 "replies": "qemu-10.0-replies.json",
+                 "cpu-qom-set": "qemu-10.0-cpu-qom-set.json"},
 )
