@@ -16,10 +16,8 @@ documented with each function.
 
 from __future__ import annotations
 
-import gzip
 import json
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from qmpnuma.profiles.profile import Profile
@@ -44,9 +42,21 @@ def _file_name(profile: Profile, kind: str, *alternatives: str) -> str:
     raise NoRecordedFacts(f"profile {profile.name} has no recorded {kind} facts")
 
 
+def _data_bytes(name: str) -> bytes:
+    """The bytes of a file of ``qmpnuma/data`` (gunzipped when its name ends in ``.gz``)."""
+    from importlib import resources  # only when a fact is asked for (a costly import)
+
+    raw = resources.files("qmpnuma.data").joinpath(name).read_bytes()
+    if name.endswith(".gz"):
+        import gzip
+
+        return gzip.decompress(raw)
+    return raw
+
+
 @cache
 def _read_json(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(resources.files("qmpnuma.data").joinpath(name).read_text())
+    data: dict[str, Any] = json.loads(_data_bytes(name))
     return data
 
 
@@ -66,8 +76,7 @@ def has_facts(profile: Profile, kind: str) -> bool:
 @cache
 def _interface_rows(name: str) -> dict[tuple[str, str, str], str]:
     """(accelerator, table, name) -> the recorded answer's JSON text."""
-    raw = resources.files("qmpnuma.data").joinpath(name).read_bytes()
-    text = gzip.decompress(raw).decode() if name.endswith(".gz") else raw.decode()
+    text = _data_bytes(name).decode()
     rows: dict[tuple[str, str, str], str] = {}
     for line in text.splitlines():
         accel, table, key, answer = line.split("\t", 3)
@@ -86,16 +95,26 @@ def interface_answer(profile: Profile, accel: str, table: str, name: str) -> dic
 
     Tables: ``plain`` (argument-less queries by command name), ``qom-list-properties`` and
     ``device-list-properties`` (by type name), ``query-cpu-model-expansion/static`` and
-    ``.../full`` (by CPU model), ``crashed`` (by command: the names that made QEMU abort).
+    ``.../full`` and ``.../base`` (by CPU model).
     """
+    reply: dict[str, Any] | None = _interface_value(profile, accel, table, name)
+    return reply
+
+
+def interface_names(profile: Profile, accel: str, table: str, name: str) -> list[str] | None:
+    """The recorded list of names of ``table`` for ``name`` (``crashed``: by command, the
+    types that made QEMU abort; ``implementors``: by interface type, the types implementing
+    it); None when nothing is recorded."""
+    names: list[str] | None = _interface_value(profile, accel, table, name)
+    return names
+
+
+def _interface_value(profile: Profile, accel: str, table: str, name: str) -> Any:
     rows = _interface_rows(_file_name(profile, "interface"))
     text = rows.get((accel, table, name))
     if text is None:
         text = rows.get((BASE_ACCELERATOR, table, name))
-    if text is None:
-        return None
-    reply: dict[str, Any] = json.loads(text)
-    return reply
+    return None if text is None else json.loads(text)
 
 
 def not_found_answer(profile: Profile, accel: str, table: str, name: str) -> dict[str, Any]:
@@ -110,8 +129,7 @@ def not_found_answer(profile: Profile, accel: str, table: str, name: str) -> dic
 
 def crashed_names(profile: Profile, accel: str, command: str) -> frozenset[str]:
     """The type names whose ``command`` made the recorded binary abort."""
-    answer = interface_answer(profile, accel, "crashed", command)
-    return frozenset(answer or ())
+    return frozenset(interface_names(profile, accel, "crashed", command) or ())
 
 
 # -- the other kinds ------------------------------------------------------------------------------

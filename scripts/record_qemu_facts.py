@@ -60,7 +60,7 @@ PROBED_TYPES = (
 PLAIN_QUERIES = (
     "qom-list-types", "query-cpu-definitions", "query-tpm-models", "query-tpm-types",
     "query-command-line-options", "query-migrate-capabilities", "query-sev-capabilities",
-    "query-sgx-capabilities",
+    "query-sgx-capabilities", "query-stats-schemas",
 )
 #: CPU models whose vCPU object is recorded (QOM property list and every readable value), with
 #: TCG (qmpnuma runs no guest, so TCG's view is the one it can stand for everywhere).
@@ -210,6 +210,25 @@ def _per_name(qemu: str, accel: str, command: str, names: list[str],
     return answers, crashed
 
 
+#: The root of QOM's interface types (an interface's ancestry ends there, not at ``object``).
+INTERFACE_ROOT = "interface"
+
+
+def implementors(mon: Monitor, types: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """For each interface type: the types `qom-list-types` lists as implementing it (a type
+    implements its ancestors too, which the listed parents tell; interfaces they do not)."""
+    parents = {entry["name"]: entry.get("parent") for entry in types}
+    out: dict[str, list[str]] = {}
+    for name in parents:
+        cursor: str | None = name
+        while cursor is not None and cursor != INTERFACE_ROOT:
+            cursor = parents.get(cursor)
+        if cursor is not None:
+            answer = mon.call("qom-list-types", {"implements": name, "abstract": True})
+            out[name] = [entry["name"] for entry in answer["return"]]
+    return out
+
+
 def interface_tables(qemu: str, accel: str) -> dict[str, Any]:
     """Every static fact of the binary's QMP interface on `-machine none` with ``accel``.
 
@@ -218,6 +237,7 @@ def interface_tables(qemu: str, accel: str) -> dict[str, Any]:
     * ``qom-list-properties`` and ``device-list-properties``: the answer for every type that
       list names, the abstract ones and machine types included, and for `UNKNOWN_NAME`;
       ``crashed``: the types whose question made QEMU abort;
+    * ``implementors``: for each interface type, the types implementing it;
     * ``query-cpu-model-expansion``: the static and full expansion of every CPU model
       ``query-cpu-definitions`` lists, and of `UNKNOWN_NAME`.
     """
@@ -233,6 +253,7 @@ def interface_tables(qemu: str, accel: str) -> dict[str, Any]:
                 expansions[kind][model] = mon.call(
                     "query-cpu-model-expansion", {"type": kind, "model": {"name": model}})
         tables["query-cpu-model-expansion"] = expansions
+        tables["implementors"] = implementors(mon, tables["plain"]["qom-list-types"]["return"])
     types = [item["name"] for item in tables["plain"]["qom-list-types"]["return"]]
     for command in ("qom-list-properties", "device-list-properties"):
         answers, crashed = _per_name(qemu, accel, command, [*types, UNKNOWN_NAME], "typename")

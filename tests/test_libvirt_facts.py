@@ -92,8 +92,11 @@ def _questions(profile: str, rng: random.Random) -> Iterator[dict[str, Any]]:
     for option in [*rng.sample(options, 3), _unknown(rng)]:
         yield {"execute": "query-command-line-options", "arguments": {"option": option}}
     for name in ("query-tpm-models", "query-tpm-types", "query-sev-capabilities",
-                 "query-sgx-capabilities"):
+                 "query-sgx-capabilities", "query-stats-schemas"):
         yield {"execute": name}
+    providers = [entry["provider"] for entry in _plain(profile, "query-stats-schemas")]
+    for provider in {*providers, rng.choice(("kvm", "cryptodev"))}:
+        yield {"execute": "query-stats-schemas", "arguments": {"provider": provider}}
     # The probe's expansions with properties (recorded as exchanges).
     for item in recorded_replies(prof)["probe"]["tcg"]:
         yield {"execute": item["execute"], "arguments": item["arguments"]}

@@ -26,7 +26,7 @@ from qmpnuma.commands.machine_facts import accelerator, guest_name, guest_uuid
 from qmpnuma.commands.registry import HANDLERS, CommandContext, command
 from qmpnuma.errors import MachineError, QmpError
 from qmpnuma.facts import hmp_help
-from qmpnuma.profiles.profile import Profile
+from qmpnuma.profiles import Profile
 
 InfoHandler = Callable[[CommandContext], str]
 
@@ -125,14 +125,14 @@ def _canonical(profile: Profile, name: str) -> str | None:
 
 def _help(profile: Profile, topic: list[str]) -> str:
     """`help [COMMAND | info SUBCOMMAND]` as HMP prints it."""
+    texts = hmp_help(profile)
     if not topic:
-        return hmp_help(profile)["help"]
+        return texts["help"]
     if topic[0] == "info":
         if len(topic) == 1:
-            return hmp_help(profile)["info"]
+            return texts["info"]
         wanted = f"info {topic[1]} "
-        lines = [line + "\n" for line in hmp_help(profile)["info"].splitlines()
-                 if line.startswith(wanted)]
+        lines = [line + "\n" for line in texts["info"].splitlines() if line.startswith(wanted)]
         return "".join(lines) or f"unknown command: 'info {topic[1]}'\n"
     name = _canonical(profile, topic[0])
     if name is None:
@@ -152,12 +152,13 @@ def run_hmp(ctx: CommandContext, line: str) -> str:
     words = line.split()
     if not words:
         return ""
+    profile = ctx.machine.profile
     name, rest = words[0], words[1:]
     if name in ("help", "?"):
-        return _help(ctx.machine.profile, rest)
+        return _help(profile, rest)
     if name == "info":
         if not rest:
-            return hmp_help(ctx.machine.profile)["info"]
+            return hmp_help(profile)["info"]
         topic, extra = rest[0], rest[1:]
         handler = INFO_COMMANDS.get(topic)
         if handler is None:
@@ -169,13 +170,12 @@ def run_hmp(ctx: CommandContext, line: str) -> str:
         except QmpError as err:
             # hmp_handle_error: the monitor prints the error; the command itself succeeds.
             return f"Error: {err.desc}\n"
-    canonical = _canonical(ctx.machine.profile, name)
-    qmp_name = SIMPLE_COMMANDS.get(canonical or name)
+    qmp_name = SIMPLE_COMMANDS.get(_canonical(profile, name) or name)
     if qmp_name is None:
         return f"unknown command: '{name}'\n"
     if rest:
         # HMP names the command as its table does, aliases included (`stop|s`).
-        full_name = _help_index(ctx.machine.profile)[1][canonical or name].split(" ", 1)[0]
+        full_name = _help_index(profile)[1][_canonical(profile, name) or name].split(" ", 1)[0]
         return _extraneous(full_name, name)
     registry = ctx.registry
     if registry is not None:

@@ -24,6 +24,7 @@ from qmpnuma.facts import (
     BASE_ACCELERATOR,
     crashed_names,
     interface_answer,
+    interface_names,
     not_found_answer,
     recorded_accelerators,
     recorded_replies,
@@ -84,26 +85,39 @@ def recorded_answer(machine: Machine, table: str, name: str) -> Any:
     return _answer(reply)
 
 
-def _plain(ctx: CommandContext, name: str) -> Any:
-    reply = interface_answer(ctx.machine.profile, recorded_accelerator(ctx.machine), "plain",
-                             name)
+def recorded_plain(machine: Machine, name: str) -> Any:
+    """The recorded answer of the argument-less query ``name``."""
+    reply = interface_answer(machine.profile, recorded_accelerator(machine), "plain", name)
     if reply is None:
         raise QmpError("GenericError", f"qmpnuma has no recorded answer for {name}")
     return _answer(reply)
 
 
+def _plain(ctx: CommandContext, name: str) -> Any:
+    return recorded_plain(ctx.machine, name)
+
+
 @command("qom-list-types")
 def qom_list_types(ctx: CommandContext, args: dict[str, Any]) -> Any:
     """``qmp_qom_list_types``: the recording holds every type (asked with ``abstract``), each
-    with its parent, in the order QEMU walks its type table; a request filters it."""
+    with its parent, in the order QEMU walks its type table; a request filters it. A type
+    implements its ancestors and the interfaces the recording lists it under."""
     types: list[dict[str, Any]] = _plain(ctx, "qom-list-types")
     parents = {entry["name"]: entry.get("parent") for entry in types}
     implements = args.get("implements")
     if implements is not None and implements not in parents:
         return []
+    interface = None
+    if implements is not None:
+        names = interface_names(ctx.machine.profile, recorded_accelerator(ctx.machine),
+                                "implementors", implements)
+        interface = None if names is None else frozenset(names)
     out = []
     for entry in types:
-        if implements is not None:
+        if interface is not None:
+            if entry["name"] not in interface:
+                continue
+        elif implements is not None:
             cursor: str | None = entry["name"]
             while cursor is not None and cursor != implements:
                 cursor = parents.get(cursor)

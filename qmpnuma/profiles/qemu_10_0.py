@@ -81,10 +81,10 @@ PROFILE: Final[Profile] = replace(
     name="10.0",
     version=(10, 0, 2),
     package="Debian 1:10.0.2+ds-2+deb13u1~bpo12+1",
-    texts=TEXTS,
-    options=OPTIONS,
-    machines=MACHINES,
     facts_files={"facts": "qemu-10.0-facts.json", "interface": "qemu-10.0-interface.tsv.gz",
                  "replies": "qemu-10.0-replies.json",
                  "cpu-qom-set": "qemu-10.0-cpu-qom-set.json"},
+    texts=TEXTS,
+    options=OPTIONS,
+    machines=MACHINES,
 )
