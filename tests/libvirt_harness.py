@@ -43,6 +43,17 @@ DIMM_XML = """\
 """
 
 
+#: Where scripts/fetch_reference_binaries.sh puts the binaries beyond Debian 12's (as conftest).
+REFERENCE_BIN = Path(__file__).resolve().parents[1] / "build" / "reference" / "bin"
+
+
+def reference_binary(setting: str, name: str) -> str | None:
+    """The executable the environment ``setting`` names, else the fetched wrapper ``name``
+    (QMPNUMA_QEMU_10_0 / qemu-system-x86_64, QMPNUMA_VIRSH_11_3 / virsh); None if absent."""
+    path = os.environ.get(setting) or str(REFERENCE_BIN / name)
+    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
 def libvirt_missing(virsh: str = "virsh") -> str | None:
     """Why libvirt cannot run here (None when it can). Debian 12's ``virsh`` needs its QEMU
     driver package; another version's wrapper brings its own driver."""
