@@ -2,7 +2,7 @@
 
 libvirt verifies the guest CPU after start-up by listing the first vCPU's QOM properties and
 reading each of them (some 400 `qom-get`s). The property list, the values and the way `qom-set`
-treats each property are facts of the CPU model in QEMU 7.2, recorded per model from the real
+treats each property are facts of the CPU model, recorded per model from the profile's own
 binary (`scripts/record_qemu_facts.py`); the topology properties (`socket-id`, `core-id`,
 `apic-id`, `node-id`, ...) and `hotplugged` come from the model's CPU slot. This module only
 describes a vCPU as an object; `qmpnuma.commands.qom` places it in the tree and serves
