@@ -7,7 +7,8 @@ first time one of its facts is asked for, so a start-up that never asks pays not
 * ``interface``: the binary's answer to every static interface question (type lists, QOM and
   device property lists, CPU definitions and expansions, ...), one answer per line, parsed
   only when asked (:func:`interface_answer`);
-* ``replies``: the probe's CPU expansions with properties and the first vCPU's QOM view;
+* ``replies``: the probe's CPU expansions with properties;
+* ``cpu-objects``: the first vCPU's QOM view for every CPU model;
 * ``cpu-qom-set``: how ``qom-set`` treats each vCPU property.
 
 A profile without a recorded binary has no files: its questions get the neutral answers
@@ -147,9 +148,25 @@ def _device_names(name: str) -> frozenset[str]:
 
 def recorded_replies(profile: Profile) -> dict[str, Any]:
     """The ``replies`` facts: ``probe`` maps an accelerator to recorded exchanges (``execute``,
-    optional ``arguments``, then ``return`` or ``error``); ``cpu-objects`` maps an accelerator
-    and a CPU model to the first vCPU's ``qom-list`` answer and its ``qom-get`` answers."""
+    optional ``arguments``, then ``return`` or ``error``)."""
     return profile_facts(profile, "replies")
+
+
+def recorded_cpu_object(profile: Profile, model: str) -> dict[str, Any] | None:
+    """The first vCPU's ``qom-list`` answer and its ``qom-get`` answers by property name for
+    the CPU model ``model`` (with TCG), or None when the binary had no such model."""
+    return _cpu_object(_file_name(profile, "cpu-objects"), model)
+
+
+@cache
+def _cpu_object(name: str, model: str) -> dict[str, Any] | None:
+    recorded = _read_json(name)
+    entry: dict[str, Any] | None = recorded["models"].get(model)
+    if entry is None:
+        return None
+    base: dict[str, Any] = recorded["models"][recorded["base"]]
+    return {"qom-list": entry.get("qom-list", base["qom-list"]),
+            "qom-get": {**base["qom-get"], **entry["qom-get"]}}
 
 
 def recorded_cpu_property_kinds(profile: Profile) -> dict[str, Any]:

@@ -16,8 +16,8 @@ QEMU's code), written to `qmpnuma/data/qemu-PROFILE-KIND.json` for the profile's
   types included), every CPU model's static and full expansion, `query-cpu-definitions`,
   `query-command-line-options`, the TPM/migration/SEV/SGX answers; the KVM answers are stored
   as what differs from the TCG ones;
-* ``replies``: the CPU model expansions with properties that a capability probe asks for, and
-  the property list and values of the first vCPU object per CPU model;
+* ``replies``: the CPU model expansions with properties that a capability probe asks for;
+* ``cpu-objects`` (gzip): the first vCPU's QOM property list and values for every CPU model;
 * ``cpu-qom-set``: how `qom-set` treats each vCPU property per CPU model.
 
 None of these depend on NUMA or memory; those answers always come from the model.
@@ -62,9 +62,11 @@ PLAIN_QUERIES = (
     "query-command-line-options", "query-migrate-capabilities", "query-sev-capabilities",
     "query-sgx-capabilities", "query-stats-schemas",
 )
-#: CPU models whose vCPU object is recorded (QOM property list and every readable value), with
-#: TCG (qmpnuma runs no guest, so TCG's view is the one it can stand for everywhere).
+#: CPU models whose `qom-set` behaviour is recorded (the property kinds are the class's).
 CPU_MODELS = ("qemu64", "max")
+#: The CPU model whose vCPU object is recorded whole; every other model's is stored as what
+#: differs from it (the property list is the same for all x86 models, the values are not).
+BASE_CPU_MODEL = "qemu64"
 #: A name no QEMU gives a type or CPU model: the binary's answer to it is the template of its
 #: "not found" errors (the name is put back in by the one answering).
 UNKNOWN_NAME = "qmpnuma-unknown-name"
@@ -304,6 +306,29 @@ def cpu_object(qemu: str, accel: str, model: str) -> dict[str, Any]:
         return {"qom-list": listing, "qom-get": values}
 
 
+def cpu_objects(qemu: str, models: list[str]) -> dict[str, Any]:
+    """The first vCPU's QOM view for every CPU model (TCG, qmpnuma runs no guest): `cpu_object`
+    of `BASE_CPU_MODEL` whole, of each other model its ``qom-get`` answers that differ (and its
+    ``qom-list`` if it differs). A model QEMU cannot start with TCG is left out."""
+    base = cpu_object(qemu, "tcg", BASE_CPU_MODEL)
+    out: dict[str, Any] = {"base": BASE_CPU_MODEL, "models": {BASE_CPU_MODEL: base}}
+    for model in models:
+        if model == BASE_CPU_MODEL:
+            continue
+        try:
+            found = cpu_object(qemu, "tcg", model)
+        except RuntimeError:
+            continue
+        entry: dict[str, Any] = {"qom-get": {
+            name: reply for name, reply in found["qom-get"].items()
+            if base["qom-get"].get(name) != reply
+        }}
+        if found["qom-list"] != base["qom-list"]:
+            entry["qom-list"] = found["qom-list"]
+        out["models"][model] = entry
+    return out
+
+
 def cpu_set_kinds(qemu: str, accel: str, model: str) -> dict[str, dict[str, str]]:
     """How `qom-set` treats each property of a realized vCPU of ``model``.
 
@@ -434,11 +459,14 @@ def main(argv: list[str] | None = None) -> int:
     accels = ["tcg", "kvm"] if kvm_usable() else ["tcg"]
     tables = {accel: insertion_order(interface_tables(qemu, accel)) for accel in accels}
     write_text(data_file(profile, "interface", ".tsv.gz"), interface_text(tables))
-    replies: dict[str, Any] = {"probe": {}, "cpu-objects": {}}
+    replies: dict[str, Any] = {"probe": {}}
     for accel in accels:
         replies["probe"][accel] = probe_replies(qemu, accel)
-    replies["cpu-objects"]["tcg"] = {model: cpu_object(qemu, "tcg", model) for model in CPU_MODELS}
     write_json(data_file(profile, "replies"), insertion_order(replies), compact=True)
+    definitions = tables["tcg"]["plain"]["query-cpu-definitions"]["return"]
+    models = [item["name"] for item in definitions]
+    objects = insertion_order(cpu_objects(qemu, models))
+    write_json(data_file(profile, "cpu-objects", ".json.gz"), objects, compact=True)
     kinds = {model: cpu_set_kinds(qemu, "tcg", model) for model in CPU_MODELS}
     write_json(data_file(profile, "cpu-qom-set"), kinds)
     return 0

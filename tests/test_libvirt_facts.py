@@ -30,6 +30,7 @@ from qmpnuma.facts import (
     hmp_help,
     interface_answer,
     profile_facts,
+    recorded_cpu_object,
     recorded_replies,
 )
 from qmpnuma.profiles.registry import get_profile
@@ -164,3 +165,35 @@ def test_every_type_has_its_answers(reference: Reference) -> None:
                                     entry["name"]) is not None
     machines = {name.removesuffix("-machine") for name in types if name.endswith("-machine")}
     assert {f"pc-i440fx-{v}" for v in prof.machines.pc_versions} <= machines
+
+
+def _vcpu_lines(command: list[str], model: str, names: list[str]) -> list[bytes]:
+    """The first vCPU's `qom-list` and `qom-get` of ``names`` with ``-cpu model``."""
+    path = "/machine/unattached/device[0]"
+    args = ["-S", "-no-user-config", "-nodefaults", "-display", "none", "-machine", "pc",
+            "-accel", "tcg", "-cpu", model]
+    with started(command, args, fixed=False) as (conn, _, _proc):
+        conn.command({"execute": "qmp_capabilities"})
+        lines = [conn.command({"execute": "qom-list", "arguments": {"path": path}})[-1]]
+        for name in names:
+            lines.append(conn.command({"execute": "qom-get", "arguments": {
+                "path": path, "property": name}})[-1])
+        return lines
+
+
+def test_sampled_vcpu_objects_match_the_binary(reference: Reference, rng: random.Random) -> None:
+    """Every CPU model's vCPU is recorded: a random model's property list and a random sample
+    of its values (the ones that depend on the model among them) answer as the binary's."""
+    prof = get_profile(reference.profile)
+    models = sorted(profile_facts(prof, "cpu-objects")["models"])
+    for model in rng.sample(models, 2):
+        recorded = recorded_cpu_object(prof, model)
+        assert recorded is not None
+        plain = [entry["name"] for entry in recorded["qom-list"]
+                 if not entry["type"].startswith(("child<", "link<"))]
+        own = list(profile_facts(prof, "cpu-objects")["models"][model]["qom-get"])
+        names = rng.sample(plain, 8) + rng.sample(own, min(8, len(own)))
+        real = _vcpu_lines([reference.binary], model, names)
+        fake = _vcpu_lines(reference.qmpnuma, model, names)
+        assert fake == real, (model, [n for n, a, b in zip(["qom-list", *names], fake, real,
+                                                         strict=True) if a != b])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qmpnuma.errors import QmpError
-from qmpnuma.facts import recorded_cpu_property_kinds, recorded_replies
+from qmpnuma.facts import recorded_cpu_object, recorded_cpu_property_kinds
 from qmpnuma.machine import Machine
 from qmpnuma.machine.cpu_properties import (
     CPU_TYPE_SUFFIX,
@@ -31,9 +31,9 @@ BOOL_PROPERTIES = frozenset({"start-powered-off"})
 
 
 def _recorded_cpu(profile: Profile, cpu_type: str) -> dict[str, Any]:
-    objects: dict[str, Any] = recorded_replies(profile)["cpu-objects"]["tcg"]
     model = cpu_type.removesuffix(CPU_TYPE_SUFFIX)
-    chosen: dict[str, Any] = objects.get(model) or objects[FALLBACK_MODEL]
+    chosen = recorded_cpu_object(profile, model) or recorded_cpu_object(profile, FALLBACK_MODEL)
+    assert chosen is not None, "the fallback model is always recorded"
     return chosen
 
 

@@ -244,6 +244,7 @@ PROFILE: Final = Profile(
     # HMP command lists of the 7.2 recording stand in; the printed texts have none.
     facts_files={"interface": "qemu-7.2-interface.tsv.gz", "replies": "qemu-7.2-replies.json",
                  "cpu-qom-set": "qemu-7.2-cpu-qom-set.json",
+                 "cpu-objects": "qemu-7.2-cpu-objects.json.gz",
                  "device-names": "qemu-7.2-facts.json", "hmp-help": "qemu-7.2-facts.json"},
     machines=MACHINES,
     size_syntax=SizeSyntax.STRTOD,
