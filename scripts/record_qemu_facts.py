@@ -1,29 +1,37 @@
 #!/usr/bin/env python3
-"""Record facts of QEMU 7.2's interface that the model does not compute, from the real binary.
+"""Record the facts of a QEMU binary's interface that the model does not compute.
 
-Two outputs, both plain facts read from `qemu-system-x86_64` itself (data about QEMU's interface,
-not QEMU's code):
+    python scripts/record_qemu_facts.py BINARY PROFILE
+    (e.g. /usr/bin/qemu-system-x86_64 7.2, build/reference/bin/qemu-system-x86_64 10.0)
 
-* `qmpnuma/data/qemu-7.2-facts.json`: names of device models and the like;
-* `qmpnuma/data/qemu-7.2-replies.json`: QMP answers of the binary to the interface queries a
-  management stack asks before and while starting a guest (QOM type lists, device and object
-  property lists, CPU model definitions and expansions, command-line option lists, TPM and
-  migration capability lists, the SEV/SGX errors) per accelerator, and the property list and
-  values of the first vCPU object per CPU model. None of these depend on NUMA or memory; those
-  answers always come from the model.
+Every output is plain data read from the binary itself (facts about QEMU's interface, not
+QEMU's code), written to `qmpnuma/data/qemu-PROFILE-KIND.json` for the profile's
+``facts_files``:
 
-Run it again with the reference binary installed to refresh the files:
-`python scripts/record_qemu_facts.py [/usr/bin/qemu-system-x86_64]`.
+* ``facts``: device model names, HMP `help`/`info` texts, what `-version`, `-help`,
+  `-machine help`, `-device help` and `-cpu help` print, and `-machine TYPE,help` per type;
+* ``interface`` (gzip): the complete static QMP interface per accelerator, so that any
+  client's question finds the binary's answer: `qom-list-types` with every type,
+  `qom-list-properties` and `device-list-properties` for every type (abstract ones and machine
+  types included), every CPU model's static and full expansion, `query-cpu-definitions`,
+  `query-command-line-options`, the TPM/migration/SEV/SGX answers; the KVM answers are stored
+  as what differs from the TCG ones;
+* ``replies``: the CPU model expansions with properties that a capability probe asks for;
+* ``cpu-objects`` (gzip): the first vCPU's QOM property list and values for every CPU model;
+* ``cpu-qom-set``: how `qom-set` treats each vCPU property per CPU model.
+
+None of these depend on NUMA or memory; those answers always come from the model.
 """
 
 from __future__ import annotations
 
+import argparse
+import gzip
 import json
 import os
 import re
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -32,10 +40,6 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).resolve().parents[1] / "qmpnuma" / "data"
-OUTPUT = DATA / "qemu-7.2-facts.json"
-REPLIES = DATA / "qemu-7.2-replies.json"
-#: How `qom-set` treats each vCPU property (see `cpu_set_kinds`).
-CPU_SET_KINDS = DATA / "qemu-7.2-cpu-qom-set.json"
 
 #: Device models whose property lists a management stack asks for while probing (the x86 ones
 #: and a few from other targets, which QEMU answers with DeviceNotFound).
@@ -56,11 +60,26 @@ PROBED_TYPES = (
 PLAIN_QUERIES = (
     "qom-list-types", "query-cpu-definitions", "query-tpm-models", "query-tpm-types",
     "query-command-line-options", "query-migrate-capabilities", "query-sev-capabilities",
-    "query-sgx-capabilities",
+    "query-sgx-capabilities", "query-stats-schemas",
 )
-#: CPU models whose vCPU object is recorded (QOM property list and every readable value), with
-#: TCG (qmpnuma runs no guest, so TCG's view is the one it can stand for everywhere).
+#: CPU models whose `qom-set` behaviour is recorded (the property kinds are the class's).
 CPU_MODELS = ("qemu64", "max")
+#: The CPU model whose vCPU object is recorded whole; every other model's is stored as what
+#: differs from it (the property list is the same for all x86 models, the values are not).
+BASE_CPU_MODEL = "qemu64"
+#: A name no QEMU gives a type or CPU model: the binary's answer to it is the template of its
+#: "not found" errors (the name is put back in by the one answering).
+UNKNOWN_NAME = "qmpnuma-unknown-name"
+#: The kinds of CPU model expansion QEMU distinguishes (``CpuModelExpansionType``).
+EXPANSION_TYPES = ("static", "full", "base")
+#: Printed-and-exit options whose output is recorded as it is (``-help`` and the help lists).
+HELP_OPTIONS = (("-version",), ("-help",), ("-machine", "help"), ("-device", "help"),
+                ("-cpu", "help"))
+
+
+def data_file(profile: str, kind: str, suffix: str = ".json") -> Path:
+    """Where the facts of ``kind`` recorded from ``profile``'s binary live."""
+    return DATA / f"qemu-{profile}-{kind}{suffix}"
 
 
 def device_names(qemu: str) -> list[str]:
@@ -143,19 +162,13 @@ def entry(name: str, arguments: dict[str, Any] | None, reply: dict[str, Any]) ->
 
 
 def probe_replies(qemu: str, accel: str) -> list[dict[str, Any]]:
-    """The interface queries of a capability probe, on `-machine none` with ``accel``."""
+    """The CPU model expansions with properties that a capability probe asks for (on `-machine
+    none` with ``accel``): the answers `interface_tables` does not hold, which depend on the
+    properties asked for (the static expansion of ``max`` not migratable, then its full
+    expansion, and the full expansion with ``hv-passthrough``)."""
     out: list[dict[str, Any]] = []
     with running_qemu(qemu, ["-machine", f"none,accel={accel}"]) as mon:
-        for name in PLAIN_QUERIES:
-            out.append(entry(name, None, mon.call(name)))
         args: dict[str, Any]
-        for device in PROBED_DEVICES:
-            args = {"typename": device}
-            out.append(entry("device-list-properties", args, mon.call(
-                "device-list-properties", args)))
-        for type_name in PROBED_TYPES:
-            args = {"typename": type_name}
-            out.append(entry("qom-list-properties", args, mon.call("qom-list-properties", args)))
         models = ["max", "host"] if accel == "kvm" else ["max"]
         for model in models:
             for props in (None, {"migratable": False}):
@@ -164,7 +177,8 @@ def probe_replies(qemu: str, accel: str) -> list[dict[str, Any]]:
                     wanted["props"] = props
                 args = {"type": "static", "model": wanted}
                 reply = mon.call("query-cpu-model-expansion", args)
-                out.append(entry("query-cpu-model-expansion", args, reply))
+                if props is not None:
+                    out.append(entry("query-cpu-model-expansion", args, reply))
                 if "return" in reply:
                     # The static answer is expanded once more in full by the prober.
                     full = {"type": "full", "model": reply["return"]["model"]}
@@ -175,6 +189,108 @@ def probe_replies(qemu: str, accel: str) -> list[dict[str, Any]]:
             out.append(entry("query-cpu-model-expansion", args, mon.call(
                 "query-cpu-model-expansion", args)))
     return out
+
+
+def _per_name(qemu: str, accel: str, command: str, names: list[str],
+              argument: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """``command`` asked for each name (as ``argument``) after `qom-list-types` has loaded
+    every module, as a client asks. Some types make QEMU abort when instantiated: those are
+    listed apart and the binary started again for the rest."""
+    answers: dict[str, dict[str, Any]] = {}
+    crashed: list[str] = []
+    waiting = list(names)
+    while waiting:
+        with running_qemu(qemu, ["-machine", f"none,accel={accel}"]) as mon:
+            mon.call("qom-list-types", {"abstract": True})
+            while waiting:
+                name = waiting.pop(0)
+                try:
+                    answers[name] = mon.call(command, {argument: name})
+                except (OSError, ValueError):
+                    crashed.append(name)
+                    break
+    return answers, crashed
+
+
+#: The root of QOM's interface types (an interface's ancestry ends there, not at ``object``).
+INTERFACE_ROOT = "interface"
+
+
+def implementors(mon: Monitor, types: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """For each interface type: the types `qom-list-types` lists as implementing it (a type
+    implements its ancestors too, which the listed parents tell; interfaces they do not)."""
+    parents = {entry["name"]: entry.get("parent") for entry in types}
+    out: dict[str, list[str]] = {}
+    for name in parents:
+        cursor: str | None = name
+        while cursor is not None and cursor != INTERFACE_ROOT:
+            cursor = parents.get(cursor)
+        if cursor is not None:
+            answer = mon.call("qom-list-types", {"implements": name, "abstract": True})
+            out[name] = [entry["name"] for entry in answer["return"]]
+    return out
+
+
+def interface_tables(qemu: str, accel: str) -> dict[str, Any]:
+    """Every static fact of the binary's QMP interface on `-machine none` with ``accel``.
+
+    * ``plain``: the answer of each of `PLAIN_QUERIES` (``qom-list-types`` asked with
+      ``abstract: true``, so the list holds every type and each one's parent);
+    * ``qom-list-properties`` and ``device-list-properties``: the answer for every type that
+      list names, the abstract ones and machine types included, and for `UNKNOWN_NAME`;
+      ``crashed``: the types whose question made QEMU abort;
+    * ``implementors``: for each interface type, the types implementing it;
+    * ``query-cpu-model-expansion``: the static and full expansion of every CPU model
+      ``query-cpu-definitions`` lists, and of `UNKNOWN_NAME`.
+    """
+    tables: dict[str, Any] = {"plain": {}, "crashed": {}}
+    with running_qemu(qemu, ["-machine", f"none,accel={accel}"]) as mon:
+        for name in PLAIN_QUERIES:
+            args = {"abstract": True} if name == "qom-list-types" else None
+            tables["plain"][name] = mon.call(name, args)
+        expansions: dict[str, dict[str, Any]] = {kind: {} for kind in EXPANSION_TYPES}
+        definitions = tables["plain"]["query-cpu-definitions"].get("return", [])
+        for model in [item["name"] for item in definitions] + [UNKNOWN_NAME]:
+            for kind in EXPANSION_TYPES:
+                expansions[kind][model] = mon.call(
+                    "query-cpu-model-expansion", {"type": kind, "model": {"name": model}})
+        tables["query-cpu-model-expansion"] = expansions
+        tables["implementors"] = implementors(mon, tables["plain"]["qom-list-types"]["return"])
+    types = [item["name"] for item in tables["plain"]["qom-list-types"]["return"]]
+    for command in ("qom-list-properties", "device-list-properties"):
+        answers, crashed = _per_name(qemu, accel, command, [*types, UNKNOWN_NAME], "typename")
+        tables[command] = answers
+        tables["crashed"][command] = crashed
+    return tables
+
+
+def table_rows(tables: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """The tables as rows: (table, name) -> the answer's JSON text. A nested table (the
+    expansions by kind) is named ``outer/inner``; ``crashed`` holds each command's list."""
+    rows: dict[tuple[str, str], str] = {}
+    for table, entries in tables.items():
+        for name, value in entries.items():
+            if table == "query-cpu-model-expansion":
+                for model, reply in value.items():
+                    rows[(f"{table}/{name}", model)] = json.dumps(reply, separators=(",", ":"))
+            else:
+                rows[(table, name)] = json.dumps(value, separators=(",", ":"))
+    return rows
+
+
+def interface_text(tables: dict[str, dict[str, Any]]) -> str:
+    """The interface file: one line per answer, ``ACCEL<TAB>TABLE<TAB>NAME<TAB>JSON`` (no JSON
+    string holds a raw tab or newline), loaded without parsing the answers themselves. The
+    first accelerator's rows are complete; another's hold only the answers that differ."""
+    lines: list[str] = []
+    base: dict[tuple[str, str], str] | None = None
+    for accel, accel_tables in tables.items():
+        rows = table_rows(accel_tables)
+        for (table, name), text in rows.items():
+            if base is None or base.get((table, name)) != text:
+                lines.append(f"{accel}\t{table}\t{name}\t{text}")
+        base = base or rows
+    return "\n".join(lines) + "\n"
 
 
 def cpu_object(qemu: str, accel: str, model: str) -> dict[str, Any]:
@@ -188,6 +304,29 @@ def cpu_object(qemu: str, accel: str, model: str) -> dict[str, Any]:
                 continue
             values[prop["name"]] = mon.call("qom-get", {"path": path, "property": prop["name"]})
         return {"qom-list": listing, "qom-get": values}
+
+
+def cpu_objects(qemu: str, models: list[str]) -> dict[str, Any]:
+    """The first vCPU's QOM view for every CPU model (TCG, qmpnuma runs no guest): `cpu_object`
+    of `BASE_CPU_MODEL` whole, of each other model its ``qom-get`` answers that differ (and its
+    ``qom-list`` if it differs). A model QEMU cannot start with TCG is left out."""
+    base = cpu_object(qemu, "tcg", BASE_CPU_MODEL)
+    out: dict[str, Any] = {"base": BASE_CPU_MODEL, "models": {BASE_CPU_MODEL: base}}
+    for model in models:
+        if model == BASE_CPU_MODEL:
+            continue
+        try:
+            found = cpu_object(qemu, "tcg", model)
+        except RuntimeError:
+            continue
+        entry: dict[str, Any] = {"qom-get": {
+            name: reply for name, reply in found["qom-get"].items()
+            if base["qom-get"].get(name) != reply
+        }}
+        if found["qom-list"] != base["qom-list"]:
+            entry["qom-list"] = found["qom-list"]
+        out["models"][model] = entry
+    return out
 
 
 def cpu_set_kinds(qemu: str, accel: str, model: str) -> dict[str, dict[str, str]]:
@@ -249,13 +388,14 @@ def hmp_help_texts(qemu: str) -> dict[str, str]:
 
 
 def command_line_texts(qemu: str) -> dict[str, str]:
-    """What `-version` and `-help` print (QEMU exits 0 after either). The usage line of `-help`
-    names the program by the basename of argv[0]; it is recorded as the binary is installed,
-    `qemu-system-x86_64`, and the emulator puts its own program name there."""
+    """What the printing options print, by option line (`HELP_OPTIONS`: `-version`, `-help`,
+    `-machine help`, `-device help`, `-cpu help`; QEMU exits 0 after each). The usage line of
+    `-help` names the program by the basename of argv[0]; it is recorded as the binary is
+    installed, `qemu-system-x86_64`, and the emulator puts its own program name there."""
     texts: dict[str, str] = {}
-    for option in ("-version", "-help"):
-        done = subprocess.run([qemu, option], capture_output=True, text=True, check=True)
-        texts[option] = done.stdout
+    for option in HELP_OPTIONS:
+        done = subprocess.run([qemu, *option], capture_output=True, text=True, check=True)
+        texts[" ".join(option)] = done.stdout
     return texts
 
 
@@ -285,33 +425,51 @@ def kvm_usable() -> bool:
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
 
 
-def main() -> int:
-    qemu = sys.argv[1] if len(sys.argv) > 1 else "qemu-system-x86_64"
-    facts: dict[str, object] = {}
-    if OUTPUT.exists():
-        facts = json.loads(OUTPUT.read_text())
-    facts["device-names"] = device_names(qemu)
-    facts["hmp-help"] = hmp_help_texts(qemu)
-    facts["command-line-texts"] = command_line_texts(qemu)
-    facts["machine-property-help"] = machine_property_help(qemu)
-    OUTPUT.write_text(json.dumps(facts, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {OUTPUT}")
+def write_text(path: Path, text: str) -> None:
+    """Write ``text``, gzip-compressed when ``path`` ends in ``.gz`` (with a fixed time stamp
+    so that a rerun on the same binary gives the same bytes)."""
+    if path.suffix == ".gz":
+        with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
+                                                   mtime=0, compresslevel=9) as stream:
+            stream.write(text.encode())
+    else:
+        path.write_text(text)
+    print(f"wrote {path} ({path.stat().st_size} bytes)")
+
+
+def write_json(path: Path, value: Any, *, compact: bool = False) -> None:
+    """Write ``value`` as JSON (``compact``: without spaces, as one line)."""
+    write_text(path, (json.dumps(value, separators=(",", ":")) if compact
+                      else json.dumps(value, indent=1, sort_keys=True)) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("binary", help="the qemu-system-x86_64 to record")
+    parser.add_argument("profile", help="the profile whose facts these are (e.g. 7.2)")
+    args = parser.parse_args(argv)
+    qemu, profile = args.binary, args.profile
+    facts: dict[str, object] = {
+        "device-names": device_names(qemu),
+        "hmp-help": hmp_help_texts(qemu),
+        "command-line-texts": command_line_texts(qemu),
+        "machine-property-help": machine_property_help(qemu),
+    }
+    write_json(data_file(profile, "facts"), facts)
     accels = ["tcg", "kvm"] if kvm_usable() else ["tcg"]
-    replies: dict[str, Any] = {"probe": {}, "cpu-objects": {}}
+    tables = {accel: insertion_order(interface_tables(qemu, accel)) for accel in accels}
+    write_text(data_file(profile, "interface", ".tsv.gz"), interface_text(tables))
+    replies: dict[str, Any] = {"probe": {}}
     for accel in accels:
         replies["probe"][accel] = probe_replies(qemu, accel)
-    replies["cpu-objects"]["tcg"] = {model: cpu_object(qemu, "tcg", model) for model in CPU_MODELS}
-    REPLIES.write_text(json.dumps(insertion_order(replies), separators=(",", ":")) + "\n")
-    print(f"wrote {REPLIES}")
-    write_cpu_set_kinds(qemu)
-    return 0
-
-
-def write_cpu_set_kinds(qemu: str) -> None:
-    """Record `cpu_set_kinds` of every recorded CPU model (TCG) into its own data file."""
+    write_json(data_file(profile, "replies"), insertion_order(replies), compact=True)
+    definitions = tables["tcg"]["plain"]["query-cpu-definitions"]["return"]
+    models = [item["name"] for item in definitions]
+    objects = insertion_order(cpu_objects(qemu, models))
+    write_json(data_file(profile, "cpu-objects", ".json.gz"), objects, compact=True)
     kinds = {model: cpu_set_kinds(qemu, "tcg", model) for model in CPU_MODELS}
-    CPU_SET_KINDS.write_text(json.dumps(kinds, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {CPU_SET_KINDS}")
+    write_json(data_file(profile, "cpu-qom-set"), kinds)
+    return 0
 
 
 if __name__ == "__main__":

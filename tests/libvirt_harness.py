@@ -1,10 +1,12 @@
-"""Drive Debian 12's libvirt 9.0 (embedded QEMU driver, no daemon) against an emulator binary.
+"""Drive libvirt's embedded QEMU driver (no daemon) against an emulator binary.
 
-Shared by `tests/test_libvirt_e2e.py` and `bench/libvirt_bench.py`. Everything goes through
+Shared by `tests/test_libvirt_e2e.py` (Debian 12's libvirt 9.0), `tests/test_libvirt_11_3_e2e.py`
+(libvirt 11.3 from a private prefix) and `bench/libvirt_bench.py`. Everything goes through
 `virsh -c 'qemu:///embed?root=DIR'`: the embedded driver runs inside the virsh process, so a
 scenario needs no libvirtd, only the `libvirt-qemu` system user that Debian's driver looks up.
-The same scenario runs against real QEMU 7.2 and against qmpnuma; `normalize_*` strip what
-legitimately differs between two runs (thread ids, host CPU numbers, times, paths, pids).
+The same scenario runs against a real QEMU and against qmpnuma with that QEMU's profile (given
+to libvirt as a wrapper script that passes `--profile`); `normalize_*` strip what legitimately
+differs between two runs (thread ids, host CPU numbers, times, paths, pids).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -22,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 REAL_QEMU = "/usr/bin/qemu-system-x86_64"
+#: qmpnuma's console script as QEMU (every argument is QEMU's, `--profile` first aside).
+QMPNUMA = str(Path(sys.executable).with_name("qmpnuma-system-x86_64"))
 QEMU_CONF = """\
 stdio_handler = "file"
 security_driver = "none"
@@ -38,12 +43,26 @@ DIMM_XML = """\
 """
 
 
-def libvirt_missing() -> str | None:
-    """Why libvirt cannot run here (None when it can)."""
-    if shutil.which("virsh") is None:
-        return "virsh not installed (Debian packages libvirt-clients, libvirt-daemon-driver-qemu)"
-    if not Path("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so"
-                ).exists():
+#: Where scripts/fetch_reference_binaries.sh puts the binaries beyond Debian 12's (as conftest).
+REFERENCE_BIN = Path(__file__).resolve().parents[1] / "build" / "reference" / "bin"
+
+
+def reference_binary(setting: str, name: str) -> str | None:
+    """The executable the environment ``setting`` names, else the fetched wrapper ``name``
+    (QMPNUMA_QEMU_10_0 / qemu-system-x86_64, QMPNUMA_VIRSH_11_3 / virsh); None if absent."""
+    path = os.environ.get(setting) or str(REFERENCE_BIN / name)
+    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
+def libvirt_missing(virsh: str = "virsh") -> str | None:
+    """Why libvirt cannot run here (None when it can). Debian 12's ``virsh`` needs its QEMU
+    driver package; another version's wrapper brings its own driver."""
+    if shutil.which(virsh) is None:
+        return f"{virsh} not installed (Debian packages libvirt-clients, " \
+            "libvirt-daemon-driver-qemu; scripts/fetch_reference_binaries.sh for libvirt 11.3)"
+    if virsh == "virsh" and not Path(
+        "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so"
+    ).exists():
         return "libvirt's QEMU driver not installed (libvirt-daemon-driver-qemu)"
     try:
         import pwd
@@ -108,9 +127,11 @@ class Domain:
 
 @dataclass
 class Embed:
-    """One embedded-driver root with its config and monitor-traffic log."""
+    """One embedded-driver root with its config and monitor-traffic log, driven by one
+    ``virsh`` (Debian 12's libvirt 9.0 by default, or another version's wrapper)."""
 
     root: Path
+    virsh_binary: str = "virsh"
     log: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -129,7 +150,7 @@ class Embed:
         env["LIBVIRT_LOG_FILTERS"] = "1:qemu.qemu_monitor 3:*"
         env["LIBVIRT_LOG_OUTPUTS"] = f"1:file:{self.log}"
         result = subprocess.run(
-            ["virsh", "-q", "-c", self.uri, "; ".join(commands)],
+            [self.virsh_binary, "-q", "-c", self.uri, "; ".join(commands)],
             capture_output=True, text=True, env=env, timeout=timeout,
         )
         if check and result.returncode != 0:
@@ -183,6 +204,16 @@ def numa_memory_caps(domcaps_xml: str) -> dict[str, Any]:
             (mode.get("name"), mode.get("supported")) for mode in root.iterfind("./cpu/mode")
         ],
     }
+
+
+def profile_emulator(folder: Path, profile: str) -> str:
+    """A wrapper script that runs qmpnuma with ``profile``: what libvirt is given as the
+    emulator (`<emulator>`, `--emulatorbin`) for that profile's QEMU."""
+    path = folder / f"qmpnuma-{profile}" / "qmpnuma-system-x86_64"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'#!/bin/sh\nexec {QMPNUMA} --profile={profile} "$@"\n')
+    path.chmod(0o755)
+    return str(path)
 
 
 def cached_caps(embed: Embed) -> str:
@@ -423,3 +454,125 @@ def answer_source(item: dict[str, Any]) -> str:
             return "model"
         return "recorded"
     return "model"
+
+
+#: The domains of an end-to-end scenario, each with whether a DIMM is hot-plugged into it.
+DOMAINS = (
+    # 2 cells of RAM backends, DIMM slots, numatune strict on cell 0; hot-plug a DIMM on node 1.
+    (Domain("numa2", 2), True),
+    # 4 cells, memfd and file backends from <memoryBacking><source type=…/>.
+    (Domain("numa4memfd", 4, vcpus_per_cell=1, source="memfd"), False),
+    (Domain("numa4file", 4, vcpus_per_cell=1, source="file"), False),
+)
+
+
+def all_cached_caps(embed: Embed) -> list[str]:
+    """Every cached capabilities XML of the embedded root (one per probed emulator)."""
+    folder = embed.root / "cache" / "qemu" / "capabilities"
+    return [path.read_text() for path in sorted(folder.glob("*.xml"))]
+
+
+def scenario(embed: Embed, emulator: str, tag: str, workdir: Path) -> dict[str, Any]:
+    """The probe and every domain step of `DOMAINS` with ``emulator``; domains are named per
+    emulator (``tag``). Returns the normalized answers, the probe's and the domains' monitor
+    traffic, and the seconds the probe and the domain steps took."""
+    before = len(embed.monitor_sessions())
+    started = time.perf_counter()
+    caps_xml = domcapabilities(embed, emulator)
+    probe_seconds = time.perf_counter() - started
+    probe = [c for s in embed.monitor_sessions()[before:] for c in s]
+    out: dict[str, Any] = {"domcaps": numa_memory_caps(caps_xml), "probe": probe}
+    cache = [
+        text for text in all_cached_caps(embed) if f"<emulator>{emulator}</emulator>" in text
+    ]
+    out["machines"] = machine_caps(cache[0]) if cache else None
+    before = len(embed.monitor_sessions())
+    started = time.perf_counter()
+    for domain, hotplug in DOMAINS:
+        named = Domain(f"{domain.name}-{tag}", domain.cells, domain.cell_mib,
+                       domain.vcpus_per_cell, domain.source)
+        answers = run_domain(embed, emulator, named, hotplug=hotplug, workdir=workdir)
+        # The domain name shows in dominfo only.
+        answers["dominfo"].pop("Name", None)
+        out[domain.name] = answers
+    out["seconds"] = {"probe": probe_seconds, "domains": time.perf_counter() - started}
+    # `dominfo` makes libvirt probe every qemu-system-* of the host once: leave those out.
+    sessions = embed.monitor_sessions()[before:]
+    out["startup"] = [c for s in sessions if not is_probe(s) for c in s]
+    return out
+
+
+# -- what must hold between qmpnuma's run and the real QEMU's (shared by the e2e tests) -------
+
+#: Statistics commands libvirt's `domstats` asks because the schema offers them.
+STATS_COMMANDS = ("query-stats", "query-stats-schemas")
+
+
+def differing(ours: Any, theirs: Any) -> Any:
+    """What differs between two answers (dict members, list items): (qmpnuma's, QEMU's)."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        return {key: differing(ours.get(key), theirs.get(key))
+                for key in sorted(set(ours) | set(theirs)) if ours.get(key) != theirs.get(key)}
+    if isinstance(ours, list) and isinstance(theirs, list):
+        return ([item for item in ours if item not in theirs],
+                [item for item in theirs if item not in ours])
+    return (ours, theirs)
+
+
+def check_probe(fake: dict[str, Any], real: dict[str, Any]) -> None:
+    """The capability probe succeeds with the same NUMA and memory capabilities, the same
+    machine types and flags, and the same commands in the same order."""
+    assert fake["domcaps"] == real["domcaps"]
+    assert fake["domcaps"]["memoryBacking"] == ("yes", ["anonymous", "file", "memfd"])
+    assert fake["machines"] == real["machines"], differing(fake["machines"], real["machines"])
+    assert {"numa.hmat", "pc-dimm", "memory-backend-memfd"} <= set(fake["machines"]["flags"])
+    # The same commands in the same order (two passes: KVM-or-TCG, then TCG).
+    assert [c["execute"] for c in fake["probe"]] == [c["execute"] for c in real["probe"]]
+
+
+def check_domain(fake: dict[str, Any], real: dict[str, Any]) -> None:
+    """Every step of a domain answers as with the real QEMU; nothing is left running."""
+    assert fake["left-running"] == [] and real["left-running"] == []
+    assert fake["stderr"] == real["stderr"]
+    for key in sorted(set(fake) | set(real)):
+        assert fake.get(key) == real.get(key), (key, fake.get(key), real.get(key))
+
+
+def check_hotplugged_dimm(answers: dict[str, Any]) -> None:
+    """The DIMM hot-plugged on node 1 shows in every later query."""
+    dimms = answers["after-attach query-memory-devices"]["return"]
+    assert [(d["type"], d["data"]["node"], d["data"]["size"]) for d in dimms] == [
+        ("dimm", 1, 128 << 20)
+    ]
+    assert "node 1 plugged: 128 MB" in answers["after-attach x-query-numa"]["return"][
+        "human-readable-text"]
+    assert "memdimm0" in [b["id"] for b in answers["after-attach query-memdev"]["return"]]
+    # A guest without an OS never acknowledges the unplug request: the DIMM stays.
+    assert answers["after-detach"] == answers["after-attach query-memory-devices"]
+
+
+def check_start_up_traffic(fake: dict[str, Any], real: dict[str, Any]) -> None:
+    """libvirt sends qmpnuma the same start-up sequence it sends QEMU (`domstats`'
+    `query-stats` and `query-stats-schemas` included), and NUMA/memory answers come from the
+    model."""
+    ours, theirs = monitor_stats(fake["startup"]), monitor_stats(real["startup"])
+    assert ours == theirs, differing(ours, theirs)
+
+    def stats_requests(startup: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in c.items() if k != "id"}
+                for c in startup if c["execute"] in STATS_COMMANDS]
+
+    assert stats_requests(real["startup"])
+    assert stats_requests(fake["startup"]) == stats_requests(real["startup"])
+    sources = {"model": 0, "recorded": 0}
+    for item in fake["probe"] + fake["startup"]:
+        sources[answer_source(item)] += 1
+    numa_memory = {"query-memdev", "query-memory-devices", "x-query-numa", "query-cpus-fast",
+                   "query-hotpluggable-cpus", "object-add", "device_add", "device_del",
+                   "query-machines"}
+    assert all(answer_source(c) == "model" for c in fake["startup"] if c["execute"] in numa_memory)
+    assert sources["model"] > 0 and sources["recorded"] > 0
+    print(f"\nlibvirt -> qmpnuma: {len(fake['probe'])} probe and {len(fake['startup'])} "
+          f"domain commands; answers: {sources}")
+    print("probe:", monitor_stats(fake["probe"]))
+    print("domains:", monitor_stats(fake["startup"]))

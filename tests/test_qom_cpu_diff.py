@@ -22,6 +22,7 @@ from conftest import Reference
 from qmp_endpoints import normalise, started
 
 from qmpnuma.commands.cpu_object import INTEGER_RANGES, _recorded_cpu
+from qmpnuma.profiles.registry import get_profile
 
 SEED = 10310
 CASES = 12
@@ -53,7 +54,7 @@ def _values(rng: random.Random, name: str, current: Any) -> list[Any]:
 
 
 def _cpu_requests(rng: random.Random, path: str, cpu_type: str) -> list[dict[str, Any]]:
-    recorded = _recorded_cpu(cpu_type)
+    recorded = _recorded_cpu(get_profile("7.2"), cpu_type)
     plain = [
         entry["name"] for entry in recorded["qom-list"]
         if not entry["type"].startswith(("child<", "link<")) and entry["name"] != "realized"

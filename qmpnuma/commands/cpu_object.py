@@ -2,7 +2,7 @@
 
 libvirt verifies the guest CPU after start-up by listing the first vCPU's QOM properties and
 reading each of them (some 400 `qom-get`s). The property list, the values and the way `qom-set`
-treats each property are facts of the CPU model in QEMU 7.2, recorded per model from the real
+treats each property are facts of the CPU model, recorded per model from the profile's own
 binary (`scripts/record_qemu_facts.py`); the topology properties (`socket-id`, `core-id`,
 `apic-id`, `node-id`, ...) and `hotplugged` come from the model's CPU slot. This module only
 describes a vCPU as an object; `qmpnuma.commands.qom` places it in the tree and serves
@@ -11,14 +11,11 @@ describes a vCPU as an object; `qmpnuma.commands.qom` places it in the tree and 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from qmpnuma.errors import QmpError
-from qmpnuma.facts import recorded_replies
+from qmpnuma.facts import recorded_cpu_object, recorded_cpu_property_kinds
 from qmpnuma.machine import Machine
 from qmpnuma.machine.cpu_properties import (
     CPU_TYPE_SUFFIX,
@@ -41,27 +38,21 @@ INTEL_LIKE_VENDORS = frozenset({"GenuineIntel", "  Shanghai  ", "CentaurHauls"})
 BOOL_PROPERTIES = frozenset({"start-powered-off"})
 
 
-def _recorded_cpu(cpu_type: str) -> dict[str, Any]:
-    objects: dict[str, Any] = recorded_replies()["cpu-objects"]["tcg"]
+def _recorded_cpu(profile: Profile, cpu_type: str) -> dict[str, Any]:
     model = cpu_type.removesuffix(CPU_TYPE_SUFFIX)
-    chosen: dict[str, Any] = objects.get(model) or objects[FALLBACK_MODEL]
+    chosen = recorded_cpu_object(profile, model) or recorded_cpu_object(profile, FALLBACK_MODEL)
+    assert chosen is not None, "the fallback model is always recorded"
     return chosen
 
 
-@cache
-def _set_facts() -> dict[str, dict[str, dict[str, str]]]:
+def _set_fact(profile: Profile, cpu_type: str, table: str, name: str) -> str | None:
     """Per model: ``kind`` of each property (``writable``, ``realized``: a qdev property fixed
-    once realized, ``readonly``) and the name a refusal ``reported`` for an alias
-    (`qemu-7.2-cpu-qom-set.json`, recorded from the real binary)."""
-    text = resources.files("qmpnuma.data").joinpath("qemu-7.2-cpu-qom-set.json").read_text()
-    facts: dict[str, dict[str, dict[str, str]]] = json.loads(text)
-    return facts
-
-
-def _set_fact(cpu_type: str, table: str, name: str) -> str | None:
-    facts = _set_facts()
+    once realized, ``readonly``) and the name a refusal ``reported`` for an alias (the
+    profile's ``cpu-qom-set`` facts, recorded from its binary)."""
+    facts = recorded_cpu_property_kinds(profile)
     model = cpu_type.removesuffix(CPU_TYPE_SUFFIX)
-    return (facts.get(model) or facts[FALLBACK_MODEL])[table].get(name)
+    found: str | None = (facts.get(model) or facts[FALLBACK_MODEL])[table].get(name)
+    return found
 
 
 def _type_error(name: str, expected: str) -> QmpError:
@@ -103,7 +94,8 @@ class CpuObject:
     @property
     def properties(self) -> tuple[tuple[str, str], ...]:
         """The recorded `qom-list` after `type`, in QEMU's order."""
-        listing: list[dict[str, str]] = _recorded_cpu(self.type_name)["qom-list"]
+        recorded = _recorded_cpu(self.machine.profile, self.type_name)
+        listing: list[dict[str, str]] = recorded["qom-list"]
         return tuple((entry["name"], entry["type"]) for entry in listing if entry["name"] != "type")
 
     def _slot_value(self, name: str) -> tuple[bool, Any]:
@@ -127,7 +119,7 @@ class CpuObject:
         if known:
             return value
         cpu_type = self.type_name
-        reply = _recorded_cpu(cpu_type)["qom-get"].get(name)
+        reply = _recorded_cpu(self.machine.profile, cpu_type)["qom-get"].get(name)
         if reply is None:
             raise QmpError("GenericError", f"qmpnuma has no recorded value for {cpu_type}.{name}")
         if "error" in reply:
@@ -163,13 +155,13 @@ class CpuObject:
         """`qom-set`: qdev properties are fixed once realized (`qdev_prop_set_after_realize`),
         a few object properties take a new value, the rest are read-only."""
         cpu_type = self.type_name
-        kind = _set_fact(cpu_type, "kind", name)
+        kind = _set_fact(self.machine.profile, cpu_type, "kind", name)
         if kind == "readonly":
             raise QmpError("GenericError", f"Property '{cpu_type}.{name}' is not writable")
         if kind == "realized":
             device_id = self.path.removeprefix("/machine/peripheral/")
             device = f"device '{device_id}'" if device_id != self.path else "anonymous device"
-            target = _set_fact(cpu_type, "reported", name) or name
+            target = _set_fact(self.machine.profile, cpu_type, "reported", name) or name
             raise QmpError(
                 "GenericError",
                 f"Attempt to set property '{target}' on {device} (type '{cpu_type}') "

@@ -1,11 +1,13 @@
-"""Interface queries answered from the profile recorded from the real QEMU 7.2 binary.
+"""Interface queries answered from the facts recorded from the profile's own QEMU binary.
 
-QOM type lists, device and object property lists, CPU model definitions and expansions, the
+QOM type lists, QOM and device property lists, CPU model definitions and expansions, the
 command-line option table, TPM lists and the SEV/SGX answers describe the binary, not the
-machine: they are facts of QEMU's interface that `scripts/record_qemu_facts.py` stores in
-`qmpnuma/data/qemu-7.2-replies.json`. Nothing here touches NUMA or memory; those answers come
-from the model. The answers depend on the accelerator QEMU ended up with, so they are recorded
-per accelerator and looked up with the machine's.
+machine: they are facts of QEMU's interface that `scripts/record_qemu_facts.py` records
+completely (every type, every device, every CPU model) into the profile's ``interface`` file,
+so that a client's question finds the answer that binary gives, whichever client asks. A name
+the binary does not know gets the binary's own "not found" answer. Nothing here touches NUMA or
+memory; those answers come from the model. The answers depend on the accelerator QEMU ended up
+with, so they are recorded per accelerator and looked up with the machine's.
 """
 
 from __future__ import annotations
@@ -18,8 +20,17 @@ from typing import Any
 from qmpnuma.commands.machine_facts import accelerator
 from qmpnuma.commands.registry import CommandContext, command
 from qmpnuma.errors import QmpError
-from qmpnuma.facts import device_model_names, recorded_replies
+from qmpnuma.facts import (
+    BASE_ACCELERATOR,
+    crashed_names,
+    interface_answer,
+    interface_names,
+    not_found_answer,
+    recorded_accelerators,
+    recorded_replies,
+)
 from qmpnuma.machine import Machine
+from qmpnuma.profiles.profile import Profile
 
 #: Commands whose answers come only from the recording.
 RECORDED_COMMANDS = (
@@ -35,10 +46,10 @@ def request_key(name: str, arguments: dict[str, Any] | None) -> str:
 
 
 @cache
-def _exchanges(accel: str) -> dict[str, dict[str, Any]]:
-    """The recorded exchanges of ``accel`` by request key."""
+def _exchanges(profile: Profile, accel: str) -> dict[str, dict[str, Any]]:
+    """The recorded probe exchanges (CPU expansions with properties) of ``accel``."""
     table: dict[str, dict[str, Any]] = {}
-    for item in recorded_replies()["probe"].get(accel, []):
+    for item in recorded_replies(profile)["probe"].get(accel, []):
         table[request_key(item["execute"], item.get("arguments"))] = item
     return table
 
@@ -50,45 +61,63 @@ def recorded_accelerator(machine: Machine) -> str:
     host offers it and the recording has its answers, otherwise TCG answers, as QEMU falls back.
     """
     wanted = accelerator(machine)
-    recorded_kvm = bool(recorded_replies()["probe"].get("kvm"))
-    kvm_ok = recorded_kvm and os.access("/dev/kvm", os.R_OK | os.W_OK)
-    if wanted == "kvm" and kvm_ok:
-        return "kvm"
-    return "tcg"
+    if wanted == BASE_ACCELERATOR or wanted not in recorded_accelerators(machine.profile):
+        return BASE_ACCELERATOR
+    if wanted == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return BASE_ACCELERATOR
+    return wanted
 
 
-def recorded_answer(machine: Machine, name: str, arguments: dict[str, Any] | None) -> Any:
-    """The recorded answer to a request: its return value, or its error raised as `QmpError`.
+def _answer(reply: dict[str, Any]) -> Any:
+    """The return value of a recorded reply, or its error raised as `QmpError`."""
+    if "error" in reply:
+        raise QmpError(reply["error"]["class"], reply["error"]["desc"])
+    return reply["return"]
 
-    Raises `KeyError` when the recording has no such request.
-    """
-    item = _exchanges(recorded_accelerator(machine))[request_key(name, arguments)]
-    if "error" in item:
-        raise QmpError(item["error"]["class"], item["error"]["desc"])
-    return item["return"]
+
+def recorded_answer(machine: Machine, table: str, name: str) -> Any:
+    """The recorded answer to the question of ``table`` about ``name`` (the binary's "not
+    found" answer for a name it did not know)."""
+    accel = recorded_accelerator(machine)
+    reply = interface_answer(machine.profile, accel, table, name)
+    if reply is None:
+        reply = not_found_answer(machine.profile, accel, table, name)
+    return _answer(reply)
+
+
+def recorded_plain(machine: Machine, name: str) -> Any:
+    """The recorded answer of the argument-less query ``name``."""
+    reply = interface_answer(machine.profile, recorded_accelerator(machine), "plain", name)
+    if reply is None:
+        raise QmpError("GenericError", f"qmpnuma has no recorded answer for {name}")
+    return _answer(reply)
 
 
 def _plain(ctx: CommandContext, name: str) -> Any:
-    try:
-        return recorded_answer(ctx.machine, name, None)
-    except KeyError:
-        raise QmpError("GenericError", f"qmpnuma has no recorded answer for {name}") from None
+    return recorded_plain(ctx.machine, name)
 
 
 @command("qom-list-types")
 def qom_list_types(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    """``qmp_qom_list_types``: the recording holds every type (asked with ``abstract``), each
+    with its parent, in the order QEMU walks its type table; a request filters it. A type
+    implements its ancestors and the interfaces the recording lists it under."""
     types: list[dict[str, Any]] = _plain(ctx, "qom-list-types")
-    if not args:
-        return types
-    # Filtering by `implements`/`abstract` needs the type hierarchy, which the recorded list
-    # (with each type's parent) holds.
     parents = {entry["name"]: entry.get("parent") for entry in types}
     implements = args.get("implements")
     if implements is not None and implements not in parents:
         return []
+    interface = None
+    if implements is not None:
+        names = interface_names(ctx.machine.profile, recorded_accelerator(ctx.machine),
+                                "implementors", implements)
+        interface = None if names is None else frozenset(names)
     out = []
     for entry in types:
-        if implements is not None:
+        if interface is not None:
+            if entry["name"] not in interface:
+                continue
+        elif implements is not None:
             cursor: str | None = entry["name"]
             while cursor is not None and cursor != implements:
                 cursor = parents.get(cursor)
@@ -137,36 +166,35 @@ def query_command_line_options(ctx: CommandContext, args: dict[str, Any]) -> Any
     return chosen
 
 
+def _type_properties(ctx: CommandContext, table: str, typename: str) -> Any:
+    if typename in crashed_names(ctx.machine.profile, recorded_accelerator(ctx.machine), table):
+        # The real binary aborts on this question; qmpnuma answers instead of dying.
+        raise QmpError("GenericError", f"QEMU aborts when asked {table} of {typename}")
+    return recorded_answer(ctx.machine, table, typename)
+
+
 @command("device-list-properties")
 def device_list_properties(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    typename = args["typename"]
-    try:
-        return recorded_answer(ctx.machine, "device-list-properties", {"typename": typename})
-    except KeyError:
-        pass
-    if typename not in device_model_names():
-        raise QmpError("DeviceNotFound", f"Device '{typename}' not found") from None
-    raise QmpError("GenericError", f"qmpnuma has no recorded properties for device {typename}")
+    return _type_properties(ctx, "device-list-properties", args["typename"])
 
 
 @command("qom-list-properties")
 def qom_list_properties(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    typename = args["typename"]
-    try:
-        return recorded_answer(ctx.machine, "qom-list-properties", {"typename": typename})
-    except KeyError:
-        pass
-    known = {entry["name"] for entry in _plain(ctx, "qom-list-types")}
-    if typename not in known:
-        raise QmpError("DeviceNotFound", f"Class '{typename}' not found") from None
-    raise QmpError("GenericError", f"qmpnuma has no recorded properties for type {typename}")
+    return _type_properties(ctx, "qom-list-properties", args["typename"])
 
 
 @command("query-cpu-model-expansion")
 def query_cpu_model_expansion(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    try:
-        return recorded_answer(ctx.machine, "query-cpu-model-expansion", args)
-    except KeyError:
+    """A model by name alone: its recorded expansion of that type (or the binary's answer for
+    an unknown model or type); with properties: the probe's recorded exchange."""
+    model = args["model"]
+    if "props" not in model:
+        return recorded_answer(ctx.machine, f"query-cpu-model-expansion/{args['type']}",
+                               model["name"])
+    item = _exchanges(ctx.machine.profile, recorded_accelerator(ctx.machine)).get(
+        request_key("query-cpu-model-expansion", args))
+    if item is None:
         raise QmpError(
             "GenericError", "qmpnuma has no recorded expansion for this CPU model request"
-        ) from None
+        )
+    return _answer(item)

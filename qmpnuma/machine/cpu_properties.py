@@ -7,7 +7,7 @@ the property's own type: a CPUID feature flag is a ``bool``, ``level`` a ``uint3
 ``family`` an ``int``, ``hv-no-nonarch-coresharing`` the ``OnOffAuto`` enum...
 
 Names and types are facts recorded from the binary: the first vCPU's ``qom-list`` (facts
-``replies``, ``cpu-objects``) and which properties QOM lets one set (facts ``cpu-qom-set``).
+``cpu-objects``) and which properties QOM lets one set (facts ``cpu-qom-set``).
 A vCPU gains its APIC and address-space children only when it is realized, so those are not
 there yet when ``-device`` sets properties; a link without a check function (``parent_bus``)
 has no setter.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
-from qmpnuma.facts import recorded_cpu_property_kinds, recorded_replies
+from qmpnuma.facts import recorded_cpu_object, recorded_cpu_property_kinds
 from qmpnuma.profiles.profile import Profile
 
 #: The model whose recorded properties stand for a CPU model that was not recorded (the
@@ -72,12 +72,14 @@ class CpuProperty:
 
 
 @cache
-def cpu_property_table(driver: str) -> Mapping[str, CpuProperty]:
-    """The properties a CPU device of ``driver`` has before it is realized."""
+def cpu_property_table(profile: Profile, driver: str) -> Mapping[str, CpuProperty]:
+    """The properties a CPU device of ``driver`` has before it is realized (the profile's
+    recorded facts)."""
     model = driver.removesuffix(CPU_TYPE_SUFFIX)
-    objects: dict[str, Any] = recorded_replies()["cpu-objects"]["tcg"]
-    listing: list[dict[str, str]] = (objects.get(model) or objects[FALLBACK_MODEL])["qom-list"]
-    all_kinds = recorded_cpu_property_kinds()
+    recorded = recorded_cpu_object(profile, model) or recorded_cpu_object(profile, FALLBACK_MODEL)
+    assert recorded is not None, "the fallback model is always recorded"
+    listing: list[dict[str, str]] = recorded["qom-list"]
+    all_kinds = recorded_cpu_property_kinds(profile)
     kinds: dict[str, str] = (all_kinds.get(model) or all_kinds[FALLBACK_MODEL])["kind"]
     table: dict[str, CpuProperty] = {}
     for entry in listing:

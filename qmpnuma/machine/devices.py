@@ -245,7 +245,7 @@ def cpu_properties(request: DeviceRequest, profile: Profile) -> dict[str, int]:
     """
     given = dict(request.properties)
     checked = profile.cpu_device_properties_checked
-    table = cpu_property_table(request.driver) if checked else None
+    table = cpu_property_table(profile, request.driver) if checked else None
     ids: dict[str, int] = {}
     for key in property_order(request):
         if table is not None:

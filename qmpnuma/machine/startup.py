@@ -422,7 +422,7 @@ class Startup:
         if self.scan.cpu_model is None:
             return
         name = self.scan.cpu_model.split(",", 1)[0]
-        if name + CPU_DRIVER_SUFFIX not in device_model_names():
+        if name + CPU_DRIVER_SUFFIX not in device_model_names(self.profile):
             raise MachineError(f"unable to find CPU model '{name}'")
 
     def _asks_for_kvm(self) -> bool:

@@ -316,8 +316,8 @@ class MachineState:
         """``-device`` / ``device_add`` from QemuOpts pairs (``driver``, ``id`` and properties
         as text) or a ``-device`` JSON dict's members (``from_json``), with qdev's order of
         checks (``qmpnuma.machine.devices``)."""
-        add_device(self, pairs, hotplugged=hotplugged, known_models=device_model_names(),
-                   from_json=from_json)
+        add_device(self, pairs, hotplugged=hotplugged,
+                   known_models=device_model_names(self.profile), from_json=from_json)
 
     def plug_dimm_without_hotplug(self, request: DimmRequest) -> None:
         """A pc-dimm on a board without a memory hot-plug handler: only realize runs."""

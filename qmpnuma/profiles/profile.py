@@ -246,8 +246,8 @@ class Profile:
     texts: Texts
     #: name (without the leading dash) -> spelling rules, in QEMU's table order.
     options: Mapping[str, OptionSpec]
-    #: Recorded facts of the reference binary in ``qmpnuma/data`` by kind (``facts``,
-    #: ``replies``); empty for a version without a binary to record.
+    #: Recorded facts of the profile's binary in ``qmpnuma/data`` by kind (``facts``,
+    #: ``interface``, ``replies``, ``cpu-qom-set``; see ``qmpnuma.facts``).
     facts_files: Mapping[str, str]
     machines: MachineCatalogue
 

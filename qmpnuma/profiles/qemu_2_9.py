@@ -245,7 +245,12 @@ PROFILE: Final = Profile(
     qmp_capabilities=(),
     texts=TEXTS,
     options=OPTIONS,
-    facts_files={},
+    # No 2.9 binary to record: the interface answers, device model names, vCPU objects and
+    # HMP command lists of the 7.2 recording stand in; the printed texts have none.
+    facts_files={"interface": "qemu-7.2-interface.tsv.gz", "replies": "qemu-7.2-replies.json",
+                 "cpu-qom-set": "qemu-7.2-cpu-qom-set.json",
+                 "cpu-objects": "qemu-7.2-cpu-objects.json.gz",
+                 "device-names": "qemu-7.2-facts.json", "hmp-help": "qemu-7.2-facts.json"},
     machines=MACHINES,
     size_syntax=SizeSyntax.STRTOD,
     smp_parser=SmpParser.VL_SMP_PARSE,
