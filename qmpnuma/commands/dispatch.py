@@ -22,6 +22,17 @@ from qmpnuma.errors import MachineError, QmpError
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import wire_types
 from qmpnuma.qmp.session import GreetingInfo, default_greeting
+from qmpnuma.qobject.json_writer import encode_value
+
+#: Queries whose answer depends only on the machine (its state, profile, options and greeting),
+#: never on the monitor, the arguments (they take none), the clock or the host, and which change
+#: nothing. Their replies are encoded once per machine revision (`CommandRegistry.encoded`);
+#: every other command bumps the revision after it runs, whatever it touched.
+READ_ONLY_QUERIES = frozenset({
+    "query-memdev", "query-cpus-fast", "query-hotpluggable-cpus", "query-memory-devices",
+    "query-memory-size-summary", "query-status", "query-name", "query-uuid", "query-target",
+    "query-kvm", "query-version", "query-qmp-schema",
+})
 
 
 @dataclass
@@ -33,6 +44,8 @@ class CommandRegistry:
     request_exit: ExitHook = _no_exit
     greeting: GreetingInfo | None = None
     handlers: dict[str, Handler] = field(default_factory=dict)
+    #: READ_ONLY_QUERIES name -> (machine revision, the return value's JSON text)
+    _encoded: dict[str, tuple[int, bytes]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.greeting is None:
@@ -56,6 +69,22 @@ class CommandRegistry:
             return handler(ctx, args)
         except MachineError as err:
             raise QmpError(err.error_class, err.message) from None
+        finally:
+            if name not in READ_ONLY_QUERIES:
+                self.machine.revision += 1
+
+    def encoded(self, name: str, monitor: Any = None) -> bytes | None:
+        """The JSON text of an argument-less read-only query's return value, computed at most
+        once per machine revision; None for any other command (run it with `execute`)."""
+        if name not in READ_ONLY_QUERIES:
+            return None
+        revision = self.machine.revision
+        known = self._encoded.get(name)
+        if known is not None and known[0] == revision:
+            return known[1]
+        text = encode_value(self.execute(name, {}, monitor)).encode("ascii")
+        self._encoded[name] = (revision, text)
+        return text
 
 
 def load_handlers() -> None:

@@ -97,6 +97,10 @@ class FleetMember:
         """`Executor` for the member's server: run one command on this machine."""
         return self.registry.execute(name, args, monitor)
 
+    def encoded(self, name: str, monitor: MonitorState) -> bytes | None:
+        """`EncodingExecutor`: a read-only query's cached JSON text (None: use `execute`)."""
+        return self.registry.encoded(name, monitor)
+
     def _request_exit(self, status: int) -> None:
         """`quit` ends this machine only: its reply is sent, then its socket is removed."""
         self.server.request_exit(status)
