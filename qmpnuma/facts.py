@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from qmpnuma.profiles.profile import Profile
@@ -16,6 +15,8 @@ REFERENCE_PROFILE = DEFAULT_PROFILE
 
 def _read(kind: str) -> dict[str, Any]:
     name = REFERENCE_PROFILE.facts_files[kind]
+    from importlib import resources  # only when a fact is asked for (costly import)
+
     data: dict[str, Any] = json.loads(resources.files("qmpnuma.data").joinpath(name).read_text())
     return data
 

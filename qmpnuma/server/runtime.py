@@ -27,7 +27,6 @@ from qmpnuma.errors import FatalExit, OptionError, QmpError
 from qmpnuma.qmp.session import Send
 from qmpnuma.qobject.json_writer import prettify
 from qmpnuma.server.chardev_names import ChardevNames, connected_name
-from qmpnuma.server.readline import LineEditor
 from qmpnuma.server.transport import READ_CHUNK, DirectOutput, Output, PacedOutput, read_loop
 
 
@@ -506,6 +505,8 @@ class QmpServer:
 
         The commands run through `human-monitor-command`, whose text already has HMP's `\r\n`.
         """
+        from qmpnuma.server.readline import LineEditor  # HMP monitors only
+
         editor = LineEditor()
         state = self.state
 
