@@ -30,9 +30,8 @@ _QEMU10 = os.environ.get("QMPNUMA_QEMU10",
 QEMU10 = _QEMU10 if os.access(_QEMU10, os.X_OK) else None
 #: Every program the one-connection and cold-start figures compare, floor first.
 KINDS = ("floor", "qmpnuma", "qemu", *(("qemu10",) if QEMU10 is not None else ()))
-#: The one-connection figures add qmpnuma's session on a bare `Protocol` transport
-#: (`bench/protocol_server.py`): how much of the gap to the floor is the transport.
-CONNECTION_KINDS = (*KINDS, "protocol")
+#: The one-connection figures run the same programs.
+CONNECTION_KINDS = KINDS
 
 
 def qmpnuma_command() -> list[str]:
@@ -54,8 +53,6 @@ def program(kind: str) -> list[str]:
         return [QEMU10]
     if kind == "floor":
         return [sys.executable, FLOOR_SERVER]
-    if kind == "protocol":
-        return [sys.executable, "-m", "bench.protocol_server"]
     return qmpnuma_command()
 
 

@@ -54,21 +54,18 @@ def floor_table(figures: dict[str, Any], env: dict[str, Any]) -> list[str]:
              "(min–max) of the rounds of this run; share and ratios are medians with the spread "
              "of the per-round ratios:", "",
              "| command | mode | floor | qmpnuma | QEMU 7.2 | QEMU 10.0 | qmpnuma / floor | "
-             "aim | met | qmpnuma / QEMU 7.2 | qmpnuma / QEMU 10.0 | Protocol prototype | "
-             "prototype / floor |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "aim | met | qmpnuma / QEMU 7.2 | qmpnuma / QEMU 10.0 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for command, modes in connection.items():
         for mode, kinds in modes.items():
             ours, floor = kinds["qmpnuma"], kinds["floor"]
             aim = FLOOR_AIMS[mode]
             met = "yes" if ours["median"] / floor["median"] >= aim else "no"
-            prototype = _share(kinds["protocol"], floor) if "protocol" in kinds else "–"
             lines.append(
                 f"| `{command}` | {'sequential' if mode == 'roundtrips' else 'pipelined 10,000'} "
                 f"| {_range(floor)} | {_range(ours)} | {_range(kinds['qemu'])} | "
                 f"{_range(kinds.get('qemu10'))} | {_share(ours, floor)} | ≥ {aim:.2f} | {met} | "
-                f"{_share(ours, kinds['qemu'])}× | {_share(ours, kinds.get('qemu10'))}× | "
-                f"{_range(kinds.get('protocol'))} | {prototype} |")
+                f"{_share(ours, kinds['qemu'])}× | {_share(ours, kinds.get('qemu10'))}× |")
     cold = figures["cold_start"]
     if "floor" in cold:
         ours, floor = cold["qmpnuma"], cold["floor"]
@@ -88,15 +85,41 @@ def floor_table(figures: dict[str, Any], env: dict[str, Any]) -> list[str]:
             lines += ["", "The floor's cold start by phase (ms): "
                       + ", ".join(f"{name} {item['ms']:.1f}" for name, item in phases.items())
                       + f", event loop + bind + first client and reply {rest:.1f}."]
-    lines += ["", "Protocol prototype: qmpnuma's own session, handlers and machine served from "
-              "`asyncio.Protocol.data_received` with one write per chunk "
-              "(`bench/protocol_server.py`, a measurement, not the product): how much of the gap "
-              "to the floor is the streams transport of `qmpnuma/server`."]
+    load = figures.get("load", {})
+    if load:
+        lines += ["", "Load average (1 min) when each step began: "
+                  + ", ".join(f"{name} {value:.1f}" for name, value in load.items())
+                  + ". The machine is shared with other work; the spreads show how much it "
+                  "moved the rounds."]
     if not qemu10:
         lines += ["", "QEMU 10.0: not measured (`build/reference/bin/qemu-system-x86_64` is "
                   "missing; `scripts/fetch_reference_binaries.sh` fetches it)."]
     else:
         lines += ["", f"QEMU 10.0 column: {qemu10}."]
+    return lines
+
+
+def fleet_table(steps: list[dict[str, Any]] | None) -> list[str]:
+    """One fleet process from 1,000 to 100,000 machines (`bench/fleet_scale.py`)."""
+    if not steps:
+        return []
+    limit = steps[-1]["open_file_limit"]
+    lines = ["", "One fleet process, 1,000 to 100,000 machines of the standard command line "
+             "(`bench/fleet_scale.py`, one fresh process per size; the sweep binds each "
+             "member's socket, greets, negotiates and asks `query-memdev`, and every reply must "
+             "equal the first machine's byte for byte). The hard open-file limit here is "
+             f"{limit:,}, so sockets listen {steps[-1]['window']:,} at a time (all at once "
+             "below that); machines and servers exist for the whole run:", "",
+             "| machines | build (s) | µs / machine | RSS after build (MiB) | KiB / machine | "
+             "after sweep KiB / machine | sweep (s) | sweep / s | replies ok | lost or wrong |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for step in steps:
+        lines.append(
+            f"| {step['count']:,} | {step['build_s']:.2f} | "
+            f"{step['build_s'] / step['count'] * 1e6:.0f} | "
+            f"{step['rss_built_kib'] / 1024:,.0f} | {step['per_machine_kib']:.1f} | "
+            f"{step['per_machine_after_sweep_kib']:.1f} | {step['sweep_s']:.1f} | "
+            f"{step['sweep_per_s']:,.0f} | {step['replies_ok']:,} | {step['lost_or_wrong']} |")
     return lines
 
 
@@ -108,7 +131,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"Measured {env['date']} on {env['machine']} ({env['cpus']} CPUs, {env['memory']}), "
         f"Python {env['python']}, {env['qemu']}; load average "
         f"{env['load_average_before'][0]:.1f} before, {env['load_average'][0]:.1f} after "
-        "(other work shared the machine). Medians, interquartile range in brackets; "
+        "(other work shared the machine). qmpnuma's bytecode is compiled before the run, as a "
+        "`pip install` leaves it. Medians, interquartile range in brackets; "
         "ratio > 1 means qmpnuma is better.",
         "",
         "| # | figure | qmpnuma | QEMU 7.2 | ratio | aim | met |",
@@ -126,6 +150,7 @@ def markdown(results: dict[str, Any]) -> str:
                   f"{libvirt['status']}; its ratio is qmpnuma's time over QEMU's, so below 1 "
                   "means qmpnuma is faster):", "", "```", libvirt["text"].rstrip()
                   or libvirt["stderr"].strip()[-500:], "```"]
+    lines += fleet_table(figures.get("fleet_scale"))
     imports = figures["cold_start"]["imports"]
     floor = figures["cold_start"]["python_floor"]["median"] * 1000
     lines += ["", "Where qmpnuma's cold start goes (one fresh interpreter, ms; a bare "
