@@ -13,7 +13,8 @@ is an open file: the hard RLIMIT_NOFILE of the machine the README figures come f
 and cannot be raised there, so 100,000 sockets cannot listen at once in any process. The
 machines, their servers and their state all exist for the whole run; only the listening
 sockets of a window are open. The client runs on the same event loop (asyncio streams,
-C connections at a time), so the sweep rate is that of client and server together.
+C connections at a time), so the sweep rate is that of client and server together. The
+sockets go to a tmpfs folder (`socket_parent`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ from qmpnuma.server.fleet import Fleet, FleetMember
 
 NEGOTIATE = b'{"execute": "qmp_capabilities"}\n'
 QUERY = b'{"execute": "query-memdev"}\n'
+
+
+def socket_parent() -> str | None:
+    """Where the socket folder goes: a tmpfs (/dev/shm) when there is one, since binding a unix
+    socket on this machine's ext4 takes ~0.75 ms against ~0.01 ms on tmpfs (sockets normally
+    live on tmpfs: /run)."""
+    shm = "/dev/shm"
+    return shm if os.access(shm, os.W_OK) else None
 
 
 def rss_kib() -> int:
@@ -94,7 +103,7 @@ async def run(count: int, window: int, concurrency: int) -> dict[str, Any]:
     window = max(1, min(window, count, hard - 2 * concurrency - 200))
     gc.collect()
     before = rss_kib()
-    with tempfile.TemporaryDirectory(prefix="qmpnuma-fleet-") as folder:
+    with tempfile.TemporaryDirectory(prefix="qmpnuma-fleet-", dir=socket_parent()) as folder:
         fleet = Fleet.uniform(count, folder, STANDARD)
         began = time.perf_counter()
         fleet.build()

@@ -82,9 +82,10 @@ def floor_table(figures: dict[str, Any], env: dict[str, Any]) -> list[str]:
         phases = cold.get("floor_phases", {})
         if phases:
             rest = floor["median"] * 1000 - sum(item["ms"] for item in phases.values())
-            lines += ["", "The floor's cold start by phase (ms): "
+            rest_text = f"{rest:.1f}" if rest > 0 else "within the noise of the other two"
+            lines += ["", "The floor's cold start by phase (ms, medians of the same rounds): "
                       + ", ".join(f"{name} {item['ms']:.1f}" for name, item in phases.items())
-                      + f", event loop + bind + first client and reply {rest:.1f}."]
+                      + f", event loop + bind + first client and reply {rest_text}."]
     load = figures.get("load", {})
     if load:
         lines += ["", "Load average (1 min) when each step began: "
@@ -104,12 +105,16 @@ def fleet_table(steps: list[dict[str, Any]] | None) -> list[str]:
     if not steps:
         return []
     limit = steps[-1]["open_file_limit"]
+    windowed = [step for step in steps if step["window"] < step["count"]]
+    listening = (f"sockets listen {windowed[0]['window']:,} at a time in fleets larger than "
+                 "that (all at once in the others)" if windowed
+                 else "every fleet here listens on all its sockets at once")
     lines = ["", "One fleet process, 1,000 to 100,000 machines of the standard command line "
              "(`bench/fleet_scale.py`, one fresh process per size; the sweep binds each "
              "member's socket, greets, negotiates and asks `query-memdev`, and every reply must "
              "equal the first machine's byte for byte). The hard open-file limit here is "
-             f"{limit:,}, so sockets listen {steps[-1]['window']:,} at a time (all at once "
-             "below that); machines and servers exist for the whole run:", "",
+             f"{limit:,} and cannot be raised, so {listening}; machines and servers exist for "
+             "the whole run:", "",
              "| machines | build (s) | µs / machine | RSS after build (MiB) | KiB / machine | "
              "after sweep KiB / machine | sweep (s) | sweep / s | replies ok | lost or wrong |",
              "|---|---|---|---|---|---|---|---|---|---|"]

@@ -140,8 +140,8 @@ def run(quick: bool) -> dict[str, Any]:
 
     cold = _timed("1 cold start", lambda: cold_start.measure(STANDARD, repeats))
     figures["cold_start"] = {kind: summary(runs) for kind, runs in cold.items()} | {
-        "python_floor": summary(cold_start.python_floor()),
-        "floor_phases": cold_start.floor_phases(),
+        "python_floor": summary(cold["python"]),
+        "floor_phases": cold_start.phases_of_rounds(cold),
         "imports": cold_start.import_breakdown(STANDARD),
     }
     inproc = _timed("2 in-process start",
