@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# imported by `QmpServer` when it first listens, so the runtime module is complete by then
-from qmpnuma.server.runtime import Channel, Connection, QmpServer, ServerHooks
+if TYPE_CHECKING:
+    from qmpnuma.server.runtime import Channel, Connection, QmpServer
 
 
 class Turns:
@@ -132,8 +132,7 @@ class QmpProtocol(asyncio.streams.FlowControlMixin, asyncio.Protocol):
         channel.peer_came(self._transport.get_extra_info("socket"))
         server = self._server
         conn = self._conn = server.open_connection(self._writer, monitor)
-        hooks = server.hooks
-        if type(hooks).before_greeting is ServerHooks.before_greeting:
+        if not server.greeting_waits():
             server.greet(conn)  # no hook delays it: greet within this turn
             self._ready()
         else:

@@ -27,6 +27,7 @@ from qmpnuma.errors import FatalExit, OptionError, QmpError
 from qmpnuma.qmp.session import Send
 from qmpnuma.qobject.json_writer import prettify
 from qmpnuma.server.chardev_names import ChardevNames, connected_name
+from qmpnuma.server.qmp_protocol import QmpProtocol, Turns
 from qmpnuma.server.transport import READ_CHUNK, DirectOutput, Output, PacedOutput, read_loop
 
 
@@ -427,6 +428,10 @@ class QmpServer:
         hooks.connected(conn)
         return conn
 
+    def greeting_waits(self) -> bool:
+        """Whether a hook delays greetings (`ServerHooks.before_greeting` is overridden)."""
+        return type(self.hooks).before_greeting is not ServerHooks.before_greeting
+
     def greet(self, conn: Connection) -> None:
         """Queue the greeting (after `ServerHooks.before_greeting`)."""
         conn.writer(self._out(conn.session.greeting(), conn.monitor))
@@ -468,8 +473,6 @@ class QmpServer:
         """
         sock.setblocking(False)
         if channel.monitor is not None and not channel.hmp:
-            from qmpnuma.server.qmp_protocol import QmpProtocol, Turns
-
             turns = Turns()
             loop = asyncio.get_running_loop()
             if sock.family == socket.AF_UNIX:
