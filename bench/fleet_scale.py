@@ -25,9 +25,11 @@ import gc
 import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from bench.machines import STANDARD
@@ -73,9 +75,7 @@ async def _sweep(members: list[FleetMember], window: int, concurrency: int,
         part = members[first:first + window]
         for member in part:
             await member.start()
-        queue = iter(part)
-
-        async def worker() -> None:
+        async def worker(queue: Iterator[FleetMember]) -> None:
             nonlocal good, bad, expected
             for member in queue:
                 try:
@@ -90,7 +90,8 @@ async def _sweep(members: list[FleetMember], window: int, concurrency: int,
                 else:
                     bad += 1
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        queue = iter(part)  # shared: each worker takes the next member
+        await asyncio.gather(*(worker(queue) for _ in range(concurrency)))
         for member in part:
             await member.stop()
             member.stopped = False  # closed, not quit: the machine stays in the fleet
@@ -98,7 +99,7 @@ async def _sweep(members: list[FleetMember], window: int, concurrency: int,
 
 
 async def run(count: int, window: int, concurrency: int) -> dict[str, Any]:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     window = max(1, min(window, count, hard - 2 * concurrency - 200))
     gc.collect()
@@ -132,7 +133,7 @@ def measure(counts: list[int], window: int = 15000,
     """One fresh interpreter per fleet size; their JSON results, smallest first."""
     results = []
     for count in counts:
-        done = __import__("subprocess").run(
+        done = subprocess.run(
             [sys.executable, "-m", "bench.fleet_scale", str(count), "--window", str(window),
              "--concurrency", str(concurrency)],
             capture_output=True, text=True, timeout=1800, check=True,

@@ -25,18 +25,24 @@ def _range(summary: dict[str, Any] | None, scale: float = 1.0, digits: int = 0) 
             f"({_fmt(summary['min'] * scale, digits)}–{_fmt(summary['max'] * scale, digits)})")
 
 
-def _share(ours: dict[str, Any], base: dict[str, Any] | None, *, rate: bool = True) -> str:
+def _share(ours: dict[str, Any] | None, base: dict[str, Any] | None, *,
+           rate: bool = True) -> str:
     """Ratio of medians with the spread of the per-round ratios (round i against round i).
 
     For rates it is ours / base (a share of the floor, or how many times QEMU's rate); for
     times it is base / ours, so that above 1 (or 100%) always means qmpnuma is better.
     """
-    if base is None:
+    if base is None or ours is None:
         return "–"
     pairs = list(zip(ours["runs"], base["runs"], strict=False))
     per_round = [a / b if rate else b / a for a, b in pairs if a and b]
     median = (ours["median"] / base["median"]) if rate else (base["median"] / ours["median"])
     return f"{median:.2f} ({min(per_round):.2f}–{max(per_round):.2f})"
+
+
+def _x(share: str) -> str:
+    """A ratio with its "×" (none after a missing one)."""
+    return share if share == "–" else share + "×"
 
 
 #: The share of the floor issue 12 aims at, per mode.
@@ -51,34 +57,46 @@ def floor_table(figures: dict[str, Any], env: dict[str, Any]) -> list[str]:
     qemu10 = env.get("qemu10")
     lines = ["", "One connection against the floor (a bare asyncio `Protocol` server answering "
              "every line with a fixed reply, `bench/floor_server.py`), replies / s; median "
-             "(min–max) of the rounds of this run; share and ratios are medians with the spread "
-             "of the per-round ratios:", "",
-             "| command | mode | floor | qmpnuma | QEMU 7.2 | QEMU 10.0 | qmpnuma / floor | "
-             "aim | met | qmpnuma / QEMU 7.2 | qmpnuma / QEMU 10.0 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "(min–max) of the rounds of this run; shares and ratios are medians with the "
+             "spread of the per-round ratios. qmpnuma runs with its default profile 7.2 and "
+             "with `--profile=10.0`, each compared with the QEMU of its version:", "",
+             "| command | mode | floor | qmpnuma 7.2 | qmpnuma 10.0 | QEMU 7.2 | QEMU 10.0 | "
+             "qmpnuma 7.2 / floor | qmpnuma 10.0 / floor | aim | met (7.2, 10.0) | "
+             "qmpnuma 7.2 / QEMU 7.2 | qmpnuma 10.0 / QEMU 10.0 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for command, modes in connection.items():
         for mode, kinds in modes.items():
-            ours, floor = kinds["qmpnuma"], kinds["floor"]
+            floor = kinds["floor"]
+            ours, ours10 = kinds["qmpnuma"], kinds.get("qmpnuma10")
             aim = FLOOR_AIMS[mode]
-            met = "yes" if ours["median"] / floor["median"] >= aim else "no"
+            met = ", ".join("–" if item is None else
+                            ("yes" if item["median"] / floor["median"] >= aim else "no")
+                            for item in (ours, ours10))
             lines.append(
                 f"| `{command}` | {'sequential' if mode == 'roundtrips' else 'pipelined 10,000'} "
-                f"| {_range(floor)} | {_range(ours)} | {_range(kinds['qemu'])} | "
-                f"{_range(kinds.get('qemu10'))} | {_share(ours, floor)} | ≥ {aim:.2f} | {met} | "
-                f"{_share(ours, kinds['qemu'])}× | {_share(ours, kinds.get('qemu10'))}× |")
+                f"| {_range(floor)} | {_range(ours)} | {_range(ours10)} | "
+                f"{_range(kinds['qemu'])} | {_range(kinds.get('qemu10'))} | "
+                f"{_share(ours, floor)} | {_share(ours10, floor)} | ≥ {aim:.2f} | {met} | "
+                f"{_x(_share(ours, kinds['qemu']))} | {_x(_share(ours10, kinds.get('qemu10')))} |")
     cold = figures["cold_start"]
     if "floor" in cold:
         ours, floor = cold["qmpnuma"], cold["floor"]
-        met = "yes" if ours["median"] <= floor["median"] * 1.10 else "no"
+        ours10 = cold.get("qmpnuma10")
+        met = ", ".join("–" if item is None else
+                        ("yes" if item["median"] <= floor["median"] * 1.10 else "no")
+                        for item in (ours, ours10))
         lines += ["", "Cold start to the first `query-memdev` reply (ms), same rounds:", "",
-                  "| floor (python + asyncio) | qmpnuma | QEMU 7.2 | QEMU 10.0 | floor / qmpnuma "
-                  "| aim | met | QEMU 7.2 / qmpnuma | QEMU 10.0 / qmpnuma |",
-                  "|---|---|---|---|---|---|---|---|---|",
+                  "| floor (python + asyncio) | qmpnuma 7.2 | qmpnuma 10.0 | QEMU 7.2 | "
+                  "QEMU 10.0 | floor / qmpnuma 7.2 | floor / qmpnuma 10.0 | aim | met (7.2, 10.0) "
+                  "| QEMU 7.2 / qmpnuma 7.2 | QEMU 10.0 / qmpnuma 10.0 |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|",
                   f"| {_range(floor, 1000, 1)} | {_range(ours, 1000, 1)} | "
+                  f"{_range(ours10, 1000, 1)} | "
                   f"{_range(cold['qemu'], 1000, 1)} | {_range(cold.get('qemu10'), 1000, 1)} | "
-                  f"{_share(ours, floor, rate=False)} | ≥ 0.91 (within 10%) | {met} | "
-                  f"{_share(ours, cold['qemu'], rate=False)}× | "
-                  f"{_share(ours, cold.get('qemu10'), rate=False)}× |"]
+                  f"{_share(ours, floor, rate=False)} | {_share(ours10, floor, rate=False)} | "
+                  f"≥ 0.91 (within 10%) | {met} | "
+                  f"{_x(_share(ours, cold['qemu'], rate=False))} | "
+                  f"{_x(_share(ours10, cold.get('qemu10'), rate=False))} |"]
         phases = cold.get("floor_phases", {})
         if phases:
             rest = floor["median"] * 1000 - sum(item["ms"] for item in phases.values())
