@@ -21,8 +21,12 @@ from bench.launchers import KINDS, start
 
 
 def measure(args: Sequence[str], repeats: int) -> dict[str, list[float]]:
-    """Seconds to first reply, per program (floor, qmpnuma, QEMU...), ``repeats`` times each."""
-    times: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    """Seconds to first reply, per program (floor, qmpnuma, QEMU...), ``repeats`` times each.
+
+    Each round also times a bare `python -c pass` ("python") and `python -c "import asyncio"`
+    ("python_asyncio"), so the floor's phases come from the same rounds as its total.
+    """
+    times: dict[str, list[float]] = {kind: [] for kind in (*KINDS, "python", "python_asyncio")}
     with tempfile.TemporaryDirectory(prefix="qmpnuma-bench-") as folder:
         sock = os.path.join(folder, "cold.qmp")
         for _ in range(repeats):
@@ -30,6 +34,8 @@ def measure(args: Sequence[str], repeats: int) -> dict[str, list[float]]:
                 running = start(kind, args, sock)
                 times[kind].append(running.first_reply)
                 running.stop()
+            times["python"] += python_floor(1)
+            times["python_asyncio"] += python_floor(1, "import asyncio")
     return times
 
 
@@ -76,6 +82,17 @@ def python_floor(repeats: int = 5, code: str = "pass") -> list[float]:
         subprocess.run([sys.executable, "-c", code], check=True)
         runs.append(time.perf_counter() - began)
     return runs
+
+
+def phases_of_rounds(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    """The floor's cold start taken apart from `measure`'s rounds (ms): the interpreter, then
+    `import asyncio` (the median difference of the two bare starts of each round)."""
+    bare = sorted(times["python"])
+    extra = sorted(b - a for a, b in zip(times["python"], times["python_asyncio"], strict=True))
+    middle = len(bare) // 2
+    return {"python -c pass": {"ms": bare[middle] * 1000, "min": bare[0] * 1000,
+                               "max": bare[-1] * 1000},
+            "import asyncio": {"ms": extra[middle] * 1000}}
 
 
 def floor_phases(repeats: int = 7) -> dict[str, dict[str, float]]:

@@ -28,11 +28,11 @@ _QEMU10 = os.environ.get("QMPNUMA_QEMU10",
                          os.path.join(_ROOT, "build", "reference", "bin", "qemu-system-x86_64"))
 #: QEMU 10.0.2 (Debian 13's, from scripts/fetch_reference_binaries.sh), or None when absent.
 QEMU10 = _QEMU10 if os.access(_QEMU10, os.X_OK) else None
-#: Every program the one-connection and cold-start figures compare, floor first.
-KINDS = ("floor", "qmpnuma", "qemu", *(("qemu10",) if QEMU10 is not None else ()))
-#: The one-connection figures add qmpnuma's session on a bare `Protocol` transport
-#: (`bench/protocol_server.py`): how much of the gap to the floor is the transport.
-CONNECTION_KINDS = (*KINDS, "protocol")
+#: Every program the one-connection and cold-start figures compare, floor first: qmpnuma with
+#: its default profile (7.2) and with `--profile=10.0` ("qmpnuma10"), beside the real binaries.
+KINDS = ("floor", "qmpnuma", "qmpnuma10", "qemu", *(("qemu10",) if QEMU10 is not None else ()))
+#: The one-connection figures run the same programs.
+CONNECTION_KINDS = KINDS
 
 
 def qmpnuma_command() -> list[str]:
@@ -54,8 +54,8 @@ def program(kind: str) -> list[str]:
         return [QEMU10]
     if kind == "floor":
         return [sys.executable, FLOOR_SERVER]
-    if kind == "protocol":
-        return [sys.executable, "-m", "bench.protocol_server"]
+    if kind == "qmpnuma10":
+        return [*qmpnuma_command(), "--profile=10.0"]
     return qmpnuma_command()
 
 

@@ -84,11 +84,44 @@ def draw(results: dict[str, Any], folder: str) -> list[str]:
     written.append(path)
     if "one_connection" in figures:
         written.append(_draw_floor(plt, figures, folder))
+    if figures.get("fleet_scale"):
+        written.append(_draw_fleet(plt, figures["fleet_scale"], folder))
     return written
 
 
-_LABELS = {"floor": "floor (bare asyncio)", "qmpnuma": "qmpnuma", "qemu": "QEMU 7.2",
-           "qemu10": "QEMU 10.0", "protocol": "qmpnuma session on a Protocol (prototype)"}
+def _draw_fleet(plt: Any, steps: list[dict[str, Any]], folder: str) -> str:
+    """fleet_scale.png: build time, RSS per machine and the sweep against the fleet size."""
+    counts = [step["count"] for step in steps]
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(13, 4))
+    left.plot(counts, [step["build_s"] for step in steps], "o-", label="build (clone + server)")
+    left.plot(counts, [step["sweep_s"] for step in steps], "s--",
+              label="sweep (bind, greet, negotiate, query-memdev, unbind)")
+    left.set_ylabel("seconds")
+    middle.plot(counts, [step["per_machine_kib"] for step in steps], "o-", label="after build")
+    middle.plot(counts, [step["per_machine_after_sweep_kib"] for step in steps], "s--",
+                label="after the sweep")
+    middle.set_ylabel("RSS per machine (KiB)")
+    middle.set_ylim(bottom=0)
+    right.plot(counts, [step["rss_after_sweep_kib"] / 1024 for step in steps], "o-",
+               label="fleet process RSS")
+    right.set_ylabel("MiB")
+    for ax in (left, middle, right):
+        ax.set_xscale("log")
+        ax.set_xlabel("machines in one process")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    left.set_yscale("log")
+    right.set_yscale("log")
+    fig.suptitle("One fleet process from 1,000 to 100,000 machines (every reply checked)")
+    fig.tight_layout()
+    path = os.path.join(folder, "fleet_scale.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+_LABELS = {"floor": "floor (bare asyncio)", "qmpnuma": "qmpnuma (profile 7.2)",
+           "qmpnuma10": "qmpnuma (profile 10.0)", "qemu": "QEMU 7.2", "qemu10": "QEMU 10.0"}
 
 
 def _draw_floor(plt: Any, figures: dict[str, Any], folder: str) -> str:

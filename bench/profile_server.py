@@ -49,10 +49,10 @@ async def _serve(path: str, mode: str, count: int, command: str) -> dict[str, An
     chunks = 0
     original = server._handle  # counting what the read loop hands up
 
-    async def counted(conn: Any, data: bytes) -> None:
+    def counted(conn: Any, data: bytes) -> Any:
         nonlocal chunks
         chunks += 1
-        await original(conn, data)
+        return original(conn, data)
 
     server._handle = counted  # type: ignore[method-assign]
     await server.start([(bind_unix(path), MonitorState(index=0))])

@@ -25,18 +25,24 @@ def _range(summary: dict[str, Any] | None, scale: float = 1.0, digits: int = 0) 
             f"({_fmt(summary['min'] * scale, digits)}–{_fmt(summary['max'] * scale, digits)})")
 
 
-def _share(ours: dict[str, Any], base: dict[str, Any] | None, *, rate: bool = True) -> str:
+def _share(ours: dict[str, Any] | None, base: dict[str, Any] | None, *,
+           rate: bool = True) -> str:
     """Ratio of medians with the spread of the per-round ratios (round i against round i).
 
     For rates it is ours / base (a share of the floor, or how many times QEMU's rate); for
     times it is base / ours, so that above 1 (or 100%) always means qmpnuma is better.
     """
-    if base is None:
+    if base is None or ours is None:
         return "–"
     pairs = list(zip(ours["runs"], base["runs"], strict=False))
     per_round = [a / b if rate else b / a for a, b in pairs if a and b]
     median = (ours["median"] / base["median"]) if rate else (base["median"] / ours["median"])
     return f"{median:.2f} ({min(per_round):.2f}–{max(per_round):.2f})"
+
+
+def _x(share: str) -> str:
+    """A ratio with its "×" (none after a missing one)."""
+    return share if share == "–" else share + "×"
 
 
 #: The share of the floor issue 12 aims at, per mode.
@@ -51,52 +57,92 @@ def floor_table(figures: dict[str, Any], env: dict[str, Any]) -> list[str]:
     qemu10 = env.get("qemu10")
     lines = ["", "One connection against the floor (a bare asyncio `Protocol` server answering "
              "every line with a fixed reply, `bench/floor_server.py`), replies / s; median "
-             "(min–max) of the rounds of this run; share and ratios are medians with the spread "
-             "of the per-round ratios:", "",
-             "| command | mode | floor | qmpnuma | QEMU 7.2 | QEMU 10.0 | qmpnuma / floor | "
-             "aim | met | qmpnuma / QEMU 7.2 | qmpnuma / QEMU 10.0 | Protocol prototype | "
-             "prototype / floor |",
+             "(min–max) of the rounds of this run; shares and ratios are medians with the "
+             "spread of the per-round ratios. qmpnuma runs with its default profile 7.2 and "
+             "with `--profile=10.0`, each compared with the QEMU of its version:", "",
+             "| command | mode | floor | qmpnuma 7.2 | qmpnuma 10.0 | QEMU 7.2 | QEMU 10.0 | "
+             "qmpnuma 7.2 / floor | qmpnuma 10.0 / floor | aim | met (7.2, 10.0) | "
+             "qmpnuma 7.2 / QEMU 7.2 | qmpnuma 10.0 / QEMU 10.0 |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for command, modes in connection.items():
         for mode, kinds in modes.items():
-            ours, floor = kinds["qmpnuma"], kinds["floor"]
+            floor = kinds["floor"]
+            ours, ours10 = kinds["qmpnuma"], kinds.get("qmpnuma10")
             aim = FLOOR_AIMS[mode]
-            met = "yes" if ours["median"] / floor["median"] >= aim else "no"
-            prototype = _share(kinds["protocol"], floor) if "protocol" in kinds else "–"
+            met = ", ".join("–" if item is None else
+                            ("yes" if item["median"] / floor["median"] >= aim else "no")
+                            for item in (ours, ours10))
             lines.append(
                 f"| `{command}` | {'sequential' if mode == 'roundtrips' else 'pipelined 10,000'} "
-                f"| {_range(floor)} | {_range(ours)} | {_range(kinds['qemu'])} | "
-                f"{_range(kinds.get('qemu10'))} | {_share(ours, floor)} | ≥ {aim:.2f} | {met} | "
-                f"{_share(ours, kinds['qemu'])}× | {_share(ours, kinds.get('qemu10'))}× | "
-                f"{_range(kinds.get('protocol'))} | {prototype} |")
+                f"| {_range(floor)} | {_range(ours)} | {_range(ours10)} | "
+                f"{_range(kinds['qemu'])} | {_range(kinds.get('qemu10'))} | "
+                f"{_share(ours, floor)} | {_share(ours10, floor)} | ≥ {aim:.2f} | {met} | "
+                f"{_x(_share(ours, kinds['qemu']))} | {_x(_share(ours10, kinds.get('qemu10')))} |")
     cold = figures["cold_start"]
     if "floor" in cold:
         ours, floor = cold["qmpnuma"], cold["floor"]
-        met = "yes" if ours["median"] <= floor["median"] * 1.10 else "no"
+        ours10 = cold.get("qmpnuma10")
+        met = ", ".join("–" if item is None else
+                        ("yes" if item["median"] <= floor["median"] * 1.10 else "no")
+                        for item in (ours, ours10))
         lines += ["", "Cold start to the first `query-memdev` reply (ms), same rounds:", "",
-                  "| floor (python + asyncio) | qmpnuma | QEMU 7.2 | QEMU 10.0 | floor / qmpnuma "
-                  "| aim | met | QEMU 7.2 / qmpnuma | QEMU 10.0 / qmpnuma |",
-                  "|---|---|---|---|---|---|---|---|---|",
+                  "| floor (python + asyncio) | qmpnuma 7.2 | qmpnuma 10.0 | QEMU 7.2 | "
+                  "QEMU 10.0 | floor / qmpnuma 7.2 | floor / qmpnuma 10.0 | aim | met (7.2, 10.0) "
+                  "| QEMU 7.2 / qmpnuma 7.2 | QEMU 10.0 / qmpnuma 10.0 |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|",
                   f"| {_range(floor, 1000, 1)} | {_range(ours, 1000, 1)} | "
+                  f"{_range(ours10, 1000, 1)} | "
                   f"{_range(cold['qemu'], 1000, 1)} | {_range(cold.get('qemu10'), 1000, 1)} | "
-                  f"{_share(ours, floor, rate=False)} | ≥ 0.91 (within 10%) | {met} | "
-                  f"{_share(ours, cold['qemu'], rate=False)}× | "
-                  f"{_share(ours, cold.get('qemu10'), rate=False)}× |"]
+                  f"{_share(ours, floor, rate=False)} | {_share(ours10, floor, rate=False)} | "
+                  f"≥ 0.91 (within 10%) | {met} | "
+                  f"{_x(_share(ours, cold['qemu'], rate=False))} | "
+                  f"{_x(_share(ours10, cold.get('qemu10'), rate=False))} |"]
         phases = cold.get("floor_phases", {})
         if phases:
             rest = floor["median"] * 1000 - sum(item["ms"] for item in phases.values())
-            lines += ["", "The floor's cold start by phase (ms): "
+            rest_text = f"{rest:.1f}" if rest > 0 else "within the noise of the other two"
+            lines += ["", "The floor's cold start by phase (ms, medians of the same rounds): "
                       + ", ".join(f"{name} {item['ms']:.1f}" for name, item in phases.items())
-                      + f", event loop + bind + first client and reply {rest:.1f}."]
-    lines += ["", "Protocol prototype: qmpnuma's own session, handlers and machine served from "
-              "`asyncio.Protocol.data_received` with one write per chunk "
-              "(`bench/protocol_server.py`, a measurement, not the product): how much of the gap "
-              "to the floor is the streams transport of `qmpnuma/server`."]
+                      + f", event loop + bind + first client and reply {rest_text}."]
+    load = figures.get("load", {})
+    if load:
+        lines += ["", "Load average (1 min) when each step began: "
+                  + ", ".join(f"{name} {value:.1f}" for name, value in load.items())
+                  + ". The machine is shared with other work; the spreads show how much it "
+                  "moved the rounds."]
     if not qemu10:
         lines += ["", "QEMU 10.0: not measured (`build/reference/bin/qemu-system-x86_64` is "
                   "missing; `scripts/fetch_reference_binaries.sh` fetches it)."]
     else:
         lines += ["", f"QEMU 10.0 column: {qemu10}."]
+    return lines
+
+
+def fleet_table(steps: list[dict[str, Any]] | None) -> list[str]:
+    """One fleet process from 1,000 to 100,000 machines (`bench/fleet_scale.py`)."""
+    if not steps:
+        return []
+    limit = steps[-1]["open_file_limit"]
+    windowed = [step for step in steps if step["window"] < step["count"]]
+    listening = (f"sockets listen {windowed[0]['window']:,} at a time in fleets larger than "
+                 "that (all at once in the others)" if windowed
+                 else "every fleet here listens on all its sockets at once")
+    lines = ["", "One fleet process, 1,000 to 100,000 machines of the standard command line "
+             "(`bench/fleet_scale.py`, one fresh process per size; the sweep binds each "
+             "member's socket, greets, negotiates and asks `query-memdev`, and every reply must "
+             "equal the first machine's byte for byte). The hard open-file limit here is "
+             f"{limit:,} and cannot be raised, so {listening}; machines and servers exist for "
+             "the whole run:", "",
+             "| machines | build (s) | µs / machine | RSS after build (MiB) | KiB / machine | "
+             "after sweep KiB / machine | sweep (s) | sweep / s | replies ok | lost or wrong |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for step in steps:
+        lines.append(
+            f"| {step['count']:,} | {step['build_s']:.2f} | "
+            f"{step['build_s'] / step['count'] * 1e6:.0f} | "
+            f"{step['rss_built_kib'] / 1024:,.0f} | {step['per_machine_kib']:.1f} | "
+            f"{step['per_machine_after_sweep_kib']:.1f} | {step['sweep_s']:.1f} | "
+            f"{step['sweep_per_s']:,.0f} | {step['replies_ok']:,} | {step['lost_or_wrong']} |")
     return lines
 
 
@@ -108,7 +154,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"Measured {env['date']} on {env['machine']} ({env['cpus']} CPUs, {env['memory']}), "
         f"Python {env['python']}, {env['qemu']}; load average "
         f"{env['load_average_before'][0]:.1f} before, {env['load_average'][0]:.1f} after "
-        "(other work shared the machine). Medians, interquartile range in brackets; "
+        "(other work shared the machine). qmpnuma's bytecode is compiled before the run, as a "
+        "`pip install` leaves it. Medians, interquartile range in brackets; "
         "ratio > 1 means qmpnuma is better.",
         "",
         "| # | figure | qmpnuma | QEMU 7.2 | ratio | aim | met |",
@@ -126,6 +173,7 @@ def markdown(results: dict[str, Any]) -> str:
                   f"{libvirt['status']}; its ratio is qmpnuma's time over QEMU's, so below 1 "
                   "means qmpnuma is faster):", "", "```", libvirt["text"].rstrip()
                   or libvirt["stderr"].strip()[-500:], "```"]
+    lines += fleet_table(figures.get("fleet_scale"))
     imports = figures["cold_start"]["imports"]
     floor = figures["cold_start"]["python_floor"]["median"] * 1000
     lines += ["", "Where qmpnuma's cold start goes (one fresh interpreter, ms; a bare "

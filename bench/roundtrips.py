@@ -1,9 +1,9 @@
 """Sequential `query-memdev` round trips per second against one qmpnuma on a unix socket.
 
-`python -m bench.roundtrips [N] [-- FRONT OPTIONS]` starts `python -m qmpnuma.cli` (plain, or with leading
-options such as `--trace FILE`), sends N requests one after the other (each waits for its reply)
-and prints the rate. It measures the server's read loop, so it is run before and after a change
-to it on the same machine.
+`python -m bench.roundtrips [N] [-- FRONT OPTIONS]` starts `python -m qmpnuma.cli` (plain, or
+with leading options such as `--trace FILE`), sends N requests one after the other (each waits
+for its reply) and prints the rate. It measures the server's read loop, so it is run before and
+after a change to it on the same machine.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def measure(count: int, front: list[str]) -> tuple[float, float]:
     # `-m qmpnuma.cli` runs the qmpnuma found on this interpreter's path (PYTHONPATH may point
     # at another checkout to compare two versions)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qmpnuma.cli", *front, *ARGS, "-qmp", f"unix:{path},server=on,wait=off"],
+        [sys.executable, "-m", "qmpnuma.cli", *front, *ARGS,
+         "-qmp", f"unix:{path},server=on,wait=off"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

@@ -27,7 +27,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import cold_start, in_process, many_clients, memory, report, scaling, throughput
+from bench import (
+    cold_start,
+    fleet_scale,
+    in_process,
+    many_clients,
+    memory,
+    report,
+    scaling,
+    throughput,
+)
 from bench.launchers import QEMU, QEMU10
 from bench.machines import STANDARD
 from bench.stats import summary
@@ -79,7 +88,12 @@ def _slope(steps: list[dict[str, Any]], key: str) -> float:
         last[key] / middle[key])
 
 
+#: The 1-minute load average when each step began (the machine may be shared).
+_LOAD: dict[str, float] = {}
+
+
 def _timed(name: str, step: Callable[[], Any]) -> Any:
+    _LOAD[name] = os.getloadavg()[0]
     began = time.perf_counter()
     print(f"bench: {name} ...", file=sys.stderr, flush=True)
     value = step()
@@ -107,14 +121,27 @@ def _libvirt_bench(repeats: int) -> dict[str, Any] | None:
             "raw": raw}
 
 
+def _compile_bytecode() -> None:
+    """Write qmpnuma's bytecode before any start is timed, as `pip install` does.
+
+    An editable checkout run with PYTHONDONTWRITEBYTECODE=1 (set on the machine the README
+    figures come from) would otherwise compile every module on every start, which measures the
+    compiler rather than qmpnuma.
+    """
+    import compileall
+
+    package = os.path.join(os.path.dirname(HERE), "qmpnuma")
+    compileall.compile_dir(package, quiet=1)
+
+
 def run(quick: bool) -> dict[str, Any]:
     repeats = 3 if quick else 7
     figures: dict[str, Any] = {}
 
     cold = _timed("1 cold start", lambda: cold_start.measure(STANDARD, repeats))
     figures["cold_start"] = {kind: summary(runs) for kind, runs in cold.items()} | {
-        "python_floor": summary(cold_start.python_floor()),
-        "floor_phases": cold_start.floor_phases(),
+        "python_floor": summary(cold["python"]),
+        "floor_phases": cold_start.phases_of_rounds(cold),
         "imports": cold_start.import_breakdown(STANDARD),
     }
     inproc = _timed("2 in-process start",
@@ -162,9 +189,13 @@ def run(quick: bool) -> dict[str, Any]:
     }
     figures["scaling"]["nodes_linear"] = figures["scaling"]["nodes_slope"] < 1.3
     figures["scaling"]["cpus_linear"] = figures["scaling"]["cpus_slope"] < 1.3
+    counts = [1000, 3000] if quick else [1000, 3000, 10000, 30000, 100000]
+    figures["fleet_scale"] = _timed("8 fleet of up to 100,000",
+                                    lambda: fleet_scale.measure(counts))
     libvirt = _timed("libvirt bench", lambda: _libvirt_bench(1 if quick else 3))
     if libvirt is not None:
         figures["libvirt"] = libvirt
+    figures["load"] = dict(_LOAD)
     return {"environment": _environment(), "quick": quick, "figures": figures,
             "rows": report.rows(figures)}
 
@@ -185,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: qemu-system-x86_64 is needed (apt-get install qemu-system-x86)",
               file=sys.stderr)
         return 1
+    _compile_bytecode()
     gc.collect()
     load_before = os.getloadavg()
     results = run(options.quick)

@@ -1,8 +1,7 @@
 """Figures 3 and 4: one connection, sequential round trips and a pipelined burst.
 
 The client is `bench.qmp_client` in its own process, the same for every server: the floor (a
-bare asyncio server answering a fixed line), qmpnuma, QEMU 7.2, when present QEMU 10.0, and
-qmpnuma's session on a bare `Protocol` transport (`bench/protocol_server.py`).
+bare asyncio server answering a fixed line), qmpnuma, QEMU 7.2 and, when present, QEMU 10.0.
 Each round runs every command and mode once on every server (alternating, so a change in the
 machine's load weighs on all alike); the figures are the medians and spreads over the rounds.
 """

@@ -260,3 +260,53 @@ async def test_cli_fleet_serves_until_a_signal(tmp_path: Path) -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_a_built_fleet_listens_member_by_member(tmp_path: Path) -> None:
+    """`Fleet.build` makes every machine and server without a socket; each member then listens
+    on `start` and goes quiet on `stop` (how bench/fleet_scale.py sweeps 100,000 machines)."""
+    fleet = Fleet.uniform(4, str(tmp_path / "vms"), NUMA_ARGS)
+    fleet.build()
+    try:
+        assert len(fleet.members) == 4 and os.listdir(tmp_path / "vms") == []
+        replies = []
+        for member in fleet.members:
+            await member.start()
+            client = await Client.connect(member.socket)
+            replies.append(await client.execute("query-memdev"))
+            await client.close()
+            await member.stop()
+            assert not os.path.exists(member.socket)
+        assert all(reply == replies[0] for reply in replies)
+        assert sorted(item["id"] for item in replies[0]["return"]) == ["m0", "m1"]
+    finally:
+        await fleet.close()
+
+
+async def test_a_cached_reply_follows_every_change(fleet: Fleet, tmp_path: Path) -> None:
+    """Read-only replies are encoded once per machine revision and a remembered request line
+    reuses its last reply: the same line asked again after a change (a command, a run-state
+    change made on the model directly) must show the change."""
+    path = str(tmp_path / "vms" / "vm-1.qmp")
+    client = await Client.connect(path)
+
+    async def ask(line: bytes) -> Any:
+        client.writer.write(line)  # the very same bytes each time, newline-terminated
+        return (await client.receive())["return"]
+
+    memdev = b'{"execute": "query-memdev", "id": 7}\n'
+    status = b'{"execute": "query-status"}\n'
+    first = await ask(memdev)
+    assert await ask(memdev) == first
+    assert sorted(item["id"] for item in first) == ["m0", "m1"]
+    assert await client.execute(
+        "object-add", {"qom-type": "memory-backend-ram", "id": "extra", "size": 1 << 20}
+    ) == {"return": {}}
+    assert "extra" in [item["id"] for item in await ask(memdev)]
+    assert (await ask(status))["status"] == "running"
+    assert (await ask(status))["status"] == "running"
+    fleet.machine(1).stop()  # a change that comes from no command
+    assert (await ask(status))["status"] == "paused"
+    assert await client.execute("object-del", {"id": "extra"}) == {"return": {}}
+    assert "extra" not in [item["id"] for item in await ask(memdev)]
+    await client.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_qmp_fragment import COMMANDS, SCHEMA
@@ -114,6 +115,37 @@ def test_memo_hands_out_fresh_arguments_and_follows_negotiation() -> None:
     first.args["changed"] = True  # a handler changing its arguments changes nobody else's
     (third,) = session.feed(line)
     assert isinstance(third, Execute) and third.args == {}
+
+
+def test_remembered_requests_share_arguments_nobody_can_change() -> None:
+    """Every memo hit is the same object (the server reuses its reply), so its empty
+    arguments must refuse every change a handler or hook could try."""
+    session = _session(True)
+    session.feed(b'{"execute": "qmp_capabilities"}\n')
+    line = b'{"execute": "query-status", "id": 3}\n'
+    session.feed(line)
+    first, second = session.feed(line * 2)
+    assert first is second and first == Execute("query-status", {}, 3, True)
+    for change in (lambda a: a.__setitem__("x", 1), lambda a: a.update(x=1),
+                   lambda a: a.setdefault("x", 1), lambda a: a.pop("x"), lambda a: a.clear(),
+                   lambda a: a.popitem(), lambda a: a.__delitem__("x")):
+        with pytest.raises(TypeError):
+            change(first.args)
+    assert first.args == {} and dict(first.args) == {}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(LINES), st.integers(1, 50), st.sampled_from([b"", b"{", b"\n", b"}\n"]))
+def test_a_burst_of_one_line_gives_what_the_full_path_gives(
+    line: bytes, count: int, tail: bytes
+) -> None:
+    """A chunk that repeats one remembered line (a pipelining client) takes a shortcut."""
+    plain, memo = _session(False), _session(True)
+    for session in (plain, memo):
+        session.feed(b'{"execute": "qmp_capabilities"}\n')
+    expected = plain.feed(line) + plain.feed(line * count + tail)
+    got = memo.feed(line) + memo.feed(line * count + tail)
+    assert _normal(got) == _normal(expected)
 
 
 def test_memo_rereads_machine_readiness() -> None:

@@ -27,3 +27,36 @@ def test_qom_commands_have_one_home() -> None:
     assert {HANDLERS[name].__module__ for name in ("qom-list", "qom-get", "qom-set")} == {
         "qmpnuma.commands.qom"
     }
+
+
+def test_the_lazy_index_names_each_handlers_module() -> None:
+    """`CommandRegistry` imports one handler module per first use of a command, found from the
+    sources' `@command` lines; that index must agree with where every handler registers."""
+    from qmpnuma.commands.dispatch import _handler_modules
+
+    load_handlers()
+    index = _handler_modules()
+    assert index == {name: handler.__module__.rsplit(".", 1)[1]
+                     for name, handler in HANDLERS.items()}
+
+
+def test_a_fresh_registry_imports_only_what_a_query_needs() -> None:
+    """`query-memdev` on a fresh interpreter loads its own handler module, not HMP or QOM."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from qmpnuma.machine import Machine\n"
+        "from qmpnuma.commands.dispatch import CommandRegistry\n"
+        "registry = CommandRegistry(Machine.from_argv(['-m', '1G']))\n"
+        "print(len(registry.execute('query-memdev', {})))\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('qmpnuma.commands.'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    count, modules = done.stdout.splitlines()
+    assert count == "1"  # the implicit pc.ram backend
+    assert "qmpnuma.commands.memory" in modules.split()
+    assert "qmpnuma.commands.hmp" not in modules.split()
+    assert "qmpnuma.commands.qom" not in modules.split()

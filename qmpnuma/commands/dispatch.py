@@ -6,6 +6,10 @@ registrations in `qmpnuma.commands.registry` run); nothing below it imports it b
 
 from __future__ import annotations
 
+import functools
+import importlib
+import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +26,17 @@ from qmpnuma.errors import MachineError, QmpError
 from qmpnuma.machine import Machine
 from qmpnuma.profiles import wire_types
 from qmpnuma.qmp.session import GreetingInfo, default_greeting
+from qmpnuma.qobject.json_writer import encode_value
+
+#: Queries whose answer depends only on the machine (its state, profile, options and greeting),
+#: never on the monitor, the arguments (they take none), the clock or the host, and which change
+#: nothing. Their replies are encoded once per machine revision (`CommandRegistry.encoded`);
+#: every other command bumps the revision after it runs, whatever it touched.
+READ_ONLY_QUERIES = frozenset({
+    "query-memdev", "query-cpus-fast", "query-hotpluggable-cpus", "query-memory-devices",
+    "query-memory-size-summary", "query-status", "query-name", "query-uuid", "query-target",
+    "query-kvm", "query-version", "query-qmp-schema",
+})
 
 
 @dataclass
@@ -32,14 +47,34 @@ class CommandRegistry:
     emit: EventSink = _no_event
     request_exit: ExitHook = _no_exit
     greeting: GreetingInfo | None = None
-    handlers: dict[str, Handler] = field(default_factory=dict)
+    #: the handlers looked up so far, by command name (see `_handler`)
+    _handlers: dict[str, Handler] = field(default_factory=dict, repr=False)
+    #: READ_ONLY_QUERIES name -> (machine revision, the return value's JSON text)
+    _encoded: dict[str, tuple[int, bytes]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.greeting is None:
             self.greeting = default_greeting(self.machine.profile)
+        self._commands = wire_types(self.machine.profile).COMMANDS
+
+    @property
+    def handlers(self) -> dict[str, Handler]:
+        """The handler of every command of the profile that has one (loads them all)."""
         load_handlers()
-        commands = wire_types(self.machine.profile).COMMANDS
-        self.handlers = {name: HANDLERS[name] for name in commands if name in HANDLERS}
+        return {name: HANDLERS[name] for name in self._commands if name in HANDLERS}
+
+    def _handler(self, name: str) -> Handler | None:
+        """The handler of ``name``, importing only its module on first use: a process that
+        answers `query-memdev` first need not import the HMP, QOM or CPU-object code."""
+        handler = self._handlers.get(name)
+        if handler is None and name in self._commands:
+            handler = HANDLERS.get(name)
+            if handler is None:
+                load_handler_of(name)
+                handler = HANDLERS.get(name)
+            if handler is not None:
+                self._handlers[name] = handler
+        return handler
 
     def attach(self, *, broadcast: EventSink, request_exit: ExitHook) -> None:
         """Connect the server's event fan-out and exit request."""
@@ -48,7 +83,7 @@ class CommandRegistry:
 
     def execute(self, name: str, args: dict[str, Any], monitor: Any = None) -> Any:
         """Run one command; a model rule violation becomes the error QEMU would send."""
-        handler = self.handlers.get(name)
+        handler = self._handler(name)
         if handler is None:
             raise QmpError("GenericError", f"qmpnuma does not model the command {name}")
         ctx = CommandContext(self.machine, monitor, self.emit, self.request_exit, self)
@@ -56,6 +91,58 @@ class CommandRegistry:
             return handler(ctx, args)
         except MachineError as err:
             raise QmpError(err.error_class, err.message) from None
+        finally:
+            if name not in READ_ONLY_QUERIES:
+                self.machine.revision += 1
+
+    def encoded(self, name: str, monitor: Any = None) -> bytes | None:
+        """The JSON text of an argument-less read-only query's return value, computed at most
+        once per machine revision; None for any other command (run it with `execute`)."""
+        if name not in READ_ONLY_QUERIES:
+            return None
+        revision = self.machine.revision
+        known = self._encoded.get(name)
+        if known is not None and known[0] == revision:
+            return known[1]
+        text = encode_value(self.execute(name, {}, monitor)).encode("ascii")
+        self._encoded[name] = (revision, text)
+        return text
+
+
+_COMMAND_LINE = re.compile(r'^@command\("([^"]+)"\)', re.MULTILINE)
+
+
+@functools.cache
+def _handler_modules() -> dict[str, str]:
+    """Command name -> the handler module that registers it, read from the `@command("...")`
+    lines of this package's sources (tests/test_registry.py checks it against `HANDLERS`)."""
+    folder = os.path.dirname(os.path.abspath(__file__))
+    found: dict[str, str] = {}
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return found
+    for file_name in names:
+        if not file_name.endswith(".py"):
+            continue
+        try:
+            with open(os.path.join(folder, file_name), encoding="utf-8") as source:
+                text = source.read()
+        except OSError:
+            continue
+        for match in _COMMAND_LINE.finditer(text):
+            found.setdefault(match[1], file_name[:-3])
+    return found
+
+
+def load_handler_of(name: str) -> None:
+    """Import the module that handles ``name``; all of them when the sources do not say (or
+    for HMP, which runs the other commands through `HANDLERS` by name)."""
+    module = _handler_modules().get(name)
+    if module is None or module == "hmp":
+        load_handlers()
+        return
+    importlib.import_module(f"qmpnuma.commands.{module}")
 
 
 def load_handlers() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from qmpnuma.errors import OptionError
 from qmpnuma.machine.recorded_options import RecordedOption
@@ -90,6 +89,8 @@ class MessageStyle:
 
 def message_timestamp() -> str:
     """The `-msg timestamp=on` prefix: UTC time in ISO 8601 with microseconds."""
+    from datetime import UTC, datetime  # only with -msg timestamp=on
+
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ ")
 
 

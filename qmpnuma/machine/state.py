@@ -8,10 +8,10 @@ a command line is :mod:`qmpnuma.machine.startup`'s job (``Machine.from_argv``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal, Protocol
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
 from qmpnuma.errors import MachineError
 from qmpnuma.facts import device_model_names
@@ -63,6 +63,28 @@ class NodeSummary:
     plugged: int
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def mutation(
+    method: Callable[Concatenate[MachineState, _P], _R],
+) -> Callable[Concatenate[MachineState, _P], _R]:
+    """Marks a method that changes the machine: it bumps ``revision`` (also when it fails
+    half-way), so replies cached for an earlier revision are never served again."""
+
+    def changed(self: MachineState, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.revision += 1
+
+    changed.__doc__ = method.__doc__
+    changed.__name__ = method.__name__
+    changed.__qualname__ = method.__qualname__
+    return changed
+
+
 class MachineState:
     """A machine as QEMU 7.2 (or 2.9) would have built it, with its run state and devices."""
 
@@ -108,6 +130,9 @@ class MachineState:
         self.message_style = MessageStyle()
         #: With ``-preconfig``: the start-up steps still to run (None once initialized).
         self.pending_init: PendingInit | None = None
+        #: Counts changes: every `mutation` method (and every command the registry does not
+        #: know to be read-only) bumps it; read-only query replies are cached per revision.
+        self.revision = 0
 
     # -------------------------------------------------------------------- queries --
 
@@ -203,6 +228,7 @@ class MachineState:
 
     # ------------------------------------------------------------------- hot-plug --
 
+    @mutation
     def add_backend(self, qom_type: str, backend_id: str, props: Mapping[str, Any]) -> None:
         """QMP ``object-add`` of a memory backend (``props`` already type-checked, wire names).
 
@@ -215,6 +241,7 @@ class MachineState:
         request = request_from_qmp(qom_type, backend_id, props)
         self.create_backend(request, qmp=True)
 
+    @mutation
     def add_other_object(self, qom_type: str, object_id: str) -> None:
         """Create an object the model does not simulate (kept in ``/objects`` only)."""
         check_object_id(object_id)
@@ -230,6 +257,7 @@ class MachineState:
         """A boolean `-machine` property that defaults to on (`dump-guest-core`, `mem-merge`)."""
         return self.machine_props.get(name, "on") not in ("off", "no", "false", "n")
 
+    @mutation
     def create_backend(self, request: ObjectRequest, qmp: bool) -> MemoryBackend:
         """Run a backend's setters and completion and add it to ``/objects``."""
         check_object_id(request.id)
@@ -260,6 +288,7 @@ class MachineState:
         self.backends[request.id] = backend
         return backend
 
+    @mutation
     def del_backend(self, object_id: str) -> None:
         """QMP ``object-del``: refused while a node, the RAM or a DIMM uses the backend."""
         if object_id not in self.objects:
@@ -286,6 +315,7 @@ class MachineState:
             request = DimmRequest(device_id, memdev, node, slot, addr, path)
             return self.plug_dimm_request(request, hotplugged=hotplugged)
 
+    @mutation
     def plug_dimm_request(self, request: DimmRequest, *, hotplugged: bool) -> Dimm:
         """Plug a DIMM that ``add_device`` has named (``request.qom_path``)."""
         dimm = self.dimms.plug(request, self.backends, self.numa.num_nodes, hotplugged)
@@ -310,6 +340,7 @@ class MachineState:
         """True when ``object_id`` names a memory backend (a pc-dimm's ``memdev`` target)."""
         return object_id in self.backends
 
+    @mutation
     def device_add(
         self, pairs: Sequence[tuple[str, Any]], *, hotplugged: bool, from_json: bool = False
     ) -> None:
@@ -319,11 +350,13 @@ class MachineState:
         add_device(self, pairs, hotplugged=hotplugged,
                    known_models=device_model_names(self.profile), from_json=from_json)
 
+    @mutation
     def plug_dimm_without_hotplug(self, request: DimmRequest) -> None:
         """A pc-dimm on a board without a memory hot-plug handler: only realize runs."""
         nodes = self.numa.num_nodes if self.machine_type.numa_supported else None
         self.dimms.realize_unhandled(request, self.backends, nodes)
 
+    @mutation
     def plug_cpu(
         self, driver: str, device_id: str | None, props: Mapping[str, int],
         qom_path: str | None = None,
@@ -337,6 +370,7 @@ class MachineState:
         """Whether machine initialization has completed (false while in ``-preconfig``)."""
         return self.pending_init is None
 
+    @mutation
     def set_numa_node(self, options: Mapping[str, Any]) -> list[str]:
         """QMP ``set-numa-node`` during ``-preconfig``: the same rules as ``-numa``.
 
@@ -349,6 +383,7 @@ class MachineState:
         outcome = self.numa.apply(options, self.cpus, self.backends)
         return list(outcome.messages)
 
+    @mutation
     def exit_preconfig(self) -> list[str]:
         """QMP ``x-exit-preconfig``: finish start-up; returns the lines QEMU prints.
 
@@ -364,6 +399,7 @@ class MachineState:
             self.cont()
         return lines
 
+    @mutation
     def device_del(self, device_id: str) -> None:
         """``device_del`` by id or QOM path: DIMMs wait for the guest, CPUs as ``cpus`` says."""
         path = device_id
@@ -379,12 +415,14 @@ class MachineState:
             return
         raise MachineError(f"Device '{device_id}' not found", "DeviceNotFound")
 
+    @mutation
     def unplug_dimm(self, device_id: str) -> None:
         """``device_del`` of a DIMM: the request goes to the guest; without a running guest OS
         nothing visible happens (the DIMM stays)."""
         if self.dimms.find(device_id) is None:
             raise MachineError(f"Device '{device_id}' not found", "DeviceNotFound")
 
+    @mutation
     def complete_dimm_unplug(self, device_id: str) -> None:
         """What a guest acknowledging the unplug would cause: the DIMM and its range go away."""
         dimm = self.dimms.find(device_id)
@@ -397,16 +435,19 @@ class MachineState:
 
     # ------------------------------------------------------------------ run state --
 
+    @mutation
     def stop(self) -> None:
         """QMP ``stop``: a running machine pauses (prelaunch stays prelaunch)."""
         if self.run_state == "running":
             self.run_state = "paused"
 
+    @mutation
     def cont(self) -> None:
         """QMP ``cont``: prelaunch and paused machines run."""
         if self.run_state in ("prelaunch", "paused"):
             self.run_state = "running"
 
+    @mutation
     def system_reset(self) -> None:
         """``system_reset``: a running machine keeps running; any other (paused, prelaunch)
         becomes ``prelaunch`` (observed on 7.2: stop, system_reset, query-status)."""
@@ -430,5 +471,6 @@ class MachineState:
                            + (end - low)))
         return [r for r in ranges if r[1] > r[0]]
 
+    @mutation
     def quit(self) -> None:
         self.run_state = "shutdown"

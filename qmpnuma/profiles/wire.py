@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import json
 from functools import cache
-from importlib import resources
 from types import ModuleType
 from typing import Any
 
@@ -40,6 +39,8 @@ def wire_models(profile: str | Profile) -> ModuleType:
 @cache
 def introspection(profile: str | Profile) -> list[dict[str, Any]]:
     """The `query-qmp-schema` answer of a profile, generated from the schema at build time."""
+    from importlib import resources  # only here: it pulls in tempfile, zipfile, ...
+
     text = resources.files("qmpnuma.types").joinpath(f"introspect_{_suffix(profile)}.json")
     data: list[dict[str, Any]] = json.loads(text.read_text())
     return data

@@ -28,9 +28,10 @@ from qmpnuma.profiles.registry import DEFAULT_PROFILE, get_profile
 from qmpnuma.qmp.visitor import visit_input
 from qmpnuma.qobject.hashing import qdict_order
 from qmpnuma.qobject.json_parser import JsonError, JsonStreamer
-from qmpnuma.qobject.json_writer import encode, encode_event
+from qmpnuma.qobject.json_writer import encode, encode_event, encode_reply
 
 __all__ = [
+    "NO_ARGS",
     "Action",
     "CommandInfo",
     "Execute",
@@ -113,6 +114,22 @@ class Execute:
 Action = Send | Execute
 
 
+class _NoArguments(dict[str, Any]):
+    """The empty arguments of a remembered request, shared by every hit: a dict that refuses
+    every change, so no handler or hook can alter what later requests receive."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("the arguments of a remembered QMP request cannot change")
+
+    __setitem__ = __delitem__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+    __ior__ = _refuse
+
+
+#: The arguments of every remembered argument-less request (empty, immutable).
+NO_ARGS: Final[dict[str, Any]] = _NoArguments()
+
+
 def _error_body(error_class: str, desc: str) -> dict[str, Any]:
     return {"error": {"class": error_class, "desc": desc}}
 
@@ -173,6 +190,11 @@ class QmpSession:
             message["id"] = execute.id
         return encode(message)
 
+    def reply_encoded(self, execute: Execute, value: bytes) -> bytes:
+        """``reply`` for a return value already encoded (``encode_value``'s text as ASCII
+        bytes): the same bytes without walking the value again."""
+        return encode_reply(value, execute.has_id, execute.id)
+
     def reply_error(self, execute: Execute, error: QmpError) -> bytes:
         """The error reply for ``execute``."""
         return self._error_reply(error.error_class, error.desc, execute.has_id, execute.id)
@@ -208,7 +230,9 @@ class QmpSession:
           negotiation, which is never remembered);
         * a line is remembered only when it left the streamer idle and gave one action: a
           ``Send`` (immutable bytes) or an ``Execute`` with no arguments and a scalar id, so a
-          remembered action shares nothing a handler could change.
+          remembered action shares nothing a handler could change (its empty arguments are the
+          immutable `NO_ARGS`); every hit returns that same object, which lets the server
+          reuse the reply it made for it while the machine has not changed.
 
         Lines that do not qualify, and the pieces of a line cut by chunk edges, take the full
         path.
@@ -221,31 +245,36 @@ class QmpSession:
         if state != self._memo_state:
             self._memo.clear()
             self._memo_state = state
-        memo = self._memo
+        get = self._memo.get
         streamer = self._streamer
         actions: list[Action] = []
-        find = data.find
-        pos = 0
-        size = len(data)
-        while pos < size:
-            end = find(b"\n", pos) + 1 or size  # a chunk may end inside a line
-            line = data[pos:end]
-            pos = end
-            known = memo.get(line)
-            if known is not None and streamer.idle:
-                if type(known) is Execute:
-                    known = Execute(known.name, {}, known.id, known.has_id, known.oob)
-                actions.append(known)
-                continue
-            idle_before = streamer.idle
+        append = actions.append
+        lines = data.split(b"\n")  # the last piece has no newline (b"" when data ends in one)
+        tail = lines.pop()
+        idle = streamer.idle
+        if idle and not tail and lines:  # a burst of one remembered line (a pipelining client)
+            known = get(lines[0])
+            if known is not None and lines.count(lines[0]) == len(lines):
+                return [known] * len(lines)
+        for piece in lines:
+            if idle:
+                known = get(piece)
+                if known is not None:
+                    append(known)
+                    continue
+            line = piece + b"\n"
+            idle_before = idle
             got = self._feed_full(line)
             actions.extend(got)
+            idle = streamer.idle
             after = self._memo_key()
             if after != state:  # negotiation: start a new memo for the new state
-                memo.clear()
+                self._memo.clear()
                 self._memo_state = state = after
-            elif idle_before and len(got) == 1 and streamer.idle and len(line) <= _MEMO_LINE_MAX:
-                self._remember(line, got[0])
+            elif idle_before and len(got) == 1 and idle and len(line) <= _MEMO_LINE_MAX:
+                self._remember(piece, got[0])
+        if tail:
+            actions.extend(self._feed_full(tail))  # a line cut by the chunk's edge
         return actions
 
     def _memo_key(self) -> tuple[bool, frozenset[str], bool]:
@@ -253,8 +282,13 @@ class QmpSession:
         return (self.negotiated, self.enabled_capabilities, ready is None or ready())
 
     def _remember(self, line: bytes, action: Action) -> None:
-        if type(action) is Execute and (action.args or type(action.id) not in _PLAIN_IDS):
-            return
+        """Remember ``action`` for ``line`` (without its newline); an Execute only without
+        arguments and with a scalar id, and then with the one shared, unchangeable `NO_ARGS`,
+        so every later hit can hand out the very same object."""
+        if type(action) is Execute:
+            if action.args or type(action.id) not in _PLAIN_IDS:
+                return
+            action = Execute(action.name, NO_ARGS, action.id, action.has_id, action.oob)
         if len(self._memo) >= self._memo_size:
             self._memo.clear()
         self._memo[line] = action

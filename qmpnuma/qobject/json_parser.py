@@ -175,7 +175,16 @@ def _self_loop_patterns() -> tuple[re.Pattern[bytes] | None, ...]:
     return tuple(patterns)
 
 
-_SELF_LOOP: Final = _self_loop_patterns()
+#: `_self_loop_patterns()`, compiled on the first chunk that needs the byte automaton (sixteen
+#: regexes are a few milliseconds of start-up that well-formed requests never use).
+_self_loops: tuple[re.Pattern[bytes] | None, ...] | None = None
+
+
+def _loops() -> tuple[re.Pattern[bytes] | None, ...]:
+    global _self_loops
+    if _self_loops is None:
+        _self_loops = _self_loop_patterns()
+    return _self_loops
 
 # A complete token at the lexer's start state, preceded by optional whitespace.  Number and
 # keyword tokens end by lookahead, so they are only taken when the next byte is present and
@@ -550,7 +559,7 @@ class JsonStreamer:
                                 self._token_in(_FAST_TYPES[group], data[start:end])
                             pos = end
                             continue
-            loop = _SELF_LOOP[state]
+            loop = (_self_loops or _loops())[state]
             if loop is not None:
                 match = loop.match(data, pos)
                 if match is not None:

@@ -23,7 +23,7 @@ from typing import Any, Final
 from qmpnuma.qobject.hashing import qdict_order
 from qmpnuma.qobject.qemu_text import is_valid_codepoint
 
-__all__ = ["encode", "encode_event", "encode_value"]
+__all__ = ["encode", "encode_event", "encode_reply", "encode_value"]
 
 _RECURSION_SWITCH: Final = 200
 _LAYOUT_CACHE_LIMIT: Final = 8192
@@ -218,6 +218,23 @@ def encode(value: Any) -> bytes:
     out: list[str] = []
     _write(value, out, 0)
     out.append("\r\n")
+    return "".join(out).encode("ascii")
+
+
+def encode_reply(value: bytes, has_id: bool, ident: Any) -> bytes:
+    """``encode({"return": v})`` (with ``"id"`` when ``has_id``) for a ``v`` whose JSON text
+    ``value`` is already known: the same bytes, since a compact value's text does not depend on
+    where it stands."""
+    if not has_id:
+        return b'{"return": ' + value + b"}\r\n"
+    out: list[str] = []
+    for key, prefix in _layout(("return", "id")):
+        out.append(prefix)
+        if key == "id":
+            _write(ident, out, 1)
+        else:
+            out.append(value.decode("ascii"))
+    out.append("}\r\n")
     return "".join(out).encode("ascii")
 
 

@@ -97,6 +97,10 @@ class FleetMember:
         """`Executor` for the member's server: run one command on this machine."""
         return self.registry.execute(name, args, monitor)
 
+    def encoded(self, name: str, monitor: MonitorState) -> bytes | None:
+        """`EncodingExecutor`: a read-only query's cached JSON text (None: use `execute`)."""
+        return self.registry.encoded(name, monitor)
+
     def _request_exit(self, status: int) -> None:
         """`quit` ends this machine only: its reply is sent, then its socket is removed."""
         self.server.request_exit(status)
@@ -186,14 +190,7 @@ class Fleet:
         gc.disable()
         try:
             for index, spec in enumerate(self.specs):
-                try:
-                    machine = self.cache.machine(spec.args, spec.profile)
-                except ConfigError as err:
-                    raise FleetStartError(index, spec.socket, err.stderr) from None
-                if (spec.profile, spec.args) not in seen_args:
-                    seen_args.add((spec.profile, spec.args))
-                    self.warnings.extend(machine.warnings)
-                member = FleetMember(self, index, spec.socket, machine)
+                member = self._member(index, spec, seen_args)
                 try:
                     await member.start()
                 except OptionError as err:
@@ -208,6 +205,41 @@ class Fleet:
                 gc.enable()
         if not self.specs:
             self._done.set()
+
+    def build(self) -> None:
+        """Build every machine and its server without binding any socket; a member then listens
+        once its `FleetMember.start` is awaited (and stops with `stop`).
+
+        This is `start` without the sockets, for fleets larger than the open-file limit allows
+        to listen at once: `bench/fleet_scale.py` builds 100,000 machines this way and binds
+        them window by window while it sweeps requests across all of them.
+        """
+        if self._done is not None:
+            raise RuntimeError("a fleet is started once")
+        self._done = asyncio.Event()
+        seen_args: set[tuple[Profile, tuple[str, ...]]] = set()
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for index, spec in enumerate(self.specs):
+                self.members.append(self._member(index, spec, seen_args))
+                self._live += 1
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _member(
+        self, index: int, spec: MachineSpec, seen_args: set[tuple[Profile, tuple[str, ...]]]
+    ) -> FleetMember:
+        """Machine ``index`` (cloned from the first build of its command line) and its server."""
+        try:
+            machine = self.cache.machine(spec.args, spec.profile)
+        except ConfigError as err:
+            raise FleetStartError(index, spec.socket, err.stderr) from None
+        if (spec.profile, spec.args) not in seen_args:
+            seen_args.add((spec.profile, spec.args))
+            self.warnings.extend(machine.warnings)
+        return FleetMember(self, index, spec.socket, machine)
 
     async def close(self) -> None:
         """Stop every machine and remove every socket."""

@@ -27,7 +27,7 @@ from qmpnuma.errors import FatalExit, OptionError, QmpError
 from qmpnuma.qmp.session import Send
 from qmpnuma.qobject.json_writer import prettify
 from qmpnuma.server.chardev_names import ChardevNames, connected_name
-from qmpnuma.server.readline import LineEditor
+from qmpnuma.server.qmp_protocol import QmpProtocol, Turns
 from qmpnuma.server.transport import READ_CHUNK, DirectOutput, Output, PacedOutput, read_loop
 
 
@@ -42,6 +42,10 @@ class Session(Protocol):
 
     def reply_error(self, execute: Any, error: QmpError) -> bytes: ...
 
+    def reply_encoded(self, execute: Any, value: bytes) -> bytes:
+        """The success reply around a return value that is already JSON text."""
+        ...
+
     def event(
         self, name: str, data: dict[str, Any] | None, seconds: int, microseconds: int
     ) -> bytes | None: ...
@@ -51,6 +55,13 @@ class Executor(Protocol):
     """Runs one negotiated, argument-checked request against the machine."""
 
     def execute(self, name: str, args: dict[str, Any], monitor: MonitorState) -> Any: ...
+
+
+class EncodingExecutor(Executor, Protocol):
+    """An executor that can also give a read-only query's return value as JSON text, cached
+    per machine revision (`CommandRegistry.encoded`): None means "run it with `execute`"."""
+
+    def encoded(self, name: str, monitor: MonitorState) -> bytes | None: ...
 
 
 @dataclass
@@ -123,6 +134,10 @@ class Connection:
     output: Output
     monitor: MonitorState
     number: int = 0
+    #: the last request answered from an encoded value, that value and the reply (`_run`)
+    last_action: Any = None
+    last_text: bytes | None = None
+    last_reply: bytes = b""
 
     def writer(self, data: bytes) -> None:
         """Queue bytes for the client, after everything written before."""
@@ -227,6 +242,8 @@ class QmpServer:
     ) -> None:
         self._new_session = session_factory
         self._executor = executor
+        self._encoded: Callable[[str, MonitorState], bytes | None] | None = getattr(
+            executor, "encoded", None)
         self._filter = output_filter
         self.state = ServerState()
         self._servers: list[asyncio.Server] = []
@@ -270,44 +287,129 @@ class QmpServer:
 
     # -- one connection -----------------------------------------------------------------------
 
-    async def _handle(self, conn: Connection, data: bytes) -> None:
-        """Feed one chunk into the session and answer every request it completes, in order."""
+    def _handle(self, conn: Connection, data: bytes) -> Awaitable[None] | None:
+        """Feed one chunk into the session and answer every request it completes, in order.
+
+        Everything runs synchronously, and the replies to one chunk leave in one write, unless
+        a hook has to wait (a delayed reply): then what is left of the chunk is returned as an
+        awaitable, which the transport awaits before it reads on.
+        """
         hooks = self.hooks
-        hooks.received(conn, data)
-        for action in conn.session.feed(data):
-            if conn.closing:
-                return
-            if isinstance(action, Send):  # a reply the session made itself (errors, negotiation)
-                conn.writer(self._out(action.data, conn.monitor))
+        if hooks is not NO_HOOKS:
+            hooks.received(conn, data)
+        actions = conn.session.feed(data)
+        if not actions:
+            return None
+        output = conn.output
+        output.hold()
+        try:
+            return self._answer(conn, actions, 0)
+        finally:
+            output.release()
+
+    def _answer(self, conn: Connection, actions: list[Any], start: int) -> Awaitable[None] | None:
+        """Answer ``actions[start:]``; an awaitable for the rest when a hook has to wait."""
+        hooks = self.hooks
+        plain = type(hooks).execute is ServerHooks.execute  # no hook wraps the requests
+        plain_out = self._filter is None and not conn.monitor.pretty
+        state = self.state
+        write = conn.output.write
+        # A run of the same remembered read-only request (a pipelining client) is answered with
+        # the reply of its first: nothing else runs in between, so nothing can have changed.
+        repeat: Any = None
+        repeat_reply = b""
+        repeats = 0
+        for index in range(start, len(actions)):
+            action = actions[index]
+            if action is repeat:
+                repeats += 1
                 continue
-            pending = hooks.execute(self, conn, action, functools.partial(self._run, conn, action))
-            if pending is not None:
-                await pending
-            if self.state.exit_status is not None:
-                return
+            if repeats:
+                write(repeat_reply * repeats)
+                repeats = 0
+            if conn.output.closing:
+                return None
+            if isinstance(action, Send):  # a reply the session made itself (errors, negotiation)
+                data = action.data if plain_out else self._out(action.data, conn.monitor)
+                write(data)
+                repeat, repeat_reply = action, data
+                continue
+            if plain:
+                reply = self._run(conn, action)
+                write(reply)
+                if conn.last_action is action and conn.last_reply is reply:  # an encoded query
+                    repeat, repeat_reply = action, reply
+                else:
+                    repeat = None
+            else:
+                repeat = None
+                pending = hooks.execute(self, conn, action,
+                                        functools.partial(self._run, conn, action))
+                if pending is not None:
+                    return self._resume(conn, actions, index + 1, pending)
+            if state.exit_status is not None:
+                return None
+        if repeats:
+            write(repeat_reply * repeats)
+        return None
+
+    async def _resume(
+        self, conn: Connection, actions: list[Any], start: int, pending: Awaitable[None]
+    ) -> None:
+        await pending
+        if self.state.exit_status is not None:
+            return
+        conn.output.hold()
+        try:
+            more = self._answer(conn, actions, start)
+        finally:
+            conn.output.release()
+        if more is not None:
+            await more
 
     def _run(self, conn: Connection, action: Any) -> bytes:
-        """Execute one request and return its reply bytes, as the monitor prints them."""
+        """Execute one request and return its reply bytes, as the monitor prints them.
+
+        An argument-less read-only query is answered from the executor's `encoded` text (one
+        encoding per machine revision) when the executor offers it; when the session hands
+        the same remembered request again and that text is the same object, the reply made
+        last time is written again (same request bytes, same value: the same reply).
+        """
+        session = conn.session
         try:
-            value = self._executor.execute(action.name, action.args, conn.monitor)
+            encoded = self._encoded
+            text = None
+            if encoded is not None and not action.args:
+                text = encoded(action.name, conn.monitor)
+                if text is not None and text is conn.last_text and action is conn.last_action:
+                    return conn.last_reply
+            if text is None:
+                value = self._executor.execute(action.name, action.args, conn.monitor)
         except QmpError as err:
-            reply = conn.session.reply_error(action, err)
+            reply = session.reply_error(action, err)
         except FatalExit as fatal:  # QEMU exits here without replying
             self.request_exit(fatal.status)
             return b""
         except Exception as err:  # a bug of ours must not end the monitor for everyone
             traceback.print_exc(file=sys.stderr)
-            reply = conn.session.reply_error(
+            reply = session.reply_error(
                 action, QmpError("GenericError", f"qmpnuma internal error: {err!r}")
             )
         else:
-            reply = conn.session.reply(action, value)
+            if text is None:
+                reply = session.reply(action, value)
+            else:
+                reply = session.reply_encoded(action, text)
+                if self._filter is not None or conn.monitor.pretty:
+                    reply = self._out(reply, conn.monitor)
+                conn.last_action, conn.last_text, conn.last_reply = action, text, reply
+                return reply
+        if self._filter is None and not conn.monitor.pretty:
+            return reply
         return self._out(reply, conn.monitor)
 
-    async def serve_stream(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, monitor: MonitorState
-    ) -> None:
-        """Serve one client until it leaves or the server stops."""
+    def open_connection(self, writer: asyncio.StreamWriter, monitor: MonitorState) -> Connection:
+        """A new client on ``writer``: its session and output, registered and announced."""
         hooks = self.hooks
         self._connections_made += 1
         # the closures below run only once `conn` exists (the first write is the greeting)
@@ -317,29 +419,66 @@ class QmpServer:
                 writer, lambda data: hooks.sent(conn, data),
                 lambda: hooks.chunk_size(conn), lambda: hooks.chunk_pause(conn),
             )
+        elif type(hooks).sent is ServerHooks.sent:
+            output = DirectOutput(writer, None)
         else:
             output = DirectOutput(writer, lambda data: hooks.sent(conn, data))
         conn = Connection(self._new_session(), output, monitor, self._connections_made)
         self.state.connections.append(conn)
         hooks.connected(conn)
+        return conn
+
+    def greeting_waits(self) -> bool:
+        """Whether a hook delays greetings (`ServerHooks.before_greeting` is overridden)."""
+        return type(self.hooks).before_greeting is not ServerHooks.before_greeting
+
+    def greet(self, conn: Connection) -> None:
+        """Queue the greeting (after `ServerHooks.before_greeting`)."""
+        conn.writer(self._out(conn.session.greeting(), conn.monitor))
+
+    def serving(self, conn: Connection) -> bool:
+        """Whether the server still reads what ``conn``'s client sends."""
+        return self.state.exit_status is None and not conn.closing
+
+    async def close_connection(self, conn: Connection) -> None:
+        """The client is gone or dropped: deliver what is queued, then forget it."""
         state = self.state
+        if conn in state.connections:
+            state.connections.remove(conn)
+        await conn.output.finish()
+        self.hooks.disconnected(conn)
+
+    async def serve_stream(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, monitor: MonitorState
+    ) -> None:
+        """Serve one client until it leaves or the server stops (stdio, client-mode sockets;
+        listening QMP sockets go through `qmpnuma.server.qmp_protocol`, same steps)."""
+        conn = self.open_connection(writer, monitor)
         try:
-            await hooks.before_greeting(conn)
-            conn.writer(self._out(conn.session.greeting(), monitor))
-            await read_loop(
-                reader, writer, functools.partial(self._handle, conn),
-                lambda: state.exit_status is None and not conn.closing,
-            )
+            await self.hooks.before_greeting(conn)
+            self.greet(conn)
+            await read_loop(reader, writer, functools.partial(self._handle, conn),
+                            functools.partial(self.serving, conn))
         finally:
-            if conn in state.connections:
-                state.connections.remove(conn)
-            await output.finish()
-            hooks.disconnected(conn)
+            await self.close_connection(conn)
 
     # -- monitors -----------------------------------------------------------------------------
 
     async def _serve_listener(self, sock: socket.socket, channel: Channel) -> asyncio.Server:
-        """Accept clients on a bound socket, one at a time per chardev, like a QEMU chardev."""
+        """Accept clients on a bound socket, one at a time per chardev, like a QEMU chardev.
+
+        A QMP monitor is served from an asyncio `Protocol` (`QmpProtocol`: each chunk goes
+        through the session and out in one write within ``data_received``); HMP and chardevs
+        nobody speaks on keep the streams path.
+        """
+        sock.setblocking(False)
+        if channel.monitor is not None and not channel.hmp:
+            turns = Turns()
+            loop = asyncio.get_running_loop()
+            if sock.family == socket.AF_UNIX:
+                return await loop.create_unix_server(
+                    lambda: QmpProtocol(self, channel, turns), sock=sock)
+            return await loop.create_server(lambda: QmpProtocol(self, channel, turns), sock=sock)
         turn = asyncio.Lock()
 
         async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -350,7 +489,6 @@ class QmpServer:
                 finally:
                     channel.peer_left()
 
-        sock.setblocking(False)
         if sock.family == socket.AF_UNIX:
             return await asyncio.start_unix_server(client, sock=sock)
         return await asyncio.start_server(client, sock=sock)
@@ -391,6 +529,8 @@ class QmpServer:
 
         The commands run through `human-monitor-command`, whose text already has HMP's `\r\n`.
         """
+        from qmpnuma.server.readline import LineEditor  # HMP monitors only
+
         editor = LineEditor()
         state = self.state
 

@@ -24,12 +24,16 @@ Observer = Callable[[bytes], None]
 async def read_loop(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
-    handle: Callable[[bytes], Awaitable[None]],
+    handle: Callable[[bytes], Awaitable[None] | None],
     keep_going: Callable[[], bool],
 ) -> None:
-    """Read until the peer leaves or ``keep_going`` says stop; hand each chunk to ``handle``.
+    """Read until the peer leaves or ``keep_going`` says stop; hand each chunk to ``handle``
+    (which returns an awaitable only when it must wait before the next chunk).
 
     After each chunk the stream is drained, so a client that stops reading slows only itself.
+    Sockets of QMP monitors are served by `qmpnuma.server.qmp_protocol` instead (the same
+    ``handle``, called from the protocol's ``data_received``); this loop serves stdio,
+    client-mode chardevs and HMP.
     """
     while keep_going():
         try:
@@ -38,7 +42,9 @@ async def read_loop(
             return
         if not data:
             return
-        await handle(data)
+        pending = handle(data)
+        if pending is not None:
+            await pending
         with contextlib.suppress(ConnectionError, OSError, RuntimeError):
             await writer.drain()
 
@@ -58,6 +64,12 @@ class Output:
         """Close once the bytes written so far have been handed to the stream."""
         raise NotImplementedError
 
+    def hold(self) -> None:
+        """Collect the writes from now on (the replies to one chunk) until `release`."""
+
+    def release(self) -> None:
+        """Hand what `hold` collected to the stream, in order (one write where possible)."""
+
     async def finish(self, timeout: float = CLOSE_TIMEOUT) -> None:
         """Close (if not yet) and wait, at most ``timeout`` seconds, until the bytes are out."""
         self.close()
@@ -68,17 +80,45 @@ class Output:
 
 
 class DirectOutput(Output):
-    """Writes go straight into the stream's buffer, in call order (asyncio keeps the order)."""
+    """Writes go straight into the stream's buffer, in call order (asyncio keeps the order);
+    between `hold` and `release` they are joined into one write (one `send` per chunk read,
+    however many replies it asked for)."""
+
+    def __init__(self, writer: asyncio.StreamWriter, observe: Observer | None) -> None:
+        super().__init__(writer, observe if observe is not None else _ignore)
+        self._watched = observe is not None
+        self._held: list[bytes] | None = None
 
     def write(self, data: bytes) -> None:
-        self._observe(data)
-        self.stream.write(data)
+        if self._watched:
+            self._observe(data)
+        held = self._held
+        if held is not None:
+            held.append(data)
+        else:
+            self.stream.write(data)
+
+    def hold(self) -> None:
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        held = self._held
+        self._held = None
+        if held:
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                self.stream.write(held[0] if len(held) == 1 else b"".join(held))
 
     def close(self) -> None:
+        self.release()
         if not self.closing:
             self.closing = True
             with contextlib.suppress(ConnectionError, OSError, RuntimeError):
                 self.stream.close()
+
+
+def _ignore(data: bytes) -> None:
+    """The observer of an output nobody watches."""
 
 
 class _Close:
