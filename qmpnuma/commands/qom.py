@@ -78,9 +78,12 @@ def _backend_value(backend: MemoryBackend, name: str) -> Any:
         return backend.mem_path or ""
     if name == "host-nodes":
         return list(backend.host_nodes)
-    if name == "rom" and not hasattr(backend, "rom"):
+    if name == "rom":
         # file_backend_memory_alloc resolves rom=auto to the readonly setting (8.2)
-        return "on" if backend.readonly else "off"
+        rom = getattr(backend, "rom", "auto")
+        if rom == "auto":
+            return "on" if backend.readonly else "off"
+        return rom
     if name == "offset":
         return getattr(backend, "offset", 0)  # memory-backend-file's offset (8.1)
     return getattr(backend, name.replace("-", "_"))
