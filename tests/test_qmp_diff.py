@@ -43,6 +43,7 @@ QUERIES: list[dict[str, Any]] = [
     {"execute": "query-current-machine"},
     {"execute": "query-dump-guest-memory-capability"},
     {"execute": "system_wakeup"},
+    {"execute": "query-hv-balloon-status-report"},  # 8.2 on; CommandNotFound before
 ] + [
     {"execute": "human-monitor-command", "arguments": {"command-line": line}}
     for line in (

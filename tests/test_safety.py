@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Reference
 from qmp_endpoints import connect_unix
 
 from qmpnuma.commands.dispatch import CommandRegistry
@@ -164,11 +165,11 @@ def test_file_and_program_commands_are_not_found() -> None:
     assert not any(os.path.exists(f"/tmp/qmpnuma-{name}") for name in ("mem", "pwned", "log"))
 
 
-def test_real_qemu_unavailable_command_texts(qemu_binary: str, tmp_path: Path) -> None:
+def test_real_qemu_unavailable_command_texts(reference: Reference, tmp_path: Path) -> None:
     """The texts above are QEMU's own for a command it does not have (QMP and HMP)."""
     path = str(tmp_path / "q.sock")
     proc = subprocess.Popen(
-        [qemu_binary, "-accel", "tcg", "-nodefaults", "-display", "none", "-S",
+        [reference.binary, "-accel", "tcg", "-nodefaults", "-display", "none", "-S",
          "-qmp", f"unix:{path},server=on,wait=off"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

@@ -102,3 +102,9 @@ def device_del(ctx: CommandContext, args: dict[str, Any]) -> Any:
         raise QmpError("GenericError", ctx.machine.profile.texts.not_a_device.format(id=device_id))
     ctx.machine.device_del(device_id)
     return {}
+
+
+@command("query-hv-balloon-status-report")
+def query_hv_balloon_status_report(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    # No hv-balloon device is modelled (it needs a Hyper-V guest to report anything).
+    raise QmpError("GenericError", "no hv-balloon device present")

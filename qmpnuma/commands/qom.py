@@ -78,9 +78,12 @@ def _backend_value(backend: MemoryBackend, name: str) -> Any:
         return backend.mem_path or ""
     if name == "host-nodes":
         return list(backend.host_nodes)
-    if name == "rom" and not hasattr(backend, "rom"):
+    if name == "rom":
         # file_backend_memory_alloc resolves rom=auto to the readonly setting (8.2)
-        return "on" if backend.readonly else "off"
+        rom = getattr(backend, "rom", "auto")
+        if rom == "auto":
+            return "on" if backend.readonly else "off"
+        return rom
     if name == "offset":
         return getattr(backend, "offset", 0)  # memory-backend-file's offset (8.1)
     return getattr(backend, name.replace("-", "_"))
@@ -139,6 +142,13 @@ def _cpu_node(cpu: CpuObject) -> QomNode:
     return QomNode(cpu.type_name, cpu.properties, get=cpu.get, set=cpu.set, path=cpu.path)
 
 
+def _machine_smp(machine: Machine) -> dict[str, int]:
+    """``qom-get /machine smp`` (``machine_get_smp``): every ``SMPConfiguration`` member of
+    the profile, set; levels the topology does not model count 1."""
+    topology = machine.cpus.topology
+    return {name: getattr(topology, name, 1) for name in machine.profile.smp_members}
+
+
 def build_tree(machine: Machine) -> QomNode:
     """The object tree of ``machine`` as QOM would show it (the modelled part)."""
     objects = QomNode("container", path="/objects")
@@ -177,8 +187,11 @@ def build_tree(machine: Machine) -> QomNode:
             unattached.children.append((name, _cpu_node(cpu)))
     board = QomNode(
         f"{machine.machine_type.name}-machine",
+        # (the board's own properties are not modelled, but for smp)
+        (("smp", "SMPConfiguration"),) if machine.profile.qom_machine_smp else (),
         children=[("peripheral", peripheral), ("peripheral-anon", anonymous),
                   ("unattached", unattached)],
+        get=lambda name: _machine_smp(machine),
         path="/machine",
     )
     top = {"objects": objects, "machine": board, "chardevs": QomNode("container", path="/chardevs"),

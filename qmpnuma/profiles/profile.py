@@ -366,6 +366,9 @@ class Profile:
     #: A vCPU's HTT and CmpLegacy features follow the package's logical CPU count when the
     #: features are expanded (9.2 on), so ``qom-get`` shows them; before, only CPUID did.
     cpu_features_follow_package: bool
+    #: The board object has an ``smp`` property (``SMPConfiguration``, ``machine_get_smp``,
+    #: 6.1 on) with every member of ``smp_members``.
+    qom_machine_smp: bool
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

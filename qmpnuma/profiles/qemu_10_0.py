@@ -206,4 +206,5 @@ PROFILE: Final[Profile] = replace(
     compat_props_file="qemu-10.0-compat-props.json",
     cpuid_version_visits_uint64=True,
     cpu_features_follow_package=True,
+    qom_machine_smp=True,
 )

@@ -304,4 +304,5 @@ PROFILE: Final = Profile(
     compat_props_file=None,
     cpuid_version_visits_uint64=False,
     cpu_features_follow_package=False,
+    qom_machine_smp=False,
 )

@@ -1107,6 +1107,13 @@ class HvBalloonDeviceInfoWrapper(QapiModel):
     data: HvBalloonDeviceInfo
 
 
+class HvBalloonInfo(QapiModel):
+    """QAPI struct HvBalloonInfo."""
+
+    committed: Size
+    available: Size
+
+
 class QObjMemoryDeviceInfoBase(QapiModel):
     """QAPI implicit type q_obj_MemoryDeviceInfo-base."""
 
@@ -3938,6 +3945,7 @@ for _model in (
     HumanReadableText,
     HvBalloonDeviceInfo,
     HvBalloonDeviceInfoWrapper,
+    HvBalloonInfo,
     IOMMUFDProperties,
     IOThreadInfo,
     ImageInfo,
@@ -4205,6 +4213,7 @@ MODELS: dict[str, type[QapiModel]] = {
     "SgxEPCDeviceInfoWrapper": SgxEPCDeviceInfoWrapper,
     "HvBalloonDeviceInfo": HvBalloonDeviceInfo,
     "HvBalloonDeviceInfoWrapper": HvBalloonDeviceInfoWrapper,
+    "HvBalloonInfo": HvBalloonInfo,
     "q_obj_MemoryDeviceInfo-base": QObjMemoryDeviceInfoBase,
     "MemoryInfo": MemoryInfo,
     "Memdev": Memdev,
@@ -4433,6 +4442,7 @@ TYPES: dict[str, Any] = {
     "SgxEPCDeviceInfoWrapper": SgxEPCDeviceInfoWrapper,
     "HvBalloonDeviceInfo": HvBalloonDeviceInfo,
     "HvBalloonDeviceInfoWrapper": HvBalloonDeviceInfoWrapper,
+    "HvBalloonInfo": HvBalloonInfo,
     "q_obj_MemoryDeviceInfo-base": QObjMemoryDeviceInfoBase,
     "MemoryDeviceInfo": MemoryDeviceInfo,
     "MemoryInfo": MemoryInfo,

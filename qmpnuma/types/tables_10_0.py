@@ -331,6 +331,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "members": [{"name": "guest", "type": "bool"}, {"name": "reason", "type": "ShutdownCause"}],
     },
     "RESET": {"name": "RESET", "meta-type": "event", "arg-type": "q_obj_RESET-arg"},
+    "GUEST_PVSHUTDOWN": {"name": "GUEST_PVSHUTDOWN", "meta-type": "event", "arg-type": "q_empty"},
     "STOP": {"name": "STOP", "meta-type": "event", "arg-type": "q_empty"},
     "RESUME": {"name": "RESUME", "meta-type": "event", "arg-type": "q_empty"},
     "system_wakeup": {
@@ -665,6 +666,17 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "name": "HvBalloonDeviceInfoWrapper",
         "meta-type": "object",
         "members": [{"name": "data", "type": "HvBalloonDeviceInfo"}],
+    },
+    "HvBalloonInfo": {
+        "name": "HvBalloonInfo",
+        "meta-type": "object",
+        "members": [{"name": "committed", "type": "size"}, {"name": "available", "type": "size"}],
+    },
+    "query-hv-balloon-status-report": {
+        "name": "query-hv-balloon-status-report",
+        "meta-type": "command",
+        "arg-type": "q_empty",
+        "ret-type": "HvBalloonInfo",
     },
     "q_obj_MemoryDeviceInfo-base": {
         "name": "q_obj_MemoryDeviceInfo-base",
@@ -3152,6 +3164,11 @@ COMMANDS: dict[str, CommandDef] = {
     "query-kvm": CommandDef("query-kvm", None, "KvmInfo"),
     "query-name": CommandDef("query-name", None, "NameInfo", allow_preconfig=True),
     "query-uuid": CommandDef("query-uuid", None, "UuidInfo", allow_preconfig=True),
+    "query-hv-balloon-status-report": CommandDef(
+        "query-hv-balloon-status-report",
+        None,
+        "HvBalloonInfo",
+    ),
     "query-memory-devices": CommandDef("query-memory-devices", None, "[MemoryDeviceInfo]"),
     "query-memory-size-summary": CommandDef("query-memory-size-summary", None, "MemoryInfo"),
     "query-memdev": CommandDef("query-memdev", None, "[Memdev]", allow_preconfig=True),
@@ -3301,6 +3318,7 @@ EVENTS: dict[str, EventDef] = {
     "SHUTDOWN": EventDef("SHUTDOWN", "q_obj_SHUTDOWN-arg"),
     "POWERDOWN": EventDef("POWERDOWN", None),
     "RESET": EventDef("RESET", "q_obj_RESET-arg"),
+    "GUEST_PVSHUTDOWN": EventDef("GUEST_PVSHUTDOWN", None),
     "STOP": EventDef("STOP", None),
     "RESUME": EventDef("RESUME", None),
     "SUSPEND": EventDef("SUSPEND", None),
