@@ -105,8 +105,7 @@ class CpuObject:
             "socket-id": slot.socket_id, "die-id": slot.die_id, "core-id": slot.core_id,
             "thread-id": slot.thread_id, "apic-id": slot.apic_id, "hotplugged": slot.hotplugged,
             "node-id": slot.node_id if slot.node_id is not None else -1,
-            # (10.0's modules; a topology without them puts every CPU in module 0)
-            "module-id": getattr(slot, "module_id", 0),
+            "module-id": slot.module_id,
         }
         if name in values:
             return True, values[name]

@@ -59,7 +59,7 @@ def find_plug_slot(
     threads, cores, dies = topology.threads, topology.cores, topology.dies
     # modules per die: 10.0's -smp modules= (a topology without them has one)
     has_modules = "modules" in profile.smp_members
-    modules: int = getattr(topology, "modules", 1)
+    modules = topology.modules
     max_socket = (topology.maxcpus - 1) // threads // cores // modules // dies
     socket_id = _given(props, "socket-id")
     die_id = _given(props, "die-id")
@@ -79,10 +79,8 @@ def find_plug_slot(
     _check_id("core-id", core_id, cores - 1)
     _check_id("thread-id", thread_id, threads - 1)
 
-    # (a module id other than 0 exists only where the topology knows modules)
-    by_module: dict[str, int] = {"module_id": module_id} if module_id else {}
     ids = X86TopoIds(socket_id=socket_id, die_id=die_id, core_id=core_id, thread_id=thread_id,
-                     **by_module)
+                     module_id=module_id)
     apic_id = apic_id_from_ids(topology, ids)
     slot = next((s for s in slots if s.apic_id == apic_id), None)
     if slot is None:
