@@ -293,10 +293,12 @@ def interface_text(tables: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: Topologies whose vCPU values may differ from the default (one logical CPU per package), by
-#: the name qmpnuma looks them up with: a package of several logical CPUs (QEMU 10.0 sets
-#: ``ht``, and ``cmp_legacy`` on AMD models) and a package of several dies (CPUID level 0x1F).
+#: Topologies whose vCPU may differ from the default (one CPU), by the name qmpnuma looks them
+#: up with: several CPUs (a model without the APIC feature then gets a local APIC, `lapic`), a
+#: package of several logical CPUs (QEMU 10.0 sets ``ht``, and ``cmp_legacy`` on AMD models)
+#: and a package of several dies (CPUID level 0x1F).
 CPU_PACKAGE_VARIANTS = {
+    "multi-cpu": "2,sockets=2,cores=1,threads=1",
     "multi-cpu-package": "2,sockets=1,cores=2,threads=1",
     "multi-die": "2,sockets=1,dies=2,cores=1,threads=1",
 }
@@ -320,7 +322,8 @@ def cpu_objects(qemu: str, models: list[str]) -> dict[str, Any]:
     """The first vCPU's QOM view for every CPU model (TCG, qmpnuma runs no guest): `cpu_object`
     of `BASE_CPU_MODEL` whole, of each other model its ``qom-get`` answers that differ (and its
     ``qom-list`` if it differs). ``variants``: for each of `CPU_PACKAGE_VARIANTS`, the answers
-    that change with that topology. A model QEMU cannot start with TCG is left out."""
+    (and the ``qom-list`` if it changes) with that topology. A model QEMU cannot start with
+    TCG is left out."""
     base = cpu_object(qemu, "tcg", BASE_CPU_MODEL)
     out: dict[str, Any] = {"base": BASE_CPU_MODEL, "models": {}}
     for model in models:
@@ -336,11 +339,15 @@ def cpu_objects(qemu: str, models: list[str]) -> dict[str, Any]:
         }}
         if model == BASE_CPU_MODEL or found["qom-list"] != base["qom-list"]:
             entry["qom-list"] = found["qom-list"]
-        entry["variants"] = {
-            variant: {name: reply for name, reply in other["qom-get"].items()
-                      if found["qom-get"].get(name) != reply}
-            for variant, other in variants.items()
-        }
+        entry["variants"] = {}
+        for variant, other in variants.items():
+            changed: dict[str, Any] = {"qom-get": {
+                name: reply for name, reply in other["qom-get"].items()
+                if found["qom-get"].get(name) != reply
+            }}
+            if other["qom-list"] != found["qom-list"]:
+                changed["qom-list"] = other["qom-list"]
+            entry["variants"][variant] = changed
         out["models"][model] = entry
     return out
 

@@ -32,13 +32,17 @@ BOOL_PROPERTIES = frozenset({"start-powered-off"})
 
 
 def package_variant(topology: CpuTopology) -> str | None:
-    """Which recorded topology variant a vCPU's values follow (``x86_cpu_expand_features``
-    raises the CPUID level to 0x1F for several dies; QEMU 10.0 sets HT, and CMP_LEGACY on AMD,
-    for a package of several logical CPUs)."""
+    """Which recorded topology variant a vCPU follows (``x86_cpu_expand_features`` raises the
+    CPUID level to 0x1F for several dies; QEMU 10.0 sets HT, and CMP_LEGACY on AMD, for a
+    package of several logical CPUs; ``x86_cpu_apic_create`` gives a model without the APIC
+    feature a local APIC when there are several CPUs). Each variant was recorded with two
+    CPUs present."""
     if topology.dies > 1:
         return "multi-die"
     if topology.threads_per_socket > 1:
         return "multi-cpu-package"
+    if topology.cpus > 1:
+        return "multi-cpu"
     return None
 
 
@@ -97,7 +101,8 @@ class CpuObject:
     @property
     def properties(self) -> tuple[tuple[str, str], ...]:
         """The recorded `qom-list` after `type`, in QEMU's order."""
-        recorded = _recorded_cpu(self.machine.profile, self.type_name)
+        recorded = _recorded_cpu(self.machine.profile, self.type_name,
+                                 package_variant(self.machine.topology))
         listing: list[dict[str, str]] = recorded["qom-list"]
         return tuple((entry["name"], entry["type"]) for entry in listing if entry["name"] != "type")
 
