@@ -152,21 +152,29 @@ def recorded_replies(profile: Profile) -> dict[str, Any]:
     return profile_facts(profile, "replies")
 
 
-def recorded_cpu_object(profile: Profile, model: str) -> dict[str, Any] | None:
+def recorded_cpu_object(profile: Profile, model: str,
+                        variant: str | None = None) -> dict[str, Any] | None:
     """The first vCPU's ``qom-list`` answer and its ``qom-get`` answers by property name for
-    the CPU model ``model`` (with TCG), or None when the binary had no such model."""
-    return _cpu_object(_file_name(profile, "cpu-objects"), model)
+    the CPU model ``model`` (with TCG), or None when the binary had no such model.
+    ``variant``: the topology, when it changes the vCPU (``multi-cpu``: several CPUs;
+    ``multi-cpu-package``: a package of several logical CPUs; ``multi-die``: of several
+    dies), as recorded from the binary."""
+    return _cpu_object(_file_name(profile, "cpu-objects"), model, variant)
 
 
 @cache
-def _cpu_object(name: str, model: str) -> dict[str, Any] | None:
+def _cpu_object(name: str, model: str, variant: str | None) -> dict[str, Any] | None:
     recorded = _read_json(name)
     entry: dict[str, Any] | None = recorded["models"].get(model)
     if entry is None:
         return None
     base: dict[str, Any] = recorded["models"][recorded["base"]]
-    return {"qom-list": entry.get("qom-list", base["qom-list"]),
-            "qom-get": {**base["qom-get"], **entry["qom-get"]}}
+    values = {**base["qom-get"], **entry["qom-get"]}
+    listing = entry.get("qom-list", base["qom-list"])
+    if variant is not None:
+        values.update(entry["variants"][variant]["qom-get"])
+        listing = entry["variants"][variant].get("qom-list", listing)
+    return {"qom-list": listing, "qom-get": values}
 
 
 def recorded_cpu_property_kinds(profile: Profile) -> dict[str, Any]:

@@ -293,9 +293,21 @@ def interface_text(tables: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cpu_object(qemu: str, accel: str, model: str) -> dict[str, Any]:
+#: Topologies whose vCPU may differ from the default (one CPU), by the name qmpnuma looks them
+#: up with: several CPUs (a model without the APIC feature then gets a local APIC, `lapic`), a
+#: package of several logical CPUs (QEMU 10.0 sets ``ht``, and ``cmp_legacy`` on AMD models)
+#: and a package of several dies (CPUID level 0x1F).
+CPU_PACKAGE_VARIANTS = {
+    "multi-cpu": "2,sockets=2,cores=1,threads=1",
+    "multi-cpu-package": "2,sockets=1,cores=2,threads=1",
+    "multi-die": "2,sockets=1,dies=2,cores=1,threads=1",
+}
+
+
+def cpu_object(qemu: str, accel: str, model: str, smp: str = "1") -> dict[str, Any]:
     """The first vCPU's QOM properties and the value (or error) of each, for ``model``."""
-    with running_qemu(qemu, ["-machine", "pc", "-accel", accel, "-cpu", model]) as mon:
+    args = ["-machine", "pc", "-accel", accel, "-cpu", model, "-smp", smp]
+    with running_qemu(qemu, args) as mon:
         path = "/machine/unattached/device[0]"
         listing = mon.call("qom-list", {"path": path})["return"]
         values: dict[str, Any] = {}
@@ -309,22 +321,33 @@ def cpu_object(qemu: str, accel: str, model: str) -> dict[str, Any]:
 def cpu_objects(qemu: str, models: list[str]) -> dict[str, Any]:
     """The first vCPU's QOM view for every CPU model (TCG, qmpnuma runs no guest): `cpu_object`
     of `BASE_CPU_MODEL` whole, of each other model its ``qom-get`` answers that differ (and its
-    ``qom-list`` if it differs). A model QEMU cannot start with TCG is left out."""
+    ``qom-list`` if it differs). ``variants``: for each of `CPU_PACKAGE_VARIANTS`, the answers
+    (and the ``qom-list`` if it changes) with that topology. A model QEMU cannot start with
+    TCG is left out."""
     base = cpu_object(qemu, "tcg", BASE_CPU_MODEL)
-    out: dict[str, Any] = {"base": BASE_CPU_MODEL, "models": {BASE_CPU_MODEL: base}}
+    out: dict[str, Any] = {"base": BASE_CPU_MODEL, "models": {}}
     for model in models:
-        if model == BASE_CPU_MODEL:
-            continue
         try:
-            found = cpu_object(qemu, "tcg", model)
+            found = base if model == BASE_CPU_MODEL else cpu_object(qemu, "tcg", model)
+            variants = {name: cpu_object(qemu, "tcg", model, smp)
+                        for name, smp in CPU_PACKAGE_VARIANTS.items()}
         except RuntimeError:
             continue
         entry: dict[str, Any] = {"qom-get": {
             name: reply for name, reply in found["qom-get"].items()
-            if base["qom-get"].get(name) != reply
+            if model == BASE_CPU_MODEL or base["qom-get"].get(name) != reply
         }}
-        if found["qom-list"] != base["qom-list"]:
+        if model == BASE_CPU_MODEL or found["qom-list"] != base["qom-list"]:
             entry["qom-list"] = found["qom-list"]
+        entry["variants"] = {}
+        for variant, other in variants.items():
+            changed: dict[str, Any] = {"qom-get": {
+                name: reply for name, reply in other["qom-get"].items()
+                if found["qom-get"].get(name) != reply
+            }}
+            if other["qom-list"] != found["qom-list"]:
+                changed["qom-list"] = other["qom-list"]
+            entry["variants"][variant] = changed
         out["models"][model] = entry
     return out
 

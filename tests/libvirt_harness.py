@@ -20,7 +20,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,8 @@ class Domain:
     vcpus_per_cell: int = 2
     source: str | None = None  # None (memory-backend-ram), "memfd" or "file"
     uuid: str = "6c3c4d9e-0000-4000-8000-000000000001"
+    #: A named CPU model (`<cpu mode='custom'><model>`), None for the hypervisor default.
+    cpu_model: str | None = None
 
     def xml(self, emulator: str) -> str:
         """The domain XML libvirt is given."""
@@ -111,7 +113,8 @@ class Domain:
   </numatune>
   <os><type arch='x86_64' machine='pc'>hvm</type></os>
   <features><acpi/></features>
-  <cpu>
+  <cpu{" mode='custom' match='exact'" if self.cpu_model else ""}>
+    {f"<model fallback='forbid'>{self.cpu_model}</model>" if self.cpu_model else ""}
     <topology sockets='{self.cells}' dies='1' cores='{self.vcpus_per_cell}' threads='1'/>
     <numa>
 {cells}
@@ -352,7 +355,7 @@ def run_domain(embed: Embed, emulator: str, domain: Domain, *,
     steps: list[tuple[str, str]] = [
         ("define", f"define {xml_path}"), ("start", f"start {name}"),
         ("dominfo", f"dominfo {name}"), ("vcpuinfo", f"vcpuinfo {name}"),
-        ("domstats", f"domstats {name}"),
+        ("domstats", f"domstats {name}"), ("cpu", f"dumpxml {name} --xpath //cpu"),
     ]
     steps += [(command, _qmp(name, command)) for command in MONITOR_QUERIES]
     steps += [
@@ -389,6 +392,8 @@ def run_domain(embed: Embed, emulator: str, domain: Domain, *,
     answers["dominfo"] = _normalize_dominfo(sections["dominfo"])
     answers["vcpuinfo"] = _normalize_vcpuinfo(sections["vcpuinfo"])
     answers["domstats"] = _normalize_domstats(sections["domstats"])
+    # The live <cpu> element: libvirt rewrites it from the vCPU's QOM properties.
+    answers["cpu"] = sections["cpu"].strip()
     for label, command in steps:
         if command.startswith("qemu-monitor-command"):
             answers[label] = _reply(sections[label])
@@ -460,9 +465,10 @@ def answer_source(item: dict[str, Any]) -> str:
 DOMAINS = (
     # 2 cells of RAM backends, DIMM slots, numatune strict on cell 0; hot-plug a DIMM on node 1.
     (Domain("numa2", 2), True),
-    # 4 cells, memfd and file backends from <memoryBacking><source type=…/>.
+    # 4 cells, memfd and file backends from <memoryBacking><source type=…/>; the file one with
+    # a named CPU model, whose vCPU properties libvirt reads back into the live <cpu>.
     (Domain("numa4memfd", 4, vcpus_per_cell=1, source="memfd"), False),
-    (Domain("numa4file", 4, vcpus_per_cell=1, source="file"), False),
+    (Domain("numa4file", 4, vcpus_per_cell=1, source="file", cpu_model="Westmere"), False),
 )
 
 
@@ -489,8 +495,7 @@ def scenario(embed: Embed, emulator: str, tag: str, workdir: Path) -> dict[str, 
     before = len(embed.monitor_sessions())
     started = time.perf_counter()
     for domain, hotplug in DOMAINS:
-        named = Domain(f"{domain.name}-{tag}", domain.cells, domain.cell_mib,
-                       domain.vcpus_per_cell, domain.source)
+        named = replace(domain, name=f"{domain.name}-{tag}")
         answers = run_domain(embed, emulator, named, hotplug=hotplug, workdir=workdir)
         # The domain name shows in dominfo only.
         answers["dominfo"].pop("Name", None)

@@ -39,6 +39,11 @@ pytestmark = pytest.mark.qemu
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "record_qemu_facts.py"
 #: Questions per kind in one sample (each is asked of both emulators).
 SAMPLE = int(os.environ.get("QMPNUMA_FACTS_SAMPLE", "24"))
+#: Topologies for the vCPU samples: one logical CPU per package, or several (cores, threads,
+#: dies), some slots not present.
+SMP = ("1", "2,sockets=2,cores=1,threads=1", "2,sockets=1,cores=2,threads=1",
+       "4,sockets=1,cores=2,threads=2", "4,sockets=2,dies=2,cores=1,threads=1",
+       "1,maxcpus=2,sockets=1,cores=2")
 ARGS = ["-S", "-no-user-config", "-nodefaults", "-display", "none", "-machine", "none,accel=tcg"]
 
 
@@ -167,11 +172,11 @@ def test_every_type_has_its_answers(reference: Reference) -> None:
     assert {f"pc-i440fx-{v}" for v in prof.machines.pc_versions} <= machines
 
 
-def _vcpu_lines(command: list[str], model: str, names: list[str]) -> list[bytes]:
-    """The first vCPU's `qom-list` and `qom-get` of ``names`` with ``-cpu model``."""
+def _vcpu_lines(command: list[str], model: str, smp: str, names: list[str]) -> list[bytes]:
+    """The first vCPU's `qom-list` and `qom-get` of ``names`` with ``-cpu model -smp smp``."""
     path = "/machine/unattached/device[0]"
     args = ["-S", "-no-user-config", "-nodefaults", "-display", "none", "-machine", "pc",
-            "-accel", "tcg", "-cpu", model]
+            "-accel", "tcg", "-cpu", model, "-smp", smp]
     with started(command, args, fixed=False) as (conn, _, _proc):
         conn.command({"execute": "qmp_capabilities"})
         lines = [conn.command({"execute": "qom-list", "arguments": {"path": path}})[-1]]
@@ -183,7 +188,8 @@ def _vcpu_lines(command: list[str], model: str, names: list[str]) -> list[bytes]
 
 def test_sampled_vcpu_objects_match_the_binary(reference: Reference, rng: random.Random) -> None:
     """Every CPU model's vCPU is recorded: a random model's property list and a random sample
-    of its values (the ones that depend on the model among them) answer as the binary's."""
+    of its values (the ones that depend on the model, and on a package of more than one
+    logical CPU, among them) answer as the binary's, with a random topology."""
     prof = get_profile(reference.profile)
     models = sorted(profile_facts(prof, "cpu-objects")["models"])
     for model in rng.sample(models, 2):
@@ -191,9 +197,13 @@ def test_sampled_vcpu_objects_match_the_binary(reference: Reference, rng: random
         assert recorded is not None
         plain = [entry["name"] for entry in recorded["qom-list"]
                  if not entry["type"].startswith(("child<", "link<"))]
-        own = list(profile_facts(prof, "cpu-objects")["models"][model]["qom-get"])
+        entry = profile_facts(prof, "cpu-objects")["models"][model]
+        own = list(entry["qom-get"])
         names = rng.sample(plain, 8) + rng.sample(own, min(8, len(own)))
-        real = _vcpu_lines([reference.binary], model, names)
-        fake = _vcpu_lines(reference.qmpnuma, model, names)
-        assert fake == real, (model, [n for n, a, b in zip(["qom-list", *names], fake, real,
+        names += [*(name for variant in entry["variants"].values() for name in variant), "ht",
+                  "feature-words"]
+        smp = rng.choice(SMP)
+        real = _vcpu_lines([reference.binary], model, smp, names)
+        fake = _vcpu_lines(reference.qmpnuma, model, smp, names)
+        assert fake == real, (model, smp, [n for n, a, b in zip(["qom-list", *names], fake, real,
                                                          strict=True) if a != b])

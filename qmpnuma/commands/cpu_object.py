@@ -25,6 +25,7 @@ from qmpnuma.machine.cpu_properties import (
     setter_refusal,
 )
 from qmpnuma.machine.cpu_slots import CpuSlot
+from qmpnuma.machine.smp import CpuTopology
 from qmpnuma.profiles.profile import Profile
 
 STRING_PROPERTIES = frozenset({"vendor", "model-id"})
@@ -38,9 +39,27 @@ INTEL_LIKE_VENDORS = frozenset({"GenuineIntel", "  Shanghai  ", "CentaurHauls"})
 BOOL_PROPERTIES = frozenset({"start-powered-off"})
 
 
-def _recorded_cpu(profile: Profile, cpu_type: str) -> dict[str, Any]:
+def package_variant(topology: CpuTopology) -> str | None:
+    """Which recorded topology variant a vCPU follows (``x86_cpu_expand_features`` raises the
+    CPUID level to 0x1F for several dies; QEMU 10.0 sets HT, and CMP_LEGACY on AMD, for a
+    package of several logical CPUs; ``x86_cpu_apic_create`` gives a model without the APIC
+    feature a local APIC when there are several CPUs). Each variant was recorded with two
+    CPUs present."""
+    if topology.dies > 1:
+        return "multi-die"
+    if topology.threads_per_socket > 1:
+        return "multi-cpu-package"
+    if topology.cpus > 1:
+        return "multi-cpu"
+    return None
+
+
+def _recorded_cpu(profile: Profile, cpu_type: str, variant: str | None = None) -> dict[str, Any]:
+    """The recorded vCPU of the model (of the fallback model when the binary had none such),
+    with the values of the topology ``variant`` (`package_variant`)."""
     model = cpu_type.removesuffix(CPU_TYPE_SUFFIX)
-    chosen = recorded_cpu_object(profile, model) or recorded_cpu_object(profile, FALLBACK_MODEL)
+    chosen = (recorded_cpu_object(profile, model, variant)
+              or recorded_cpu_object(profile, FALLBACK_MODEL, variant))
     assert chosen is not None, "the fallback model is always recorded"
     return chosen
 
@@ -94,7 +113,8 @@ class CpuObject:
     @property
     def properties(self) -> tuple[tuple[str, str], ...]:
         """The recorded `qom-list` after `type`, in QEMU's order."""
-        recorded = _recorded_cpu(self.machine.profile, self.type_name)
+        recorded = _recorded_cpu(self.machine.profile, self.type_name,
+                                 package_variant(self.machine.topology))
         listing: list[dict[str, str]] = recorded["qom-list"]
         return tuple((entry["name"], entry["type"]) for entry in listing if entry["name"] != "type")
 
@@ -118,7 +138,8 @@ class CpuObject:
         if known:
             return value
         cpu_type = self.type_name
-        reply = _recorded_cpu(self.machine.profile, cpu_type)["qom-get"].get(name)
+        variant = package_variant(self.machine.topology)
+        reply = _recorded_cpu(self.machine.profile, cpu_type, variant)["qom-get"].get(name)
         if reply is None:
             raise QmpError("GenericError", f"qmpnuma has no recorded value for {cpu_type}.{name}")
         if "error" in reply:
