@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from qmpnuma.server.runtime import Channel, Connection, QmpServer
 
 
+#: Bytes of unsent replies above which a connection stops reading (asyncio's default: 64 KiB).
+WRITE_BUFFER_HIGH = 1 << 20
+
+
 class Turns:
     """Which connection of one chardev is served; the rest wait in arrival order."""
 
@@ -79,6 +83,9 @@ class QmpProtocol(asyncio.streams.FlowControlMixin, asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        # Reading pauses while more than this waits to be sent: room for the replies of a few
+        # chunks of pipelined requests, so a client that reads keeps finding bytes to read.
+        transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH, low=WRITE_BUFFER_HIGH // 4)
         self._writer = asyncio.StreamWriter(transport, self, None, self._loop)
         self._turns.join(self)
 
