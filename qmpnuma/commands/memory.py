@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from qmpnuma.commands.qom import is_device, resolve_at
 from qmpnuma.commands.registry import CommandContext, command
 from qmpnuma.errors import QmpError
 from qmpnuma.machine.devices import PlugRolledBack, qmp_device_pairs
@@ -94,6 +93,8 @@ def device_add(ctx: CommandContext, args: dict[str, Any]) -> Any:
 def device_del(ctx: CommandContext, args: dict[str, Any]) -> Any:
     # find_device_state: the id names a path relative to /machine/peripheral (or an absolute
     # one); an object there that is not a device is refused before the machine is asked.
+    from qmpnuma.commands.qom import is_device, resolve_at  # QOM's tree only when deleting
+
     device_id: str = args["id"]
     node = resolve_at(ctx.machine, "/machine/peripheral", device_id)
     if node is None:
