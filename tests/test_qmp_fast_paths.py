@@ -139,7 +139,8 @@ def test_remembered_requests_share_arguments_nobody_can_change() -> None:
 def test_a_burst_of_one_line_gives_what_the_full_path_gives(
     line: bytes, count: int, tail: bytes
 ) -> None:
-    """A chunk that repeats one remembered line (a pipelining client) takes a shortcut."""
+    """A chunk that repeats one remembered line (a pipelining client) gives what the session
+    without its memo gives, whatever follows the burst."""
     plain, memo = _session(False), _session(True)
     for session in (plain, memo):
         session.feed(b'{"execute": "qmp_capabilities"}\n')

@@ -252,10 +252,6 @@ class QmpSession:
         lines = data.split(b"\n")  # the last piece has no newline (b"" when data ends in one)
         tail = lines.pop()
         idle = streamer.idle
-        if idle and not tail and lines:  # a burst of one remembered line (a pipelining client)
-            known = get(lines[0])
-            if known is not None and lines.count(lines[0]) == len(lines):
-                return [known] * len(lines)
         for piece in lines:
             if idle:
                 known = get(piece)

@@ -314,43 +314,22 @@ class QmpServer:
         plain_out = self._filter is None and not conn.monitor.pretty
         state = self.state
         write = conn.output.write
-        # A run of the same remembered read-only request (a pipelining client) is answered with
-        # the reply of its first: nothing else runs in between, so nothing can have changed.
-        repeat: Any = None
-        repeat_reply = b""
-        repeats = 0
         for index in range(start, len(actions)):
-            action = actions[index]
-            if action is repeat:
-                repeats += 1
-                continue
-            if repeats:
-                write(repeat_reply * repeats)
-                repeats = 0
             if conn.output.closing:
                 return None
+            action = actions[index]
             if isinstance(action, Send):  # a reply the session made itself (errors, negotiation)
-                data = action.data if plain_out else self._out(action.data, conn.monitor)
-                write(data)
-                repeat, repeat_reply = action, data
+                write(action.data if plain_out else self._out(action.data, conn.monitor))
                 continue
             if plain:
-                reply = self._run(conn, action)
-                write(reply)
-                if conn.last_action is action and conn.last_reply is reply:  # an encoded query
-                    repeat, repeat_reply = action, reply
-                else:
-                    repeat = None
+                write(self._run(conn, action))
             else:
-                repeat = None
                 pending = hooks.execute(self, conn, action,
                                         functools.partial(self._run, conn, action))
                 if pending is not None:
                     return self._resume(conn, actions, index + 1, pending)
             if state.exit_status is not None:
                 return None
-        if repeats:
-            write(repeat_reply * repeats)
         return None
 
     async def _resume(
