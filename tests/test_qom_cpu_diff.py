@@ -53,8 +53,11 @@ def _values(rng: random.Random, name: str, current: Any) -> list[Any]:
     return out
 
 
-def _cpu_requests(rng: random.Random, path: str, cpu_type: str) -> list[dict[str, Any]]:
-    recorded = _recorded_cpu(get_profile("7.2"), cpu_type)
+def _cpu_requests(
+    rng: random.Random, path: str, cpu_type: str, profile: str
+) -> list[dict[str, Any]]:
+    """Requests on the vCPU at ``path``, drawn from the properties ``profile``'s binary has."""
+    recorded = _recorded_cpu(get_profile(profile), cpu_type)
     plain = [
         entry["name"] for entry in recorded["qom-list"]
         if not entry["type"].startswith(("child<", "link<")) and entry["name"] != "realized"
@@ -80,13 +83,16 @@ def cases() -> list[tuple[list[str], int]]:
     return out
 
 
-def _session(command: list[str], args: list[str], seed: int) -> Iterator[bytes]:
+def _session(
+    command: list[str], profile: str, args: list[str], seed: int
+) -> Iterator[bytes]:
     rng = random.Random(seed)
     cpu_type = f"{args[args.index('-cpu') + 1]}-x86_64-cpu"
     with started(command, ["-S", *args]) as (conn, _greeting, _proc):
         yield from conn.command({"execute": "qmp_capabilities"})
         first = "/machine/unattached/device[0]"
-        for request in _cpu_requests(rng, rng.choice([first, "device[0]"]), cpu_type):
+        for request in _cpu_requests(rng, rng.choice([first, "device[0]"]), cpu_type,
+                                     profile):
             yield from conn.command(request)
         lines = conn.command({"execute": "query-hotpluggable-cpus"})
         yield from lines
@@ -96,21 +102,25 @@ def _session(command: list[str], args: list[str], seed: int) -> Iterator[bytes]:
             yield from conn.command({"execute": "device_add", "arguments": {
                 "driver": slot["type"], "id": "vcpu-hp", **slot["props"]}})
             path = rng.choice(["/machine/peripheral/vcpu-hp", "vcpu-hp"])
-            for request in _cpu_requests(rng, path, cpu_type):
+            for request in _cpu_requests(rng, path, cpu_type, profile):
                 yield from conn.command(request)
             yield from conn.command({"execute": "qom-list",
                                      "arguments": {"path": "/machine/peripheral"}})
 
 
-def _transcript(command: list[str], case: tuple[list[str], int]) -> list[bytes]:
-    return [normalise(line) for line in _session(command, *case)]
+def _transcript(
+    command: list[str], profile: str, case: tuple[list[str], int]
+) -> list[bytes]:
+    return [normalise(line) for line in _session(command, profile, *case)]
 
 
 def test_vcpu_qom_replies_identical(reference: Reference) -> None:
     chosen = cases()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        real = list(pool.map(lambda c: _transcript([reference.binary], c), chosen))
-        mine = list(pool.map(lambda c: _transcript(reference.qmpnuma, c), chosen))
+        real = list(pool.map(
+            lambda c: _transcript([reference.binary], reference.profile, c), chosen))
+        mine = list(pool.map(
+            lambda c: _transcript(reference.qmpnuma, reference.profile, c), chosen))
     failures = []
     compared = identical = 0
     for (args, _seed), ref, ours in zip(chosen, real, mine, strict=True):

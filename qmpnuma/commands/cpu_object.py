@@ -12,7 +12,7 @@ describes a vCPU as an object; `qmpnuma.commands.qom` places it in the tree and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from qmpnuma.errors import QmpError
 from qmpnuma.facts import recorded_cpu_object, recorded_cpu_property_kinds
@@ -147,7 +147,21 @@ class CpuObject:
                 f"{FALLBACK_MODEL}{CPU_TYPE_SUFFIX}", cpu_type
             )
             raise QmpError(reply["error"]["class"], desc)
-        return self._with_package_features(name, reply["return"])
+        return self._with_package_features(name, self._with_compat(name, reply["return"]))
+
+    def _with_compat(self, name: str, value: Any) -> Any:
+        """A recorded value (from the newest machine type) as an older type has it: a type's
+        compatibility properties are global defaults of the classes they name, applied in
+        order when a vCPU is created (``object_apply_compat_props``), so a row for the CPU's
+        own class or for ``x86_64-cpu`` sets the property back (10.0's types up to 9.0 turn
+        ``x-amd-topoext-features-only`` off, for instance)."""
+        from qmpnuma.commands.compat_props import compat_props  # only for vCPU questions
+
+        classes = (self.type_name, X86_CPU_TYPE)
+        for row in compat_props(self.machine.profile, self.machine.machine_type.name):
+            if row["property"] == name and row["qom-type"] in classes:
+                value = _compat_value(row["value"], value)
+        return value
 
     def _with_package_features(self, name: str, value: Any) -> Any:
         """A recorded value (from a one-CPU machine) as this vCPU has it: with several logical
@@ -202,3 +216,17 @@ def cpu_objects(machine: Machine) -> list[CpuObject]:
         for slot in machine.cpus.slots
         if slot.qom_path is not None
     ]
+
+
+#: The class every x86 vCPU model derives from (``TYPE_X86_CPU`` of the 64-bit target).
+X86_CPU_TYPE: Final = "x86_64-cpu"
+
+
+def _compat_value(text: str, recorded: Any) -> Any:
+    """A compat property's string value, parsed as the property's type (the recorded value's
+    type tells which: the string visitor of ``object_property_parse``)."""
+    if isinstance(recorded, bool):
+        return text in ("on", "true", "yes", "y")
+    if isinstance(recorded, int):
+        return int(text, 0)
+    return text
