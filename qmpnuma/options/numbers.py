@@ -137,16 +137,7 @@ def _do_strtosz(text: str, default_suffix: str, unit: int, warnings: list[str] |
         assert multiplier is not None
     if end != len(text):
         raise NumberError("EINVAL", text)
-    if multiplier == 1:
-        if fraction_bits:
-            raise NumberError("EINVAL", text)
-        return value
-    scaled_fraction = fraction_bits * multiplier
-    result = value * multiplier + (scaled_fraction >> 64)
-    result += ((scaled_fraction & UINT64_MAX) >> 63)
-    if result > UINT64_MAX:
-        raise NumberError("ERANGE", text)
-    return result
+    return _scaled(text, value, fraction_bits, multiplier)
 
 
 def _do_strtosz_parse_uint(text: str, default_suffix: str, unit: int) -> int:
@@ -197,18 +188,7 @@ def _do_strtosz_parse_uint(text: str, default_suffix: str, unit: int) -> int:
         assert multiplier is not None
     if end != len(text):
         raise NumberError("EINVAL", text)
-    if multiplier == 1:
-        if fraction_bits:
-            raise NumberError("EINVAL", text)
-        if value > UINT64_MAX:
-            raise NumberError("ERANGE", text)
-        return value
-    scaled_fraction = fraction_bits * multiplier
-    result = value * multiplier + (scaled_fraction >> 64)
-    result += ((scaled_fraction & UINT64_MAX) >> 63)
-    if result > UINT64_MAX:
-        raise NumberError("ERANGE", text)
-    return result
+    return _scaled(text, value, fraction_bits, multiplier)
 
 
 def _finite(number: float) -> bool:
@@ -350,3 +330,21 @@ def keyval_size(
         return parse_size(value, profile=profile, warnings=warnings)
     except NumberError as exc:
         raise OptionError(f"Parameter '{name}' expects size") from exc
+
+
+def _scaled(text: str, value: int, fraction_bits: int, multiplier: int) -> int:
+    """The end of ``do_strtosz``: the integer and its 64-bit binary fraction times the
+    suffix's multiplier, rounded to nearest; a fraction without a suffix is EINVAL, and a
+    result beyond 64 bits ERANGE."""
+    if multiplier == 1:
+        if fraction_bits:
+            raise NumberError("EINVAL", text)
+        if value > UINT64_MAX:
+            raise NumberError("ERANGE", text)
+        return value
+    scaled_fraction = fraction_bits * multiplier
+    result = value * multiplier + (scaled_fraction >> 64)
+    result += ((scaled_fraction & UINT64_MAX) >> 63)
+    if result > UINT64_MAX:
+        raise NumberError("ERANGE", text)
+    return result
