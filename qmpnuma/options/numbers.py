@@ -127,17 +127,10 @@ def _do_strtosz(text: str, default_suffix: str, unit: int, warnings: list[str] |
                 raise NumberError("EINVAL", text)
             fraction_bits = int(fraction * 2.0**64) % (1 << 64)
             end += used
-    multiplier = _suffix_multiplier(text[end:end + 1], unit)
-    if multiplier is not None:
-        if is_hex and warnings is not None:
-            warnings.append(f"Using a multiplier suffix on hex numbers is deprecated: {text}")
-        end += 1
-    else:
-        multiplier = _suffix_multiplier(default_suffix, unit)
-        assert multiplier is not None
-    if end != len(text):
-        raise NumberError("EINVAL", text)
-    return _scaled(text, value, fraction_bits, multiplier)
+    multiplier, end, suffixed = _read_suffix(text, end, default_suffix, unit)
+    if suffixed and is_hex and warnings is not None:
+        warnings.append(f"Using a multiplier suffix on hex numbers is deprecated: {text}")
+    return _scaled(text, end, value, fraction_bits, multiplier)
 
 
 def _do_strtosz_parse_uint(text: str, default_suffix: str, unit: int) -> int:
@@ -180,15 +173,8 @@ def _do_strtosz_parse_uint(text: str, default_suffix: str, unit: int) -> int:
             fraction_bits = int(fraction * 2.0**64) % (1 << 64)
     elif end == 0:
         raise NumberError("EINVAL", text)
-    multiplier = _suffix_multiplier(text[end:end + 1], unit)
-    if multiplier is not None:
-        end += 1
-    else:
-        multiplier = _suffix_multiplier(default_suffix, unit)
-        assert multiplier is not None
-    if end != len(text):
-        raise NumberError("EINVAL", text)
-    return _scaled(text, value, fraction_bits, multiplier)
+    multiplier, end, _suffixed = _read_suffix(text, end, default_suffix, unit)
+    return _scaled(text, end, value, fraction_bits, multiplier)
 
 
 def _finite(number: float) -> bool:
@@ -332,10 +318,23 @@ def keyval_size(
         raise OptionError(f"Parameter '{name}' expects size") from exc
 
 
-def _scaled(text: str, value: int, fraction_bits: int, multiplier: int) -> int:
-    """The end of ``do_strtosz``: the integer and its 64-bit binary fraction times the
-    suffix's multiplier, rounded to nearest; a fraction without a suffix is EINVAL, and a
-    result beyond 64 bits ERANGE."""
+def _read_suffix(text: str, end: int, default_suffix: str, unit: int) -> tuple[int, int, bool]:
+    """The multiplier of the suffix at ``end`` (or of ``default_suffix`` when none is there),
+    the position after it, and whether the text had one (``do_strtosz``)."""
+    multiplier = _suffix_multiplier(text[end:end + 1], unit)
+    if multiplier is not None:
+        return multiplier, end + 1, True
+    multiplier = _suffix_multiplier(default_suffix, unit)
+    assert multiplier is not None
+    return multiplier, end, False
+
+
+def _scaled(text: str, end: int, value: int, fraction_bits: int, multiplier: int) -> int:
+    """The end of ``do_strtosz``: anything left after ``end`` is EINVAL; then the integer and
+    its 64-bit binary fraction times the suffix's multiplier, rounded to nearest; a fraction
+    without a suffix is EINVAL, and a result beyond 64 bits ERANGE."""
+    if end != len(text):
+        raise NumberError("EINVAL", text)
     if multiplier == 1:
         if fraction_bits:
             raise NumberError("EINVAL", text)
