@@ -27,7 +27,7 @@ import functools
 import gc
 import os
 import signal
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from qmpnuma.commands.dispatch import CommandRegistry
@@ -184,25 +184,19 @@ class Fleet:
         self.fd_budget = ensure_open_files(len(self.specs))
         self._done = asyncio.Event()
         seen_args: set[tuple[Profile, tuple[str, ...]]] = set()
-        # Everything made here lives as long as the fleet: letting the cyclic collector rescan
-        # the growing heap on every few hundred allocations would make start-up quadratic.
-        collecting = gc.isenabled()
-        gc.disable()
         try:
-            for index, spec in enumerate(self.specs):
-                member = self._member(index, spec, seen_args)
-                try:
-                    await member.start()
-                except OptionError as err:
-                    raise FleetStartError(index, spec.socket, err.message + "\n") from None
-                self.members.append(member)
-                self._live += 1
+            with _collector_paused():
+                for index, spec in enumerate(self.specs):
+                    member = self._member(index, spec, seen_args)
+                    try:
+                        await member.start()
+                    except OptionError as err:
+                        raise FleetStartError(index, spec.socket, err.message + "\n") from None
+                    self.members.append(member)
+                    self._live += 1
         except BaseException:
             await self.close()
             raise
-        finally:
-            if collecting:
-                gc.enable()
         if not self.specs:
             self._done.set()
 
@@ -218,15 +212,10 @@ class Fleet:
             raise RuntimeError("a fleet is started once")
         self._done = asyncio.Event()
         seen_args: set[tuple[Profile, tuple[str, ...]]] = set()
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with _collector_paused():
             for index, spec in enumerate(self.specs):
                 self.members.append(self._member(index, spec, seen_args))
                 self._live += 1
-        finally:
-            if collecting:
-                gc.enable()
 
     def _member(
         self, index: int, spec: MachineSpec, seen_args: set[tuple[Profile, tuple[str, ...]]]
@@ -316,3 +305,19 @@ class Fleet:
         self._live -= 1
         if self._live <= 0 and self._done is not None:
             self._done.set()
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Keep the cyclic garbage collector off while a fleet is built.
+
+    Everything made then lives as long as the fleet: letting the collector rescan the growing
+    heap every few hundred allocations would make building quadratic in the fleet's size.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
