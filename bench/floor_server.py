@@ -9,15 +9,30 @@ the socket, i.e. the fastest any asyncio design on this machine can answer. `mak
 measures it with the same client and in the same run as qmpnuma and QEMU, so qmpnuma's rates
 can be quoted as a share of it. Run as a script (not `-m bench...`) so that its cold start pays
 for nothing but `python` and `asyncio`.
+
+With `QMPNUMA_FLOOR_REPLY_BYTES=N` in its environment the fixed reply is N bytes long (a
+`{"return": "xxx..."}` line): the floor for a client that reads replies as long as a given
+command's, which tells how much of a gap to the plain floor is the client reading more bytes.
 """
 
 import asyncio
+import os
 import signal
 import sys
 
 GREETING = (b'{"QMP": {"version": {"qemu": {"micro": 0, "minor": 0, "major": 0}, '
             b'"package": ""}, "capabilities": []}}\r\n')
 REPLY = b'{"return": {}}\r\n'
+
+
+def sized_reply(size):  # type: ignore[no-untyped-def]
+    """A reply line of exactly ``size`` bytes (at least the plain one's)."""
+    frame = b'{"return": ""}\r\n'
+    return frame[:12] + b"x" * max(0, size - len(frame)) + frame[12:]
+
+
+if os.environ.get("QMPNUMA_FLOOR_REPLY_BYTES"):
+    REPLY = sized_reply(int(os.environ["QMPNUMA_FLOOR_REPLY_BYTES"]))
 
 
 class LineAnswerer(asyncio.Protocol):

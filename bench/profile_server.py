@@ -1,6 +1,7 @@
 """Where a qmpnuma server spends its time per request: cProfile plus event-loop turns.
 
     python -m bench.profile_server [--command NAME] [--mode roundtrips|pipelined] [--count N]
+                                   [--unique-ids]
 
 Starts the standard machine's server in this process (as `qmpnuma` would), drives it with
 `bench.qmp_client` in a separate process, and prints the event loop's turns (selector polls)
@@ -39,7 +40,9 @@ class CountingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-ty
         return super().select(timeout)
 
 
-async def _serve(path: str, mode: str, count: int, command: str) -> dict[str, Any]:
+async def _serve(
+    path: str, mode: str, count: int, command: str, unique_ids: bool
+) -> dict[str, Any]:
     machine = Machine.from_argv(list(STANDARD))
     types = wire_types(machine.profile)
     registry = CommandRegistry(machine)
@@ -56,15 +59,16 @@ async def _serve(path: str, mode: str, count: int, command: str) -> dict[str, An
 
     server._handle = counted  # type: ignore[method-assign]
     await server.start([(bind_unix(path), MonitorState(index=0))])
+    flags = ["--unique-ids"] if unique_ids else []
     warm = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.qmp_client", mode, path, "200", command,
+        sys.executable, "-m", "bench.qmp_client", mode, path, "200", command, *flags,
         stdout=asyncio.subprocess.DEVNULL)
     await warm.wait()
     profiler = cProfile.Profile()
     polls, chunks = CountingSelector.polls, 0
     profiler.enable()
     client = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.qmp_client", mode, path, str(count), command,
+        sys.executable, "-m", "bench.qmp_client", mode, path, str(count), command, *flags,
         stdout=asyncio.subprocess.PIPE)
     out, _ = await client.communicate()
     profiler.disable()
@@ -80,14 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", default="roundtrips", choices=("roundtrips", "pipelined"))
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--unique-ids", action="store_true",
+                        help="each request carries its own id (as real clients send them)")
     options = parser.parse_args(argv)
     loop = asyncio.SelectorEventLoop(CountingSelector())
     with tempfile.TemporaryDirectory(prefix="qmpnuma-prof-") as folder:
         found = loop.run_until_complete(
-            _serve(os.path.join(folder, "p.qmp"), options.mode, options.count, options.command))
+            _serve(os.path.join(folder, "p.qmp"), options.mode, options.count, options.command,
+                   options.unique_ids))
     loop.close()
     total = options.count + 50 + 2  # measured requests, the client's warm-up and handshake
-    print(f"{options.mode} {options.count} x {options.command}: client says {found['result']}")
+    ids = " (unique ids)" if options.unique_ids else ""
+    print(f"{options.mode} {options.count} x {options.command}{ids}: client says {found['result']}")
     print(f"event-loop polls per request: {found['polls'] / total:.2f}; read chunks per "
           f"request: {found['chunks'] / total:.3f}")
     found["stats"].sort_stats("tottime").print_stats(options.top)

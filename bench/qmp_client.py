@@ -5,8 +5,13 @@ reads the greeting, negotiates, and sends one command (`query-memdev` unless tol
 either one at a time (round trips) or as one burst (pipelined). Run as a program it measures in
 its own process, so that the server under test never shares an interpreter with its client:
 
-    python -m bench.qmp_client roundtrips SOCKET COUNT [COMMAND]  -> {"seconds": ..., "count": ...}
-    python -m bench.qmp_client pipelined SOCKET COUNT [COMMAND]
+    python -m bench.qmp_client roundtrips SOCKET COUNT [COMMAND] [--unique-ids]
+    python -m bench.qmp_client pipelined SOCKET COUNT [COMMAND] [--unique-ids]
+                                                           -> {"seconds": ..., "count": ...}
+
+By default every request is the same line (`{"execute": "query-memdev"}`); with `--unique-ids`
+each carries its own `"id"` (1, 2, ...), as real clients such as libvirt and qemu.qmp send them,
+so no server can answer a burst by recognising one repeated line.
 
 After negotiation `qmp_capabilities` is answered with QEMU's "already complete" error: still one
 request and one reply line, which is what is timed.
@@ -85,26 +90,42 @@ def request_line(command: str) -> bytes:
     return b'{"execute": "' + command.encode("ascii") + b'"}\n'
 
 
-def round_trips(path: str, count: int, command: str = "query-memdev") -> float:
+def request_with_id(command: str, ident: int) -> bytes:
+    """The request line for ``command`` with ``"id": ident`` (as unique-id clients send)."""
+    return b'{"execute": "%s", "id": %d}\n' % (command.encode("ascii"), ident)
+
+
+def requests(command: str, count: int, unique_ids: bool, first: int = 1) -> list[bytes]:
+    """``count`` request lines: the same line, or each with its own id from ``first`` on."""
+    if not unique_ids:
+        return [request_line(command)] * count
+    return [request_with_id(command, ident) for ident in range(first, first + count)]
+
+
+def round_trips(
+    path: str, count: int, command: str = "query-memdev", unique_ids: bool = False
+) -> float:
     """Seconds for ``count`` sequential round trips of ``command`` on one connection."""
-    request = request_line(command)
     client = QmpLineClient(path)
     client.handshake()
-    for _ in range(50):
+    for request in requests(command, 50, unique_ids, first=count + 1):
         client.query(request)
+    lines = requests(command, count, unique_ids)
     began = time.perf_counter()
-    for _ in range(count):
+    for request in lines:
         client.query(request)
     elapsed = time.perf_counter() - began
     client.close()
     return elapsed
 
 
-def pipelined(path: str, count: int, command: str = "query-memdev") -> float:
+def pipelined(
+    path: str, count: int, command: str = "query-memdev", unique_ids: bool = False
+) -> float:
     """Seconds from sending a burst of ``count`` requests to reading the last reply."""
     client = QmpLineClient(path)
     client.handshake()
-    burst = request_line(command) * count
+    burst = b"".join(requests(command, count, unique_ids))
     began = time.perf_counter()
     sender = threading.Thread(target=client.sock.sendall, args=(burst,))
     sender.start()
@@ -117,10 +138,13 @@ def pipelined(path: str, count: int, command: str = "query-memdev") -> float:
 
 
 def main(argv: list[str]) -> int:
+    unique_ids = "--unique-ids" in argv
+    argv = [arg for arg in argv if arg != "--unique-ids"]
     mode, path, count = argv[0], argv[1], int(argv[2])
     command = argv[3] if len(argv) > 3 else "query-memdev"
     measure = round_trips if mode == "roundtrips" else pipelined
-    print(json.dumps({"seconds": measure(path, count, command), "count": count}))
+    seconds = measure(path, count, command, unique_ids)
+    print(json.dumps({"seconds": seconds, "count": count}))
     return 0
 
 

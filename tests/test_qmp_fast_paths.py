@@ -4,6 +4,9 @@
   lines (remembered kinds, ids of every JSON type, arguments, negotiation, JSON errors, lines
   split across chunks, multi-line objects) fed in random chunks must produce the same actions,
   in the same order, and the same negotiation state as a session without the memo.
+* Lines that differ from a line seen before only in the value of their `"id"` (a short plain
+  integer or string) are answered from a template of that line: random sessions of such lines
+  with ids inside and outside that lexical class give the same actions and reply bytes.
 * `JsonStreamer` parses a whole message with the C `json` decoder only when that provably
   yields what QEMU's lexer and parser yield; messages from the safe subset and from just
   outside its boundary (long digit runs, duplicate keys, escapes QEMU reads differently,
@@ -147,6 +150,75 @@ def test_a_burst_of_one_line_gives_what_the_full_path_gives(
     expected = plain.feed(line) + plain.feed(line * count + tail)
     got = memo.feed(line) + memo.feed(line * count + tail)
     assert _normal(got) == _normal(expected)
+
+
+#: Request lines around an id, with and without a slot QEMU's lexer reads plainly (`_ID_SLOT`).
+ID_FRAMES = [
+    b'{"execute": "query-status", "id": %s}',
+    b'{"execute":"query-status","id":%s}',
+    b' {"id" : %s ,"execute": "query-name"}\r',
+    b'{"execute": "qmp_capabilities", "id": %s}',
+    b'{"execute": "qmp_capabilities", "arguments": {"enable": ["foo"]}, "id": %s}',
+    b'{"execute": "query-status", "arguments": {"x": 1}, "id": %s}',
+    b'{"execute": "query-status", "arguments": {}, "id": %s}',
+    b'{"exec-oob": "query-status", "id": %s}',
+    b'{"execute": "no-such-command", "id": %s}',
+    b'{"execute": "query-status", "k": {"id": %s}}',
+    b'{"execute": "query-status", "k": "\\"id\": %s}',
+    b'{"execute": "query-status", "id": 1, "id": %s}',
+    b'{"execute": "query-status", "id": %s, "id": 2}',
+    b'{"execute": "query-status", "id": "qmpnuma-id-slot-probe", "k": {"id": %s}}',
+    b'{"execute": "query-status", "id": %s} {"execute": "query-name", "id": %s}',
+    b'[{"id": %s}]',
+    b'{"execute": "query-status", "id": %s',
+]
+ID_TEXTS = st.one_of(
+    st.integers(-(10**19), 10**19).map(lambda n: str(n).encode()),
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=70).map(
+        lambda text: b'"' + text.encode() + b'"'),
+    st.sampled_from([b"-0", b"007", b"1.5", b"1e3", b'"\\u00e4"', b'"\xc3\xa4"', b"'a'",
+                     b'"\\/"', b'"a\\"b"', b"null", b"true", b"[1]", b'"\x7f"', b'"\x01"',
+                     b"9" * 18, b"9" * 19, b"-" + b"9" * 18, b'"' + b"x" * 64 + b'"',
+                     b'"' + b"x" * 65 + b'"', b'"qmpnuma-id-slot-probe"', b"7316059213"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(ID_FRAMES), ID_TEXTS), max_size=30),
+       st.booleans(), st.integers(1, 200))
+def test_id_templates_give_what_the_full_path_gives(
+    lines: list[tuple[bytes, bytes]], negotiate: bool, cut: int
+) -> None:
+    """Lines that differ only in their ids (as real clients send them) give, through the
+    templates, the actions and reply bytes of the session without memo or templates."""
+    data = b"".join(frame.replace(b"%s", text) + b"\n" for frame, text in lines)
+    plain, memo = _session(False), _session(True)
+    if negotiate:
+        for session in (plain, memo):
+            session.feed(b'{"execute": "qmp_capabilities"}\n')
+    expected = plain.feed(data[:cut]) + plain.feed(data[cut:])
+    got = memo.feed(data[:cut]) + memo.feed(data[cut:])
+    assert _normal(got) == _normal(expected)
+    value = b'[{"size": 1}]'
+    for mine, theirs in zip(got, expected, strict=True):
+        if isinstance(mine, Execute):
+            assert memo.reply_encoded(mine, value) == plain.reply(theirs, [{"size": 1}])
+            assert memo.reply_encoded(mine, value) == plain.reply_encoded(theirs, value)
+
+
+def test_id_templates_answer_new_ids_without_the_full_path() -> None:
+    """After one line of a shape, further lines of it with other ids are template hits."""
+    session = _session(True)
+    session.feed(b'{"execute": "qmp_capabilities"}\n')
+    session.feed(b'{"execute": "query-status", "id": "libvirt-1"}\n')
+    full = session._feed_full
+    session._feed_full = lambda data: pytest.fail("took the full path")  # type: ignore
+    got = session.feed(b'{"execute": "query-status", "id": "libvirt-2"}\n'
+                       b'{"execute": "query-status", "id": 3}\n')
+    session._feed_full = full  # type: ignore[method-assign]
+    assert got == [Execute("query-status", {}, "libvirt-2", True),
+                   Execute("query-status", {}, 3, True)]
+    assert [action.id_text for action in got] == [b'"libvirt-2"', b"3"]  # type: ignore
 
 
 def test_memo_rereads_machine_readiness() -> None:

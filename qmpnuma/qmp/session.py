@@ -17,9 +17,10 @@ texts and drops ``exec-oob`` and the ``oob`` capability.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from qmpnuma.errors import QmpError
@@ -28,7 +29,7 @@ from qmpnuma.profiles.registry import DEFAULT_PROFILE, get_profile
 from qmpnuma.qmp.visitor import visit_input
 from qmpnuma.qobject.hashing import qdict_order
 from qmpnuma.qobject.json_parser import JsonError, JsonStreamer
-from qmpnuma.qobject.json_writer import encode, encode_event, encode_reply
+from qmpnuma.qobject.json_writer import encode, encode_event, encode_reply, reply_frame
 
 __all__ = [
     "NO_ARGS",
@@ -51,6 +52,21 @@ MEMO_SIZE: Final = 64
 _MEMO_LINE_MAX: Final = 512
 #: Request ids a remembered Execute may carry (immutable, so sharing them is safe).
 _PLAIN_IDS: Final = (str, int, float, bool, type(None))
+#: A request line cut around the value of an ``"id"`` member: the text before it (ending in
+#: the colon and blanks), the value, the text after it (blanks, then ``,`` or ``}``). The value
+#: is an *id slot* only in two lexical forms whose meaning and written form QEMU's lexer,
+#: parser and writer agree on byte for byte: an integer of at most 18 digits without leading
+#: zeros other than "-0" (an int64 that `json-writer.c` prints as typed), or a string of at most
+#: 64 printable ASCII characters without quote, backslash or single quote (no escapes, no
+#: UTF-8 decoding, written back unchanged). Greedy: the last such member of the line.
+_ID_SLOT: Final = re.compile(
+    rb'(.*"id"[ \t\r]*:[ \t\r]*)(0|-?[1-9][0-9]{0,17}|"[ !#-&(-\[\]-~]{0,64}")([ \t\r]*[,}].*)',
+    re.DOTALL)
+#: The ids a new template is probed with (one of each lexical form, never sent by clients).
+_PROBE_STRING: Final = "qmpnuma-id-slot-probe"
+_PROBE_INTEGER: Final = 7_316_059_213
+#: Templates remembered per session (beside the `MEMO_SIZE` lines).
+TEMPLATES_SIZE: Final = 64
 
 
 class CommandInfo(Protocol):
@@ -102,6 +118,8 @@ class Execute:
 
     ``args`` are the visited arguments (plain JSON data, absent optionals absent); ``id`` is
     echoed in the reply only when ``has_id`` (an explicit ``"id": null`` is echoed too).
+    ``id_text``, when the session knows it, is the id as QEMU writes it back (the request's
+    own bytes for an id slot, see ``QmpSession.feed``), so replies need not encode it again.
     """
 
     name: str
@@ -109,9 +127,30 @@ class Execute:
     id: Any = None
     has_id: bool = False
     oob: bool = False
+    id_text: bytes | None = field(default=None, compare=False, repr=False)
 
 
 Action = Send | Execute
+
+
+@dataclass(frozen=True, slots=True)
+class _ExecuteSlot:
+    """A template line that gives an argument-less Execute whatever its id slot holds."""
+
+    name: str
+    oob: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _SendSlot:
+    """A template line that gives a Send whose bytes hold the id once: ``before`` + id +
+    ``after`` (errors QEMU answers itself, e.g. negotiation once more)."""
+
+    before: bytes
+    after: bytes
+
+
+_Template = _ExecuteSlot | _SendSlot
 
 
 class _NoArguments(dict[str, Any]):
@@ -168,6 +207,10 @@ class QmpSession:
         self._memo_size = memo_size
         self._memo: dict[bytes, Action] = {}
         self._memo_state: tuple[bool, frozenset[str], bool] = (False, frozenset(), True)
+        #: (text before the id slot, text after it) -> what the line gives for any id there
+        self._templates: dict[tuple[bytes, bytes], _Template] = {}
+        #: a return value's JSON text -> its reply's bytes before and after the id
+        self._frames: dict[bytes, tuple[bytes, bytes]] = {}
 
     # -- output ---------------------------------------------------------------------------
     def greeting(self) -> bytes:
@@ -192,8 +235,17 @@ class QmpSession:
 
     def reply_encoded(self, execute: Execute, value: bytes) -> bytes:
         """``reply`` for a return value already encoded (``encode_value``'s text as ASCII
-        bytes): the same bytes without walking the value again."""
-        return encode_reply(value, execute.has_id, execute.id)
+        bytes): the same bytes without walking the value again. With an id whose text is
+        known (an id slot), the reply is the value's cached frame around that text."""
+        id_text = execute.id_text
+        if id_text is None or not execute.has_id:
+            return encode_reply(value, execute.has_id, execute.id)
+        frame = self._frames.get(value)
+        if frame is None:
+            if len(self._frames) >= TEMPLATES_SIZE:
+                self._frames.clear()
+            frame = self._frames[value] = reply_frame(value)
+        return frame[0] + id_text + frame[1]
 
     def reply_error(self, execute: Execute, error: QmpError) -> bytes:
         """The error reply for ``execute``."""
@@ -234,6 +286,18 @@ class QmpSession:
           immutable `NO_ARGS`); every hit returns that same object, which lets the server
           reuse the reply it made for it while the machine has not changed.
 
+        Real clients send a new ``"id"`` with every request, so a line is also matched, modulo
+        the value of its id, against *templates*: a line that left the streamer idle and gave
+        one action, whose id is in an *id slot* (``_ID_SLOT``: a short plain integer or string,
+        whose lexing, value and written form do not depend on anything around it), becomes
+        the template (text before, text after) once two probes through the full path -- the
+        same line with a string id and with an integer id in the slot -- give the same action
+        apart from the echoed id (see ``_make_template``). The lexer then cuts any such line
+        into the same tokens except that one scalar, the parser builds the same object except
+        the top-level ``id`` value, and ``_request`` reads the id only to echo it; so a line
+        matching a template gives its action with the new id: an argument-less Execute
+        carrying the id's text, or a Send with the id's text in its one id place.
+
         Lines that do not qualify, and the pieces of a line cut by chunk edges, take the full
         path.
         """
@@ -244,8 +308,11 @@ class QmpSession:
         state = self._memo_key()
         if state != self._memo_state:
             self._memo.clear()
+            self._templates.clear()
             self._memo_state = state
         get = self._memo.get
+        template_of = self._templates.get
+        slot = _ID_SLOT.fullmatch
         streamer = self._streamer
         actions: list[Action] = []
         append = actions.append
@@ -258,6 +325,13 @@ class QmpSession:
                 if known is not None:
                     append(known)
                     continue
+                cut = slot(piece)
+                if cut is not None:
+                    head, id_text, rest = cut.groups()
+                    template = template_of((head, rest))
+                    if template is not None:
+                        append(_fill(template, id_text))
+                        continue
             line = piece + b"\n"
             idle_before = idle
             got = self._feed_full(line)
@@ -266,9 +340,13 @@ class QmpSession:
             after = self._memo_key()
             if after != state:  # negotiation: start a new memo for the new state
                 self._memo.clear()
+                self._templates.clear()
                 self._memo_state = state = after
             elif idle_before and len(got) == 1 and idle and len(line) <= _MEMO_LINE_MAX:
                 self._remember(piece, got[0])
+                cut = slot(piece)
+                if cut is not None:
+                    self._make_template(cut.group(1), cut.group(3), got[0])
         if tail:
             actions.extend(self._feed_full(tail))  # a line cut by the chunk's edge
         return actions
@@ -288,6 +366,45 @@ class QmpSession:
         if len(self._memo) >= self._memo_size:
             self._memo.clear()
         self._memo[line] = action
+
+    def _make_template(self, head: bytes, rest: bytes, action: Action) -> bool:
+        """Make (``head``, ``rest``) a template if the line gave ``action`` with its id in the
+        slot between them; True when it is one now.
+
+        Probed from an idle streamer and a state the line just left unchanged: with a string
+        and with an integer id in the slot, the full path must give one action each, leave
+        the streamer idle and the state as it was, and give the same action apart from an id
+        that is the probe's (an argument-less Execute of the same command and OOB flag, or a
+        Send holding the probe's text once, at the same place for both probes).
+        """
+        if type(action) is Execute and (action.args or not action.has_id):
+            return False
+        state = self._memo_key()
+        texts = (encode_value_text(_PROBE_STRING), encode_value_text(_PROBE_INTEGER))
+        shapes: list[_Template] = []
+        for probe, text in zip((_PROBE_STRING, _PROBE_INTEGER), texts, strict=True):
+            got = self._feed_full(head + text + rest + b"\n")
+            if self._memo_key() != state or not self._streamer.idle or len(got) != 1:
+                return False  # cannot happen for a line that passed (kept for safety)
+            made = got[0]
+            if type(made) is Execute:
+                if made.args or not made.has_id or made.id != probe or type(made.id) is not type(
+                        probe):
+                    return False
+                shapes.append(_ExecuteSlot(made.name, made.oob))
+            else:
+                assert isinstance(made, Send)
+                if made.data.count(text) != 1:
+                    return False
+                before, _, after = made.data.partition(text)
+                shapes.append(_SendSlot(before, after))
+        if shapes[0] != shapes[1] or type(shapes[0]) is not (
+                _ExecuteSlot if type(action) is Execute else _SendSlot):
+            return False
+        if len(self._templates) >= TEMPLATES_SIZE:
+            self._templates.clear()
+        self._templates[(head, rest)] = shapes[0]
+        return True
 
     def _feed_full(self, data: bytes) -> list[Action]:
         """The full path: every byte through QEMU's lexer emulation and every check."""
@@ -385,6 +502,20 @@ class QmpSession:
         self.negotiated = True
         self.enabled_capabilities = frozenset(wanted)
         return self.reply(execute, {})
+
+
+def encode_value_text(value: str | int) -> bytes:
+    """The text of an id-slot value (a plain string or an integer) as the request holds it
+    and as QEMU writes it back: the same bytes (see ``_ID_SLOT``)."""
+    return b'"%s"' % value.encode("ascii") if isinstance(value, str) else b"%d" % value
+
+
+def _fill(template: _Template, id_text: bytes) -> Action:
+    """A template's action for a line whose id slot holds ``id_text``."""
+    if type(template) is _SendSlot:
+        return Send(template.before + id_text + template.after)
+    ident = id_text[1:-1].decode("ascii") if id_text[0] == 0x22 else int(id_text)
+    return Execute(template.name, NO_ARGS, ident, True, template.oob, id_text)
 
 
 def _visit(arguments: Any, arg_type: str | None, schema: Mapping[str, Mapping[str, Any]]) -> Any:

@@ -23,7 +23,7 @@ from typing import Any, Final
 from qmpnuma.qobject.hashing import qdict_order
 from qmpnuma.qobject.qemu_text import is_valid_codepoint
 
-__all__ = ["encode", "encode_event", "encode_reply", "encode_value"]
+__all__ = ["encode", "encode_event", "encode_reply", "encode_value", "reply_frame"]
 
 _RECURSION_SWITCH: Final = 200
 _LAYOUT_CACHE_LIMIT: Final = 8192
@@ -236,6 +236,22 @@ def encode_reply(value: bytes, has_id: bool, ident: Any) -> bytes:
             out.append(value.decode("ascii"))
     out.append("}\r\n")
     return "".join(out).encode("ascii")
+
+
+def reply_frame(value: bytes) -> tuple[bytes, bytes]:
+    """The bytes of ``encode_reply(value, True, ident)`` before and after the id's text: the
+    members in QDict order around a value whose text is already known."""
+    before: list[str] = []
+    after: list[str] = []
+    out = before
+    for key, prefix in _layout(("return", "id")):
+        out.append(prefix)
+        if key == "id":
+            out = after
+        else:
+            out.append(value.decode("ascii"))
+    out.append("}\r\n")
+    return "".join(before).encode("ascii"), "".join(after).encode("ascii")
 
 
 def encode_event(

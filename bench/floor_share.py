@@ -1,0 +1,117 @@
+"""qmpnuma's one-connection rates as a share of the floor, interleaved in one run (issue 12).
+
+    python -m bench.floor_share [--rounds 5] [--sequential 2000] [--burst 10000]
+
+Each round measures, for every command and mode, one after the other with the same client
+(`bench.qmp_client` in its own process): the floor (`bench/floor_server.py`, a fixed 17-byte
+reply), the *sized* floor (the same server answering a fixed line as long as qmpnuma's reply
+to that command, so the client reads as many bytes), and qmpnuma with profiles 7.2 and 10.0,
+each with identical request lines and with a unique `"id"` per request. Interleaving keeps a
+change of the machine's load on all of them alike; only ratios within one run mean anything on
+a shared machine. Prints the median rate and share of the floor per row (and the spread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+
+from bench.launchers import Running, start
+from bench.machines import STANDARD
+from bench.qmp_client import QmpLineClient, request_line, request_with_id
+
+COMMANDS = ("query-memdev", "query-cpus-fast", "qmp_capabilities")
+MODES = ("roundtrips", "pipelined")
+#: (launcher kind, client sends unique ids)
+SERVERS = (("qmpnuma", False), ("qmpnuma", True), ("qmpnuma10", False), ("qmpnuma10", True))
+
+
+def _client(mode: str, sock: str, count: int, command: str, unique: bool) -> float:
+    argv = [sys.executable, "-m", "bench.qmp_client", mode, sock, str(count), command]
+    done = subprocess.run([*argv, *(["--unique-ids"] if unique else [])],
+                          capture_output=True, text=True, check=True, timeout=300)
+    seconds: float = json.loads(done.stdout)["seconds"]
+    return count / seconds
+
+
+def _reply_sizes(running: Running) -> dict[str, int]:
+    client = QmpLineClient(running.socket)
+    client.handshake()
+    sizes = {command: len(client.query(request_line(command))) for command in COMMANDS}
+    sizes.update({f"{command} id": len(client.query(request_with_id(command, 5000)))
+                  for command in COMMANDS})
+    client.close()
+    return sizes
+
+
+def measure(rounds: int, sequential: int, burst: int) -> dict[str, list[float]]:
+    rates: dict[str, list[float]] = {}
+    counts = {"roundtrips": sequential, "pipelined": burst}
+    with tempfile.TemporaryDirectory(prefix="qmpnuma-share-") as folder:
+        servers: dict[str, Running] = {}
+        try:
+            for kind in ("qmpnuma", "qmpnuma10", "floor"):
+                servers[kind] = start(kind, STANDARD, os.path.join(folder, f"{kind}.qmp"))
+            sizes = _reply_sizes(servers["qmpnuma"])
+            for command in COMMANDS:
+                env = dict(os.environ, QMPNUMA_FLOOR_REPLY_BYTES=str(sizes[command]))
+                servers[f"sized {command}"] = start(
+                    "floor", STANDARD, os.path.join(folder, f"sized-{command}.qmp"), env=env)
+            print("qmpnuma reply bytes:", sizes, file=sys.stderr)
+            for _ in range(rounds):
+                for command in COMMANDS:
+                    for mode in MODES:
+                        count = counts[mode]
+                        rows = [("floor", False), ("floor", True), (f"sized {command}", False),
+                                *SERVERS]
+                        for kind, unique in rows:
+                            key = f"{command} {mode} {kind}{' unique-ids' if unique else ''}"
+                            sock = servers[kind].socket
+                            rates.setdefault(key, []).append(
+                                _client(mode, sock, count, command, unique))
+        finally:
+            for running in servers.values():
+                running.stop()
+    return rates
+
+
+def report(rates: dict[str, list[float]]) -> list[str]:
+    lines = []
+    for command in COMMANDS:
+        for mode in MODES:
+            prefix = f"{command} {mode} "
+            floor = statistics.median(rates[prefix + "floor"])
+            floor_ids = statistics.median(rates[prefix + "floor unique-ids"])
+            for key, values in rates.items():
+                if not key.startswith(prefix):
+                    continue
+                base = floor_ids if key.endswith("unique-ids") else floor
+                median = statistics.median(values)
+                lines.append(f"{key:55s} {median:9.0f}/s  share {median / base:5.2f}  "
+                             f"(rounds {min(values) / base:.2f}-{max(values) / base:.2f})")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.floor_share", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sequential", type=int, default=2000)
+    parser.add_argument("--burst", type=int, default=10000)
+    parser.add_argument("--json", help="also write the raw rates here")
+    options = parser.parse_args(argv)
+    rates = measure(options.rounds, options.sequential, options.burst)
+    if options.json:
+        with open(options.json, "w", encoding="utf-8") as out:
+            json.dump(rates, out, indent=1)
+    print("\n".join(report(rates)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
