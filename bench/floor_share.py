@@ -50,7 +50,10 @@ def _reply_sizes(running: Running) -> dict[str, int]:
     return sizes
 
 
-def measure(rounds: int, sequential: int, burst: int) -> dict[str, list[float]]:
+def measure(
+    rounds: int, sequential: int, burst: int,
+    commands: Sequence[str] = COMMANDS, modes: Sequence[str] = MODES,
+) -> dict[str, list[float]]:
     rates: dict[str, list[float]] = {}
     counts = {"roundtrips": sequential, "pipelined": burst}
     with tempfile.TemporaryDirectory(prefix="qmpnuma-share-") as folder:
@@ -65,8 +68,8 @@ def measure(rounds: int, sequential: int, burst: int) -> dict[str, list[float]]:
                     "floor", STANDARD, os.path.join(folder, f"sized-{command}.qmp"), env=env)
             print("qmpnuma reply bytes:", sizes, file=sys.stderr)
             for _ in range(rounds):
-                for command in COMMANDS:
-                    for mode in MODES:
+                for command in commands:
+                    for mode in modes:
                         count = counts[mode]
                         rows = [("floor", False), ("floor", True), (f"sized {command}", False),
                                 *SERVERS]
@@ -86,6 +89,8 @@ def report(rates: dict[str, list[float]]) -> list[str]:
     for command in COMMANDS:
         for mode in MODES:
             prefix = f"{command} {mode} "
+            if prefix + "floor" not in rates:
+                continue
             floor = statistics.median(rates[prefix + "floor"])
             floor_ids = statistics.median(rates[prefix + "floor unique-ids"])
             for key, values in rates.items():
@@ -103,9 +108,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sequential", type=int, default=2000)
     parser.add_argument("--burst", type=int, default=10000)
+    parser.add_argument("--command", action="append", choices=COMMANDS,
+                        help="only this command (repeatable; default: all three)")
+    parser.add_argument("--mode", action="append", choices=MODES,
+                        help="only this mode (repeatable; default: both)")
     parser.add_argument("--json", help="also write the raw rates here")
     options = parser.parse_args(argv)
-    rates = measure(options.rounds, options.sequential, options.burst)
+    rates = measure(options.rounds, options.sequential, options.burst,
+                    options.command or COMMANDS, options.mode or MODES)
     if options.json:
         with open(options.json, "w", encoding="utf-8") as out:
             json.dump(rates, out, indent=1)

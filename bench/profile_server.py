@@ -19,6 +19,7 @@ import pstats
 import selectors
 import sys
 import tempfile
+import time
 from typing import Any
 
 from bench.machines import STANDARD
@@ -50,12 +51,17 @@ async def _serve(
         lambda: QmpSession(types.COMMANDS, types.SCHEMA, profile=machine.profile), registry)
     registry.attach(broadcast=server.broadcast, request_exit=server.request_exit)
     chunks = 0
-    original = server._handle  # counting what the read loop hands up
+    handling = 0.0
+    original = server._handle  # counting (and timing) what the read loop hands up
 
     def counted(conn: Any, data: bytes) -> Any:
-        nonlocal chunks
+        nonlocal chunks, handling
         chunks += 1
-        return original(conn, data)
+        began = time.perf_counter()
+        try:
+            return original(conn, data)
+        finally:
+            handling += time.perf_counter() - began
 
     server._handle = counted  # type: ignore[method-assign]
     await server.start([(bind_unix(path), MonitorState(index=0))])
@@ -64,6 +70,12 @@ async def _serve(
         sys.executable, "-m", "bench.qmp_client", mode, path, "200", command, *flags,
         stdout=asyncio.subprocess.DEVNULL)
     await warm.wait()
+    chunks, handling = 0, 0.0
+    client = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.qmp_client", mode, path, str(count), command, *flags,
+        stdout=asyncio.subprocess.PIPE)
+    timed, _ = await client.communicate()  # unprofiled: the time of `_handle` per request
+    plain_handling, plain_chunks = handling, chunks
     profiler = cProfile.Profile()
     polls, chunks = CountingSelector.polls, 0
     profiler.enable()
@@ -75,7 +87,9 @@ async def _serve(
     polls = CountingSelector.polls - polls
     await server.close()
     stats = pstats.Stats(profiler)
-    return {"result": out.decode().strip(), "polls": polls, "chunks": chunks, "stats": stats}
+    return {"result": out.decode().strip(), "polls": polls, "chunks": chunks, "stats": stats,
+            "plain": timed.decode().strip(), "handling": plain_handling,
+            "plain_chunks": plain_chunks}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     total = options.count + 50 + 2  # measured requests, the client's warm-up and handshake
     ids = " (unique ids)" if options.unique_ids else ""
     print(f"{options.mode} {options.count} x {options.command}{ids}: client says {found['result']}")
+    print(f"unprofiled run: client says {found['plain']}; the server's `_handle` (session, "
+          f"handlers, replies, write) took {found['handling'] / options.count * 1e6:.2f} µs "
+          f"per request in {found['plain_chunks']} chunks")
     print(f"event-loop polls per request: {found['polls'] / total:.2f}; read chunks per "
           f"request: {found['chunks'] / total:.3f}")
     found["stats"].sort_stats("tottime").print_stats(options.top)
