@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from bench.throughput import mode_label
+
 
 def draw(results: dict[str, Any], folder: str) -> list[str]:
     """Write memory.png, scaling.png and latency.png into ``folder``; return their paths."""
@@ -143,8 +145,7 @@ def _draw_floor(plt: Any, figures: dict[str, Any], folder: str) -> str:
         xs = [g + (index - (len(kinds) - 1) / 2) * width for g in range(len(groups))]
         left.bar(xs, medians, width=width, yerr=[lows, highs], capsize=2, label=_LABELS[kind])
     left.set_xticks(range(len(groups)),
-                    [f"{c}\n{'sequential' if m == 'roundtrips' else 'pipelined'}"
-                     for c, m in groups], fontsize=8)
+                    [f"{c}\n{mode_label(m)}" for c, m in groups], fontsize=6)
     left.set_yscale("log")
     left.set_ylabel("replies / s (one connection, log)")
     left.set_title("One connection against the floor (median, min–max)")

@@ -4,6 +4,8 @@ The client is `bench.qmp_client` in its own process, the same for every server: 
 bare asyncio server answering a fixed line), qmpnuma, QEMU 7.2 and, when present, QEMU 10.0.
 Each round runs every command and mode once on every server (alternating, so a change in the
 machine's load weighs on all alike); the figures are the medians and spreads over the rounds.
+Every mode runs twice: with one request line repeated (issue 12's measure; a server may answer a
+repeated line from a memo) and with a unique `"id"` per request, as real clients send them.
 """
 
 from __future__ import annotations
@@ -20,12 +22,28 @@ from bench.launchers import CONNECTION_KINDS, start
 #: The commands measured on one connection: a query with a model-sized reply, one with a
 #: per-CPU reply, and the negotiation command (answered with QEMU's "already complete" error).
 COMMANDS = ("query-memdev", "query-cpus-fast", "qmp_capabilities")
-MODES = ("roundtrips", "pipelined")
+#: Each mode twice: every request the same line (`{"execute": ...}`, as issue 12 measured it)
+#: and, with "-ids", every request with its own `"id"` (as real clients send them).
+MODES = ("roundtrips", "pipelined", "roundtrips-ids", "pipelined-ids")
+UNIQUE_IDS = "-ids"
+
+
+def base_mode(mode: str) -> str:
+    """The client's mode of a mode ("pipelined-ids" -> "pipelined")."""
+    return mode.removesuffix(UNIQUE_IDS)
+
+
+def mode_label(mode: str) -> str:
+    """How tables and plots name a mode."""
+    label = "sequential" if base_mode(mode) == "roundtrips" else "pipelined 10,000"
+    return label + (", unique ids" if mode.endswith(UNIQUE_IDS) else ", same line")
 
 
 def _client(mode: str, sock: str, count: int, command: str) -> float:
+    flags = ["--unique-ids"] if mode.endswith(UNIQUE_IDS) else []
     done = subprocess.run(
-        [sys.executable, "-m", "bench.qmp_client", mode, sock, str(count), command],
+        [sys.executable, "-m", "bench.qmp_client", base_mode(mode), sock, str(count), command,
+         *flags],
         capture_output=True, text=True, check=True, timeout=300,
     )
     seconds: float = json.loads(done.stdout)["seconds"]
@@ -49,7 +67,7 @@ def measure(
                 for command in commands:
                     for mode in MODES:
                         for kind, running in servers.items():
-                            count = counts[mode]
+                            count = counts[base_mode(mode)]
                             rates[command][mode][kind].append(
                                 count / _client(mode, running.socket, count, command))
         finally:
