@@ -8,7 +8,8 @@ reply), the *sized* floor (the same server answering a fixed line as long as qmp
 to that command, so the client reads as many bytes), and qmpnuma with profiles 7.2 and 10.0,
 each with identical request lines and with a unique `"id"` per request. Interleaving keeps a
 change of the machine's load on all of them alike; only ratios within one run mean anything on
-a shared machine. Prints the median rate and share of the floor per row (and the spread).
+a shared machine. Prints per row the median rate and the median (min-max) of the per-round
+shares of the floor.
 """
 
 from __future__ import annotations
@@ -85,21 +86,23 @@ def measure(
 
 
 def report(rates: dict[str, list[float]]) -> list[str]:
+    """Per row: the median rate, and the median (min-max) of its per-round shares of the
+    floor measured just before it in the same round (the unique-id floor for unique ids)."""
     lines = []
     for command in COMMANDS:
         for mode in MODES:
             prefix = f"{command} {mode} "
             if prefix + "floor" not in rates:
                 continue
-            floor = statistics.median(rates[prefix + "floor"])
-            floor_ids = statistics.median(rates[prefix + "floor unique-ids"])
             for key, values in rates.items():
                 if not key.startswith(prefix):
                     continue
-                base = floor_ids if key.endswith("unique-ids") else floor
-                median = statistics.median(values)
-                lines.append(f"{key:55s} {median:9.0f}/s  share {median / base:5.2f}  "
-                             f"(rounds {min(values) / base:.2f}-{max(values) / base:.2f})")
+                floor = rates[prefix + ("floor unique-ids" if key.endswith("unique-ids")
+                                        else "floor")]
+                shares = [value / base for value, base in zip(values, floor, strict=True)]
+                lines.append(f"{key:55s} {statistics.median(values):9.0f}/s  share "
+                             f"{statistics.median(shares):5.2f} "
+                             f"({min(shares):.2f}-{max(shares):.2f})")
     return lines
 
 

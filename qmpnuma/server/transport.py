@@ -106,8 +106,12 @@ class DirectOutput(Output):
         held = self._held
         self._held = None
         if held:
-            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+            # try/except rather than `contextlib.suppress`: this runs once per chunk read, and
+            # the context manager object costs a sequential round trip more than the write
+            try:
                 self.stream.write(held[0] if len(held) == 1 else b"".join(held))
+            except (ConnectionError, OSError, RuntimeError):
+                pass
 
     def close(self) -> None:
         self.release()
