@@ -68,8 +68,10 @@ def measure(count: int, repeat: int, profile: str | None) -> dict[str, float]:
             chunk = b"".join(requests(command, count, unique))
             label = f"{command} {'unique ids' if unique else 'same line'}"
             server._handle(conn, chunk)  # warm: templates, encoded replies
-            costs[f"{label}: qmpnuma"] = _best(lambda: server._handle(conn, chunk), repeat, count)
-            costs[f"{label}: floor"] = _best(lambda: floor.data_received(chunk), repeat, count)
+            costs[f"{label}: qmpnuma"] = _best(
+                lambda data=chunk: server._handle(conn, data), repeat, count)
+            costs[f"{label}: floor"] = _best(
+                lambda data=chunk: floor.data_received(data), repeat, count)
     return costs
 
 

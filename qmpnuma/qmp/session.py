@@ -523,7 +523,7 @@ def _fill(template: _Template, id_text: bytes) -> Action:
     slots filled directly: a frozen dataclass's ``__init__`` assigns every field through
     ``object.__setattr__``, which costs about as much as the rest of a template hit.
     """
-    if type(template) is _SendSlot:
+    if isinstance(template, _SendSlot):
         return Send(template.before + id_text + template.after)
     action = _new_object(Execute)
     _SET_NAME(action, template.name)

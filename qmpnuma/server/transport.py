@@ -108,7 +108,7 @@ class DirectOutput(Output):
         if held:
             # try/except rather than `contextlib.suppress`: this runs once per chunk read, and
             # the context manager object costs a sequential round trip more than the write
-            try:
+            try:  # noqa: SIM105
                 self.stream.write(held[0] if len(held) == 1 else b"".join(held))
             except (ConnectionError, OSError, RuntimeError):
                 pass
