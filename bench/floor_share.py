@@ -8,8 +8,10 @@ reply), the *sized* floor (the same server answering a fixed line as long as qmp
 to that command, so the client reads as many bytes), and qmpnuma with profiles 7.2 and 10.0,
 each with identical request lines and with a unique `"id"` per request. Interleaving keeps a
 change of the machine's load on all of them alike; only ratios within one run mean anything on
-a shared machine. Prints per row the median rate and the median (min-max) of the per-round
-shares of the floor.
+a shared machine. With `--baseline DIR` (a checkout of another revision's `qmpnuma/` package,
+e.g. from `git archive REV qmpnuma | tar -x -C DIR`) that revision runs beside it as "base" and
+"base10", for a before/after in the same run. Prints per row the median rate and the median
+(min-max) of the per-round shares of the floor.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import site
 import statistics
 import subprocess
 import sys
@@ -51,11 +54,25 @@ def _reply_sizes(running: Running) -> dict[str, int]:
     return sizes
 
 
+def _baseline(folder: str, name: str, baseline: str, profile: list[str]) -> Running:
+    """qmpnuma from the package in ``baseline`` (`-S` keeps the editable install's finder and
+    `-P` the working directory, which would both load this worktree's package, out of the way).
+    """
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([baseline, *site.getsitepackages()]))
+    return start("qmpnuma", STANDARD, os.path.join(folder, f"{name}.qmp"), env=env,
+                 command_line=[sys.executable, "-S", "-P", "-m", "qmpnuma.cli", *profile])
+
+
 def measure(
     rounds: int, sequential: int, burst: int,
     commands: Sequence[str] = COMMANDS, modes: Sequence[str] = MODES,
+    baseline: str | None = None,
 ) -> dict[str, list[float]]:
     rates: dict[str, list[float]] = {}
+    servers_measured = list(SERVERS)
+    if baseline is not None:
+        servers_measured += [("base", False), ("base", True), ("base10", False),
+                             ("base10", True)]
     counts = {"roundtrips": sequential, "pipelined": burst}
     with tempfile.TemporaryDirectory(prefix="qmpnuma-share-") as folder:
         servers: dict[str, Running] = {}
@@ -67,13 +84,16 @@ def measure(
                 env = dict(os.environ, QMPNUMA_FLOOR_REPLY_BYTES=str(sizes[command]))
                 servers[f"sized {command}"] = start(
                     "floor", STANDARD, os.path.join(folder, f"sized-{command}.qmp"), env=env)
+            if baseline is not None:
+                servers["base"] = _baseline(folder, "base", baseline, [])
+                servers["base10"] = _baseline(folder, "base10", baseline, ["--profile=10.0"])
             print("qmpnuma reply bytes:", sizes, file=sys.stderr)
             for _ in range(rounds):
                 for command in commands:
                     for mode in modes:
                         count = counts[mode]
                         rows = [("floor", False), ("floor", True), (f"sized {command}", False),
-                                *SERVERS]
+                                *servers_measured]
                         for kind, unique in rows:
                             key = f"{command} {mode} {kind}{' unique-ids' if unique else ''}"
                             sock = servers[kind].socket
@@ -115,10 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="only this command (repeatable; default: all three)")
     parser.add_argument("--mode", action="append", choices=MODES,
                         help="only this mode (repeatable; default: both)")
+    parser.add_argument("--baseline", help="a directory holding another revision's qmpnuma/")
     parser.add_argument("--json", help="also write the raw rates here")
     options = parser.parse_args(argv)
     rates = measure(options.rounds, options.sequential, options.burst,
-                    options.command or COMMANDS, options.mode or MODES)
+                    options.command or COMMANDS, options.mode or MODES, options.baseline)
     if options.json:
         with open(options.json, "w", encoding="utf-8") as out:
             json.dump(rates, out, indent=1)

@@ -89,11 +89,14 @@ def start(
     prefix: Sequence[str] = (),
     stderr: int | None = subprocess.DEVNULL,
     env: dict[str, str] | None = None,
+    command_line: Sequence[str] | None = None,
 ) -> Running:
-    """Start ``kind`` (one of KINDS); return once its first query-memdev is answered."""
+    """Start ``kind`` (one of KINDS), or the program ``command_line`` when given; return once
+    its first query-memdev is answered."""
     if os.path.exists(sock):
         os.unlink(sock)
-    command = [*prefix, *program(kind), *COMMON_ARGS, *machine_args,
+    chosen = program(kind) if command_line is None else list(command_line)
+    command = [*prefix, *chosen, *COMMON_ARGS, *machine_args,
                "-qmp", f"unix:{sock},server=on,wait=off"]
     began = time.perf_counter()
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
