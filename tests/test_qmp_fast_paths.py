@@ -171,6 +171,13 @@ ID_FRAMES = [
     b'{"execute": "query-status", "id": %s} {"execute": "query-name", "id": %s}',
     b'[{"id": %s}]',
     b'{"execute": "query-status", "id": %s',
+    b'{"execute": "object-del", "arguments": {"id": "m0"}, "id": %s}',
+    b'{"execute": "object-del", "id": %s, "arguments": {"id": "m0"}}',
+    b'{"execute": "object-del", "arguments": {"id": %s}, "id": "x"}',
+    b'{"execute": "human-monitor-command", "arguments": {"command-line": "info"}, "id": %s}',
+    b'{"execute": "human-monitor-command", "arguments": {"command-line": 5}, "id": %s}',
+    b'{"execute": "query-cpu-model-expansion", "arguments": {"type": "static", "model": '
+    b'{"name": "max"}}, "id": %s}',
 ]
 ID_TEXTS = st.one_of(
     st.integers(-(10**19), 10**19).map(lambda n: str(n).encode()),
@@ -219,6 +226,13 @@ def test_id_templates_answer_new_ids_without_the_full_path() -> None:
     assert got == [Execute("query-status", {}, "libvirt-2", True),
                    Execute("query-status", {}, 3, True)]
     assert [action.id_text for action in got] == [b'"libvirt-2"', b"3"]  # type: ignore
+    line = b'{"execute": "object-del", "arguments": {"id": "m0"}, "id": %d}\n'
+    first, second = session.feed(line % 1 + line % 2)  # the second from the template
+    assert isinstance(first, Execute) and isinstance(second, Execute)
+    assert second == Execute("object-del", {"id": "m0"}, 2, True) and second.id_text == b"2"
+    second.args["changed"] = True  # a handler changing its arguments changes nobody else's
+    (third,) = session.feed(line % 3)
+    assert isinstance(third, Execute) and third.args == {"id": "m0"}
 
 
 def test_memo_rereads_machine_readiness() -> None:

@@ -135,10 +135,13 @@ Action = Send | Execute
 
 @dataclass(frozen=True, slots=True)
 class _ExecuteSlot:
-    """A template line that gives an argument-less Execute whatever its id slot holds."""
+    """A template line that gives an Execute whatever its id slot holds: of ``name``, with the
+    visited arguments ``args`` (members whose values are scalars, so each hit gets a fresh
+    dict of them that no handler can share; none: the immutable `NO_ARGS`)."""
 
     name: str
     oob: bool
+    args: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,8 +298,9 @@ class QmpSession:
         apart from the echoed id (see ``_make_template``). The lexer then cuts any such line
         into the same tokens except that one scalar, the parser builds the same object except
         the top-level ``id`` value, and ``_request`` reads the id only to echo it; so a line
-        matching a template gives its action with the new id: an argument-less Execute
-        carrying the id's text, or a Send with the id's text in its one id place.
+        matching a template gives its action with the new id: an Execute carrying the id's
+        text (and a fresh copy of its arguments, when they are all scalars), or a Send with the
+        id's text in its one id place.
 
         Lines that do not qualify, and the pieces of a line cut by chunk edges, take the full
         path.
@@ -374,10 +378,10 @@ class QmpSession:
         Probed from an idle streamer and a state the line just left unchanged: with a string
         and with an integer id in the slot, the full path must give one action each, leave
         the streamer idle and the state as it was, and give the same action apart from an id
-        that is the probe's (an argument-less Execute of the same command and OOB flag, or a
-        Send holding the probe's text once, at the same place for both probes).
+        that is the probe's (an Execute of the same command, OOB flag and arguments, all of
+        them scalars, or a Send holding the probe's text once, at the same place for both).
         """
-        if type(action) is Execute and (action.args or not action.has_id):
+        if type(action) is Execute and (not action.has_id or not _flat(action.args)):
             return False
         state = self._memo_key()
         texts = (encode_value_text(_PROBE_STRING), encode_value_text(_PROBE_INTEGER))
@@ -388,10 +392,11 @@ class QmpSession:
                 return False  # cannot happen for a line that passed (kept for safety)
             made = got[0]
             if type(made) is Execute:
-                if made.args or not made.has_id or made.id != probe or type(made.id) is not type(
-                        probe):
+                if not made.has_id or made.id != probe or type(made.id) is not type(probe):
                     return False
-                shapes.append(_ExecuteSlot(made.name, made.oob))
+                if not _flat(made.args):
+                    return False
+                shapes.append(_ExecuteSlot(made.name, made.oob, tuple(made.args.items())))
             else:
                 assert isinstance(made, Send)
                 if made.data.count(text) != 1:
@@ -516,10 +521,15 @@ _SET_NAME, _SET_ARGS, _SET_ID, _SET_HAS_ID, _SET_OOB, _SET_ID_TEXT = (
 _new_object = object.__new__
 
 
+def _flat(args: Mapping[str, Any]) -> bool:
+    """Whether visited arguments hold only scalars (a template may then copy them per hit)."""
+    return all(type(value) in _PLAIN_IDS for value in args.values())
+
+
 def _fill(template: _Template, id_text: bytes) -> Action:
     """A template's action for a line whose id slot holds ``id_text``.
 
-    The Execute is the one ``Execute(name, NO_ARGS, id, True, oob, id_text)`` makes, with its
+    The Execute is the one ``Execute(name, args, id, True, oob, id_text)`` makes, with its
     slots filled directly: a frozen dataclass's ``__init__`` assigns every field through
     ``object.__setattr__``, which costs about as much as the rest of a template hit.
     """
@@ -527,7 +537,7 @@ def _fill(template: _Template, id_text: bytes) -> Action:
         return Send(template.before + id_text + template.after)
     action = _new_object(Execute)
     _SET_NAME(action, template.name)
-    _SET_ARGS(action, NO_ARGS)
+    _SET_ARGS(action, dict(template.args) if template.args else NO_ARGS)
     _SET_ID(action, id_text[1:-1].decode("ascii") if id_text[0] == 0x22 else int(id_text))
     _SET_HAS_ID(action, True)
     _SET_OOB(action, template.oob)
