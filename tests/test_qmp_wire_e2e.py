@@ -50,3 +50,49 @@ def test_vectors_through_the_whole_server(reference: Reference) -> None:
     print(f"qemu-{reference.profile}: {len(theirs) - len(mismatches)}/{len(theirs)} exchanges"
           " identical")
     assert mismatches == []
+
+
+#: Request shapes a client polls with a new id each time (errors included), and ids inside and
+#: just outside the plain forms qmpnuma answers from a template of the line (`_ID_SLOT`).
+BURST_SHAPES = [
+    b'{"execute": "query-status", "id": %s}',
+    b'{"execute":"query-name","id":%s}',
+    b'{"id": %s, "execute": "query-memdev"}',
+    b'{"execute": "qmp_capabilities", "id": %s}',
+    b'{"execute": "no-such-command", "id": %s}',
+    b'{"execute": "query-memdev", "arguments": {"x": 1}, "id": %s}',
+    b'{"execute": "human-monitor-command", "arguments": {"command-line": 1}, "id": %s}',
+    b'{"execute": "object-add", "arguments": {"qom-type": "memory-backend-ram", "id": "x", '
+    b'"size": "1G"}, "id": %s}',
+    b'{"execute": "query-status", "k": {"id": %s}}',
+]
+BURST_IDS = [b"1", b"-7", b"0", b"123456789012345678", b"1234567890123456789", b"-0", b"1.5",
+             b'"libvirt-12"', b'"a/b]~"', b'"' + b"x" * 64 + b'"', b'"' + b"y" * 65 + b'"',
+             b'"\\u00e4"', b"null", b"[2]", b'"__qmp#00007"']
+
+
+def _burst(binary: str | list[str], workdir: str) -> list[bytes]:
+    peer = QemuPeer(binary, workdir)
+    try:
+        lines = [peer.connect()]
+        lines += peer.exchange([b'{"execute":"qmp_capabilities"}'], "negotiated")
+        chunk = b"".join(shape.replace(b"%s", ident) + b"\n"
+                         for ident in BURST_IDS for shape in BURST_SHAPES)
+        lines += peer.exchange([chunk * 3], "burst")
+        lines += peer.exchange(
+            [b"".join(shape.replace(b"%s", ident) + b"\n"
+                      for ident in BURST_IDS for shape in BURST_SHAPES[:3])], "again")
+    finally:
+        peer.close()
+    return lines
+
+
+def test_unique_id_bursts_through_the_whole_server(reference: Reference) -> None:
+    """A pipelined burst of the same requests with a new id each (as libvirt and qemu.qmp
+    send them), which qmpnuma answers from templates of the lines, reads byte for byte as
+    QEMU's socket gives it."""
+    with tempfile.TemporaryDirectory() as real_dir, tempfile.TemporaryDirectory() as our_dir:
+        theirs = _burst(reference.binary, real_dir)
+        ours = _burst([QMPNUMA_BINARY, f"--profile={reference.profile}"], our_dir)
+    assert len(theirs) > 3 * len(BURST_IDS) * len(BURST_SHAPES)
+    assert ours == theirs
