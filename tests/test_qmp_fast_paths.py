@@ -217,7 +217,8 @@ def test_id_templates_answer_new_ids_without_the_full_path() -> None:
     """After one line of a shape, further lines of it with other ids are template hits."""
     session = _session(True)
     session.feed(b'{"execute": "qmp_capabilities"}\n')
-    session.feed(b'{"execute": "query-status", "id": "libvirt-1"}\n')
+    session.feed(b'{"execute": "query-status", "id": "libvirt-1"}\n'
+                 b'{"execute": "query-status", "id": "libvirt-0"}\n')  # a shape seen twice
     full = session._feed_full
     session._feed_full = lambda data: pytest.fail("took the full path")  # type: ignore
     got = session.feed(b'{"execute": "query-status", "id": "libvirt-2"}\n'
@@ -227,12 +228,37 @@ def test_id_templates_answer_new_ids_without_the_full_path() -> None:
                    Execute("query-status", {}, 3, True)]
     assert [action.id_text for action in got] == [b'"libvirt-2"', b"3"]  # type: ignore
     line = b'{"execute": "object-del", "arguments": {"id": "m0"}, "id": %d}\n'
-    first, second = session.feed(line % 1 + line % 2)  # the second from the template
+    _, first, second = session.feed(line % 0 + line % 1 + line % 2)  # the third: a template
     assert isinstance(first, Execute) and isinstance(second, Execute)
     assert second == Execute("object-del", {"id": "m0"}, 2, True) and second.id_text == b"2"
     second.args["changed"] = True  # a handler changing its arguments changes nobody else's
     (third,) = session.feed(line % 3)
     assert isinstance(third, Execute) and third.args == {"id": "m0"}
+
+
+def test_shapes_that_never_repeat_are_never_probed() -> None:
+    """Requests whose arguments change every time (new objects) pay no probes; a shape is
+    probed once, on its second line, and a refused one is not probed again."""
+    session = _session(True)
+    session.feed(b'{"execute": "qmp_capabilities"}\n')
+    full = session._feed_full
+    calls: list[bytes] = []
+
+    def counted(data: bytes) -> list[Any]:
+        calls.append(data)
+        return full(data)
+
+    session._feed_full = counted  # type: ignore[method-assign]
+    session.feed(b"".join(b'{"execute": "object-del", "arguments": {"id": "o%d"}, "id": %d}\n'
+                          % (n, n) for n in range(20)))
+    assert len(calls) == 20
+    calls.clear()
+    nested = b'{"execute": "query-status", "k": {"id": %d}}\n'
+    session.feed(b"".join(nested % n for n in range(5)))
+    assert 5 < len(calls) <= 5 + 2  # the five lines, and the probes of the second
+    calls.clear()
+    session.feed(b"".join(nested % n for n in range(5, 10)))
+    assert len(calls) == 5  # refused: never probed again
 
 
 def test_memo_rereads_machine_readiness() -> None:

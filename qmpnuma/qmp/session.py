@@ -156,6 +156,16 @@ class _SendSlot:
 _Template = _ExecuteSlot | _SendSlot
 
 
+class _Shape:
+    """What the session knows of a line shape that is no template (yet)."""
+
+
+#: A shape seen once: the next line of it (with another id) is probed.
+_SEEN_ONCE: Final = _Shape()
+#: A shape the probes refused: its lines keep taking the full path, unprobed.
+_REFUSED: Final = _Shape()
+
+
 class _NoArguments(dict[str, Any]):
     """The empty arguments of a remembered request, shared by every hit: a dict that refuses
     every change, so no handler or hook can alter what later requests receive."""
@@ -211,7 +221,7 @@ class QmpSession:
         self._memo: dict[bytes, Action] = {}
         self._memo_state: tuple[bool, frozenset[str], bool] = (False, frozenset(), True)
         #: (text before the id slot, text after it) -> what the line gives for any id there
-        self._templates: dict[tuple[bytes, bytes], _Template] = {}
+        self._templates: dict[tuple[bytes, bytes], _Template | _Shape] = {}
         #: a return value's JSON text -> its reply's bytes before and after the id
         self._frames: dict[bytes, tuple[bytes, bytes]] = {}
 
@@ -292,8 +302,9 @@ class QmpSession:
         Real clients send a new ``"id"`` with every request, so a line is also matched, modulo
         the value of its id, against *templates*: a line that left the streamer idle and gave
         one action, whose id is in an *id slot* (``_ID_SLOT``: a short plain integer or string,
-        whose lexing, value and written form do not depend on anything around it), becomes
-        the template (text before, text after) once two probes through the full path -- the
+        whose lexing, value and written form do not depend on anything around it), becomes,
+        when a second line of it comes, the template (text before, text after) once two probes
+        through the full path -- the
         same line with a string id and with an integer id in the slot -- give the same action
         apart from the echoed id (see ``_make_template``). The lexer then cuts any such line
         into the same tokens except that one scalar, the parser builds the same object except
@@ -333,8 +344,8 @@ class QmpSession:
                 if cut is not None:
                     head, id_text, rest = cut.groups()
                     template = template_of((head, rest))
-                    if template is not None:
-                        append(_fill(template, id_text))
+                    if template is not None and type(template) is not _Shape:
+                        append(_fill(template, id_text))  # type: ignore[arg-type]
                         continue
             line = piece + b"\n"
             idle_before = idle
@@ -350,7 +361,7 @@ class QmpSession:
                 self._remember(piece, got[0])
                 cut = slot(piece)
                 if cut is not None:
-                    self._make_template(cut.group(1), cut.group(3), got[0])
+                    self._learn_shape(cut.group(1), cut.group(3), got[0])
         if tail:
             actions.extend(self._feed_full(tail))  # a line cut by the chunk's edge
         return actions
@@ -370,6 +381,20 @@ class QmpSession:
         if len(self._memo) >= self._memo_size:
             self._memo.clear()
         self._memo[line] = action
+
+    def _learn_shape(self, head: bytes, rest: bytes, action: Action) -> None:
+        """A line of the shape (``head``, ``rest``) took the full path and gave ``action``:
+        the first time, note the shape; the second time (another id: the same line is a memo
+        hit), probe it once (`_make_template`). Lines whose shape never repeats (arguments that
+        change every time) so never pay for the probes."""
+        key = (head, rest)
+        known = self._templates.get(key)
+        if known is None:
+            if len(self._templates) >= TEMPLATES_SIZE:
+                self._templates.clear()
+            self._templates[key] = _SEEN_ONCE
+        elif known is _SEEN_ONCE and not self._make_template(head, rest, action):
+            self._templates[key] = _REFUSED
 
     def _make_template(self, head: bytes, rest: bytes, action: Action) -> bool:
         """Make (``head``, ``rest``) a template if the line gave ``action`` with its id in the
