@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"unprofiled run: client says {found['plain']}; the server's `_handle` (session, "
           f"handlers, replies, write) took {found['handling'] / options.count * 1e6:.2f} µs "
           f"per request in {found['plain_chunks']} chunks")
-    print(f"event-loop polls per request: {found['polls'] / total:.2f}; read chunks per "
-          f"request: {found['chunks'] / total:.3f}")
+    print(f"event-loop polls per request: {found['polls'] / total:.4f} ({found['polls']} in "
+          f"all); read chunks per request: {found['chunks'] / total:.4f} ({found['chunks']})")
     found["stats"].sort_stats("tottime").print_stats(options.top)
     return 0
 
