@@ -10,7 +10,7 @@ import functools
 import importlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from qmpnuma.commands.registry import (
@@ -27,6 +27,7 @@ from qmpnuma.machine import Machine
 from qmpnuma.profiles import wire_types
 from qmpnuma.qmp.session import GreetingInfo, default_greeting
 from qmpnuma.qobject.json_writer import encode_value
+from qmpnuma.records import record
 
 #: Queries whose answer depends only on the machine (its state, profile, options and greeting),
 #: never on the monitor, the arguments (they take none), the clock or the host, and which change
@@ -39,7 +40,7 @@ READ_ONLY_QUERIES = frozenset({
 })
 
 
-@dataclass
+@record
 class CommandRegistry:
     """Runs the commands of one machine; the server's `Executor`."""
 

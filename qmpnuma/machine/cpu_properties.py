@@ -16,12 +16,12 @@ has no setter.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
 from qmpnuma.facts import recorded_cpu_object, recorded_cpu_property_kinds
 from qmpnuma.profiles.profile import Profile
+from qmpnuma.records import record
 
 #: The model whose recorded properties stand for a CPU model that was not recorded (the
 #: x86 CPU models share their class's properties).
@@ -62,7 +62,7 @@ CPUID_VERSION_PROPERTIES: Final = frozenset({"family", "model", "stepping"})
 VENDOR_LENGTH: Final = 12
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CpuProperty:
     """One property of an unrealized vCPU: the QAPI type its setter visits (None: not checked
     here) and whether it has a setter at all."""

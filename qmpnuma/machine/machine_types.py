@@ -15,7 +15,7 @@ The fixed parts (descriptions, default CPU and RAM ids) come from ``-machine hel
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cache
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from qmpnuma.errors import MachineError
 from qmpnuma.profiles.compat import compat_rows
 from qmpnuma.profiles.profile import Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
+from qmpnuma.records import record
 
 __all__ = [
     "MachineType",
@@ -48,7 +49,7 @@ _PC_DESC = "Standard PC (i440FX + PIIX, 1996)"
 _Q35_DESC = "Standard PC (Q35 + ICH9, 2009)"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MachineType:
     """One machine type (a QEMU machine class) and the class flags that change behaviour.
 

@@ -9,7 +9,6 @@ a command line is :mod:`qmpnuma.machine.startup`'s job (``Machine.from_argv``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
@@ -38,6 +37,7 @@ from qmpnuma.machine.ram_layout import RamLayout, compute_layout
 from qmpnuma.machine.recorded_options import RecordedOption
 from qmpnuma.machine.smp import CpuTopology, default_topology
 from qmpnuma.profiles.profile import Profile
+from qmpnuma.records import record
 
 RunState = Literal["prelaunch", "running", "paused", "shutdown", "guest-panicked", "inmigrate"]
 
@@ -51,7 +51,7 @@ class PendingInit(Protocol):
     def finish_init(self, machine: MachineState) -> list[str]: ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NodeSummary:
     """What ``info numa`` / ``x-query-numa`` print for one node."""
 

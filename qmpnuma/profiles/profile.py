@@ -14,9 +14,10 @@ This module imports nothing of qmpnuma at run time, so every layer can import it
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NamedTuple
+
+from qmpnuma.records import record
 
 
 class OptionSpec(NamedTuple):
@@ -108,7 +109,7 @@ class MaxUsedGpa(Enum):
     LONG_MODE = "CPUID_EXT2_LM"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Texts:
     """The message table: texts that differ between versions, by what they report."""
 
@@ -189,7 +190,7 @@ class Texts:
     cpu_vendor_length: str = "Property '.{name}' doesn't take value '{value}'"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CompatRow:
     """One row of QEMU's cumulative machine compat tables (``hw_compat_X_Y``/``pc_compat_X_Y``).
 
@@ -211,7 +212,7 @@ class CompatRow:
         return self.version < release
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MachineCatalogue:
     """The x86_64 machine types of a version and the flags of its newest types.
 
@@ -232,7 +233,7 @@ class MachineCatalogue:
     info_members: tuple[str, ...]
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class Profile:
     """One emulated QEMU version.  Compare profiles with ``is``; there is one per version."""
 
