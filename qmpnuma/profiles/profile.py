@@ -8,12 +8,13 @@ named strategy (``profile.size_syntax is SizeSyntax.STRTOD``) that names the QEM
 whose rule applies.  Code never compares a version string: a new version answers every question
 in its own module (``qemu_X_Y.py``) and nothing else changes unless QEMU's rules changed.
 
-This module imports nothing of qmpnuma at run time, so every layer can import it.
+This module imports nothing of qmpnuma at import time but `qmpnuma.records`, so every layer can
+import it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -405,9 +406,21 @@ class Profile:
         return "{}_{}".format(*self.release)
 
 
-#: Every profile the registry knows, by name. The registry fills it; it lives here so that an
-#: unpickled profile finds its registered object without this module importing the registry.
-REGISTERED: dict[str, Profile] = {}
+class _Registered(dict[str, "Profile"]):
+    """The profiles built so far, by name; a missing one is built by the registry's `build`."""
+
+    build: Callable[[str], Profile] | None = None
+
+    def __missing__(self, name: str) -> Profile:
+        if self.build is None:
+            raise KeyError(name)
+        return self.build(name)
+
+
+#: Every profile by name. The registry builds each on first use (and sets `build`); the table
+#: lives here so that an unpickled profile finds its registered object without this module
+#: importing the registry.
+REGISTERED = _Registered()
 
 
 def registered_profile(name: str) -> Profile:
