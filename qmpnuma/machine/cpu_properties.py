@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, Final
 
-from qmpnuma.facts import recorded_cpu_object, recorded_cpu_property_kinds
 from qmpnuma.profiles.profile import Profile
 from qmpnuma.records import record
 
@@ -75,6 +74,8 @@ class CpuProperty:
 def cpu_property_table(profile: Profile, driver: str) -> Mapping[str, CpuProperty]:
     """The properties a CPU device of ``driver`` has before it is realized (the profile's
     recorded facts)."""
+    from qmpnuma.facts import recorded_cpu_object, recorded_cpu_property_kinds  # when asked
+
     model = driver.removesuffix(CPU_TYPE_SUFFIX)
     recorded = recorded_cpu_object(profile, model) or recorded_cpu_object(profile, FALLBACK_MODEL)
     assert recorded is not None, "the fallback model is always recorded"

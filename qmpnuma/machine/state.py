@@ -13,7 +13,6 @@ from functools import cached_property
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
 from qmpnuma.errors import MachineError
-from qmpnuma.facts import device_model_names
 from qmpnuma.machine.backends import MemoryBackend, build_backend, complete_backend
 from qmpnuma.machine.cpu_slots import CpuSlot
 from qmpnuma.machine.cpus import MachineCpus
@@ -347,6 +346,8 @@ class MachineState:
         """``-device`` / ``device_add`` from QemuOpts pairs (``driver``, ``id`` and properties
         as text) or a ``-device`` JSON dict's members (``from_json``), with qdev's order of
         checks (``qmpnuma.machine.devices``)."""
+        from qmpnuma.facts import device_model_names  # recorded facts: read when asked
+
         add_device(self, pairs, hotplugged=hotplugged,
                    known_models=device_model_names(self.profile), from_json=from_json)
 
