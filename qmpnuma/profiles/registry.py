@@ -23,6 +23,7 @@ _MODULE_NAMES: Final[dict[str, str]] = {
 }
 _DEFAULT_NAME: Final = "7.2"
 
+#: The names of the known profiles, default first (command-line ``choices``).
 PROFILE_NAMES: Final[tuple[str, ...]] = (
     _DEFAULT_NAME, *(name for name in reversed(_MODULE_NAMES) if name != _DEFAULT_NAME),
 )
@@ -44,6 +45,7 @@ def _load(name: str) -> Profile:
 
 
 REGISTERED.build = _load
+#: The profile used when none is asked for: the reference binary's.
 DEFAULT_PROFILE: Final[Profile] = _load(_DEFAULT_NAME)
 
 if TYPE_CHECKING:
