@@ -53,8 +53,6 @@ NEVER = (
     "qmpnuma.types.qapi_",  # the models' modules
     "qmpnuma.qapi",  # the schema toolchain (make schemas)
     "qmpnuma.facts",  # recorded facts: read by -help, -device, CPU properties, HMP, QOM
-    "qmpnuma.profiles.qemu_2_9",
-    "qmpnuma.types.tables_2_9",
     "qmpnuma.commands.hmp", "qmpnuma.commands.qom", "qmpnuma.commands.cpu_object",
     "qmpnuma.commands.recorded", "qmpnuma.commands.snapshot", "qmpnuma.commands.topology",
     "qmpnuma.server.fleet", "qmpnuma.server.faults", "qmpnuma.server.instrument",
@@ -65,11 +63,23 @@ NEVER = (
     "tomllib", "zipfile", "gzip", "tempfile", "pickle", "hashlib",
 )
 
-#: The other profiles' data, by the profile served.
-OTHER_PROFILES = {
-    "7.2": ("qmpnuma.profiles.qemu_10_0", "qmpnuma.types.tables_10_0"),
-    "10.0": ("qmpnuma.types.tables_7_2",),  # 10.0 is built from 7.2's profile, not its schema
-}
+#: Profile name -> the module suffix of its profile and generated tables.
+SUFFIXES = {"2.9": "2_9", "7.2": "7_2", "10.0": "10_0"}
+#: Profiles built from another one (`replace(base.PROFILE, ...)`): name -> the base's name.
+BUILT_FROM = {"10.0": "7.2"}
+
+
+def _other_profiles(served: str) -> tuple[str, ...]:
+    """The profile modules and tables a server of ``served`` has no use for: every profile's
+    tables but its own; every profile module but its own, its base's and the default's (the
+    registry builds the default when it is imported)."""
+    from qmpnuma.profiles import DEFAULT_PROFILE
+
+    needed = {served, DEFAULT_PROFILE.name, BUILT_FROM.get(served, served)}
+    return (*(f"qmpnuma.profiles.qemu_{suffix}" for name, suffix in SUFFIXES.items()
+              if name not in needed),
+            *(f"qmpnuma.types.tables_{suffix}" for name, suffix in SUFFIXES.items()
+              if name != served))
 
 
 def _covers(entry: str, module: str) -> bool:
@@ -91,5 +101,5 @@ def test_first_reply_imports_only_what_it_needs(profile: str, tmp_path: Path) ->
     modules = modules_line.split()
     assert "qmpnuma.commands.memory" in modules  # the probe did reach the first reply
     unwanted = [name for name in modules
-                if any(_covers(bad, name) for bad in (*NEVER, *OTHER_PROFILES[profile]))]
+                if any(_covers(bad, name) for bad in (*NEVER, *_other_profiles(profile)))]
     assert unwanted == [], f"imported before the first reply: {unwanted}"
