@@ -24,22 +24,25 @@ def main(args: list[str]) -> int:
     phases: dict[str, float] = {}
     clock = time.perf_counter
     began = clock()
-    import qmpnuma.cli
-    import qmpnuma.server.launch  # noqa: F401
-    from qmpnuma.commands.dispatch import CommandRegistry
-    from qmpnuma.machine import Machine
-    from qmpnuma.profiles import wire_types
-    from qmpnuma.qmp.session import QmpSession
-    from qmpnuma.server.listeners import bind_unix
-    from qmpnuma.server.runtime import MonitorState, QmpServer
+    # As `qmpnuma.cli.main` does: importing and building run with the cyclic collector paused.
+    from qmpnuma.cli import _start_up
 
-    phases["import qmpnuma (cli, server, machine, protocol, asyncio)"] = clock() - began
-    mark = clock()
-    types = wire_types("7.2")
-    phases["generated wire types"] = clock() - mark
-    mark = clock()
-    machine = Machine.from_argv(args)
-    phases["Machine.from_argv"] = clock() - mark
+    with _start_up():
+        import qmpnuma.server.launch  # noqa: F401
+        from qmpnuma.commands.dispatch import CommandRegistry
+        from qmpnuma.machine import Machine
+        from qmpnuma.profiles import wire_types
+        from qmpnuma.qmp.session import QmpSession
+        from qmpnuma.server.listeners import bind_unix
+        from qmpnuma.server.runtime import MonitorState, QmpServer
+
+        phases["import qmpnuma (cli, server, machine, protocol, asyncio)"] = clock() - began
+        mark = clock()
+        types = wire_types("7.2")
+        phases["generated wire types"] = clock() - mark
+        mark = clock()
+        machine = Machine.from_argv(args)
+        phases["Machine.from_argv"] = clock() - mark
     mark = clock()
     registry = CommandRegistry(machine)
     phases["command registry"] = clock() - mark

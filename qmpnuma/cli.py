@@ -10,15 +10,19 @@ program name in every message is the basename of argv[0], as QEMU prints its own
 
 from __future__ import annotations
 
-import json
+import contextlib
+import gc
 import os
 import sys
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from qmpnuma.profiles import DEFAULT_PROFILE, PROFILE_NAMES, Profile, get_profile
-from qmpnuma.qmp.session import GreetingInfo, default_greeting
-from qmpnuma.start import build_machine
+if TYPE_CHECKING:
+    from qmpnuma.profiles import Profile
+    from qmpnuma.qmp.session import GreetingInfo
+
+# The rest of qmpnuma is imported by the functions that use it, under `_start_up` when the
+# process goes on to serve (issue 12: a cold start imports what its first reply needs).
 
 USAGE = """\
 usage: qmpnuma [OPTIONS] [QEMU ARGS...]             serve QMP for the machine QEMU would build
@@ -65,7 +69,30 @@ _GREETING_OPTIONS = ("--qmp-version", "--qmp-package")
 _INSTRUMENT_OPTIONS = ("--faults", "--control", "--trace")
 
 
+@contextlib.contextmanager
+def _start_up() -> Iterator[None]:
+    """Importing qmpnuma and building the machine, with the cyclic collector paused.
+
+    Sub-commands (the fleet and the demo serve for long) run outside it.
+
+    Start-up makes tens of thousands of long-lived objects (classes, functions, the model) and
+    no garbage cycles worth collecting, yet the collector would walk them several times on the
+    way to the first reply. They are frozen at the end (`gc.freeze`: later collections leave
+    them out) and collecting resumes for what the server makes from then on.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+        gc.freeze()
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def usage() -> str:
+    from qmpnuma.profiles import DEFAULT_PROFILE, PROFILE_NAMES
+
     return USAGE.format(profiles=", ".join(PROFILE_NAMES), default=DEFAULT_PROFILE.name)
 
 
@@ -87,6 +114,8 @@ def split_profile(args: Sequence[str]) -> tuple[Profile, list[str]]:
     qmpnuma's own options (`--profile`, `--qmp-version`, `--qmp-package`, `--faults`,
     `--control`, `--trace`) may come in any order before the QEMU arguments.
     """
+    from qmpnuma.profiles import DEFAULT_PROFILE, PROFILE_NAMES, get_profile
+
     rest = list(args)
     chosen: str | None = None
     leading: list[str] = []
@@ -124,6 +153,10 @@ def split_greeting(
     They change what the greeting, `query-version` and HMP `info version` report, for clients
     that branch on QEMU's version; the profile's reference binary is the default.
     """
+    from dataclasses import replace
+
+    from qmpnuma.qmp.session import default_greeting
+
     rest = list(args)
     greeting = default_greeting(profile) if greeting is None else greeting
     while rest and rest[0].partition("=")[0] in _GREETING_OPTIONS:
@@ -141,8 +174,11 @@ def split_greeting(
 
 def check(args: Sequence[str], profile: Profile, progname: str) -> int:
     """`qmpnuma check`: the same verdict as starting, then the topology instead of a server."""
+    import json
+
     from qmpnuma.commands.snapshot import machine_snapshot
     from qmpnuma.commands.topology import numa_text
+    from qmpnuma.start import build_machine
 
     as_json = bool(args) and args[0] == "--json"
     machine = build_machine(args[1:] if as_json else args, profile, progname)
@@ -166,42 +202,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point of `qmpnuma` and `qmpnuma-system-x86_64`."""
     argv = list(sys.argv if argv is None else argv)
     progname = os.path.basename(argv[0]) if argv else "qmpnuma"
-    profile, args = split_profile(argv[1:])
+    with _start_up():
+        profile, args = split_profile(argv[1:])
     if progname == "qmpnuma" and args[:1] in (["--help"], ["-h"], ["--qmpnuma-help"]):
         sys.stdout.write(usage())
         return 0
     if len(args) >= 2 and args[0] in SUB_USAGE and args[1] in ("--help", "-h"):
         sys.stdout.write(SUB_USAGE[args[0]])
         return 0
-    if args and args[0] == "check":
+    if args and args[0] in SUB_COMMANDS:
+        return _sub_command(args, profile, progname)
+    with _start_up():
+        greeting, args = split_greeting(args, profile)
+        instrument = None
+        if args and args[0].partition("=")[0] in _INSTRUMENT_OPTIONS:
+            from qmpnuma.server.instrument import split_instrument_options
+
+            instrument, args = split_instrument_options(args)
+            greeting, args = split_greeting(args, profile, greeting)
+        from qmpnuma.server.launch import serve_machine
+        from qmpnuma.start import build_machine
+
+        machine = build_machine(args, profile, progname)
+        if instrument is not None:
+            from qmpnuma.server.instrument import install_or_exit
+
+            install_or_exit(instrument, progname)
+    return serve_machine(machine, progname, greeting=greeting)
+
+
+def _sub_command(args: list[str], profile: Profile, progname: str) -> int:
+    """`check`, `fleet`, `demo` or `replay` (``args[0]``)."""
+    if args[0] == "check":
         return check(args[1:], profile, progname)
-    if args and args[0] == "fleet":
+    if args[0] == "fleet":
         from qmpnuma.server.fleet_cli import fleet_main
 
         return fleet_main(args[1:], profile, progname)
-    if args and args[0] == "demo":
+    if args[0] == "demo":
         from qmpnuma.demo import run_demo
 
         return run_demo(profile)
-    if args and args[0] == "replay":
-        from qmpnuma.replay import main as replay_main
+    from qmpnuma.replay import main as replay_main
 
-        return replay_main(args[1:])
-    greeting, args = split_greeting(args, profile)
-    instrument = None
-    if args and args[0].partition("=")[0] in _INSTRUMENT_OPTIONS:
-        from qmpnuma.server.instrument import split_instrument_options
-
-        instrument, args = split_instrument_options(args)
-        greeting, args = split_greeting(args, profile, greeting)
-    from qmpnuma.server.launch import serve_machine
-
-    machine = build_machine(args, profile, progname)
-    if instrument is not None:
-        from qmpnuma.server.instrument import install_or_exit
-
-        install_or_exit(instrument, progname)
-    return serve_machine(machine, progname, greeting=greeting)
+    return replay_main(args[1:])
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ describes a vCPU as an object; `qmpnuma.commands.qom` places it in the tree and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final
 
 from qmpnuma.errors import QmpError
@@ -27,6 +26,7 @@ from qmpnuma.machine.cpu_properties import (
 from qmpnuma.machine.cpu_slots import CpuSlot
 from qmpnuma.machine.smp import CpuTopology
 from qmpnuma.profiles.profile import Profile
+from qmpnuma.records import record
 
 STRING_PROPERTIES = frozenset({"vendor", "model-id"})
 #: CPUID.1:EDX bit 28 (hyper-threading) and CPUID.80000001h:ECX bit 1 (CmpLegacy).
@@ -98,7 +98,7 @@ def _check_value(name: str, value: Any, profile: Profile) -> None:
         raise QmpError("GenericError", refusal)
 
 
-@dataclass
+@record
 class CpuObject:
     """One realized vCPU as QOM shows it: its type, its listed properties, get and set."""
 

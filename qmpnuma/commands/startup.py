@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from qmpnuma.commands.registry import CommandContext, command
@@ -24,12 +24,13 @@ from qmpnuma.machine import Machine
 from qmpnuma.machine.monitors import Chardev as MonitorChardev
 from qmpnuma.machine.qom_order import ObjectsContainer
 from qmpnuma.profiles import wire_types
+from qmpnuma.records import record
 
 #: Default polling parameters of an I/O thread (`query-iothreads`).
 IOTHREAD_POLL_MAX_NS = 32768
 
 
-@dataclass
+@record
 class StartupState:
     """What these commands change or create for one machine: capabilities, I/O threads."""
 
@@ -52,7 +53,7 @@ def _state(machine: Machine) -> StartupState:
     return state
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Chardev:
     """One character device of the command line: its label and the filename QEMU shows."""
 

@@ -17,7 +17,7 @@ Completion asks the host (reservable memory, NUMA nodes, the ``mem-path``) throu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from qmpnuma.errors import MachineError
@@ -38,6 +38,7 @@ from qmpnuma.machine.schema import option_schema
 from qmpnuma.profiles.profile import ObjectProperties, Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
 from qmpnuma.qobject.hashing import qdict_order
+from qmpnuma.records import record
 
 __all__ = [
     "FILE", "MEMFD", "RAM", "SHM", "MemoryBackend", "backend_members", "build_backend",
@@ -56,7 +57,7 @@ def backend_members(qom_type: str, profile: Profile = DEFAULT_PROFILE) -> tuple[
     return tuple(member["name"] for member in schema[variant]["members"])
 
 
-@dataclass
+@record
 class MemoryBackend:
     """One memory backend object with every property QEMU 7.2 gives it (defaults filled in)."""
 

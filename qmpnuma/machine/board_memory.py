@@ -16,14 +16,13 @@ All arithmetic is 64-bit and wraps as QEMU's does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.memory import MemoryConfig
 from qmpnuma.machine.ram_layout import has_reserved_memory
 from qmpnuma.profiles.profile import MaxUsedGpa, Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
+from qmpnuma.records import record
 
 GiB = 1 << 30
 FOUR_GIB = 1 << 32
@@ -79,7 +78,7 @@ def phys_bits(model: str, profile: Profile = DEFAULT_PROFILE) -> int:
     return 36 if stem in profile.cpu_models_pse36 else 32
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BoardMemory:
     """The memory figures ``pc_memory_init`` works with."""
 

@@ -16,12 +16,11 @@ has no setter.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
-from qmpnuma.facts import recorded_cpu_object, recorded_cpu_property_kinds
 from qmpnuma.profiles.profile import Profile
+from qmpnuma.records import record
 
 #: The model whose recorded properties stand for a CPU model that was not recorded (the
 #: x86 CPU models share their class's properties).
@@ -62,7 +61,7 @@ CPUID_VERSION_PROPERTIES: Final = frozenset({"family", "model", "stepping"})
 VENDOR_LENGTH: Final = 12
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CpuProperty:
     """One property of an unrealized vCPU: the QAPI type its setter visits (None: not checked
     here) and whether it has a setter at all."""
@@ -75,6 +74,8 @@ class CpuProperty:
 def cpu_property_table(profile: Profile, driver: str) -> Mapping[str, CpuProperty]:
     """The properties a CPU device of ``driver`` has before it is realized (the profile's
     recorded facts)."""
+    from qmpnuma.facts import recorded_cpu_object, recorded_cpu_property_kinds  # when asked
+
     model = driver.removesuffix(CPU_TYPE_SUFFIX)
     recorded = recorded_cpu_object(profile, model) or recorded_cpu_object(profile, FALLBACK_MODEL)
     assert recorded is not None, "the fallback model is always recorded"

@@ -9,13 +9,14 @@ QEMU describes each CPU the machine could ever have (``maxcpus`` of them) by a s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.smp import CpuTopology
 from qmpnuma.profiles.profile import Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
+from qmpnuma.records import record
 
 #: Suffix of x86 CPU QOM types in qemu-system-x86_64 (``qemu64`` → ``qemu64-x86_64-cpu``).
 X86_CPU_TYPE_SUFFIX = "-x86_64-cpu"
@@ -99,7 +100,7 @@ def _bit_width(count: int) -> int:
     return (count - 1).bit_length() if count > 1 else 0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class X86TopoIds:
     """The ids of one CPU inside the package/die/core/thread hierarchy."""
 
@@ -141,7 +142,7 @@ def apic_id_from_ids(topology: CpuTopology, ids: X86TopoIds) -> int:
     )
 
 
-@dataclass
+@record
 class CpuSlot:
     """One possible CPU (QEMU's ``CPUArchId``) and, if it exists, the CPU in it.
 

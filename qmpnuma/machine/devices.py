@@ -24,7 +24,6 @@ from __future__ import annotations
 import re
 from collections.abc import Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from qmpnuma.errors import MachineError, OptionError
@@ -42,6 +41,7 @@ from qmpnuma.options.uuid_arg import uuid_wellformed
 from qmpnuma.profiles.profile import Profile
 from qmpnuma.qobject.hashing import qdict_order
 from qmpnuma.qobject.input_visitor import Schema
+from qmpnuma.records import record
 
 CPU_DRIVER_SUFFIX = "-x86_64-cpu"
 _ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*\Z")
@@ -89,7 +89,7 @@ class PlugRolledBack(MachineError):
         self.deleted = deleted
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DeviceRequest:
     """A device as qdev receives it: driver, optional id, and its other properties.
 
@@ -103,7 +103,7 @@ class DeviceRequest:
     from_json: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DeviceArguments:
     """One ``-device`` as the argv walk keeps it: QemuOpts pairs (text), or the members of a
     JSON dict (``from_json``), which QEMU 7.2 keeps apart and creates after every QemuOpts

@@ -12,7 +12,6 @@ order below is the order of QEMU 7.2 (``pc_memory_pre_plug`` → ``pc_dimm_pre_p
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from qmpnuma.errors import MachineError
@@ -21,6 +20,7 @@ from qmpnuma.machine.memory import MemoryConfig
 from qmpnuma.machine.ram_layout import RamLayout
 from qmpnuma.profiles.profile import DimmPlug, Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
+from qmpnuma.records import record
 
 MiB = 1 << 20
 #: Alignment of anonymous RAM on x86-64 Linux hosts (``QEMU_VMALLOC_ALIGN``).
@@ -32,7 +32,7 @@ PC_DIMM = "pc-dimm"
 NVDIMM = "nvdimm"
 
 
-@dataclass
+@record
 class Dimm:
     """A plugged pc-dimm or nvdimm (``PCDIMMDeviceInfo`` fields); an nvdimm's ``size`` is its
     persistent-memory part, what it maps into the guest."""
@@ -75,7 +75,7 @@ class Dimm:
         return info
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DimmRequest:
     """The properties a DIMM is created with (``slot`` -1 and ``addr`` 0 mean automatic)."""
 

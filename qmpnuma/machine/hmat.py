@@ -9,10 +9,11 @@ The functions here keep those tables for :class:`~qmpnuma.machine.numa.NumaConfi
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from qmpnuma.errors import OptionError
+from qmpnuma.records import record
 
 if TYPE_CHECKING:
     from qmpnuma.machine.numa import NumaNode
@@ -21,7 +22,7 @@ HMAT_LB_LEVELS = 4
 UINT16_MAX = 0xFFFF
 
 
-@dataclass
+@record
 class HmatLbTable:
     """One ``hmat-lb`` table (per hierarchy and data type) with its compression state."""
 
@@ -32,7 +33,7 @@ class HmatLbTable:
     entries: list[tuple[int, int, int]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HmatCache:
     """One ``hmat-cache`` entry (memory-side cache of a node at a level)."""
 
@@ -134,7 +135,6 @@ def add_hmat_lb(
         table.range_bitmap = bitmap
         nodes[target].lb_info_provided |= 2
     table.entries.append((initiator, target, bandwidth))
-
 
 
 def add_hmat_cache(

@@ -10,10 +10,12 @@ passes them to ``Machine.from_argv``; tests may pass fixed facts instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from qmpnuma.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PathFacts:
     """What ``stat``/``access`` say about one path (and, for a missing path, its directory).
 
@@ -40,7 +42,7 @@ def _no_such_path(path: str) -> PathFacts:
     return PathFacts(missing=True, parent=PathFacts(missing=True))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HostFacts:
     """The host as QEMU would find it (defaults: an unconstrained single-node host)."""
 

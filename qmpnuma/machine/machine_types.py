@@ -15,14 +15,16 @@ The fixed parts (descriptions, default CPU and RAM ids) come from ``-machine hel
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from functools import cache
+from collections.abc import Callable
+from dataclasses import replace
+from functools import cache, partial
 from typing import Any, Literal
 
 from qmpnuma.errors import MachineError
 from qmpnuma.profiles.compat import compat_rows
 from qmpnuma.profiles.profile import Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
+from qmpnuma.records import record
 
 __all__ = [
     "MachineType",
@@ -48,7 +50,7 @@ _PC_DESC = "Standard PC (i440FX + PIIX, 1996)"
 _Q35_DESC = "Standard PC (Q35 + ICH9, 2009)"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MachineType:
     """One machine type (a QEMU machine class) and the class flags that change behaviour.
 
@@ -176,13 +178,20 @@ def _with_compat(machine_type: MachineType, profile: Profile) -> MachineType:
     return replace(machine_type, **settings)
 
 
+def _pc_name(version: tuple[int, ...]) -> str:
+    if version < (1, 4):
+        return f"pc-{_version_text(version)}"
+    return f"pc-i440fx-{_version_text(version)}"
+
+
+def _q35_name(version: tuple[int, ...]) -> str:
+    return f"pc-q35-{_version_text(version)}"
+
+
 def _pc_type(version: tuple[int, ...], newest: tuple[int, ...], profile: Profile) -> MachineType:
     """An i440FX machine type with the compat flags of its version."""
-    name = f"pc-i440fx-{_version_text(version)}"
-    if version < (1, 4):
-        name = f"pc-{_version_text(version)}"
     return _with_compat(MachineType(
-        name=name,
+        name=_pc_name(version),
         family="pc",
         version=version,
         description=_PC_DESC,
@@ -202,7 +211,7 @@ def _pc_type(version: tuple[int, ...], newest: tuple[int, ...], profile: Profile
 def _q35_type(version: tuple[int, ...], newest: tuple[int, ...], profile: Profile) -> MachineType:
     """A Q35 machine type with the compat flags of its version."""
     return _with_compat(MachineType(
-        name=f"pc-q35-{_version_text(version)}",
+        name=_q35_name(version),
         family="q35",
         version=version,
         description=_Q35_DESC,
@@ -277,6 +286,53 @@ def _x_remote(profile: Profile) -> MachineType:
 _STANDALONE = {"isapc": _isapc, "microvm": _microvm, "none": _none_machine, "x-remote": _x_remote}
 
 
+class _Catalogue:
+    """How to build each machine type of a profile, by name, and the names in list order.
+
+    A type is built the first time it is asked for: starting a machine builds its own type
+    (and the default one), not the whole catalogue that `query-machines` and `-machine help`
+    list (issue 12: cold start). Each type is built once, so every lookup returns the same
+    object.
+    """
+
+    def __init__(self, profile: Profile) -> None:
+        catalogue = profile.machines
+        pc_versions = [_version(text) for text in catalogue.pc_versions]
+        q35_versions = [_version(text) for text in catalogue.q35_versions]
+        self._build: dict[str, Callable[[], MachineType]] = {}
+        for version in reversed(pc_versions):
+            self._build[_pc_name(version)] = partial(_pc_type, version, pc_versions[-1], profile)
+        for version in reversed(q35_versions):
+            self._build[_q35_name(version)] = partial(
+                _q35_type, version, q35_versions[-1], profile)
+        for name in catalogue.standalone:
+            self._build[name] = partial(_STANDALONE[name], profile)
+        #: Newest first per family, then the stand-alone types; or the recorded order.
+        self.order: tuple[str, ...] = tuple(self._build)
+        if catalogue.query_order is not None:
+            assert sorted(self.order) == sorted(catalogue.query_order)
+            self.order = catalogue.query_order
+        #: The newest type of each versioned family answers to the family's name.
+        self.aliases = {"pc": _pc_name(pc_versions[-1]), "q35": _q35_name(q35_versions[-1])}
+        self.default = self.aliases["pc"]
+        self._built: dict[str, MachineType] = {}
+
+    def get(self, name: str) -> MachineType | None:
+        """The type called ``name`` (not an alias), built on first use; None if unknown."""
+        built = self._built.get(name)
+        if built is None:
+            build = self._build.get(name)
+            if build is None:
+                return None
+            built = self._built[name] = build()
+        return built
+
+
+@cache
+def _catalogue(profile: Profile) -> _Catalogue:
+    return _Catalogue(profile)
+
+
 @cache
 def machine_types(profile: Profile = DEFAULT_PROFILE) -> tuple[MachineType, ...]:
     """Every machine type of the profile, in the order ``query-machines`` lists them.
@@ -284,22 +340,21 @@ def machine_types(profile: Profile = DEFAULT_PROFILE) -> tuple[MachineType, ...]
     Without a recorded order: newest first per family (i440FX, Q35), then the stand-alone
     types in catalogue order.
     """
-    catalogue = profile.machines
-    pc_versions = [_version(text) for text in catalogue.pc_versions]
-    q35_versions = [_version(text) for text in catalogue.q35_versions]
-    types = [_pc_type(v, pc_versions[-1], profile) for v in reversed(pc_versions)]
-    types += [_q35_type(v, q35_versions[-1], profile) for v in reversed(q35_versions)]
-    types += [_STANDALONE[name](profile) for name in catalogue.standalone]
-    if catalogue.query_order is None:
-        return tuple(types)
-    by_name = {t.name: t for t in types}
-    assert sorted(by_name) == sorted(catalogue.query_order)
-    return tuple(by_name[name] for name in catalogue.query_order)
+    catalogue = _catalogue(profile)
+    types = []
+    for name in catalogue.order:
+        machine_type = catalogue.get(name)
+        assert machine_type is not None
+        types.append(machine_type)
+    return tuple(types)
 
 
 def default_machine_type(profile: Profile = DEFAULT_PROFILE) -> MachineType:
     """The type used when ``-M`` is absent (the newest i440FX type of the profile)."""
-    return next(t for t in machine_types(profile) if t.is_default)
+    catalogue = _catalogue(profile)
+    machine_type = catalogue.get(catalogue.default)
+    assert machine_type is not None and machine_type.is_default
+    return machine_type
 
 
 def resolve_machine_type(name: str | None, profile: Profile = DEFAULT_PROFILE) -> MachineType:
@@ -310,11 +365,12 @@ def resolve_machine_type(name: str | None, profile: Profile = DEFAULT_PROFILE) -
     """
     if name is None:
         return default_machine_type(profile)
-    for machine_type in machine_types(profile):
-        if name in (machine_type.name, machine_type.alias):
-            return machine_type
-    raise MachineError(profile.texts.unsupported_machine_type.format(name=name),
-                       hints=(MACHINE_HELP_HINT,))
+    catalogue = _catalogue(profile)
+    machine_type = catalogue.get(catalogue.aliases.get(name, name))
+    if machine_type is None:
+        raise MachineError(profile.texts.unsupported_machine_type.format(name=name),
+                           hints=(MACHINE_HELP_HINT,))
+    return machine_type
 
 
 def query_machines(profile: Profile = DEFAULT_PROFILE) -> list[dict[str, Any]]:

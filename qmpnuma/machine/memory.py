@@ -9,8 +9,6 @@ RAM sits is :mod:`qmpnuma.machine.ram_layout`'s.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from qmpnuma.errors import MachineError, OptionError
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.schema import option_schema
@@ -26,6 +24,7 @@ from qmpnuma.options.qemuopts import (
 )
 from qmpnuma.options.qobject_visitor import visit_keyval
 from qmpnuma.profiles.profile import Profile, SizeSyntax
+from qmpnuma.records import record
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -36,8 +35,7 @@ UINT64_MASK = (1 << 64) - 1
 RAM_SIZE_ALIGN = 8192
 
 
-
-@dataclass(frozen=True)
+@record(frozen=True)
 class MemoryOptionText:
     """``-m`` after the argv-time syntax check: raw strings, merged over repeated ``-m``."""
 
@@ -47,7 +45,7 @@ class MemoryOptionText:
     location: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MemoryConfig:
     """The resolved memory configuration of a machine (``ram_size``, ``maxram_size``, slots)."""
 

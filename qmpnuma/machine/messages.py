@@ -9,12 +9,13 @@ guest (``error_vprintf``/``vreport`` in ``util/error-report.c``).  Inside a moni
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from qmpnuma.errors import OptionError
 from qmpnuma.machine.recorded_options import RecordedOption
 from qmpnuma.options.numbers import qapi_bool
 from qmpnuma.options.qemuopts import MSG_OPTS, NAME_OPTS, parse_opts
+from qmpnuma.records import record
 
 __all__ = [
     "MessageStyle", "StartupFailure", "StartupPrinter", "message_style", "message_timestamp",
@@ -31,7 +32,7 @@ class StartupFailure(Exception):
         self.aborts = aborts
 
 
-@dataclass
+@record
 class StartupPrinter:
     """Collects what QEMU prints on stderr during start-up, prefixed like ``error_report``."""
 
@@ -76,7 +77,7 @@ class StartupPrinter:
                                *self.format(message, hints=hints)], aborts=True)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MessageStyle:
     """What `-msg` and `-name` change in QEMU's messages (last option wins, as in QEMU)."""
 

@@ -22,7 +22,7 @@ or connects its sockets from it and `query-chardev` reports from it. Nothing her
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Literal, Protocol
 
 from qmpnuma.errors import OptionError
@@ -31,6 +31,7 @@ from qmpnuma.options.numbers import qapi_bool, qemuopts_bool, qemuopts_number
 from qmpnuma.options.qemuopts import OptsList, parse_opts, parse_qemu_opts
 from qmpnuma.profiles.profile import Profile, Texts
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
+from qmpnuma.records import record
 
 MonitorMode = Literal["control", "readline"]
 #: Which option created a chardev: QEMU creates `-chardev`/`-qmp`/`-monitor` ones early
@@ -62,7 +63,7 @@ class _Option(Protocol):
     def arg(self) -> str | None: ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Chardev:
     """One character device as the command line describes it.
 
@@ -97,7 +98,7 @@ class Chardev:
         return qemuopts_number("reconnect", self.values.get("reconnect", "0"))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Monitor:
     """One monitor: the chardev it runs on, QMP (`control`) or HMP (`readline`), pretty JSON.
 
@@ -113,7 +114,7 @@ class Monitor:
     error: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Frontend:
     """A guest device reading a chardev: a `-serial` port or a `-device ...,chardev=ID`.
 
@@ -126,7 +127,7 @@ class Frontend:
     owner: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MonitorConfig:
     """Every chardev (creation order), monitor (command-line order) and guest frontend."""
 
@@ -271,7 +272,7 @@ def monitor_config(
     )
 
 
-@dataclass
+@record
 class _Reading:
     """What `monitor_config` has read so far, per kind."""
 

@@ -16,7 +16,7 @@ The seed (2.9 ``numa.c``) API of per-node address ranges and RAM-block notifiers
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from qmpnuma.errors import MachineError, OptionError
@@ -27,6 +27,7 @@ from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.numa_ranges import NodeAddressRanges, RamBlockNotifier
 from qmpnuma.machine.object_types import MAX_NODES
 from qmpnuma.profiles.profile import NumaState, Profile
+from qmpnuma.records import record
 
 NUMA_DISTANCE_MIN = 10
 UINT64_MASK = (1 << 64) - 1
@@ -38,7 +39,7 @@ HMAT_DISABLED = (
 MEM_DEPRECATED = "Parameter -numa node,mem is deprecated, use -numa node,memdev instead"
 
 
-@dataclass
+@record
 class NumaNode:
     """One guest NUMA node (QEMU's ``NodeInfo``)."""
 
@@ -60,7 +61,7 @@ class NumaNode:
 __all__ = ["NumaConfig", "NumaNode", "OptionOutcome", "RamBlockNotifier"]
 
 
-@dataclass
+@record
 class OptionOutcome:
     """Non-fatal output of one ``-numa`` option: lines QEMU prints with the option's location."""
 

@@ -8,15 +8,15 @@ RAM-block notifiers hear about RAM appearing and going away.  ``NumaConfig`` car
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from qmpnuma.errors import MachineError
+from qmpnuma.records import record
 
 #: A RAM-block notifier: called with (host offset, size) when RAM is added or removed.
 RamBlockCallback = Callable[[int, int], None]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RamBlockNotifier:
     """Callbacks for RAM appearing and disappearing (seed ``RAMBlockNotifier``)."""
 

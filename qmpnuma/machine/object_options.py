@@ -14,7 +14,6 @@ the options with the OptsVisitor and refused unknown ones as ``Property '.NAME' 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from qmpnuma.errors import MachineError, OptionError
@@ -32,11 +31,12 @@ from qmpnuma.options.qemuopts import OBJECT_OPTS, id_wellformed, parse_opts, par
 from qmpnuma.options.qobject_visitor import visit_qobject
 from qmpnuma.profiles.profile import ObjectProperties, Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
+from qmpnuma.records import record
 
 ID_HINT = "Identifiers consist of letters, digits, '-', '.', '_', starting with a letter."
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ObjectRequest:
     """An ``-object``/``object-add`` after the QAPI visit: class, id and the given properties."""
 

@@ -9,7 +9,7 @@ syntax errors carry the option's location and come before anything else: ``-m`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from qmpnuma.machine.devices import DeviceArguments
@@ -22,13 +22,14 @@ from qmpnuma.options.diagnostics import OptionWarning
 from qmpnuma.options.keyval import is_json_form, keyval_merge, keyval_parse, parse_json_option
 from qmpnuma.options.qemuopts import DEVICE_OPTS, ParsedOpts, parse_opts, parse_qemu_opts
 from qmpnuma.profiles.profile import Profile
+from qmpnuma.records import record
 
 #: QEMU 2.9 read ``-machine`` and ``-smp`` with QemuOpts (implied keys ``type`` and ``cpus``).
 MACHINE_IMPLIED_KEY = "type"
 SMP_IMPLIED_KEY = "cpus"
 
 
-@dataclass
+@record
 class OptionScan:
     """What the argv walk leaves for start-up, in command-line order per kind."""
 

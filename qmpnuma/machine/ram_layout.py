@@ -7,10 +7,9 @@ RAM is split around the 32-bit PCI hole (``below_4g``/``above_4g``, per machine 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.memory import MemoryConfig
+from qmpnuma.records import record
 
 GiB = 1 << 30
 FOUR_GIB = 1 << 32
@@ -28,7 +27,7 @@ def has_reserved_memory(machine_type: MachineType) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RamLayout:
     """Where guest RAM and the memory-device (hot-plug) region sit in guest-physical space."""
 

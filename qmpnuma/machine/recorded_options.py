@@ -8,7 +8,8 @@ read them back (monitors, the accelerator, ``-S``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+
+from qmpnuma.records import record
 
 #: Options QEMU accepts that this model records but does not interpret (the server uses
 #: some of them: ``-qmp``, ``-chardev``, ``-mon``, ``-S``, ``-name``, ``-uuid``,
@@ -30,7 +31,7 @@ UNMODELLED_OPTIONS = frozenset(
 MODELLED_OPTIONS = frozenset({"M", "machine", "m", "smp", "object", "numa", "device"})
 
 
-@dataclass
+@record
 class RecordedOption:
     """An option the model accepted without interpreting it (kept for the server)."""
 

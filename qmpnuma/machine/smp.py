@@ -15,12 +15,12 @@ list as bare message texts (the caller adds ``PROG: warning: ``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.profiles.profile import Profile, SmpParser
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
+from qmpnuma.records import record
 
 SMP_KEYS_2_9 = ("cpus", "maxcpus", "sockets", "cores", "threads")
 
@@ -34,7 +34,7 @@ ZERO_TOPOLOGY_ERROR = "Invalid CPU topology: CPU topology parameters must be gre
 _U32 = 0xFFFF_FFFF
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CpuTopology:
     """The complete CPU topology of a machine (QEMU's ``CpuTopology``).
 

@@ -17,7 +17,6 @@ from functools import partial
 from typing import Any
 
 from qmpnuma.errors import AbortError, ConfigError, EarlyExit, MachineError, OptionError
-from qmpnuma.facts import command_line_help, device_model_names, machine_property_help
 from qmpnuma.machine.backends import MemoryBackend, check_guest_memory
 from qmpnuma.machine.board_memory import check_board_memory
 from qmpnuma.machine.cpus import MachineCpus
@@ -167,6 +166,8 @@ class Startup:
         if opt.name == "version":
             text = self.profile.version_text()
         elif opt.name in ("h", "help"):
+            from qmpnuma.facts import command_line_help  # recorded facts: read when asked
+
             text = command_line_help(self.profile, self.out.progname)
         elif self.scan.machine_help:
             text = self._machine_help()
@@ -177,6 +178,8 @@ class Startup:
     def _machine_help(self) -> str:
         """``machine_help_func``: the properties of the type given so far (recorded from the
         binary), else (no type, or one QEMU does not know) the list of machine types."""
+        from qmpnuma.facts import machine_property_help  # recorded facts: read when asked
+
         name = self.scan.machine_opts.get("type")
         if isinstance(name, str) and name not in ("help", "?"):
             with contextlib.suppress(MachineError):
@@ -421,6 +424,8 @@ class Startup:
         """`-cpu NAME[,...]` must name a CPU model of this QEMU (checked after -object)."""
         if self.scan.cpu_model is None:
             return
+        from qmpnuma.facts import device_model_names  # recorded facts: read when asked
+
         name = self.scan.cpu_model.split(",", 1)[0]
         if name + CPU_DRIVER_SUFFIX not in device_model_names(self.profile):
             raise MachineError(f"unable to find CPU model '{name}'")

@@ -9,12 +9,10 @@ a command line is :mod:`qmpnuma.machine.startup`'s job (``Machine.from_argv``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
 from qmpnuma.errors import MachineError
-from qmpnuma.facts import device_model_names
 from qmpnuma.machine.backends import MemoryBackend, build_backend, complete_backend
 from qmpnuma.machine.cpu_slots import CpuSlot
 from qmpnuma.machine.cpus import MachineCpus
@@ -38,6 +36,7 @@ from qmpnuma.machine.ram_layout import RamLayout, compute_layout
 from qmpnuma.machine.recorded_options import RecordedOption
 from qmpnuma.machine.smp import CpuTopology, default_topology
 from qmpnuma.profiles.profile import Profile
+from qmpnuma.records import record
 
 RunState = Literal["prelaunch", "running", "paused", "shutdown", "guest-panicked", "inmigrate"]
 
@@ -51,7 +50,7 @@ class PendingInit(Protocol):
     def finish_init(self, machine: MachineState) -> list[str]: ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NodeSummary:
     """What ``info numa`` / ``x-query-numa`` print for one node."""
 
@@ -347,6 +346,8 @@ class MachineState:
         """``-device`` / ``device_add`` from QemuOpts pairs (``driver``, ``id`` and properties
         as text) or a ``-device`` JSON dict's members (``from_json``), with qdev's order of
         checks (``qmpnuma.machine.devices``)."""
+        from qmpnuma.facts import device_model_names  # recorded facts: read when asked
+
         add_device(self, pairs, hotplugged=hotplugged,
                    known_models=device_model_names(self.profile), from_json=from_json)
 

@@ -37,17 +37,17 @@ as typed, so ``--machine pc,foo`` prints ``--machine pc,foo: ...``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from qmpnuma.errors import OptionError
 from qmpnuma.profiles.profile import Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
+from qmpnuma.records import record
 
 #: The option a bare word stands for: QEMU adds it as the first IDE disk image.
 IMAGE_OPTION = "hda"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ArgvOption:
     """One option as found on the command line.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import cache
 from typing import Literal
 
 UINT64_MAX = (1 << 64) - 1
@@ -82,34 +83,39 @@ def strtoll(text: str, base: int = 10) -> tuple[int, int, ScanError]:
     return value, end, None
 
 
-_DEC_FLOAT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_HEX_FLOAT = re.compile(
-    r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?"
-)
-_SPECIAL_FLOAT = re.compile(r"[+-]?(?:inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?)", re.IGNORECASE)
+@cache
+def _float_forms() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """The literals ``strtod`` reads: hex, decimal, inf/nan (compiled when first needed: most
+    command lines have no fraction to read)."""
+    return (
+        re.compile(r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?"),
+        re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"),
+        re.compile(r"[+-]?(?:inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?)", re.IGNORECASE),
+    )
 
 
 def strtod(text: str) -> tuple[float, int, ScanError]:
     """glibc ``strtod`` on the C locale: decimal and hex floats, ``inf`` and ``nan``."""
     pos = _skip_space(text, 0)
-    for pattern in (_HEX_FLOAT, _DEC_FLOAT, _SPECIAL_FLOAT):
+    hex_float, dec_float, special_float = _float_forms()
+    for pattern in (hex_float, dec_float, special_float):
         match = pattern.match(text, pos)
         if match is None:
             continue
         literal = match.group(0)
-        if pattern is _HEX_FLOAT:
+        if pattern is hex_float:
             try:
                 value = float.fromhex(literal)
             except OverflowError:
                 inf = -math.inf if literal.startswith("-") else math.inf
                 return inf, match.end(), "ERANGE"
-        elif pattern is _SPECIAL_FLOAT:
+        elif pattern is special_float:
             value = float(literal.split("(")[0])
         else:
             value = float(literal)
-        if math.isinf(value) and pattern is not _SPECIAL_FLOAT:
+        if math.isinf(value) and pattern is not special_float:
             return value, match.end(), "ERANGE"
-        if value == 0.0 and pattern is _DEC_FLOAT and _has_nonzero_digit(literal):
+        if value == 0.0 and pattern is dec_float and _has_nonzero_digit(literal):
             return value, match.end(), "ERANGE"
         return value, match.end(), None
     return 0.0, 0, None

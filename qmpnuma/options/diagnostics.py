@@ -8,10 +8,10 @@ location, so they return :class:`OptionWarning` values and raise
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from qmpnuma.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OptionWarning:
     """A warning QEMU prints while parsing an option (then it carries on)."""
 

@@ -24,11 +24,11 @@ matters, see :mod:`qmpnuma.qobject.hashing`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from qmpnuma.errors import OptionError
 from qmpnuma.qobject.hashing import qdict_order
+from qmpnuma.records import record
 
 #: Longest key fragment keyval accepts (QEMU's ``key_in_cur`` buffer is 128 bytes).
 KEY_FRAGMENT_MAX = 127
@@ -36,7 +36,7 @@ KEY_FRAGMENT_MAX = 127
 KeyvalTree = dict[str, Any]
 
 
-@dataclass
+@record
 class KeyvalResult:
     """What keyval parsing produced: the tree and whether help was asked for."""
 

@@ -21,7 +21,7 @@ scan, identifier, flag warnings and per-description validation with QEMU's texts
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from qmpnuma.errors import OptionError
@@ -30,11 +30,12 @@ from qmpnuma.options.numbers import qemuopts_bool, qemuopts_number, qemuopts_siz
 from qmpnuma.profiles.profile import Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
 from qmpnuma.qobject.hashing import qdict_order
+from qmpnuma.records import record
 
 OptType = Literal["string", "bool", "number", "size"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OptsItem:
     """One ``key=value`` element as scanned, with how it was written.
 
@@ -147,7 +148,7 @@ def flag_warning(item: OptsItem) -> OptionWarning:
     )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OptsList:
     """A QemuOptsList: its name, implied key, whether it merges, and its option description.
 
@@ -165,7 +166,7 @@ class OptsHelpRequested(Exception):
     """A bare ``help``/``?`` asked QEMU to list the options instead of parsing them."""
 
 
-@dataclass
+@record
 class ParsedOpts:
     """The result of :func:`parse_qemu_opts`: identifier, raw pairs (no ``id``), warnings."""
 

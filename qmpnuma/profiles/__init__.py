@@ -14,15 +14,20 @@ fleet specs, pytest markers) are turned into a profile once, with :func:`get_pro
 * :mod:`~qmpnuma.profiles.wire` – the generated wire types of a profile.
 """
 
+from typing import TYPE_CHECKING, Any
+
+from qmpnuma.profiles import registry
 from qmpnuma.profiles.profile import Profile
 from qmpnuma.profiles.registry import (
     DEFAULT_PROFILE,
-    KNOWN_PROFILES,
     PROFILE_NAMES,
     get_profile,
     qapi_symbols,
 )
 from qmpnuma.profiles.wire import introspection, wire_models, wire_types
+
+if TYPE_CHECKING:
+    from qmpnuma.profiles.registry import KNOWN_PROFILES
 
 #: The names of the known profiles, default first (kept for callers of the old module).
 PROFILES = PROFILE_NAMES
@@ -39,3 +44,10 @@ __all__ = [
     "wire_models",
     "wire_types",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`KNOWN_PROFILES` builds every profile: only on first use (see the registry)."""
+    if name == "KNOWN_PROFILES":
+        return registry.KNOWN_PROFILES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

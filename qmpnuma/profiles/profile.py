@@ -8,15 +8,17 @@ named strategy (``profile.size_syntax is SizeSyntax.STRTOD``) that names the QEM
 whose rule applies.  Code never compares a version string: a new version answers every question
 in its own module (``qemu_X_Y.py``) and nothing else changes unless QEMU's rules changed.
 
-This module imports nothing of qmpnuma at run time, so every layer can import it.
+This module imports nothing of qmpnuma at import time but `qmpnuma.records`, so every layer can
+import it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, NamedTuple
+
+from qmpnuma.records import record
 
 
 class OptionSpec(NamedTuple):
@@ -108,7 +110,7 @@ class MaxUsedGpa(Enum):
     LONG_MODE = "CPUID_EXT2_LM"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Texts:
     """The message table: texts that differ between versions, by what they report."""
 
@@ -189,7 +191,7 @@ class Texts:
     cpu_vendor_length: str = "Property '.{name}' doesn't take value '{value}'"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CompatRow:
     """One row of QEMU's cumulative machine compat tables (``hw_compat_X_Y``/``pc_compat_X_Y``).
 
@@ -211,7 +213,7 @@ class CompatRow:
         return self.version < release
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MachineCatalogue:
     """The x86_64 machine types of a version and the flags of its newest types.
 
@@ -232,7 +234,7 @@ class MachineCatalogue:
     info_members: tuple[str, ...]
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class Profile:
     """One emulated QEMU version.  Compare profiles with ``is``; there is one per version."""
 
@@ -404,9 +406,21 @@ class Profile:
         return "{}_{}".format(*self.release)
 
 
-#: Every profile the registry knows, by name. The registry fills it; it lives here so that an
-#: unpickled profile finds its registered object without this module importing the registry.
-REGISTERED: dict[str, Profile] = {}
+class _Registered(dict[str, "Profile"]):
+    """The profiles built so far, by name; a missing one is built by the registry's `build`."""
+
+    build: Callable[[str], Profile] | None = None
+
+    def __missing__(self, name: str) -> Profile:
+        if self.build is None:
+            raise KeyError(name)
+        return self.build(name)
+
+
+#: Every profile by name. The registry builds each on first use (and sets `build`); the table
+#: lives here so that an unpickled profile finds its registered object without this module
+#: importing the registry.
+REGISTERED = _Registered()
 
 
 def registered_profile(name: str) -> Profile:

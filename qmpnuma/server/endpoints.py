@@ -10,13 +10,14 @@ nothing). Opening them is `listeners.py`'s job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from qmpnuma.errors import OptionError
 from qmpnuma.machine.monitors import Chardev, MonitorConfig
+from qmpnuma.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Endpoint:
     """One chardev's transport: a unix path, a TCP address, an inherited fd, or stdio.
 

@@ -6,10 +6,10 @@ them free of pydantic lets a qmpnuma process start without building the ~260 mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from qmpnuma.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CommandDef:
     """What the schema says about a command.
 
@@ -31,7 +31,7 @@ class CommandDef:
     gen: bool = True
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EventDef:
     """What the schema says about an event: its data type name (or None) and features."""
 

@@ -1,0 +1,191 @@
+"""`record`: a dataclass whose methods are built at import without compiling any source.
+
+`dataclasses.dataclass` writes each method it adds (``__init__``, ``__repr__``, ``__eq__``,
+``__hash__`` and, when frozen, ``__setattr__``/``__delattr__``) as Python source and compiles it
+with ``exec`` while the class statement runs: about a tenth of a millisecond per method, five
+methods per frozen class. The machine model, the profiles and the option parser declare some
+sixty dataclasses on the way to a server's first reply, and that compiling was half of qmpnuma's
+import time (issue 12: cold start).
+
+A record is the same class: the fields are read and registered by `dataclasses` itself
+(`dataclasses.fields`, `replace`, `asdict`, `is_dataclass`, pickling and ``__match_args__``
+work as before), and the methods behave as the generated ones do -- the same keyword and
+positional arguments, defaults and ``default_factory``, ``__post_init__``, the same ``repr``
+text, equality against the same class only, the same ``__hash__`` values (the hash of the same
+tuple), `FrozenInstanceError` on assignment to a frozen record. They are closures over the
+field table instead of compiled source, so building a class costs microseconds; calling
+``__init__`` costs about twice the generated one. Classes made many times per request or per
+machine (the QMP session's messages, the JSON parser's tokens) stay plain dataclasses.
+
+For the type checker a record *is* a dataclass (the name is bound to `dataclasses.dataclass`
+when type checking), so mypy checks construction, `replace` and frozen assignments as it always
+did. Not supported (they fall back to `dataclasses.dataclass`): ``slots``, ``order``,
+``kw_only``, ``InitVar`` fields, and classes inheriting from another dataclass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import reprlib
+from collections.abc import Callable
+from dataclasses import MISSING, Field, FrozenInstanceError
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+__all__ = ["record"]
+
+_C = TypeVar("_C", bound=type)
+_set_attribute = object.__setattr__
+
+
+def _init_method(cls: type[Any], flds: list[Field[Any]], frozen: bool) -> Callable[..., None]:
+    """``__init__``: the init fields positionally or by keyword, then defaults/factories."""
+    names = tuple(f.name for f in flds if f.init)
+    # (name, default, factory) per init field, in declaration order.
+    spec = tuple(
+        (f.name, f.default, None if f.default_factory is MISSING else f.default_factory)
+        for f in flds if f.init
+    )
+    # Fields left out of __init__ that a factory fills (plain defaults stay class attributes).
+    filled = tuple((f.name, f.default_factory) for f in flds
+                   if not f.init and f.default_factory is not MISSING)
+    post_init = hasattr(cls, "__post_init__")
+    store = _set_attribute if frozen else setattr
+    count = len(names)
+    qualname = f"{cls.__qualname__}.__init__()"
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        given = len(args)
+        if given > count:
+            raise TypeError(f"{qualname} takes {count + 1} positional arguments "
+                            f"but {given + 1} were given")
+        for name, value in zip(names, args, strict=False):
+            store(self, name, value)
+        for name, default, factory in spec[given:]:
+            if name in kwargs:
+                value = kwargs.pop(name)
+            elif factory is not None:
+                value = factory()
+            elif default is not MISSING:
+                value = default
+            else:
+                raise TypeError(f"{qualname} missing 1 required argument: '{name}'")
+            store(self, name, value)
+        if kwargs:
+            name = next(iter(kwargs))
+            if name in names:
+                raise TypeError(f"{qualname} got multiple values for argument '{name}'")
+            raise TypeError(f"{qualname} got an unexpected keyword argument '{name}'")
+        for name, factory in filled:
+            store(self, name, factory())
+        if post_init:
+            self.__post_init__()
+
+    return __init__
+
+
+def _tuple_of(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """The tuple of ``names``' values, as the generated methods build it (``(self.a,)``)."""
+    if len(names) == 1:
+        single = attrgetter(names[0])
+        return lambda obj: (single(obj),)
+    if not names:
+        return lambda obj: ()
+    return attrgetter(*names)
+
+
+def _repr_method(names: tuple[str, ...]) -> Callable[[Any], str]:
+    @reprlib.recursive_repr()
+    def __repr__(self: Any) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{self.__class__.__qualname__}({shown})"
+
+    return __repr__
+
+
+def _eq_method(values: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any, Any], Any]:
+    def __eq__(self: Any, other: Any) -> Any:
+        if other.__class__ is self.__class__:
+            return values(self) == values(other)
+        return NotImplemented
+
+    return __eq__
+
+
+def _hash_method(values: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any], int]:
+    def __hash__(self: Any) -> int:
+        return hash(values(self))
+
+    return __hash__
+
+
+def _frozen_methods(cls: type[Any], names: tuple[str, ...]) -> dict[str, Callable[..., None]]:
+    field_names = frozenset(names)
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if type(self) is cls or name in field_names:
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+
+    def __delattr__(self: Any, name: str) -> None:
+        if type(self) is cls or name in field_names:
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+
+    return {"__setattr__": __setattr__, "__delattr__": __delattr__}
+
+
+def _falls_back(cls: type) -> bool:
+    """Cases `record` leaves to `dataclasses`: dataclass bases, InitVar or KW_ONLY fields."""
+    if any(dataclasses.is_dataclass(base) for base in cls.__mro__[1:]):
+        return True
+    annotations = inspect.get_annotations(cls)
+    return any("InitVar" in str(kind) or "KW_ONLY" in str(kind) for kind in annotations.values())
+
+
+def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool) -> _C:
+    if _falls_back(cls):
+        return cast(_C, dataclasses.dataclass(cls, frozen=frozen, eq=eq, repr=repr))
+    own = cls.__dict__
+    class_hash = own.get("__hash__", MISSING)
+    explicit_hash = not (class_hash is MISSING or (class_hash is None and "__eq__" in own))
+    # dataclasses reads the fields and registers them; it adds no method with these flags.
+    cls = cast(_C, dataclasses.dataclass(cls, init=False, repr=False, eq=False))
+    params = cls.__dataclass_params__  # type: ignore[attr-defined]
+    params.init, params.repr, params.eq, params.frozen = True, repr, eq, frozen
+    flds = list(dataclasses.fields(cls))
+    methods: dict[str, Callable[..., Any]] = {"__init__": _init_method(cls, flds, frozen)}
+    if repr:
+        methods["__repr__"] = _repr_method(tuple(f.name for f in flds if f.repr))
+    compared = _tuple_of(tuple(f.name for f in flds if f.compare))
+    if eq:
+        methods["__eq__"] = _eq_method(compared)
+    if frozen:
+        methods.update(_frozen_methods(cls, tuple(f.name for f in flds)))
+    for name, method in methods.items():
+        if name not in own:
+            method.__qualname__ = f"{cls.__qualname__}.{name}"
+            setattr(cls, name, method)
+    if eq and not explicit_hash:
+        # As dataclasses: a mutable record with __eq__ is unhashable, a frozen one hashes
+        # the tuple of its hashed fields.
+        hashed = _tuple_of(tuple(f.name for f in flds
+                                 if (f.compare if f.hash is None else f.hash)))
+        cls.__hash__ = _hash_method(hashed) if frozen else None  # type: ignore[assignment]
+    return cls
+
+
+def _record(
+    cls: _C | None = None, /, *, frozen: bool = False, eq: bool = True, repr: bool = True
+) -> _C | Callable[[_C], _C]:
+    """``@record``, ``@record(frozen=True)``, ``@record(eq=False)``: see the module."""
+    if cls is None:
+        return lambda inner: _make_record(inner, frozen=frozen, eq=eq, repr=repr)
+    return _make_record(cls, frozen=frozen, eq=eq, repr=repr)
+
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass as record
+else:
+    record = _record

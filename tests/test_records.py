@@ -1,0 +1,131 @@
+"""`qmpnuma.records.record` behaves as `dataclasses.dataclass` does, method by method.
+
+Each case declares the same class twice, once with each decorator, and compares what the
+model relies on: construction (positional, keyword, defaults, factories, errors), repr,
+equality, hashes, frozen assignment, `fields`/`replace`/`asdict`, copies.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import FrozenInstanceError, field
+from typing import Any
+
+import pytest
+
+from qmpnuma.records import record
+
+
+def _pair(frozen: bool, eq: bool = True) -> tuple[type[Any], type[Any]]:
+    made = []
+    for decorate in (dataclasses.dataclass(frozen=frozen, eq=eq),
+                     record(frozen=frozen, eq=eq)):
+        @decorate
+        class Point:
+            """A point."""
+
+            x: int
+            y: int = 2
+            tags: list[str] = field(default_factory=list)
+            hidden: int = field(default=0, repr=False, compare=False)
+            made: list[int] = field(default_factory=lambda: [7], init=False)
+
+        made.append(Point)
+    return made[0], made[1]
+
+
+def _outcome(call: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return ("ok", call(*args, **kwargs))
+    except Exception as err:
+        return (type(err), str(err))
+
+
+CALLS = [((1,), {}), ((1, 3), {}), ((), {"x": 1, "tags": ["a"]}), ((1, 2, ["b"], 4), {}),
+         ((), {}), ((1, 2, [], 0, 9), {}), ((1,), {"x": 2}), ((1,), {"z": 2})]
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+@pytest.mark.parametrize("eq", [True, False])
+def test_record_matches_dataclass(frozen: bool, eq: bool) -> None:
+    real, ours = _pair(frozen, eq)
+    for args, kwargs in CALLS:
+        expected = _outcome(real, *args, **kwargs)
+        got = _outcome(ours, *args, **kwargs)
+        if expected[0] != "ok":
+            assert got[0] is expected[0]
+            continue
+        a, b = expected[1], got[1]
+        assert repr(a).replace("test_record_matches_dataclass.<locals>.", "") == \
+            repr(b).replace("test_record_matches_dataclass.<locals>.", "")
+        assert vars(a) == vars(b)
+        assert dataclasses.asdict(a) == dataclasses.asdict(b)
+        assert [f.name for f in dataclasses.fields(a)] == [f.name for f in dataclasses.fields(b)]
+        assert (b == ours(*args, **kwargs)) is eq
+        assert (b == real(*args, **kwargs)) is False
+        assert dataclasses.replace(b, x=5).x == 5
+        assert vars(copy.deepcopy(b)) == vars(b)
+        if frozen and eq:  # by value (here: unhashable lists); else by identity or refused
+            assert _outcome(hash, a) == _outcome(hash, b)
+        assert _outcome(hash, a)[0] == _outcome(hash, b)[0]
+        assert _outcome(setattr, a, "x", 1)[0] == _outcome(setattr, b, "x", 1)[0]
+        assert _outcome(delattr, a, "y")[0] == _outcome(delattr, b, "y")[0]
+    assert ours.__match_args__ == real.__match_args__
+    assert dataclasses.is_dataclass(ours)
+    params = ours.__dataclass_params__  # type: ignore[attr-defined]
+    assert (params.frozen, params.eq) == (frozen, eq)
+
+
+def test_frozen_record_hashes_the_same_tuple() -> None:
+    """Same hash values as dataclasses: sets and dicts of records iterate in the same order."""
+    made = []
+    for decorate in (dataclasses.dataclass(frozen=True), record(frozen=True)):
+        @decorate
+        class Key:
+            name: str
+            index: int = field(default=0, compare=False)
+
+        made.append(Key)
+    real, ours = made
+    for name in ("a", "node0", ""):
+        assert hash(ours(name, 3)) == hash(real(name, 5)) == hash((name,))
+    assert list({ours(str(n)) for n in range(50)}) == [ours(k.name) for k in
+                                                       {real(str(n)) for n in range(50)}]
+
+
+def test_frozen_record_refuses_assignment() -> None:
+    _, ours = _pair(frozen=True)
+    point = ours(1)
+    with pytest.raises(FrozenInstanceError, match="cannot assign to field 'x'"):
+        point.x = 2
+
+
+def test_post_init_and_own_methods_are_kept() -> None:
+    @record
+    class Counted:
+        value: int
+
+        def __post_init__(self) -> None:
+            self.value += 1
+
+        def __repr__(self) -> str:
+            return "mine"
+
+    assert Counted(1).value == 2
+    assert repr(Counted(1)) == "mine"
+
+
+def test_subclass_of_a_dataclass_falls_back() -> None:
+    @record(frozen=True)
+    class Base:
+        a: int
+
+    @record(frozen=True)
+    class Child(Base):
+        b: int = 0
+
+    assert Child(1, 2) == Child(1, 2)
+    assert repr(Child(1)).endswith("Child(a=1, b=0)")
+    with pytest.raises(FrozenInstanceError):
+        Child(1).b = 3  # type: ignore[misc]
