@@ -24,7 +24,7 @@ from qmpnuma.machine.cpus import MachineCpus
 from qmpnuma.machine.devices import CPU_DRIVER_SUFFIX
 from qmpnuma.machine.dimms import DimmBank
 from qmpnuma.machine.host_facts import HostFacts
-from qmpnuma.machine.machine_properties import machine_properties
+from qmpnuma.machine.machine_properties import machine_properties, recorded_machine_property
 from qmpnuma.machine.machine_types import MachineType, machine_help_text, resolve_machine_type
 from qmpnuma.machine.memory import (
     MemoryConfig,
@@ -244,7 +244,9 @@ class Startup:
 
     def _set_property(self, machine: MachineState, key: str, value: Any) -> None:
         mt = machine.machine_type
-        if key not in machine_properties(mt, self.profile):
+        if key not in machine_properties(mt, self.profile) and not recorded_machine_property(
+            mt, self.profile, key
+        ):
             raise MachineError(f"Property '{mt.name}-machine.{key}' not found")
         if key == "smp-cache":
             # the cache topology (9.2): a list, otherwise accepted and not modelled

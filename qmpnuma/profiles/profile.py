@@ -369,6 +369,23 @@ class Profile:
     #: The board object has an ``smp`` property (``SMPConfiguration``, ``machine_get_smp``,
     #: 6.1 on) with every member of ``smp_members``.
     qom_machine_smp: bool
+    #: The containers ``qemu_create_machine`` adds to ``/machine`` right after creating the
+    #: board object, in order (``unattached`` for the system bus; 9.2 on also both
+    #: ``peripheral`` containers, which the board's instance init made before).
+    qom_machine_containers: tuple[str, ...]
+    #: By board family, what board init does to ``/machine``'s own properties, in QEMU's
+    #: order: (name, QOM type, condition) adds a property when the condition holds (see
+    #: ``qmpnuma.commands.machine_object.BOARD_CONDITIONS``); the name ``-`` stands for
+    #: ``pc_system_flash_cleanup_unused`` deleting the unused flash children and aliases.
+    #: The order matters: it decides where each lands in the GLib hash table ``qom-list``
+    #: walks.
+    qom_board_init: Mapping[str, tuple[tuple[str, str, str], ...]]
+    #: ``qom-get /machine boot`` on a board without a default boot order (``none``,
+    #: ``x-remote``, ``microvm``): 7.2 sets an empty ``order``, 10.0 leaves it out.
+    qom_board_boot_unset: Mapping[str, str]
+    #: The PC boards' default SMBIOS entry point type by machine version, newest first:
+    #: (first version, value); older versions get ``32``, unversioned types the newest.
+    smbios_entry_point_defaults: tuple[tuple[tuple[int, ...], str], ...]
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"
