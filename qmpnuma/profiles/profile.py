@@ -386,6 +386,18 @@ class Profile:
     #: The PC boards' default SMBIOS entry point type by machine version, newest first:
     #: (first version, value); older versions get ``32``, unversioned types the newest.
     smbios_entry_point_defaults: tuple[tuple[tuple[int, ...], str], ...]
+    #: ``device_add`` of a class that sets ``DeviceClass.hotpluggable`` false, once the
+    #: machine runs: 7.2's ``qdev_get_device_class`` refuses it as not pluggable; 10.0 checks
+    #: it after the dynamic-sysbus check (``Device '%s' does not support hotplugging``).
+    device_not_hotpluggable_text: str
+    #: The type-tree ancestors whose classes set ``hotpluggable`` false (what the recorded
+    #: type tree can place; leaf classes that clear it one by one are not known).
+    not_hotpluggable_ancestors: frozenset[str]
+    #: By board family, the system-bus device types the board lets users create
+    #: (``machine_class_allow_dynamic_sysbus_dev``); None where no such check exists (7.2
+    #: refuses system-bus devices by their bus instead). Any other system-bus type is refused
+    #: as not ``a dynamic sysbus device type for the machine``.
+    dynamic_sysbus_allowed: Mapping[str, frozenset[str]] | None
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

@@ -236,4 +236,11 @@ PROFILE: Final[Profile] = replace(
     qom_board_init=QOM_BOARD_INIT,
     qom_board_boot_unset={},
     smbios_entry_point_defaults=(((9, 0), "auto"), ((8, 1), "64")),
+    device_not_hotpluggable_text="Device '{driver}' does not support hotplugging",
+    not_hotpluggable_ancestors=frozenset({"x86-iommu", "dynamic-sysbus-device"}),
+    dynamic_sysbus_allowed={
+        "pc": frozenset({"ramfb", "vmbus-bridge", "uefi-vars-x64"}),
+        "q35": frozenset({"ramfb", "vmbus-bridge", "uefi-vars-x64", "intel-iommu",
+                          "amd-iommu"}),
+    },
 )

@@ -310,4 +310,7 @@ PROFILE: Final = Profile(
     qom_board_init={},
     qom_board_boot_unset={"order": ""},
     smbios_entry_point_defaults=(),
+    device_not_hotpluggable_text="Parameter 'driver' expects a pluggable device type",
+    not_hotpluggable_ancestors=frozenset(),
+    dynamic_sysbus_allowed=None,
 )
