@@ -17,7 +17,14 @@ from functools import partial
 from typing import Any
 
 from qmpnuma.errors import AbortError, ConfigError, EarlyExit, MachineError, OptionError
-from qmpnuma.facts import command_line_help, device_model_names, machine_property_help
+from qmpnuma.facts import (
+    BASE_ACCELERATOR,
+    command_line_help,
+    device_model_names,
+    device_property_help,
+    machine_property_help,
+    recorded_text,
+)
 from qmpnuma.machine.backends import MemoryBackend, check_guest_memory
 from qmpnuma.machine.board_memory import check_board_memory
 from qmpnuma.machine.cpus import MachineCpus
@@ -109,6 +116,7 @@ class Startup:
                 raise self.out.fail(err.message, location, err.hints) from None
             self._print_warnings(warnings, location)
             self._exit_if_asked(opt)
+        self._exit_if_help_asked()
         scan = self.scan
         if self.profile.memory_parser is MemoryParser.MEMORY_SIZE_CONFIGURATION:
             memory = memory_property(scan.memory, self.profile)
@@ -173,6 +181,38 @@ class Startup:
         else:
             return
         raise EarlyExit(text, "".join(self.out.lines))
+
+    def _exit_if_help_asked(self) -> None:
+        """``qemu_process_help_options``, once every option is parsed and before a machine is
+        chosen: ``-cpu help`` (the last ``-cpu``) lists the CPU models, else the first QemuOpts
+        ``-device`` whose driver is ``help`` lists the device models; each prints the
+        profile binary's recorded text and exits 0."""
+        text: str | None = None
+        if self.scan.cpu_model in ("help", "?"):
+            text = recorded_text(self.profile, "-cpu help")
+        else:
+            for opt, device in self.scan.device_opts:
+                pairs = dict(device.pairs)
+                if device.from_json:
+                    continue
+                if pairs.get("driver") in ("help", "?"):
+                    text = recorded_text(self.profile, "-device help")
+                    break
+                if "help" in pairs or "?" in pairs:
+                    # a driver's properties (``qdev_device_help``)
+                    driver = str(pairs.get("driver"))
+                    try:
+                        text = device_property_help(self.profile, BASE_ACCELERATOR, driver)
+                        refusal = None if text is not None else f"Device '{driver}' not found"
+                    except LookupError as err:
+                        refusal = str(err.args[0])
+                    if refusal is not None:
+                        # reported, and still the help exit (status 0)
+                        self.out.lines += self.out.format(refusal, option_location(opt))
+                        text = ""
+                    break
+        if text is not None:
+            raise EarlyExit(text, "".join(self.out.lines))
 
     def _machine_help(self) -> str:
         """``machine_help_func``: the properties of the type given so far (recorded from the

@@ -398,6 +398,9 @@ class Profile:
     #: refuses system-bus devices by their bus instead). Any other system-bus type is refused
     #: as not ``a dynamic sysbus device type for the machine``.
     dynamic_sysbus_allowed: Mapping[str, frozenset[str]] | None
+    #: ``-device TYPE,help`` shows a default as plain text (10.0: a string unquoted, a
+    #: boolean as ``on``/``off``), not as JSON.
+    device_help_plain_defaults: bool
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

@@ -238,6 +238,7 @@ PROFILE: Final[Profile] = replace(
     smbios_entry_point_defaults=(((9, 0), "auto"), ((8, 1), "64")),
     device_not_hotpluggable_text="Device '{driver}' does not support hotplugging",
     not_hotpluggable_ancestors=frozenset({"x86-iommu", "dynamic-sysbus-device"}),
+    device_help_plain_defaults=True,
     dynamic_sysbus_allowed={
         "pc": frozenset({"ramfb", "vmbus-bridge", "uefi-vars-x64"}),
         "q35": frozenset({"ramfb", "vmbus-bridge", "uefi-vars-x64", "intel-iommu",

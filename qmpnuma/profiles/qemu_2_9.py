@@ -312,5 +312,6 @@ PROFILE: Final = Profile(
     smbios_entry_point_defaults=(),
     device_not_hotpluggable_text="Parameter 'driver' expects a pluggable device type",
     not_hotpluggable_ancestors=frozenset(),
+    device_help_plain_defaults=False,
     dynamic_sysbus_allowed=None,
 )
