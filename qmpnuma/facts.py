@@ -232,3 +232,38 @@ def hmp_help(profile: Profile) -> dict[str, str]:
 def _hmp_help(name: str) -> dict[str, str]:
     texts: dict[str, str] = _read_json(name)["hmp-help"]
     return {line: text.replace("\r\n", "\n") for line, text in texts.items()}
+
+
+def device_property_help(profile: Profile, accel: str, driver: str) -> str | None:
+    """What ``-device DRIVER,help`` prints (``qdev_device_help``): one ``name=<type>`` line
+    per property of the binary's recorded ``device-list-properties`` answer, padded to column
+    24 before `` - description`` and ``(default: ...)`` when it has either, the lines sorted
+    as text; None when the recording has no such type. A type that is no device model raises
+    ``LookupError`` with the binary's recorded refusal."""
+    answer = interface_answer(profile, accel, "device-list-properties", driver)
+    if answer is None:
+        return None
+    if "error" in answer:
+        raise LookupError(answer["error"]["desc"])
+    if not answer["return"]:
+        return f"There are no options for {driver}.\n"
+    lines = []
+    for prop in answer["return"]:
+        line = f"  {prop['name']}=<{prop['type']}>"
+        if "description" in prop or "default-value" in prop:
+            line = line.ljust(24) + f" - {prop.get('description', '')}"
+            if "default-value" in prop:
+                line += f" (default: {_help_default(profile, prop['default-value'])})"
+        lines.append(line)
+    return "\n".join([f"{driver} options:", *sorted(lines)]) + "\n"
+
+
+def _help_default(profile: Profile, value: Any) -> str:
+    """A property default as the help line shows it: JSON text, or plain text (a string
+    unquoted, a boolean as on/off) where the profile's help prints it so."""
+    if profile.device_help_plain_defaults:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, str):
+            return value
+    return json.dumps(value)

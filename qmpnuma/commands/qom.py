@@ -62,9 +62,14 @@ class QomNode:
     get: Callable[[str], Any] | None = None
     set: Callable[[str, Any], None] | None = None
     path: str = ""
+    #: The whole `qom-list` answer (name, type) in QEMU's order when it is known as a whole
+    #: (the board: ``qmpnuma.commands.machine_object``); else it is put together below.
+    listed: list[tuple[str, str]] | None = None
 
     def listing(self) -> list[dict[str, str]]:
         """`qom-list`: `type` first, then the properties, then the children."""
+        if self.listed is not None:
+            return [{"name": name, "type": kind} for name, kind in self.listed]
         entries = [{"name": "type", "type": "string"}]
         entries += [{"name": name, "type": kind} for name, kind in self.properties]
         entries += [{"name": name, "type": f"child<{child.type_name}>"}
@@ -150,6 +155,35 @@ def _machine_smp(machine: Machine) -> dict[str, int]:
     return {name: getattr(topology, name, 1) for name in machine.profile.smp_members}
 
 
+def _board_node(machine: Machine, containers: list[tuple[str, QomNode]]) -> QomNode:
+    """``/machine``: its listing derived from the recorded board type
+    (``machine_object.board_listing``), or, without a recording, its containers and ``smp``."""
+    from qmpnuma.commands.machine_object import board_listing, board_value
+
+    type_name = f"{machine.machine_type.name}-machine"
+    listed = board_listing(machine)
+    if listed is None:
+        return QomNode(
+            type_name,
+            (("smp", "SMPConfiguration"),) if machine.profile.qom_machine_smp else (),
+            children=containers, get=lambda name: _machine_smp(machine), path="/machine",
+        )
+    kinds = dict(listed)
+    known = dict(containers)
+    children = [(name, known.get(name) or QomNode(kind[len("child<"):-1],
+                                                   path=f"/machine/{name}"))
+                for name, kind in listed if kind.startswith("child<")]
+
+    def get(name: str) -> Any:
+        if name == "smp":
+            return _machine_smp(machine)
+        return board_value(machine, name, kinds[name])
+
+    properties = tuple((name, kind) for name, kind in listed[1:]
+                       if not kind.startswith("child<"))
+    return QomNode(type_name, properties, children, get=get, path="/machine", listed=listed)
+
+
 def build_tree(machine: Machine) -> QomNode:
     """The object tree of ``machine`` as QOM would show it (the modelled part)."""
     objects = QomNode("container", path="/objects")
@@ -186,15 +220,8 @@ def build_tree(machine: Machine) -> QomNode:
         parent, _, name = path.rpartition("/")
         if parent == unattached.path:
             unattached.children.append((name, _cpu_node(cpu)))
-    board = QomNode(
-        f"{machine.machine_type.name}-machine",
-        # (the board's own properties are not modelled, but for smp)
-        (("smp", "SMPConfiguration"),) if machine.profile.qom_machine_smp else (),
-        children=[("peripheral", peripheral), ("peripheral-anon", anonymous),
-                  ("unattached", unattached)],
-        get=lambda name: _machine_smp(machine),
-        path="/machine",
-    )
+    board = _board_node(machine, [("peripheral", peripheral), ("peripheral-anon", anonymous),
+                                  ("unattached", unattached)])
     top = {"objects": objects, "machine": board, "chardevs": QomNode("container", path="/chardevs"),
            "backend": QomNode("container", path="/backend")}
     return QomNode(

@@ -34,6 +34,7 @@ from qmpnuma.machine.cpu_properties import (
     setter_refusal,
 )
 from qmpnuma.machine.cpu_slots import peripheral_qom_path
+from qmpnuma.machine.device_types import hotplug_refusal, refusal_of_unknown_driver
 from qmpnuma.machine.dimms import NVDIMM, PC_DIMM, UNASSIGNED_SLOT, DimmRequest
 from qmpnuma.machine.qom_order import ObjectsContainer
 from qmpnuma.options.qobject_visitor import visit_keyval, visit_qobject
@@ -439,9 +440,13 @@ def add_device(
     request = parse_request(pairs, from_json=from_json)
     driver = request.driver
     if driver not in known_models:
-        raise MachineError(f"'{driver}' is not a valid device model name")
+        raise MachineError(refusal_of_unknown_driver(host.profile, driver))
     simulated = driver in DIMM_DRIVERS or is_cpu_driver(driver)
     bus = dict(request.properties).get("bus")
+    if hotplugged and not simulated and bus is None:
+        refusal = hotplug_refusal(host.profile, host.machine_family, driver)
+        if refusal is not None:
+            raise MachineError(refusal)
     if simulated and isinstance(bus, str) and "/" not in bus:
         raise bus_refusal(host.machine_family, driver, bus)
     if hotplugged and simulated and not hotplug_handler_takes(host.machine_family, driver):

@@ -49,3 +49,23 @@ def machine_properties(
         names = MACHINE_PROPERTIES if machine_type.is_pc_like else GENERIC_MACHINE_PROPERTIES
     added = profile.added_machine_properties
     return names | frozenset(added.get("*", ())) | frozenset(added.get(machine_type.family, ()))
+
+
+def recorded_machine_property(
+    machine_type: MachineType, profile: Profile, key: str
+) -> bool:
+    """Whether the profile's binary lists ``key`` as a settable property of the type (its
+    recorded ``qom-list-properties``, children excluded): the properties the table above does
+    not interpret (``cxl``, ``aux-ram-share``, ...) are accepted as QEMU accepts them. Read only
+    when a key is not in the table, so a start-up that sets none pays nothing."""
+    from qmpnuma.facts import NoRecordedFacts, interface_answer
+
+    try:
+        answer = interface_answer(profile, "tcg", "qom-list-properties",
+                                  f"{machine_type.name}-machine")
+    except NoRecordedFacts:
+        return False
+    if answer is None or "return" not in answer:
+        return False
+    return any(entry["name"] == key and not entry["type"].startswith("child<")
+               for entry in answer["return"])

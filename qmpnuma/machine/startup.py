@@ -23,7 +23,7 @@ from qmpnuma.machine.cpus import MachineCpus
 from qmpnuma.machine.devices import CPU_DRIVER_SUFFIX
 from qmpnuma.machine.dimms import DimmBank
 from qmpnuma.machine.host_facts import HostFacts
-from qmpnuma.machine.machine_properties import machine_properties
+from qmpnuma.machine.machine_properties import machine_properties, recorded_machine_property
 from qmpnuma.machine.machine_types import MachineType, machine_help_text, resolve_machine_type
 from qmpnuma.machine.memory import (
     MemoryConfig,
@@ -108,6 +108,7 @@ class Startup:
                 raise self.out.fail(err.message, location, err.hints) from None
             self._print_warnings(warnings, location)
             self._exit_if_asked(opt)
+        self._exit_if_help_asked()
         scan = self.scan
         if self.profile.memory_parser is MemoryParser.MEMORY_SIZE_CONFIGURATION:
             memory = memory_property(scan.memory, self.profile)
@@ -174,6 +175,41 @@ class Startup:
         else:
             return
         raise EarlyExit(text, "".join(self.out.lines))
+
+    def _exit_if_help_asked(self) -> None:
+        """``qemu_process_help_options``, once every option is parsed and before a machine is
+        chosen: ``-cpu help`` (the last ``-cpu``) lists the CPU models, else the first QemuOpts
+        ``-device`` whose driver is ``help`` lists the device models; each prints the
+        profile binary's recorded text and exits 0."""
+        text: str | None = None
+        if self.scan.cpu_model in ("help", "?"):
+            from qmpnuma.facts import recorded_text  # recorded facts: read when asked
+            text = recorded_text(self.profile, "-cpu help")
+        else:
+            for opt, device in self.scan.device_opts:
+                pairs = dict(device.pairs)
+                if device.from_json:
+                    continue
+                if pairs.get("driver") in ("help", "?"):
+                    from qmpnuma.facts import recorded_text  # recorded facts: read when asked
+                    text = recorded_text(self.profile, "-device help")
+                    break
+                if "help" in pairs or "?" in pairs:
+                    # a driver's properties (``qdev_device_help``)
+                    driver = str(pairs.get("driver"))
+                    from qmpnuma.facts import BASE_ACCELERATOR, device_property_help
+                    try:
+                        text = device_property_help(self.profile, BASE_ACCELERATOR, driver)
+                        refusal = None if text is not None else f"Device '{driver}' not found"
+                    except LookupError as err:
+                        refusal = str(err.args[0])
+                    if refusal is not None:
+                        # reported, and still the help exit (status 0)
+                        self.out.lines += self.out.format(refusal, option_location(opt))
+                        text = ""
+                    break
+        if text is not None:
+            raise EarlyExit(text, "".join(self.out.lines))
 
     def _machine_help(self) -> str:
         """``machine_help_func``: the properties of the type given so far (recorded from the
@@ -247,7 +283,9 @@ class Startup:
 
     def _set_property(self, machine: MachineState, key: str, value: Any) -> None:
         mt = machine.machine_type
-        if key not in machine_properties(mt, self.profile):
+        if key not in machine_properties(mt, self.profile) and not recorded_machine_property(
+            mt, self.profile, key
+        ):
             raise MachineError(f"Property '{mt.name}-machine.{key}' not found")
         if key == "smp-cache":
             # the cache topology (9.2): a list, otherwise accepted and not modelled

@@ -371,6 +371,38 @@ class Profile:
     #: The board object has an ``smp`` property (``SMPConfiguration``, ``machine_get_smp``,
     #: 6.1 on) with every member of ``smp_members``.
     qom_machine_smp: bool
+    #: The containers ``qemu_create_machine`` adds to ``/machine`` right after creating the
+    #: board object, in order (``unattached`` for the system bus; 9.2 on also both
+    #: ``peripheral`` containers, which the board's instance init made before).
+    qom_machine_containers: tuple[str, ...]
+    #: By board family, what board init does to ``/machine``'s own properties, in QEMU's
+    #: order: (name, QOM type, condition) adds a property when the condition holds (see
+    #: ``qmpnuma.commands.machine_object.BOARD_CONDITIONS``); the name ``-`` stands for
+    #: ``pc_system_flash_cleanup_unused`` deleting the unused flash children and aliases.
+    #: The order matters: it decides where each lands in the GLib hash table ``qom-list``
+    #: walks.
+    qom_board_init: Mapping[str, tuple[tuple[str, str, str], ...]]
+    #: ``qom-get /machine boot`` on a board without a default boot order (``none``,
+    #: ``x-remote``, ``microvm``): 7.2 sets an empty ``order``, 10.0 leaves it out.
+    qom_board_boot_unset: Mapping[str, str]
+    #: The PC boards' default SMBIOS entry point type by machine version, newest first:
+    #: (first version, value); older versions get ``32``, unversioned types the newest.
+    smbios_entry_point_defaults: tuple[tuple[tuple[int, ...], str], ...]
+    #: ``device_add`` of a class that sets ``DeviceClass.hotpluggable`` false, once the
+    #: machine runs: 7.2's ``qdev_get_device_class`` refuses it as not pluggable; 10.0 checks
+    #: it after the dynamic-sysbus check (``Device '%s' does not support hotplugging``).
+    device_not_hotpluggable_text: str
+    #: The type-tree ancestors whose classes set ``hotpluggable`` false (what the recorded
+    #: type tree can place; leaf classes that clear it one by one are not known).
+    not_hotpluggable_ancestors: frozenset[str]
+    #: By board family, the system-bus device types the board lets users create
+    #: (``machine_class_allow_dynamic_sysbus_dev``); None where no such check exists (7.2
+    #: refuses system-bus devices by their bus instead). Any other system-bus type is refused
+    #: as not ``a dynamic sysbus device type for the machine``.
+    dynamic_sysbus_allowed: Mapping[str, frozenset[str]] | None
+    #: ``-device TYPE,help`` shows a default as plain text (10.0: a string unquoted, a
+    #: boolean as ``on``/``off``), not as JSON.
+    device_help_plain_defaults: bool
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

@@ -161,6 +161,31 @@ TEXTS: Final = replace(
     ),
 )
 
+#: 10.0's board init (``Profile.qom_board_init``): the RTC no longer links itself as
+#: ``rtc_state``; pc's device memory comes after the firmware (``pc_memory_init``); isapc adds
+#: its two DMA controllers as children.
+_MR = "child<memory-region>"
+QOM_BOARD_INIT: Final[dict[str, tuple[tuple[str, str, str], ...]]] = {
+    **qemu_7_2.QOM_BOARD_INIT,
+    "pc": (
+        ("-", "", ""), ("fw_cfg", "child<fw_cfg_io>", ""),
+        ("device-memory[0]", _MR, "device-memory"), ("smram", "link<memory-region>", ""),
+        ("rtc-time", "struct tm", ""), ("acpi-device", "link<hotplug-handler>", "acpi"),
+        ("i440fx", "child<i440FX-pcihost>", ""), ("nvdimm-acpi-io[0]", _MR, "nvdimm"),
+    ),
+    "q35": (
+        ("device-memory[0]", _MR, "device-memory"), ("-", "", ""),
+        ("fw_cfg", "child<fw_cfg_io>", ""), ("q35", "child<q35-pcihost>", ""),
+        ("smram", "link<memory-region>", "smm"), ("rtc-time", "struct tm", ""),
+        ("acpi-device", "link<hotplug-handler>", ""), ("nvdimm-acpi-io[0]", _MR, "nvdimm"),
+    ),
+    "isapc": (
+        ("fw_cfg", "child<fw_cfg_io>", ""), ("dma[0]", "child<i8257>", ""),
+        ("dma[1]", "child<i8257>", ""), ("rtc-time", "struct tm", ""),
+        ("nvdimm-acpi-io[0]", _MR, "nvdimm"),
+    ),
+}
+
 PROFILE: Final[Profile] = replace(
     qemu_7_2.PROFILE,
     name="10.0",
@@ -207,4 +232,16 @@ PROFILE: Final[Profile] = replace(
     cpuid_version_visits_uint64=True,
     cpu_features_follow_package=True,
     qom_machine_smp=True,
+    qom_machine_containers=("unattached", "peripheral", "peripheral-anon"),
+    qom_board_init=QOM_BOARD_INIT,
+    qom_board_boot_unset={},
+    smbios_entry_point_defaults=(((9, 0), "auto"), ((8, 1), "64")),
+    device_not_hotpluggable_text="Device '{driver}' does not support hotplugging",
+    not_hotpluggable_ancestors=frozenset({"x86-iommu", "dynamic-sysbus-device"}),
+    device_help_plain_defaults=True,
+    dynamic_sysbus_allowed={
+        "pc": frozenset({"ramfb", "vmbus-bridge", "uefi-vars-x64"}),
+        "q35": frozenset({"ramfb", "vmbus-bridge", "uefi-vars-x64", "intel-iommu",
+                          "amd-iommu"}),
+    },
 )

@@ -305,4 +305,13 @@ PROFILE: Final = Profile(
     cpuid_version_visits_uint64=False,
     cpu_features_follow_package=False,
     qom_machine_smp=False,
+    # (no recorded binary: the board's listing is not derived from one)
+    qom_machine_containers=("unattached",),
+    qom_board_init={},
+    qom_board_boot_unset={"order": ""},
+    smbios_entry_point_defaults=(),
+    device_not_hotpluggable_text="Parameter 'driver' expects a pluggable device type",
+    not_hotpluggable_ancestors=frozenset(),
+    device_help_plain_defaults=False,
+    dynamic_sysbus_allowed=None,
 )

@@ -252,6 +252,37 @@ OTHER_USER_CREATABLE = (
     "tls-cipher-suites", "tls-creds-anon", "tls-creds-psk", "tls-creds-x509", "x-remote-object",
 )
 
+#: What board init adds to ``/machine`` (``Profile.qom_board_init``), by family: ``pc_init1``
+#: / ``pc_q35_init`` (device memory and firmware in ``pc_memory_init``, then the host bridge
+#: and its SMRAM link, the RTC's alias and link, the ACPI device link, the NVDIMM ACPI region).
+_MR = "child<memory-region>"
+QOM_BOARD_INIT: Final[dict[str, tuple[tuple[str, str, str], ...]]] = {
+    "pc": (
+        ("device-memory[0]", _MR, "device-memory"), ("-", "", ""),
+        ("fw_cfg", "child<fw_cfg_io>", ""), ("i440fx", "child<i440FX-pcihost>", ""),
+        ("smram", "link<memory-region>", ""), ("rtc-time", "struct tm", ""),
+        ("rtc_state", "link<isa-device>", ""), ("acpi-device", "link<hotplug-handler>", "acpi"),
+        ("nvdimm-acpi-io[0]", _MR, "nvdimm"),
+    ),
+    "q35": (
+        ("device-memory[0]", _MR, "device-memory"), ("-", "", ""),
+        ("fw_cfg", "child<fw_cfg_io>", ""), ("q35", "child<q35-pcihost>", ""),
+        ("smram", "link<memory-region>", ""), ("rtc-time", "struct tm", ""),
+        ("rtc_state", "link<isa-device>", ""), ("acpi-device", "link<hotplug-handler>", ""),
+        ("nvdimm-acpi-io[0]", _MR, "nvdimm"),
+    ),
+    "isapc": (
+        ("fw_cfg", "child<fw_cfg_io>", ""), ("rtc-time", "struct tm", ""),
+        ("rtc_state", "link<isa-device>", ""), ("nvdimm-acpi-io[0]", _MR, "nvdimm"),
+    ),
+    "microvm": (
+        ("ioapic", "child<ioapic>", ""), ("fw_cfg", "child<fw_cfg_io>", ""),
+        ("rtc-time", "struct tm", ""),
+    ),
+    "none": (),
+    "x-remote": (("remote-pcihost", "child<remote-pcihost>", ""),),
+}
+
 PROFILE: Final = Profile(
     name="7.2",
     version=(7, 2, 22),
@@ -316,4 +347,12 @@ PROFILE: Final = Profile(
     cpuid_version_visits_uint64=False,
     cpu_features_follow_package=False,
     qom_machine_smp=True,
+    qom_machine_containers=("unattached",),
+    qom_board_init=QOM_BOARD_INIT,
+    qom_board_boot_unset={"order": ""},
+    smbios_entry_point_defaults=(),
+    device_not_hotpluggable_text="Parameter 'driver' expects a pluggable device type",
+    not_hotpluggable_ancestors=frozenset({"x86-iommu"}),
+    device_help_plain_defaults=False,
+    dynamic_sysbus_allowed=None,
 )
