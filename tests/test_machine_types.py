@@ -1,7 +1,7 @@
 """Machine-type table: names, aliases, class flags, RAM split, -machine help, query-machines.
 
 The differential tests compare the whole ``query-machines`` answer and the ``-machine help``
-text with the real QEMU 7.2 binary.
+text with each reference QEMU (7.2 and 10.0), through the profile of its release.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import pytest
+from conftest import Reference
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.machine_types import (
@@ -222,28 +223,28 @@ def _qmp_session(qemu: str, args: list[str], commands: list[dict[str, Any]]) -> 
 
 
 @pytest.mark.qemu
-def test_query_machines_matches_real_qemu(qemu_binary: str) -> None:
-    (reply,) = _qmp_session(qemu_binary, ["-M", "pc"], [{"execute": "query-machines"}])
-    assert reply["return"] == query_machines(P72)
+def test_query_machines_matches_real_qemu(reference: Reference) -> None:
+    (reply,) = _qmp_session(reference.binary, ["-M", "pc"], [{"execute": "query-machines"}])
+    assert reply["return"] == query_machines(get_profile(reference.profile))
 
 
 @pytest.mark.qemu
-def test_machine_help_matches_real_qemu(qemu_binary: str) -> None:
+def test_machine_help_matches_real_qemu(reference: Reference) -> None:
     real = subprocess.run(
-        [qemu_binary, "-machine", "help"], capture_output=True, text=True, timeout=30
+        [reference.binary, "-machine", "help"], capture_output=True, text=True, timeout=30
     )
     assert real.returncode == 0
-    assert real.stdout == machine_help_text(P72)
+    assert real.stdout == machine_help_text(get_profile(reference.profile))
 
 
 @pytest.mark.qemu
-def test_unknown_machine_matches_real_qemu(qemu_binary: str) -> None:
+def test_unknown_machine_matches_real_qemu(reference: Reference) -> None:
     real = subprocess.run(
-        [qemu_binary, "-M", "foo", "-display", "none"], capture_output=True, text=True,
+        [reference.binary, "-M", "foo", "-display", "none"], capture_output=True, text=True,
         timeout=30,
     )
     with pytest.raises(MachineError) as info:
-        resolve_machine_type("foo")
+        resolve_machine_type("foo", get_profile(reference.profile))
     expected = "".join(
         f"{line}\n" for line in (f"qemu-system-x86_64: {info.value.message}", *info.value.hints)
     )

@@ -19,8 +19,9 @@ _MODULES: Final[tuple[ModuleType, ...]] = (qemu_2_9, qemu_7_2, qemu_10_0)
 #: Every known profile, oldest first.
 KNOWN_PROFILES: Final[tuple[Profile, ...]] = tuple(module.PROFILE for module in _MODULES)
 
-#: The profile used when none is asked for: the reference binary's.
-DEFAULT_PROFILE: Final[Profile] = qemu_7_2.PROFILE
+#: The profile used when none is asked for: the newest reference binary's (QEMU 10.0.2, what
+#: Debian 13 ships); ``--profile=7.2`` and ``--profile=2.9`` choose the older ones.
+DEFAULT_PROFILE: Final[Profile] = qemu_10_0.PROFILE
 
 _BY_NAME: Final[dict[str, Profile]] = {profile.name: profile for profile in KNOWN_PROFILES}
 REGISTERED.update(_BY_NAME)
