@@ -1,11 +1,12 @@
 """libvirt 9.0, unmodified, takes qmpnuma for QEMU 7.2: probe, NUMA guests, queries, hot-plug.
 
 Everything runs through `virsh -c 'qemu:///embed?root=DIR'` (libvirt's embedded QEMU driver, no
-daemon), first with the real `qemu-system-x86_64` 7.2, then with `.venv/bin/qmpnuma-system-x86_64`
-on the 7.2 profile (whatever the default profile is: a wrapper sets `QMPNUMA_PROFILE=7.2`, as a
-launcher that passes only QEMU's arguments would), in one embedded root; the answers are compared (thread ids, host CPU
-numbers, times and RSS aside). Under CI a missing libvirt is a failure (`.ci/run` installs it);
-elsewhere the test skips and says what to install.
+daemon), first with the real `qemu-system-x86_64` 7.2, then with
+`.venv/bin/qmpnuma-system-x86_64` on the 7.2 profile (whatever the default profile is: a wrapper
+sets `QMPNUMA_PROFILE=7.2`, as a launcher that passes only QEMU's arguments would), in one
+embedded root; the answers are compared (thread ids, host CPU numbers, times and RSS aside).
+Under CI a missing libvirt is a failure (`.ci/run` installs it); elsewhere the test skips and
+says what to install.
 """
 
 from __future__ import annotations

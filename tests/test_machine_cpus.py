@@ -695,7 +695,8 @@ def test_mapping_errors_against_real_qemu(
 ) -> None:
     """``failing_option``: index of the -numa option QEMU names in the error (None: a
     board-init error without location). A shape the profile's rules accept (10.0 starts 255
-    CPUs under TCG where 7.2 asks for the kernel irqchip) must start on its binary with the model's warnings."""
+    CPUs under TCG where 7.2 asks for the kernel irqchip) must start on its binary with the
+    model's warnings."""
     args = shape.args()
     try:
         cpus, warnings = shape.model(get_profile(reference.profile))
@@ -719,12 +720,13 @@ def test_hmat_initiator_rules_against_real_qemu(reference: Reference) -> None:
     cpus = make_cpus("2", profile=profile)
     parse_time = error_of(cpus.assign_node_cpus, 0, [0, 1], {0: 1})
     node0 = "node,nodeid=0,memdev=m0,initiator=1,cpus=0,cpus=1"
-    assert real_start(reference.binary, [*base, "-numa", node0, "-numa", "node,nodeid=1,memdev=m1"]) == (
+    node1 = "node,nodeid=1,memdev=m1"
+    assert real_start(reference.binary, [*base, "-numa", node0, "-numa", node1]) == (
         1, f"{PROG}: -numa {node0}: {parse_time}\n"
     )
     cpus = make_cpus("2", profile=profile)
     at_finish = error_of(cpus.finish_numa, 2, {0: 1})
     node0 = "node,nodeid=0,memdev=m0,initiator=1"
-    assert real_start(reference.binary, [*base, "-numa", node0, "-numa", "node,nodeid=1,memdev=m1"]) == (
+    assert real_start(reference.binary, [*base, "-numa", node0, "-numa", node1]) == (
         1, f"{PROG}: {at_finish}\n"
     )
