@@ -27,6 +27,7 @@ from qmpnuma.options.numbers import (
 from qmpnuma.profiles import Profile, get_profile
 
 P29 = get_profile("2.9")
+P72 = get_profile("7.2")
 
 K, M, G = 1 << 10, 1 << 20, 1 << 30
 
@@ -70,7 +71,7 @@ def test_parse_uint_full_and_base() -> None:
      ("1.5e", 3 << 59)],
 )
 def test_parse_size_7_2(text: str, value: int) -> None:
-    assert parse_size(text) == value
+    assert parse_size(text, profile=P72) == value
 
 
 @pytest.mark.parametrize(
@@ -82,17 +83,19 @@ def test_parse_size_7_2(text: str, value: int) -> None:
 )
 def test_parse_size_7_2_errors(text: str, errno: str) -> None:
     with pytest.raises(NumberError) as info:
-        parse_size(text)
+        parse_size(text, profile=P72)
     assert info.value.errno == errno
 
 
 def test_hex_with_suffix_warns() -> None:
     warnings: list[str] = []
-    assert parse_size("0x10k", warnings=warnings) == 16 * K
+    assert parse_size("0x10k", profile=P72, warnings=warnings) == 16 * K
     assert warnings == ["Using a multiplier suffix on hex numbers is deprecated: 0x10k"]
     warnings.clear()
-    assert parse_size("0x10", warnings=warnings) == 16
+    assert parse_size("0x10", profile=P72, warnings=warnings) == 16
     assert warnings == []
+    with pytest.raises(NumberError):  # 10.0, the default profile, refuses it (8.0 on)
+        parse_size("0x10k")
 
 
 @pytest.mark.parametrize(

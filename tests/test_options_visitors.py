@@ -358,7 +358,8 @@ def test_json_option_quirks() -> None:
 def test_opts_visitor_reports_hex_size_warning() -> None:
     warnings: list[str] = []
     pairs = parse_opts("memory-backend-ram,id=m,size=0x10k", "qom-type")
-    assert visit_opts(pairs, "ObjectOptions", SCHEMA, warnings=warnings)["size"] == 16 << 10
+    assert visit_opts(pairs, "ObjectOptions", SCHEMA, warnings=warnings,
+                      profile=get_profile("7.2"))["size"] == 16 << 10
     assert warnings == ["Using a multiplier suffix on hex numbers is deprecated: 0x10k"]
 
 
