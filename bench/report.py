@@ -65,8 +65,8 @@ def floor_table(figures: dict[str, Any], env: dict[str, Any]) -> list[str]:
     lines = ["", "One connection against the floor (a bare asyncio `Protocol` server answering "
              "every line with a fixed reply, `bench/floor_server.py`), replies / s; median "
              "(min–max) of the rounds of this run; shares and ratios are medians with the "
-             "spread of the per-round ratios. qmpnuma runs with its default profile 7.2 and "
-             "with `--profile=10.0`, each compared with the QEMU of its version:", "",
+             "spread of the per-round ratios. qmpnuma runs with `--profile=7.2` and with "
+             "`--profile=10.0` (the default), each compared with the QEMU of its version:", "",
              "| command | mode | floor | qmpnuma 7.2 | qmpnuma 10.0 | QEMU 7.2 | QEMU 10.0 | "
              "qmpnuma 7.2 / floor | qmpnuma 10.0 / floor | aim | met (7.2, 10.0) | "
              "qmpnuma 7.2 / QEMU 7.2 | qmpnuma 10.0 / QEMU 10.0 |",

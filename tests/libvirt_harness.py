@@ -209,12 +209,17 @@ def numa_memory_caps(domcaps_xml: str) -> dict[str, Any]:
     }
 
 
-def profile_emulator(folder: Path, profile: str) -> str:
+def profile_emulator(folder: Path, profile: str, *, environment: bool = False) -> str:
     """A wrapper script that runs qmpnuma with ``profile``: what libvirt is given as the
-    emulator (`<emulator>`, `--emulatorbin`) for that profile's QEMU."""
+    emulator (`<emulator>`, `--emulatorbin`) for that profile's QEMU. The profile goes as
+    `--profile`, or with ``environment`` as `QMPNUMA_PROFILE` (how a launcher that cannot add
+    arguments chooses it; libvirt starts the emulator with an environment of its own, so the
+    wrapper sets it)."""
     path = folder / f"qmpnuma-{profile}" / "qmpnuma-system-x86_64"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f'#!/bin/sh\nexec {QMPNUMA} --profile={profile} "$@"\n')
+    command = (f'QMPNUMA_PROFILE={profile} exec {QMPNUMA} "$@"' if environment
+               else f'exec {QMPNUMA} --profile={profile} "$@"')
+    path.write_text(f"#!/bin/sh\n{command}\n")
     path.chmod(0o755)
     return str(path)
 

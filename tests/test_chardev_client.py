@@ -25,17 +25,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import real_qemu
-from qmp_endpoints import QMPNUMA
+from conftest import Reference, reference_pair
 
 BASE = ["-M", "pc", "-accel", "tcg", "-nodefaults", "-display", "none", "-S"]
 
 
+#: The client-mode and stdio tests compare with QEMU 7.2 under the 7.2 profile (named, so that
+#: the default profile does not decide it); the query-chardev names, default chardevs and the
+#: HMP socket run against every reference binary.
+PINNED = "7.2"
+
+
 @pytest.fixture(params=["qemu", "qmpnuma"])
 def emulator(request: pytest.FixtureRequest) -> list[str]:
+    pair = reference_pair(PINNED)
     if request.param == "qemu":
-        return [real_qemu()]
-    return list(QMPNUMA)
+        return [pair.binary]
+    return pair.qmpnuma
 
 
 @pytest.fixture
@@ -274,10 +280,12 @@ def _chardev_scenarios(emulator: list[str], workdir: Path) -> dict[str, list[tup
 
 
 @pytest.mark.qemu
-def test_query_chardev_names_follow_the_connections(workdir: Path) -> None:
-    expected = _chardev_scenarios([real_qemu()], workdir)
-    assert ("mon", "unix:") in expected["unix-client"]  # sanity: the scenario ran
-    assert _chardev_scenarios(list(QMPNUMA), workdir) == expected
+def test_query_chardev_names_follow_the_connections(
+    reference: Reference, workdir: Path
+) -> None:
+    expected = _chardev_scenarios([reference.binary], workdir)
+    assert "unix-client" in expected  # sanity: the scenario ran
+    assert _chardev_scenarios(reference.qmpnuma, workdir) == expected
 
 
 def _chardevs_with_defaults(emulator: list[str], workdir: Path, extra: list[str]) -> list[str]:
@@ -311,11 +319,13 @@ def _chardevs_with_defaults(emulator: list[str], workdir: Path, extra: list[str]
     ["-parallel", "none"], ["-serial", "null", "-parallel", "null"], ["-monitor", "none"],
     ["-nodefaults"], ["-nographic", "-monitor", "none"],
 ], ids=lambda extra: "_".join(extra) or "defaults")
-def test_default_chardevs_as_qemu_adds_them(workdir: Path, extra: list[str]) -> None:
+def test_default_chardevs_as_qemu_adds_them(
+    reference: Reference, workdir: Path, extra: list[str]
+) -> None:
     """Without `-nodefaults` QEMU adds a serial and a parallel port on virtual consoles (null
     and stdio with `-nographic`), unless the command line has its own, or `-M none`."""
-    expected = _chardevs_with_defaults([real_qemu()], workdir, extra)
-    assert _chardevs_with_defaults(list(QMPNUMA), workdir, extra) == expected
+    expected = _chardevs_with_defaults([reference.binary], workdir, extra)
+    assert _chardevs_with_defaults(reference.qmpnuma, workdir, extra) == expected
 
 
 # -- an HMP monitor on a socket: banner, prompt, the line editor's echo, the output ------------
@@ -356,7 +366,7 @@ def _hmp_transcript(emulator: list[str], workdir: Path) -> list[bytes]:
 
 
 @pytest.mark.qemu
-def test_hmp_monitor_on_a_socket_as_qemu(workdir: Path) -> None:
-    expected = _hmp_transcript([real_qemu()], workdir)
+def test_hmp_monitor_on_a_socket_as_qemu(reference: Reference, workdir: Path) -> None:
+    expected = _hmp_transcript([reference.binary], workdir)
     assert expected[0].endswith(b"(qemu) ")
-    assert _hmp_transcript(list(QMPNUMA), workdir) == expected
+    assert _hmp_transcript(reference.qmpnuma, workdir) == expected

@@ -28,11 +28,15 @@ def _lines(sock: socket.socket, count: int) -> list[dict[str, object]]:
     return [json.loads(line) for line in data.splitlines()]
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-def test_demo_starts_and_answers(profile: str) -> None:
-    env = {**os.environ, PORT_VARIABLE: "0"}
+@pytest.mark.parametrize("profile", [*PROFILES, None])
+def test_demo_starts_and_answers(profile: str | None) -> None:
+    """Each profile's demo, and `make run`'s (no profile: the default, QEMU 10.0)."""
+    env = {key: value for key, value in os.environ.items() if key != "QMPNUMA_PROFILE"}
+    env[PORT_VARIABLE] = "0"
+    chosen = [] if profile is None else [f"--profile={profile}"]
+    major = {None: 10, "10.0": 10, "7.2": 7, "2.9": 2}[profile]
     proc = subprocess.Popen(
-        [QMPNUMA, f"--profile={profile}", "demo"], stdin=subprocess.DEVNULL,
+        [QMPNUMA, *chosen, "demo"], stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     try:
@@ -40,6 +44,7 @@ def test_demo_starts_and_answers(profile: str) -> None:
         banner = proc.stdout.readline() + proc.stdout.readline()
         found = re.search(r"unix:(\S+) and", banner)
         assert found, f"no socket in {banner!r}"
+        assert f"(profile {profile or '10.0'})" in banner
         path = found.group(1)
         with connect_unix(path, proc) as sock:  # type: ignore[arg-type]
             sock.settimeout(10)
@@ -50,7 +55,7 @@ def test_demo_starts_and_answers(profile: str) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
     assert not os.path.exists(os.path.dirname(path)), "the demo left its directory behind"
-    assert "QMP" in greeting
+    assert greeting["QMP"]["version"]["qemu"]["major"] == major  # type: ignore[index]
     assert replies[0] == {"return": {}}
     memdevs = replies[1]["return"]
     assert isinstance(memdevs, list)

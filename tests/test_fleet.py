@@ -86,7 +86,8 @@ async def test_every_machine_has_its_socket_and_greets(fleet: Fleet, tmp_path: P
     assert len(fleet) == 5
     for k in (0, 4):
         client = await Client.connect(str(tmp_path / "vms" / f"vm-{k}.qmp"))
-        assert client.greeting["QMP"]["version"]["qemu"] == {"major": 7, "minor": 2, "micro": 22}
+        # the default profile, 10.0
+        assert client.greeting["QMP"]["version"]["qemu"] == {"major": 10, "minor": 0, "micro": 2}
         reply = await client.execute("query-memdev")
         assert sorted(item["id"] for item in reply["return"]) == ["m0", "m1"]
         await client.close()
@@ -164,6 +165,41 @@ async def test_spec_file_gives_each_machine_its_arguments(tmp_path: Path) -> Non
         assert fleet.machine(1).ram_size == 1 << 30
         await big.close()
         await old.close()
+
+
+async def test_a_fleet_mixing_profiles_answers_each_as_its_own_qemu(tmp_path: Path) -> None:
+    """A spec whose default is 7.2 with one 10.0 machine, and one with no profile at all (the
+    default, 10.0) and a 7.2 machine: each machine greets, reports its status and refuses a
+    its version as the QEMU of its own profile does, on the same machine arguments."""
+    args = ["-M", "pc", "-m", "1G", "-smp", "2"]
+    specs = {
+        "old-default": {"profile": "7.2", "machines": [
+            {"socket": "a.qmp", "args": args}, {"socket": "b.qmp", "args": args,
+                                                "profile": "10.0"}]},
+        "no-default": {"machines": [
+            {"socket": "c.qmp", "args": args}, {"socket": "d.qmp", "args": args,
+                                                "profile": "7.2"}]},
+    }
+    expected = {
+        "a": ({"major": 7, "minor": 2, "micro": 22}, "Debian 1:7.2+dfsg-7+deb12u18+b3",
+              {"status": "running", "singlestep": False, "running": True}),
+        "b": ({"major": 10, "minor": 0, "micro": 2}, "Debian 1:10.0.2+ds-2+deb13u1~bpo12+1",
+              {"status": "running", "running": True}),  # no singlestep since 9.0
+    }
+    expected["c"], expected["d"] = expected["b"], expected["a"]
+    for name, spec in specs.items():
+        directory = tmp_path / name
+        directory.mkdir()
+        async with Fleet(specs_from_data(spec, str(directory))):
+            for machine in spec["machines"]:
+                socket_name = str(machine["socket"])
+                version, package, status = expected[socket_name.removesuffix(".qmp")]
+                client = await Client.connect(str(directory / socket_name))
+                assert client.greeting["QMP"]["version"] == {"qemu": version, "package": package}
+                assert (await client.execute("query-status"))["return"] == status
+                reply = await client.execute("query-version")
+                assert reply["return"] == client.greeting["QMP"]["version"]
+                await client.close()
 
 
 def test_toml_spec_and_its_errors(tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
 """libvirt 9.0, unmodified, takes qmpnuma for QEMU 7.2: probe, NUMA guests, queries, hot-plug.
 
 Everything runs through `virsh -c 'qemu:///embed?root=DIR'` (libvirt's embedded QEMU driver, no
-daemon), first with `.venv/bin/qmpnuma-system-x86_64` as the emulator, then with the real
-`qemu-system-x86_64` 7.2, in one embedded root; the answers are compared (thread ids, host CPU
-numbers, times and RSS aside). Under CI a missing libvirt is a failure (`.ci/run` installs it);
-elsewhere the test skips and says what to install.
+daemon), first with the real `qemu-system-x86_64` 7.2, then with
+`.venv/bin/qmpnuma-system-x86_64` on the 7.2 profile (whatever the default profile is: a wrapper
+sets `QMPNUMA_PROFILE=7.2`, as a launcher that passes only QEMU's arguments would), in one
+embedded root; the answers are compared (thread ids, host CPU numbers, times and RSS aside).
+Under CI a missing libvirt is a failure (`.ci/run` installs it); elsewhere the test skips and
+says what to install.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from typing import Any
 import pytest
 from libvirt_harness import (
     DOMAINS,
-    QMPNUMA,
     Embed,
     cached_caps,
     check_domain,
@@ -23,6 +24,7 @@ from libvirt_harness import (
     check_probe,
     check_start_up_traffic,
     libvirt_missing,
+    profile_emulator,
     scenario,
 )
 
@@ -50,7 +52,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     # Real QEMU first: its `dominfo` makes libvirt probe every qemu-system-* of the host, so
     # that the qmpnuma run afterwards sends qmpnuma's traffic only.
     real = scenario(embed, qemu, "r", workdir)
-    return {"qemu": real, "qmpnuma": scenario(embed, QMPNUMA, "q", workdir)}
+    emulator = profile_emulator(workdir, "7.2", environment=True)
+    return {"qemu": real, "qmpnuma": scenario(embed, emulator, "q", workdir)}
 
 
 def test_probe_succeeds_with_the_same_numa_and_memory_capabilities(

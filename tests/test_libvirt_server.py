@@ -1,8 +1,10 @@
-"""The server the way libvirt starts a guest, on qmpnuma and on real QEMU 7.2 alike.
+"""The server the way libvirt starts a guest, on qmpnuma and on each real QEMU alike.
 
 libvirt binds the monitor socket itself and hands the listening fd to the emulator
 (`-chardev socket,id=charmonitor,fd=N,server=on,wait=off -mon ...,mode=control`), starts it
-paused (`-S`) with `-msg timestamp=on`, resumes it with `cont`, and ends it with SIGTERM.
+paused (`-S`) with `-msg timestamp=on`, resumes it with `cont`, and ends it with SIGTERM. libvirt
+passes no qmpnuma option, so qmpnuma gets its profile from ``QMPNUMA_PROFILE``, as a libvirt
+emulator wrapper would set it.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Reference
+
+from qmpnuma.profiles import get_profile
 
 QMPNUMA = str(Path(sys.executable).with_name("qmpnuma-system-x86_64"))
 
@@ -73,23 +79,34 @@ def libvirt_style_args(fd: int) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class Emulator:
+    """The program libvirt would start, the environment it gets, and the QEMU major it is."""
+
+    path: str
+    env: dict[str, str]
+    major: int
+
+
 @pytest.fixture(params=["qmpnuma", "qemu"])
-def emulator(request: pytest.FixtureRequest) -> str:
+def emulator(request: pytest.FixtureRequest, reference: Reference) -> Emulator:
+    major = get_profile(reference.profile).version[0]
     if request.param == "qemu":
-        path: str = request.getfixturevalue("qemu_binary")
-        return path
-    return QMPNUMA
+        return Emulator(reference.binary, dict(os.environ), major)
+    return Emulator(QMPNUMA, {**os.environ, "QMPNUMA_PROFILE": reference.profile}, major)
 
 
 @pytest.fixture
-def guest(emulator: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Client, str]]:
+def guest(
+    emulator: Emulator, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], Client, str]]:
     path = str(tmp_path / "monitor.sock")
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(path)
     listener.listen(1)
     fd = listener.fileno()
     proc = subprocess.Popen(
-        [emulator, *libvirt_style_args(fd)], pass_fds=(fd,),
+        [emulator.path, *libvirt_style_args(fd)], pass_fds=(fd,), env=emulator.env,
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     listener.close()
@@ -109,10 +126,10 @@ def guest(emulator: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[byte
 
 
 def test_inherited_fd_monitor_cont_and_sigterm(
-    guest: tuple[subprocess.Popen[bytes], Client, str]
+    emulator: Emulator, guest: tuple[subprocess.Popen[bytes], Client, str]
 ) -> None:
     proc, client, path = guest
-    assert client.greeting["QMP"]["version"]["qemu"]["major"] == 7
+    assert client.greeting["QMP"]["version"]["qemu"]["major"] == emulator.major
     assert client.call("qmp_capabilities") == {"return": {}}
     status = client.call("query-status")["return"]
     assert status["status"] == "prelaunch"

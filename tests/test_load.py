@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from conftest import Reference
 from qmp_endpoints import connect_unix
 
 from qmpnuma.commands.dispatch import CommandRegistry
 from qmpnuma.machine import Machine
-from qmpnuma.profiles import wire_types
+from qmpnuma.profiles import get_profile, wire_types
 from qmpnuma.qmp.session import QmpSession
 from qmpnuma.server.faults import FaultPlan, Instrumentation
 from qmpnuma.server.listeners import bind_unix
@@ -86,18 +87,21 @@ class Served:
 
 
 @asynccontextmanager
-async def machines(count: int, plans: list[FaultPlan] | None = None) -> AsyncIterator[Served]:
-    """``count`` machines served on this loop, one socket each; plain (no hooks) unless
-    ``plans`` gives each machine a fault plan."""
+async def machines(
+    count: int, plans: list[FaultPlan] | None = None, profile: str | None = None
+) -> AsyncIterator[Served]:
+    """``count`` machines of ``profile`` (None: the default) served on this loop, one socket
+    each; plain (no hooks) unless ``plans`` gives each machine a fault plan."""
     directory = tempfile.mkdtemp(prefix="qmpnuma-load-")
-    types = wire_types("7.2")
+    chosen = get_profile(profile)
+    types = wire_types(chosen)
     served = Served([], [])
     try:
         for index in range(count):
-            machine = Machine.from_argv(ARGS)
+            machine = Machine.from_argv(ARGS, profile=chosen)
             registry = CommandRegistry(machine)
             server = QmpServer(
-                lambda: QmpSession(types.COMMANDS, types.SCHEMA, profile="7.2"), registry
+                lambda: QmpSession(types.COMMANDS, types.SCHEMA, profile=chosen), registry
             )
             registry.attach(broadcast=server.broadcast, request_exit=server.request_exit)
             if plans is not None:
@@ -280,17 +284,18 @@ async def test_slow_client_does_not_slow_other_monitors() -> None:
     assert len(busy_all) == 3 * SLOW_SECONDS * 10
 
 
-def test_load_mix_is_what_qemu_answers(qemu_binary: str) -> None:
-    """The replies every load request is checked against are the real QEMU 7.2's replies."""
+def test_load_mix_is_what_qemu_answers(reference: Reference) -> None:
+    """The replies every load request is checked against are the real QEMU's replies (the load
+    runs on the default profile; the mix is checked on each profile with a reference binary)."""
     async def ours() -> list[bytes]:
-        async with machines(1) as served:
+        async with machines(1, profile=reference.profile) as served:
             return await _reference(served.paths[0])
 
     expected = asyncio.run(ours())
     with tempfile.TemporaryDirectory(prefix="qmpnuma-load-qemu-") as tmp:
         path = os.path.join(tmp, "q.sock")
         proc = subprocess.Popen(
-            [qemu_binary, "-accel", "tcg", "-nodefaults", "-display", "none", *ARGS,
+            [reference.binary, "-accel", "tcg", "-nodefaults", "-display", "none", *ARGS,
              "-qmp", f"unix:{path},server=on,wait=off"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

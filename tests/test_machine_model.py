@@ -18,7 +18,9 @@ FIXED = ["-accel", "tcg", "-nodefaults", "-display", "none", "-S"]
 
 
 def build(line: str) -> Machine:
-    return Machine.from_argv([*FIXED, *line.split()], progname="qemu-system-x86_64")
+    """The machine of a 7.2 transcript's command line, under the 7.2 profile (named: the
+    default profile is 10.0)."""
+    return Machine.from_argv([*FIXED, *line.split()], profile="7.2", progname="qemu-system-x86_64")
 
 
 def numa_view(machine: Machine) -> list[tuple[list[int], int, int]]:

@@ -40,7 +40,7 @@ def smp_config(text: str) -> dict[str, int]:
 def run_7_2(text: str, machine: str = "pc") -> tuple[CpuTopology | None, list[str], str | None]:
     warnings: list[str] = []
     try:
-        topology = parse_smp(smp_config(text), resolve_machine_type(machine), P72, warnings)
+        topology = parse_smp(smp_config(text), resolve_machine_type(machine, P72), P72, warnings)
     except MachineError as error:
         return None, warnings, error.message
     return topology, warnings, None

@@ -1,7 +1,7 @@
 """Machine-type table: names, aliases, class flags, RAM split, -machine help, query-machines.
 
 The differential tests compare the whole ``query-machines`` answer and the ``-machine help``
-text with the real QEMU 7.2 binary.
+text with each reference QEMU (7.2 and 10.0), through the profile of its release.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import pytest
+from conftest import Reference
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.machine_types import (
@@ -42,16 +43,23 @@ def test_table_holds_every_7_2_type_in_query_machines_order() -> None:
 
 
 def test_aliases_and_default() -> None:
-    assert resolve_machine_type("pc").name == "pc-i440fx-7.2"
-    assert resolve_machine_type("q35").name == "pc-q35-7.2"
-    assert resolve_machine_type(None).name == "pc-i440fx-7.2"
-    assert default_machine_type().is_default
-    assert [t.name for t in machine_types() if t.alias] == ["pc-q35-7.2", "pc-i440fx-7.2"]
+    assert resolve_machine_type("pc", P72).name == "pc-i440fx-7.2"
+    assert resolve_machine_type("q35", P72).name == "pc-q35-7.2"
+    assert resolve_machine_type(None, P72).name == "pc-i440fx-7.2"
+    assert default_machine_type(P72).is_default
+    assert [t.name for t in machine_types(P72) if t.alias] == ["pc-q35-7.2", "pc-i440fx-7.2"]
+
+
+def test_default_profile_is_10_0() -> None:
+    """Without a profile the tables are QEMU 10.0's (the default profile)."""
+    assert resolve_machine_type(None).name == "pc-i440fx-10.0"
+    assert resolve_machine_type("q35").name == "pc-q35-10.0"
+    assert "pc-i440fx-1.7" not in {t.name for t in machine_types()}  # removed in 10.0
 
 
 def test_unknown_machine_type_error() -> None:
     with pytest.raises(MachineError) as info:
-        resolve_machine_type("foo")
+        resolve_machine_type("foo", P72)
     assert info.value.message == "unsupported machine type"
     assert info.value.hints == ("Use -machine help to list supported machines",)
 
@@ -75,7 +83,7 @@ def test_unknown_machine_type_error() -> None:
 def test_versioned_flags(
     name: str, cpu_max: int, prefer_sockets: bool, numa_mem: bool, memhp: bool, memdev: bool
 ) -> None:
-    machine_type = resolve_machine_type(name)
+    machine_type = resolve_machine_type(name, P72)
     assert machine_type.cpu_max == cpu_max
     assert machine_type.prefer_sockets is prefer_sockets
     assert machine_type.numa_mem_supported is numa_mem
@@ -87,23 +95,23 @@ def test_versioned_flags(
 
 
 def test_unversioned_types() -> None:
-    none = resolve_machine_type("none")
+    none = resolve_machine_type("none", P72)
     assert not none.numa_supported and not none.dies_supported and none.cpu_max == 1
     assert none.default_cpu_type is None and none.default_ram_id == "ram"
-    isapc = resolve_machine_type("isapc")
+    isapc = resolve_machine_type("isapc", P72)
     assert isapc.default_cpu_type == "486-x86_64-cpu" and isapc.cpu_max == 1
-    microvm = resolve_machine_type("microvm")
+    microvm = resolve_machine_type("microvm", P72)
     assert microvm.default_ram_id == "microvm.ram" and not microvm.hotpluggable_cpus
-    assert resolve_machine_type("x-remote").default_ram_id is None
+    assert resolve_machine_type("x-remote", P72).default_ram_id is None
 
 
 def test_deprecated_and_alignment_flags() -> None:
-    assert resolve_machine_type("pc-i440fx-1.7").deprecated
-    assert not resolve_machine_type("pc-i440fx-2.0").deprecated
-    assert not resolve_machine_type("pc-i440fx-1.7").gigabyte_align
-    assert resolve_machine_type("pc-i440fx-2.0").gigabyte_align
-    assert not resolve_machine_type("pc-i440fx-2.1").enforce_aligned_dimm
-    assert resolve_machine_type("pc-i440fx-2.2").enforce_aligned_dimm
+    assert resolve_machine_type("pc-i440fx-1.7", P72).deprecated
+    assert not resolve_machine_type("pc-i440fx-2.0", P72).deprecated
+    assert not resolve_machine_type("pc-i440fx-1.7", P72).gigabyte_align
+    assert resolve_machine_type("pc-i440fx-2.0", P72).gigabyte_align
+    assert not resolve_machine_type("pc-i440fx-2.1", P72).enforce_aligned_dimm
+    assert resolve_machine_type("pc-i440fx-2.2", P72).enforce_aligned_dimm
 
 
 @pytest.mark.parametrize(
@@ -119,11 +127,11 @@ def test_deprecated_and_alignment_flags() -> None:
     ],
 )
 def test_split_ram(name: str, ram: int, below: int, above: int) -> None:
-    assert resolve_machine_type(name).split_ram(ram) == (below, above)
+    assert resolve_machine_type(name, P72).split_ram(ram) == (below, above)
 
 
 def test_machine_info_of_e6_rows() -> None:
-    rows = {row["name"]: row for row in query_machines()}
+    rows = {row["name"]: row for row in query_machines(P72)}
     assert rows["pc-i440fx-7.2"] == {
         "name": "pc-i440fx-7.2", "alias": "pc", "is-default": True, "cpu-max": 255,
         "hotpluggable-cpus": True, "numa-mem-supported": False, "deprecated": False,
@@ -137,7 +145,7 @@ def test_machine_info_of_e6_rows() -> None:
 
 
 def test_help_text_layout() -> None:
-    lines = machine_help_text().splitlines()
+    lines = machine_help_text(P72).splitlines()
     assert lines[:4] == [
         "Supported machines are:",
         "microvm              microvm (i386)",
@@ -222,28 +230,28 @@ def _qmp_session(qemu: str, args: list[str], commands: list[dict[str, Any]]) -> 
 
 
 @pytest.mark.qemu
-def test_query_machines_matches_real_qemu(qemu_binary: str) -> None:
-    (reply,) = _qmp_session(qemu_binary, ["-M", "pc"], [{"execute": "query-machines"}])
-    assert reply["return"] == query_machines(P72)
+def test_query_machines_matches_real_qemu(reference: Reference) -> None:
+    (reply,) = _qmp_session(reference.binary, ["-M", "pc"], [{"execute": "query-machines"}])
+    assert reply["return"] == query_machines(get_profile(reference.profile))
 
 
 @pytest.mark.qemu
-def test_machine_help_matches_real_qemu(qemu_binary: str) -> None:
+def test_machine_help_matches_real_qemu(reference: Reference) -> None:
     real = subprocess.run(
-        [qemu_binary, "-machine", "help"], capture_output=True, text=True, timeout=30
+        [reference.binary, "-machine", "help"], capture_output=True, text=True, timeout=30
     )
     assert real.returncode == 0
-    assert real.stdout == machine_help_text(P72)
+    assert real.stdout == machine_help_text(get_profile(reference.profile))
 
 
 @pytest.mark.qemu
-def test_unknown_machine_matches_real_qemu(qemu_binary: str) -> None:
+def test_unknown_machine_matches_real_qemu(reference: Reference) -> None:
     real = subprocess.run(
-        [qemu_binary, "-M", "foo", "-display", "none"], capture_output=True, text=True,
+        [reference.binary, "-M", "foo", "-display", "none"], capture_output=True, text=True,
         timeout=30,
     )
     with pytest.raises(MachineError) as info:
-        resolve_machine_type("foo")
+        resolve_machine_type("foo", get_profile(reference.profile))
     expected = "".join(
         f"{line}\n" for line in (f"qemu-system-x86_64: {info.value.message}", *info.value.hints)
     )

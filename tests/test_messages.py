@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import Reference
 from qemu_runner import run_model, run_real
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z ", re.M)
@@ -21,8 +22,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("args", CASES, ids=[" ".join(c) for c in CASES])
-def test_decorated_messages_like_qemu(qemu_binary: str, args: list[str]) -> None:
-    real, ours = run_real(qemu_binary, args), run_model(args)
+def test_decorated_messages_like_qemu(reference: Reference, args: list[str]) -> None:
+    real, ours = run_real(reference.binary, args), run_model(args, reference.profile)
     assert ours.status == real.status
     assert TIME.sub("TIME ", ours.stderr) == TIME.sub("TIME ", real.stderr)
     assert TIME.findall(ours.stderr) or not TIME.findall(real.stderr)

@@ -109,10 +109,11 @@ def test_monitor_values_are_checked_when_the_monitors_are_created(
     args: tuple[str, ...], source: str, message: str
 ) -> None:
     """QEMU checks a `-mon`'s mode and chardev in `mon_init_func`, after creating the chardevs
-    (so a chardev that cannot connect is reported first: the real binary shows that order)."""
-    config = _machine(*args).monitors
+    (so a chardev that cannot connect is reported first: the real binary shows that order).
+    QEMU 7.2's texts (10.0 says "chardev 'c' is already in use")."""
+    machine = Machine.from_argv([*BASE, *args], profile="7.2")
     with pytest.raises(MonitorOptionError) as caught:
-        check_monitors(config)
+        check_monitors(machine.monitors, machine.profile.texts)
     assert (caught.value.source, caught.value.message) == (source, message)
 
 

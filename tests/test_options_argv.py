@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 
 import pytest
+from conftest import Reference
 
 from qmpnuma.errors import OptionError
 from qmpnuma.options.argv import (
@@ -136,10 +137,10 @@ def _real_stderr(qemu: str, args: list[str]) -> tuple[int, str]:
     "args",
     [["-foo"], ["--bogus", "x"], ["-m"], ["--numa"], ["-g", "800x600"], ["-m", "1G", "-foo"]],
 )
-def test_argv_errors_match_real_qemu(qemu_binary: str, args: list[str]) -> None:
-    status, stderr = _real_stderr(qemu_binary, args)
+def test_argv_errors_match_real_qemu(reference: Reference, args: list[str]) -> None:
+    status, stderr = _real_stderr(reference.binary, args)
     try:
-        opts = split_argv(args)
+        opts = split_argv(args, profile=get_profile(reference.profile))
     except ArgvError as exc:
         expected = exc.format(PROG)
     else:

@@ -6,6 +6,8 @@ import json
 import subprocess
 
 import pytest
+from conftest import Reference
+from qemu_runner import run_model, run_real
 
 from qmpnuma.errors import OptionError
 from qmpnuma.options.numbers import (
@@ -22,9 +24,10 @@ from qmpnuma.options.numbers import (
     qemuopts_number,
     qemuopts_size,
 )
-from qmpnuma.profiles import get_profile
+from qmpnuma.profiles import Profile, get_profile
 
 P29 = get_profile("2.9")
+P72 = get_profile("7.2")
 
 K, M, G = 1 << 10, 1 << 20, 1 << 30
 
@@ -68,7 +71,7 @@ def test_parse_uint_full_and_base() -> None:
      ("1.5e", 3 << 59)],
 )
 def test_parse_size_7_2(text: str, value: int) -> None:
-    assert parse_size(text) == value
+    assert parse_size(text, profile=P72) == value
 
 
 @pytest.mark.parametrize(
@@ -80,17 +83,19 @@ def test_parse_size_7_2(text: str, value: int) -> None:
 )
 def test_parse_size_7_2_errors(text: str, errno: str) -> None:
     with pytest.raises(NumberError) as info:
-        parse_size(text)
+        parse_size(text, profile=P72)
     assert info.value.errno == errno
 
 
 def test_hex_with_suffix_warns() -> None:
     warnings: list[str] = []
-    assert parse_size("0x10k", warnings=warnings) == 16 * K
+    assert parse_size("0x10k", profile=P72, warnings=warnings) == 16 * K
     assert warnings == ["Using a multiplier suffix on hex numbers is deprecated: 0x10k"]
     warnings.clear()
-    assert parse_size("0x10", warnings=warnings) == 16
+    assert parse_size("0x10", profile=P72, warnings=warnings) == 16
     assert warnings == []
+    with pytest.raises(NumberError):  # 10.0, the default profile, refuses it (8.0 on)
+        parse_size("0x10k")
 
 
 @pytest.mark.parametrize(
@@ -161,18 +166,38 @@ SIZES_FOR_QEMU = [
 ]
 
 
-@pytest.mark.qemu
-def test_sizes_match_real_qemu(qemu_binary: str) -> None:
-    """One real QEMU with a backend per size string; query-memdev reports what it parsed."""
-    args = [qemu_binary, "-accel", "tcg", "-nodefaults", "-display", "none", "-S", "-M", "none",
-            "-qmp", "stdio"]
+def _accepted_sizes(profile: Profile) -> tuple[dict[str, int], list[str]]:
+    """The sizes ``profile`` reads (by backend id) and those it refuses (10.0 refuses a hex
+    number with a suffix, which 7.2 reads with a deprecation warning)."""
+    accepted: dict[str, int] = {}
+    refused: list[str] = []
     for number, text in enumerate(SIZES_FOR_QEMU):
-        args += ["-object", f"memory-backend-ram,id=b{number},size={text}"]
+        try:
+            accepted[f"b{number}"] = parse_size(text, profile=profile)
+        except NumberError:
+            refused.append(text)
+    return accepted, refused
+
+
+@pytest.mark.qemu
+def test_sizes_match_real_qemu(reference: Reference) -> None:
+    """One real QEMU with a backend per size string the profile reads; query-memdev reports
+    what it parsed. Each string the profile refuses makes the real QEMU refuse the backend."""
+    accepted, refused = _accepted_sizes(get_profile(reference.profile))
+    base = [reference.binary, "-accel", "tcg", "-nodefaults", "-display", "none", "-S",
+            "-M", "none"]
+    args = [*base, "-qmp", "stdio"]
+    for number, text in enumerate(SIZES_FOR_QEMU):
+        if f"b{number}" in accepted:
+            args += ["-object", f"memory-backend-ram,id=b{number},size={text}"]
     commands = '{"execute":"qmp_capabilities"}\n{"execute":"query-memdev"}\n{"execute":"quit"}\n'
     proc = subprocess.run(args, input=commands.encode(), capture_output=True, timeout=30,
                           check=False)
     replies = [json.loads(line) for line in proc.stdout.decode().splitlines() if line.strip()]
     memdevs = next(r["return"] for r in replies if isinstance(r.get("return"), list))
-    real = {dev["id"]: dev["size"] for dev in memdevs}
-    ours = {f"b{n}": parse_size(text) for n, text in enumerate(SIZES_FOR_QEMU)}
-    assert real == ours
+    assert {dev["id"]: dev["size"] for dev in memdevs} == accepted
+    for text in refused:
+        start = ["-M", "none", "-object", f"memory-backend-ram,id=b,size={text}"]
+        real = run_real(reference.binary, start)
+        assert real.status == 1
+        assert real == run_model(start, reference.profile)

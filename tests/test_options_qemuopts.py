@@ -9,6 +9,7 @@ import tempfile
 from typing import Any
 
 import pytest
+from conftest import Reference
 
 from qmpnuma.errors import OptionError
 from qmpnuma.options.diagnostics import OptionWarning, format_report
@@ -30,7 +31,7 @@ from qmpnuma.options.qemuopts import (
 )
 from qmpnuma.options.qobject_visitor import visit_keyval
 from qmpnuma.options.uuid_arg import parse_uuid
-from qmpnuma.profiles import get_profile
+from qmpnuma.profiles import Profile, get_profile
 
 P29 = get_profile("2.9")
 
@@ -213,13 +214,13 @@ def _real_stderr(qemu: str, args: list[str]) -> str:
         return proc.stderr.decode()
 
 
-def _ours_m(arg: str) -> str:
-    """What QEMU prints for ``-m ARG``, computed with the options package."""
+def _ours_m(arg: str, profile: Profile) -> str:
+    """What ``profile``'s QEMU prints for ``-m ARG``, computed with the options package."""
     location = f"-m {arg}"
     warnings: list[OptionWarning] = []
     out = ""
     try:
-        parsed = parse_qemu_opts(arg, MEMORY_OPTS, warnings=warnings)
+        parsed = parse_qemu_opts(arg, MEMORY_OPTS, warnings=warnings, profile=profile)
     except OptionError as exc:
         out += "".join(format_report(PROG, location, w.message, w.hints, warning=True)
                        for w in warnings)
@@ -228,21 +229,21 @@ def _ours_m(arg: str) -> str:
                    for w in warnings)
     later: list[str] = []
     try:
-        visit_keyval(memory_keyval(parsed), "MemorySizeConfiguration", SCHEMA, root="memory",
-                     warnings=later)
+        visit_keyval(memory_keyval(parsed, profile), "MemorySizeConfiguration", SCHEMA,
+                     root="memory", warnings=later, profile=profile)
     except OptionError as exc:
         return out + format_report(PROG, None, exc.message, exc.hints)
     return out + "".join(format_report(PROG, None, w, warning=True) for w in later)
 
 
-def _ours_smp(arg: str) -> str:
-    """What QEMU prints for ``-smp ARG`` syntax and type errors."""
+def _ours_smp(arg: str, profile: Profile) -> str:
+    """What ``profile``'s QEMU prints for ``-smp ARG`` syntax and type errors."""
     try:
         tree = keyval_parse(arg, "cpus").tree
     except OptionError as exc:
         return format_report(PROG, f"-smp {arg}", exc.message, exc.hints)
     try:
-        visit_keyval(tree, "SMPConfiguration", SCHEMA, root="smp")
+        visit_keyval(tree, "SMPConfiguration", SCHEMA, root="smp", profile=profile)
     except OptionError as exc:
         return format_report(PROG, None, exc.message, exc.hints)
     return ""
@@ -256,14 +257,18 @@ SMP_CASES = ["2,foo", "2,,x", "a..b=1", "x", "2,foo=1", "cpus.x=3", "2,sockets=1
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("arg", M_CASES)
-def test_memory_errors_match_real_qemu(qemu_binary: str, arg: str) -> None:
-    assert _real_stderr(qemu_binary, ["-M", "pc", "-m", arg]) == _ours_m(arg)
+def test_memory_errors_match_real_qemu(reference: Reference, arg: str) -> None:
+    assert _real_stderr(reference.binary, ["-M", "pc", "-m", arg]) == _ours_m(
+        arg, get_profile(reference.profile)
+    )
 
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("arg", SMP_CASES)
-def test_smp_errors_match_real_qemu(qemu_binary: str, arg: str) -> None:
-    assert _real_stderr(qemu_binary, ["-M", "none", "-smp", arg]) == _ours_smp(arg)
+def test_smp_errors_match_real_qemu(reference: Reference, arg: str) -> None:
+    assert _real_stderr(reference.binary, ["-M", "none", "-smp", arg]) == _ours_smp(
+        arg, get_profile(reference.profile)
+    )
 
 
 def test_device_properties_in_qdict_order() -> None:

@@ -9,6 +9,7 @@ import tempfile
 from typing import Any
 
 import pytest
+from conftest import Reference
 
 from qmpnuma.errors import OptionError
 from qmpnuma.options.diagnostics import OptionWarning, format_report
@@ -16,6 +17,7 @@ from qmpnuma.options.keyval import is_json_form, keyval_parse, parse_json_option
 from qmpnuma.options.opts_visitor import visit_opts
 from qmpnuma.options.qemuopts import NUMA_OPTS, OBJECT_OPTS, parse_opts, parse_qemu_opts
 from qmpnuma.options.qobject_visitor import visit_keyval, visit_qobject
+from qmpnuma.profiles import Profile, get_profile
 from qmpnuma.qobject.hashing import ghash_order, qdict_order, tdb_hash
 
 PROG = "qemu-system-x86_64"
@@ -256,8 +258,9 @@ def _real_stderr(qemu: str, args: list[str]) -> str:
         return proc.stderr.decode()
 
 
-def _ours(option: str, arg: str) -> str:
-    """The stderr QEMU prints when ``-numa``/``-object`` ARG fails its syntax or types."""
+def _ours(option: str, arg: str, profile: Profile) -> str:
+    """The stderr ``profile``'s QEMU prints when ``-numa``/``-object`` ARG fails its syntax or
+    types."""
     location = f"-{option} {arg}"
     warnings: list[OptionWarning] = []
 
@@ -271,11 +274,12 @@ def _ours(option: str, arg: str) -> str:
             visit_qobject(parse_json_option(arg), "ObjectOptions", SCHEMA)
             return ""
         opts_list = NUMA_OPTS if option == "numa" else OBJECT_OPTS
-        parsed = parse_qemu_opts(arg, opts_list, warnings=warnings)
+        parsed = parse_qemu_opts(arg, opts_list, warnings=warnings, profile=profile)
         if option == "object" and parsed.get("qom-type") is None:
             raise OptionError("Parameter 'qom-type' is missing")
         pairs = [*parsed.pairs, *([("id", parsed.ident)] if parsed.ident is not None else [])]
-        visit_opts(pairs, "NumaOptions" if option == "numa" else "ObjectOptions", SCHEMA)
+        visit_opts(pairs, "NumaOptions" if option == "numa" else "ObjectOptions", SCHEMA,
+                   profile=profile)
     except OptionError as exc:
         return report(exc.message, exc.hints)
     return "".join(format_report(PROG, location, w.message, w.hints, warning=True)
@@ -306,14 +310,18 @@ OBJECT_CASES = [
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("arg", NUMA_CASES)
-def test_numa_errors_match_real_qemu(qemu_binary: str, arg: str) -> None:
-    assert _real_stderr(qemu_binary, ["-M", "pc", "-numa", arg]) == _ours("numa", arg)
+def test_numa_errors_match_real_qemu(reference: Reference, arg: str) -> None:
+    assert _real_stderr(reference.binary, ["-M", "pc", "-numa", arg]) == _ours(
+        "numa", arg, get_profile(reference.profile)
+    )
 
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("arg", OBJECT_CASES)
-def test_object_errors_match_real_qemu(qemu_binary: str, arg: str) -> None:
-    assert _real_stderr(qemu_binary, ["-M", "none", "-object", arg]) == _ours("object", arg)
+def test_object_errors_match_real_qemu(reference: Reference, arg: str) -> None:
+    assert _real_stderr(reference.binary, ["-M", "none", "-object", arg]) == _ours(
+        "object", arg, get_profile(reference.profile)
+    )
 
 
 @pytest.mark.parametrize(
@@ -350,7 +358,8 @@ def test_json_option_quirks() -> None:
 def test_opts_visitor_reports_hex_size_warning() -> None:
     warnings: list[str] = []
     pairs = parse_opts("memory-backend-ram,id=m,size=0x10k", "qom-type")
-    assert visit_opts(pairs, "ObjectOptions", SCHEMA, warnings=warnings)["size"] == 16 << 10
+    assert visit_opts(pairs, "ObjectOptions", SCHEMA, warnings=warnings,
+                      profile=get_profile("7.2"))["size"] == 16 << 10
     assert warnings == ["Using a multiplier suffix on hex numbers is deprecated: 0x10k"]
 
 

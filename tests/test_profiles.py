@@ -83,11 +83,11 @@ def test_profile_listing(profile: Profile) -> None:
 
 
 def test_registry() -> None:
-    assert DEFAULT_PROFILE is get_profile() is get_profile("7.2")
+    assert DEFAULT_PROFILE is get_profile() is get_profile("10.0")
     assert PROFILE_NAMES[0] == DEFAULT_PROFILE.name
     assert [p.name for p in KNOWN_PROFILES] == ["2.9", "7.2", "10.0"]  # oldest first
     assert [p.release for p in KNOWN_PROFILES] == sorted(p.release for p in KNOWN_PROFILES)
-    with pytest.raises(ValueError, match=r"unknown profile '9\.9'; known: 7\.2, 10\.0, 2\.9"):
+    with pytest.raises(ValueError, match=r"unknown profile '9\.9'; known: 10\.0, 7\.2, 2\.9"):
         get_profile("9.9")
     for profile in KNOWN_PROFILES:
         assert get_profile(profile) is profile
@@ -95,8 +95,10 @@ def test_registry() -> None:
 
 
 def test_greeting_facts() -> None:
-    assert DEFAULT_PROFILE.version == (7, 2, 22)
+    assert DEFAULT_PROFILE.version == (10, 0, 2)
     assert DEFAULT_PROFILE.qmp_capabilities == ("oob",)
+    assert get_profile("7.2").version == (7, 2, 22)
+    assert get_profile("7.2").qmp_capabilities == ("oob",)
     assert get_profile("2.9").version == (2, 9, 0)
     assert get_profile("2.9").qmp_capabilities == ()
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from qemu.qmp import ExecuteError
 
+from qmpnuma.errors import ConfigError
 from qmpnuma.pytest_plugin import RunningMachine, StartMachine, start_machine
 
 pytest_plugins = ["pytester"]
@@ -136,3 +138,58 @@ def test_readme_example_passes(pytester: pytest.Pytester) -> None:
         "-o", "asyncio_default_fixture_loop_scope=function",
     )
     result.assert_outcomes(passed=1)
+
+
+# --- the profile: 10.0 by default, 7.2 when a marker or the factory names it ------------------
+
+
+async def _version_and_status(vm: RunningMachine) -> tuple[Any, Any]:
+    assert vm.client is not None
+    return await vm.client.execute("query-version"), await vm.client.execute("query-status")
+
+
+@pytest.mark.qmpnuma("-M", "pc", "-m", "1G", "-S")
+async def test_vm_fixture_is_qemu_10_0_by_default(qmpnuma_vm: RunningMachine) -> None:
+    version, status = await _version_and_status(qmpnuma_vm)
+    assert version == {"qemu": {"major": 10, "minor": 0, "micro": 2},
+                       "package": "Debian 1:10.0.2+ds-2+deb13u1~bpo12+1"}
+    assert status == {"status": "prelaunch", "running": False}  # no singlestep since 9.0
+
+
+@pytest.mark.qmpnuma("-M", "pc", "-m", "1G", "-S", profile="7.2", faults={"rules": [
+    {"command": "query-memdev", "error": {"class": "GenericError", "desc": "boom"}},
+]})
+async def test_vm_fixture_with_profile_7_2_and_faults(qmpnuma_vm: RunningMachine) -> None:
+    version, status = await _version_and_status(qmpnuma_vm)
+    assert version == {"qemu": {"major": 7, "minor": 2, "micro": 22},
+                       "package": "Debian 1:7.2+dfsg-7+deb12u18+b3"}
+    assert status == {"status": "prelaunch", "singlestep": False, "running": False}
+    assert qmpnuma_vm.client is not None
+    with pytest.raises(ExecuteError, match="boom"):
+        await qmpnuma_vm.client.execute("query-memdev")
+
+
+async def test_start_factory_follows_the_profile(qmpnuma_start: StartMachine) -> None:
+    """`-no-hpet` is an option of 7.2 that 10.0 removed: the factory's default refuses it as
+    QEMU 10.0.2 does, profile="7.2" starts the machine."""
+    with pytest.raises(ConfigError) as refused:
+        await qmpnuma_start("-M", "pc", "-m", "1G", "-no-hpet")
+    assert refused.value.stderr == "qmpnuma: -no-hpet: invalid option\n"  # QEMU 10.0.2 text
+    vm = await qmpnuma_start("-M", "pc", "-m", "1G", "-no-hpet", profile="7.2")
+    version, _ = await _version_and_status(vm)
+    assert version["qemu"]["major"] == 7
+
+
+@pytest.mark.qmpnuma_fleet("-m", "512M", "-S", count=2, profile="7.2")
+async def test_fleet_fixture_with_profile_7_2(qmpnuma_fleet: list[RunningMachine]) -> None:
+    for vm in qmpnuma_fleet:
+        _, status = await _version_and_status(vm)
+        assert status == {"status": "prelaunch", "singlestep": False, "running": False}
+
+
+@pytest.mark.qmpnuma_fleet("-m", "512M", "-S", count=2)
+async def test_fleet_fixture_is_qemu_10_0_by_default(qmpnuma_fleet: list[RunningMachine]) -> None:
+    for vm in qmpnuma_fleet:
+        version, status = await _version_and_status(vm)
+        assert version["qemu"] == {"major": 10, "minor": 0, "micro": 2}
+        assert status == {"status": "prelaunch", "running": False}

@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from conftest import Reference
 from qmp_endpoints import connect_unix
 
 from qmpnuma.cli import main as cli_main
+from qmpnuma.profiles import get_profile
 from qmpnuma.pytest_plugin import start_machine
-from qmpnuma.replay import normalise, replay, replies_text, scripts_from_trace
+from qmpnuma.replay import ReplayResult, normalise, replay, replies_text, scripts_from_trace
 from qmpnuma.server.trace import TraceEntry, read_trace
 
 FIXED = ["-accel", "tcg", "-nodefaults", "-display", "none"]
@@ -48,8 +50,8 @@ CHUNKS = [
 ]
 
 
-async def _record(trace: str, args: list[str]) -> None:
-    vm = await start_machine(args, connect=False, trace=trace)
+async def _record(trace: str, args: list[str], profile: str | None) -> None:
+    vm = await start_machine(args, connect=False, trace=trace, profile=get_profile(profile))
     try:
         reader, writer = await asyncio.open_unix_connection(vm.socket_path)
         await reader.readline()
@@ -66,9 +68,10 @@ async def _record(trace: str, args: list[str]) -> None:
         await vm.close()
 
 
-def _recorded(tmp_path: Path) -> str:
-    trace = str(tmp_path / "session.trace")
-    asyncio.run(_record(trace, ARGS))
+def _recorded(tmp_path: Path, profile: str | None = None, name: str = "session") -> str:
+    """A trace of the CHUNKS client, recorded on qmpnuma with ``profile`` (None: the default)."""
+    trace = str(tmp_path / f"{name}.trace")
+    asyncio.run(_record(trace, ARGS, profile))
     return trace
 
 
@@ -135,12 +138,46 @@ def _real_qemu(qemu: str, args: list[str]) -> Iterator[str]:
             proc.wait()
 
 
-def test_replay_against_real_qemu(qemu_binary: str, tmp_path: Path) -> None:
-    trace = _recorded(tmp_path)
-    with _real_qemu(qemu_binary, ARGS) as path:
+def test_replay_against_real_qemu(reference: Reference, tmp_path: Path) -> None:
+    """A trace recorded on a profile replays identically against the real QEMU of its release."""
+    trace = _recorded(tmp_path, reference.profile)
+    with _real_qemu(reference.binary, ARGS) as path:
         result = replay(trace, f"unix:{path}", timeout=5)
     assert result.difference is None, result.difference.describe()
     assert result.messages == _message_count(trace)
+
+
+def _replayed_on_profile(trace: str, profile: str | None) -> ReplayResult:
+    async def run() -> ReplayResult:
+        vm = await start_machine(ARGS, connect=False, profile=get_profile(profile))
+        try:
+            return await asyncio.to_thread(replay, trace, f"unix:{vm.socket_path}", timeout=3)
+        finally:
+            await vm.close()
+
+    return asyncio.run(run())
+
+
+def test_trace_follows_the_profile(tmp_path: Path) -> None:
+    """The default profile (10.0) records 10.0's greeting and ``query-status`` (no
+    ``singlestep``); its trace replays identically on 10.0 and departs at the greeting on 7.2,
+    and a 7.2 trace the other way round."""
+    default_trace = _recorded(tmp_path, None, "default")
+    out = b"".join(entry.data for entry in read_trace(default_trace) if entry.dir == "out")
+    assert out.startswith(b'{"QMP": {"version": {"qemu": {"micro": 2, "minor": 0, "major": 10}')
+    assert b'{"return": {"status": "prelaunch", "running": false}, "id": 1}' in out
+    assert _replayed_on_profile(default_trace, "10.0").difference is None
+    crossed = _replayed_on_profile(default_trace, "7.2").difference
+    assert crossed is not None
+    assert (crossed.connection, crossed.message) == (1, 1)
+    assert crossed.expected is not None and b'"major": 10' in crossed.expected
+    assert crossed.actual is not None and b'"minor": 2, "major": 7' in crossed.actual
+
+    old_trace = _recorded(tmp_path, "7.2", "old")
+    out = b"".join(entry.data for entry in read_trace(old_trace) if entry.dir == "out")
+    assert b'"singlestep": false' in out
+    assert _replayed_on_profile(old_trace, "7.2").difference is None
+    assert _replayed_on_profile(old_trace, None).difference is not None
 
 
 def test_replay_cli_reports_difference(tmp_path: Path, capsys: object) -> None:

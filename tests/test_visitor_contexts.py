@@ -1,4 +1,4 @@
-"""One QObject input visitor, two callers: QMP arguments and command-line values, against QEMU 7.2.
+"""One QObject input visitor, two callers: QMP arguments and command-line values, against QEMU.
 
 QEMU reads ``object-add``/``blockdev-add``/``migrate-set-parameters`` arguments, ``-object
 {JSON}`` and ``-blockdev`` (JSON or keyval) with the same ``qobject-input-visitor.c``; the texts
@@ -30,7 +30,7 @@ from qmpnuma.errors import OptionError, QmpError
 from qmpnuma.options.diagnostics import format_report
 from qmpnuma.options.keyval import is_json_form, keyval_parse, parse_json_option
 from qmpnuma.options.qobject_visitor import visit_keyval, visit_qobject
-from qmpnuma.profiles import wire_types
+from qmpnuma.profiles import get_profile, wire_types
 from qmpnuma.qmp.visitor import visit_input
 from qmpnuma.qobject.input_visitor import JSON_SCALARS, VisitError, VisitErrorKind, visit
 from qmpnuma.types.tables_7_2 import SCHEMA as SCHEMA_7_2
@@ -130,6 +130,10 @@ FRAGMENT: dict[str, dict[str, Any]] = {
     ),
 }
 SCHEMA: dict[str, Any] = {**SCHEMA_7_2, **FRAGMENT}
+#: The QMP and command-line block cases below visit 7.2's schema (with the fragment above), so
+#: they are compared with the real 7.2 under the 7.2 profile, whatever the default profile is;
+#: object-add and -device JSON run against every reference binary with its own profile.
+P72 = get_profile("7.2")
 
 
 # --- case generators (seeded) --------------------------------------------------------------
@@ -322,7 +326,7 @@ def _ours_cli(option: str, arg: str) -> str:
         if is_json_form(arg):
             visit_qobject(parse_json_option(arg), type_name, SCHEMA)
         else:
-            visit_keyval(keyval_parse(arg, "driver").tree, type_name, SCHEMA)
+            visit_keyval(keyval_parse(arg, "driver").tree, type_name, SCHEMA, profile=P72)
     except OptionError as refused:
         return format_report(PROG, f"-{option} {arg}", refused.message, refused.hints)
     return ""
@@ -354,12 +358,12 @@ def test_both_contexts_share_the_refusal_and_frame_it_differently() -> None:
 def test_keyval_strings_pick_the_string_branch_and_name_list_elements_with_dots() -> None:
     tree = keyval_parse("driver=quorum,children.0=a,children.1.driver=raw,"
                         "children.1.file=f,vote-threshold=2", "driver").tree  # fmt: skip
-    assert visit_keyval(tree, "BlockdevOptions", SCHEMA) == {
+    assert visit_keyval(tree, "BlockdevOptions", SCHEMA, profile=P72) == {
         "driver": "quorum", "vote-threshold": 2,
         "children": ["a", {"driver": "raw", "file": "f"}]}  # fmt: skip
     tree["children"][1]["file"] = {"driver": "file"}
     with pytest.raises(OptionError, match=r"^Parameter 'children\.1\.file\.filename' is missing$"):
-        visit_keyval(tree, "BlockdevOptions", SCHEMA)
+        visit_keyval(tree, "BlockdevOptions", SCHEMA, profile=P72)
     with pytest.raises(OptionError, match=r"^Parameter 'children\[1\]\.file\.filename' is miss"):
         visit_qobject(tree, "BlockdevOptions", SCHEMA)
 
@@ -394,12 +398,12 @@ _DIMM_MACHINE = ["-M", "pc", "-m", "1G,slots=2,maxmem=4G",
 @pytest.mark.qemu
 @pytest.mark.parametrize(("name", "value"), DEVICE_CASES)
 def test_device_json_properties_read_as_qemu_reads_them(
-    qemu_binary: str, name: str, value: Any
+    reference: Reference, name: str, value: Any
 ) -> None:
     # object_set_properties_from_qdict visits the -device JSON dict with the JSON visitor; each
     # setter reads its member by name, so a property is the visit of one member named NAME.
     arg = json.dumps({"driver": "pc-dimm", "id": "d", "memdev": "m", name: value})
-    real = run_real(qemu_binary, [*_DIMM_MACHINE, "-device", arg])
+    real = run_real(reference.binary, [*_DIMM_MACHINE, "-device", arg])
     with pytest.raises(OptionError) as refused:
         visit_qobject(value, _DIMM_PROPERTIES[name], {}, root=name)
     assert real.stderr == format_report(PROG, f"-device {arg}", refused.value.message)

@@ -334,6 +334,10 @@ class Profile:
     #: ``-numa node,mem=`` re-read in MiB (``qemu_strtosz_MiB``) refuses what does not fit
     #: (``could not parse memory size``) instead of keeping the byte value.
     numa_mem_mib_overflow_fatal: bool
+    #: ``query-chardev`` names a connected unix client chardev after the path it connected to
+    #: (``unix:PATH``); before, after its own unnamed end (``unix:``). Both keep a server's
+    #: own path (``qemu_chr_compute_filename``; seen on the binaries).
+    chardev_client_named_after_peer: bool
     #: ``-accel`` and ``-machine accel=`` (or ``-enable-kvm``) cannot be combined
     #: (``configure_accelerators``; found while measuring 10.0, 7.2 refuses it too).
     accel_option_excludes_machine_accel: bool

@@ -212,6 +212,7 @@ PROFILE: Final[Profile] = replace(
     # qemu32, coreduo and n270 gained PSE36 after 7.2 (observed: 36 phys-bits).
     cpu_models_pse36=(*qemu_7_2.PROFILE.cpu_models_pse36, "coreduo", "n270", "qemu32"),
     numa_mem_mib_overflow_fatal=True,
+    chardev_client_named_after_peer=True,
     accel_option_excludes_machine_accel=True,
     added_machine_properties={"*": ("aux-ram-share", "shim", "smp-cache"),
                               "pc": ("x-south-bridge",)},

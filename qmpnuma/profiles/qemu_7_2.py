@@ -330,6 +330,7 @@ PROFILE: Final = Profile(
     mem_path_readonly_directory_refused=False,
     cpu_models_pse36=("athlon", "kvm32", "pentium2", "pentium3"),
     numa_mem_mib_overflow_fatal=False,
+    chardev_client_named_after_peer=False,
     accel_option_excludes_machine_accel=True,
     added_machine_properties={},
     max_used_gpa=MaxUsedGpa.PHYS_BITS_32,

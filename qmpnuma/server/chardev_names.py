@@ -39,13 +39,20 @@ def _inet(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def connected_name(sock: socket.socket | None, listen: bool) -> str | None:
-    """The filename of a chardev while ``sock`` is its connection (None if unknowable)."""
+def connected_name(
+    sock: socket.socket | None, listen: bool, after_peer: bool = False
+) -> str | None:
+    """The filename of a chardev while ``sock`` is its connection (None if unknowable).
+
+    ``after_peer``: a unix client is named after the path it connected to (the profile's
+    ``chardev_client_named_after_peer``), not after its own unnamed end."""
     if sock is None:
         return None
     try:
         local = sock.getsockname()
         if sock.family == socket.AF_UNIX:
+            if after_peer and not listen:
+                local = sock.getpeername()
             path = local.decode("utf-8", "replace") if isinstance(local, bytes) else local
             return f"unix:{path}{_server(listen)}"
         peer = sock.getpeername()

@@ -50,6 +50,8 @@ class OpenedChardevs:
     endpoints: list[Endpoint] = field(default_factory=list)
     bound_paths: list[str] = field(default_factory=list)
     names: ChardevNames = field(default_factory=ChardevNames)
+    #: the profile's ``chardev_client_named_after_peer``
+    clients_named_after_peer: bool = False
 
     def close(self) -> None:
         """Close what was opened and remove the paths bound (start-up failed after all)."""
@@ -81,6 +83,7 @@ def _channel(
             channel = Channel(monitor, None, False, dial, float(endpoint.reconnect), warn)
         else:
             channel = Channel(monitor, dial(), False)
+        channel.named_after_peer = opened.clients_named_after_peer
     else:
         sock = bind(endpoint)
         if sock is None:
@@ -121,15 +124,16 @@ def _open(
 
 def open_chardevs(
     config: MonitorConfig, report: Callable[[str, str], None],
-    texts: Texts = DEFAULT_PROFILE.texts,
+    texts: Texts = DEFAULT_PROFILE.texts, *, clients_named_after_peer: bool = False,
 ) -> OpenedChardevs:
     """Open every chardev qmpnuma serves, checking monitors, serial ports and devices between.
 
     ``report(label, text)`` prints a client's first failed background connection (QEMU's
     `Unable to connect character device LABEL: TEXT`). Raises `MonitorOptionError` with QEMU's
     lines for the first refusal (``texts``: the profile's wording); nothing stays open then.
+    ``clients_named_after_peer``: the profile's ``chardev_client_named_after_peer``.
     """
-    opened = OpenedChardevs()
+    opened = OpenedChardevs(clients_named_after_peer=clients_named_after_peer)
     try:
         early = [dev for dev in config.chardevs if dev.origin not in PORT_KINDS]
         for dev in sorted(early, key=lambda dev: dev.created):

@@ -47,7 +47,10 @@ def serve_machine(
         for location, warning in config.warnings:
             sys.stderr.write(format_report(
                 progname, location, warning.message, warning.hints, warning=True))
-        opened = open_chardevs(config, report, machine.profile.texts)
+        opened = open_chardevs(
+            config, report, machine.profile.texts,
+            clients_named_after_peer=machine.profile.chardev_client_named_after_peer,
+        )
     except SerialInUseAbort as err:
         sys.stderr.write(f"{machine.profile.texts.chardev_fe_abort}\n{progname}: {err.message}\n")
         sys.stderr.flush()

@@ -104,11 +104,13 @@ class Channel:
     disconnected: str = ""
     #: ``monitor`` is an HMP monitor (a line editor and `human-monitor-command`), not QMP
     hmp: bool = False
+    #: a client connection is named after its peer's address (see `connected_name`)
+    named_after_peer: bool = False
 
     def peer_came(self, sock: socket.socket | None) -> None:
         """A connection started on this chardev: name it after the connection."""
         if self.names is not None:
-            name = connected_name(sock, self.server)
+            name = connected_name(sock, self.server, self.named_after_peer)
             self.names.set(self.label, name if name is not None else self.disconnected)
 
     def peer_left(self) -> None:
