@@ -207,3 +207,24 @@ def test_sampled_vcpu_objects_match_the_binary(reference: Reference, rng: random
         fake = _vcpu_lines(reference.qmpnuma, model, smp, names)
         assert fake == real, (model, smp, [n for n, a, b in zip(["qom-list", *names], fake, real,
                                                          strict=True) if a != b])
+
+
+#: Topologies that separate "several CPUs present" from "a package of several": one present
+#: CPU in a package of two cores (or two dies), and two present CPUs.
+APIC_SMP = ("1,maxcpus=2,sockets=1,cores=2", "1,maxcpus=2,sockets=1,dies=2,cores=1", "2")
+
+
+def test_local_apic_follows_the_cpus_present(reference: Reference, rng: random.Random) -> None:
+    """A model without the APIC feature has a ``lapic`` child only when the machine starts with
+    several CPUs, whatever its package: models drawn from those whose recorded listing changes
+    with the topology (found in the recording, not named here)."""
+    prof = get_profile(reference.profile)
+    models = profile_facts(prof, "cpu-objects")["models"]
+    changing = sorted(name for name, entry in models.items()
+                      if any("qom-list" in variant for variant in entry["variants"].values()))
+    assert changing, "the recording has models without the APIC feature"
+    for model in rng.sample(changing, min(2, len(changing))):
+        for smp in APIC_SMP:
+            real = _vcpu_lines([reference.binary], model, smp, [])
+            fake = _vcpu_lines(reference.qmpnuma, model, smp, [])
+            assert fake == real, (model, smp)

@@ -112,9 +112,15 @@ class CpuObject:
 
     @property
     def properties(self) -> tuple[tuple[str, str], ...]:
-        """The recorded `qom-list` after `type`, in QEMU's order."""
-        recorded = _recorded_cpu(self.machine.profile, self.type_name,
-                                 package_variant(self.machine.topology))
+        """The recorded `qom-list` after `type`, in QEMU's order.
+
+        The variants differ in their listing only by the ``lapic`` child a model without the
+        APIC feature gets when the machine starts with several CPUs (``x86_cpu_realizefn``
+        asks ``smp.cpus > 1``, not the package): one CPU present in a package of several
+        keeps the plain listing with the package's values."""
+        topology = self.machine.topology
+        listed_variant = package_variant(topology) if topology.cpus > 1 else None
+        recorded = _recorded_cpu(self.machine.profile, self.type_name, listed_variant)
         listing: list[dict[str, str]] = recorded["qom-list"]
         return tuple((entry["name"], entry["type"]) for entry in listing if entry["name"] != "type")
 
