@@ -80,3 +80,17 @@ def run_model(args: Sequence[str], profile: str = "7.2") -> Outcome:
     except ConfigError as err:
         return Outcome(err.status, err.stderr)
     return Outcome(0, "".join(machine.warnings))
+
+
+def transcript_difference(label: str, real: Sequence[bytes],
+                          ours: Sequence[bytes]) -> tuple[int, str | None]:
+    """How many lines of two reply transcripts are identical position by position, and, when
+    they differ, a report of the first differing line (``label`` names the case)."""
+    identical = sum(1 for a, b in zip(real, ours, strict=False) if a == b)
+    if list(real) == list(ours):
+        return identical, None
+    first = next((i for i, (a, b) in enumerate(zip(real, ours, strict=False)) if a != b),
+                 min(len(real), len(ours)))
+    return identical, (f"{label} line {first}:\n  qemu:    "
+                       f"{real[first] if first < len(real) else b'<none>'!r}\n  qmpnuma: "
+                       f"{ours[first] if first < len(ours) else b'<none>'!r}")

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from cmdline_gen import base_case
 from conftest import Reference
-from qemu_runner import Outcome, compare_startups, run_model, run_real
+from qemu_runner import Outcome, compare_startups, run_model, run_real, transcript_difference
 from qmp_endpoints import normalise, started
 
 from qmpnuma.qobject.hashing import QDICT_BUCKETS, tdb_hash
@@ -375,13 +375,10 @@ def test_generated_device_add_answers_as_qemu(reference: Reference) -> None:
         added += real.count(b'{"return": {}}\r\n')
         refused += sum(1 for line in real if line.startswith(b'{"error"'))
         compared += len(real)
-        identical += sum(1 for a, b in zip(real, ours, strict=False) if a == b)
-        if real != ours:
-            first = next((i for i, (a, b) in enumerate(zip(real, ours, strict=False)) if a != b),
-                         min(len(real), len(ours)))
-            failures.append(f"{' '.join(board[:2])} line {first}:\n  qemu:    "
-                            f"{real[first] if first < len(real) else b'<none>'!r}\n  qmpnuma: "
-                            f"{ours[first] if first < len(ours) else b'<none>'!r}")
+        same, failure = transcript_difference(' '.join(board[:2]), real, ours)
+        identical += same
+        if failure is not None:
+            failures.append(failure)
     print(f"qemu-{reference.profile}: {identical}/{compared} device_add reply lines identical")
     # the scripts reach both outcomes: devices created and devices refused
     assert added >= 3 * len(cases) and refused >= len(cases), (added, refused)

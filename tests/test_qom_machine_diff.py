@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import Reference
+from qemu_runner import transcript_difference
 from qmp_endpoints import normalise, started
 
 from qmpnuma.commands.machine_object import recorded_board_listing
@@ -100,13 +101,10 @@ def test_board_qom_replies_identical(reference: Reference) -> None:
     compared = identical = 0
     for (args, _reads), ref, ours in zip(chosen, real, mine, strict=True):
         compared += len(ref)
-        identical += sum(1 for a, b in zip(ref, ours, strict=False) if a == b)
-        if ref != ours:
-            first = next((i for i, (a, b) in enumerate(zip(ref, ours, strict=False)) if a != b),
-                         min(len(ref), len(ours)))
-            failures.append(f"{' '.join(args)} line {first}:\n  qemu:    "
-                            f"{ref[first] if first < len(ref) else b'<none>'!r}\n  qmpnuma: "
-                            f"{ours[first] if first < len(ours) else b'<none>'!r}")
+        same, failure = transcript_difference(' '.join(args), ref, ours)
+        identical += same
+        if failure is not None:
+            failures.append(failure)
     print(f"qemu-{reference.profile}: {len(chosen)} machines, {identical}/{compared} reply lines"
           " identical")
     assert compared > 5 * len(chosen)
