@@ -109,3 +109,21 @@ def test_board_qom_replies_identical(reference: Reference) -> None:
           " identical")
     assert compared > 5 * len(chosen)
     assert not failures, "\n".join(failures)
+
+
+def test_board_listing_is_worked_out_per_machine() -> None:
+    """The listing is remembered per machine: a second machine in the same process, whose
+    command line adds device memory, gets its own listing, and a machine built again after the
+    first is gone is not served the old one."""
+    from qmpnuma.commands.machine_object import board_listing
+
+    plain = Machine.from_argv(["-M", "pc", "-m", "1G"], profile="7.2")
+    with_slots = Machine.from_argv(["-M", "pc", "-m", "1G,slots=2,maxmem=4G"], profile="7.2")
+    first = board_listing(plain)
+    assert first is not None and board_listing(plain) is first
+    names = [name for name, _ in board_listing(with_slots) or []]
+    assert "device-memory[0]" in names
+    assert "device-memory[0]" not in [name for name, _ in first]
+    del plain
+    again = Machine.from_argv(["-M", "pc", "-m", "1G,slots=2,maxmem=4G"], profile="7.2")
+    assert "device-memory[0]" in [name for name, _ in board_listing(again) or []]

@@ -64,6 +64,22 @@ def _recorded_cpu(profile: Profile, cpu_type: str, variant: str | None = None) -
     return chosen
 
 
+#: (profile name, CPU type, variant) -> the recorded listing after ``type``: recorded data,
+#: asked for several times by every `qom-get` (libvirt asks some 400 at every start).
+_LISTINGS: dict[tuple[str, str, str | None], tuple[tuple[str, str], ...]] = {}
+
+
+def _listing(profile: Profile, cpu_type: str, variant: str | None) -> tuple[tuple[str, str], ...]:
+    """The recorded vCPU ``qom-list`` of ``cpu_type`` after ``type``, as (name, type) pairs."""
+    key = (profile.name, cpu_type, variant)
+    listing = _LISTINGS.get(key)
+    if listing is None:
+        recorded: list[dict[str, str]] = _recorded_cpu(profile, cpu_type, variant)["qom-list"]
+        listing = _LISTINGS[key] = tuple((entry["name"], entry["type"]) for entry in recorded
+                                         if entry["name"] != "type")
+    return listing
+
+
 def _set_fact(profile: Profile, cpu_type: str, table: str, name: str) -> str | None:
     """Per model: ``kind`` of each property (``writable``, ``realized``: a qdev property fixed
     once realized, ``readonly``) and the name a refusal ``reported`` for an alias (the
@@ -120,9 +136,7 @@ class CpuObject:
         keeps the plain listing with the package's values."""
         topology = self.machine.topology
         listed_variant = package_variant(topology) if topology.cpus > 1 else None
-        recorded = _recorded_cpu(self.machine.profile, self.type_name, listed_variant)
-        listing: list[dict[str, str]] = recorded["qom-list"]
-        return tuple((entry["name"], entry["type"]) for entry in listing if entry["name"] != "type")
+        return _listing(self.machine.profile, self.type_name, listed_variant)
 
     def _slot_value(self, name: str) -> tuple[bool, Any]:
         """The model's value of a position-dependent property, as (known, value)."""

@@ -15,6 +15,7 @@ init adds children, links and aliases and deletes the unused flash devices
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -66,9 +67,24 @@ def recorded_board_listing(machine: Machine) -> list[tuple[str, str]] | None:
     return [(entry["name"], entry["type"]) for entry in answer["return"]]
 
 
+#: id(machine) -> (the machine, its board listing): the listing follows the command line
+#: only, and every QOM path below /machine asks for it (a `qom-get` of a vCPU property too).
+_BOARD_LISTINGS: dict[int, tuple[weakref.ref[Machine], list[tuple[str, str]] | None]] = {}
+
+
 def board_listing(machine: Machine) -> list[tuple[str, str]] | None:
     """``qom-list /machine`` as (name, type) pairs, ``type`` first; None when the profile has
-    no recorded listing of the board type to start from."""
+    no recorded listing of the board type to start from. Worked out once per machine."""
+    known = _BOARD_LISTINGS.get(id(machine))
+    if known is not None and known[0]() is machine:
+        return known[1]
+    listing = _board_listing(machine)
+    _BOARD_LISTINGS[id(machine)] = (weakref.ref(machine), listing)
+    weakref.finalize(machine, _BOARD_LISTINGS.pop, id(machine), None)
+    return listing
+
+
+def _board_listing(machine: Machine) -> list[tuple[str, str]] | None:
     from qmpnuma.qobject.hashing import GHashTableModel
 
     fresh = recorded_board_listing(machine)
