@@ -94,3 +94,19 @@ def transcript_difference(label: str, real: Sequence[bytes],
     return identical, (f"{label} line {first}:\n  qemu:    "
                        f"{real[first] if first < len(real) else b'<none>'!r}\n  qmpnuma: "
                        f"{ours[first] if first < len(ours) else b'<none>'!r}")
+
+
+def compare_transcripts(
+    cases: Sequence[tuple[str, Sequence[bytes], Sequence[bytes]]],
+) -> tuple[int, int, list[str]]:
+    """Over (label, real, ours) transcripts: lines compared (the real ones), lines identical,
+    and a report of the first difference of each case that differs."""
+    compared = identical = 0
+    failures: list[str] = []
+    for label, real, ours in cases:
+        compared += len(real)
+        same, failure = transcript_difference(label, real, ours)
+        identical += same
+        if failure is not None:
+            failures.append(failure)
+    return compared, identical, failures

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from conftest import Reference
-from qemu_runner import transcript_difference
+from qemu_runner import compare_transcripts
 from qmp_endpoints import normalise, started
 
 from qmpnuma.commands.cpu_object import INTEGER_RANGES, _recorded_cpu
@@ -122,14 +122,9 @@ def test_vcpu_qom_replies_identical(reference: Reference) -> None:
             lambda c: _transcript([reference.binary], reference.profile, c), chosen))
         mine = list(pool.map(
             lambda c: _transcript(reference.qmpnuma, reference.profile, c), chosen))
-    failures = []
-    compared = identical = 0
-    for (args, _seed), ref, ours in zip(chosen, real, mine, strict=True):
-        compared += len(ref)
-        same, failure = transcript_difference(' '.join(args), ref, ours)
-        identical += same
-        if failure is not None:
-            failures.append(failure)
+    compared, identical, failures = compare_transcripts(
+        [(" ".join(args), ref, ours)
+         for (args, _seed), ref, ours in zip(chosen, real, mine, strict=True)])
     print(f"qemu-{reference.profile}: {len(chosen)} machines, {identical}/{compared} reply lines"
           " identical")
     assert compared > 20 * len(chosen)

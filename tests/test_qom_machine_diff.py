@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import Reference
-from qemu_runner import transcript_difference
+from qemu_runner import compare_transcripts
 from qmp_endpoints import normalise, started
 
 from qmpnuma.commands.machine_object import recorded_board_listing
@@ -97,14 +97,9 @@ def test_board_qom_replies_identical(reference: Reference) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         real = list(pool.map(lambda c: _transcript([reference.binary], c), chosen))
         mine = list(pool.map(lambda c: _transcript(reference.qmpnuma, c), chosen))
-    failures = []
-    compared = identical = 0
-    for (args, _reads), ref, ours in zip(chosen, real, mine, strict=True):
-        compared += len(ref)
-        same, failure = transcript_difference(' '.join(args), ref, ours)
-        identical += same
-        if failure is not None:
-            failures.append(failure)
+    compared, identical, failures = compare_transcripts(
+        [(" ".join(args), ref, ours)
+         for (args, _reads), ref, ours in zip(chosen, real, mine, strict=True)])
     print(f"qemu-{reference.profile}: {len(chosen)} machines, {identical}/{compared} reply lines"
           " identical")
     assert compared > 5 * len(chosen)
