@@ -68,6 +68,31 @@ async def test_nth_call_gets_the_error() -> None:
         await vm.close()
 
 
+async def test_a_pipelined_burst_meets_its_faults_line_by_line() -> None:
+    """A burst of one request shape with new ids (which qmpnuma otherwise answers as runs, at
+    once) still meets a plan's rules call by call: the 5th and 9th replies are the errors and
+    the command log holds every call, with the delay rule holding back the lines after it."""
+    plan = {"rules": [{"command": "query-memdev", "nth": 5,
+                       "error": {"class": "DeviceNotFound", "desc": "gone"}},
+                      {"command": "query-memdev", "nth": 9, "delay": 0.1,
+                       "error": {"desc": "late"}}]}
+    vm = await start_machine(["-m", "1G"], faults=plan, connect=False)
+    try:
+        reader, writer = await _raw(vm)
+        line = b'{"execute": "query-memdev", "id": %d}\n'
+        writer.write(b"".join(line % n for n in range(1, 41)))
+        replies = [json.loads(await asyncio.wait_for(reader.readline(), 5)) for _ in range(40)]
+        assert [reply["id"] for reply in replies] == list(range(1, 41))
+        failed = [reply["id"] for reply in replies if "error" in reply]
+        assert failed == [5, 9]
+        assert replies[4]["error"] == {"class": "DeviceNotFound", "desc": "gone"}
+        assert replies[0]["return"] == replies[39]["return"]
+        assert vm.commands == ["query-memdev"] * 40
+        writer.close()
+    finally:
+        await vm.close()
+
+
 async def test_seeded_share_is_reproducible() -> None:
     def plan(seed: int) -> dict[str, Any]:
         return {"seed": seed, "rules": [{"command": "query-status", "share": 0.5,

@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_qmp_fragment import COMMANDS, SCHEMA
 
-from qmpnuma.qmp.session import Execute, QmpSession, Send
+from qmpnuma.qmp.session import Execute, QmpSession, Run, Send
 from qmpnuma.qobject.json_parser import JsonStreamer
 
 LINES = [
@@ -211,6 +211,74 @@ def test_id_templates_give_what_the_full_path_gives(
         if isinstance(mine, Execute):
             assert memo.reply_encoded(mine, value) == plain.reply(theirs, [{"size": 1}])
             assert memo.reply_encoded(mine, value) == plain.reply_encoded(theirs, value)
+
+
+#: Ids of one run: mostly plain slots (a run goes on), sometimes a form outside them (it
+#: breaks the run: that line takes the full path, and a new run may start after it).
+RUN_IDS = st.one_of(
+    st.integers(-(10**18) + 1, 10**18 - 1).map(lambda n: str(n).encode()),
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E,
+                          blacklist_characters="\\\"'"), max_size=64).map(
+        lambda text: b'"' + text.encode() + b'"'),
+    ID_TEXTS,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(ID_FRAMES), st.lists(RUN_IDS, min_size=1, max_size=60),
+       st.sampled_from([b"", b'{"execute": "query-name"}\n', b'{"execute": "query-st']),
+       st.integers(1, 4000), st.booleans())
+def test_runs_give_what_the_full_path_gives(
+    frame: bytes, ids: list[bytes], after: bytes, cut: int, same_line: bool
+) -> None:
+    """A chunk repeating one line shape with new ids (or one line itself) becomes runs
+    (`feed_runs`); line by line they are the actions of the session without memo or
+    templates, and answered at once (`reply_run`, `Run.sent`) the same bytes as one by one."""
+    if same_line:
+        ids = [ids[0]] * len(ids)
+    lines = [frame.replace(b"%s", ident) + b"\n" for ident in ids]
+    warm = lines[0] + frame.replace(b"%s", b"1") + b"\n"  # the shape, seen twice
+    data = b"".join(lines) * 2 + after
+    plain, memo = _session(False), _session(True)
+    for session in (plain, memo):
+        session.feed(b'{"execute": "qmp_capabilities"}\n' + warm)
+    expected = plain.feed(data[:cut]) + plain.feed(data[cut:])
+    given = memo.feed_runs(data[:cut]) + memo.feed_runs(data[cut:])
+    got: list[Any] = []
+    for action in given:
+        got += action.actions() if isinstance(action, Run) else [action]
+    assert _normal(got) == _normal(expected)
+    value = b'[{"size": 1}]'
+    done = 0
+    for action in given:
+        if not isinstance(action, Run):
+            done += 1
+            continue
+        assert action.count >= 2
+        theirs = expected[done : done + action.count]
+        done += action.count
+        if isinstance(action.first, Send):
+            assert action.sent() == b"".join(one.data for one in theirs)  # type: ignore
+        else:
+            assert memo.reply_run(action, value) == b"".join(
+                plain.reply_encoded(one, value) for one in theirs)
+
+
+def test_a_long_burst_of_one_shape_is_a_few_runs() -> None:
+    """1,000 lines of one shape with new ids give runs of many lines each, and 1,000 of one
+    line likewise: the lines are not taken one at a time."""
+    session = _session(True)
+    session.feed(b'{"execute": "qmp_capabilities"}\n')
+    frame = b'{"execute": "query-status", "id": %d}\n'
+    session.feed(frame % 0 + frame % 1)
+    given = session.feed_runs(b"".join(frame % n for n in range(2, 1002)))
+    assert all(isinstance(action, Run) for action in given) and len(given) <= 4
+    assert sum(action.count for action in given) == 1000  # type: ignore[union-attr]
+    line = b'{"execute": "query-status"}\n'
+    session.feed(line)
+    given = session.feed_runs(line * 1000 + b'{"execute": "query-st')  # a line cut short
+    assert all(isinstance(action, Run) for action in given) and len(given) <= 4
+    assert sum(action.count for action in given) == 1000  # type: ignore[union-attr]
 
 
 def test_id_templates_answer_new_ids_without_the_full_path() -> None:

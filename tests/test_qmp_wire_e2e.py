@@ -96,3 +96,32 @@ def test_unique_id_bursts_through_the_whole_server(reference: Reference) -> None
         ours = _burst([QMPNUMA_BINARY, f"--profile={reference.profile}"], our_dir)
     assert len(theirs) > 3 * len(BURST_IDS) * len(BURST_SHAPES)
     assert ours == theirs
+
+
+def _runs(binary: str | list[str], workdir: str) -> list[bytes]:
+    peer = QemuPeer(binary, workdir)
+    ids = [*BURST_IDS[:5], *(b"%d" % n for n in range(1000, 1040)), *BURST_IDS[5:],
+           *(b'"libvirt-%d"' % n for n in range(40))]
+    try:
+        lines = [peer.connect()]
+        lines += peer.exchange([b'{"execute":"qmp_capabilities"}'], "negotiated")
+        for shape in BURST_SHAPES:
+            lines += peer.exchange([b"".join(shape.replace(b"%s", ident) + b"\n"
+                                             for ident in ids) * 3], "run")
+        same = b'{"execute": "query-memdev"}\n' * 60 + b'{"execute": "query-cpus-fast"}\n' * 30
+        lines += peer.exchange([same + b'{"execute": "query-memdev", "id": 5}\n' * 40], "same")
+    finally:
+        peer.close()
+    return lines
+
+
+def test_runs_of_one_request_shape_through_the_whole_server(reference: Reference) -> None:
+    """A pipelining client repeating one request shape, each time with a new id (or the very
+    same line), gets its replies from qmpnuma in runs answered at once (`Run`); broken up by
+    ids outside the plain forms, side effects (object-add) and errors included, the socket
+    reads byte for byte as QEMU's."""
+    with tempfile.TemporaryDirectory() as real_dir, tempfile.TemporaryDirectory() as our_dir:
+        theirs = _runs(reference.binary, real_dir)
+        ours = _runs([QMPNUMA_BINARY, f"--profile={reference.profile}"], our_dir)
+    assert len(theirs) > 3 * 100 * len(BURST_SHAPES)
+    assert ours == theirs

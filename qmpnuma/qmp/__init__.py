@@ -1,7 +1,8 @@
 """The QMP protocol core without I/O: QEMU 7.2's JSON stream, writer, argument visitor, session.
 
 Bytes go in (``QmpSession.feed``), actions come out (``Send`` bytes, ``Execute`` a checked
-request); the server owns sockets and runs handlers.  See docs/DESIGN.md for the contract.
+request; ``QmpSession.feed_runs`` also gives a ``Run`` of lines a pipelining client repeated);
+the server owns sockets and runs handlers.  See docs/DESIGN.md for the contract.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from qmpnuma.qmp.session import (
     Execute,
     GreetingInfo,
     QmpSession,
+    Run,
     Send,
     command_table,
     default_greeting,
@@ -29,6 +31,7 @@ __all__ = [
     "JsonError",
     "JsonStreamer",
     "QmpSession",
+    "Run",
     "Send",
     "command_table",
     "default_greeting",

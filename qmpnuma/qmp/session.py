@@ -38,6 +38,7 @@ __all__ = [
     "Execute",
     "GreetingInfo",
     "QmpSession",
+    "Run",
     "Send",
     "command_table",
     "default_greeting",
@@ -59,14 +60,19 @@ _PLAIN_IDS: Final = (str, int, float, bool, type(None))
 #: zeros other than "-0" (an int64 that `json-writer.c` prints as typed), or a string of at most
 #: 64 printable ASCII characters without quote, backslash or single quote (no escapes, no
 #: UTF-8 decoding, written back unchanged). Greedy: the last such member of the line.
+_ID_VALUE: Final = rb'0|-?[1-9][0-9]{0,17}|"[ !#-&(-\[\]-~]{0,64}"'
 _ID_SLOT: Final = re.compile(
-    rb'(.*"id"[ \t\r]*:[ \t\r]*)(0|-?[1-9][0-9]{0,17}|"[ !#-&(-\[\]-~]{0,64}")([ \t\r]*[,}].*)',
-    re.DOTALL)
+    rb'(.*"id"[ \t\r]*:[ \t\r]*)(' + _ID_VALUE + rb')([ \t\r]*[,}].*)', re.DOTALL)
+#: Id slots, each followed by a newline, as many as come (see `QmpSession._template_run`).
+_ID_LINES: Final = re.compile(b"(?:(?:" + _ID_VALUE + b")\n)*")
 #: The ids a new template is probed with (one of each lexical form, never sent by clients).
 _PROBE_STRING: Final = "qmpnuma-id-slot-probe"
 _PROBE_INTEGER: Final = 7_316_059_213
 #: Templates remembered per session (beside the `MEMO_SIZE` lines).
 TEMPLATES_SIZE: Final = 64
+#: The most lines one `Run` holds: a long burst becomes several runs, so that the replies to
+#: its first lines can leave while the next are worked out.
+RUN_LINES_MAX: Final = 1024
 
 
 class CommandInfo(Protocol):
@@ -154,6 +160,40 @@ class _SendSlot:
 
 
 _Template = _ExecuteSlot | _SendSlot
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Consecutive complete lines of one chunk that give one action each, the same action but
+    for the echoed id (a pipelining client: `QmpSession.feed_runs`).
+
+    ``first`` is the first line's action. With ``id_lines`` None the lines are one remembered
+    line ``count`` times, and every one gives ``first`` itself; else ``template`` is the lines'
+    template and ``id_lines`` holds each line's id slot followed by a newline, the first
+    line's included (a slot never holds a newline). A server may answer the lines at once
+    (`sent`, `QmpSession.reply_run`) or one by one (`actions`).
+    """
+
+    first: Send | Execute
+    count: int
+    id_lines: bytes | None = None
+    template: _ExecuteSlot | _SendSlot | None = None
+
+    def actions(self) -> list[Send | Execute]:
+        """The lines' actions one by one, as `QmpSession.feed` gives them."""
+        if self.id_lines is None or self.template is None:
+            return [self.first] * self.count
+        template = self.template
+        return [_fill(template, id_text) for id_text in self.id_lines.split(b"\n")[:-1]]
+
+    def sent(self) -> bytes:
+        """For a run of `Send` lines: every line's bytes, in order, in one piece."""
+        first = self.first
+        assert type(first) is Send
+        slot = self.template
+        if self.id_lines is None or type(slot) is not _SendSlot:
+            return first.data * self.count
+        return around(self.id_lines, slot.before, slot.after)
 
 
 class _Shape:
@@ -253,12 +293,28 @@ class QmpSession:
         id_text = execute.id_text
         if id_text is None or not execute.has_id:
             return encode_reply(value, execute.has_id, execute.id)
+        before, after = self._frame(value)
+        return before + id_text + after
+
+    def reply_run(self, run: Run, value: bytes) -> bytes:
+        """The replies to every line of ``run`` (lines giving an Execute), in order, for the
+        return value ``value`` (JSON text as ASCII bytes): `reply_encoded` of each line's
+        action, joined; with id slots, the value's frame around each id, joined in C."""
+        first = run.first
+        assert type(first) is Execute
+        if run.id_lines is None:
+            return self.reply_encoded(first, value) * run.count
+        before, after = self._frame(value)
+        return around(run.id_lines, before, after)
+
+    def _frame(self, value: bytes) -> tuple[bytes, bytes]:
+        """A reply to the return value ``value``: its bytes before the id and after it."""
         frame = self._frames.get(value)
         if frame is None:
             if len(self._frames) >= TEMPLATES_SIZE:
                 self._frames.clear()
             frame = self._frames[value] = reply_frame(value)
-        return frame[0] + id_text + frame[1]
+        return frame
 
     def reply_error(self, execute: Execute, error: QmpError) -> bytes:
         """The error reply for ``execute``."""
@@ -279,7 +335,7 @@ class QmpSession:
         return encode(message)
 
     # -- input ----------------------------------------------------------------------------
-    def feed(self, data: bytes) -> list[Action]:
+    def feed_runs(self, data: bytes) -> list[Action | Run]:
         """Consume bytes from the client; return what to send and what to run, in order.
 
         Clients send the same few lines over and over (`query-memdev` polled in a loop), so a
@@ -313,13 +369,20 @@ class QmpSession:
         text (and a fresh copy of its arguments, when they are all scalars), or a Send with the
         id's text in its one id place.
 
+        A line answered from the memo or a template that the next lines of the chunk repeat
+        (the same line, or the same template with other ids) starts a `Run`: they are found
+        with one C-level pass over the chunk (`_repeats`, the template's run patterns) instead
+        of a loop turn each, and the server may answer them in one go. Every line of a run
+        gives, one by one, what it would give alone (`Run.actions`), since a memo or template
+        hit changes no state the next line depends on.
+
         Lines that do not qualify, and the pieces of a line cut by chunk edges, take the full
         path.
         """
         if type(data) is not bytes:
             data = bytes(data)  # bytearray / memoryview from a transport
         if self._memo_size <= 0:
-            return self._feed_full(data)
+            return list(self._feed_full(data))
         state = self._memo_key()
         if state != self._memo_state:
             self._memo.clear()
@@ -328,26 +391,49 @@ class QmpSession:
         get = self._memo.get
         template_of = self._templates.get
         slot = _ID_SLOT.fullmatch
+        find = data.find
+        starts = data.startswith
         streamer = self._streamer
-        actions: list[Action] = []
+        actions: list[Action | Run] = []
         append = actions.append
-        lines = data.split(b"\n")  # the last piece has no newline (b"" when data ends in one)
-        tail = lines.pop()
+        pos = 0
         idle = streamer.idle
-        for piece in lines:
+        while True:
+            end = find(b"\n", pos)
+            if end < 0:
+                break
+            piece = data[pos:end]
+            following = end + 1
             if idle:
                 known = get(piece)
                 if known is not None:
+                    if starts(piece, following):  # perhaps the same line again: a run
+                        count = _repeats(data, data[pos:following], pos)
+                        if count > 1:
+                            append(Run(known, count))
+                            pos += count * (following - pos)
+                            continue
                     append(known)
+                    pos = following
                     continue
                 cut = slot(piece)
                 if cut is not None:
                     head, id_text, rest = cut.groups()
                     template = template_of((head, rest))
                     if template is not None and type(template) is not _Shape:
-                        append(_fill(template, id_text))  # type: ignore[arg-type]
+                        first = _fill(template, id_text)  # type: ignore[arg-type]
+                        if starts(head, following):  # perhaps the same shape again: a run
+                            more, count, pos = self._template_run(
+                                head, rest, data, following, RUN_LINES_MAX * (following - pos))
+                            if count:
+                                append(Run(first, count + 1, id_text + b"\n" + more,
+                                           template))  # type: ignore[arg-type]
+                                continue
+                        append(first)
+                        pos = following
                         continue
-            line = piece + b"\n"
+            line = data[pos:following]
+            pos = following
             idle_before = idle
             got = self._feed_full(line)
             actions.extend(got)
@@ -362,9 +448,55 @@ class QmpSession:
                 cut = slot(piece)
                 if cut is not None:
                     self._learn_shape(cut.group(1), cut.group(3), got[0])
-        if tail:
-            actions.extend(self._feed_full(tail))  # a line cut by the chunk's edge
+        if pos < len(data):
+            actions.extend(self._feed_full(data[pos:]))  # a line cut by the chunk's edge
         return actions
+
+    def feed(self, data: bytes) -> list[Action]:
+        """`feed_runs`, with every run given line by line: one action per request."""
+        given = self.feed_runs(data)
+        if all(type(action) is not Run for action in given):
+            return given  # type: ignore[return-value]
+        actions: list[Action] = []
+        for action in given:
+            if type(action) is Run:
+                actions += action.actions()
+            else:
+                actions.append(action)  # type: ignore[arg-type]
+        return actions
+
+    def _template_run(
+        self, head: bytes, rest: bytes, data: bytes, start: int, budget: int
+    ) -> tuple[bytes, int, int]:
+        """The lines ``head`` + id slot + ``rest`` that follow each other in ``data`` from
+        ``start`` on (which starts with ``head``), within about ``budget`` bytes: their id
+        slots, each followed by a newline, how many they are, and where they end (``b""``,
+        0 and ``start`` when the next line is not one).
+
+        Every ``rest`` + newline + ``head`` of the window becomes a newline (`bytes.replace`),
+        which leaves what stands between them, each followed by a newline; one regular
+        expression then checks that each is an id slot (`_ID_LINES`: a slot holds no newline,
+        so each is the id of one whole line). The first that is none ends the run: every line
+        before it is ``head``, its slot and ``rest``, exactly a line `_ID_SLOT` cuts into that
+        head and rest. No object is made per line.
+        """
+        window_end = data.rfind(b"\n", start, start + budget) + 1
+        if window_end <= start:
+            return b"", 0, start
+        ids = data[start + len(head):window_end].replace(rest + b"\n" + head, b"\n")
+        last = rest + b"\n"
+        if ids.endswith(last):
+            ids = ids[: -len(last)] + b"\n"
+        else:  # the window's last line is not one: leave it out
+            ids = ids[: ids.rfind(b"\n", 0, len(ids) - 1) + 1]
+        checked = _ID_LINES.match(ids)  # it matches, if only the empty string
+        checked_end = checked.end() if checked is not None else 0
+        count = ids.count(b"\n", 0, checked_end)
+        if count == 0:
+            return b"", 0, start
+        if checked_end < len(ids):
+            ids = ids[:checked_end]
+        return ids, count, start + count * (len(head) + len(rest)) + checked_end
 
     def _memo_key(self) -> tuple[bool, frozenset[str], bool]:
         ready = self._machine_ready
@@ -532,6 +664,35 @@ class QmpSession:
         self.negotiated = True
         self.enabled_capabilities = frozenset(wanted)
         return self.reply(execute, {})
+
+
+def around(id_lines: bytes, before: bytes, after: bytes) -> bytes:
+    """``before`` + id + ``after`` for every id of ``id_lines`` (ids each followed by a
+    newline), in one piece: each newline but the last becomes ``after`` + ``before``."""
+    return before + id_lines[:-1].replace(b"\n", after + before) + after
+
+
+def _repeats(data: bytes, unit: bytes, pos: int) -> int:
+    """How many times ``unit`` follows itself in ``data`` from ``pos`` on (``data`` starts
+    with it there): galloping doublings, then halving, each one `bytes.startswith`, so a
+    chunk that is one line over and over costs a few C comparisons instead of a turn a line."""
+    most = min((len(data) - pos) // len(unit), RUN_LINES_MAX)
+    known, step = 1, 2
+    while True:
+        tried = min(step, most)
+        if tried <= known:
+            return known
+        if not data.startswith(unit * tried, pos):
+            break
+        known, step = tried, step * 2
+    failed = tried
+    while failed - known > 1:
+        middle = (known + failed) // 2
+        if data.startswith(unit * middle, pos):
+            known = middle
+        else:
+            failed = middle
+    return known
 
 
 def encode_value_text(value: str | int) -> bytes:

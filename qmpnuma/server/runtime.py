@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from qmpnuma.errors import FatalExit, OptionError, QmpError
-from qmpnuma.qmp.session import Send
+from qmpnuma.qmp.session import Execute, Run, Send
 from qmpnuma.qobject.json_writer import prettify
 from qmpnuma.server.chardev_names import ChardevNames, connected_name
 from qmpnuma.server.qmp_protocol import QmpProtocol, Turns
@@ -36,7 +36,9 @@ class Session(Protocol):
 
     def greeting(self) -> bytes: ...
 
-    def feed(self, data: bytes) -> list[Any]: ...
+    def feed_runs(self, data: bytes) -> list[Any]:
+        """Actions in order: `Send`, `Execute`, or a `Run` of lines giving one of them."""
+        ...
 
     def reply(self, execute: Any, value: Any) -> bytes: ...
 
@@ -44,6 +46,10 @@ class Session(Protocol):
 
     def reply_encoded(self, execute: Any, value: bytes) -> bytes:
         """The success reply around a return value that is already JSON text."""
+        ...
+
+    def reply_run(self, run: Any, value: bytes) -> bytes:
+        """`reply_encoded` for every line of a run of Executes, joined."""
         ...
 
     def event(
@@ -299,7 +305,7 @@ class QmpServer:
         hooks = self.hooks
         if hooks is not NO_HOOKS:
             hooks.received(conn, data)
-        actions = conn.session.feed(data)
+        actions = conn.session.feed_runs(data)
         if not actions:
             return None
         output = conn.output
@@ -310,16 +316,36 @@ class QmpServer:
             output.release()
 
     def _answer(self, conn: Connection, actions: list[Any], start: int) -> Awaitable[None] | None:
-        """Answer ``actions[start:]``; an awaitable for the rest when a hook has to wait."""
+        """Answer ``actions[start:]``; an awaitable for the rest when a hook has to wait.
+
+        A `Run` (lines a pipelining client repeated) of an argument-less read-only query is
+        answered in one piece when nothing watches single requests (no hook, filter or pretty
+        printing); any other run is put back into ``actions`` line by line and answered so.
+        """
         hooks = self.hooks
         plain = type(hooks).execute is ServerHooks.execute  # no hook wraps the requests
         plain_out = self._filter is None and not conn.monitor.pretty
         state = self.state
         write = conn.output.write
-        for index in range(start, len(actions)):
+        index = start
+        while index < len(actions):
             if conn.output.closing:
                 return None
             action = actions[index]
+            index += 1
+            if type(action) is Run:
+                if isinstance(action.first, Send):
+                    sent = action.sent()
+                    write(sent if plain_out else self._out(sent, conn.monitor))
+                    continue
+                replies = self._run_all(conn, action) if plain and plain_out else None
+                if replies is not None:
+                    write(replies)
+                    conn.output.release()  # out now: the client reads them while the rest
+                    conn.output.hold()     # of the chunk is worked out
+                    continue
+                actions[index:index] = action.actions()
+                continue
             if isinstance(action, Send):  # a reply the session made itself (errors, negotiation)
                 write(action.data if plain_out else self._out(action.data, conn.monitor))
                 continue
@@ -329,10 +355,26 @@ class QmpServer:
                 pending = hooks.execute(self, conn, action,
                                         functools.partial(self._run, conn, action))
                 if pending is not None:
-                    return self._resume(conn, actions, index + 1, pending)
+                    return self._resume(conn, actions, index, pending)
             if state.exit_status is not None:
                 return None
         return None
+
+    def _run_all(self, conn: Connection, run: Run) -> bytes | None:
+        """The replies to every line of ``run`` at once, when its command is an argument-less
+        read-only query whose value the executor has as JSON text (the same text for each
+        line: nothing runs between them that could change the machine); else None."""
+        first = run.first
+        encoded = self._encoded
+        if encoded is None or not isinstance(first, Execute) or first.args:
+            return None
+        try:
+            text = encoded(first.name, conn.monitor)
+        except Exception:  # answered line by line instead, where errors get their reply
+            return None
+        if text is None:
+            return None
+        return conn.session.reply_run(run, text)
 
     async def _resume(
         self, conn: Connection, actions: list[Any], start: int, pending: Awaitable[None]
