@@ -122,7 +122,8 @@ def _draw_fleet(plt: Any, steps: list[dict[str, Any]], folder: str) -> str:
     return path
 
 
-_LABELS = {"floor": "floor (bare asyncio)", "qmpnuma": "qmpnuma (profile 7.2)",
+_LABELS = {"floor": "floor (bare asyncio)", "sized": "sized floor (replies as long as qmpnuma's)",
+           "qmpnuma": "qmpnuma (profile 7.2)",
            "qmpnuma10": "qmpnuma (profile 10.0)", "qemu": "QEMU 7.2", "qemu10": "QEMU 10.0"}
 
 

@@ -6,6 +6,11 @@ Each round runs every command and mode once on every server (alternating, so a c
 machine's load weighs on all alike); the figures are the medians and spreads over the rounds.
 Every mode runs twice: with one request line repeated (issue 12's measure; a server may answer a
 repeated line from a memo) and with a unique `"id"` per request, as real clients send them.
+
+Beside the floor runs the *sized* floor of each command ("sized"): the same bare server
+answering a fixed line as long as qmpnuma's reply to that command, so that the client reads as
+many bytes. It does nothing per request either; its share of the floor is how much of a gap the
+client itself makes when replies are longer (the limit of any server sending QEMU's bytes).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from bench.launchers import CONNECTION_KINDS, start
+from bench.launchers import CONNECTION_KINDS, Running, start
+from bench.qmp_client import QmpLineClient, request_line
 
 #: The commands measured on one connection: a query with a model-sized reply, one with a
 #: per-CPU reply, and the negotiation command (answered with QEMU's "already complete" error).
@@ -50,27 +56,44 @@ def _client(mode: str, sock: str, count: int, command: str) -> float:
     return seconds
 
 
+def reply_size(running: Running, command: str) -> int:
+    """The length of a server's reply line to ``command`` (sent without an id)."""
+    client = QmpLineClient(running.socket)
+    client.handshake()
+    size = len(client.query(request_line(command)))
+    client.close()
+    return size
+
+
 def measure(
     args: Sequence[str], repeats: int, sequential: int, burst: int,
     commands: Sequence[str] = COMMANDS,
 ) -> dict[str, dict[str, dict[str, list[float]]]]:
-    """Replies per second: ``{command: {mode: {kind: [rate per round]}}}``."""
-    rates = {command: {mode: {kind: [] for kind in CONNECTION_KINDS} for mode in MODES}
-             for command in commands}
+    """Replies per second: ``{command: {mode: {kind: [rate per round]}}}``; the kinds are
+    `CONNECTION_KINDS` and "sized" (the floor answering lines as long as qmpnuma's)."""
+    kinds = (*CONNECTION_KINDS, "sized")
+    rates: dict[str, dict[str, dict[str, list[float]]]] = {
+        command: {mode: {kind: [] for kind in kinds} for mode in MODES} for command in commands}
     counts = {"roundtrips": sequential, "pipelined": burst}
     with tempfile.TemporaryDirectory(prefix="qmpnuma-bench-") as folder:
-        servers = {}
+        servers: dict[str, Running] = {}
+        sized: dict[str, Running] = {}
         try:
             for kind in CONNECTION_KINDS:
                 servers[kind] = start(kind, args, os.path.join(folder, f"{kind}.qmp"))
+            for number, command in enumerate(commands):
+                size = reply_size(servers["qmpnuma10"], command)
+                env = dict(os.environ, QMPNUMA_FLOOR_REPLY_BYTES=str(size))
+                sized[command] = start("floor", args, os.path.join(folder, f"s{number}.qmp"),
+                                       env=env)
             for _ in range(repeats):
                 for command in commands:
                     for mode in MODES:
-                        for kind, running in servers.items():
-                            count = counts[base_mode(mode)]
+                        count = counts[base_mode(mode)]
+                        for kind, running in (*servers.items(), ("sized", sized[command])):
                             rates[command][mode][kind].append(
                                 count / _client(mode, running.socket, count, command))
         finally:
-            for running in servers.values():
+            for running in (*servers.values(), *sized.values()):
                 running.stop()
-    return rates  # type: ignore[return-value]
+    return rates
