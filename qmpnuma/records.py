@@ -19,8 +19,11 @@ machine (the QMP session's messages, the JSON parser's tokens) stay plain datacl
 
 For the type checker a record *is* a dataclass (the name is bound to `dataclasses.dataclass`
 when type checking), so mypy checks construction, `replace` and frozen assignments as it always
-did. Not supported (they fall back to `dataclasses.dataclass`): ``slots``, ``order``,
-``kw_only``, ``InitVar`` fields, and classes inheriting from another dataclass.
+did. ``@record(slots=True)`` gives the class `__slots__` as ``dataclass(slots=True)`` does
+(`dataclasses` makes the slotted class; that compiles nothing either), and a frozen slotted
+record pickles as a frozen slotted dataclass does. Not supported: ``order``, ``kw_only``
+(neither is accepted), ``InitVar`` fields and classes inheriting from another dataclass (those
+two fall back to `dataclasses.dataclass`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ _C = TypeVar("_C", bound=type)
 _set_attribute = object.__setattr__
 
 
-def _init_method(cls: type[Any], flds: list[Field[Any]], frozen: bool) -> Callable[..., None]:
+def _init_method(
+    cls: type[Any], flds: list[Field[Any]], frozen: bool, slots: bool
+) -> Callable[..., None]:
     """``__init__``: the init fields positionally or by keyword, then defaults/factories."""
     names = tuple(f.name for f in flds if f.init)
     # (name, default, factory) per init field, in declaration order.
@@ -47,9 +52,14 @@ def _init_method(cls: type[Any], flds: list[Field[Any]], frozen: bool) -> Callab
         (f.name, f.default, None if f.default_factory is MISSING else f.default_factory)
         for f in flds if f.init
     )
-    # Fields left out of __init__ that a factory fills (plain defaults stay class attributes).
+    # Fields left out of __init__ that a factory fills; their plain defaults stay class
+    # attributes, except in a slotted class (whose slots replace them), as in `dataclasses`.
     filled = tuple((f.name, f.default_factory) for f in flds
                    if not f.init and f.default_factory is not MISSING)
+    if slots:
+        filled += tuple((f.name, _constant(f.default)) for f in flds
+                        if not f.init and f.default_factory is MISSING
+                        and f.default is not MISSING)
     post_init = hasattr(cls, "__post_init__")
     store = _set_attribute if frozen else setattr
     count = len(names)
@@ -83,6 +93,10 @@ def _init_method(cls: type[Any], flds: list[Field[Any]], frozen: bool) -> Callab
             self.__post_init__()
 
     return __init__
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
 
 
 def _tuple_of(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
@@ -136,6 +150,21 @@ def _frozen_methods(cls: type[Any], names: tuple[str, ...]) -> dict[str, Callabl
     return {"__setattr__": __setattr__, "__delattr__": __delattr__}
 
 
+def _pickle_methods(names: tuple[str, ...]) -> dict[str, Callable[..., Any]]:
+    """``__getstate__``/``__setstate__`` of a frozen slotted class (no ``__dict__`` to pickle,
+    and its ``__setattr__`` refuses): the field values in order, as `dataclasses` does."""
+    values = _tuple_of(names)
+
+    def __getstate__(self: Any) -> list[Any]:
+        return list(values(self))
+
+    def __setstate__(self: Any, state: list[Any]) -> None:
+        for name, value in zip(names, state, strict=False):
+            _set_attribute(self, name, value)
+
+    return {"__getstate__": __getstate__, "__setstate__": __setstate__}
+
+
 def _falls_back(cls: type) -> bool:
     """Cases `record` leaves to `dataclasses`: dataclass bases, InitVar or KW_ONLY fields."""
     if any(dataclasses.is_dataclass(base) for base in cls.__mro__[1:]):
@@ -144,18 +173,21 @@ def _falls_back(cls: type) -> bool:
     return any("InitVar" in str(kind) or "KW_ONLY" in str(kind) for kind in annotations.values())
 
 
-def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool) -> _C:
+def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool, slots: bool) -> _C:
     if _falls_back(cls):
-        return cast(_C, dataclasses.dataclass(cls, frozen=frozen, eq=eq, repr=repr))
-    own = cls.__dict__
+        return cast(_C, dataclasses.dataclass(cls, frozen=frozen, eq=eq, repr=repr,
+                                              slots=slots))
+    own = dict(cls.__dict__)
     class_hash = own.get("__hash__", MISSING)
     explicit_hash = not (class_hash is MISSING or (class_hash is None and "__eq__" in own))
-    # dataclasses reads the fields and registers them; it adds no method with these flags.
-    cls = cast(_C, dataclasses.dataclass(cls, init=False, repr=False, eq=False))
+    # dataclasses reads the fields and registers them (and makes the slotted class); it adds
+    # no method with these flags.
+    cls = cast(_C, dataclasses.dataclass(cls, init=False, repr=False, eq=False, slots=slots))
     params = cls.__dataclass_params__  # type: ignore[attr-defined]
     params.init, params.repr, params.eq, params.frozen = True, repr, eq, frozen
     flds = list(dataclasses.fields(cls))
-    methods: dict[str, Callable[..., Any]] = {"__init__": _init_method(cls, flds, frozen)}
+    methods: dict[str, Callable[..., Any]] = {"__init__": _init_method(cls, flds, frozen,
+                                                                       slots)}
     if repr:
         methods["__repr__"] = _repr_method(tuple(f.name for f in flds if f.repr))
     compared = _tuple_of(tuple(f.name for f in flds if f.compare))
@@ -163,6 +195,8 @@ def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool) -> _C:
         methods["__eq__"] = _eq_method(compared)
     if frozen:
         methods.update(_frozen_methods(cls, tuple(f.name for f in flds)))
+    if frozen and slots:
+        methods.update(_pickle_methods(tuple(f.name for f in flds)))
     for name, method in methods.items():
         if name not in own:
             method.__qualname__ = f"{cls.__qualname__}.{name}"
@@ -177,12 +211,14 @@ def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool) -> _C:
 
 
 def _record(
-    cls: _C | None = None, /, *, frozen: bool = False, eq: bool = True, repr: bool = True
+    cls: _C | None = None, /, *, frozen: bool = False, eq: bool = True, repr: bool = True,
+    slots: bool = False,
 ) -> _C | Callable[[_C], _C]:
-    """``@record``, ``@record(frozen=True)``, ``@record(eq=False)``: see the module."""
+    """``@record``, ``@record(frozen=True, slots=True)``, ``@record(eq=False)``: see the
+    module."""
     if cls is None:
-        return lambda inner: _make_record(inner, frozen=frozen, eq=eq, repr=repr)
-    return _make_record(cls, frozen=frozen, eq=eq, repr=repr)
+        return lambda inner: _make_record(inner, frozen=frozen, eq=eq, repr=repr, slots=slots)
+    return _make_record(cls, frozen=frozen, eq=eq, repr=repr, slots=slots)
 
 
 if TYPE_CHECKING:

@@ -30,6 +30,7 @@ from qmpnuma.qmp.visitor import visit_input
 from qmpnuma.qobject.hashing import qdict_order
 from qmpnuma.qobject.json_parser import JsonError, JsonStreamer
 from qmpnuma.qobject.json_writer import encode, encode_event, encode_reply, reply_frame
+from qmpnuma.records import record
 
 __all__ = [
     "NO_ARGS",
@@ -88,7 +89,7 @@ class CommandInfo(Protocol):
     def allow_preconfig(self) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class GreetingInfo:
     """The contents of the greeting: version triple, package string, offered capabilities."""
 
@@ -133,7 +134,7 @@ class Execute:
 Action = Send | Execute
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _ExecuteSlot:
     """A template line that gives an Execute whatever its id slot holds: of ``name``, with the
     visited arguments ``args`` (members whose values are scalars, so each hit gets a fresh
@@ -144,7 +145,7 @@ class _ExecuteSlot:
     args: tuple[tuple[str, Any], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _SendSlot:
     """A template line that gives a Send whose bytes hold the id once: ``before`` + id +
     ``after`` (errors QEMU answers itself, e.g. negotiation once more)."""
@@ -604,8 +605,14 @@ def command_table(
     return {name: _from_schema(name, schema) for name in names}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _SchemaCommand:
+    """A `CommandInfo` read from ``SCHEMA`` (`command_table`).
+
+    (Every dataclass on the start path has a docstring: `dataclasses` makes one for a class
+    without, from `inspect.signature`, whose first use compiles `tokenize`'s patterns.)
+    """
+
     arg_type: str | None
     allow_oob: bool
     gen: bool = True

@@ -40,6 +40,7 @@ from enum import Enum
 from typing import Any, Final, Protocol
 
 from qmpnuma.qobject.hashing import GHashTableModel, qdict_order
+from qmpnuma.records import record
 
 __all__ = [
     "JSON_SCALARS",
@@ -101,7 +102,7 @@ class VisitErrorKind(Enum):
     UNEXPECTED_SUBTREE = "Parameters '{name}.*' are unexpected"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class VisitError(Exception):
     """A value the visitor refused; ``name`` is the name QEMU prints (full path or bare).
 

@@ -16,8 +16,9 @@ In Python the NUL character ``"\\x00"`` stands for ``\\xC0\\x80``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Final
+
+from qmpnuma.records import record
 
 __all__ = ["StringError", "decode_qemu_bytes", "decode_qemu_string", "is_valid_codepoint"]
 
@@ -34,7 +35,7 @@ _MIN_CODEPOINT: Final = (0x80, 0x800, 0x10000, 0x200000, 0x4000000)
 _REPLACEMENT: Final = "\ufffd"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StringError:
     """Why a string token was refused; ``message`` follows ``JSON parse error, ``."""
 
