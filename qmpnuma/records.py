@@ -40,6 +40,7 @@ __all__ = ["record"]
 
 _C = TypeVar("_C", bound=type)
 _set_attribute = object.__setattr__
+_Setter = Callable[[Any, Any], None]
 
 
 def _init_method(
@@ -93,6 +94,103 @@ def _init_method(
             self.__post_init__()
 
     return __init__
+
+
+# One ``__init__`` per number of fields for `_slot_init`: each stores its arguments through
+# the fields' slot descriptors (``set_N``), which is what the generated ``__init__`` of a
+# slotted dataclass amounts to, minus its ``object.__setattr__`` lookups by name.
+def _takes_1(set_0: _Setter) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any) -> None:
+        set_0(self, a0)
+
+    return __init__
+
+
+def _takes_2(set_0: _Setter, set_1: _Setter) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any) -> None:
+        set_0(self, a0)
+        set_1(self, a1)
+
+    return __init__
+
+
+def _takes_3(set_0: _Setter, set_1: _Setter, set_2: _Setter) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any, a2: Any) -> None:
+        set_0(self, a0)
+        set_1(self, a1)
+        set_2(self, a2)
+
+    return __init__
+
+
+def _takes_4(
+    set_0: _Setter, set_1: _Setter, set_2: _Setter, set_3: _Setter
+) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any, a2: Any, a3: Any) -> None:
+        set_0(self, a0)
+        set_1(self, a1)
+        set_2(self, a2)
+        set_3(self, a3)
+
+    return __init__
+
+
+def _takes_5(
+    set_0: _Setter, set_1: _Setter, set_2: _Setter, set_3: _Setter, set_4: _Setter
+) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any) -> None:
+        set_0(self, a0)
+        set_1(self, a1)
+        set_2(self, a2)
+        set_3(self, a3)
+        set_4(self, a4)
+
+    return __init__
+
+
+def _takes_6(
+    set_0: _Setter, set_1: _Setter, set_2: _Setter, set_3: _Setter, set_4: _Setter,
+    set_5: _Setter,
+) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any) -> None:
+        set_0(self, a0)
+        set_1(self, a1)
+        set_2(self, a2)
+        set_3(self, a3)
+        set_4(self, a4)
+        set_5(self, a5)
+
+    return __init__
+
+
+_TAKES: tuple[Callable[..., Callable[..., None]], ...] = (
+    _takes_1, _takes_2, _takes_3, _takes_4, _takes_5, _takes_6)
+
+
+def _slot_init(cls: type[Any], flds: list[Field[Any]]) -> Callable[..., None] | None:
+    """A slotted record's ``__init__`` with the generated one's signature, or None when it
+    needs more than storing its arguments (``default_factory``, ``init=False`` fields,
+    ``__post_init__``) or has more fields than `_TAKES` covers.
+
+    It is one of the `_TAKES` functions with its parameters renamed after the fields
+    (`types.CodeType.replace`: nothing is compiled) and the fields' defaults as its own, so
+    keywords, defaults and the messages of a wrong call are the generated method's; records
+    made per request (the QMP session's messages) pay no more than a dataclass for them.
+    """
+    names = tuple(f.name for f in flds)
+    if (not 0 < len(flds) <= len(_TAKES) or hasattr(cls, "__post_init__")
+            or any(not f.init or f.default_factory is not MISSING for f in flds)
+            or any(name.startswith("set_") for name in names)):
+        return None
+    setters = [cls.__dict__[name].__set__ for name in names]
+    method = _TAKES[len(flds) - 1](*setters)
+    method.__code__ = method.__code__.replace(
+        co_varnames=("self", *names), co_qualname=f"{cls.__qualname__}.__init__")
+    defaults = tuple(f.default for f in flds if f.default is not MISSING)
+    if any(f.default is MISSING for f in flds[len(flds) - len(defaults):]):
+        return None  # a field without a default after one with (the generic method says so)
+    method.__defaults__ = defaults or None
+    return method
 
 
 def _constant(value: Any) -> Callable[[], Any]:
@@ -186,8 +284,9 @@ def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool, slots: bool) ->
     params = cls.__dataclass_params__  # type: ignore[attr-defined]
     params.init, params.repr, params.eq, params.frozen = True, repr, eq, frozen
     flds = list(dataclasses.fields(cls))
-    methods: dict[str, Callable[..., Any]] = {"__init__": _init_method(cls, flds, frozen,
-                                                                       slots)}
+    fast_init = _slot_init(cls, flds) if slots else None
+    methods: dict[str, Callable[..., Any]] = {
+        "__init__": fast_init if fast_init is not None else _init_method(cls, flds, frozen, slots)}
     if repr:
         methods["__repr__"] = _repr_method(tuple(f.name for f in flds if f.repr))
     compared = _tuple_of(tuple(f.name for f in flds if f.compare))

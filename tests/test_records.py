@@ -157,3 +157,38 @@ def test_frozen_slotted_record_pickles() -> None:
     assert copy.copy(value) == value
     with pytest.raises(AttributeError):
         value.__dict__  # noqa: B018
+
+
+def _plain_pair(count: int, defaults: int) -> tuple[type[Any], type[Any]]:
+    """The same slotted class of ``count`` fields, the last ``defaults`` with a default, from
+    each decorator (``make_dataclass`` declares it; ``record`` is applied to a copy)."""
+    specs = [(f"f{index}", int) if index < count - defaults else (f"f{index}", int, index)
+             for index in range(count)]
+    real = dataclasses.make_dataclass("Plain", specs, frozen=True, slots=True)
+    namespace = {"__annotations__": {name: "int" for name, *_ in specs},
+                 **{name: rest[1] for name, *rest in specs if len(rest) == 2}}
+    ours = record(frozen=True, slots=True)(type("Plain", (), namespace))
+    return real, ours
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 6, 7])
+def test_slotted_record_takes_what_the_dataclass_takes(count: int) -> None:
+    """Slotted records of up to six plain fields get an ``__init__`` renamed after the fields
+    (seven fall back to the generic one): same binding, defaults and messages."""
+    for defaults in (0, 1, count):
+        real, ours = _plain_pair(count, defaults)
+        calls = [((), {}), (tuple(range(count)), {}), (tuple(range(count + 1)), {}),
+                 ((), {f"f{index}": index for index in range(count)}),
+                 ((1,), {"f0": 2}), ((), {"nope": 1}), (tuple(range(count - 1)), {})]
+        for args, kwargs in calls:
+            expected, got = _outcome(real, *args, **kwargs), _outcome(ours, *args, **kwargs)
+            assert got[0] == expected[0], (args, kwargs)
+            if expected[0] == "ok":
+                assert repr(got[1]) == repr(expected[1])
+                assert _state(got[1]) == _state(expected[1])
+            elif count < 7:  # the generic method words some messages its own way
+                assert got[1] == expected[1]
+        with pytest.raises(FrozenInstanceError):
+            ours(*range(count)).f0 = 5
+        renamed = ours.__init__.__code__.co_varnames[:count + 1]  # type: ignore[misc]
+        assert (renamed == ("self", *(f"f{index}" for index in range(count)))) is (count < 7)

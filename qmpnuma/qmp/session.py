@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Final, Protocol
 
 from qmpnuma.errors import QmpError
@@ -106,14 +106,14 @@ def default_greeting(profile: Profile) -> GreetingInfo:
     return GreetingInfo(major, minor, micro, profile.package, profile.qmp_capabilities)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Send:
     """Bytes to write to the client as they are."""
 
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Execute:
     """A checked request for the server to run; pass it back to ``reply``/``reply_error``.
 
@@ -556,8 +556,8 @@ def _fill(template: _Template, id_text: bytes) -> Action:
     """A template's action for a line whose id slot holds ``id_text``.
 
     The Execute is the one ``Execute(name, args, id, True, oob, id_text)`` makes, with its
-    slots filled directly: a frozen dataclass's ``__init__`` assigns every field through
-    ``object.__setattr__``, which costs about as much as the rest of a template hit.
+    slots filled directly, without the call to ``__init__`` (whose argument binding costs about
+    as much as the rest of a template hit).
     """
     if isinstance(template, _SendSlot):
         return Send(template.before + id_text + template.after)
