@@ -38,7 +38,6 @@ from qmpnuma.machine.device_types import hotplug_refusal, refusal_of_unknown_dri
 from qmpnuma.machine.dimms import NVDIMM, PC_DIMM, UNASSIGNED_SLOT, DimmRequest
 from qmpnuma.machine.qom_order import ObjectsContainer
 from qmpnuma.options.qobject_visitor import visit_keyval, visit_qobject
-from qmpnuma.options.uuid_arg import uuid_wellformed
 from qmpnuma.profiles.profile import Profile
 from qmpnuma.qobject.hashing import qdict_order
 from qmpnuma.qobject.input_visitor import Schema
@@ -213,6 +212,8 @@ def dimm_properties(request: DeviceRequest, host: DeviceHost) -> dict[str, Any]:
         if kind == "link":
             values[key] = _memdev(read_property(request, key, given[key], "str"), host)
         elif kind == "uuid":
+            from qmpnuma.options.uuid_arg import uuid_wellformed  # only -device ...,uuid=
+
             if not uuid_wellformed(read_property(request, key, given[key], "str")):
                 raise MachineError(f"Property '{request.driver}.{key}' has invalid value")
         else:
