@@ -21,6 +21,7 @@ addresses, CPU topology), which live in `dimms.py` and `cpus.py`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -44,7 +45,14 @@ from qmpnuma.qobject.input_visitor import Schema
 from qmpnuma.records import record
 
 CPU_DRIVER_SUFFIX = "-x86_64-cpu"
-_ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*\Z")
+
+
+@functools.cache
+def _id_pattern() -> re.Pattern[str]:
+    """QEMU's id_wellformed, compiled on the first `-device ...,id=` (not at import)."""
+    return re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*\Z")
+
+
 #: Builtin types need no schema.
 _NO_TYPES: Schema = {}
 #: The keys ``qdev_device_add_from_qdict`` takes out of the dict before setting properties.
@@ -160,7 +168,7 @@ def parse_request(pairs: Sequence[tuple[str, Any]], *, from_json: bool = False) 
     if from_json:
         if not isinstance(device_id, str):
             device_id = None
-    elif device_id is not None and not _ID_PATTERN.match(device_id):
+    elif device_id is not None and not _id_pattern().match(device_id):
         raise MachineError("Parameter 'id' expects an identifier")
     if not isinstance(driver, str):
         raise MachineError("Parameter 'driver' is missing")
