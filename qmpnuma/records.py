@@ -271,6 +271,31 @@ def _falls_back(cls: type) -> bool:
     return any("InitVar" in str(kind) or "KW_ONLY" in str(kind) for kind in annotations.values())
 
 
+def _registered(cls: _C, slots: bool) -> _C:
+    """``cls`` with its fields read and registered by `dataclasses` (and made slotted).
+
+    With these flags `dataclasses` adds no method. Meanwhile the class's annotations read as
+    ``object``: under ``from __future__ import annotations`` they are strings, which
+    `dataclasses` parses three times per field to rule out ``ClassVar``/``InitVar``/``KW_ONLY``
+    (the second are left to `_falls_back`, annotations naming the first are kept), most of
+    what registering costs. The fields get their own annotations back as their ``type``.
+    """
+    annotations = inspect.get_annotations(cls)
+    if not annotations:
+        return cast(_C, dataclasses.dataclass(cls, init=False, repr=False, eq=False, slots=slots))
+    cls.__annotations__ = {name: kind if "ClassVar" in str(kind) else object
+                           for name, kind in annotations.items()}
+    try:
+        made = cast(_C, dataclasses.dataclass(cls, init=False, repr=False, eq=False,
+                                              slots=slots))
+    finally:
+        cls.__annotations__ = annotations
+    made.__annotations__ = annotations  # the slotted class copied the stand-ins
+    for fld in dataclasses.fields(made):
+        fld.type = annotations[fld.name]
+    return made
+
+
 def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool, slots: bool) -> _C:
     if _falls_back(cls):
         return cast(_C, dataclasses.dataclass(cls, frozen=frozen, eq=eq, repr=repr,
@@ -278,9 +303,7 @@ def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool, slots: bool) ->
     own = dict(cls.__dict__)
     class_hash = own.get("__hash__", MISSING)
     explicit_hash = not (class_hash is MISSING or (class_hash is None and "__eq__" in own))
-    # dataclasses reads the fields and registers them (and makes the slotted class); it adds
-    # no method with these flags.
-    cls = cast(_C, dataclasses.dataclass(cls, init=False, repr=False, eq=False, slots=slots))
+    cls = _registered(cls, slots)
     params = cls.__dataclass_params__  # type: ignore[attr-defined]
     params.init, params.repr, params.eq, params.frozen = True, repr, eq, frozen
     flds = list(dataclasses.fields(cls))

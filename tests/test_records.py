@@ -11,7 +11,7 @@ import copy
 import dataclasses
 import pickle
 from dataclasses import FrozenInstanceError, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -32,6 +32,7 @@ def _pair(frozen: bool, eq: bool = True, slots: bool = False) -> tuple[type[Any]
             hidden: int = field(default=0, repr=False, compare=False)
             made: list[int] = field(default_factory=lambda: [7], init=False)
             fixed: int = field(default=5, init=False)
+            unit: ClassVar[str] = "mm"
 
         made.append(Point)
     return made[0], made[1]
@@ -71,7 +72,8 @@ def test_record_matches_dataclass(frozen: bool, eq: bool, slots: bool) -> None:
             repr(b).replace("test_record_matches_dataclass.<locals>.", "")
         assert _state(a) == _state(b)
         assert dataclasses.asdict(a) == dataclasses.asdict(b)
-        assert [f.name for f in dataclasses.fields(a)] == [f.name for f in dataclasses.fields(b)]
+        assert [(f.name, f.type) for f in dataclasses.fields(a)] == \
+            [(f.name, f.type) for f in dataclasses.fields(b)]
         assert (b == ours(*args, **kwargs)) is eq
         assert (b == real(*args, **kwargs)) is False
         assert dataclasses.replace(b, x=5).x == 5
@@ -83,6 +85,7 @@ def test_record_matches_dataclass(frozen: bool, eq: bool, slots: bool) -> None:
         assert _outcome(delattr, a, "y")[0] == _outcome(delattr, b, "y")[0]
     assert ours.__match_args__ == real.__match_args__
     assert getattr(ours, "__slots__", None) == getattr(real, "__slots__", None)
+    assert ours.__annotations__ == real.__annotations__ and ours.unit == "mm"
     assert dataclasses.is_dataclass(ours)
     params = ours.__dataclass_params__  # type: ignore[attr-defined]
     assert (params.frozen, params.eq) == (frozen, eq)
