@@ -14,8 +14,10 @@ positional arguments, defaults and ``default_factory``, ``__post_init__``, the s
 text, equality against the same class only, the same ``__hash__`` values (the hash of the same
 tuple), `FrozenInstanceError` on assignment to a frozen record. They are closures over the
 field table instead of compiled source, so building a class costs microseconds; calling
-``__init__`` costs about twice the generated one. Classes made many times per request or per
-machine (the QMP session's messages, the JSON parser's tokens) stay plain dataclasses.
+``__init__`` costs about twice the generated one, except for a slotted record of up to six
+plain fields, whose ``__init__`` has the generated one's own signature and is faster than it
+(`_slot_init`: the QMP session's messages, made per request, are such records). Dataclasses
+off the start path (fleets, traces, fault plans, replay) stay plain dataclasses.
 
 For the type checker a record *is* a dataclass (the name is bound to `dataclasses.dataclass`
 when type checking), so mypy checks construction, `replace` and frozen assignments as it always
