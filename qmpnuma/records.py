@@ -14,13 +14,18 @@ positional arguments, defaults and ``default_factory``, ``__post_init__``, the s
 text, equality against the same class only, the same ``__hash__`` values (the hash of the same
 tuple), `FrozenInstanceError` on assignment to a frozen record. They are closures over the
 field table instead of compiled source, so building a class costs microseconds; calling
-``__init__`` costs about twice the generated one. Classes made many times per request or per
-machine (the QMP session's messages, the JSON parser's tokens) stay plain dataclasses.
+``__init__`` costs about twice the generated one, except for a slotted record of up to six
+plain fields, whose ``__init__`` has the generated one's own signature and is faster than it
+(`_slot_init`: the QMP session's messages, made per request, are such records). Dataclasses
+off the start path (fleets, traces, fault plans, replay) stay plain dataclasses.
 
 For the type checker a record *is* a dataclass (the name is bound to `dataclasses.dataclass`
 when type checking), so mypy checks construction, `replace` and frozen assignments as it always
-did. Not supported (they fall back to `dataclasses.dataclass`): ``slots``, ``order``,
-``kw_only``, ``InitVar`` fields, and classes inheriting from another dataclass.
+did. ``@record(slots=True)`` gives the class `__slots__` as ``dataclass(slots=True)`` does
+(`dataclasses` makes the slotted class; that compiles nothing either), and a frozen slotted
+record pickles as a frozen slotted dataclass does. Not supported: ``order``, ``kw_only``
+(neither is accepted), ``InitVar`` fields and classes inheriting from another dataclass (those
+two fall back to `dataclasses.dataclass`).
 """
 
 from __future__ import annotations
@@ -37,9 +42,12 @@ __all__ = ["record"]
 
 _C = TypeVar("_C", bound=type)
 _set_attribute = object.__setattr__
+_Setter = Callable[[Any, Any], None]
 
 
-def _init_method(cls: type[Any], flds: list[Field[Any]], frozen: bool) -> Callable[..., None]:
+def _init_method(
+    cls: type[Any], flds: list[Field[Any]], frozen: bool, slots: bool
+) -> Callable[..., None]:
     """``__init__``: the init fields positionally or by keyword, then defaults/factories."""
     names = tuple(f.name for f in flds if f.init)
     # (name, default, factory) per init field, in declaration order.
@@ -47,9 +55,14 @@ def _init_method(cls: type[Any], flds: list[Field[Any]], frozen: bool) -> Callab
         (f.name, f.default, None if f.default_factory is MISSING else f.default_factory)
         for f in flds if f.init
     )
-    # Fields left out of __init__ that a factory fills (plain defaults stay class attributes).
+    # Fields left out of __init__ that a factory fills; their plain defaults stay class
+    # attributes, except in a slotted class (whose slots replace them), as in `dataclasses`.
     filled = tuple((f.name, f.default_factory) for f in flds
                    if not f.init and f.default_factory is not MISSING)
+    if slots:
+        filled += tuple((f.name, _constant(f.default)) for f in flds
+                        if not f.init and f.default_factory is MISSING
+                        and f.default is not MISSING)
     post_init = hasattr(cls, "__post_init__")
     store = _set_attribute if frozen else setattr
     count = len(names)
@@ -83,6 +96,107 @@ def _init_method(cls: type[Any], flds: list[Field[Any]], frozen: bool) -> Callab
             self.__post_init__()
 
     return __init__
+
+
+# One ``__init__`` per number of fields for `_slot_init`: each stores its arguments through
+# the fields' slot descriptors (``set_N``), which is what the generated ``__init__`` of a
+# slotted dataclass amounts to, minus its ``object.__setattr__`` lookups by name.
+def _takes_1(set_0: _Setter) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any) -> None:
+        set_0(self, a0)
+
+    return __init__
+
+
+def _takes_2(set_0: _Setter, set_1: _Setter) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any) -> None:
+        set_0(self, a0)
+        set_1(self, a1)
+
+    return __init__
+
+
+def _takes_3(set_0: _Setter, set_1: _Setter, set_2: _Setter) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any, a2: Any) -> None:
+        set_0(self, a0)
+        set_1(self, a1)
+        set_2(self, a2)
+
+    return __init__
+
+
+def _takes_4(
+    set_0: _Setter, set_1: _Setter, set_2: _Setter, set_3: _Setter
+) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any, a2: Any, a3: Any) -> None:
+        set_0(self, a0)
+        set_1(self, a1)
+        set_2(self, a2)
+        set_3(self, a3)
+
+    return __init__
+
+
+def _takes_5(
+    set_0: _Setter, set_1: _Setter, set_2: _Setter, set_3: _Setter, set_4: _Setter
+) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any) -> None:
+        set_0(self, a0)
+        set_1(self, a1)
+        set_2(self, a2)
+        set_3(self, a3)
+        set_4(self, a4)
+
+    return __init__
+
+
+def _takes_6(
+    set_0: _Setter, set_1: _Setter, set_2: _Setter, set_3: _Setter, set_4: _Setter,
+    set_5: _Setter,
+) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any) -> None:
+        set_0(self, a0)
+        set_1(self, a1)
+        set_2(self, a2)
+        set_3(self, a3)
+        set_4(self, a4)
+        set_5(self, a5)
+
+    return __init__
+
+
+_TAKES: tuple[Callable[..., Callable[..., None]], ...] = (
+    _takes_1, _takes_2, _takes_3, _takes_4, _takes_5, _takes_6)
+
+
+def _slot_init(cls: type[Any], flds: list[Field[Any]]) -> Callable[..., None] | None:
+    """A slotted record's ``__init__`` with the generated one's signature, or None when it
+    needs more than storing its arguments (``default_factory``, ``init=False`` fields,
+    ``__post_init__``) or has more fields than `_TAKES` covers.
+
+    It is one of the `_TAKES` functions with its parameters renamed after the fields
+    (`types.CodeType.replace`: nothing is compiled) and the fields' defaults as its own, so
+    keywords, defaults and the messages of a wrong call are the generated method's; records
+    made per request (the QMP session's messages) pay no more than a dataclass for them.
+    """
+    names = tuple(f.name for f in flds)
+    if (not 0 < len(flds) <= len(_TAKES) or hasattr(cls, "__post_init__")
+            or any(not f.init or f.default_factory is not MISSING for f in flds)
+            or any(name.startswith("set_") for name in names)):
+        return None
+    setters = [cls.__dict__[name].__set__ for name in names]
+    method = _TAKES[len(flds) - 1](*setters)
+    method.__code__ = method.__code__.replace(
+        co_varnames=("self", *names), co_qualname=f"{cls.__qualname__}.__init__")
+    defaults = tuple(f.default for f in flds if f.default is not MISSING)
+    if any(f.default is MISSING for f in flds[len(flds) - len(defaults):]):
+        return None  # a field without a default after one with (the generic method says so)
+    method.__defaults__ = defaults or None
+    return method
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
 
 
 def _tuple_of(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
@@ -136,6 +250,21 @@ def _frozen_methods(cls: type[Any], names: tuple[str, ...]) -> dict[str, Callabl
     return {"__setattr__": __setattr__, "__delattr__": __delattr__}
 
 
+def _pickle_methods(names: tuple[str, ...]) -> dict[str, Callable[..., Any]]:
+    """``__getstate__``/``__setstate__`` of a frozen slotted class (no ``__dict__`` to pickle,
+    and its ``__setattr__`` refuses): the field values in order, as `dataclasses` does."""
+    values = _tuple_of(names)
+
+    def __getstate__(self: Any) -> list[Any]:
+        return list(values(self))
+
+    def __setstate__(self: Any, state: list[Any]) -> None:
+        for name, value in zip(names, state, strict=False):
+            _set_attribute(self, name, value)
+
+    return {"__getstate__": __getstate__, "__setstate__": __setstate__}
+
+
 def _falls_back(cls: type) -> bool:
     """Cases `record` leaves to `dataclasses`: dataclass bases, InitVar or KW_ONLY fields."""
     if any(dataclasses.is_dataclass(base) for base in cls.__mro__[1:]):
@@ -144,18 +273,45 @@ def _falls_back(cls: type) -> bool:
     return any("InitVar" in str(kind) or "KW_ONLY" in str(kind) for kind in annotations.values())
 
 
-def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool) -> _C:
+def _registered(cls: _C, slots: bool) -> _C:
+    """``cls`` with its fields read and registered by `dataclasses` (and made slotted).
+
+    With these flags `dataclasses` adds no method. Meanwhile the class's annotations read as
+    ``object``: under ``from __future__ import annotations`` they are strings, which
+    `dataclasses` parses three times per field to rule out ``ClassVar``/``InitVar``/``KW_ONLY``
+    (the second are left to `_falls_back`, annotations naming the first are kept), most of
+    what registering costs. The fields get their own annotations back as their ``type``.
+    """
+    annotations = inspect.get_annotations(cls)
+    if not annotations:
+        return cast(_C, dataclasses.dataclass(cls, init=False, repr=False, eq=False, slots=slots))
+    cls.__annotations__ = {name: kind if "ClassVar" in str(kind) else object
+                           for name, kind in annotations.items()}
+    try:
+        made = cast(_C, dataclasses.dataclass(cls, init=False, repr=False, eq=False,
+                                              slots=slots))
+    finally:
+        cls.__annotations__ = annotations
+    made.__annotations__ = annotations  # the slotted class copied the stand-ins
+    for fld in dataclasses.fields(made):
+        fld.type = annotations[fld.name]
+    return made
+
+
+def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool, slots: bool) -> _C:
     if _falls_back(cls):
-        return cast(_C, dataclasses.dataclass(cls, frozen=frozen, eq=eq, repr=repr))
-    own = cls.__dict__
+        return cast(_C, dataclasses.dataclass(cls, frozen=frozen, eq=eq, repr=repr,
+                                              slots=slots))
+    own = dict(cls.__dict__)
     class_hash = own.get("__hash__", MISSING)
     explicit_hash = not (class_hash is MISSING or (class_hash is None and "__eq__" in own))
-    # dataclasses reads the fields and registers them; it adds no method with these flags.
-    cls = cast(_C, dataclasses.dataclass(cls, init=False, repr=False, eq=False))
+    cls = _registered(cls, slots)
     params = cls.__dataclass_params__  # type: ignore[attr-defined]
     params.init, params.repr, params.eq, params.frozen = True, repr, eq, frozen
     flds = list(dataclasses.fields(cls))
-    methods: dict[str, Callable[..., Any]] = {"__init__": _init_method(cls, flds, frozen)}
+    fast_init = _slot_init(cls, flds) if slots else None
+    methods: dict[str, Callable[..., Any]] = {
+        "__init__": fast_init if fast_init is not None else _init_method(cls, flds, frozen, slots)}
     if repr:
         methods["__repr__"] = _repr_method(tuple(f.name for f in flds if f.repr))
     compared = _tuple_of(tuple(f.name for f in flds if f.compare))
@@ -163,6 +319,8 @@ def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool) -> _C:
         methods["__eq__"] = _eq_method(compared)
     if frozen:
         methods.update(_frozen_methods(cls, tuple(f.name for f in flds)))
+    if frozen and slots:
+        methods.update(_pickle_methods(tuple(f.name for f in flds)))
     for name, method in methods.items():
         if name not in own:
             method.__qualname__ = f"{cls.__qualname__}.{name}"
@@ -177,12 +335,14 @@ def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool) -> _C:
 
 
 def _record(
-    cls: _C | None = None, /, *, frozen: bool = False, eq: bool = True, repr: bool = True
+    cls: _C | None = None, /, *, frozen: bool = False, eq: bool = True, repr: bool = True,
+    slots: bool = False,
 ) -> _C | Callable[[_C], _C]:
-    """``@record``, ``@record(frozen=True)``, ``@record(eq=False)``: see the module."""
+    """``@record``, ``@record(frozen=True, slots=True)``, ``@record(eq=False)``: see the
+    module."""
     if cls is None:
-        return lambda inner: _make_record(inner, frozen=frozen, eq=eq, repr=repr)
-    return _make_record(cls, frozen=frozen, eq=eq, repr=repr)
+        return lambda inner: _make_record(inner, frozen=frozen, eq=eq, repr=repr, slots=slots)
+    return _make_record(cls, frozen=frozen, eq=eq, repr=repr, slots=slots)
 
 
 if TYPE_CHECKING:

@@ -14,11 +14,11 @@ second handler for one name fails at import instead of silently replacing the fi
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from qmpnuma.machine import Machine
 from qmpnuma.qmp.session import GreetingInfo
+from qmpnuma.records import record
 
 EventSink = Callable[[str, "dict[str, Any] | None"], None]
 ExitHook = Callable[[int], None]
@@ -41,7 +41,7 @@ class CommandRunner(Protocol):
     def execute(self, name: str, args: dict[str, Any], monitor: Any = None) -> Any: ...
 
 
-@dataclass
+@record
 class CommandContext:
     """What a handler may use: the machine, the monitor it was called on, and the hooks."""
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from qmpnuma.errors import AbortError, MachineError
 from qmpnuma.machine import cpu_numa
-from qmpnuma.machine.cpu_hotplug import check_unplug, find_plug_slot
 from qmpnuma.machine.cpu_slots import (
     CpuProps,
     CpuSlot,
@@ -212,6 +211,8 @@ class MachineCpus:
         """
         if self.cpu_type is None:
             raise MachineError(f"Invalid CPU type, expected cpu type: '{self.cpu_type}'")
+        from qmpnuma.machine.cpu_hotplug import find_plug_slot  # a hot-plug: never at start-up
+
         slot, _node_id = find_plug_slot(
             self.slots, self.topology, driver, self.cpu_type, props, self.profile
         )
@@ -231,6 +232,8 @@ class MachineCpus:
         """``device_del`` of a CPU; always raises (see ``cpu_hotplug.check_unplug``)."""
         if self.machine_type.family == "microvm" and self.profile.microvm_plugs_cpus:
             raise MachineError("unplug not supported by microvm")
+        from qmpnuma.machine.cpu_hotplug import check_unplug
+
         check_unplug(slot, self.cpu_type or "")
 
     # --- QMP answers --------------------------------------------------------------------

@@ -21,6 +21,7 @@ addresses, CPU topology), which live in `dimms.py` and `cpus.py`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -38,14 +39,20 @@ from qmpnuma.machine.device_types import hotplug_refusal, refusal_of_unknown_dri
 from qmpnuma.machine.dimms import NVDIMM, PC_DIMM, UNASSIGNED_SLOT, DimmRequest
 from qmpnuma.machine.qom_order import ObjectsContainer
 from qmpnuma.options.qobject_visitor import visit_keyval, visit_qobject
-from qmpnuma.options.uuid_arg import uuid_wellformed
 from qmpnuma.profiles.profile import Profile
 from qmpnuma.qobject.hashing import qdict_order
 from qmpnuma.qobject.input_visitor import Schema
 from qmpnuma.records import record
 
 CPU_DRIVER_SUFFIX = "-x86_64-cpu"
-_ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*\Z")
+
+
+@functools.cache
+def _id_pattern() -> re.Pattern[str]:
+    """QEMU's id_wellformed, compiled on the first `-device ...,id=` (not at import)."""
+    return re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*\Z")
+
+
 #: Builtin types need no schema.
 _NO_TYPES: Schema = {}
 #: The keys ``qdev_device_add_from_qdict`` takes out of the dict before setting properties.
@@ -161,7 +168,7 @@ def parse_request(pairs: Sequence[tuple[str, Any]], *, from_json: bool = False) 
     if from_json:
         if not isinstance(device_id, str):
             device_id = None
-    elif device_id is not None and not _ID_PATTERN.match(device_id):
+    elif device_id is not None and not _id_pattern().match(device_id):
         raise MachineError("Parameter 'id' expects an identifier")
     if not isinstance(driver, str):
         raise MachineError("Parameter 'driver' is missing")
@@ -213,6 +220,8 @@ def dimm_properties(request: DeviceRequest, host: DeviceHost) -> dict[str, Any]:
         if kind == "link":
             values[key] = _memdev(read_property(request, key, given[key], "str"), host)
         elif kind == "uuid":
+            from qmpnuma.options.uuid_arg import uuid_wellformed  # only -device ...,uuid=
+
             if not uuid_wellformed(read_property(request, key, given[key], "str")):
                 raise MachineError(f"Property '{request.driver}.{key}' has invalid value")
         else:

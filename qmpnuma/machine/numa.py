@@ -17,17 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qmpnuma.errors import MachineError, OptionError
 from qmpnuma.machine.backends import MemoryBackend
 from qmpnuma.machine.cpus import MachineCpus
-from qmpnuma.machine.hmat import HmatCache, HmatLbTable, add_hmat_cache, add_hmat_lb
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.numa_ranges import NodeAddressRanges, RamBlockNotifier
 from qmpnuma.machine.object_types import MAX_NODES
 from qmpnuma.profiles.profile import NumaState, Profile
 from qmpnuma.records import record
+
+if TYPE_CHECKING:
+    from qmpnuma.machine.hmat import HmatCache, HmatLbTable
 
 NUMA_DISTANCE_MIN = 10
 UINT64_MASK = (1 << 64) - 1
@@ -273,12 +275,16 @@ class NumaConfig(NodeAddressRanges):
         self._require_numa()
         if not self.hmat_enabled:
             raise OptionError(HMAT_DISABLED)
+        from qmpnuma.machine.hmat import add_hmat_lb  # only `-numa hmat-lb`
+
         add_hmat_lb(self.hmat_lb, self.nodes, self.num_nodes, cpus.nodes_with_cpus(), options)
 
     def _hmat_cache(self, options: Mapping[str, Any]) -> None:
         self._require_numa()
         if not self.hmat_enabled:
             raise OptionError(HMAT_DISABLED)
+        from qmpnuma.machine.hmat import add_hmat_cache  # only `-numa hmat-cache`
+
         add_hmat_cache(self.hmat_cache, self.nodes, self.num_nodes, options)
 
     # --- completion (board init) --------------------------------------------------------

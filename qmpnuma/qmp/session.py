@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Final, Protocol
 
 from qmpnuma.errors import QmpError
@@ -30,6 +30,7 @@ from qmpnuma.qmp.visitor import visit_input
 from qmpnuma.qobject.hashing import qdict_order
 from qmpnuma.qobject.json_parser import JsonError, JsonStreamer
 from qmpnuma.qobject.json_writer import encode, encode_event, encode_reply, reply_frame
+from qmpnuma.records import record
 
 __all__ = [
     "NO_ARGS",
@@ -94,7 +95,7 @@ class CommandInfo(Protocol):
     def allow_preconfig(self) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class GreetingInfo:
     """The contents of the greeting: version triple, package string, offered capabilities."""
 
@@ -111,14 +112,14 @@ def default_greeting(profile: Profile) -> GreetingInfo:
     return GreetingInfo(major, minor, micro, profile.package, profile.qmp_capabilities)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Send:
     """Bytes to write to the client as they are."""
 
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Execute:
     """A checked request for the server to run; pass it back to ``reply``/``reply_error``.
 
@@ -139,7 +140,7 @@ class Execute:
 Action = Send | Execute
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _ExecuteSlot:
     """A template line that gives an Execute whatever its id slot holds: of ``name``, with the
     visited arguments ``args`` (members whose values are scalars, so each hit gets a fresh
@@ -150,7 +151,7 @@ class _ExecuteSlot:
     args: tuple[tuple[str, Any], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _SendSlot:
     """A template line that gives a Send whose bytes hold the id once: ``before`` + id +
     ``after`` (errors QEMU answers itself, e.g. negotiation once more)."""
@@ -162,7 +163,7 @@ class _SendSlot:
 _Template = _ExecuteSlot | _SendSlot
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Run:
     """Consecutive complete lines of one chunk that give one action each, the same action but
     for the echoed id (a pipelining client: `QmpSession.feed_runs`).
@@ -716,8 +717,8 @@ def _fill(template: _Template, id_text: bytes) -> Action:
     """A template's action for a line whose id slot holds ``id_text``.
 
     The Execute is the one ``Execute(name, args, id, True, oob, id_text)`` makes, with its
-    slots filled directly: a frozen dataclass's ``__init__`` assigns every field through
-    ``object.__setattr__``, which costs about as much as the rest of a template hit.
+    slots filled directly, without the call to ``__init__`` (whose argument binding costs about
+    as much as the rest of a template hit).
     """
     if isinstance(template, _SendSlot):
         return Send(template.before + id_text + template.after)
@@ -765,8 +766,14 @@ def command_table(
     return {name: _from_schema(name, schema) for name in names}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _SchemaCommand:
+    """A `CommandInfo` read from ``SCHEMA`` (`command_table`).
+
+    (Every dataclass on the start path has a docstring: `dataclasses` makes one for a class
+    without, from `inspect.signature`, whose first use compiles `tokenize`'s patterns.)
+    """
+
     arg_type: str | None
     allow_oob: bool
     gen: bool = True

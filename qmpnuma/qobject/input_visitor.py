@@ -35,11 +35,11 @@ shows); each caller frames it: QMP as a ``GenericError`` reply, the command line
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final, Protocol
 
 from qmpnuma.qobject.hashing import GHashTableModel, qdict_order
+from qmpnuma.records import record
 
 __all__ = [
     "JSON_SCALARS",
@@ -101,7 +101,7 @@ class VisitErrorKind(Enum):
     UNEXPECTED_SUBTREE = "Parameters '{name}.*' are unexpected"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class VisitError(Exception):
     """A value the visitor refused; ``name`` is the name QEMU prints (full path or bare).
 
@@ -178,18 +178,21 @@ class _JsonScalars:
 JSON_SCALARS: Final[ScalarReader] = _JsonScalars()
 
 
-@dataclass(slots=True)
 class _Frame:
-    """One open dict or list (QEMU's StackObject): the keys visited so far or the list position."""
+    """One open dict or list (QEMU's StackObject): the keys visited so far or the list position.
 
-    name: str | None
-    value: Any
-    consumed: list[str] = field(default_factory=list)
-    index: int = 0
-    is_dict: bool = field(init=False)
+    A plain slotted class (one is made per visited dict or list; a dataclass's generated
+    methods would be compiled at import, on the way to a cold start's first reply).
+    """
 
-    def __post_init__(self) -> None:
-        self.is_dict = isinstance(self.value, dict)
+    __slots__ = ("consumed", "index", "is_dict", "name", "value")
+
+    def __init__(self, name: str | None, value: Any) -> None:
+        self.name = name
+        self.value = value
+        self.consumed: list[str] = []
+        self.index = 0
+        self.is_dict = isinstance(value, dict)
 
     def first_unvisited(self) -> str | None:
         """The key ``qobject_input_check_struct`` reports, or None when all were visited.

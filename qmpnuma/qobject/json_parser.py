@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 from qmpnuma.qobject.qemu_text import decode_qemu_bytes, decode_qemu_string
+from qmpnuma.records import record
 
 __all__ = [
     "MAX_NESTING",
@@ -49,7 +49,7 @@ MAX_NESTING: Final = 1 << 10
 _PARSE_MESSAGE_MAX: Final = 1023
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class JsonError:
     """A JSON-level error, to be answered with a GenericError carrying ``text`` and no id."""
 

@@ -20,12 +20,13 @@ import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, ClassVar, Protocol
 
 from qmpnuma.errors import FatalExit, OptionError, QmpError
 from qmpnuma.qmp.session import Execute, Run, Send
 from qmpnuma.qobject.json_writer import prettify
+from qmpnuma.records import record
 from qmpnuma.server.chardev_names import ChardevNames, connected_name
 from qmpnuma.server.qmp_protocol import QmpProtocol, Turns
 from qmpnuma.server.transport import READ_CHUNK, DirectOutput, Output, PacedOutput, read_loop
@@ -70,7 +71,7 @@ class EncodingExecutor(Executor, Protocol):
     def encoded(self, name: str, monitor: MonitorState) -> bytes | None: ...
 
 
-@dataclass
+@record
 class MonitorState:
     """Per-monitor facts a command may need (e.g. HMP and `query-commands` answer per monitor).
 
@@ -83,7 +84,7 @@ class MonitorState:
     chardev_names: ChardevNames | None = None
 
 
-@dataclass
+@record
 class Channel:
     """One chardev the server keeps open: what speaks on it and how its connections come.
 
@@ -131,7 +132,7 @@ HMP_PROMPT = b"(qemu) "
 ListenerSpec = tuple[socket.socket | None, MonitorState]
 
 
-@dataclass
+@record
 class Connection:
     """One connected client: its protocol session above, its transport output below.
 
@@ -220,7 +221,7 @@ class ServerHooks:
 NO_HOOKS = ServerHooks()
 
 
-@dataclass
+@record
 class ServerState:
     """Everything that lives as long as the process: live connections and the exit request."""
 
