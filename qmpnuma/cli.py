@@ -199,7 +199,24 @@ def check(args: Sequence[str], profile: Profile, progname: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point of `qmpnuma` and `qmpnuma-system-x86_64`."""
+    """Console entry point of `qmpnuma` and `qmpnuma-system-x86_64`.
+
+    The rest of the package is imported through the start bundle (`qmpnuma.start_bundle`: its
+    modules' bytecode read from one file), which is brought up to date on the way out when a
+    module had to come from its own file.
+    """
+    with _start_up():
+        from qmpnuma import start_bundle
+
+        bundle = start_bundle.install()
+    try:
+        return _main(argv)
+    finally:
+        start_bundle.uninstall(bundle)
+        start_bundle.refresh(bundle)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv if argv is None else argv)
     progname = os.path.basename(argv[0]) if argv else "qmpnuma"
     with _start_up():
@@ -228,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from qmpnuma.server.instrument import install_or_exit
 
             install_or_exit(instrument, progname)
+        from qmpnuma.start_bundle import note_start
+
+        note_start()
     return serve_machine(machine, progname, greeting=greeting)
 
 

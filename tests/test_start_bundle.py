@@ -1,0 +1,120 @@
+"""The start bundle serves a cold start's modules from one file, and only while they are current.
+
+`qmpnuma.start_bundle` keeps the code of the modules a start imports in one marshal stream; a
+module is served from it only while its source has the modification time and size it was
+compiled from, and a server writes it anew on its way out when its start set was not all in it
+(never where cached bytecode may not be written). No timing is asserted: `make bench` measures.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qmpnuma import records, start_bundle
+
+PROBE = """
+import json, sys
+from qmpnuma import cli
+args = ["qmpnuma", "--profile=10.0", "check", "-m", "2G", "-smp", "2",
+        "-object", "memory-backend-ram,id=m0,size=1G",
+        "-object", "memory-backend-ram,id=m1,size=1G",
+        "-numa", "node,memdev=m0,cpus=0", "-numa", "node,memdev=m1,cpus=1"]
+status = cli.main(args) if sys.argv[1] == "bundle" else cli._main(args)
+bundled = sorted(name for name, module in list(sys.modules.items())
+                 if type(getattr(getattr(module, "__spec__", None), "loader", None)).__name__
+                 == "_BundleLoader")
+print(json.dumps({"status": status, "bundled": bundled,
+                  "on_meta_path": [type(f).__name__ for f in sys.meta_path]}))
+"""
+
+
+def _probe(mode: str) -> tuple[str, dict[str, object]]:
+    import json
+
+    done = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True,
+                          check=True, timeout=60, cwd="/")
+    *text, report = done.stdout.splitlines()
+    return "\n".join(text), json.loads(report)
+
+
+def test_a_start_reads_its_modules_from_the_bundle() -> None:
+    """`python -m qmpnuma.start_bundle` (the install step) makes the bundle; a start then gets
+    its model, option and protocol modules from it and prints what it prints without it."""
+    made = subprocess.run([sys.executable, "-m", "qmpnuma.start_bundle"], capture_output=True,
+                          text=True, check=True, timeout=120, cwd="/")
+    assert made.stdout.startswith(start_bundle.bundle_path() + ": ")
+    assert int(made.stdout.split(": ")[1].split()[0]) >= 40
+    with_bundle, report = _probe("bundle")
+    without, plain = _probe("plain")
+    assert with_bundle == without and "node 1 cpus: 1" in with_bundle
+    assert report["status"] == plain["status"] == 0
+    bundled = report["bundled"]
+    assert isinstance(bundled, list) and plain["bundled"] == []
+    for name in ("qmpnuma.machine.machine", "qmpnuma.options.argv", "qmpnuma.profiles.profile",
+                 "qmpnuma.machine.numa", "qmpnuma.start"):
+        assert name in bundled
+    assert len(bundled) >= 30
+    assert "BundleFinder" not in report["on_meta_path"]  # taken off again on the way out
+
+
+def _finder(path: Path, code_text: str) -> start_bundle.BundleFinder:
+    stat = path.stat()
+    code = compile(code_text, str(path), "exec")
+    return start_bundle.BundleFinder(
+        {"bundled_probe": (str(path), stat.st_mtime_ns, stat.st_size, code)})
+
+
+def test_a_changed_source_is_read_from_its_file(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry is the module's code only while its source is unchanged, like a `.pyc`."""
+    source = tmp_path / "bundled_probe.py"
+    source.write_text("VALUE = 'file'\n")
+    finder = _finder(source, "VALUE = 'bundle'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "meta_path", [finder, *sys.meta_path])
+    monkeypatch.delitem(sys.modules, "bundled_probe", raising=False)
+    import bundled_probe
+
+    assert bundled_probe.VALUE == "bundle" and not finder.missed
+    assert bundled_probe.__file__ == str(source)
+    del sys.modules["bundled_probe"]
+    source.write_text("VALUE = 'changed'\n")
+    import bundled_probe as again
+
+    assert again.VALUE == "changed" and finder.missed
+    del sys.modules["bundled_probe"]
+
+
+def test_a_server_writes_its_start_set_only_where_bytecode_may_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the way out a start whose modules were not all in the bundle writes its start set
+    (never under `-B` / PYTHONDONTWRITEBYTECODE); a start that found them all writes nothing."""
+    assert records.__name__ in sys.modules  # both modules of the start set are loaded
+    target = tmp_path / "start-bundle.bin"
+    monkeypatch.setattr(start_bundle, "bundle_path", lambda: str(target))
+    finder = start_bundle.BundleFinder({})
+    finder.missed = True
+    finder.start_set = frozenset({"qmpnuma.errors", "qmpnuma.records"})
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    assert not start_bundle.refresh(finder) and not target.exists()
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    assert start_bundle.refresh(finder)
+    header, entries = marshal.loads(target.read_bytes())
+    assert header == start_bundle._header()
+    assert sorted(entries) == ["qmpnuma.errors", "qmpnuma.records"]
+    path, mtime_ns, size, code = entries["qmpnuma.errors"]
+    assert (os.stat(path).st_mtime_ns, os.stat(path).st_size) == (mtime_ns, size)
+    assert "QmpError" in code.co_names
+    assert start_bundle.BundleFinder(entries).find_spec("qmpnuma.errors") is not None
+    assert not start_bundle.refresh(finder)  # everything is in it now: nothing to write
+    finder.start_set = frozenset({"qmpnuma.start_bundle"})  # another start set: added to it
+    assert start_bundle.refresh(finder)
+    _header, entries = marshal.loads(target.read_bytes())
+    assert sorted(entries) == ["qmpnuma.errors", "qmpnuma.records", "qmpnuma.start_bundle"]
