@@ -227,16 +227,15 @@ def write_start_set(argv: Sequence[str] = ("-m", "1G")) -> int:
     """Make the bundle of what a start with ``argv`` imports, for each profile, on its way to
     serving and answering `query-memdev` (the handlers of other first queries are small and
     load from their files); the number of modules it holds."""
-    from qmpnuma.cli import split_greeting
     from qmpnuma.commands.dispatch import CommandRegistry
     from qmpnuma.profiles import PROFILE_NAMES, get_profile
-    from qmpnuma.qmp.session import QmpSession
+    from qmpnuma.qmp.session import QmpSession, default_greeting
     from qmpnuma.server.launch import serve_machine  # noqa: F401 - its imports are the point
     from qmpnuma.start import build_machine
 
     for name in PROFILE_NAMES:
         profile = get_profile(name)
-        split_greeting([], profile)
+        default_greeting(profile)
         machine = build_machine(list(argv), profile, "qmpnuma")
         registry = CommandRegistry(machine)
         registry.encoded("query-memdev")
