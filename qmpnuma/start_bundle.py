@@ -79,14 +79,8 @@ class _BundleLoader(SourceFileLoader):
 
     def get_code(self, fullname: str) -> Any:
         entry = self._finder.entries.get(fullname)
-        if entry is not None:
-            path, mtime_ns, size, code = entry
-            try:
-                stat = os.stat(path)
-            except OSError:
-                stat = None
-            if stat is not None and (stat.st_mtime_ns, stat.st_size) == (mtime_ns, size):
-                return code
+        if entry is not None and _unchanged(entry):
+            return entry[3]
         self._finder.missed = True
         return super().get_code(fullname)
 
@@ -194,17 +188,19 @@ def _write(entries: Entries) -> None:
             os.unlink(temporary)
 
 
+def _unchanged(entry: tuple[str, int, int, Any]) -> bool:
+    """Whether an entry's source still has the modification time and size it was compiled
+    from (a `.pyc`'s rule)."""
+    try:
+        stat = os.stat(entry[0])
+    except OSError:
+        return False
+    return (stat.st_mtime_ns, stat.st_size) == entry[1:3]
+
+
 def _current(entries: Entries) -> Entries:
     """The entries whose sources are unchanged."""
-    kept: Entries = {}
-    for name, entry in entries.items():
-        try:
-            stat = os.stat(entry[0])
-        except OSError:
-            continue
-        if (stat.st_mtime_ns, stat.st_size) == entry[1:3]:
-            kept[name] = entry
-    return kept
+    return {name: entry for name, entry in entries.items() if _unchanged(entry)}
 
 
 def _entries_of(names: Iterable[str], known: Entries, compile_missing: bool) -> Entries:
@@ -228,7 +224,7 @@ def write_start_set(argv: Sequence[str] = ("-m", "1G")) -> int:
     serving and answering `query-memdev` (the handlers of other first queries are small and
     load from their files); the number of modules it holds."""
     from qmpnuma.commands.dispatch import CommandRegistry
-    from qmpnuma.profiles import PROFILE_NAMES, get_profile
+    from qmpnuma.profiles import PROFILE_NAMES, get_profile, wire_types
     from qmpnuma.qmp.session import QmpSession, default_greeting
     from qmpnuma.server.launch import serve_machine  # noqa: F401 - its imports are the point
     from qmpnuma.start import build_machine
@@ -239,8 +235,6 @@ def write_start_set(argv: Sequence[str] = ("-m", "1G")) -> int:
         machine = build_machine(list(argv), profile, "qmpnuma")
         registry = CommandRegistry(machine)
         registry.encoded("query-memdev")
-        from qmpnuma.profiles import wire_types
-
         types = wire_types(profile.name)
         QmpSession(types.COMMANDS, types.SCHEMA, profile=profile)
     start_set = [name for name in sys.modules if _ours(name) and name not in _PRELOADED]
