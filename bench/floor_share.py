@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 from bench.launchers import Running, start
 from bench.machines import STANDARD
-from bench.qmp_client import QmpLineClient, request_line, request_with_id
+from bench.throughput import reply_sizes, start_sized_floors
 
 COMMANDS = ("query-memdev", "query-cpus-fast", "qmp_capabilities")
 MODES = ("roundtrips", "pipelined")
@@ -42,16 +42,6 @@ def _client(mode: str, sock: str, count: int, command: str, unique: bool) -> flo
                           capture_output=True, text=True, check=True, timeout=300)
     seconds: float = json.loads(done.stdout)["seconds"]
     return count / seconds
-
-
-def _reply_sizes(running: Running) -> dict[str, int]:
-    client = QmpLineClient(running.socket)
-    client.handshake()
-    sizes = {command: len(client.query(request_line(command))) for command in COMMANDS}
-    sizes.update({f"{command} id": len(client.query(request_with_id(command, 5000)))
-                  for command in COMMANDS})
-    client.close()
-    return sizes
 
 
 def _baseline(folder: str, name: str, baseline: str, profile: list[str]) -> Running:
@@ -79,11 +69,9 @@ def measure(
         try:
             for kind in ("qmpnuma", "qmpnuma10", "floor"):
                 servers[kind] = start(kind, STANDARD, os.path.join(folder, f"{kind}.qmp"))
-            sizes = _reply_sizes(servers["qmpnuma"])
-            for command in COMMANDS:
-                env = dict(os.environ, QMPNUMA_FLOOR_REPLY_BYTES=str(sizes[command]))
-                servers[f"sized {command}"] = start(
-                    "floor", STANDARD, os.path.join(folder, f"sized-{command}.qmp"), env=env)
+            sizes = reply_sizes(servers["qmpnuma"], COMMANDS)
+            floors = start_sized_floors(sizes, STANDARD, folder, COMMANDS)
+            servers.update({f"sized {command}": floor for command, floor in floors.items()})
             if baseline is not None:
                 servers["base"] = _baseline(folder, "base", baseline, [])
                 servers["base10"] = _baseline(folder, "base10", baseline, ["--profile=10.0"])

@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Sequence
 
 from bench.launchers import CONNECTION_KINDS, Running, start
-from bench.qmp_client import QmpLineClient, request_line
+from bench.qmp_client import QmpLineClient, request_line, request_with_id
 
 #: The commands measured on one connection: a query with a model-sized reply, one with a
 #: per-CPU reply, and the negotiation command (answered with QEMU's "already complete" error).
@@ -56,13 +56,33 @@ def _client(mode: str, sock: str, count: int, command: str) -> float:
     return seconds
 
 
-def reply_size(running: Running, command: str) -> int:
-    """The length of a server's reply line to ``command`` (sent without an id)."""
+def reply_sizes(running: Running, commands: Sequence[str]) -> dict[str, int]:
+    """The lengths of a server's reply lines to ``commands``, sent without an id (keyed by the
+    command) and with one (keyed "COMMAND id")."""
     client = QmpLineClient(running.socket)
     client.handshake()
-    size = len(client.query(request_line(command)))
+    sizes = {command: len(client.query(request_line(command))) for command in commands}
+    sizes.update({f"{command} id": len(client.query(request_with_id(command, 5000)))
+                  for command in commands})
     client.close()
-    return size
+    return sizes
+
+
+def start_sized_floors(
+    sizes: dict[str, int], args: Sequence[str], folder: str, commands: Sequence[str]
+) -> dict[str, Running]:
+    """A sized floor per command: the floor answering lines of ``sizes[command]`` bytes."""
+    floors: dict[str, Running] = {}
+    try:
+        for number, command in enumerate(commands):
+            env = dict(os.environ, QMPNUMA_FLOOR_REPLY_BYTES=str(sizes[command]))
+            floors[command] = start("floor", args, os.path.join(folder, f"sized{number}.qmp"),
+                                    env=env)
+    except BaseException:
+        for running in floors.values():
+            running.stop()
+        raise
+    return floors
 
 
 def measure(
@@ -81,11 +101,8 @@ def measure(
         try:
             for kind in CONNECTION_KINDS:
                 servers[kind] = start(kind, args, os.path.join(folder, f"{kind}.qmp"))
-            for number, command in enumerate(commands):
-                size = reply_size(servers["qmpnuma10"], command)
-                env = dict(os.environ, QMPNUMA_FLOOR_REPLY_BYTES=str(size))
-                sized[command] = start("floor", args, os.path.join(folder, f"s{number}.qmp"),
-                                       env=env)
+            sized = start_sized_floors(reply_sizes(servers["qmpnuma10"], commands), args,
+                                       folder, commands)
             for _ in range(repeats):
                 for command in commands:
                     for mode in MODES:
