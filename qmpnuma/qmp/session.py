@@ -405,6 +405,7 @@ class QmpSession:
                 break
             piece = data[pos:end]
             following = end + 1
+            cut = None
             if idle:
                 known = get(piece)
                 if known is not None:
@@ -445,8 +446,7 @@ class QmpSession:
                 self._templates.clear()
                 self._memo_state = state = after
             elif idle_before and len(got) == 1 and idle and len(line) <= _MEMO_LINE_MAX:
-                self._remember(piece, got[0])
-                cut = slot(piece)
+                self._remember(piece, got[0])  # ``cut``: the slot of ``piece``, taken above
                 if cut is not None:
                     self._learn_shape(cut.group(1), cut.group(3), got[0])
         if pos < len(data):
