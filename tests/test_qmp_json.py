@@ -7,6 +7,8 @@ Expected texts and counts come from runs of the real qemu-system-x86_64 7.2.22 (
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -258,3 +260,25 @@ def test_flush_ends_pending_tokens_like_qemus_end_of_input() -> None:
 def test_bytearray_and_memoryview_input() -> None:
     assert JsonStreamer().feed(memoryview(b'{"a":"\\u00e9"} [1] 2 ')) == [{"a": "\u00e9"}, [1], 2]
     assert JsonStreamer().feed(bytearray(b'"x\\n" ')) == ["x\n"]
+
+
+def test_well_formed_requests_never_build_the_byte_automaton() -> None:
+    """The lexer's transition table and token pattern are made on first need (issue 12: cold
+    start): a fresh interpreter that only reads well-formed requests and the blanks between
+    them never makes them, and the first malformed byte makes both and is answered as QEMU's
+    lexer answers it."""
+    probe = (
+        "from qmpnuma.qobject import json_parser as p\n"
+        "s = p.JsonStreamer()\n"
+        "got = s.feed(b'{\"execute\": \"qmp_capabilities\"}\\r\\n \\t{\"execute\": \"x\", "
+        "\"id\": 1}\\n')\n"
+        "print(len(got), p._TABLE is None, p._FAST_TOKEN is None)\n"
+        "got = s.feed(b'\\x01{\"a\": 1}')\n"
+        "print([getattr(x, 'text', x) for x in got], p._TABLE is None, p._FAST_TOKEN is None)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.splitlines() == [
+        "2 True True",
+        "[\"JSON parse error, stray '\\x01'\", {'a': 1}] False False",
+    ]

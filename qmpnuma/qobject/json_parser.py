@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any, Final, TypeAlias
 
 from qmpnuma.qobject.qemu_text import decode_qemu_bytes, decode_qemu_string
@@ -159,14 +160,24 @@ def _build_table() -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(row) for row in table)
 
 
-_TABLE: Final = _build_table()
+#: `_build_table()`, made by `_table` when the byte automaton first runs: a well-formed request
+#: never needs it (the whole-message and token paths below), and building it is most of what
+#: importing this module would cost a cold start (issue 12).
+_TABLE: tuple[tuple[int, ...], ...] | None = None
+
+
+def _table() -> tuple[tuple[int, ...], ...]:
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _build_table()
+    return _TABLE
 
 
 def _self_loop_patterns() -> tuple[re.Pattern[bytes] | None, ...]:
     """Per state, a regex for a run of bytes that leave the state unchanged (bulk consumption)."""
     patterns: list[re.Pattern[bytes] | None] = []
     for state in range(_STATE_COUNT):
-        loop = [b for b in range(256) if _TABLE[state][b] == state]
+        loop = [b for b in range(256) if _table()[state][b] == state]
         if not loop:
             patterns.append(None)
             continue
@@ -189,7 +200,16 @@ def _loops() -> tuple[re.Pattern[bytes] | None, ...]:
 # A complete token at the lexer's start state, preceded by optional whitespace.  Number and
 # keyword tokens end by lookahead, so they are only taken when the next byte is present and
 # certainly terminates them; anything unusual goes through the byte automaton instead.
-_FAST_TOKEN: Final = re.compile(
+def _fast_token() -> re.Pattern[bytes]:
+    """`_FAST_TOKEN`, compiled when a message first needs the token path (the whole-message
+    path and whitespace between messages do not; compiling it is half a millisecond)."""
+    global _FAST_TOKEN
+    if _FAST_TOKEN is None:
+        _FAST_TOKEN = re.compile(_FAST_TOKEN_PATTERN)
+    return _FAST_TOKEN
+
+
+_FAST_TOKEN_PATTERN: Final = (
     rb"[ \t\r\n]*(?:"
     rb"([\[\]{}:,])"
     rb'|("[\x20\x21\x23-\x5b\x5d-\xfd]*(?:\\[\x20-\xfd][\x20\x21\x23-\x5b\x5d-\xfd]*)*")'
@@ -200,6 +220,7 @@ _FAST_TOKEN: Final = re.compile(
     rb"|([a-z]+)(?=[^a-z])"
     rb")?"
 )
+_FAST_TOKEN: re.Pattern[bytes] | None = None
 _FAST_TYPES: Final = (0, -1, T_STRING, T_STRING, T_INTEGER, T_FLOAT, T_KEYWORD)
 
 # Whole-message fast path.  An object made only of printable ASCII without backslashes or
@@ -208,6 +229,7 @@ _FAST_TYPES: Final = (0, -1, T_STRING, T_STRING, T_INTEGER, T_FLOAT, T_KEYWORD)
 # parse error) and integers beyond 64 bits (QEMU: doubles).  Anything refused or incomplete
 # simply goes through the token path, which is the reference.
 _MESSAGE_START: Final = re.compile(rb"[ \t\r\n]*\{")
+_BLANKS: Final = re.compile(rb"[ \t\r\n]+")
 _SAFE_SPAN: Final = re.compile(rb"[\t\n\r\x20-\x26\x28-\x5b\x5d-\x7e]*")
 _LONG_DIGITS: Final = re.compile(rb"[0-9]{19}")
 _FIRST_WINDOW: Final = 512
@@ -449,8 +471,9 @@ class JsonStreamer:
         """QEMU's json_lexer_feed_char for one byte."""
         token = self._token
         state = self._state
+        table = _TABLE or _table()
         while True:
-            target = _TABLE[state][ch]
+            target = table[state][ch]
             consumed = not target & _LOOKAHEAD
             if consumed:
                 token.append(ch)
@@ -487,7 +510,7 @@ class JsonStreamer:
         out = self._out = []
         state = self._state
         while state != _START:
-            self._state = state = self._transition(_TABLE[state][0] & ~_LOOKAHEAD)
+            self._state = state = self._transition(_table()[state][0] & ~_LOOKAHEAD)
         if self._tokens:
             tokens = self._tokens
             self._reset()
@@ -530,7 +553,7 @@ class JsonStreamer:
         out = self._out = []
         size = len(data)
         pos = 0
-        fast = _FAST_TOKEN.match
+        fast: Callable[[bytes, int], re.Match[bytes] | None] | None = None
         starts = _MESSAGE_START.match
         token = self._token
         while pos < size:
@@ -543,6 +566,13 @@ class JsonStreamer:
                         if consumed:
                             pos = consumed
                             continue
+                    else:
+                        blanks = _BLANKS.match(data, pos)
+                        if blanks is not None:  # between messages, as the token path skips
+                            pos = blanks.end()
+                            continue
+                if fast is None:
+                    fast = (_FAST_TOKEN or _fast_token()).match
                 match = fast(data, pos)
                 if match is not None:
                     group = match.lastindex
