@@ -4,10 +4,25 @@ A cold start imports about 80 qmpnuma modules before its first reply (issue 12).
 by one, each module's cached bytecode (`__pycache__/*.pyc`) is found, checked, read and
 unmarshalled on its own, and the unmarshalling alone costs twice what it costs for all of them
 together: one `marshal` stream shares the names, strings and constants the modules have in
-common instead of making each again. The *start bundle* is that one stream:
+common instead of making each again. The *start bundle* is such a stream:
 `__pycache__/start-bundle.<cache tag>[.opt-N].bin` beside the package's `__init__.py`, holding
 the code of the modules a start imports (the *start set*), which `install` reads with one
-`read` and one `marshal.loads` and serves from a meta path finder.
+`read` and serves from a meta path finder.
+
+Three choices keep what a start unmarshals to what it runs:
+
+- **Groups.** Each profile's start set is found in its own interpreter, and the modules are
+  grouped by the profiles whose starts import them: the modules every start needs form one
+  group, those only some profiles need (their profile data, their generated tables) others.
+  Each group is one marshal stream of its own, unmarshalled when the first of its modules is
+  imported, so a start reads every group but unmarshals only its profile's.
+- **No docstrings.** The bundle's code is compiled with the docstrings of modules and functions
+  left out, as `-OO` does (asserts and class docstrings stay): they are a sixth of the code's
+  size and a fifth of its unmarshalling, and a server never reads them. A module imported from
+  its own file keeps them.
+- **Specs made from the index.** Each entry carries what `spec_from_file_location` would work
+  out from the path (package or not, the `.pyc` path), so finding a module costs a dictionary
+  lookup and one `ModuleSpec`.
 
 Like a `.pyc`, an entry is only used while its source still has the modification time and size
 it was compiled from (checked with one `stat` when the module is imported); any other module,
@@ -16,8 +31,8 @@ or a changed one, is imported from its own file as usual. The modules are loaded
 `__spec__`, resources, the source lines of tracebacks); only where the code comes from differs.
 The bundle is made by `python -m qmpnuma.start_bundle` (the Makefile's install step and
 `make bench` run it), and a server brings it up to date on its way out when its own start set
-was not all in it, from the bytecode that start cached; never under `PYTHONDONTWRITEBYTECODE`
-or `-B`, which forbid writing cached bytecode.
+was not all in it; never under `PYTHONDONTWRITEBYTECODE` or `-B`, which forbid writing cached
+bytecode.
 """
 
 from __future__ import annotations
@@ -25,9 +40,9 @@ from __future__ import annotations
 import marshal
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib.machinery import ModuleSpec, SourceFileLoader
-from importlib.util import MAGIC_NUMBER, cache_from_source, spec_from_file_location
+from importlib.util import MAGIC_NUMBER, cache_from_source
 from typing import Any
 
 __all__ = ["BundleFinder", "bundle_path", "install", "main", "note_start", "refresh", "uninstall",
@@ -38,7 +53,12 @@ PACKAGE = __package__ or "qmpnuma"  # also when run as `python -m qmpnuma.start_
 FOLDER = os.path.dirname(os.path.abspath(__file__))
 #: What the console script has imported when `install` runs (never served from the bundle).
 _PRELOADED = frozenset((PACKAGE, f"{PACKAGE}.cli", f"{PACKAGE}.start_bundle"))
-#: name -> (source path, source mtime in ns, source size, code)
+#: The layout of the file (grouped streams, docstrings left out); a file of another is ignored.
+_FORMAT = 2
+_PACKAGE_FILE = os.sep + "__init__.py"
+#: name -> (source path, source mtime in ns, source size, group number, `.pyc` path)
+Index = dict[str, tuple[str, int, int, int, str]]
+#: name -> (source path, source mtime in ns, source size, code): what a group is made from
 Entries = dict[str, tuple[str, int, int, Any]]
 
 
@@ -50,37 +70,38 @@ def bundle_path() -> str:
     return os.path.join(FOLDER, "__pycache__", f"start-bundle.{tag}{level}.bin")
 
 
-def _header() -> tuple[bytes, int]:
-    """What a bundle must have been made with to be read: the bytecode's magic number and the
-    optimization level (asserts and docstrings in or out)."""
-    return (bytes(MAGIC_NUMBER), sys.flags.optimize)
+def _header() -> tuple[bytes, int, int]:
+    """What a bundle must have been made with to be read: the bytecode's magic number, the
+    optimization level (asserts in or out) and the file's layout."""
+    return (bytes(MAGIC_NUMBER), sys.flags.optimize, _FORMAT)
 
 
-def _read() -> Entries:
-    """The bundle's entries, or none when it is absent, unreadable or of another interpreter."""
+def _read() -> tuple[Index, list[bytes]]:
+    """The bundle's index and group streams; none when it is absent, unreadable or of another
+    interpreter or layout."""
     try:
         with open(bundle_path(), "rb") as source:
             data = source.read()
-        header, entries = marshal.loads(data)
+        header, index, groups = marshal.loads(data)
     except (OSError, EOFError, ValueError, TypeError):
-        return {}
-    if header != _header() or type(entries) is not dict:
-        return {}
-    return entries
+        return {}, []
+    if header != _header() or type(index) is not dict or type(groups) is not list:
+        return {}, []
+    return index, groups
 
 
 class _BundleLoader(SourceFileLoader):
     """A module's ordinary loader, except that its code comes from the bundle while the source
-    is unchanged (a `.pyc`'s rule: same modification time and size)."""
+    is unchanged (a `.pyc`'s rule)."""
 
     def __init__(self, fullname: str, path: str, finder: BundleFinder) -> None:
         super().__init__(fullname, path)
         self._finder = finder
 
     def get_code(self, fullname: str) -> Any:
-        entry = self._finder.entries.get(fullname)
-        if entry is not None and _unchanged(entry):
-            return entry[3]
+        code = self._finder.code_of(fullname)
+        if code is not None:
+            return code
         self._finder.missed = True
         return super().get_code(fullname)
 
@@ -88,8 +109,11 @@ class _BundleLoader(SourceFileLoader):
 class BundleFinder:
     """A meta path finder for the package's modules that have an entry in the bundle."""
 
-    def __init__(self, entries: Entries) -> None:
-        self.entries = entries
+    def __init__(self, index: Index, groups: Sequence[bytes] = ()) -> None:
+        self.entries = index
+        self._groups = list(groups)
+        #: the unmarshalled groups, by number (None: not needed yet)
+        self._codes: list[dict[str, Any] | None] = [None] * len(self._groups)
         #: a module of the package was imported from its own file (no entry, or a stale one)
         self.missed = False
         #: the modules of the package this process imported on its way to serving
@@ -98,11 +122,33 @@ class BundleFinder:
         #: the modules of the package imported before the finder was installed
         self.preloaded = frozenset(name for name in sys.modules if _ours(name))
 
+    @classmethod
+    def of(cls, entries: Entries) -> BundleFinder:
+        """A finder serving ``entries`` (one group), as if read from a bundle of them."""
+        index, groups = _pack(entries, dict.fromkeys(entries, ""))
+        return cls(index, groups)
+
     def note_start(self) -> None:
         """The process is about to serve: what it imported since the finder was installed is
         its start set."""
         self.start_set = frozenset(
             name for name in sys.modules if _ours(name) and name not in self.preloaded)
+
+    def code_of(self, name: str) -> Any:
+        """The bundled code of ``name`` while its source is unchanged, else None."""
+        entry = self.entries.get(name)
+        if entry is None or not _unchanged(entry):
+            return None
+        number = entry[3]
+        codes = self._codes[number]
+        if codes is None:
+            codes = self._codes[number] = marshal.loads(self._groups[number])
+        return codes[name]
+
+    def group_codes(self) -> list[dict[str, Any]]:
+        """Every group unmarshalled (for rewriting the bundle)."""
+        return [self._codes[number] or marshal.loads(self._groups[number])
+                for number in range(len(self._groups))]
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
         entry = self.entries.get(fullname)
@@ -110,8 +156,16 @@ class BundleFinder:
             if fullname.startswith(PACKAGE + "."):
                 self.missed = True
             return None
-        return spec_from_file_location(
-            fullname, entry[0], loader=_BundleLoader(fullname, entry[0], self))
+        # What `spec_from_file_location` makes of the path, from the index.
+        source = entry[0]
+        package = source.endswith(_PACKAGE_FILE)
+        spec = ModuleSpec(fullname, _BundleLoader(fullname, source, self), origin=source,
+                          is_package=package)
+        if package:
+            spec.submodule_search_locations = [os.path.dirname(source)]
+        spec.has_location = True
+        spec.cached = entry[4]
+        return spec
 
     def invalidate_caches(self) -> None:
         """Nothing is cached but the entries, which are checked at every import."""
@@ -124,7 +178,7 @@ _installed: list[BundleFinder] = []
 def install() -> BundleFinder:
     """Put the bundle's finder first on `sys.meta_path` (an empty one when there is no usable
     bundle: it then only notes that the package's modules came from their files)."""
-    finder = BundleFinder(_read())
+    finder = BundleFinder(*_read())
     sys.meta_path.insert(0, finder)
     _installed.append(finder)
     return finder
@@ -150,45 +204,64 @@ def _ours(name: str) -> bool:
     return name == PACKAGE or name.startswith(PACKAGE + ".")
 
 
-def _entry(path: str, compile_missing: bool) -> tuple[str, int, int, Any] | None:
-    """The entry of the source at ``path``: the code of its valid `.pyc`, else (when
-    ``compile_missing``) compiled now; None when there is neither."""
+def _without_docstrings(source: bytes, path: str) -> Any:
+    """The code of ``source`` with the docstrings of the module and its functions left out, as
+    `-OO` compiles them (asserts kept; line numbers are the source's). Classes keep theirs:
+    `dataclasses` and others build one when a class has none, which costs more than it saves."""
+    import ast
+
+    tree = ast.parse(source, path)
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        body = node.body
+        first = body[0] if body else None
+        if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)):
+            node.body = body[1:] or [ast.copy_location(ast.Pass(), first)]
+    return compile(tree, path, "exec", dont_inherit=True, optimize=sys.flags.optimize)
+
+
+def _entry(path: str) -> tuple[str, int, int, Any]:
+    """The entry of the source at ``path``, compiled now (without docstrings)."""
     stat = os.stat(path)
-    try:
-        with open(cache_from_source(path), "rb") as cached:
-            data = cached.read()
-    except OSError:
-        data = b""
-    valid = (len(data) > 16 and data[:4] == MAGIC_NUMBER
-             and int.from_bytes(data[4:8], "little") == 0  # checked by time, not hash
-             and int.from_bytes(data[8:12], "little") == int(stat.st_mtime) & 0xFFFFFFFF
-             and int.from_bytes(data[12:16], "little") == stat.st_size & 0xFFFFFFFF)
-    if valid:
-        code = marshal.loads(data[16:])
-    elif compile_missing:
-        with open(path, "rb") as source:
-            code = compile(source.read(), path, "exec", dont_inherit=True,
-                           optimize=sys.flags.optimize)
-    else:
-        return None
+    with open(path, "rb") as source:
+        code = _without_docstrings(source.read(), path)
     return (path, stat.st_mtime_ns, stat.st_size, code)
 
 
-def _write(entries: Entries) -> None:
+def _pack(entries: Entries, group_of: Mapping[str, str]) -> tuple[Index, list[bytes]]:
+    """The index and group streams of ``entries``: the modules with the same ``group_of`` key
+    share a stream; the largest group comes first."""
+    members: dict[str, list[str]] = {}
+    for name in sorted(entries):
+        members.setdefault(group_of[name], []).append(name)
+    index: Index = {}
+    groups: list[bytes] = []
+    for names in sorted(members.values(), key=len, reverse=True):
+        for name in names:
+            path, mtime_ns, size, _code = entries[name]
+            index[name] = (path, mtime_ns, size, len(groups), cache_from_source(path))
+        groups.append(marshal.dumps({name: entries[name][3] for name in names}))
+    return index, groups
+
+
+def _write(entries: Entries, group_of: Mapping[str, str]) -> None:
     """Write the bundle atomically (another process may be reading or writing it)."""
+    index, groups = _pack(entries, group_of)
     target = bundle_path()
     os.makedirs(os.path.dirname(target), exist_ok=True)
     temporary = f"{target}.{os.getpid()}.tmp"
     try:
         with open(temporary, "wb") as out:
-            marshal.dump((_header(), entries), out)
+            marshal.dump((_header(), index, groups), out)
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
 
 
-def _unchanged(entry: tuple[str, int, int, Any]) -> bool:
+def _unchanged(entry: tuple[Any, ...]) -> bool:
     """Whether an entry's source still has the modification time and size it was compiled
     from (a `.pyc`'s rule)."""
     try:
@@ -198,76 +271,104 @@ def _unchanged(entry: tuple[str, int, int, Any]) -> bool:
     return (stat.st_mtime_ns, stat.st_size) == entry[1:3]
 
 
-def _current(entries: Entries) -> Entries:
-    """The entries whose sources are unchanged."""
-    return {name: entry for name, entry in entries.items() if _unchanged(entry)}
+def _entries_of(names: Iterable[str], paths: Mapping[str, str]) -> Entries:
+    """Entries for the modules ``names`` whose source ``paths`` has (others are left out)."""
+    return {name: _entry(paths[name]) for name in sorted(names) if name in paths}
 
 
-def _entries_of(names: Iterable[str], known: Entries, compile_missing: bool) -> Entries:
-    """Entries for the loaded modules ``names``: an unchanged one of ``known``, else one made
-    from the module's source (see `_entry`); modules without a `.py` file are left out."""
-    entries: Entries = {}
-    for name in sorted(names):
-        if name in known:
-            entries[name] = known[name]
-            continue
+def _source_paths(names: Iterable[str]) -> dict[str, str]:
+    """The `.py` file of each loaded module of ``names`` that has one."""
+    paths = {}
+    for name in names:
         path = getattr(sys.modules.get(name), "__file__", None)
         if isinstance(path, str) and path.endswith(".py"):
-            entry = _entry(path, compile_missing)
-            if entry is not None:
-                entries[name] = entry
-    return entries
+            paths[name] = path
+    return paths
 
 
-def write_start_set(argv: Sequence[str] = ("-m", "1G")) -> int:
-    """Make the bundle of what a start with ``argv`` imports, for each profile, on its way to
-    serving and answering `query-memdev` (the handlers of other first queries are small and
-    load from their files); the number of modules it holds."""
+def start_set(profile_name: str, argv: Sequence[str]) -> dict[str, str]:
+    """Import what a start of ``profile_name`` with ``argv`` imports on its way to serving and
+    answering `query-memdev` (the handlers of other first queries are small and load from
+    their files); its modules and their sources. Run in a fresh interpreter."""
     from qmpnuma.commands.dispatch import CommandRegistry
-    from qmpnuma.profiles import PROFILE_NAMES, get_profile, wire_types
+    from qmpnuma.profiles import get_profile, wire_types
     from qmpnuma.qmp.session import QmpSession, default_greeting
     from qmpnuma.server.launch import serve_machine  # noqa: F401 - its imports are the point
     from qmpnuma.start import build_machine
 
-    for name in PROFILE_NAMES:
-        profile = get_profile(name)
-        default_greeting(profile)
-        machine = build_machine(list(argv), profile, "qmpnuma")
-        registry = CommandRegistry(machine)
-        registry.encoded("query-memdev")
-        types = wire_types(profile.name)
-        QmpSession(types.COMMANDS, types.SCHEMA, profile=profile)
-    start_set = [name for name in sys.modules if _ours(name) and name not in _PRELOADED]
-    entries = _entries_of(start_set, {}, compile_missing=True)
-    _write(entries)
-    return len(entries)
+    profile = get_profile(profile_name)
+    default_greeting(profile)
+    machine = build_machine(list(argv), profile, "qmpnuma")
+    CommandRegistry(machine).encoded("query-memdev")
+    types = wire_types(profile.name)
+    QmpSession(types.COMMANDS, types.SCHEMA, profile=profile)
+    return _source_paths(name for name in sys.modules if _ours(name) and name not in _PRELOADED)
+
+
+def write_start_set(argv: Sequence[str] = ("-m", "1G")) -> int:
+    """Make the bundle of what a start with ``argv`` imports, each profile's start set found
+    in an interpreter of its own and the modules grouped by the profiles that import them; the
+    number of modules it holds."""
+    import json
+    import subprocess
+
+    from qmpnuma.profiles import PROFILE_NAMES
+
+    users: dict[str, list[str]] = {}
+    paths: dict[str, str] = {}
+    for profile_name in PROFILE_NAMES:
+        found = subprocess.run(
+            [sys.executable, "-m", f"{PACKAGE}.start_bundle", "--start-set", profile_name,
+             *argv], capture_output=True, text=True, check=True)
+        modules: dict[str, str] = json.loads(found.stdout)
+        paths.update(modules)
+        for name in modules:
+            users.setdefault(name, []).append(profile_name)
+    _write(_entries_of(users, paths), {name: " ".join(used) for name, used in users.items()})
+    return len(users)
 
 
 def refresh(finder: BundleFinder) -> bool:
     """On a process's way out: when a module of its start set came from its own file, write
-    the bundle's unchanged entries and the modules of the start set it lacked (from the `.pyc`
-    files this start cached), so that it grows to the start sets its users have; True when
-    written. Nothing is written where cached bytecode may not be (`sys.dont_write_bytecode`),
-    nor when the start set was all in the bundle."""
+    the bundle's unchanged entries and the modules of the start set it lacked (a group of
+    their own), so that it grows to the start sets its users have; True when written. Nothing
+    is written where cached bytecode may not be (`sys.dont_write_bytecode`), nor when the
+    start set was all in the bundle."""
     if sys.dont_write_bytecode or not finder.missed or not finder.start_set:
         return False
-    known = _current(_read())
+    current = BundleFinder(*_read())
+    known = {name: entry for name, entry in current.entries.items() if _unchanged(entry)}
     missing = [name for name in finder.start_set if name not in known]
     if not missing:
         return False
+    codes = current.group_codes()
+    entries: Entries = {name: (*entry[:3], codes[entry[3]][name])
+                        for name, entry in known.items()}
+    group_of = {name: str(entry[3]) for name, entry in known.items()}
+    added = _entries_of(missing, _source_paths(missing))
+    group_of.update(dict.fromkeys(added, "added"))
     try:
-        _write({**known, **_entries_of(missing, {}, compile_missing=True)})
+        _write({**entries, **added}, group_of)
     except OSError:
         return False
     return True
 
 
-def main() -> int:
-    """`python -m qmpnuma.start_bundle`: make the bundle and say where it is."""
+def main(argv: Sequence[str] = ()) -> int:
+    """`python -m qmpnuma.start_bundle`: make the bundle and say where it is.
+
+    `--start-set PROFILE ARGS...` prints (JSON) the modules a start of PROFILE imports and
+    their sources: `write_start_set` runs it once per profile.
+    """
+    if list(argv[:1]) == ["--start-set"]:
+        import json
+
+        print(json.dumps(start_set(argv[1], argv[2:])))
+        return 0
     count = write_start_set()
     print(f"{bundle_path()}: {count} modules")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

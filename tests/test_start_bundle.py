@@ -8,10 +8,12 @@ compiled from, and a server writes it anew on its way out when its start set was
 
 from __future__ import annotations
 
+import inspect
 import marshal
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -66,7 +68,7 @@ def test_a_start_reads_its_modules_from_the_bundle() -> None:
 def _finder(path: Path, code_text: str) -> start_bundle.BundleFinder:
     stat = path.stat()
     code = compile(code_text, str(path), "exec")
-    return start_bundle.BundleFinder(
+    return start_bundle.BundleFinder.of(
         {"bundled_probe": (str(path), stat.st_mtime_ns, stat.st_size, code)})
 
 
@@ -106,15 +108,83 @@ def test_a_server_writes_its_start_set_only_where_bytecode_may_be_written(
     assert not start_bundle.refresh(finder) and not target.exists()
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     assert start_bundle.refresh(finder)
-    header, entries = marshal.loads(target.read_bytes())
+    header, index, groups = marshal.loads(target.read_bytes())
     assert header == start_bundle._header()
-    assert sorted(entries) == ["qmpnuma.errors", "qmpnuma.records"]
-    path, mtime_ns, size, code = entries["qmpnuma.errors"]
+    assert sorted(index) == ["qmpnuma.errors", "qmpnuma.records"]
+    path, mtime_ns, size, _group, _cached = index["qmpnuma.errors"]
     assert (os.stat(path).st_mtime_ns, os.stat(path).st_size) == (mtime_ns, size)
-    assert "QmpError" in code.co_names
-    assert start_bundle.BundleFinder(entries).find_spec("qmpnuma.errors") is not None
+    written = start_bundle.BundleFinder(index, groups)
+    assert "QmpError" in written.code_of("qmpnuma.errors").co_names
+    assert written.find_spec("qmpnuma.errors") is not None
     assert not start_bundle.refresh(finder)  # everything is in it now: nothing to write
     finder.start_set = frozenset({"qmpnuma.start_bundle"})  # another start set: added to it
     assert start_bundle.refresh(finder)
-    _header, entries = marshal.loads(target.read_bytes())
-    assert sorted(entries) == ["qmpnuma.errors", "qmpnuma.records", "qmpnuma.start_bundle"]
+    _header, index, groups = marshal.loads(target.read_bytes())
+    assert sorted(index) == ["qmpnuma.errors", "qmpnuma.records", "qmpnuma.start_bundle"]
+    assert index["qmpnuma.start_bundle"][3] != index["qmpnuma.errors"][3]  # a group of its own
+
+
+def test_the_bundle_groups_modules_by_the_profiles_that_import_them() -> None:
+    """Each profile's start set is found in an interpreter of its own: the modules every start
+    imports share one group, a profile's own generated tables are in a group that other
+    profiles' starts never unmarshal, and functions carry no docstrings."""
+    subprocess.run([sys.executable, "-m", "qmpnuma.start_bundle"], capture_output=True,
+                   check=True, timeout=120, cwd="/")
+    finder = start_bundle.BundleFinder(*start_bundle._read())
+    group = {name: entry[3] for name, entry in finder.entries.items()}
+    tables = [name for name in group if name.startswith("qmpnuma.types.tables_")]
+    assert len(tables) >= 3 and len({group[name] for name in tables}) == len(tables)
+    core = group["qmpnuma.machine.machine"]
+    assert all(group[name] == core for name in ("qmpnuma.qmp.session", "qmpnuma.options.argv",
+                                                "qmpnuma.server.runtime"))
+    assert all(group[name] != core for name in tables)
+    finder.code_of(tables[0])
+    assert [codes is not None for codes in finder._codes].count(True) == 1
+    session = finder.code_of("qmpnuma.qmp.session")
+    assert _docstrings(session) == []
+    with open(finder.entries["qmpnuma.qmp.session"][0], "rb") as source:
+        assert len(_docstrings(compile(source.read(), "session.py", "exec"))) > 20
+    spec = finder.find_spec("qmpnuma.qmp")
+    assert spec is not None and spec.submodule_search_locations and spec.cached
+    assert spec.cached.endswith(".pyc") and str(spec.origin).endswith("__init__.py")
+
+
+def _docstrings(code: types.CodeType) -> list[str]:
+    """The docstrings of the functions in ``code``, at any depth."""
+    found = []
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType) and not const.co_flags & inspect.CO_OPTIMIZED:
+            found += _docstrings(const)  # a class body
+        elif isinstance(const, types.CodeType):
+            cells = tuple(types.CellType() for _ in const.co_freevars)
+            doc = types.FunctionType(const, {}, closure=cells).__doc__
+            found += ([doc] if doc else []) + _docstrings(const)
+    return found
+
+
+PROBE_SOURCE = b'''"""Module."""
+def only():
+    "Only a docstring."
+class Kept:
+    """Doc."""
+    def method(self):
+        "Doc."
+        assert False, "still here"
+'''
+
+
+def test_bundled_code_has_no_docstrings_but_keeps_asserts() -> None:
+    """The bundle's compiler leaves out the docstrings of modules and functions (a body that was
+    only a docstring becomes `pass`) and keeps class docstrings, asserts and line numbers."""
+    namespace: dict[str, object] = {}
+    exec(start_bundle._without_docstrings(PROBE_SOURCE, "probe.py"), namespace)
+    assert namespace.get("__doc__") is None
+    kept, only = namespace["Kept"], namespace["only"]
+    assert isinstance(kept, type) and kept.__doc__ == "Doc."
+    assert callable(only) and only() is None and only.__doc__ is None
+    with pytest.raises(AssertionError, match="still here") as raised:
+        kept().method()
+    assert raised.traceback[-1].lineno + 1 == 8
+    plain: dict[str, object] = {}
+    exec(compile(PROBE_SOURCE, "probe.py", "exec"), plain)
+    assert plain["__doc__"] == "Module." and plain["Kept"].__doc__ == "Doc."
