@@ -30,14 +30,14 @@ def test_qom_commands_have_one_home() -> None:
 
 
 def test_the_lazy_index_names_each_handlers_module() -> None:
-    """`CommandRegistry` imports one handler module per first use of a command, found from the
-    sources' `@command` lines; that index must agree with where every handler registers."""
-    from qmpnuma.commands.dispatch import _handler_modules
+    """`CommandRegistry` imports one handler module per first use of a command, found in
+    `HANDLER_MODULES`; that table must agree with where every handler registers (a command
+    added without its row fails here)."""
+    from qmpnuma.commands.dispatch import HANDLER_MODULES
 
     load_handlers()
-    index = _handler_modules()
-    assert index == {name: handler.__module__.rsplit(".", 1)[1]
-                     for name, handler in HANDLERS.items()}
+    registered = {name: handler.__module__.rsplit(".", 1)[1] for name, handler in HANDLERS.items()}
+    assert registered == HANDLER_MODULES
 
 
 def test_a_fresh_registry_imports_only_what_a_query_needs() -> None:

@@ -6,11 +6,10 @@ registrations in `qmpnuma.commands.registry` run); nothing below it imports it b
 
 from __future__ import annotations
 
-import functools
 import importlib
-import os
+from collections.abc import Mapping
 from dataclasses import field
-from typing import Any
+from typing import Any, Final
 
 from qmpnuma.commands.registry import (
     HANDLERS,
@@ -109,48 +108,45 @@ class CommandRegistry:
         return text
 
 
-#: How a handler registration starts a line (`@command("NAME")`), as the sources spell it.
-_COMMAND_LINE = b'\n@command("'
-
-
-@functools.cache
-def _handler_modules() -> dict[str, str]:
-    """Command name -> the handler module that registers it, read from the `@command("...")`
-    lines of this package's sources (tests/test_registry.py checks it against `HANDLERS`).
-
-    The first command of a process pays for it, so the sources are searched as bytes with
-    `bytes.find` (a third of the time of decoding them and running a regular expression).
-    """
-    folder = os.path.dirname(os.path.abspath(__file__))
-    found: dict[str, str] = {}
-    try:
-        names = sorted(os.listdir(folder))
-    except OSError:
-        return found
-    for file_name in names:
-        if not file_name.endswith(".py"):
-            continue
-        try:
-            with open(os.path.join(folder, file_name), "rb") as source:
-                data = b"\n" + source.read()
-        except OSError:
-            continue
-        at = data.find(_COMMAND_LINE)
-        while at >= 0:
-            begin = at + len(_COMMAND_LINE)
-            end = data.find(b'"', begin)
-            if end < 0:
-                break
-            if end > begin and data[end + 1:end + 2] == b")":  # `@command("NAME")`
-                found.setdefault(data[begin:end].decode("utf-8"), file_name[:-3])
-            at = data.find(_COMMAND_LINE, end)
-    return found
+#: Command name -> the handler module that registers it (`@command("NAME")`), so that a
+#: command's first use imports that module alone (tests/test_registry.py checks the table against
+#: where every handler registers; a command missing from it still works: every handler module
+#: is then imported).
+HANDLER_MODULES: Final[Mapping[str, str]] = {
+    **dict.fromkeys((
+        "cont", "migrate-pause", "migrate-recover", "query-acpi-ospm-status", "query-commands",
+        "query-current-machine", "query-dump-guest-memory-capability", "query-events", "query-kvm",
+        "query-name", "query-qmp-schema", "query-status", "query-target", "query-uuid",
+        "query-version", "quit", "stop", "system_powerdown", "system_reset", "system_wakeup",
+    ), "control"),
+    **dict.fromkeys(("human-monitor-command",), "hmp"),
+    **dict.fromkeys((
+        "device_add", "device_del", "object-add", "object-del", "query-hv-balloon-status-report",
+        "query-memdev", "query-memory-devices", "query-memory-size-summary",
+    ), "memory"),
+    **dict.fromkeys(("qom-get", "qom-list", "qom-set"), "qom"),
+    **dict.fromkeys((
+        "device-list-properties", "qom-list-properties", "qom-list-types",
+        "query-command-line-options", "query-cpu-definitions", "query-cpu-model-expansion",
+        "query-sev-capabilities", "query-sgx-capabilities", "query-tpm-models", "query-tpm-types",
+    ), "recorded"),
+    **dict.fromkeys((
+        "migrate-set-capabilities", "query-balloon", "query-block", "query-blockstats",
+        "query-chardev", "query-dirty-rate", "query-iothreads", "query-jobs",
+        "query-migrate-capabilities", "query-named-block-nodes",
+    ), "startup"),
+    **dict.fromkeys(("query-stats", "query-stats-schemas"), "stats"),
+    **dict.fromkeys((
+        "query-cpus", "query-cpus-fast", "query-hotpluggable-cpus", "query-machines",
+        "set-numa-node", "x-exit-preconfig", "x-query-numa",
+    ), "topology"),
+}
 
 
 def load_handler_of(name: str) -> None:
     """Import the module that handles ``name``; all of them when the sources do not say (or
     for HMP, which runs the other commands through `HANDLERS` by name)."""
-    module = _handler_modules().get(name)
+    module = HANDLER_MODULES.get(name)
     if module is None or module == "hmp":
         load_handlers()
         return
