@@ -7,9 +7,30 @@ methods per frozen class. The machine model, the profiles and the option parser 
 sixty dataclasses on the way to a server's first reply, and that compiling was half of qmpnuma's
 import time (issue 12: cold start).
 
-A record is the same class: the fields are read and registered by `dataclasses` itself
-(`dataclasses.fields`, `replace`, `asdict`, `is_dataclass`, pickling and ``__match_args__``
-work as before), and the methods behave as the generated ones do -- the same keyword and
+A record is the same class, and making one runs none of `dataclasses`' class processing
+either: that processing (``_process_class``: a `Field` per annotation, each string annotation
+parsed three times for ClassVar/InitVar/KW_ONLY, the slotted class remade, abc checks) cost
+4-5 ms of the sixty records on the start path even with no method to write. Instead:
+
+- the fields are read here, by `dataclasses`' own rules (`_read_layout`): the class's own
+  annotations minus ClassVars (a string annotation is a ClassVar when its first name means
+  ``ClassVar`` in the class's module, as `dataclasses` decides), each default the class
+  attribute of that name or a `dataclasses.field` (its public ``default``,
+  ``default_factory``, ``init``, ``repr``, ``hash``, ``compare``), the class attribute of a
+  `field` then replaced by its default; what `dataclasses` would refuse (a mutable default,
+  a `field` without annotation...) is handed to it to refuse in its own words;
+- ``@record(slots=True)`` remakes the class with ``__slots__`` as ``dataclass(slots=True)``
+  does (`_slotted`), and a frozen slotted record pickles as a frozen slotted dataclass does;
+- ``__match_args__`` is set at once (cheap); a class without a docstring gets the one
+  `dataclasses` would write (name and ``__init__`` signature);
+- ``__dataclass_fields__`` and ``__dataclass_params__`` are LAZY (`_Lazy`, `_Registration`):
+  the first read (`dataclasses.fields`, `replace`, `asdict`, `is_dataclass`, copying a
+  dataclass field by field...) from the class, an instance or a subclass has `dataclasses`
+  itself make the `Field` objects (its decorator on a stand-in class with the same
+  annotations and class attributes) and they replace the placeholders for good. So
+  `dataclasses.fields`, `replace`, `asdict`, `is_dataclass` and pickling work as before.
+
+The methods behave as the generated ones do -- the same keyword and
 positional arguments, defaults and ``default_factory``, ``__post_init__``, the same ``repr``
 text, equality against the same class only, the same ``__hash__`` values (the hash of the same
 tuple), `FrozenInstanceError` on assignment to a frozen record. They are closures over the
@@ -21,48 +42,47 @@ off the start path (fleets, traces, fault plans, replay) stay plain dataclasses.
 
 For the type checker a record *is* a dataclass (the name is bound to `dataclasses.dataclass`
 when type checking), so mypy checks construction, `replace` and frozen assignments as it always
-did. ``@record(slots=True)`` gives the class `__slots__` as ``dataclass(slots=True)`` does
-(`dataclasses` makes the slotted class; that compiles nothing either), and a frozen slotted
-record pickles as a frozen slotted dataclass does. Not supported: ``order``, ``kw_only``
-(neither is accepted), ``InitVar`` fields and classes inheriting from another dataclass (those
-two fall back to `dataclasses.dataclass`).
+did. Not supported: ``order``, ``kw_only`` (neither is accepted; ``field(kw_only=True)``,
+``InitVar``/``KW_ONLY`` annotations and classes inheriting from another dataclass fall back to
+`dataclasses.dataclass`, which compiles its methods).
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import inspect
-import reprlib
+import re
+import sys
+import typing
+from _thread import get_ident
 from collections.abc import Callable
 from dataclasses import MISSING, Field, FrozenInstanceError
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from types import MemberDescriptorType
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, get_origin
 
 __all__ = ["record"]
 
 _C = TypeVar("_C", bound=type)
 _set_attribute = object.__setattr__
 _Setter = Callable[[Any, Any], None]
+#: Python 3.13's `copy.replace` protocol, which `dataclasses` gives every dataclass.
+_HAS_REPLACE_PROTOCOL = sys.version_info >= (3, 13)
 
 
 def _init_method(
-    cls: type[Any], flds: list[Field[Any]], frozen: bool, slots: bool
+    cls: type[Any], layout: _Layout, frozen: bool, slots: bool
 ) -> Callable[..., None]:
     """``__init__``: the init fields positionally or by keyword, then defaults/factories."""
-    names = tuple(f.name for f in flds if f.init)
     # (name, default, factory) per init field, in declaration order.
-    spec = tuple(
-        (f.name, f.default, None if f.default_factory is MISSING else f.default_factory)
-        for f in flds if f.init
-    )
+    spec = tuple(layout.init)
+    names = tuple(name for name, _, _ in spec)
     # Fields left out of __init__ that a factory fills; their plain defaults stay class
     # attributes, except in a slotted class (whose slots replace them), as in `dataclasses`.
-    filled = tuple((f.name, f.default_factory) for f in flds
-                   if not f.init and f.default_factory is not MISSING)
-    if slots:
-        filled += tuple((f.name, _constant(f.default)) for f in flds
-                        if not f.init and f.default_factory is MISSING
-                        and f.default is not MISSING)
+    filled = tuple(layout.filled)
+    if slots and layout.constants:
+        filled += tuple((name, _constant(default)) for name, default in layout.constants)
     post_init = hasattr(cls, "__post_init__")
     store = _set_attribute if frozen else setattr
     count = len(names)
@@ -169,7 +189,7 @@ _TAKES: tuple[Callable[..., Callable[..., None]], ...] = (
     _takes_1, _takes_2, _takes_3, _takes_4, _takes_5, _takes_6)
 
 
-def _slot_init(cls: type[Any], flds: list[Field[Any]]) -> Callable[..., None] | None:
+def _slot_init(cls: type[Any], layout: _Layout) -> Callable[..., None] | None:
     """A slotted record's ``__init__`` with the generated one's signature, or None when it
     needs more than storing its arguments (``default_factory``, ``init=False`` fields,
     ``__post_init__``) or has more fields than `_TAKES` covers.
@@ -179,18 +199,19 @@ def _slot_init(cls: type[Any], flds: list[Field[Any]]) -> Callable[..., None] | 
     keywords, defaults and the messages of a wrong call are the generated method's; records
     made per request (the QMP session's messages) pay no more than a dataclass for them.
     """
-    names = tuple(f.name for f in flds)
-    if (not 0 < len(flds) <= len(_TAKES) or hasattr(cls, "__post_init__")
-            or any(not f.init or f.default_factory is not MISSING for f in flds)
+    names = tuple(layout.names)
+    if (not 0 < len(names) <= len(_TAKES) or hasattr(cls, "__post_init__")
+            or len(layout.init) != len(names)
+            or any(factory is not None for _, _, factory in layout.init)
             or any(name.startswith("set_") for name in names)):
         return None
+    defaults = tuple(default for _, default, _ in layout.init if default is not MISSING)
+    if any(default is MISSING for _, default, _ in layout.init[len(names) - len(defaults):]):
+        return None  # a field without a default after one with (the generic method says so)
     setters = [cls.__dict__[name].__set__ for name in names]
-    method = _TAKES[len(flds) - 1](*setters)
+    method = _TAKES[len(names) - 1](*setters)
     method.__code__ = method.__code__.replace(
         co_varnames=("self", *names), co_qualname=f"{cls.__qualname__}.__init__")
-    defaults = tuple(f.default for f in flds if f.default is not MISSING)
-    if any(f.default is MISSING for f in flds[len(flds) - len(defaults):]):
-        return None  # a field without a default after one with (the generic method says so)
     method.__defaults__ = defaults or None
     return method
 
@@ -210,9 +231,19 @@ def _tuple_of(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
 
 
 def _repr_method(names: tuple[str, ...]) -> Callable[[Any], str]:
-    @reprlib.recursive_repr()
+    # As `reprlib.recursive_repr` (and dataclasses' own copy of it): a record met again
+    # while its repr is being made shows as ``...``.
+    running: set[tuple[int, int]] = set()
+
     def __repr__(self: Any) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        key = id(self), get_ident()
+        if key in running:
+            return "..."
+        running.add(key)
+        try:
+            shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        finally:
+            running.discard(key)
         return f"{self.__class__.__qualname__}({shown})"
 
     return __repr__
@@ -250,6 +281,11 @@ def _frozen_methods(cls: type[Any], names: tuple[str, ...]) -> dict[str, Callabl
     return {"__setattr__": __setattr__, "__delattr__": __delattr__}
 
 
+def _replace_method(self: Any, /, **changes: Any) -> Any:
+    """``__replace__`` (`copy.replace`, Python 3.13+): `dataclasses.replace`."""
+    return dataclasses.replace(self, **changes)
+
+
 def _pickle_methods(names: tuple[str, ...]) -> dict[str, Callable[..., Any]]:
     """``__getstate__``/``__setstate__`` of a frozen slotted class (no ``__dict__`` to pickle,
     and its ``__setattr__`` refuses): the field values in order, as `dataclasses` does."""
@@ -265,72 +301,319 @@ def _pickle_methods(names: tuple[str, ...]) -> dict[str, Callable[..., Any]]:
     return {"__getstate__": __getstate__, "__setstate__": __setstate__}
 
 
-def _falls_back(cls: type) -> bool:
-    """Cases `record` leaves to `dataclasses`: dataclass bases, InitVar or KW_ONLY fields."""
-    if any(dataclasses.is_dataclass(base) for base in cls.__mro__[1:]):
-        return True
-    annotations = inspect.get_annotations(cls)
-    return any("InitVar" in str(kind) or "KW_ONLY" in str(kind) for kind in annotations.values())
+class _Layout:
+    """A record's fields as its methods and its registration need them, read in one pass
+    over its annotations (`_read_layout`)."""
+
+    __slots__ = ("class_variables", "compared", "constants", "filled", "hashed", "init",
+                 "names", "shown", "values")
+
+    def __init__(self) -> None:
+        #: Every field, in declaration order.
+        self.names: list[str] = []
+        #: (name, default or MISSING, factory or None) per ``__init__`` parameter.
+        self.init: list[tuple[str, Any, Callable[[], Any] | None]] = []
+        #: ``init=False`` fields: those a factory fills, those with a plain default.
+        self.filled: list[tuple[str, Callable[[], Any]]] = []
+        self.constants: list[tuple[str, Any]] = []
+        #: The fields in ``repr``, in ``__eq__``, in ``__hash__``.
+        self.shown: list[str] = []
+        self.compared: list[str] = []
+        self.hashed: list[str] = []
+        #: The class attribute of every annotation that has one, as `dataclasses` reads it
+        #: (a default, a `Field`, a ClassVar's value), and the annotations that are ClassVars.
+        self.values: dict[str, Any] = {}
+        self.class_variables: list[str] = []
 
 
-def _registered(cls: _C, slots: bool) -> _C:
-    """``cls`` with its fields read and registered by `dataclasses` (and made slotted).
+#: The start of a string annotation as `dataclasses` reads it to find ClassVar: an optional
+#: module name and the first identifier (``typing.ClassVar[int]``, ``ClassVar``, ``CV[str]``).
+_ANNOTATION_HEAD = re.compile(r"^(?:\s*(\w+)\s*\.)?\s*(\w+)")
+#: Every attribute a class whose only base is `object` and whose metaclass is `type` has
+#: without defining it: the only names `getattr` finds on such a class beyond its own.
+_CLASS_ATTRIBUTES = frozenset(vars(type)) | frozenset(vars(object))
+_is_field = Field.__instancecheck__
 
-    With these flags `dataclasses` adds no method. Meanwhile the class's annotations read as
-    ``object``: under ``from __future__ import annotations`` they are strings, which
-    `dataclasses` parses three times per field to rule out ``ClassVar``/``InitVar``/``KW_ONLY``
-    (the second are left to `_falls_back`, annotations naming the first are kept), most of
-    what registering costs. The fields get their own annotations back as their ``type``.
+
+def _named_by(kind: str, namespace: dict[str, Any]) -> Any:
+    """What the start of a string annotation names, as `dataclasses` looks it up to find
+    ClassVar: the first identifier in the class's module, or in `typing` if written
+    ``typing.X``; None if nothing."""
+    head = _ANNOTATION_HEAD.match(kind)
+    if head is None:
+        return None
+    module_name, name = head.groups()
+    if module_name:
+        if namespace.get(module_name) is not typing:
+            return None
+        namespace = vars(typing)
+    return namespace.get(name)
+
+
+def _read_layout(cls: type, annotations: dict[str, Any]) -> _Layout | None:
+    """The fields ``cls`` declares, read as `dataclasses.dataclass` reads them: its own
+    annotations minus the ClassVars (``typing.ClassVar`` itself or subscripted; for a string,
+    what its first name means in the class's module); each default the class attribute of
+    that name (inherited ones too; a slot is no default), a `dataclasses.field` giving the
+    flags.
+
+    None for what `record` leaves to `dataclasses`: a dataclass base, ``InitVar``/``KW_ONLY``
+    annotations, ``field(kw_only=True)``, and every class `dataclasses` refuses (a mutable
+    default, a ClassVar with a factory, a `field` without annotation), which it then refuses
+    with its own message.
     """
-    annotations = inspect.get_annotations(cls)
-    if not annotations:
-        return cast(_C, dataclasses.dataclass(cls, init=False, repr=False, eq=False, slots=slots))
-    cls.__annotations__ = {name: kind if "ClassVar" in str(kind) else object
-                           for name, kind in annotations.items()}
-    try:
-        made = cast(_C, dataclasses.dataclass(cls, init=False, repr=False, eq=False,
-                                              slots=slots))
-    finally:
-        cls.__annotations__ = annotations
-    made.__annotations__ = annotations  # the slotted class copied the stand-ins
-    for fld in dataclasses.fields(made):
-        fld.type = annotations[fld.name]
+    if any(hasattr(base, "__dataclass_fields__") for base in cls.__mro__[1:]):
+        return None
+    own = cls.__dict__
+    with_fields = any(map(_is_field, own.values()))
+    if with_fields and any(isinstance(value, Field) and name not in annotations
+                           for name, value in own.items()):
+        return None
+    module = sys.modules.get(cls.__module__)
+    namespace = vars(module) if module is not None else {}
+    # `getattr` finds nothing but the class's own attributes and those of `object`/`type`.
+    simple = type(cls) is type and cls.__bases__ == (object,)
+    # Every field plain (no `field(...)`): all in __init__, repr, __eq__ and __hash__.
+    plain = simple and not with_fields
+    layout = _Layout()
+    names, init, shown, compared, hashed = (
+        layout.names, layout.init, layout.shown, layout.compared, layout.hashed)
+    for name, kind in annotations.items():
+        # What the annotation names, for ClassVar (InitVar/KW_ONLY: any mention falls back).
+        if isinstance(kind, str):
+            if "InitVar" in kind or "KW_ONLY" in kind:
+                return None
+            head = kind.partition("[")[0]
+            named = (namespace.get(head) if head.isascii() and head.isidentifier()
+                     else _named_by(kind, namespace))
+        else:
+            text = str(kind)
+            if "InitVar" in text or "KW_ONLY" in text:
+                return None
+            named = kind
+        class_variable = named is not None and (named is ClassVar
+                                                or get_origin(named) is ClassVar)
+        value = own.get(name, MISSING)
+        if value is MISSING and (not simple or name in _CLASS_ATTRIBUTES):
+            value = getattr(cls, name, MISSING)
+        if plain and not class_variable:
+            if value is not MISSING:
+                if value.__class__.__hash__ is None or isinstance(value, MemberDescriptorType):
+                    return None  # a mutable default; a slot of the class's own
+                layout.values[name] = value
+            names.append(name)
+            init.append((name, value, None))
+            continue
+        if value is MISSING:
+            default, factory, in_init, in_repr, in_hash, in_eq = (
+                MISSING, None, True, True, None, True)
+        elif isinstance(value, Field):
+            if value.kw_only is True or (class_variable and (
+                    value.kw_only is not MISSING or value.default_factory is not MISSING)):
+                return None
+            default = value.default
+            factory = None if value.default_factory is MISSING else value.default_factory
+            in_init, in_repr, in_hash, in_eq = value.init, value.repr, value.hash, value.compare
+        elif isinstance(value, MemberDescriptorType):
+            value = default = MISSING
+            factory, in_init, in_repr, in_hash, in_eq = None, True, True, None, True
+        else:
+            default, factory, in_init, in_repr, in_hash, in_eq = (
+                value, None, True, True, None, True)
+        if value is not MISSING:
+            layout.values[name] = value
+        if class_variable:
+            layout.class_variables.append(name)
+            continue
+        if default.__class__.__hash__ is None:
+            return None  # a mutable default
+        names.append(name)
+        if in_init:
+            init.append((name, default, factory))
+        elif factory is not None:
+            layout.filled.append((name, factory))
+        elif default is not MISSING:
+            layout.constants.append((name, default))
+        if not plain:
+            if in_repr:
+                shown.append(name)
+            if in_eq:
+                compared.append(name)
+            if in_eq if in_hash is None else in_hash:
+                hashed.append(name)
+    if plain:
+        shown[:] = compared[:] = hashed[:] = names
+    return layout
+
+
+def _slots_of(cls: type) -> tuple[str, ...]:
+    """The slot names ``cls`` itself declares (as `dataclasses` reads a base's ``__slots__``)."""
+    declared = cls.__dict__.get("__slots__")
+    if declared is None:
+        return ()
+    if isinstance(declared, str):
+        return (declared,)
+    if hasattr(declared, "__next__"):
+        raise TypeError(f"Slots of '{cls.__name__}' cannot be determined")
+    return tuple(declared)
+
+
+def _slotted(cls: _C, names: tuple[str, ...]) -> _C:
+    """``cls`` made again with ``__slots__`` = its fields, as ``dataclass(slots=True)`` does:
+    the fields' class attributes (their defaults) and the ``__dict__``/``__weakref__``
+    descriptors left out, slots its bases already have not repeated, the qualname kept."""
+    if "__slots__" in cls.__dict__:
+        raise TypeError(f"{cls.__name__} already specifies __slots__")
+    namespace = dict(cls.__dict__)
+    inherited = {name for base in cls.__mro__[1:-1] for name in _slots_of(base)}
+    namespace["__slots__"] = tuple(name for name in names if name not in inherited)
+    for name in (*names, "__dict__", "__weakref__"):
+        namespace.pop(name, None)
+    made: _C = type(cls)(cls.__name__, cls.__bases__, namespace)
+    made.__qualname__ = cls.__qualname__
     return made
 
 
+class _Factory:
+    """How a dataclass's docstring shows a field's ``default_factory``."""
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+def _docstring(cls: type, layout: _Layout, annotations: dict[str, Any]) -> str:
+    """What `dataclasses` writes for a class without a docstring: its name and its
+    ``__init__``'s signature (built here from the fields, not read back by `inspect`)."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    try:
+        signature = inspect.Signature([
+            inspect.Parameter(name, kind, annotation=annotations[name],
+                              default=_Factory() if factory is not None
+                              else inspect.Parameter.empty if default is MISSING else default)
+            for name, default, factory in layout.init])
+    except (TypeError, ValueError):
+        return cls.__name__
+    return cls.__name__ + str(signature)
+
+
+class _Registration:
+    """What `dataclasses` stores on a class it processes (``__dataclass_fields__``, the
+    `Field` of every annotation, ClassVars included, and ``__dataclass_params__``), for one
+    record, made the first time either is read.
+
+    `dataclasses` makes it: its decorator runs (adding no method) on a stand-in class with
+    the record's name, module, annotations (each as ``object`` or ``ClassVar``: nothing to
+    parse) and class attributes; the Fields get the record's annotations as their ``type``,
+    the params the record's flags. Fields do not point at their class, so they are the
+    record's own. Both then replace their `_Lazy` in the record's ``__dict__``.
+    """
+
+    __slots__ = ("annotations", "class_variables", "cls", "flags", "made", "values")
+
+    def __init__(self, cls: type, annotations: dict[str, Any], layout: _Layout,
+                 flags: dict[str, bool]) -> None:
+        self.cls = cls
+        self.annotations = annotations
+        self.values = layout.values
+        self.class_variables = layout.class_variables
+        self.flags = flags
+        self.made: tuple[dict[str, Field[Any]], Any] | None = None
+
+    def fields_and_params(self) -> tuple[dict[str, Field[Any]], Any]:
+        if self.made is None:
+            self.made = self._register()
+        return self.made
+
+    def _register(self) -> tuple[dict[str, Field[Any]], Any]:
+        cls = self.cls
+        stand_in = type(cls.__name__, (), {
+            "__module__": cls.__module__, "__qualname__": cls.__qualname__,
+            "__doc__": cls.__doc__ or cls.__name__,
+            "__annotations__": {name: ClassVar if name in self.class_variables else object
+                                for name in self.annotations}})
+        for name, value in self.values.items():
+            setattr(stand_in, name, value)  # no __set_name__: the values stay as they are
+        dataclasses.dataclass(stand_in, init=False, repr=False, eq=False)
+        fields: dict[str, Field[Any]] = stand_in.__dataclass_fields__  # type: ignore[attr-defined]
+        for name, kind in self.annotations.items():
+            fields[name].type = kind
+        params = stand_in.__dataclass_params__  # type: ignore[attr-defined]
+        for flag, value in self.flags.items():
+            if hasattr(params, flag):  # ``slots`` is a param from Python 3.12 on
+                setattr(params, flag, value)
+        cls.__dataclass_fields__ = fields  # type: ignore[attr-defined]
+        cls.__dataclass_params__ = params  # type: ignore[attr-defined]
+        return fields, params
+
+
+class _Lazy:
+    """A record's ``__dataclass_fields__`` or ``__dataclass_params__`` until first read (from
+    the class, an instance or a subclass: always the record's own, as an inherited attribute
+    would be); a non-data descriptor, so `hasattr` (`dataclasses.is_dataclass`) finds it."""
+
+    __slots__ = ("index", "registration")
+
+    def __init__(self, registration: _Registration, index: int) -> None:
+        self.registration = registration
+        self.index = index
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        return self.registration.fields_and_params()[self.index]
+
+
 def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool, slots: bool) -> _C:
-    if _falls_back(cls):
+    own = cls.__dict__  # read before each name is set below
+    annotations = own.get("__annotations__")
+    if not isinstance(annotations, dict):
+        annotations = inspect.get_annotations(cls)
+    layout = _read_layout(cls, annotations)
+    if layout is None:
         return cast(_C, dataclasses.dataclass(cls, frozen=frozen, eq=eq, repr=repr,
                                               slots=slots))
-    own = dict(cls.__dict__)
     class_hash = own.get("__hash__", MISSING)
     explicit_hash = not (class_hash is MISSING or (class_hash is None and "__eq__" in own))
-    cls = _registered(cls, slots)
-    params = cls.__dataclass_params__  # type: ignore[attr-defined]
-    params.init, params.repr, params.eq, params.frozen = True, repr, eq, frozen
-    flds = list(dataclasses.fields(cls))
-    fast_init = _slot_init(cls, flds) if slots else None
+    # As `dataclasses`: the class attribute of a `field(...)` becomes its default, or goes.
+    for name, value in layout.values.items():
+        if isinstance(value, Field):
+            if value.default is MISSING:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, value.default)
+    if not cls.__doc__:
+        cls.__doc__ = _docstring(cls, layout, annotations)
+    if "__match_args__" not in own:
+        cls.__match_args__ = tuple(  # type: ignore[attr-defined,misc]
+            name for name, _, _ in layout.init)
+    names = tuple(layout.names)
+    if slots:
+        cls = _slotted(cls, names)
+    registration = _Registration(cls, annotations, layout, {
+        "init": True, "repr": repr, "eq": eq, "frozen": frozen, "slots": slots})
+    cls.__dataclass_fields__ = _Lazy(registration, 0)  # type: ignore[attr-defined]
+    cls.__dataclass_params__ = _Lazy(registration, 1)  # type: ignore[attr-defined]
+    fast_init = _slot_init(cls, layout) if slots else None
     methods: dict[str, Callable[..., Any]] = {
-        "__init__": fast_init if fast_init is not None else _init_method(cls, flds, frozen, slots)}
+        "__init__": fast_init or _init_method(cls, layout, frozen, slots)}
     if repr:
-        methods["__repr__"] = _repr_method(tuple(f.name for f in flds if f.repr))
-    compared = _tuple_of(tuple(f.name for f in flds if f.compare))
+        methods["__repr__"] = _repr_method(tuple(layout.shown))
     if eq:
-        methods["__eq__"] = _eq_method(compared)
+        methods["__eq__"] = _eq_method(_tuple_of(tuple(layout.compared)))
     if frozen:
-        methods.update(_frozen_methods(cls, tuple(f.name for f in flds)))
-    if frozen and slots:
-        methods.update(_pickle_methods(tuple(f.name for f in flds)))
+        methods.update(_frozen_methods(cls, names))
+        if slots:
+            methods.update(_pickle_methods(names))
     for name, method in methods.items():
         if name not in own:
             method.__qualname__ = f"{cls.__qualname__}.{name}"
             setattr(cls, name, method)
+    if _HAS_REPLACE_PROTOCOL and "__replace__" not in own:
+        cls.__replace__ = _replace_method  # type: ignore[attr-defined]
     if eq and not explicit_hash:
         # As dataclasses: a mutable record with __eq__ is unhashable, a frozen one hashes
         # the tuple of its hashed fields.
-        hashed = _tuple_of(tuple(f.name for f in flds
-                                 if (f.compare if f.hash is None else f.hash)))
-        cls.__hash__ = _hash_method(hashed) if frozen else None  # type: ignore[assignment]
+        hashed = _hash_method(_tuple_of(tuple(layout.hashed))) if frozen else None
+        cls.__hash__ = hashed  # type: ignore[assignment,method-assign]
+    abc.update_abstractmethods(cls)
     return cls
 
 
