@@ -28,7 +28,11 @@ parsed three times for ClassVar/InitVar/KW_ONLY, the slotted class remade, abc c
   dataclass field by field...) from the class, an instance or a subclass has `dataclasses`
   itself make the `Field` objects (its decorator on a stand-in class with the same
   annotations and class attributes) and they replace the placeholders for good. So
-  `dataclasses.fields`, `replace`, `asdict`, `is_dataclass` and pickling work as before.
+  `dataclasses.fields`, `replace`, `asdict`, `is_dataclass` and pickling work as before;
+- `replace` here is `dataclasses.replace` (to mypy as well) that does not need the Field
+  objects of a record whose registration is not made yet: the records replaced on the way
+  to the first reply (the 10.0 profile built from 7.2's, machine types, chardevs) keep it
+  unmade.
 
 The methods behave as the generated ones do -- the same keyword and
 positional arguments, defaults and ``default_factory``, ``__post_init__``, the same ``repr``
@@ -62,7 +66,7 @@ from operator import attrgetter
 from types import MemberDescriptorType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, get_origin
 
-__all__ = ["record"]
+__all__ = ["record", "replace"]
 
 _C = TypeVar("_C", bound=type)
 _set_attribute = object.__setattr__
@@ -508,14 +512,13 @@ class _Registration:
     record's own. Both then replace their `_Lazy` in the record's ``__dict__``.
     """
 
-    __slots__ = ("annotations", "class_variables", "cls", "flags", "made", "values")
+    __slots__ = ("annotations", "cls", "flags", "layout", "made")
 
     def __init__(self, cls: type, annotations: dict[str, Any], layout: _Layout,
                  flags: dict[str, bool]) -> None:
         self.cls = cls
         self.annotations = annotations
-        self.values = layout.values
-        self.class_variables = layout.class_variables
+        self.layout = layout
         self.flags = flags
         self.made: tuple[dict[str, Field[Any]], Any] | None = None
 
@@ -529,9 +532,9 @@ class _Registration:
         stand_in = type(cls.__name__, (), {
             "__module__": cls.__module__, "__qualname__": cls.__qualname__,
             "__doc__": cls.__doc__ or cls.__name__,
-            "__annotations__": {name: ClassVar if name in self.class_variables else object
-                                for name in self.annotations}})
-        for name, value in self.values.items():
+            "__annotations__": {name: ClassVar if name in self.layout.class_variables
+                                else object for name in self.annotations}})
+        for name, value in self.layout.values.items():
             setattr(stand_in, name, value)  # no __set_name__: the values stay as they are
         dataclasses.dataclass(stand_in, init=False, repr=False, eq=False)
         fields: dict[str, Field[Any]] = stand_in.__dataclass_fields__  # type: ignore[attr-defined]
@@ -617,6 +620,36 @@ def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool, slots: bool) ->
     return cls
 
 
+def _unregistered(cls: type) -> _Layout | None:
+    """The fields of the record ``cls`` is or inherits from while its registration has not
+    been made (None once it has, or for any other class)."""
+    for klass in cls.__mro__:
+        found = klass.__dict__.get("__dataclass_fields__")
+        if found is not None:
+            return found.registration.layout if isinstance(found, _Lazy) else None
+    return None
+
+
+def _replace(obj: Any, /, **changes: Any) -> Any:
+    """`dataclasses.replace`, without making a record's `Field` objects for it: the same new
+    object (``__init__`` of the same class with the changed fields and the others' current
+    values) and the same refusal of an ``init=False`` field. The records replaced while a
+    server starts (the profiles built from another one, machine types, chardevs) would
+    otherwise each have `dataclasses` process a class."""
+    layout = _unregistered(type(obj))
+    if layout is None:
+        return dataclasses.replace(obj, **changes)
+    in_init = {name for name, _, _ in layout.init}
+    for name in layout.names:
+        if name not in in_init:
+            if name in changes:
+                raise ValueError(f"field {name} is declared with init=False, it cannot be "
+                                 "specified with replace()")
+        elif name not in changes:
+            changes[name] = getattr(obj, name)
+    return obj.__class__(**changes)
+
+
 def _record(
     cls: _C | None = None, /, *, frozen: bool = False, eq: bool = True, repr: bool = True,
     slots: bool = False,
@@ -630,5 +663,7 @@ def _record(
 
 if TYPE_CHECKING:
     from dataclasses import dataclass as record
+    from dataclasses import replace
 else:
     record = _record
+    replace = _replace

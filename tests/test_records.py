@@ -385,3 +385,35 @@ def test_inherited_slot_is_no_default() -> None:
     assert ours(3).z == real(3).z == 3
     assert [_described(f) for f in dataclasses.fields(ours)] == \
         [_described(f) for f in dataclasses.fields(real)]
+
+
+@pytest.mark.parametrize("slots", [False, True])
+@pytest.mark.parametrize("frozen", [True, False])
+def test_records_replace_is_dataclasses_replace(frozen: bool, slots: bool) -> None:
+    """`records.replace` gives what `dataclasses.replace` gives (and refuses what it refuses)
+    without making the record's Field objects; on anything else it is `dataclasses.replace`."""
+    real, ours = _pair(frozen, slots=slots)
+
+    class Sub(ours):  # type: ignore[valid-type,misc]
+        pass
+
+    names = ("x", "y", "tags", "hidden", "made", "fixed")
+    for changes in ({}, {"x": 5}, {"tags": ["u"], "hidden": 2}, {"made": [1]}, {"fixed": 1},
+                    {"nope": 1}, {"unit": "cm"}):
+        expected = _outcome(dataclasses.replace, real(1, 3, ["t"]), **changes)
+        for made in (ours(1, 3, ["t"]), Sub(1, 3, ["t"])):
+            got = _outcome(records.replace, made, **changes)
+            assert got[0] == expected[0], (changes, got, expected)
+            if expected[0] == "ok":
+                assert type(got[1]) is type(made)
+                assert [getattr(got[1], name) for name in names] == \
+                    [getattr(expected[1], name) for name in names]
+            else:
+                assert got[1].replace("_pair.<locals>.Point", "Point") == \
+                    expected[1].replace("_pair.<locals>.Point", "Point")
+    assert isinstance(vars(ours)["__dataclass_fields__"], records._Lazy)  # still not made
+    dataclasses.fields(ours)
+    assert records.replace(Sub(1), y=7).y == 7  # made: dataclasses.replace from now on
+    assert records.replace(real(1), y=8) == real(1, 8)
+    with pytest.raises(TypeError, match="dataclass instances"):
+        records.replace(object(), x=1)
