@@ -339,19 +339,34 @@ _CLASS_ATTRIBUTES = frozenset(vars(type)) | frozenset(vars(object))
 _is_field = Field.__instancecheck__
 
 
-def _named_by(kind: str, namespace: dict[str, Any]) -> Any:
-    """What the start of a string annotation names, as `dataclasses` looks it up to find
-    ClassVar: the first identifier in the class's module, or in `typing` if written
-    ``typing.X``; None if nothing."""
-    head = _ANNOTATION_HEAD.match(kind)
-    if head is None:
-        return None
-    module_name, name = head.groups()
+#: The same, for every line of the annotations joined one a line.
+_HEADS = re.compile(r"^(?:[^\S\n]*(\w+)[^\S\n]*\.)?[^\S\n]*(\w+)", re.MULTILINE)
+
+
+def _named(module_name: str | None, name: str, namespace: dict[str, Any]) -> Any:
+    """What an annotation's first name means as `dataclasses` looks it up to find ClassVar:
+    ``name`` in the class's module, or in `typing` if written ``typing.name``; None if
+    nothing."""
     if module_name:
         if namespace.get(module_name) is not typing:
             return None
         namespace = vars(typing)
     return namespace.get(name)
+
+
+def _means_class_variable(named: Any) -> bool:
+    return named is not None and (named is ClassVar or get_origin(named) is ClassVar)
+
+
+def _is_class_variable(kind: Any, namespace: dict[str, Any]) -> bool:
+    """Whether the annotation ``kind`` declares a ClassVar, not a field, by `dataclasses`'
+    rule: ``typing.ClassVar`` itself or subscripted, or a string whose first name means one
+    of those (`_named`)."""
+    if isinstance(kind, str):
+        head = _ANNOTATION_HEAD.match(kind)
+        return head is not None and _means_class_variable(
+            _named(head.group(1), head.group(2), namespace))
+    return _means_class_variable(kind)
 
 
 def _read_layout(cls: type, annotations: dict[str, Any]) -> _Layout | None:
@@ -382,21 +397,20 @@ def _read_layout(cls: type, annotations: dict[str, Any]) -> _Layout | None:
     layout = _Layout()
     names, init, shown, compared, hashed = (
         layout.names, layout.init, layout.shown, layout.compared, layout.hashed)
+    # The annotations read all at once: any mention of InitVar/KW_ONLY falls back; when
+    # none of their first names (one annotation a line) means ClassVar, none is a ClassVar.
+    try:
+        text = "\n".join(annotations.values())
+        one_a_line = text.count("\n") == len(annotations) - 1
+    except TypeError:  # not all strings (a module without ``from __future__ import annotations``)
+        text, one_a_line = "\n".join(map(str, annotations.values())), False
+    if "InitVar" in text or "KW_ONLY" in text:
+        return None
+    suspects = not one_a_line or any(
+        _means_class_variable(_named(module_name, name, namespace))
+        for module_name, name in set(_HEADS.findall(text)))
     for name, kind in annotations.items():
-        # What the annotation names, for ClassVar (InitVar/KW_ONLY: any mention falls back).
-        if isinstance(kind, str):
-            if "InitVar" in kind or "KW_ONLY" in kind:
-                return None
-            head = kind.partition("[")[0]
-            named = (namespace.get(head) if head.isascii() and head.isidentifier()
-                     else _named_by(kind, namespace))
-        else:
-            text = str(kind)
-            if "InitVar" in text or "KW_ONLY" in text:
-                return None
-            named = kind
-        class_variable = named is not None and (named is ClassVar
-                                                or get_origin(named) is ClassVar)
+        class_variable = suspects and _is_class_variable(kind, namespace)
         value = own.get(name, MISSING)
         if value is MISSING and (not simple or name in _CLASS_ATTRIBUTES):
             value = getattr(cls, name, MISSING)

@@ -417,3 +417,16 @@ def test_records_replace_is_dataclasses_replace(frozen: bool, slots: bool) -> No
     assert records.replace(real(1), y=8) == real(1, 8)
     with pytest.raises(TypeError, match="dataclass instances"):
         records.replace(object(), x=1)
+
+
+@pytest.mark.parametrize("annotation", ["typing\n .ClassVar[int]", "\nClassVar", " _CV",
+                                        "typing . ClassVar", "int", "\n"])
+def test_class_variables_are_found_as_dataclasses_finds_them(annotation: str) -> None:
+    """String annotations as `dataclasses` reads them (its pattern spans lines)."""
+    namespace = {"__module__": __name__, "__annotations__": {"x": "int", "odd": annotation},
+                 "odd": 1}
+    real = dataclasses.dataclass(type("Odd", (), dict(namespace)))
+    ours = record(type("Odd", (), dict(namespace)))
+    assert [f.name for f in dataclasses.fields(ours)] == \
+        [f.name for f in dataclasses.fields(real)]
+    assert ours.__match_args__ == real.__match_args__
