@@ -330,43 +330,61 @@ class _Layout:
         self.class_variables: list[str] = []
 
 
-#: The start of a string annotation as `dataclasses` reads it to find ClassVar: an optional
-#: module name and the first identifier (``typing.ClassVar[int]``, ``ClassVar``, ``CV[str]``).
-_ANNOTATION_HEAD = re.compile(r"^(?:\s*(\w+)\s*\.)?\s*(\w+)")
+#: The start of a string annotation as `dataclasses` reads it to find ClassVar (its pattern
+#: ``^(?:\s*(\w+)\s*\.)?\s*(\w+)``, written without backtracking): the first identifier and,
+#: if a dot follows, the one after it (``typing.ClassVar[int]``, ``ClassVar``, ``CV[str]``).
+_FIRST_NAMES = re.compile(r"\s*+(\w++)(?:\s*+\.\s*+(\w++))?")
+#: (module name or None, name) `_first_names` gave per string annotation met so far (the
+#: same strings recur from record to record: ``str``, ``int | None``...).
+_HEADS: dict[str, tuple[str | None, str] | None] = {}
 #: Every attribute a class whose only base is `object` and whose metaclass is `type` has
 #: without defining it: the only names `getattr` finds on such a class beyond its own.
 _CLASS_ATTRIBUTES = frozenset(vars(type)) | frozenset(vars(object))
 _is_field = Field.__instancecheck__
 
 
-#: The same, for every line of the annotations joined one a line.
-_HEADS = re.compile(r"^(?:[^\S\n]*(\w+)[^\S\n]*\.)?[^\S\n]*(\w+)", re.MULTILINE)
 
 
-def _named(module_name: str | None, name: str, namespace: dict[str, Any]) -> Any:
-    """What an annotation's first name means as `dataclasses` looks it up to find ClassVar:
-    ``name`` in the class's module, or in `typing` if written ``typing.name``; None if
-    nothing."""
-    if module_name:
+def _first_names(kind: str) -> tuple[str | None, str] | None:
+    """(module name or None, name) at the start of a string annotation, None if none."""
+    found = _FIRST_NAMES.match(kind)
+    if found is None:
+        return None
+    first, second = found.groups()
+    return (None, first) if second is None else (first, second)
+
+
+def _means_class_variable(
+    head: tuple[str | None, str] | None, namespace: dict[str, Any]
+) -> bool:
+    """Whether an annotation starting with ``head`` declares a ClassVar as `dataclasses`
+    decides: its name in the class's module (or in `typing` if written ``typing.name``) is
+    ``typing.ClassVar`` itself or subscripted."""
+    if head is None:
+        return False
+    module_name, name = head
+    if module_name is not None:
         if namespace.get(module_name) is not typing:
-            return None
+            return False
         namespace = vars(typing)
-    return namespace.get(name)
-
-
-def _means_class_variable(named: Any) -> bool:
-    return named is not None and (named is ClassVar or get_origin(named) is ClassVar)
+    named = namespace.get(name)
+    return named is not None and not isinstance(named, type) and (
+        named is ClassVar or get_origin(named) is ClassVar)
 
 
 def _is_class_variable(kind: Any, namespace: dict[str, Any]) -> bool:
-    """Whether the annotation ``kind`` declares a ClassVar, not a field, by `dataclasses`'
-    rule: ``typing.ClassVar`` itself or subscripted, or a string whose first name means one
-    of those (`_named`)."""
+    """Whether the annotation ``kind`` declares a ClassVar, not a field (a string: by its
+    first names, `_means_class_variable`)."""
     if isinstance(kind, str):
-        head = _ANNOTATION_HEAD.match(kind)
-        return head is not None and _means_class_variable(
-            _named(head.group(1), head.group(2), namespace))
-    return _means_class_variable(kind)
+        return _means_class_variable(_first_names(kind), namespace)
+    return kind is ClassVar or get_origin(kind) is ClassVar
+
+
+def _heads(kinds: set[str]) -> set[tuple[str | None, str] | None]:
+    """The first names of these string annotations (`_first_names`, once per string)."""
+    for kind in kinds - _HEADS.keys():
+        _HEADS[kind] = _first_names(kind)
+    return set(map(_HEADS.__getitem__, kinds))
 
 
 def _read_layout(cls: type, annotations: dict[str, Any]) -> _Layout | None:
@@ -381,7 +399,8 @@ def _read_layout(cls: type, annotations: dict[str, Any]) -> _Layout | None:
     default, a ClassVar with a factory, a `field` without annotation), which it then refuses
     with its own message.
     """
-    if any(hasattr(base, "__dataclass_fields__") for base in cls.__mro__[1:]):
+    if cls.__bases__ != (object,) and any(
+            hasattr(base, "__dataclass_fields__") for base in cls.__mro__[1:]):
         return None
     own = cls.__dict__
     with_fields = any(map(_is_field, own.values()))
@@ -398,17 +417,17 @@ def _read_layout(cls: type, annotations: dict[str, Any]) -> _Layout | None:
     names, init, shown, compared, hashed = (
         layout.names, layout.init, layout.shown, layout.compared, layout.hashed)
     # The annotations read all at once: any mention of InitVar/KW_ONLY falls back; when
-    # none of their first names (one annotation a line) means ClassVar, none is a ClassVar.
+    # none of their first names means ClassVar, none is a ClassVar and none is parsed again.
     try:
         text = "\n".join(annotations.values())
-        one_a_line = text.count("\n") == len(annotations) - 1
     except TypeError:  # not all strings (a module without ``from __future__ import annotations``)
-        text, one_a_line = "\n".join(map(str, annotations.values())), False
+        text = "\n".join(map(str, annotations.values()))
+        suspects = True
+    else:
+        suspects = any(_means_class_variable(head, namespace)
+                       for head in _heads(set(annotations.values())))
     if "InitVar" in text or "KW_ONLY" in text:
         return None
-    suspects = not one_a_line or any(
-        _means_class_variable(_named(module_name, name, namespace))
-        for module_name, name in set(_HEADS.findall(text)))
     for name, kind in annotations.items():
         class_variable = suspects and _is_class_variable(kind, namespace)
         value = own.get(name, MISSING)
