@@ -62,7 +62,7 @@ import typing
 from _thread import get_ident
 from collections.abc import Callable
 from dataclasses import MISSING, Field, FrozenInstanceError
-from operator import attrgetter
+from operator import attrgetter, methodcaller
 from types import MemberDescriptorType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, get_origin
 
@@ -331,12 +331,14 @@ class _Layout:
 
 
 #: The start of a string annotation as `dataclasses` reads it to find ClassVar (its pattern
-#: ``^(?:\s*(\w+)\s*\.)?\s*(\w+)``, written without backtracking): the first identifier and,
-#: if a dot follows, the one after it (``typing.ClassVar[int]``, ``ClassVar``, ``CV[str]``).
-_FIRST_NAMES = re.compile(r"\s*+(\w++)(?:\s*+\.\s*+(\w++))?")
-#: (module name or None, name) `_first_names` gave per string annotation met so far (the
-#: same strings recur from record to record: ``str``, ``int | None``...).
-_HEADS: dict[str, tuple[str | None, str] | None] = {}
+#: ``^(?:\s*(\w+)\s*\.)?\s*(\w+)``, written without backtracking and matching every
+#: string): the first identifier and, if a dot follows, the one after it -- ``("typing",
+#: "ClassVar")``, ``("ClassVar", None)``, ``("CV", None)``, ``(None, None)`` for no name.
+_FIRST_NAMES = re.compile(r"(?:\s*+(\w++)(?:\s*+\.\s*+(\w++))?)?")
+_groups = methodcaller("groups")
+#: The `_FIRST_NAMES` groups of every string annotation met so far (the same strings recur
+#: from record to record: ``str``, ``int | None``...).
+_HEADS: dict[str, tuple[str | None, str | None]] = {}
 #: Every attribute a class whose only base is `object` and whose metaclass is `type` has
 #: without defining it: the only names `getattr` finds on such a class beyond its own.
 _CLASS_ATTRIBUTES = frozenset(vars(type)) | frozenset(vars(object))
@@ -345,29 +347,18 @@ _is_field = Field.__instancecheck__
 
 
 
-def _first_names(kind: str) -> tuple[str | None, str] | None:
-    """(module name or None, name) at the start of a string annotation, None if none."""
-    found = _FIRST_NAMES.match(kind)
-    if found is None:
-        return None
-    first, second = found.groups()
-    return (None, first) if second is None else (first, second)
-
-
 def _means_class_variable(
-    head: tuple[str | None, str] | None, namespace: dict[str, Any]
+    head: tuple[str | None, str | None], namespace: dict[str, Any]
 ) -> bool:
-    """Whether an annotation starting with ``head`` declares a ClassVar as `dataclasses`
-    decides: its name in the class's module (or in `typing` if written ``typing.name``) is
-    ``typing.ClassVar`` itself or subscripted."""
-    if head is None:
-        return False
-    module_name, name = head
-    if module_name is not None:
-        if namespace.get(module_name) is not typing:
+    """Whether a string annotation starting with ``head`` (its `_FIRST_NAMES` groups)
+    declares a ClassVar as `dataclasses` decides: its name in the class's module (or in
+    `typing` if written ``typing.name``) is ``typing.ClassVar`` itself or subscripted."""
+    first, second = head
+    if second is not None:
+        if first is None or namespace.get(first) is not typing:
             return False
-        namespace = vars(typing)
-    named = namespace.get(name)
+        first, namespace = second, vars(typing)
+    named = namespace.get(first) if first is not None else None
     return named is not None and not isinstance(named, type) and (
         named is ClassVar or get_origin(named) is ClassVar)
 
@@ -380,11 +371,22 @@ def _is_class_variable(kind: Any, namespace: dict[str, Any]) -> bool:
     return kind is ClassVar or get_origin(kind) is ClassVar
 
 
-def _heads(kinds: set[str]) -> set[tuple[str | None, str] | None]:
-    """The first names of these string annotations (`_first_names`, once per string)."""
-    for kind in kinds - _HEADS.keys():
-        _HEADS[kind] = _first_names(kind)
-    return set(map(_HEADS.__getitem__, kinds))
+def _first_names(kind: str) -> tuple[str | None, str | None]:
+    """`_FIRST_NAMES`' groups for a string annotation (read once per string)."""
+    head = _HEADS.get(kind)
+    if head is None:
+        head = _HEADS[kind] = _groups(_FIRST_NAMES.match(kind))
+    return head
+
+
+def _may_mean_class_variable(kinds: set[str], namespace: dict[str, Any]) -> bool:
+    """Whether one of these string annotations may declare a ClassVar (`_means_class_variable`
+    of their distinct first names; the strings not met before read in one go)."""
+    new = kinds.difference(_HEADS)
+    if new:
+        _HEADS.update(zip(new, map(_groups, map(_FIRST_NAMES.match, new)), strict=True))
+    return any(_means_class_variable(head, namespace)
+               for head in set(map(_HEADS.__getitem__, kinds)))
 
 
 def _read_layout(cls: type, annotations: dict[str, Any]) -> _Layout | None:
@@ -424,8 +426,7 @@ def _read_layout(cls: type, annotations: dict[str, Any]) -> _Layout | None:
         text = "\n".join(map(str, annotations.values()))
         suspects = True
     else:
-        suspects = any(_means_class_variable(head, namespace)
-                       for head in _heads(set(annotations.values())))
+        suspects = _may_mean_class_variable(set(annotations.values()), namespace)
     if "InitVar" in text or "KW_ONLY" in text:
         return None
     for name, kind in annotations.items():
