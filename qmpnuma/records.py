@@ -345,6 +345,12 @@ _CLASS_ATTRIBUTES = frozenset(vars(type)) | frozenset(vars(object))
 _is_field = Field.__instancecheck__
 
 
+def _first_names(kind: str) -> tuple[str | None, str | None]:
+    """`_FIRST_NAMES`' groups for a string annotation (read once per string)."""
+    head = _HEADS.get(kind)
+    if head is None:
+        head = _HEADS[kind] = _groups(_FIRST_NAMES.match(kind))
+    return head
 
 
 def _means_class_variable(
@@ -369,14 +375,6 @@ def _is_class_variable(kind: Any, namespace: dict[str, Any]) -> bool:
     if isinstance(kind, str):
         return _means_class_variable(_first_names(kind), namespace)
     return kind is ClassVar or get_origin(kind) is ClassVar
-
-
-def _first_names(kind: str) -> tuple[str | None, str | None]:
-    """`_FIRST_NAMES`' groups for a string annotation (read once per string)."""
-    head = _HEADS.get(kind)
-    if head is None:
-        head = _HEADS[kind] = _groups(_FIRST_NAMES.match(kind))
-    return head
 
 
 def _may_mean_class_variable(kinds: set[str], namespace: dict[str, Any]) -> bool:
