@@ -357,8 +357,8 @@ def _refusal(decorate: Any, namespace: dict[str, Any], bases: tuple[type, ...] =
 @pytest.mark.parametrize("namespace", [
     {"__annotations__": {"items": "list[int]"}, "items": []},  # mutable default
     {"__annotations__": {}, "loose": field(default=1)},  # a field without annotation
-    {"__annotations__": {"shared": "ClassVar[list[int]]"},
-     "shared": field(default_factory=list)},  # a ClassVar with a factory
+    {"__annotations__": {"pool": "ClassVar[list[int]]"},
+     "pool": field(default_factory=list)},  # a ClassVar with a factory
     {"__annotations__": {"x": "int"}, "__slots__": ("x",)},  # slots of its own (with slots)
 ])
 def test_record_refuses_what_dataclasses_refuses(namespace: dict[str, Any]) -> None:
