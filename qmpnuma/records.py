@@ -7,13 +7,40 @@ methods per frozen class. The machine model, the profiles and the option parser 
 sixty dataclasses on the way to a server's first reply, and that compiling was half of qmpnuma's
 import time (issue 12: cold start).
 
-A record is the same class: the fields are read and registered by `dataclasses` itself
-(`dataclasses.fields`, `replace`, `asdict`, `is_dataclass`, pickling and ``__match_args__``
-work as before), and the methods behave as the generated ones do -- the same keyword and
-positional arguments, defaults and ``default_factory``, ``__post_init__``, the same ``repr``
-text, equality against the same class only, the same ``__hash__`` values (the hash of the same
-tuple), `FrozenInstanceError` on assignment to a frozen record. They are closures over the
-field table instead of compiled source, so building a class costs microseconds; calling
+A record is the same class, and making one runs none of `dataclasses`' class processing
+either: that processing (``_process_class``: a `Field` per annotation, each string annotation
+parsed three times for ClassVar/InitVar/KW_ONLY, the slotted class remade, abc checks) cost
+4-5 ms of the sixty records on the start path even with no method to write. Instead:
+
+- the fields are read here, by `dataclasses`' own rules (`_read_layout`): the class's own
+  annotations minus ClassVars (a string annotation is a ClassVar when its first name means
+  ``ClassVar`` in the class's module, as `dataclasses` decides; the first names are read
+  once per distinct string, and per field only in a class where one may), each default
+  the class attribute of that name or a `dataclasses.field` (its public ``default``,
+  ``default_factory``, ``init``, ``repr``, ``hash``, ``compare``), the class attribute of a
+  `field` then replaced by its default; what `dataclasses` would refuse (a mutable default,
+  a `field` without annotation...) is handed to it to refuse in its own words;
+- ``@record(slots=True)`` remakes the class with ``__slots__`` as ``dataclass(slots=True)``
+  does (`_slotted`), and a frozen slotted record pickles as a frozen slotted dataclass does;
+- ``__match_args__`` is set at once (cheap); a class without a docstring gets the one
+  `dataclasses` would write (name and ``__init__`` signature);
+- ``__dataclass_fields__`` and ``__dataclass_params__`` are LAZY (`_Lazy`, `_Registration`):
+  the first read (`dataclasses.fields`, `replace`, `asdict`, `is_dataclass`, copying a
+  dataclass field by field...) from the class, an instance or a subclass has `dataclasses`
+  itself make the `Field` objects (its decorator on a stand-in class with the same
+  annotations and class attributes) and they replace the placeholders for good. So
+  `dataclasses.fields`, `replace`, `asdict`, `is_dataclass` and pickling work as before;
+- `replace` here is `dataclasses.replace` (to mypy as well) that does not need the Field
+  objects of a record whose registration is not made yet: the records replaced on the way
+  to the first reply (the 10.0 profile built from 7.2's, machine types, chardevs) keep it
+  unmade.
+
+The methods behave as the generated ones do -- the same keyword and positional arguments,
+defaults and ``default_factory``, ``__post_init__``, the same ``repr`` text, equality against
+the same class only, the same ``__hash__`` values (the hash of the same tuple),
+`FrozenInstanceError` on assignment to a frozen record, ``__replace__`` from Python 3.13 on.
+They are closures over the field table instead of compiled source, so making a record costs
+tens of microseconds (a few hundred for `dataclasses.dataclass`); calling
 ``__init__`` costs about twice the generated one, except for a slotted record of up to six
 plain fields, whose ``__init__`` has the generated one's own signature and is faster than it
 (`_slot_init`: the QMP session's messages, made per request, are such records). Dataclasses
@@ -21,48 +48,47 @@ off the start path (fleets, traces, fault plans, replay) stay plain dataclasses.
 
 For the type checker a record *is* a dataclass (the name is bound to `dataclasses.dataclass`
 when type checking), so mypy checks construction, `replace` and frozen assignments as it always
-did. ``@record(slots=True)`` gives the class `__slots__` as ``dataclass(slots=True)`` does
-(`dataclasses` makes the slotted class; that compiles nothing either), and a frozen slotted
-record pickles as a frozen slotted dataclass does. Not supported: ``order``, ``kw_only``
-(neither is accepted), ``InitVar`` fields and classes inheriting from another dataclass (those
-two fall back to `dataclasses.dataclass`).
+did. Not supported: ``order``, ``kw_only`` (neither is accepted; ``field(kw_only=True)``,
+``InitVar``/``KW_ONLY`` annotations and classes inheriting from another dataclass fall back to
+`dataclasses.dataclass`, which compiles its methods).
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import inspect
-import reprlib
+import re
+import sys
+import typing
+from _thread import get_ident
 from collections.abc import Callable
 from dataclasses import MISSING, Field, FrozenInstanceError
-from operator import attrgetter
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from operator import attrgetter, methodcaller
+from types import MemberDescriptorType
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, get_origin
 
-__all__ = ["record"]
+__all__ = ["record", "replace"]
 
 _C = TypeVar("_C", bound=type)
 _set_attribute = object.__setattr__
 _Setter = Callable[[Any, Any], None]
+#: Python 3.13's `copy.replace` protocol, which `dataclasses` gives every dataclass.
+_HAS_REPLACE_PROTOCOL = sys.version_info >= (3, 13)
 
 
 def _init_method(
-    cls: type[Any], flds: list[Field[Any]], frozen: bool, slots: bool
+    cls: type[Any], layout: _Layout, frozen: bool, slots: bool
 ) -> Callable[..., None]:
     """``__init__``: the init fields positionally or by keyword, then defaults/factories."""
-    names = tuple(f.name for f in flds if f.init)
     # (name, default, factory) per init field, in declaration order.
-    spec = tuple(
-        (f.name, f.default, None if f.default_factory is MISSING else f.default_factory)
-        for f in flds if f.init
-    )
+    spec = tuple(layout.init)
+    names = tuple(name for name, _, _ in spec)
     # Fields left out of __init__ that a factory fills; their plain defaults stay class
     # attributes, except in a slotted class (whose slots replace them), as in `dataclasses`.
-    filled = tuple((f.name, f.default_factory) for f in flds
-                   if not f.init and f.default_factory is not MISSING)
-    if slots:
-        filled += tuple((f.name, _constant(f.default)) for f in flds
-                        if not f.init and f.default_factory is MISSING
-                        and f.default is not MISSING)
+    filled = tuple(layout.filled)
+    if slots and layout.constants:
+        filled += tuple((name, _constant(default)) for name, default in layout.constants)
     post_init = hasattr(cls, "__post_init__")
     store = _set_attribute if frozen else setattr
     count = len(names)
@@ -169,7 +195,7 @@ _TAKES: tuple[Callable[..., Callable[..., None]], ...] = (
     _takes_1, _takes_2, _takes_3, _takes_4, _takes_5, _takes_6)
 
 
-def _slot_init(cls: type[Any], flds: list[Field[Any]]) -> Callable[..., None] | None:
+def _slot_init(cls: type[Any], layout: _Layout) -> Callable[..., None] | None:
     """A slotted record's ``__init__`` with the generated one's signature, or None when it
     needs more than storing its arguments (``default_factory``, ``init=False`` fields,
     ``__post_init__``) or has more fields than `_TAKES` covers.
@@ -179,18 +205,19 @@ def _slot_init(cls: type[Any], flds: list[Field[Any]]) -> Callable[..., None] | 
     keywords, defaults and the messages of a wrong call are the generated method's; records
     made per request (the QMP session's messages) pay no more than a dataclass for them.
     """
-    names = tuple(f.name for f in flds)
-    if (not 0 < len(flds) <= len(_TAKES) or hasattr(cls, "__post_init__")
-            or any(not f.init or f.default_factory is not MISSING for f in flds)
+    names = tuple(layout.names)
+    if (not 0 < len(names) <= len(_TAKES) or hasattr(cls, "__post_init__")
+            or len(layout.init) != len(names)
+            or any(factory is not None for _, _, factory in layout.init)
             or any(name.startswith("set_") for name in names)):
         return None
+    defaults = tuple(default for _, default, _ in layout.init if default is not MISSING)
+    if any(default is MISSING for _, default, _ in layout.init[len(names) - len(defaults):]):
+        return None  # a field without a default after one with (the generic method says so)
     setters = [cls.__dict__[name].__set__ for name in names]
-    method = _TAKES[len(flds) - 1](*setters)
+    method = _TAKES[len(names) - 1](*setters)
     method.__code__ = method.__code__.replace(
         co_varnames=("self", *names), co_qualname=f"{cls.__qualname__}.__init__")
-    defaults = tuple(f.default for f in flds if f.default is not MISSING)
-    if any(f.default is MISSING for f in flds[len(flds) - len(defaults):]):
-        return None  # a field without a default after one with (the generic method says so)
     method.__defaults__ = defaults or None
     return method
 
@@ -210,9 +237,19 @@ def _tuple_of(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
 
 
 def _repr_method(names: tuple[str, ...]) -> Callable[[Any], str]:
-    @reprlib.recursive_repr()
+    # As `reprlib.recursive_repr` (and dataclasses' own copy of it): a record met again
+    # while its repr is being made shows as ``...``.
+    running: set[tuple[int, int]] = set()
+
     def __repr__(self: Any) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        key = id(self), get_ident()
+        if key in running:
+            return "..."
+        running.add(key)
+        try:
+            shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        finally:
+            running.discard(key)
         return f"{self.__class__.__qualname__}({shown})"
 
     return __repr__
@@ -250,6 +287,11 @@ def _frozen_methods(cls: type[Any], names: tuple[str, ...]) -> dict[str, Callabl
     return {"__setattr__": __setattr__, "__delattr__": __delattr__}
 
 
+def _replace_method(self: Any, /, **changes: Any) -> Any:
+    """``__replace__`` (`copy.replace`, Python 3.13+): `dataclasses.replace`."""
+    return dataclasses.replace(self, **changes)
+
+
 def _pickle_methods(names: tuple[str, ...]) -> dict[str, Callable[..., Any]]:
     """``__getstate__``/``__setstate__`` of a frozen slotted class (no ``__dict__`` to pickle,
     and its ``__setattr__`` refuses): the field values in order, as `dataclasses` does."""
@@ -265,73 +307,381 @@ def _pickle_methods(names: tuple[str, ...]) -> dict[str, Callable[..., Any]]:
     return {"__getstate__": __getstate__, "__setstate__": __setstate__}
 
 
-def _falls_back(cls: type) -> bool:
-    """Cases `record` leaves to `dataclasses`: dataclass bases, InitVar or KW_ONLY fields."""
-    if any(dataclasses.is_dataclass(base) for base in cls.__mro__[1:]):
-        return True
-    annotations = inspect.get_annotations(cls)
-    return any("InitVar" in str(kind) or "KW_ONLY" in str(kind) for kind in annotations.values())
+class _Layout:
+    """A record's fields as its methods and its registration need them, read in one pass
+    over its annotations (`_read_layout`)."""
+
+    __slots__ = ("class_variables", "compared", "constants", "filled", "hashed", "init",
+                 "names", "shown", "values")
+
+    def __init__(self) -> None:
+        #: Every field, in declaration order.
+        self.names: list[str] = []
+        #: (name, default or MISSING, factory or None) per ``__init__`` parameter.
+        self.init: list[tuple[str, Any, Callable[[], Any] | None]] = []
+        #: ``init=False`` fields: those a factory fills, those with a plain default.
+        self.filled: list[tuple[str, Callable[[], Any]]] = []
+        self.constants: list[tuple[str, Any]] = []
+        #: The fields in ``repr``, in ``__eq__``, in ``__hash__``.
+        self.shown: list[str] = []
+        self.compared: list[str] = []
+        self.hashed: list[str] = []
+        #: The class attribute of every annotation that has one, as `dataclasses` reads it
+        #: (a default, a `Field`, a ClassVar's value), and the annotations that are ClassVars.
+        self.values: dict[str, Any] = {}
+        self.class_variables: list[str] = []
 
 
-def _registered(cls: _C, slots: bool) -> _C:
-    """``cls`` with its fields read and registered by `dataclasses` (and made slotted).
+#: The start of a string annotation as `dataclasses` reads it to find ClassVar (its pattern
+#: ``^(?:\s*(\w+)\s*\.)?\s*(\w+)``, written without backtracking and matching every
+#: string): the first identifier and, if a dot follows, the one after it -- ``("typing",
+#: "ClassVar")``, ``("ClassVar", None)``, ``("CV", None)``, ``(None, None)`` for no name.
+_FIRST_NAMES = re.compile(r"(?:\s*+(\w++)(?:\s*+\.\s*+(\w++))?)?")
+_groups = methodcaller("groups")
+#: The `_FIRST_NAMES` groups of every string annotation met so far (the same strings recur
+#: from record to record: ``str``, ``int | None``...).
+_HEADS: dict[str, tuple[str | None, str | None]] = {}
+#: Every attribute a class whose only base is `object` and whose metaclass is `type` has
+#: without defining it: the only names `getattr` finds on such a class beyond its own.
+_CLASS_ATTRIBUTES = frozenset(vars(type)) | frozenset(vars(object))
+_is_field = Field.__instancecheck__
 
-    With these flags `dataclasses` adds no method. Meanwhile the class's annotations read as
-    ``object``: under ``from __future__ import annotations`` they are strings, which
-    `dataclasses` parses three times per field to rule out ``ClassVar``/``InitVar``/``KW_ONLY``
-    (the second are left to `_falls_back`, annotations naming the first are kept), most of
-    what registering costs. The fields get their own annotations back as their ``type``.
+
+def _first_names(kind: str) -> tuple[str | None, str | None]:
+    """`_FIRST_NAMES`' groups for a string annotation (read once per string)."""
+    head = _HEADS.get(kind)
+    if head is None:
+        head = _HEADS[kind] = _groups(_FIRST_NAMES.match(kind))
+    return head
+
+
+def _means_class_variable(
+    head: tuple[str | None, str | None], namespace: dict[str, Any]
+) -> bool:
+    """Whether a string annotation starting with ``head`` (its `_FIRST_NAMES` groups)
+    declares a ClassVar as `dataclasses` decides: its name in the class's module (or in
+    `typing` if written ``typing.name``) is ``typing.ClassVar`` itself or subscripted."""
+    first, second = head
+    if second is not None:
+        if first is None or namespace.get(first) is not typing:
+            return False
+        first, namespace = second, vars(typing)
+    named = namespace.get(first) if first is not None else None
+    return named is not None and not isinstance(named, type) and (
+        named is ClassVar or get_origin(named) is ClassVar)
+
+
+def _is_class_variable(kind: Any, namespace: dict[str, Any]) -> bool:
+    """Whether the annotation ``kind`` declares a ClassVar, not a field (a string: by its
+    first names, `_means_class_variable`)."""
+    if isinstance(kind, str):
+        return _means_class_variable(_first_names(kind), namespace)
+    return kind is ClassVar or get_origin(kind) is ClassVar
+
+
+def _may_mean_class_variable(kinds: set[str], namespace: dict[str, Any]) -> bool:
+    """Whether one of these string annotations may declare a ClassVar (`_means_class_variable`
+    of their distinct first names; the strings not met before read in one go)."""
+    new = kinds.difference(_HEADS)
+    if new:
+        _HEADS.update(zip(new, map(_groups, map(_FIRST_NAMES.match, new)), strict=True))
+    return any(_means_class_variable(head, namespace)
+               for head in set(map(_HEADS.__getitem__, kinds)))
+
+
+def _read_layout(cls: type, annotations: dict[str, Any]) -> _Layout | None:
+    """The fields ``cls`` declares, read as `dataclasses.dataclass` reads them: its own
+    annotations minus the ClassVars (``typing.ClassVar`` itself or subscripted; for a string,
+    what its first name means in the class's module); each default the class attribute of
+    that name (inherited ones too; a slot is no default), a `dataclasses.field` giving the
+    flags.
+
+    None for what `record` leaves to `dataclasses`: a dataclass base, ``InitVar``/``KW_ONLY``
+    annotations, ``field(kw_only=True)``, and every class `dataclasses` refuses (a mutable
+    default, a ClassVar with a factory, a `field` without annotation), which it then refuses
+    with its own message.
     """
-    annotations = inspect.get_annotations(cls)
-    if not annotations:
-        return cast(_C, dataclasses.dataclass(cls, init=False, repr=False, eq=False, slots=slots))
-    cls.__annotations__ = {name: kind if "ClassVar" in str(kind) else object
-                           for name, kind in annotations.items()}
+    if cls.__bases__ != (object,) and any(
+            hasattr(base, "__dataclass_fields__") for base in cls.__mro__[1:]):
+        return None
+    own = cls.__dict__
+    with_fields = any(map(_is_field, own.values()))
+    if with_fields and any(isinstance(value, Field) and name not in annotations
+                           for name, value in own.items()):
+        return None
+    module = sys.modules.get(cls.__module__)
+    namespace = vars(module) if module is not None else {}
+    # `getattr` finds nothing but the class's own attributes and those of `object`/`type`.
+    simple = type(cls) is type and cls.__bases__ == (object,)
+    # Every field plain (no `field(...)`): all in __init__, repr, __eq__ and __hash__.
+    plain = simple and not with_fields
+    layout = _Layout()
+    names, init, shown, compared, hashed = (
+        layout.names, layout.init, layout.shown, layout.compared, layout.hashed)
+    # The annotations read all at once: any mention of InitVar/KW_ONLY falls back; when
+    # none of their first names means ClassVar, none is a ClassVar and none is parsed again.
     try:
-        made = cast(_C, dataclasses.dataclass(cls, init=False, repr=False, eq=False,
-                                              slots=slots))
-    finally:
-        cls.__annotations__ = annotations
-    made.__annotations__ = annotations  # the slotted class copied the stand-ins
-    for fld in dataclasses.fields(made):
-        fld.type = annotations[fld.name]
+        text = "\n".join(annotations.values())
+    except TypeError:  # not all strings (a module without ``from __future__ import annotations``)
+        text = "\n".join(map(str, annotations.values()))
+        suspects = True
+    else:
+        suspects = _may_mean_class_variable(set(annotations.values()), namespace)
+    if "InitVar" in text or "KW_ONLY" in text:
+        return None
+    for name, kind in annotations.items():
+        class_variable = suspects and _is_class_variable(kind, namespace)
+        value = own.get(name, MISSING)
+        if value is MISSING and (not simple or name in _CLASS_ATTRIBUTES):
+            value = getattr(cls, name, MISSING)
+        if plain and not class_variable:
+            if value is not MISSING:
+                if value.__class__.__hash__ is None or isinstance(value, MemberDescriptorType):
+                    return None  # a mutable default; a slot of the class's own
+                layout.values[name] = value
+            names.append(name)
+            init.append((name, value, None))
+            continue
+        if value is MISSING:
+            default, factory, in_init, in_repr, in_hash, in_eq = (
+                MISSING, None, True, True, None, True)
+        elif isinstance(value, Field):
+            if value.kw_only is True or (class_variable and (
+                    value.kw_only is not MISSING or value.default_factory is not MISSING)):
+                return None
+            default = value.default
+            factory = None if value.default_factory is MISSING else value.default_factory
+            in_init, in_repr, in_hash, in_eq = value.init, value.repr, value.hash, value.compare
+        elif isinstance(value, MemberDescriptorType):
+            value = default = MISSING
+            factory, in_init, in_repr, in_hash, in_eq = None, True, True, None, True
+        else:
+            default, factory, in_init, in_repr, in_hash, in_eq = (
+                value, None, True, True, None, True)
+        if value is not MISSING:
+            layout.values[name] = value
+        if class_variable:
+            layout.class_variables.append(name)
+            continue
+        if default.__class__.__hash__ is None:
+            return None  # a mutable default
+        names.append(name)
+        if in_init:
+            init.append((name, default, factory))
+        elif factory is not None:
+            layout.filled.append((name, factory))
+        elif default is not MISSING:
+            layout.constants.append((name, default))
+        if not plain:
+            if in_repr:
+                shown.append(name)
+            if in_eq:
+                compared.append(name)
+            if in_eq if in_hash is None else in_hash:
+                hashed.append(name)
+    if plain:
+        shown[:] = compared[:] = hashed[:] = names
+    return layout
+
+
+def _slots_of(cls: type) -> tuple[str, ...]:
+    """The slot names ``cls`` itself declares (as `dataclasses` reads a base's ``__slots__``)."""
+    declared = cls.__dict__.get("__slots__")
+    if declared is None:
+        return ()
+    if isinstance(declared, str):
+        return (declared,)
+    if hasattr(declared, "__next__"):
+        raise TypeError(f"Slots of '{cls.__name__}' cannot be determined")
+    return tuple(declared)
+
+
+def _slotted(cls: _C, names: tuple[str, ...]) -> _C:
+    """``cls`` made again with ``__slots__`` = its fields, as ``dataclass(slots=True)`` does:
+    the fields' class attributes (their defaults) and the ``__dict__``/``__weakref__``
+    descriptors left out, slots its bases already have not repeated, the qualname kept."""
+    if "__slots__" in cls.__dict__:
+        raise TypeError(f"{cls.__name__} already specifies __slots__")
+    namespace = dict(cls.__dict__)
+    inherited = {name for base in cls.__mro__[1:-1] for name in _slots_of(base)}
+    namespace["__slots__"] = tuple(name for name in names if name not in inherited)
+    for name in (*names, "__dict__", "__weakref__"):
+        namespace.pop(name, None)
+    made: _C = type(cls)(cls.__name__, cls.__bases__, namespace)
+    made.__qualname__ = cls.__qualname__
     return made
 
 
+class _Factory:
+    """How a dataclass's docstring shows a field's ``default_factory``."""
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+def _docstring(cls: type, layout: _Layout, annotations: dict[str, Any]) -> str:
+    """What `dataclasses` writes for a class without a docstring: its name and its
+    ``__init__``'s signature (built here from the fields, not read back by `inspect`)."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    try:
+        signature = inspect.Signature([
+            inspect.Parameter(name, kind, annotation=annotations[name],
+                              default=_Factory() if factory is not None
+                              else inspect.Parameter.empty if default is MISSING else default)
+            for name, default, factory in layout.init])
+    except (TypeError, ValueError):
+        return cls.__name__
+    return cls.__name__ + str(signature)
+
+
+class _Registration:
+    """What `dataclasses` stores on a class it processes (``__dataclass_fields__``, the
+    `Field` of every annotation, ClassVars included, and ``__dataclass_params__``), for one
+    record, made the first time either is read.
+
+    `dataclasses` makes it: its decorator runs (adding no method) on a stand-in class with
+    the record's name, module, annotations (each as ``object`` or ``ClassVar``: nothing to
+    parse) and class attributes; the Fields get the record's annotations as their ``type``,
+    the params the record's flags. Fields do not point at their class, so they are the
+    record's own. Both then replace their `_Lazy` in the record's ``__dict__``.
+    """
+
+    __slots__ = ("annotations", "cls", "flags", "layout", "made")
+
+    def __init__(self, cls: type, annotations: dict[str, Any], layout: _Layout,
+                 flags: dict[str, bool]) -> None:
+        self.cls = cls
+        self.annotations = annotations
+        self.layout = layout
+        self.flags = flags
+        self.made: tuple[dict[str, Field[Any]], Any] | None = None
+
+    def fields_and_params(self) -> tuple[dict[str, Field[Any]], Any]:
+        if self.made is None:
+            self.made = self._register()
+        return self.made
+
+    def _register(self) -> tuple[dict[str, Field[Any]], Any]:
+        cls = self.cls
+        stand_in = type(cls.__name__, (), {
+            "__module__": cls.__module__, "__qualname__": cls.__qualname__,
+            "__doc__": cls.__doc__ or cls.__name__,
+            "__annotations__": {name: ClassVar if name in self.layout.class_variables
+                                else object for name in self.annotations}})
+        for name, value in self.layout.values.items():
+            setattr(stand_in, name, value)  # no __set_name__: the values stay as they are
+        dataclasses.dataclass(stand_in, init=False, repr=False, eq=False)
+        fields: dict[str, Field[Any]] = stand_in.__dataclass_fields__  # type: ignore[attr-defined]
+        for name, kind in self.annotations.items():
+            fields[name].type = kind
+        params = stand_in.__dataclass_params__  # type: ignore[attr-defined]
+        for flag, value in self.flags.items():
+            if hasattr(params, flag):  # ``slots`` is a param from Python 3.12 on
+                setattr(params, flag, value)
+        cls.__dataclass_fields__ = fields  # type: ignore[attr-defined]
+        cls.__dataclass_params__ = params  # type: ignore[attr-defined]
+        return fields, params
+
+
+class _Lazy:
+    """A record's ``__dataclass_fields__`` or ``__dataclass_params__`` until first read (from
+    the class, an instance or a subclass: always the record's own, as an inherited attribute
+    would be); a non-data descriptor, so `hasattr` (`dataclasses.is_dataclass`) finds it."""
+
+    __slots__ = ("index", "registration")
+
+    def __init__(self, registration: _Registration, index: int) -> None:
+        self.registration = registration
+        self.index = index
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        return self.registration.fields_and_params()[self.index]
+
+
 def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool, slots: bool) -> _C:
-    if _falls_back(cls):
+    own = cls.__dict__  # read before each name is set below
+    annotations = own.get("__annotations__")
+    if not isinstance(annotations, dict):
+        annotations = inspect.get_annotations(cls)
+    layout = _read_layout(cls, annotations)
+    if layout is None:
         return cast(_C, dataclasses.dataclass(cls, frozen=frozen, eq=eq, repr=repr,
                                               slots=slots))
-    own = dict(cls.__dict__)
     class_hash = own.get("__hash__", MISSING)
     explicit_hash = not (class_hash is MISSING or (class_hash is None and "__eq__" in own))
-    cls = _registered(cls, slots)
-    params = cls.__dataclass_params__  # type: ignore[attr-defined]
-    params.init, params.repr, params.eq, params.frozen = True, repr, eq, frozen
-    flds = list(dataclasses.fields(cls))
-    fast_init = _slot_init(cls, flds) if slots else None
+    # As `dataclasses`: the class attribute of a `field(...)` becomes its default, or goes.
+    for name, value in layout.values.items():
+        if isinstance(value, Field):
+            if value.default is MISSING:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, value.default)
+    if not cls.__doc__:
+        cls.__doc__ = _docstring(cls, layout, annotations)
+    if "__match_args__" not in own:
+        cls.__match_args__ = tuple(  # type: ignore[attr-defined,misc]
+            name for name, _, _ in layout.init)
+    names = tuple(layout.names)
+    if slots:
+        cls = _slotted(cls, names)
+    registration = _Registration(cls, annotations, layout, {
+        "init": True, "repr": repr, "eq": eq, "frozen": frozen, "slots": slots})
+    cls.__dataclass_fields__ = _Lazy(registration, 0)  # type: ignore[attr-defined]
+    cls.__dataclass_params__ = _Lazy(registration, 1)  # type: ignore[attr-defined]
+    fast_init = _slot_init(cls, layout) if slots else None
     methods: dict[str, Callable[..., Any]] = {
-        "__init__": fast_init if fast_init is not None else _init_method(cls, flds, frozen, slots)}
+        "__init__": fast_init or _init_method(cls, layout, frozen, slots)}
     if repr:
-        methods["__repr__"] = _repr_method(tuple(f.name for f in flds if f.repr))
-    compared = _tuple_of(tuple(f.name for f in flds if f.compare))
+        methods["__repr__"] = _repr_method(tuple(layout.shown))
     if eq:
-        methods["__eq__"] = _eq_method(compared)
+        methods["__eq__"] = _eq_method(_tuple_of(tuple(layout.compared)))
     if frozen:
-        methods.update(_frozen_methods(cls, tuple(f.name for f in flds)))
-    if frozen and slots:
-        methods.update(_pickle_methods(tuple(f.name for f in flds)))
+        methods.update(_frozen_methods(cls, names))
+        if slots:
+            methods.update(_pickle_methods(names))
     for name, method in methods.items():
         if name not in own:
             method.__qualname__ = f"{cls.__qualname__}.{name}"
             setattr(cls, name, method)
+    if _HAS_REPLACE_PROTOCOL and "__replace__" not in own:
+        cls.__replace__ = _replace_method  # type: ignore[attr-defined]
     if eq and not explicit_hash:
         # As dataclasses: a mutable record with __eq__ is unhashable, a frozen one hashes
         # the tuple of its hashed fields.
-        hashed = _tuple_of(tuple(f.name for f in flds
-                                 if (f.compare if f.hash is None else f.hash)))
-        cls.__hash__ = _hash_method(hashed) if frozen else None  # type: ignore[assignment]
+        hashed = _hash_method(_tuple_of(tuple(layout.hashed))) if frozen else None
+        cls.__hash__ = hashed  # type: ignore[assignment,method-assign]
+    abc.update_abstractmethods(cls)
     return cls
+
+
+def _unregistered(cls: type) -> _Layout | None:
+    """The fields of the record ``cls`` is or inherits from while its registration has not
+    been made (None once it has, or for any other class)."""
+    for klass in cls.__mro__:
+        found = klass.__dict__.get("__dataclass_fields__")
+        if found is not None:
+            return found.registration.layout if isinstance(found, _Lazy) else None
+    return None
+
+
+def _replace(obj: Any, /, **changes: Any) -> Any:
+    """`dataclasses.replace`, without making a record's `Field` objects for it: the same new
+    object (``__init__`` of the same class with the changed fields and the others' current
+    values) and the same refusal of an ``init=False`` field. The records replaced while a
+    server starts (the profiles built from another one, machine types, chardevs) would
+    otherwise each have `dataclasses` process a class."""
+    layout = _unregistered(type(obj))
+    if layout is None:
+        return dataclasses.replace(obj, **changes)
+    in_init = {name for name, _, _ in layout.init}
+    for name in layout.names:
+        if name not in in_init:
+            if name in changes:
+                raise ValueError(f"field {name} is declared with init=False, it cannot be "
+                                 "specified with replace()")
+        elif name not in changes:
+            changes[name] = getattr(obj, name)
+    return obj.__class__(**changes)
 
 
 def _record(
@@ -347,5 +697,7 @@ def _record(
 
 if TYPE_CHECKING:
     from dataclasses import dataclass as record
+    from dataclasses import replace
 else:
     record = _record
+    replace = _replace

@@ -10,32 +10,35 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
+import typing
 from dataclasses import FrozenInstanceError, field
 from typing import Any, ClassVar
 
 import pytest
 
+from qmpnuma import records
 from qmpnuma.records import record
 
 
+def _point(decorate: Any) -> type[Any]:
+    @decorate
+    class Point:
+        """A point."""
+
+        x: int
+        y: int = 2
+        tags: list[str] = field(default_factory=list)
+        hidden: int = field(default=0, repr=False, compare=False)
+        made: list[int] = field(default_factory=lambda: [7], init=False)
+        fixed: int = field(default=5, init=False)
+        unit: ClassVar[str] = "mm"
+
+    return Point
+
+
 def _pair(frozen: bool, eq: bool = True, slots: bool = False) -> tuple[type[Any], type[Any]]:
-    made = []
-    for decorate in (dataclasses.dataclass(frozen=frozen, eq=eq, slots=slots),
-                     record(frozen=frozen, eq=eq, slots=slots)):
-        @decorate
-        class Point:
-            """A point."""
-
-            x: int
-            y: int = 2
-            tags: list[str] = field(default_factory=list)
-            hidden: int = field(default=0, repr=False, compare=False)
-            made: list[int] = field(default_factory=lambda: [7], init=False)
-            fixed: int = field(default=5, init=False)
-            unit: ClassVar[str] = "mm"
-
-        made.append(Point)
-    return made[0], made[1]
+    return (_point(dataclasses.dataclass(frozen=frozen, eq=eq, slots=slots)),
+            _point(record(frozen=frozen, eq=eq, slots=slots)))
 
 
 def _outcome(call: Any, *args: Any, **kwargs: Any) -> Any:
@@ -195,3 +198,235 @@ def test_slotted_record_takes_what_the_dataclass_takes(count: int) -> None:
             ours(*range(count)).f0 = 5
         renamed = ours.__init__.__code__.co_varnames[:count + 1]  # type: ignore[misc]
         assert (renamed == ("self", *(f"f{index}" for index in range(count)))) is (count < 7)
+
+
+# Names a string annotation can use for ClassVar, which `dataclasses` looks up in the module.
+_CV = ClassVar
+_CVInt = ClassVar[int]
+
+
+class _Mixin:
+    """A plain base: its annotations are no fields, its attributes are defaults."""
+
+    inherited: int
+    y = 9
+
+
+class _SlottedBase:
+    __slots__ = ("z",)
+
+
+def _rich(decorate: Any) -> type[Any]:
+    """One class of every kind of annotation `dataclasses` reads."""
+    @decorate
+    class Rich(_Mixin):
+        """Rich."""
+
+        x: int
+        y: int  # its default is _Mixin.y, as `getattr` finds it
+        tags: list[str] = field(default_factory=list, metadata={"unit": "tag"})
+        key: str = field(default="k", hash=True, compare=False)
+        quiet: int = field(default=0, hash=False, repr=False)
+        later: int = field(default=3, init=False)
+        typed_cv: typing.ClassVar[int] = 1
+        aliased_cv: _CV = 2
+        subscripted_alias_cv: _CVInt = 3
+        union: int | None = None
+        quoted: "dict[str, int]" = field(default_factory=dict)  # noqa: UP037
+
+    return Rich
+
+
+def _variants(frozen: bool, eq: bool, slots: bool) -> tuple[type[Any], type[Any]]:
+    return (_rich(dataclasses.dataclass(frozen=frozen, eq=eq, slots=slots)),
+            _rich(record(frozen=frozen, eq=eq, slots=slots)))
+
+
+def _described(fld: dataclasses.Field[Any]) -> tuple[Any, ...]:
+    """Everything a Field says, a factory by what it makes."""
+    return (fld.name, fld.type, fld.default,
+            "none" if fld.default_factory is dataclasses.MISSING else fld.default_factory(),
+            fld.init, fld.repr, fld.hash, fld.compare, dict(fld.metadata), fld.kw_only)
+
+
+def _params(cls: type[Any]) -> tuple[Any, ...]:
+    params = cls.__dataclass_params__
+    return tuple(getattr(params, name) for name in type(params).__slots__)
+
+
+@pytest.mark.parametrize("slots", [False, True])
+@pytest.mark.parametrize("frozen", [True, False])
+@pytest.mark.parametrize("eq", [True, False])
+@pytest.mark.parametrize("make", [_pair, _variants])
+def test_lazy_registration_is_what_dataclasses_registers(
+        make: Any, frozen: bool, eq: bool, slots: bool) -> None:
+    """``__dataclass_fields__`` (ClassVars included, in order) and ``__dataclass_params__``
+    are what `dataclasses.dataclass` stores for the same class; the class attributes, the
+    slots and ``__match_args__`` too."""
+    real, ours = make(frozen, eq, slots)
+    assert isinstance(vars(ours)["__dataclass_fields__"], records._Lazy)  # not made yet
+    real_fields = real.__dataclass_fields__  # type: ignore[attr-defined]
+    our_fields = ours.__dataclass_fields__  # type: ignore[attr-defined]
+    assert list(our_fields) == list(real_fields)
+    assert [_described(f) for f in our_fields.values()] == \
+        [_described(f) for f in real_fields.values()]
+    assert [f.name for f in dataclasses.fields(ours)] == [f.name for f in dataclasses.fields(real)]
+    assert _params(ours) == _params(real)
+    assert vars(ours)["__dataclass_fields__"] is our_fields  # made once, for good
+    assert ours.__match_args__ == real.__match_args__
+    assert getattr(ours, "__slots__", None) == getattr(real, "__slots__", None)
+    for name in real.__annotations__:
+        assert (name in vars(ours)) is (name in vars(real)), name
+        if name in vars(real):
+            kept, expected = vars(ours)[name], vars(real)[name]
+            assert type(kept) is type(expected), name
+            if not slots or name not in real.__slots__:
+                assert kept == expected, name
+
+
+def _every_kind() -> list[type[Any]]:
+    kinds: list[type[Any]] = []
+    for frozen in (False, True):
+        for slots in (False, True):
+            for eq in (False, True):
+                decorate = record(frozen=frozen, eq=eq, slots=slots)
+                kinds.extend((_point(decorate), _rich(decorate)))
+    return kinds
+
+
+def test_creating_a_record_runs_no_dataclass_processing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Making a record never enters `dataclasses`' class processing (the cost records exist
+    to avoid); the first read of its fields does, once."""
+    calls: list[type] = []
+    process = dataclasses._process_class  # type: ignore[attr-defined]
+
+    def counted(cls: type, *args: Any, **kwargs: Any) -> Any:
+        calls.append(cls)
+        return process(cls, *args, **kwargs)
+
+    monkeypatch.setattr(dataclasses, "_process_class", counted)
+    kinds = _every_kind()
+    assert calls == [] and len(kinds) == 16
+    for kind in kinds:
+        dataclasses.fields(kind)
+        dataclasses.fields(kind)
+    assert len(calls) == len(kinds)  # the counter sees dataclasses' processing
+
+
+def test_subclasses_and_instances_read_the_record_registration() -> None:
+    """A plain subclass of a record and the instances of both see the record's fields, from
+    whichever is read first, and `replace` keeps the subclass."""
+    for first in ("class", "instance", "subclass", "sub-instance"):
+        _, ours = _pair(frozen=True, slots=True)
+
+        class Sub(ours):  # type: ignore[valid-type,misc]
+            extra = 1
+
+        readers = {"class": ours, "instance": ours(1), "subclass": Sub, "sub-instance": Sub(1)}
+        assert hasattr(readers[first], "__dataclass_fields__")
+        assert all(dataclasses.is_dataclass(reader) for reader in readers.values())
+        names = [f.name for f in dataclasses.fields(ours)]
+        for reader in readers.values():
+            assert [f.name for f in dataclasses.fields(reader)] == names
+        assert "__dataclass_fields__" not in vars(Sub)
+        assert vars(ours)["__dataclass_fields__"] is Sub.__dataclass_fields__
+        changed = dataclasses.replace(Sub(1), x=4)
+        assert type(changed) is Sub and changed.x == 4
+        assert dataclasses.asdict(Sub(2))["x"] == 2
+
+
+def test_record_without_docstring_gets_the_dataclass_one() -> None:
+    made = []
+    for decorate in (dataclasses.dataclass, record):
+        @decorate
+        class Bare:
+            x: int
+            y: "list[int]" = field(default_factory=list)  # noqa: UP037
+            z: int = field(default=3, init=False)
+            w: str = "a"
+
+        made.append(Bare)
+    assert made[1].__doc__ == made[0].__doc__ == \
+        "Bare(x: 'int', y: \"'list[int]'\" = <factory>, w: 'str' = 'a')"
+
+
+def _refusal(decorate: Any, namespace: dict[str, Any], bases: tuple[type, ...] = ()) -> Any:
+    return _outcome(lambda: decorate(type("Refused", bases, dict(namespace))))
+
+
+@pytest.mark.parametrize("namespace", [
+    {"__annotations__": {"items": "list[int]"}, "items": []},  # mutable default
+    {"__annotations__": {}, "loose": field(default=1)},  # a field without annotation
+    {"__annotations__": {"pool": "ClassVar[list[int]]"},
+     "pool": field(default_factory=list)},  # a ClassVar with a factory
+    {"__annotations__": {"x": "int"}, "__slots__": ("x",)},  # slots of its own (with slots)
+])
+def test_record_refuses_what_dataclasses_refuses(namespace: dict[str, Any]) -> None:
+    namespace = {"__module__": __name__, **namespace}
+    for slots in (False, True):
+        expected = _refusal(dataclasses.dataclass(slots=slots), namespace)
+        got = _refusal(record(slots=slots), namespace)
+        assert got[0] == expected[0], (got, expected)
+        if expected[0] != "ok":
+            assert got[1] == expected[1]
+
+
+def test_inherited_slot_is_no_default() -> None:
+    """A field named like a base's slot has no default (the slot descriptor is no value)."""
+    made = []
+    for decorate in (dataclasses.dataclass, record):
+        @decorate
+        class Slotted(_SlottedBase):
+            z: int
+
+        made.append(Slotted)
+    real, ours = made
+    assert _outcome(ours)[0] is _outcome(real)[0] is TypeError
+    assert ours(3).z == real(3).z == 3
+    assert [_described(f) for f in dataclasses.fields(ours)] == \
+        [_described(f) for f in dataclasses.fields(real)]
+
+
+@pytest.mark.parametrize("slots", [False, True])
+@pytest.mark.parametrize("frozen", [True, False])
+def test_records_replace_is_dataclasses_replace(frozen: bool, slots: bool) -> None:
+    """`records.replace` gives what `dataclasses.replace` gives (and refuses what it refuses)
+    without making the record's Field objects; on anything else it is `dataclasses.replace`."""
+    real, ours = _pair(frozen, slots=slots)
+
+    class Sub(ours):  # type: ignore[valid-type,misc]
+        pass
+
+    names = ("x", "y", "tags", "hidden", "made", "fixed")
+    for changes in ({}, {"x": 5}, {"tags": ["u"], "hidden": 2}, {"made": [1]}, {"fixed": 1},
+                    {"nope": 1}, {"unit": "cm"}):
+        expected = _outcome(dataclasses.replace, real(1, 3, ["t"]), **changes)
+        for made in (ours(1, 3, ["t"]), Sub(1, 3, ["t"])):
+            got = _outcome(records.replace, made, **changes)
+            assert got[0] == expected[0], (changes, got, expected)
+            if expected[0] == "ok":
+                assert type(got[1]) is type(made)
+                assert [getattr(got[1], name) for name in names] == \
+                    [getattr(expected[1], name) for name in names]
+            else:
+                assert got[1].replace("_pair.<locals>.Point", "Point") == \
+                    expected[1].replace("_pair.<locals>.Point", "Point")
+    assert isinstance(vars(ours)["__dataclass_fields__"], records._Lazy)  # still not made
+    dataclasses.fields(ours)
+    assert records.replace(Sub(1), y=7).y == 7  # made: dataclasses.replace from now on
+    assert records.replace(real(1), y=8) == real(1, 8)
+    with pytest.raises(TypeError, match="dataclass instances"):
+        records.replace(object(), x=1)
+
+
+@pytest.mark.parametrize("annotation", ["typing\n .ClassVar[int]", "\nClassVar", " _CV",
+                                        "typing . ClassVar", "int", "\n"])
+def test_class_variables_are_found_as_dataclasses_finds_them(annotation: str) -> None:
+    """String annotations as `dataclasses` reads them (its pattern spans lines)."""
+    namespace = {"__module__": __name__, "__annotations__": {"x": "int", "odd": annotation},
+                 "odd": 1}
+    real = dataclasses.dataclass(type("Odd", (), dict(namespace)))
+    ours = record(type("Odd", (), dict(namespace)))
+    assert [f.name for f in dataclasses.fields(ours)] == \
+        [f.name for f in dataclasses.fields(real)]
+    assert ours.__match_args__ == real.__match_args__

@@ -16,7 +16,6 @@ The fixed parts (descriptions, default CPU and RAM ids) come from ``-machine hel
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from functools import cache, partial
 from typing import Any, Literal
 
@@ -24,7 +23,7 @@ from qmpnuma.errors import MachineError
 from qmpnuma.profiles.compat import compat_rows
 from qmpnuma.profiles.profile import Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
-from qmpnuma.records import record
+from qmpnuma.records import record, replace
 
 __all__ = [
     "MachineType",

@@ -9,7 +9,6 @@ same as in 7.2 (``qemu_7_2.py``) and is shared by reference, not copied.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Final
 
 from qmpnuma.profiles import qemu_7_2
@@ -21,6 +20,7 @@ from qmpnuma.profiles.profile import (
     Profile,
     SizeSyntax,
 )
+from qmpnuma.records import replace
 
 #: Options 10.0 no longer has (``-no-acpi``/``-no-hpet``/``-singlestep``/``-chroot``/
 #: ``-async-teardown`` removed in 9.0, ``-runas`` in 10.0, ``-audio-help``, ``-portrait`` and
