@@ -153,9 +153,8 @@ def split_greeting(
     They change what the greeting, `query-version` and HMP `info version` report, for clients
     that branch on QEMU's version; the profile's reference binary is the default.
     """
-    from dataclasses import replace
-
     from qmpnuma.qmp.session import default_greeting
+    from qmpnuma.records import replace
 
     rest = list(args)
     greeting = default_greeting(profile) if greeting is None else greeting

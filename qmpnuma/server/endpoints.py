@@ -10,11 +10,9 @@ nothing). Opening them is `listeners.py`'s job.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from qmpnuma.errors import OptionError
 from qmpnuma.machine.monitors import Chardev, MonitorConfig
-from qmpnuma.records import record
+from qmpnuma.records import record, replace
 
 
 @record(frozen=True)
