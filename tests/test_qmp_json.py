@@ -7,9 +7,8 @@ Expected texts and counts come from runs of the real qemu-system-x86_64 7.2.22 (
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
+from fresh_interpreter import probe_lines
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -276,9 +275,7 @@ def test_well_formed_requests_never_build_the_byte_automaton() -> None:
         "got = s.feed(b'\\x01{\"a\": 1}')\n"
         "print([getattr(x, 'text', x) for x in got], p._TABLE is None, p._FAST_TOKEN is None)\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True)
-    assert done.stdout.splitlines() == [
+    assert probe_lines(probe) == [
         "2 True True",
         "[\"JSON parse error, stray '\\x01'\", {'a': 1}] False False",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fresh_interpreter import probe_lines
 
 from qmpnuma.commands.dispatch import load_handlers
 from qmpnuma.commands.registry import HANDLERS, CommandContext, DuplicateCommand, command
@@ -42,9 +43,6 @@ def test_the_lazy_index_names_each_handlers_module() -> None:
 
 def test_a_fresh_registry_imports_only_what_a_query_needs() -> None:
     """`query-memdev` on a fresh interpreter loads its own handler module, not HMP or QOM."""
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "from qmpnuma.machine import Machine\n"
@@ -53,9 +51,7 @@ def test_a_fresh_registry_imports_only_what_a_query_needs() -> None:
         "print(len(registry.execute('query-memdev', {})))\n"
         "print(' '.join(sorted(m for m in sys.modules if m.startswith('qmpnuma.commands.'))))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
-    count, modules = done.stdout.splitlines()
+    count, modules = probe_lines(code)
     assert count == "1"  # the implicit pc.ram backend
     assert "qmpnuma.commands.memory" in modules.split()
     assert "qmpnuma.commands.hmp" not in modules.split()
