@@ -144,8 +144,8 @@ HANDLER_MODULES: Final[Mapping[str, str]] = {
 
 
 def load_handler_of(name: str) -> None:
-    """Import the module that handles ``name``; all of them when the sources do not say (or
-    for HMP, which runs the other commands through `HANDLERS` by name)."""
+    """Import the module that handles ``name``; all of them when `HANDLER_MODULES` does not
+    say (or for HMP, which runs the other commands through `HANDLERS` by name)."""
     module = HANDLER_MODULES.get(name)
     if module is None or module == "hmp":
         load_handlers()

@@ -176,8 +176,9 @@ def _table() -> tuple[tuple[int, ...], ...]:
 def _self_loop_patterns() -> tuple[re.Pattern[bytes] | None, ...]:
     """Per state, a regex for a run of bytes that leave the state unchanged (bulk consumption)."""
     patterns: list[re.Pattern[bytes] | None] = []
+    table = _table()
     for state in range(_STATE_COUNT):
-        loop = [b for b in range(256) if _table()[state][b] == state]
+        loop = [b for b in range(256) if table[state][b] == state]
         if not loop:
             patterns.append(None)
             continue
@@ -197,9 +198,6 @@ def _loops() -> tuple[re.Pattern[bytes] | None, ...]:
         _self_loops = _self_loop_patterns()
     return _self_loops
 
-# A complete token at the lexer's start state, preceded by optional whitespace.  Number and
-# keyword tokens end by lookahead, so they are only taken when the next byte is present and
-# certainly terminates them; anything unusual goes through the byte automaton instead.
 def _fast_token() -> re.Pattern[bytes]:
     """`_FAST_TOKEN`, compiled when a message first needs the token path (the whole-message
     path and whitespace between messages do not; compiling it is half a millisecond)."""
@@ -209,6 +207,9 @@ def _fast_token() -> re.Pattern[bytes]:
     return _FAST_TOKEN
 
 
+# A complete token at the lexer's start state, preceded by optional whitespace.  Number and
+# keyword tokens end by lookahead, so they are only taken when the next byte is present and
+# certainly terminates them; anything unusual goes through the byte automaton instead.
 _FAST_TOKEN_PATTERN: Final = (
     rb"[ \t\r\n]*(?:"
     rb"([\[\]{}:,])"
