@@ -279,3 +279,77 @@ def test_well_formed_requests_never_build_the_byte_automaton() -> None:
         "2 True True",
         "[\"JSON parse error, stray '\\x01'\", {'a': 1}] False False",
     ]
+
+
+_SCANNER_CASES = [
+    '{"execute": "query-memdev", "id": [1, 2.5, -3e2, true, false, null]}',
+    '{"a": {"b": ["c", "\\u00e9\\n"]}}',
+    '{"a": 1, "a": 2}',  # duplicate key: the pairs hook refuses
+    '{"a": NaN}',  # a constant: the constant hook refuses
+    '{"a": ',  # cut short
+    '{"a" 1}',  # malformed
+    '',  # no value at all
+    '   {}',  # no value at the index (the scanner skips nothing)
+    '"\x01"',  # a control character in a string (strict)
+]
+
+
+class _Refused(Exception):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise _Refused
+    return dict(pairs)
+
+
+def _constant(name: str) -> object:
+    raise _Refused(name)
+
+
+def _outcome(scan: object, text: str) -> tuple[str, object]:
+    try:
+        return "value", scan(text, 0)  # type: ignore[operator]
+    except StopIteration as stop:
+        return "StopIteration", stop.value
+    except ValueError as error:
+        return type(error).__name__, str(error)
+    except _Refused as refused:
+        return "refused", refused.args
+
+
+def test_value_scanner_is_the_json_decoders_scanner() -> None:
+    """`c_json.value_scanner` (the C scanner taken from `_json`) answers every case as the
+    `json` package's decoder with the same hooks does: values, the hooks' refusals, and the
+    exceptions the fast path must take as "not for me": `StopIteration` where no value starts
+    (also where a member's value is cut short) and `ValueError` where one is malformed."""
+    import json
+
+    from qmpnuma.qobject.c_json import value_scanner
+
+    ours = value_scanner(_pairs, _constant)
+    theirs = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant).scan_once
+    outcomes = [_outcome(ours, text) for text in _SCANNER_CASES]
+    assert outcomes == [_outcome(theirs, text) for text in _SCANNER_CASES]
+    assert [kind for kind, _ in outcomes] == [
+        "value", "value", "refused", "refused", "StopIteration", "JSONDecodeError",
+        "StopIteration", "StopIteration", "JSONDecodeError"]
+
+
+def test_serving_well_formed_requests_never_imports_the_json_package() -> None:
+    """The fast path and the writer take Python's C JSON functions from `_json` (issue 12:
+    cold start): a fresh interpreter that reads well-formed requests and writes a reply with
+    escapes never imports `json`, and a message the C scanner finds cut short still parses."""
+    probe = (
+        "import sys\n"
+        "from qmpnuma.qobject import json_parser as p, json_writer as w\n"
+        "s = p.JsonStreamer()\n"
+        "got = s.feed(b'{\"execute\": \"query-memdev\", \"id\": [1, 2.5]}\\n{\"a\": ')\n"
+        "got += s.feed(b'\"x\"}')\n"
+        "reply = w.encode({'return': [{'id': 'm\\u00e9\\n'}]})\n"
+        "print(got, reply, 'json' in sys.modules)\n"
+    )
+    assert probe_lines(probe) == [
+        "[{'execute': 'query-memdev', 'id': [1, 2.5]}, {'a': 'x'}] "
+        "b'{\"return\": [{\"id\": \"m\\\\u00E9\\\\n\"}]}\\r\\n' False"]

@@ -7,7 +7,6 @@ with the profile's since-symbols (``make schemas``).  Each function takes a prof
 from __future__ import annotations
 
 import importlib
-import json
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -39,6 +38,7 @@ def wire_models(profile: str | Profile) -> ModuleType:
 @cache
 def introspection(profile: str | Profile) -> list[dict[str, Any]]:
     """The `query-qmp-schema` answer of a profile, generated from the schema at build time."""
+    import json  # only here, as the rest of a start never needs the package (issue 12)
     from importlib import resources  # only here: it pulls in tempfile, zipfile, ...
 
     text = resources.files("qmpnuma.types").joinpath(f"introspect_{_suffix(profile)}.json")

@@ -22,11 +22,11 @@ and hostile input can neither raise nor grow memory past QEMU's own limits.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any, Final, TypeAlias
 
+from qmpnuma.qobject.c_json import value_scanner
 from qmpnuma.qobject.qemu_text import decode_qemu_bytes, decode_qemu_string
 from qmpnuma.records import record
 
@@ -253,8 +253,8 @@ def _constant(name: str) -> Any:
     raise _Decline
 
 
-_DECODER: Final = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
-_raw_decode = _DECODER.raw_decode
+#: The C decoder's scanner (``json.JSONDecoder(...).scan_once``) with the two refusals above.
+_scan_value: Final = value_scanner(_pairs, _constant)
 
 Token = tuple[int, bytes]
 
@@ -529,11 +529,11 @@ class JsonStreamer:
         while True:
             limit = min(size, start + window)
             try:
-                value, length = _raw_decode(data[start:limit].decode("latin-1"))
+                value, length = _scan_value(data[start:limit].decode("latin-1"), 0)
                 break
             except (_Decline, RecursionError):
                 return 0
-            except ValueError:
+            except (ValueError, StopIteration):  # malformed, or cut off by the window
                 if limit >= size or window >= _SAFE_WINDOW:
                     return 0
                 window *= 4

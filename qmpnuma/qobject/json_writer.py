@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from json.encoder import encode_basestring_ascii
 from typing import Any, Final
 
+from qmpnuma.qobject.c_json import encode_basestring_ascii
 from qmpnuma.qobject.hashing import qdict_order
 from qmpnuma.qobject.qemu_text import is_valid_codepoint
 
