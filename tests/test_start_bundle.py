@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from qmpnuma import records, start_bundle
+from qmpnuma import errors, records, start_bundle
 
 PROBE = """
 import json, sys
@@ -98,7 +98,7 @@ def test_a_server_writes_its_start_set_only_where_bytecode_may_be_written(
 ) -> None:
     """On the way out a start whose modules were not all in the bundle writes its start set
     (never under `-B` / PYTHONDONTWRITEBYTECODE); a start that found them all writes nothing."""
-    assert records.__name__ in sys.modules  # both modules of the start set are loaded
+    assert {errors.__name__, records.__name__} <= set(sys.modules)  # the start set is loaded
     target = tmp_path / "start-bundle.bin"
     monkeypatch.setattr(start_bundle, "bundle_path", lambda: str(target))
     finder = start_bundle.BundleFinder({})
@@ -108,8 +108,7 @@ def test_a_server_writes_its_start_set_only_where_bytecode_may_be_written(
     assert not start_bundle.refresh(finder) and not target.exists()
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     assert start_bundle.refresh(finder)
-    header, index, groups = marshal.loads(target.read_bytes())
-    assert header == start_bundle._header()
+    index, groups = start_bundle._read()  # empty unless of this interpreter and layout
     assert sorted(index) == ["qmpnuma.errors", "qmpnuma.records"]
     path, mtime_ns, size, _group, _cached = index["qmpnuma.errors"]
     assert (os.stat(path).st_mtime_ns, os.stat(path).st_size) == (mtime_ns, size)
@@ -119,7 +118,7 @@ def test_a_server_writes_its_start_set_only_where_bytecode_may_be_written(
     assert not start_bundle.refresh(finder)  # everything is in it now: nothing to write
     finder.start_set = frozenset({"qmpnuma.start_bundle"})  # another start set: added to it
     assert start_bundle.refresh(finder)
-    _header, index, groups = marshal.loads(target.read_bytes())
+    index, groups = start_bundle._read()
     assert sorted(index) == ["qmpnuma.errors", "qmpnuma.records", "qmpnuma.start_bundle"]
     assert index["qmpnuma.start_bundle"][3] != index["qmpnuma.errors"][3]  # a group of its own
 
@@ -188,3 +187,24 @@ def test_bundled_code_has_no_docstrings_but_keeps_asserts() -> None:
     plain: dict[str, object] = {}
     exec(compile(PROBE_SOURCE, "probe.py", "exec"), plain)
     assert plain["__doc__"] == "Module." and plain["Kept"].__doc__ == "Doc."
+
+
+def test_a_bundle_of_another_layout_or_cut_short_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`_read` takes only a whole file of this interpreter and layout: one cut short, one with
+    bytes after its last group, the previous layout (one marshalled tuple) and one of another
+    header give an empty index, so every module comes from its own file."""
+    target = tmp_path / "start-bundle.bin"
+    monkeypatch.setattr(start_bundle, "bundle_path", lambda: str(target))
+    entries = {"qmpnuma.records": start_bundle._entry(records.__file__)}
+    start_bundle._write(entries, {"qmpnuma.records": ""})
+    whole = target.read_bytes()
+    index, groups = start_bundle._read()
+    assert list(index) == ["qmpnuma.records"] and len(groups) == 1
+    header, old_index, old_groups = (start_bundle._header(), index, [bytes(groups[0])])
+    for damaged in (whole[:-1], whole + b"\0", whole[:5],
+                    marshal.dumps((header, old_index, old_groups)),
+                    whole.replace(start_bundle._header()[0], b"\0" * 4, 1)):
+        target.write_bytes(damaged)
+        assert start_bundle._read() == ({}, [])
