@@ -340,7 +340,8 @@ def test_value_scanner_is_the_json_decoders_scanner() -> None:
 def test_serving_well_formed_requests_never_imports_the_json_package() -> None:
     """The fast path and the writer take Python's C JSON functions from `_json` (issue 12:
     cold start): a fresh interpreter that reads well-formed requests and writes a reply with
-    escapes never imports `json`, and a message the C scanner finds cut short still parses."""
+    escapes never imports `json`; a message the C scanner finds cut short still parses, and
+    the first malformed one (which needs the scanner's error class) is read as QEMU reads it."""
     probe = (
         "import sys\n"
         "from qmpnuma.qobject import json_parser as p, json_writer as w\n"
@@ -349,7 +350,10 @@ def test_serving_well_formed_requests_never_imports_the_json_package() -> None:
         "got += s.feed(b'\"x\"}')\n"
         "reply = w.encode({'return': [{'id': 'm\\u00e9\\n'}]})\n"
         "print(got, reply, 'json' in sys.modules)\n"
+        "got = s.feed(b'{\"execute\":\"query-status\"\\n') + s.feed(b'}\\n{\"a\" 1}')\n"
+        "print([getattr(x, 'text', x) for x in got], 'json.decoder' in sys.modules)\n"
     )
     assert probe_lines(probe) == [
         "[{'execute': 'query-memdev', 'id': [1, 2.5]}, {'a': 'x'}] "
-        "b'{\"return\": [{\"id\": \"m\\\\u00E9\\\\n\"}]}\\r\\n' False"]
+        "b'{\"return\": [{\"id\": \"m\\\\u00E9\\\\n\"}]}\\r\\n' False",
+        "[{'execute': 'query-status'}, 'JSON parse error, missing : in object pair'] True"]

@@ -7,12 +7,19 @@ compiles five regular expressions the server never uses: about 1.5 ms of a cold 
 the first reply does not need (issue 12). The accelerator module `_json` holds both functions
 itself, so they are taken from there.
 
+One thing the C scanner still needs from the package: it reports a malformed value with
+`json.decoder.JSONDecodeError`, and CPython 3.11 looks that class up only among the modules
+already loaded; without it the scanner fails with a bare `SystemError`. A caller that meets
+one calls `load_error_class` and scans again (only the first malformed value of a process
+pays for the import).
+
 An interpreter without `_json` gets the same functions from the `json` package (its pure-Python
 scanner raises the same exceptions), so nothing but the import cost depends on it.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +39,7 @@ if _accelerator is not None:
 else:  # pragma: no cover
     from json.encoder import py_encode_basestring_ascii as encode_basestring_ascii
 
-__all__ = ["Scanner", "encode_basestring_ascii", "value_scanner"]
+__all__ = ["Scanner", "encode_basestring_ascii", "load_error_class", "value_scanner"]
 
 
 class _ScanSettings:
@@ -71,3 +78,14 @@ def value_scanner(object_pairs_hook: Callable[[list[tuple[str, Any]]], Any],
         return scan
     made: Scanner = _accelerator.make_scanner(_ScanSettings(object_pairs_hook, parse_constant))
     return made
+
+
+def load_error_class() -> bool:
+    """Load `json.decoder`, whose `JSONDecodeError` the C scanner raises for a malformed
+    value; True when it was not loaded yet (so scanning again can succeed), False when it was
+    (so a `SystemError` is a real one)."""
+    if "json.decoder" in sys.modules:
+        return False
+    import json.decoder  # noqa: F401 - what the C scanner looks up
+
+    return True

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Final, TypeAlias
 
-from qmpnuma.qobject.c_json import value_scanner
+from qmpnuma.qobject.c_json import load_error_class, value_scanner
 from qmpnuma.qobject.qemu_text import decode_qemu_bytes, decode_qemu_string
 from qmpnuma.records import record
 
@@ -533,6 +533,10 @@ class JsonStreamer:
                 break
             except (_Decline, RecursionError):
                 return 0
+            except SystemError:
+                if load_error_class():  # the scanner could not say "malformed": scan again
+                    continue
+                raise
             except (ValueError, StopIteration):  # malformed, or cut off by the window
                 if limit >= size or window >= _SAFE_WINDOW:
                     return 0
