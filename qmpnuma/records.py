@@ -16,10 +16,11 @@ parsed three times for ClassVar/InitVar/KW_ONLY, the slotted class remade, abc c
   annotations minus ClassVars (a string annotation is a ClassVar when its first name means
   ``ClassVar`` in the class's module, as `dataclasses` decides; the first names are read
   once per distinct string, and per field only in a class where one may), each default
-  the class attribute of that name or a `dataclasses.field` (its public ``default``,
-  ``default_factory``, ``init``, ``repr``, ``hash``, ``compare``), the class attribute of a
-  `field` then replaced by its default; what `dataclasses` would refuse (a mutable default,
-  a `field` without annotation...) is handed to it to refuse in its own words;
+  the class attribute of that name or a `field` (this module's or `dataclasses.field`: its
+  ``default``, ``default_factory``, ``init``, ``repr``, ``hash``, ``compare``), the class
+  attribute of a `field` then replaced by its default; what `dataclasses` would refuse (a
+  mutable default, a `field` without annotation...) is handed to it to refuse in its own
+  words;
 - ``@record(slots=True)`` remakes the class with ``__slots__`` as ``dataclass(slots=True)``
   does (`_slotted`), and a frozen slotted record pickles as a frozen slotted dataclass does;
 - ``__match_args__`` is set at once (cheap); a class without a docstring gets the one
@@ -30,6 +31,11 @@ parsed three times for ClassVar/InitVar/KW_ONLY, the slotted class remade, abc c
   itself make the `Field` objects (its decorator on a stand-in class with the same
   annotations and class attributes) and they replace the placeholders for good. So
   `dataclasses.fields`, `replace`, `asdict`, `is_dataclass` and pickling work as before;
+- `field` here is `dataclasses.field` (to mypy as well) kept as a `FieldSpec`, so making
+  and using records never imports `dataclasses` (with `copy` and a pattern it cost ~1.2 ms
+  of a start): only a record's `Field` objects and a frozen record's `FrozenInstanceError`
+  need it, and import it then. A `FieldSpec` belongs in a record: a plain dataclass refuses
+  it as a mutable default;
 - `replace` here is `dataclasses.replace` (to mypy as well) that does not need the Field
   objects of a record whose registration is not made yet: the records replaced on the way
   to the first reply (the 10.0 profile built from 7.2's, machine types, chardevs) keep it
@@ -56,25 +62,99 @@ did. Not supported: ``order``, ``kw_only`` (neither is accepted; ``field(kw_only
 from __future__ import annotations
 
 import abc
-import dataclasses
 import inspect
 import re
 import sys
 import typing
 from _thread import get_ident
 from collections.abc import Callable
-from dataclasses import MISSING, Field, FrozenInstanceError
 from operator import attrgetter, methodcaller
 from types import MemberDescriptorType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, get_origin
 
-__all__ = ["record", "replace"]
+if TYPE_CHECKING:
+    from dataclasses import Field
+
+__all__ = ["field", "record", "replace"]
 
 _C = TypeVar("_C", bound=type)
 _set_attribute = object.__setattr__
 _Setter = Callable[[Any, Any], None]
 #: Python 3.13's `copy.replace` protocol, which `dataclasses` gives every dataclass.
 _HAS_REPLACE_PROTOCOL = sys.version_info >= (3, 13)
+
+
+class _MissingType:
+    """"No value given" (a field without a default, a parameter left out): what
+    ``dataclasses.MISSING`` is to `dataclasses`, kept apart so that making a record needs
+    nothing from that module."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _MissingType()
+
+
+class FieldSpec:
+    """What ``field(...)`` was given for a record's field, until `dataclasses` needs it as a
+    `dataclasses.Field` (`made`): when a record's registration is made, or a class is handed
+    to `dataclasses` to make (or refuse).
+
+    It is unhashable, so that `dataclasses` refuses one it meets as a plain default (a
+    record's `field` used in a plain dataclass) instead of taking it for the default.
+    """
+
+    __slots__ = ("compare", "default", "default_factory", "hash", "init", "kw_only",
+                 "metadata", "repr")
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, default: Any, default_factory: Any, init: bool, repr: bool,
+                 hash: bool | None, compare: bool, metadata: Any, kw_only: Any) -> None:
+        if default is not MISSING and default_factory is not MISSING:
+            raise ValueError("cannot specify both default and default_factory")
+        self.default = default
+        self.default_factory = default_factory
+        self.init = init
+        self.repr = repr
+        self.hash = hash
+        self.compare = compare
+        self.metadata = metadata
+        self.kw_only = kw_only
+
+    @classmethod
+    def of(cls, value: Any) -> FieldSpec | None:
+        """``value`` as a FieldSpec: itself, one read from a `dataclasses.Field` (only if
+        `dataclasses` is loaded, as nothing else can have made one), or None for anything
+        else."""
+        if value.__class__ is cls:
+            spec: FieldSpec = value
+            return spec
+        loaded = sys.modules.get("dataclasses")
+        if loaded is None or not isinstance(value, loaded.Field):
+            return None
+        given = {name: MISSING if getattr(value, name) is loaded.MISSING
+                 else getattr(value, name) for name in cls.__slots__}
+        return cls(**given)
+
+    def made(self) -> Field[Any]:
+        """The `dataclasses.Field` that ``dataclasses.field`` makes of the same arguments."""
+        import dataclasses
+
+        given: dict[str, Any] = {name: dataclasses.MISSING if getattr(self, name) is MISSING
+                                 else getattr(self, name) for name in self.__slots__}
+        made: Field[Any] = dataclasses.field(**given)
+        return made
+
+
+def _field(*, default: Any = MISSING, default_factory: Any = MISSING, init: bool = True,
+           repr: bool = True, hash: bool | None = None, compare: bool = True,
+           metadata: Any = None, kw_only: Any = MISSING) -> Any:
+    """``dataclasses.field`` for records: the same arguments and checks, kept as a
+    `FieldSpec` (see the module)."""
+    return FieldSpec(default, default_factory, init, repr, hash, compare, metadata, kw_only)
 
 
 def _init_method(
@@ -276,20 +356,27 @@ def _frozen_methods(cls: type[Any], names: tuple[str, ...]) -> dict[str, Callabl
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
         if type(self) is cls or name in field_names:
-            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+            raise _frozen_error(f"cannot assign to field {name!r}")
         super(cls, self).__setattr__(name, value)
 
     def __delattr__(self: Any, name: str) -> None:
         if type(self) is cls or name in field_names:
-            raise FrozenInstanceError(f"cannot delete field {name!r}")
+            raise _frozen_error(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
 
     return {"__setattr__": __setattr__, "__delattr__": __delattr__}
 
 
+def _frozen_error(message: str) -> Exception:
+    """``dataclasses.FrozenInstanceError``, the class every frozen dataclass raises."""
+    from dataclasses import FrozenInstanceError
+
+    return FrozenInstanceError(message)
+
+
 def _replace_method(self: Any, /, **changes: Any) -> Any:
     """``__replace__`` (`copy.replace`, Python 3.13+): `dataclasses.replace`."""
-    return dataclasses.replace(self, **changes)
+    return _replace(self, **changes)
 
 
 def _pickle_methods(names: tuple[str, ...]) -> dict[str, Callable[..., Any]]:
@@ -344,7 +431,7 @@ _HEADS: dict[str, tuple[str | None, str | None]] = {}
 #: Every attribute a class whose only base is `object` and whose metaclass is `type` has
 #: without defining it: the only names `getattr` finds on such a class beyond its own.
 _CLASS_ATTRIBUTES = frozenset(vars(type)) | frozenset(vars(object))
-_is_field = Field.__instancecheck__
+_field_spec_of = FieldSpec.of
 
 
 def _first_names(kind: str) -> tuple[str | None, str | None]:
@@ -405,8 +492,8 @@ def _read_layout(cls: type, annotations: dict[str, Any]) -> _Layout | None:
             hasattr(base, "__dataclass_fields__") for base in cls.__mro__[1:]):
         return None
     own = cls.__dict__
-    with_fields = any(map(_is_field, own.values()))
-    if with_fields and any(isinstance(value, Field) and name not in annotations
+    with_fields = any(map(_field_spec_of, own.values()))
+    if with_fields and any(_field_spec_of(value) is not None and name not in annotations
                            for name, value in own.items()):
         return None
     module = sys.modules.get(cls.__module__)
@@ -442,10 +529,13 @@ def _read_layout(cls: type, annotations: dict[str, Any]) -> _Layout | None:
             names.append(name)
             init.append((name, value, None))
             continue
+        spec = _field_spec_of(value) if with_fields else None
+        if spec is not None:
+            value = spec
         if value is MISSING:
             default, factory, in_init, in_repr, in_hash, in_eq = (
                 MISSING, None, True, True, None, True)
-        elif isinstance(value, Field):
+        elif spec is not None:
             if value.kw_only is True or (class_variable and (
                     value.kw_only is not MISSING or value.default_factory is not MISSING)):
                 return None
@@ -568,7 +658,11 @@ class _Registration:
             "__doc__": cls.__doc__ or cls.__name__,
             "__annotations__": {name: ClassVar if name in self.layout.class_variables
                                 else object for name in self.annotations}})
+        import dataclasses
+
         for name, value in self.layout.values.items():
+            if value.__class__ is FieldSpec:
+                value = value.made()
             setattr(stand_in, name, value)  # no __set_name__: the values stay as they are
         dataclasses.dataclass(stand_in, init=False, repr=False, eq=False)
         fields: dict[str, Field[Any]] = stand_in.__dataclass_fields__  # type: ignore[attr-defined]
@@ -605,13 +699,18 @@ def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool, slots: bool) ->
         annotations = inspect.get_annotations(cls)
     layout = _read_layout(cls, annotations)
     if layout is None:
+        import dataclasses
+
+        for name, value in list(own.items()):
+            if value.__class__ is FieldSpec:
+                setattr(cls, name, value.made())
         return cast(_C, dataclasses.dataclass(cls, frozen=frozen, eq=eq, repr=repr,
                                               slots=slots))
     class_hash = own.get("__hash__", MISSING)
     explicit_hash = not (class_hash is MISSING or (class_hash is None and "__eq__" in own))
     # As `dataclasses`: the class attribute of a `field(...)` becomes its default, or goes.
     for name, value in layout.values.items():
-        if isinstance(value, Field):
+        if value.__class__ is FieldSpec:
             if value.default is MISSING:
                 delattr(cls, name)
             else:
@@ -672,6 +771,8 @@ def _replace(obj: Any, /, **changes: Any) -> Any:
     otherwise each have `dataclasses` process a class."""
     layout = _unregistered(type(obj))
     if layout is None:
+        import dataclasses
+
         return dataclasses.replace(obj, **changes)
     in_init = {name for name, _, _ in layout.init}
     for name in layout.names:
@@ -697,7 +798,8 @@ def _record(
 
 if TYPE_CHECKING:
     from dataclasses import dataclass as record
-    from dataclasses import replace
+    from dataclasses import field, replace
 else:
     record = _record
+    field = _field
     replace = _replace

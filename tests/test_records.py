@@ -15,12 +15,18 @@ from dataclasses import FrozenInstanceError, field
 from typing import Any, ClassVar
 
 import pytest
+from fresh_interpreter import probe_lines
 
 from qmpnuma import records
 from qmpnuma.records import record
 
+#: The two ways to declare a record's field: `dataclasses.field` and `records.field` (a
+#: `records.FieldSpec` until `dataclasses` needs a `Field`).
+FIELD_MAKERS = pytest.mark.parametrize("make_field", [field, records.field],
+                                       ids=["dataclasses.field", "records.field"])
 
-def _point(decorate: Any) -> type[Any]:
+
+def _point(decorate: Any, field: Any = field) -> type[Any]:
     @decorate
     class Point:
         """A point."""
@@ -36,9 +42,10 @@ def _point(decorate: Any) -> type[Any]:
     return Point
 
 
-def _pair(frozen: bool, eq: bool = True, slots: bool = False) -> tuple[type[Any], type[Any]]:
+def _pair(frozen: bool, eq: bool = True, slots: bool = False,
+          make_field: Any = field) -> tuple[type[Any], type[Any]]:
     return (_point(dataclasses.dataclass(frozen=frozen, eq=eq, slots=slots)),
-            _point(record(frozen=frozen, eq=eq, slots=slots)))
+            _point(record(frozen=frozen, eq=eq, slots=slots), make_field))
 
 
 def _outcome(call: Any, *args: Any, **kwargs: Any) -> Any:
@@ -59,11 +66,12 @@ CALLS = [((1,), {}), ((1, 3), {}), ((), {"x": 1, "tags": ["a"]}), ((1, 2, ["b"],
          ((), {}), ((1, 2, [], 0, 9), {}), ((1,), {"x": 2}), ((1,), {"z": 2})]
 
 
+@FIELD_MAKERS
 @pytest.mark.parametrize("slots", [False, True])
 @pytest.mark.parametrize("frozen", [True, False])
 @pytest.mark.parametrize("eq", [True, False])
-def test_record_matches_dataclass(frozen: bool, eq: bool, slots: bool) -> None:
-    real, ours = _pair(frozen, eq, slots)
+def test_record_matches_dataclass(frozen: bool, eq: bool, slots: bool, make_field: Any) -> None:
+    real, ours = _pair(frozen, eq, slots, make_field)
     for args, kwargs in CALLS:
         expected = _outcome(real, *args, **kwargs)
         got = _outcome(ours, *args, **kwargs)
@@ -216,7 +224,7 @@ class _SlottedBase:
     __slots__ = ("z",)
 
 
-def _rich(decorate: Any) -> type[Any]:
+def _rich(decorate: Any, field: Any = field) -> type[Any]:
     """One class of every kind of annotation `dataclasses` reads."""
     @decorate
     class Rich(_Mixin):
@@ -237,9 +245,10 @@ def _rich(decorate: Any) -> type[Any]:
     return Rich
 
 
-def _variants(frozen: bool, eq: bool, slots: bool) -> tuple[type[Any], type[Any]]:
+def _variants(frozen: bool, eq: bool, slots: bool,
+              make_field: Any = field) -> tuple[type[Any], type[Any]]:
     return (_rich(dataclasses.dataclass(frozen=frozen, eq=eq, slots=slots)),
-            _rich(record(frozen=frozen, eq=eq, slots=slots)))
+            _rich(record(frozen=frozen, eq=eq, slots=slots), make_field))
 
 
 def _described(fld: dataclasses.Field[Any]) -> tuple[Any, ...]:
@@ -258,12 +267,13 @@ def _params(cls: type[Any]) -> tuple[Any, ...]:
 @pytest.mark.parametrize("frozen", [True, False])
 @pytest.mark.parametrize("eq", [True, False])
 @pytest.mark.parametrize("make", [_pair, _variants])
+@FIELD_MAKERS
 def test_lazy_registration_is_what_dataclasses_registers(
-        make: Any, frozen: bool, eq: bool, slots: bool) -> None:
+        make: Any, frozen: bool, eq: bool, slots: bool, make_field: Any) -> None:
     """``__dataclass_fields__`` (ClassVars included, in order) and ``__dataclass_params__``
     are what `dataclasses.dataclass` stores for the same class; the class attributes, the
     slots and ``__match_args__`` too."""
-    real, ours = make(frozen, eq, slots)
+    real, ours = make(frozen, eq, slots, make_field)
     assert isinstance(vars(ours)["__dataclass_fields__"], records._Lazy)  # not made yet
     real_fields = real.__dataclass_fields__  # type: ignore[attr-defined]
     our_fields = ours.__dataclass_fields__  # type: ignore[attr-defined]
@@ -354,18 +364,24 @@ def _refusal(decorate: Any, namespace: dict[str, Any], bases: tuple[type, ...] =
     return _outcome(lambda: decorate(type("Refused", bases, dict(namespace))))
 
 
-@pytest.mark.parametrize("namespace", [
-    {"__annotations__": {"items": "list[int]"}, "items": []},  # mutable default
-    {"__annotations__": {}, "loose": field(default=1)},  # a field without annotation
-    {"__annotations__": {"pool": "ClassVar[list[int]]"},
-     "pool": field(default_factory=list)},  # a ClassVar with a factory
-    {"__annotations__": {"x": "int"}, "__slots__": ("x",)},  # slots of its own (with slots)
-])
-def test_record_refuses_what_dataclasses_refuses(namespace: dict[str, Any]) -> None:
-    namespace = {"__module__": __name__, **namespace}
+def _refused_namespaces(field: Any) -> list[dict[str, Any]]:
+    return [
+        {"__annotations__": {"items": "list[int]"}, "items": []},  # mutable default
+        {"__annotations__": {}, "loose": field(default=1)},  # a field without annotation
+        {"__annotations__": {"pool": "ClassVar[list[int]]"},
+         "pool": field(default_factory=list)},  # a ClassVar with a factory
+        {"__annotations__": {"x": "int"}, "__slots__": ("x",)},  # slots of its own (with slots)
+    ]
+
+
+@FIELD_MAKERS
+@pytest.mark.parametrize("which", range(len(_refused_namespaces(field))))
+def test_record_refuses_what_dataclasses_refuses(which: int, make_field: Any) -> None:
+    namespace = {"__module__": __name__, **_refused_namespaces(field)[which]}
+    ours = {"__module__": __name__, **_refused_namespaces(make_field)[which]}
     for slots in (False, True):
         expected = _refusal(dataclasses.dataclass(slots=slots), namespace)
-        got = _refusal(record(slots=slots), namespace)
+        got = _refusal(record(slots=slots), ours)
         assert got[0] == expected[0], (got, expected)
         if expected[0] != "ok":
             assert got[1] == expected[1]
@@ -430,3 +446,69 @@ def test_class_variables_are_found_as_dataclasses_finds_them(annotation: str) ->
     assert [f.name for f in dataclasses.fields(ours)] == \
         [f.name for f in dataclasses.fields(real)]
     assert ours.__match_args__ == real.__match_args__
+
+
+def test_records_field_checks_as_dataclasses_field_does() -> None:
+    """`records.field` takes `dataclasses.field`'s arguments and refuses what it refuses."""
+    expected = _outcome(field, default=1, default_factory=list)
+    assert _outcome(records.field, default=1, default_factory=list) == expected
+    assert expected[0] is ValueError
+    assert _outcome(records.field, 1)[0] is _outcome(field, 1)[0] is TypeError
+
+
+def test_a_records_field_in_a_plain_dataclass_is_refused() -> None:
+    """A `records.field` meant for a record but put in a plain dataclass is refused (it is
+    unhashable, so `dataclasses` takes it for a mutable default), never taken for a default."""
+    with pytest.raises(ValueError, match="mutable default"):
+        @dataclasses.dataclass
+        class Plain:
+            items: list[int] = records.field(default_factory=list)  # noqa: RUF009
+
+
+def test_a_record_falling_back_to_dataclasses_gets_real_fields() -> None:
+    """A record `dataclasses` must make (here: an ``InitVar``) has its `records.field`s
+    turned into `dataclasses.Field`s first, so it behaves as the same dataclass."""
+    def declare(decorate: Any, make_field: Any) -> Any:
+        @decorate
+        class Scaled:
+            """Scaled."""
+
+            base: int
+            factor: dataclasses.InitVar[int] = 2
+            tags: list[str] = make_field(default_factory=list)
+            value: int = make_field(default=0, init=False)
+
+            def __post_init__(self, factor: int) -> None:
+                self.value = self.base * factor
+
+        return Scaled
+
+    real = declare(dataclasses.dataclass, field)
+    ours = declare(record, records.field)
+    assert repr(ours(3, 4)).split("(")[1] == repr(real(3, 4)).split("(")[1]
+    assert [_described(f) for f in dataclasses.fields(ours)] == \
+        [_described(f) for f in dataclasses.fields(real)]
+
+
+def test_making_and_using_records_never_imports_dataclasses() -> None:
+    """Records and `records.field` need nothing from `dataclasses` (issue 12: its import, with
+    `copy` and a pattern, cost ~1.2 ms of a start) until something asks for what only it has:
+    the `Field` objects, or the error a frozen record raises."""
+    probe = (
+        "import sys\n"
+        "from qmpnuma.records import field, record, replace\n"
+        "@record(frozen=True, slots=True)\n"
+        "class P:\n"
+        "    x: int\n"
+        "    tags: tuple = field(default_factory=tuple)\n"
+        "p = replace(P(1), x=2)\n"
+        "print(p, p == P(2), hash(p) == hash(P(2)), 'dataclasses' in sys.modules)\n"
+        "try:\n"
+        "    p.x = 3\n"
+        "except Exception as error:\n"
+        "    print(type(error).__module__, type(error).__name__, 'dataclasses' in sys.modules)\n"
+    )
+    assert probe_lines(probe) == [
+        "P(x=2, tags=()) True True False",
+        "dataclasses FrozenInstanceError True",
+    ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import field
 from typing import Any, Final
 
 from qmpnuma.commands.registry import (
@@ -25,7 +24,7 @@ from qmpnuma.machine import Machine
 from qmpnuma.profiles import wire_types
 from qmpnuma.qmp.session import GreetingInfo, default_greeting
 from qmpnuma.qobject.json_writer import encode_value
-from qmpnuma.records import record
+from qmpnuma.records import field, record
 
 #: Queries whose answer depends only on the machine (its state, profile, options and greeting),
 #: never on the monitor, the arguments (they take none), the clock or the host, and which change

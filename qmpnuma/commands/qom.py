@@ -13,7 +13,6 @@ exactly one object.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import field
 from typing import Any
 
 from qmpnuma.commands.cpu_object import CpuObject, cpu_objects
@@ -23,7 +22,7 @@ from qmpnuma.machine import Machine
 from qmpnuma.machine.backends import MemoryBackend
 from qmpnuma.machine.dimms import Dimm
 from qmpnuma.profiles import Profile
-from qmpnuma.records import record
+from qmpnuma.records import field, record
 
 #: Properties of every memory backend, in QEMU 7.2's `qom-list` order (after `type`).
 BACKEND_PROPERTIES: tuple[tuple[str, str], ...] = (

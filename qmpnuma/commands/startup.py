@@ -15,7 +15,6 @@ import os
 import socket
 import threading
 import weakref
-from dataclasses import field
 from typing import Any
 
 from qmpnuma.commands.registry import CommandContext, command
@@ -24,7 +23,7 @@ from qmpnuma.machine import Machine
 from qmpnuma.machine.monitors import Chardev as MonitorChardev
 from qmpnuma.machine.qom_order import ObjectsContainer
 from qmpnuma.profiles import wire_types
-from qmpnuma.records import record
+from qmpnuma.records import field, record
 
 #: Default polling parameters of an I/O thread (`query-iothreads`).
 IOTHREAD_POLL_MAX_NS = 32768

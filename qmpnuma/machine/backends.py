@@ -17,7 +17,6 @@ Completion asks the host (reservable memory, NUMA nodes, the ``mem-path``) throu
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Any
 
 from qmpnuma.errors import MachineError
@@ -38,7 +37,7 @@ from qmpnuma.machine.schema import option_schema
 from qmpnuma.profiles.profile import ObjectProperties, Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
 from qmpnuma.qobject.hashing import qdict_order
-from qmpnuma.records import record
+from qmpnuma.records import field, record
 
 __all__ = [
     "FILE", "MEMFD", "RAM", "SHM", "MemoryBackend", "backend_members", "build_backend",

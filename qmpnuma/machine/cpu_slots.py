@@ -9,14 +9,13 @@ QEMU describes each CPU the machine could ever have (``maxcpus`` of them) by a s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from typing import Any
 
 from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.smp import CpuTopology
 from qmpnuma.profiles.profile import Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
-from qmpnuma.records import record
+from qmpnuma.records import field, record
 
 #: Suffix of x86 CPU QOM types in qemu-system-x86_64 (``qemu64`` → ``qemu64-x86_64-cpu``).
 X86_CPU_TYPE_SUFFIX = "-x86_64-cpu"

@@ -9,11 +9,10 @@ The functions here keep those tables for :class:`~qmpnuma.machine.numa.NumaConfi
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from qmpnuma.errors import OptionError
-from qmpnuma.records import record
+from qmpnuma.records import field, record
 
 if TYPE_CHECKING:
     from qmpnuma.machine.numa import NumaNode

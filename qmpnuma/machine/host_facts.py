@@ -10,9 +10,8 @@ passes them to ``Machine.from_argv``; tests may pass fixed facts instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import field
 
-from qmpnuma.records import record
+from qmpnuma.records import field, record
 
 
 @record(frozen=True)

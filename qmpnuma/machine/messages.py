@@ -9,13 +9,12 @@ guest (``error_vprintf``/``vreport`` in ``util/error-report.c``).  Inside a moni
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import field
 
 from qmpnuma.errors import OptionError
 from qmpnuma.machine.recorded_options import RecordedOption
 from qmpnuma.options.numbers import qapi_bool
 from qmpnuma.options.qemuopts import MSG_OPTS, NAME_OPTS, parse_opts
-from qmpnuma.records import record
+from qmpnuma.records import field, record
 
 __all__ = [
     "MessageStyle", "StartupFailure", "StartupPrinter", "message_style", "message_timestamp",

@@ -22,7 +22,6 @@ or connects its sockets from it and `query-chardev` reports from it. Nothing her
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import field
 from typing import Literal, Protocol
 
 from qmpnuma.errors import OptionError
@@ -31,7 +30,7 @@ from qmpnuma.options.numbers import qapi_bool, qemuopts_bool, qemuopts_number
 from qmpnuma.options.qemuopts import OptsList, parse_opts, parse_qemu_opts
 from qmpnuma.profiles.profile import Profile, Texts
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
-from qmpnuma.records import record, replace
+from qmpnuma.records import field, record, replace
 
 MonitorMode = Literal["control", "readline"]
 #: Which option created a chardev: QEMU creates `-chardev`/`-qmp`/`-monitor` ones early

@@ -16,7 +16,6 @@ The seed (2.9 ``numa.c``) API of per-node address ranges and RAM-block notifiers
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from qmpnuma.errors import MachineError, OptionError
@@ -26,7 +25,7 @@ from qmpnuma.machine.machine_types import MachineType
 from qmpnuma.machine.numa_ranges import NodeAddressRanges, RamBlockNotifier
 from qmpnuma.machine.object_types import MAX_NODES
 from qmpnuma.profiles.profile import NumaState, Profile
-from qmpnuma.records import record
+from qmpnuma.records import field, record
 
 if TYPE_CHECKING:
     from qmpnuma.machine.hmat import HmatCache, HmatLbTable

@@ -9,7 +9,6 @@ syntax errors carry the option's location and come before anything else: ``-m`` 
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Any
 
 from qmpnuma.machine.devices import DeviceArguments
@@ -22,7 +21,7 @@ from qmpnuma.options.diagnostics import OptionWarning
 from qmpnuma.options.keyval import is_json_form, keyval_merge, keyval_parse, parse_json_option
 from qmpnuma.options.qemuopts import DEVICE_OPTS, ParsedOpts, parse_opts, parse_qemu_opts
 from qmpnuma.profiles.profile import Profile
-from qmpnuma.records import record
+from qmpnuma.records import field, record
 
 #: QEMU 2.9 read ``-machine`` and ``-smp`` with QemuOpts (implied keys ``type`` and ``cpus``).
 MACHINE_IMPLIED_KEY = "type"

@@ -21,7 +21,6 @@ scan, identifier, flag warnings and per-description validation with QEMU's texts
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Literal
 
 from qmpnuma.errors import OptionError
@@ -30,7 +29,7 @@ from qmpnuma.options.numbers import qemuopts_bool, qemuopts_number, qemuopts_siz
 from qmpnuma.profiles.profile import Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
 from qmpnuma.qobject.hashing import qdict_order
-from qmpnuma.records import record
+from qmpnuma.records import field, record
 
 OptType = Literal["string", "bool", "number", "size"]
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import field
 from typing import Any, Final, Protocol
 
 from qmpnuma.errors import QmpError
@@ -30,7 +29,7 @@ from qmpnuma.qmp.visitor import visit_input
 from qmpnuma.qobject.hashing import qdict_order
 from qmpnuma.qobject.json_parser import JsonError, JsonStreamer
 from qmpnuma.qobject.json_writer import encode, encode_event, encode_reply, reply_frame
-from qmpnuma.records import record
+from qmpnuma.records import field, record
 
 __all__ = [
     "NO_ARGS",

@@ -15,7 +15,6 @@ import contextlib
 import functools
 import os
 from collections.abc import Callable
-from dataclasses import field
 
 from qmpnuma.errors import OptionError
 from qmpnuma.machine.monitors import (
@@ -31,7 +30,7 @@ from qmpnuma.machine.monitors import (
 )
 from qmpnuma.profiles.profile import Texts
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
-from qmpnuma.records import record
+from qmpnuma.records import field, record
 from qmpnuma.server.chardev_names import ChardevNames, disconnected_name
 from qmpnuma.server.endpoints import Endpoint, chardev_endpoint, with_role
 from qmpnuma.server.listeners import bind, connect, is_listening

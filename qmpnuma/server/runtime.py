@@ -20,13 +20,12 @@ import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import field
 from typing import Any, ClassVar, Protocol
 
 from qmpnuma.errors import FatalExit, OptionError, QmpError
 from qmpnuma.qmp.session import Execute, Run, Send
 from qmpnuma.qobject.json_writer import prettify
-from qmpnuma.records import record
+from qmpnuma.records import field, record
 from qmpnuma.server.chardev_names import ChardevNames, connected_name
 from qmpnuma.server.qmp_protocol import QmpProtocol, Turns
 from qmpnuma.server.transport import READ_CHUNK, DirectOutput, Output, PacedOutput, read_loop
