@@ -15,9 +15,9 @@ import it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from enum import Enum
 from typing import Any, NamedTuple
 
+from qmpnuma.choice import Choice
 from qmpnuma.records import record
 
 
@@ -28,7 +28,7 @@ class OptionSpec(NamedTuple):
     supported_on_x86_64: bool
 
 
-class SizeSyntax(Enum):
+class SizeSyntax(Choice):
     """Which ``qemu_strtosz`` reads sizes (``-m``, ``-numa node,mem=``, backend ``size=``)."""
 
     #: 5.0 and later: decimal integer part, optional fraction only with a suffix, ``0x`` with a
@@ -42,7 +42,7 @@ class SizeSyntax(Enum):
     STRTOSZ_PARSE_UINT = "do_strtosz/parse_uint"
 
 
-class SmpParser(Enum):
+class SmpParser(Choice):
     """Which function completes and checks ``-smp``."""
 
     #: hw/core/machine-smp.c ``machine_parse_smp_config`` (prefer sockets up to 6.1 types).
@@ -51,7 +51,7 @@ class SmpParser(Enum):
     VL_SMP_PARSE = "smp_parse"
 
 
-class NumaState(Enum):
+class NumaState(Choice):
     """Where the NUMA configuration lives, which decides the CPU-to-node bookkeeping."""
 
     #: ``ms->numa_state`` plus ``possible_cpus`` slot properties (hw/core/numa.c, 4.0 on).
@@ -60,7 +60,7 @@ class NumaState(Enum):
     GLOBAL_NUMA_INFO = "numa_info"
 
 
-class MemoryParser(Enum):
+class MemoryParser(Choice):
     """Which code turns ``-m`` into RAM size, slots and maxmem."""
 
     #: softmmu/vl.c ``parse_memory_options`` into ``MemorySizeConfiguration`` (7.x).
@@ -69,7 +69,7 @@ class MemoryParser(Enum):
     SET_MEMORY_OPTIONS = "set_memory_options"
 
 
-class DimmPlug(Enum):
+class DimmPlug(Choice):
     """Which checks a ``pc-dimm`` goes through when plugged."""
 
     #: ``pc_dimm_pre_plug`` + ``memory_device_pre_plug`` (ACPI, slot, alignment, busy backend).
@@ -78,7 +78,7 @@ class DimmPlug(Enum):
     PC_DIMM_MEMORY_PLUG = "pc_dimm_memory_plug"
 
 
-class ObjectProperties(Enum):
+class ObjectProperties(Choice):
     """How ``-object`` / ``object-add`` properties are read."""
 
     #: The QAPI type ``ObjectOptions`` is visited (6.0 on): schema texts, JSON form allowed.
@@ -88,7 +88,7 @@ class ObjectProperties(Enum):
 
 
 # -- command line (10.0 work) ---------------------------------------------------------------
-class ApicIdCheck(Enum):
+class ApicIdCheck(Choice):
     """Where TCG refuses an x86 APIC id above 254 (one that needs x2APIC)."""
 
     #: hw/i386/x86.c ``x86_cpus_init`` (7.2): at board init, for any possible CPU, unless
@@ -99,7 +99,7 @@ class ApicIdCheck(Enum):
     APIC_COMMON_SET_ID = "apic_common_set_id"
 
 
-class MaxUsedGpa(Enum):
+class MaxUsedGpa(Choice):
     """How ``pc_max_used_gpa`` finds the highest guest-physical address of a pc/q35 board."""
 
     #: 7.2: a CPU of at most 32 physical bits has no 64-bit PCI hole and is given all it can

@@ -35,9 +35,9 @@ shows); each caller frames it: QMP as a ``GenericError`` reply, the command line
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from enum import Enum
 from typing import Any, Final, Protocol
 
+from qmpnuma.choice import Choice
 from qmpnuma.qobject.hashing import GHashTableModel, qdict_order
 from qmpnuma.records import record
 
@@ -90,7 +90,7 @@ _BUILTIN_JSON_TYPES: Final = {
 _BRANCH_QTYPE: Final = {"int": "number", "number": "number", "string": "string"}
 
 
-class VisitErrorKind(Enum):
+class VisitErrorKind(Choice):
     """What went wrong, with the text ``qapi/qmp/qerror.h`` gives it (``name``, ``expected``)."""
 
     MISSING = "Parameter '{name}' is missing"
