@@ -20,7 +20,7 @@ import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from qmpnuma.errors import FatalExit, OptionError, QmpError
 from qmpnuma.qmp.session import Execute, Run, Send
@@ -30,44 +30,42 @@ from qmpnuma.server.chardev_names import ChardevNames, connected_name
 from qmpnuma.server.qmp_protocol import QmpProtocol, Turns
 from qmpnuma.server.transport import READ_CHUNK, DirectOutput, Output, PacedOutput, read_loop
 
+if TYPE_CHECKING:  # a Protocol class only types; making one costs ~30 µs of a start
+    class Session(Protocol):
+        """What the server needs from a protocol session (see `qmpnuma.qmp.session`)."""
 
-class Session(Protocol):
-    """What the server needs from a protocol session (see `qmpnuma.qmp.session`)."""
+        def greeting(self) -> bytes: ...
 
-    def greeting(self) -> bytes: ...
+        def feed_runs(self, data: bytes) -> list[Any]:
+            """Actions in order: `Send`, `Execute`, or a `Run` of lines giving one of them."""
+            ...
 
-    def feed_runs(self, data: bytes) -> list[Any]:
-        """Actions in order: `Send`, `Execute`, or a `Run` of lines giving one of them."""
-        ...
+        def reply(self, execute: Any, value: Any) -> bytes: ...
 
-    def reply(self, execute: Any, value: Any) -> bytes: ...
+        def reply_error(self, execute: Any, error: QmpError) -> bytes: ...
 
-    def reply_error(self, execute: Any, error: QmpError) -> bytes: ...
+        def reply_encoded(self, execute: Any, value: bytes) -> bytes:
+            """The success reply around a return value that is already JSON text."""
+            ...
 
-    def reply_encoded(self, execute: Any, value: bytes) -> bytes:
-        """The success reply around a return value that is already JSON text."""
-        ...
+        def reply_run(self, run: Any, value: bytes) -> bytes:
+            """`reply_encoded` for every line of a run of Executes, joined."""
+            ...
 
-    def reply_run(self, run: Any, value: bytes) -> bytes:
-        """`reply_encoded` for every line of a run of Executes, joined."""
-        ...
+        def event(
+            self, name: str, data: dict[str, Any] | None, seconds: int, microseconds: int
+        ) -> bytes | None: ...
 
-    def event(
-        self, name: str, data: dict[str, Any] | None, seconds: int, microseconds: int
-    ) -> bytes | None: ...
+    class Executor(Protocol):
+        """Runs one negotiated, argument-checked request against the machine."""
 
+        def execute(self, name: str, args: dict[str, Any], monitor: MonitorState) -> Any: ...
 
-class Executor(Protocol):
-    """Runs one negotiated, argument-checked request against the machine."""
+    class EncodingExecutor(Executor, Protocol):
+        """An executor that can also give a read-only query's return value as JSON text, cached
+        per machine revision (`CommandRegistry.encoded`): None means "run it with `execute`"."""
 
-    def execute(self, name: str, args: dict[str, Any], monitor: MonitorState) -> Any: ...
-
-
-class EncodingExecutor(Executor, Protocol):
-    """An executor that can also give a read-only query's return value as JSON text, cached
-    per machine revision (`CommandRegistry.encoded`): None means "run it with `execute`"."""
-
-    def encoded(self, name: str, monitor: MonitorState) -> bytes | None: ...
+        def encoded(self, name: str, monitor: MonitorState) -> bytes | None: ...
 
 
 @record
