@@ -50,11 +50,21 @@ def format_memdev(memdevs: Sequence[Mapping[str, Any]]) -> str:
 
 
 def format_memory_devices(devices: Sequence[Mapping[str, Any]]) -> str:
-    """`info memory-devices`: the DIMMs in address order."""
+    """`info memory-devices`: the memory devices in address order (``hmp_info_memory_devices``:
+    a virtio-mem device's own lines, the DIMMs' for the others)."""
     lines: list[str] = []
     for device in devices:
         data = device["data"]
         lines.append(f'Memory device [{device["type"]}]: "{data.get("id", "")}"')
+        if device["type"] == "virtio-mem":
+            lines.append(f"  memaddr: 0x{data['memaddr']:x}")
+            lines.append(f"  node: {data['node']}")
+            lines.append(f"  requested-size: {data['requested-size']}")
+            lines.append(f"  size: {data['size']}")
+            lines.append(f"  max-size: {data['max-size']}")
+            lines.append(f"  block-size: {data['block-size']}")
+            lines.append(f"  memdev: {data['memdev']}")
+            continue
         lines.append(f"  addr: 0x{data['addr']:x}")
         lines.append(f"  slot: {data['slot']}")
         lines.append(f"  node: {data['node']}")

@@ -8,12 +8,15 @@ receives it: a driver name and its properties.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qmpnuma.commands.registry import CommandContext, command
 from qmpnuma.errors import QmpError
 from qmpnuma.machine.devices import PlugRolledBack, qmp_device_pairs
 from qmpnuma.machine.dimms import Dimm
+
+if TYPE_CHECKING:
+    from qmpnuma.machine.virtio_mem import VirtioMem
 from qmpnuma.machine.qom_order import device_walk_order, insert_sorted
 
 
@@ -22,20 +25,22 @@ def memdev_list(ctx: CommandContext) -> list[dict[str, Any]]:
     return ctx.machine.query_memdev()
 
 
-def listed_dimms(ctx: CommandContext) -> list[Dimm]:
-    """The DIMMs in the order ``qmp_memory_device_list`` builds: it walks ``/machine``
-    recursively and inserts each realized memory device sorted by address, so DIMMs sharing an
-    address (boards without a hot-plug handler leave them all at ``addr``) come out in reverse
-    walking order."""
+def listed_memory_devices(ctx: CommandContext) -> list[Dimm | VirtioMem]:
+    """The memory devices (DIMMs, virtio-mem) in the order ``qmp_memory_device_list`` builds:
+    it walks ``/machine`` recursively and inserts each realized memory device sorted by
+    address, so DIMMs sharing an address (boards without a hot-plug handler leave them all at
+    ``addr``) come out in reverse walking order."""
     machine = ctx.machine
     rank = device_walk_order(machine.machine_type.family, machine.peripherals.walk_containers())
-    walked = sorted(machine.dimms.dimms, key=lambda dimm: rank.get(dimm.qom_path, len(rank)))
-    return insert_sorted(walked, key=lambda dimm: dimm.addr)
+    walked = sorted(machine.dimms.memory_devices(),
+                    key=lambda device: rank.get(device.qom_path, len(rank)))
+    return insert_sorted(walked, key=lambda device: device.addr)
 
 
 def memory_device_list(ctx: CommandContext) -> list[dict[str, Any]]:
     """`query-memory-devices`'s answer (and `info memory-devices`')."""
-    return [{"type": dimm.kind, "data": dimm.device_info()} for dimm in listed_dimms(ctx)]
+    return [{"type": device.kind, "data": device.device_info()}
+            for device in listed_memory_devices(ctx)]
 
 
 def memory_size_summary(ctx: CommandContext) -> dict[str, Any]:

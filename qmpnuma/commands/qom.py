@@ -13,16 +13,20 @@ exactly one object.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qmpnuma.commands.cpu_object import CpuObject, cpu_objects
 from qmpnuma.commands.registry import CommandContext, command
-from qmpnuma.errors import QmpError
+from qmpnuma.errors import MachineError, QmpError
 from qmpnuma.machine import Machine
 from qmpnuma.machine.backends import MemoryBackend
-from qmpnuma.machine.dimms import Dimm
+from qmpnuma.machine.devices import VIRTIO_MEM_PCI
+from qmpnuma.machine.dimms import UINT64_MASK, Dimm
 from qmpnuma.profiles import Profile
 from qmpnuma.records import field, record
+
+if TYPE_CHECKING:
+    from qmpnuma.machine.virtio_mem import VirtioMem
 
 #: Properties of every memory backend, in QEMU 7.2's `qom-list` order (after `type`).
 BACKEND_PROPERTIES: tuple[tuple[str, str], ...] = (
@@ -143,6 +147,45 @@ def _dimm_node(dimm: Dimm, path: str) -> QomNode:
     return QomNode(dimm.model, DIMM_PROPERTIES, get=values.__getitem__, path=path)
 
 
+#: The properties of a virtio-mem-pci the model has values for (its QOM listing has many
+#: more: PCI and virtio options, memory regions, the ``virtio-backend`` child).
+VIRTIO_MEM_QOM_PROPERTIES: tuple[tuple[str, str], ...] = (
+    ("realized", "bool"), ("hotplugged", "bool"), ("hotpluggable", "bool"),
+    ("memaddr", "uint64"), ("memdev", "link<memory-backend>"), ("node", "uint32"),
+    ("requested-size", "size"), ("block-size", "size"), ("prealloc", "bool"), ("size", "size"),
+)
+
+
+def _virtio_mem_node(device: VirtioMem, path: str) -> QomNode:
+    """A virtio-mem-pci: its memory-device properties read from the model, and
+    ``requested-size`` the one a ``qom-set`` changes (``virtio_mem_set_requested_size``)."""
+    from qmpnuma.machine.virtio_mem import FIXED_AFTER_REALIZE
+
+    def get(name: str) -> Any:
+        values = {
+            "realized": True, "hotplugged": device.hotplugged, "hotpluggable": True,
+            "memaddr": device.addr, "memdev": f"/objects/{device.memdev}",
+            "node": device.node, "requested-size": device.requested_size,
+            "block-size": device.block_size, "prealloc": device.prealloc, "size": device.size,
+        }
+        return values[name]
+
+    def set_(name: str, value: Any) -> None:
+        refusal = FIXED_AFTER_REALIZE.get(name)
+        if refusal is not None:
+            raise QmpError("GenericError", refusal)
+        if name != "requested-size":
+            raise QmpError("GenericError", f"Property '{VIRTIO_MEM_PCI}.{name}' is not writable")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise QmpError("GenericError", f"Parameter '{name}' expects uint64")
+        try:
+            device.set_requested_size(value & UINT64_MASK)  # a negative one wraps, as in C
+        except MachineError as err:
+            raise QmpError(err.error_class, err.message) from None
+
+    return QomNode(VIRTIO_MEM_PCI, VIRTIO_MEM_QOM_PROPERTIES, get=get, set=set_, path=path)
+
+
 def _cpu_node(cpu: CpuObject) -> QomNode:
     return QomNode(cpu.type_name, cpu.properties, get=cpu.get, set=cpu.set, path=cpu.path)
 
@@ -193,10 +236,13 @@ def build_tree(machine: Machine) -> QomNode:
     cpus = {cpu.path: cpu for cpu in cpu_objects(machine)}
     peripheral = QomNode("container", path="/machine/peripheral")
     dimms = {dimm.id: dimm for dimm in machine.sorted_dimms() if dimm.id is not None}
+    virtio_mems = {device.qom_path: device for device in machine.dimms.virtio_mems}
     for device_id in machine.peripheral.listing_order():
         path = f"/machine/peripheral/{device_id}"
         if device_id in dimms:
             peripheral.children.append((device_id, _dimm_node(dimms[device_id], path)))
+        elif path in virtio_mems:
+            peripheral.children.append((device_id, _virtio_mem_node(virtio_mems[path], path)))
         elif device_id in machine.other_devices:
             peripheral.children.append(
                 (device_id, QomNode(machine.other_devices[device_id], path=path))
@@ -211,6 +257,8 @@ def build_tree(machine: Machine) -> QomNode:
         path = f"{anonymous.path}/{name}"
         if path in anonymous_dimms:
             anonymous.children.append((name, _dimm_node(anonymous_dimms[path], path)))
+        elif path in virtio_mems:
+            anonymous.children.append((name, _virtio_mem_node(virtio_mems[path], path)))
         elif path in cpus:
             anonymous.children.append((name, _cpu_node(cpus.pop(path))))
     # the boot vCPUs are the modelled part of this container

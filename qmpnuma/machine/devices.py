@@ -45,6 +45,8 @@ from qmpnuma.qobject.input_visitor import Schema
 from qmpnuma.records import record
 
 CPU_DRIVER_SUFFIX = "-x86_64-cpu"
+#: The virtio-mem device on x86 boards (``qmpnuma.machine.virtio_mem``).
+VIRTIO_MEM_PCI = "virtio-mem-pci"
 
 
 @functools.cache
@@ -234,6 +236,41 @@ def dimm_properties(request: DeviceRequest, host: DeviceHost) -> dict[str, Any]:
     return values
 
 
+def virtio_mem_properties(request: DeviceRequest, host: DeviceHost) -> dict[str, Any]:
+    """A virtio-mem-pci's properties, set in ``dev->opts`` order.
+
+    The ones the model reads (``virtio_mem.VIRTIO_MEM_PROPERTIES``) are visited and checked by
+    their setters (the ``memdev`` link resolved on the spot, ``block-size`` refused below
+    1 MiB or when not a power of two); the others the binary lists (PCI address, virtio
+    flags...) are taken without a look at their value; any other name is not found.
+    """
+    from qmpnuma.machine.virtio_mem import VIRTIO_MEM_PROPERTIES, check_block_size
+
+    values: dict[str, Any] = {
+        "memdev": None, "node": 0, "requested-size": 0, "block-size": 0, "memaddr": 0,
+        "prealloc": False,
+    }
+    given = dict(request.properties)
+    listed = host.device_property_names(request.driver)
+    for key in property_order(request):
+        kind = VIRTIO_MEM_PROPERTIES.get(key)
+        if kind is None:
+            if key == "bus":
+                continue  # (its bus is not simulated)
+            if key not in listed:
+                raise MachineError(f"Property '{request.driver}.{key}' not found")
+            if key == "size":  # (an alias of the virtio-mem device's read-only property)
+                raise MachineError("Property 'virtio-mem.size' is not writable")
+            continue
+        if kind == "link":
+            values[key] = _memdev(read_property(request, key, given[key], "str"), host)
+            continue
+        values[key] = read_property(request, key, given[key], kind)
+        if key == "block-size":
+            check_block_size(values[key])
+    return values
+
+
 def _memdev(path: str, host: DeviceHost) -> str | None:
     """``object_set_link_property``: an empty path clears the link, else it must resolve to a
     memory backend."""
@@ -318,6 +355,11 @@ BOARD_BUSES: dict[str, dict[str, str]] = {
 }  # fmt: skip
 #: Every board has the root bus.
 ROOT_BUSES: dict[str, str] = {"main-system-bus": "System"}
+
+
+def has_pci_bus(family: str) -> bool:
+    """Whether the boards of ``family`` have a PCI (or PCI Express) root bus."""
+    return any(kind in ("PCI", "PCIE") for kind in BOARD_BUSES.get(family, ROOT_BUSES).values())
 
 
 def bus_refusal(family: str, driver: str, bus: str) -> MachineError:
@@ -405,6 +447,8 @@ class Peripherals:
 
 
 if TYPE_CHECKING:  # a Protocol class only types; making one costs ~30 µs of a start
+    from qmpnuma.machine.virtio_mem import VirtioMemRequest
+
     class DeviceHost(Protocol):
         """What adding a device needs from the machine (``Machine`` provides it)."""
 
@@ -426,6 +470,12 @@ if TYPE_CHECKING:  # a Protocol class only types; making one costs ~30 µs of a 
 
         def plug_dimm_without_hotplug(self, request: DimmRequest) -> None: ...
 
+        def plug_virtio_mem(
+            self, request: VirtioMemRequest, *, hotplugged: bool, warnings: list[str]
+        ) -> object: ...
+
+        def device_property_names(self, driver: str) -> frozenset[str]: ...
+
         def plug_cpu(
             self, driver: str, device_id: str | None, props: Mapping[str, int],
             qom_path: str | None = None,
@@ -439,6 +489,7 @@ def add_device(
     hotplugged: bool,
     known_models: Container[str],
     from_json: bool = False,
+    warnings: list[str] | None = None,
 ) -> None:
     """qdev's `device_add`/`-device` for pc-dimm, x86 CPUs, and (recorded only) other models.
 
@@ -464,14 +515,16 @@ def add_device(
         raise MachineError(f"Device '{driver}' can not be hotplugged on this machine")
     path = host.peripherals.attach(request.id)
     try:
-        _create(host, request, path, hotplugged)
+        _create(host, request, path, hotplugged, [] if warnings is None else warnings)
     except MachineError:
         host.peripherals.detach(path)
         raise
 
 
-def _create(host: DeviceHost, request: DeviceRequest, path: str, hotplugged: bool) -> None:
-    """Set the named device's properties and plug it."""
+def _create(
+    host: DeviceHost, request: DeviceRequest, path: str, hotplugged: bool, warnings: list[str]
+) -> None:
+    """Set the named device's properties and plug it (its warnings go to ``warnings``)."""
     driver = request.driver
     if driver in DIMM_DRIVERS:
         values = dimm_properties(request, host)
@@ -483,6 +536,18 @@ def _create(host: DeviceHost, request: DeviceRequest, path: str, hotplugged: boo
             host.plug_dimm_request(dimm, hotplugged=hotplugged)
         else:
             host.plug_dimm_without_hotplug(dimm)
+        return
+    if (driver == VIRTIO_MEM_PCI and host.profile.virtio_mem is not None
+            and has_pci_bus(host.machine_family)):
+        from qmpnuma.machine.virtio_mem import VirtioMemRequest
+
+        values = virtio_mem_properties(request, host)
+        bus = dict(request.properties).get("bus")
+        host.plug_virtio_mem(VirtioMemRequest(
+            request.id, values["memdev"], values["node"], values["requested-size"],
+            values["block-size"], values["memaddr"], path, values["prealloc"],
+            bus if isinstance(bus, str) else None,
+        ), hotplugged=hotplugged, warnings=warnings)
         return
     if is_cpu_driver(driver):
         props = cpu_properties(request, host.profile)

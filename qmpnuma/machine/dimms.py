@@ -12,7 +12,7 @@ order below is the order of QEMU 7.2 (``pc_memory_pre_plug`` → ``pc_dimm_pre_p
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.backends import FILE, MEMFD, SHM, MemoryBackend
@@ -21,6 +21,9 @@ from qmpnuma.machine.ram_layout import RamLayout
 from qmpnuma.profiles.profile import DimmPlug, Profile
 from qmpnuma.profiles.registry import DEFAULT_PROFILE
 from qmpnuma.records import record
+
+if TYPE_CHECKING:
+    from qmpnuma.machine.virtio_mem import VirtioMem, VirtioMemRequest
 
 MiB = 1 << 20
 #: Alignment of anonymous RAM on x86-64 Linux hosts (``QEMU_VMALLOC_ALIGN``).
@@ -118,7 +121,8 @@ def backend_alignment(backend: MemoryBackend, enforce_aligned_dimm: bool) -> int
 
 
 class DimmBank:
-    """The DIMMs of a machine, its slots and its device-memory region."""
+    """The DIMMs of a machine, its slots and its device-memory region, which virtio-mem
+    devices share with the DIMMs (placed by the same ``memory_device_get_free_addr``)."""
 
     def __init__(
         self,
@@ -144,11 +148,26 @@ class DimmBank:
         #: How an nvdimm is listed: QEMU 2.9's ``MemoryDeviceInfo`` has the one kind ``dimm``.
         self.nvdimm_kind = "dimm" if legacy else "nvdimm"
         self.dimms: list[Dimm] = []
+        #: The virtio-mem devices in the region (``qmpnuma.machine.virtio_mem``).
+        self.virtio_mems: list[VirtioMem] = []
 
     @property
     def plugged_size(self) -> int:
-        """Bytes of all plugged DIMMs (``plugged-memory`` of query-memory-size-summary)."""
-        return sum(dimm.size for dimm in self.dimms)
+        """Bytes of memory plugged into memory devices (``plugged-memory`` of
+        query-memory-size-summary, ``get_plugged_memory_size``): each DIMM whole, what a guest
+        plugged into each virtio-mem device."""
+        return sum(device.size for device in self.memory_devices())
+
+    @property
+    def used_region_size(self) -> int:
+        """Bytes of the device-memory region the devices take (``used_region_size``): a DIMM
+        its size, a virtio-mem device its whole backend."""
+        return (sum(dimm.size for dimm in self.dimms)
+                + sum(device.region_size for device in self.virtio_mems))
+
+    def memory_devices(self) -> list[Dimm | VirtioMem]:
+        """Every memory device, DIMMs first, each kind in plugging order."""
+        return [*self.dimms, *self.virtio_mems]
 
     def sorted_dimms(self) -> list[Dimm]:
         """DIMMs by address, the order of ``query-memory-devices``."""
@@ -197,6 +216,47 @@ class DimmBank:
         self.check_node(request.node, num_nodes)
         self._check_busy(backend)
         return self._insert(request, backend, slot, addr, hotplugged, size)
+
+    def plug_virtio_mem(
+        self,
+        request: VirtioMemRequest,
+        backends: Mapping[str, MemoryBackend],
+        num_nodes: int,
+        hotplugged: bool,
+        warnings: list[str],
+    ) -> VirtioMem:
+        """Pre-plug (``memory_device_pre_plug``: a backend, a place for all of it aligned to
+        the block size and the backend's own alignment), then realize
+        (``virtio_mem.realize``); raise ``MachineError`` with QEMU's text on the first
+        failure (its warnings go to ``warnings``). The backend becomes mapped (busy)."""
+        from qmpnuma.machine.virtio_mem import default_block_size, realize
+
+        rules = self.profile.virtio_mem
+        assert rules is not None  # (only a profile with rules simulates the device)
+        if rules.device_memory_checked_first:
+            self.check_device_memory(region_always_made=True)
+        backend = backends.get(request.memdev) if request.memdev is not None else None
+        if backend is None:
+            raise MachineError("'memdev' property must be set")
+        block_size = request.block_size or default_block_size(backend)
+        backend_align = backend_alignment(backend, True)
+        align = max(block_size, backend_align)
+        if rules.size_aligned_to_block_in_pre_plug:
+            addr = self._choose_address(request.addr or None, align, backend.size,
+                                        region_always_made=True)
+        else:
+            addr = self._choose_address(request.addr or None, align, backend.size,
+                                        size_align=backend_align, size_first=True,
+                                        region_always_made=True)
+        device = realize(request, backend, num_nodes, addr, hotplugged, rules, warnings)
+        backend.mapped = True
+        self.virtio_mems.append(device)
+        return device
+
+    def find_virtio_mem(self, qom_path: str) -> VirtioMem | None:
+        """The virtio-mem device at a QOM path."""
+        return next((device for device in self.virtio_mems if device.qom_path == qom_path),
+                    None)
 
     @staticmethod
     def _mapped_size(request: DimmRequest, backend: MemoryBackend) -> int:
@@ -292,29 +352,44 @@ class DimmBank:
                 return slot
         raise MachineError("no free slots available")
 
-    def _choose_address(self, hint: int | None, align: int, size: int) -> int:
-        base = self.layout.device_memory_base
-        region = self.layout.device_memory_size
-        if base is None:
+    def check_device_memory(self, *, region_always_made: bool = False) -> None:
+        """The board has a device-memory region with room in it (``maxmem`` above the RAM).
+
+        ``region_always_made``: the pc boards of 7.2 on make the region's description
+        whatever the command line (``pc_memory_init``), so only its size can be missing.
+        """
+        if self.layout.device_memory_base is None and not region_always_made:
             raise MachineError(
                 "memory devices (e.g. for memory hotplug) are not supported by the machine"
             )
-        if region == 0:
-            raise MachineError(
-                "memory devices (e.g. for memory hotplug) are not enabled, please specify the "
-                "maxmem option"
-            )
+        if self.layout.device_memory_base is None or self.layout.device_memory_size == 0:
+            raise MachineError(self.profile.texts.no_device_memory)
+
+    def _choose_address(
+        self, hint: int | None, align: int, size: int, *, size_align: int | None = None,
+        size_first: bool = False, region_always_made: bool = False,
+    ) -> int:
+        """``memory_device_get_free_addr``: where a device of ``size`` goes (at ``hint`` if
+        given), first fit among the placed devices; ``size_align`` (default ``align``) is what
+        the size must be a multiple of, checked after the address unless ``size_first``."""
+        self.check_device_memory(region_always_made=region_always_made)
+        base = self.layout.device_memory_base
+        assert base is not None  # (checked just above)
+        region = self.layout.device_memory_size
         space = self.memory.hotplug_space
-        used = self.plugged_size
+        used = self.used_region_size
         if used + size > space:
             raise MachineError(
                 f"not enough space, currently 0x{used:x} in use of total space for memory "
                 f"devices 0x{space:x}"
             )
+        size_align = align if size_align is None else size_align
+        if size_first and size % size_align:
+            raise MachineError(f"backend memory size must be multiple of 0x{size_align:x}")
         if hint is not None and hint % align:
             raise MachineError(f"address must be aligned to 0x{align:x} bytes")
-        if size % align:
-            raise MachineError(f"backend memory size must be multiple of 0x{align:x}")
+        if size % size_align:
+            raise MachineError(f"backend memory size must be multiple of 0x{size_align:x}")
         region_end = base + region - 1
         if hint is not None:
             start = hint
@@ -325,16 +400,16 @@ class DimmBank:
                 )
         else:
             start = (base + align - 1) // align * align
-        for dimm in self.sorted_dimms():
+        for device in sorted(self.memory_devices(), key=lambda device: device.addr):
             end = start + size - 1
-            if dimm.addr <= end and start <= dimm.end:
+            if device.addr <= end and start <= device.end:
                 if hint is not None:
-                    name = dimm.id if dimm.id is not None else "(unnamed)"
+                    name = device.id if device.id is not None else "(unnamed)"
                     raise MachineError(
                         f"address range conflicts with memory device id='{name}'"
                     )
-                start = (dimm.end + 1 + align - 1) // align * align
-            elif dimm.addr > end:
+                start = (device.end + 1 + align - 1) // align * align
+            elif device.addr > end:
                 break
         if start < base or start + size - 1 > region_end:
             raise MachineError(

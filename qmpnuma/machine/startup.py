@@ -20,7 +20,7 @@ from qmpnuma.errors import AbortError, ConfigError, EarlyExit, MachineError, Opt
 from qmpnuma.machine.backends import MemoryBackend, check_guest_memory
 from qmpnuma.machine.board_memory import check_board_memory
 from qmpnuma.machine.cpus import MachineCpus
-from qmpnuma.machine.devices import CPU_DRIVER_SUFFIX
+from qmpnuma.machine.devices import CPU_DRIVER_SUFFIX, DeviceArguments
 from qmpnuma.machine.dimms import DimmBank
 from qmpnuma.machine.host_facts import HostFacts
 from qmpnuma.machine.machine_properties import machine_properties, recorded_machine_property
@@ -230,9 +230,19 @@ class Startup:
         # group in command-line order.
         ordered = sorted(self.scan.device_opts, key=lambda entry: entry[1].from_json)
         for opt, device in ordered:
-            self._guard(partial(machine.device_add, device.pairs, hotplugged=False,
-                                from_json=device.from_json),
+            self._guard(partial(self._create_device, machine, device, option_location(opt)),
                         option_location(opt))
+
+    def _create_device(self, machine: MachineState, device: DeviceArguments,
+                       location: str) -> None:
+        """One ``-device``; its warnings are printed before an error that follows them."""
+        warnings: list[str] = []
+        try:
+            machine.device_add(device.pairs, hotplugged=False, from_json=device.from_json,
+                               warnings=warnings)
+        finally:
+            for warning in warnings:
+                self.out.warn(warning, location)
 
     def finish_init(self, machine: MachineState) -> list[str]:
         """The rest of start-up after ``-preconfig``: board init, then ``-device``.

@@ -42,6 +42,8 @@ RunState = Literal["prelaunch", "running", "paused", "shutdown", "guest-panicked
 
 
 if TYPE_CHECKING:  # a Protocol class only types; making one costs ~30 µs of a start
+    from qmpnuma.machine.virtio_mem import VirtioMem, VirtioMemRequest
+
     class PendingInit(Protocol):
         """The start-up steps left after ``-preconfig`` (see ``Startup.finish_init``)."""
 
@@ -174,8 +176,10 @@ class MachineState:
         return self.dimms.sorted_dimms()
 
     def node_plugged_memory(self, node_id: int) -> int:
-        """Bytes of hot-pluggable memory devices on a node (``info numa`` "plugged")."""
-        return sum(dimm.size for dimm in self.dimms.dimms if dimm.node == node_id)
+        """Bytes of memory plugged into memory devices on a node (``info numa`` "plugged",
+        ``numa_stat_memory_devices``: a virtio-mem device counts what a guest plugged)."""
+        return sum(device.size for device in self.dimms.memory_devices()
+                   if device.node == node_id)
 
     def query_numa_node_mem(self) -> list[int]:
         """Seed ``query_numa_node_mem``: per node, boot memory plus DIMMs on it."""
@@ -323,6 +327,14 @@ class MachineState:
         self.numa.ram_block_notify_add(dimm.addr, dimm.size)
         return dimm
 
+    @mutation
+    def plug_virtio_mem(
+        self, request: VirtioMemRequest, *, hotplugged: bool, warnings: list[str]
+    ) -> VirtioMem:
+        """Plug a virtio-mem device that ``add_device`` has named (``request.qom_path``)."""
+        return self.dimms.plug_virtio_mem(request, self.backends, self.numa.num_nodes,
+                                          hotplugged, warnings)
+
     @property
     def machine_family(self) -> str:
         return self.machine_type.family
@@ -340,17 +352,31 @@ class MachineState:
         """True when ``object_id`` names a memory backend (a pc-dimm's ``memdev`` target)."""
         return object_id in self.backends
 
+    def device_property_names(self, driver: str) -> frozenset[str]:
+        """The properties the profile's binary lists for a device model
+        (``device-list-properties``, as recorded; empty when nothing is recorded)."""
+        from qmpnuma.facts import BASE_ACCELERATOR, interface_answer  # recorded facts
+
+        answer = interface_answer(self.profile, BASE_ACCELERATOR, "device-list-properties",
+                                  driver)
+        listed = answer.get("return") if answer is not None else None
+        return frozenset(item["name"] for item in listed) if isinstance(listed, list) else \
+            frozenset()
+
     @mutation
     def device_add(
-        self, pairs: Sequence[tuple[str, Any]], *, hotplugged: bool, from_json: bool = False
+        self, pairs: Sequence[tuple[str, Any]], *, hotplugged: bool, from_json: bool = False,
+        warnings: list[str] | None = None,
     ) -> None:
         """``-device`` / ``device_add`` from QemuOpts pairs (``driver``, ``id`` and properties
         as text) or a ``-device`` JSON dict's members (``from_json``), with qdev's order of
-        checks (``qmpnuma.machine.devices``)."""
+        checks (``qmpnuma.machine.devices``). The warnings QEMU would print go to
+        ``warnings`` (dropped when None), also when an error follows them."""
         from qmpnuma.facts import device_model_names  # recorded facts: read when asked
 
         add_device(self, pairs, hotplugged=hotplugged,
-                   known_models=device_model_names(self.profile), from_json=from_json)
+                   known_models=device_model_names(self.profile), from_json=from_json,
+                   warnings=[] if warnings is None else warnings)
 
     @mutation
     def plug_dimm_without_hotplug(self, request: DimmRequest) -> None:
@@ -410,6 +436,12 @@ class MachineState:
         dimm = self.dimms.find_by_path(path)
         if dimm is not None:
             self.dimms.request_unplug(dimm)
+            return
+        virtio_mem = self.dimms.find_virtio_mem(path)
+        if virtio_mem is not None and self.profile.virtio_mem is not None:
+            from qmpnuma.machine.virtio_mem import request_unplug
+
+            request_unplug(virtio_mem, self.profile.virtio_mem, self.machine_type.family)
             return
         slot = self.cpus.slot_by_qom_path(path)
         if slot is not None:

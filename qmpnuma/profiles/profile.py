@@ -174,6 +174,12 @@ class Texts:
     #: A chardev a monitor, serial port or device already reads (``qemu_chr_fe_init``),
     #: formatted with ``id``.
     chardev_in_use: str = "Device '{id}' is in use"
+    #: A memory device on a board whose device-memory region is empty (no ``maxmem``):
+    #: ``memory_device_get_free_addr`` (7.2), ``memory_device_pre_plug`` (10.0).
+    no_device_memory: str = (
+        "memory devices (e.g. for memory hotplug) are not enabled, please specify the maxmem "
+        "option"
+    )
     # -- QMP/HMP (10.0 work) ----------------------------------------------------------------
     #: ``query-hotpluggable-cpus`` on a board without CPU hot-plug
     #: (``qmp_query_hotpluggable_cpus``).
@@ -193,6 +199,34 @@ class Texts:
     #: ``x86_cpuid_set_vendor`` refusing a vendor string that is not 12 characters long,
     #: formatted with ``name`` and ``value``.
     cpu_vendor_length: str = "Property '.{name}' doesn't take value '{value}'"
+
+
+@record(frozen=True)
+class VirtioMemRules:
+    """How the profile's QEMU plugs and unplugs a ``virtio-mem-pci`` (``machine.virtio_mem``),
+    where 7.2 and 10.0 differ."""
+
+    #: ``memory_device_pre_plug`` asks whether the board has device memory before it asks the
+    #: device for its memory region (10.0); 7.2 asks for the region (the memdev) first.
+    device_memory_checked_first: bool
+    #: Pre-plug aligns the backend size to the block size as well (7.2:
+    #: ``get_min_alignment`` joins the alignment of both checks); 10.0 aligns the size to the
+    #: backend alone, checks it before the address, and leaves the block size to realize.
+    size_aligned_to_block_in_pre_plug: bool
+    #: Realize refuses a backend with ``prealloc=on`` (10.0, formatted with ``id``; the text
+    #: ends with a space). None: accepted.
+    preallocated_backend_refused: str | None
+    #: Realize's backend-size check, formatted with ``block`` (10.0's text lacks a space).
+    memdev_size_not_multiple: str
+    #: ``device_del`` while ``requested-size`` is not 0 (10.0) or always (7.2: virtio-mem
+    #: cannot be unplugged at all).
+    unplug_refused: str
+    #: 10.0 takes the unplug request when ``requested-size`` is 0 (nothing follows without a
+    #: guest); 7.2 refuses every request.
+    unplug_when_unrequested: bool
+    #: The warning realize prints for a private (``share=off``) file or memfd backend, whose
+    #: discarded blocks would reach the file (10.0's ``ram_block_discard_range``); None: none.
+    private_file_discard_warning: str | None = None
 
 
 @record(frozen=True)
@@ -411,6 +445,9 @@ class Profile:
     #: ``-device TYPE,help`` shows a default as plain text (10.0: a string unquoted, a
     #: boolean as ``on``/``off``), not as JSON.
     device_help_plain_defaults: bool
+    #: How ``virtio-mem-pci`` is plugged as a memory device (``qmpnuma.machine.virtio_mem``;
+    #: the device came with QEMU 5.1). None: the model only records the device.
+    virtio_mem: VirtioMemRules | None = None
 
     def __repr__(self) -> str:
         return f"Profile({self.name})"

@@ -19,6 +19,7 @@ from qmpnuma.profiles.profile import (
     OptionSpec,
     Profile,
     SizeSyntax,
+    VirtioMemRules,
 )
 from qmpnuma.records import replace
 
@@ -149,6 +150,10 @@ TEXTS: Final = replace(
     ),
     unsupported_machine_type='unsupported machine type: "{name}"',
     chardev_in_use="chardev '{id}' is already in use",
+    no_device_memory=(
+        "the configuration is not prepared for memory devices (e.g., for memory hotplug), "
+        "consider specifying the maxmem option"
+    ),
     chardev_fe_abort="Unexpected error in qemu_chr_fe_init() at chardev/char-fe.c:204:",
     # -- QMP/HMP (10.0 work)
     hotpluggable_cpus_unsupported="machine does not support hot-plugging CPUs",
@@ -245,4 +250,22 @@ PROFILE: Final[Profile] = replace(
         "q35": frozenset({"ramfb", "vmbus-bridge", "uefi-vars-x64", "intel-iommu",
                           "amd-iommu"}),
     },
+    virtio_mem=VirtioMemRules(
+        device_memory_checked_first=True,
+        size_aligned_to_block_in_pre_plug=False,
+        preallocated_backend_refused=(
+            "'memdev' property specifies a memdev with preallocation enabled: {id}. Instead, "
+            "specify 'prealloc=on' for the virtio-mem device. "
+        ),
+        memdev_size_not_multiple=(
+            "'memdev' property memdev size has to be multiples of'block-size' (0x{block:x})"
+        ),
+        unplug_refused="virtio-mem device cannot get unplugged while 'requested-size' != '0'",
+        unplug_when_unrequested=True,
+        private_file_discard_warning=(
+            "ram_block_discard_range: Discarding RAM in private file mappings is possibly "
+            "dangerous, because it will modify the underlying file and will affect other users "
+            "of the file"
+        ),
+    ),
 )

@@ -25,6 +25,7 @@ from qmpnuma.profiles.profile import (
     SizeSyntax,
     SmpParser,
     Texts,
+    VirtioMemRules,
 )
 
 _ROWS: Final[tuple[tuple[str, bool, bool], ...]] = (
@@ -356,4 +357,14 @@ PROFILE: Final = Profile(
     not_hotpluggable_ancestors=frozenset({"x86-iommu"}),
     device_help_plain_defaults=False,
     dynamic_sysbus_allowed=None,
+    virtio_mem=VirtioMemRules(
+        device_memory_checked_first=False,
+        size_aligned_to_block_in_pre_plug=True,
+        preallocated_backend_refused=None,
+        memdev_size_not_multiple=(
+            "'memdev' property memdev size has to be multiples of 'block-size' (0x{block:x})"
+        ),
+        unplug_refused="virtio based memory devices cannot be unplugged.",
+        unplug_when_unrequested=False,
+    ),
 )
