@@ -87,6 +87,9 @@ class Domain:
     uuid: str = "6c3c4d9e-0000-4000-8000-000000000001"
     #: A named CPU model (`<cpu mode='custom'><model>`), None for the hypervisor default.
     cpu_model: str | None = None
+    #: A virtio-mem device of this many MiB on the last cell (`<memory model='virtio-mem'>`,
+    #: half of it requested), None for none.
+    virtio_mem_mib: int | None = None
 
     def xml(self, emulator: str) -> str:
         """The domain XML libvirt is given."""
@@ -100,6 +103,15 @@ class Domain:
             f"<memoryBacking><source type='{self.source}'/></memoryBacking>"
             if self.source else ""
         )
+        virtio_mem = "" if self.virtio_mem_mib is None else f"""
+    <memory model='virtio-mem'>
+      <target>
+        <size unit='MiB'>{self.virtio_mem_mib}</size>
+        <node>{self.cells - 1}</node>
+        <block unit='KiB'>2048</block>
+        <requested unit='MiB'>{self.virtio_mem_mib // 2}</requested>
+      </target>
+    </memory>"""
         return f"""\
 <domain type='qemu'>
   <name>{self.name}</name>
@@ -122,7 +134,7 @@ class Domain:
   </cpu>
   <devices>
     <emulator>{emulator}</emulator>
-    <memballoon model='none'/>
+    <memballoon model='none'/>{virtio_mem}
   </devices>
 </domain>
 """
@@ -368,6 +380,15 @@ def run_domain(embed: Embed, emulator: str, domain: Domain, *,
         ("query-status-paused", _qmp(name, "query-status")),
         ("resume", f"resume {name}"), ("resumed", f"domstate {name}"),
     ]
+    if domain.virtio_mem_mib is not None:
+        # libvirt sets requested-size with qom-set and reads the device back; no guest plugs
+        # anything, so `size` (libvirt's <current>) stays 0.
+        steps += [
+            ("update-memory-device", f"update-memory-device {name} --live "
+                                     f"--requested-size {domain.virtio_mem_mib // 4}MiB"),
+            ("after-update query-memory-devices", _qmp(name, "query-memory-devices")),
+            ("virtio-mem xml", f"dumpxml {name} --xpath \"//memory[@model='virtio-mem']\""),
+        ]
     if hotplug:
         steps += [("attach", f"attach-device {name} {dimm_path} --live")]
         steps += [(f"after-attach {c}", _qmp(name, c))
@@ -402,7 +423,8 @@ def run_domain(embed: Embed, emulator: str, domain: Domain, *,
     for label, command in steps:
         if command.startswith("qemu-monitor-command"):
             answers[label] = _reply(sections[label])
-        elif label in ("suspended", "resumed", "attach", "detach", "destroy", "undefine"):
+        elif label in ("suspended", "resumed", "attach", "detach", "destroy", "undefine",
+                       "update-memory-device", "virtio-mem xml"):
             answers[label] = sections[label].strip()
     answers["left-running"] = _emulators_left(embed)
     return answers
@@ -474,6 +496,8 @@ DOMAINS = (
     # a named CPU model, whose vCPU properties libvirt reads back into the live <cpu>.
     (Domain("numa4memfd", 4, vcpus_per_cell=1, source="memfd"), False),
     (Domain("numa4file", 4, vcpus_per_cell=1, source="file", cpu_model="Westmere"), False),
+    # 2 cells and a 512 MiB virtio-mem device on cell 1, its requested size changed live.
+    (Domain("numa2virtiomem", 2, virtio_mem_mib=512), False),
 )
 
 
@@ -559,6 +583,20 @@ def check_hotplugged_dimm(answers: dict[str, Any]) -> None:
     assert "memdimm0" in [b["id"] for b in answers["after-attach query-memdev"]["return"]]
     # A guest without an OS never acknowledges the unplug request: the DIMM stays.
     assert answers["after-detach"] == answers["after-attach query-memory-devices"]
+
+
+def check_virtio_mem(answers: dict[str, Any]) -> None:
+    """The virtio-mem device libvirt started shows with the requested size libvirt set live;
+    without a guest nothing is plugged (libvirt's `<current>` 0)."""
+    devices = answers["after-update query-memory-devices"]["return"]
+    assert [(d["type"], d["data"]["node"], d["data"]["requested-size"], d["data"]["size"],
+             d["data"]["max-size"]) for d in devices] == [
+        ("virtio-mem", 1, 128 << 20, 0, 512 << 20)
+    ]
+    assert answers["update-memory-device"] == ""
+    xml = answers["virtio-mem xml"]
+    assert '<requested unit="KiB">131072</requested>' in xml
+    assert '<current unit="KiB">0</current>' in xml
 
 
 def check_start_up_traffic(fake: dict[str, Any], real: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from libvirt_harness import (
     check_hotplugged_dimm,
     check_probe,
     check_start_up_traffic,
+    check_virtio_mem,
     libvirt_missing,
     profile_emulator,
     scenario,
@@ -80,3 +81,7 @@ def test_hotplugged_dimm_shows_in_every_later_query(runs: dict[str, dict[str, An
 
 def test_start_up_traffic_and_answer_sources(runs: dict[str, dict[str, Any]]) -> None:
     check_start_up_traffic(runs["qmpnuma"], runs["qemu"])
+
+
+def test_virtio_mem_device_takes_its_requested_size(runs: dict[str, dict[str, Any]]) -> None:
+    check_virtio_mem(runs["qmpnuma"]["numa2virtiomem"])
