@@ -413,3 +413,75 @@ async def test_close_after_a_large_reply_delivers_all_of_it() -> None:
     assert len(received) > 60_000
     assert received.endswith(b', "id": 1}\r\n') and received.count(b"\r\n") == 1
     assert isinstance(json.loads(received)["return"], list)
+
+
+VIRTIO_MEM_ARGS = [
+    "-M", "pc", "-m", "1G,slots=2,maxmem=4G", "-S", "-smp", "2",
+    "-object", "memory-backend-ram,id=n0,size=512M",
+    "-object", "memory-backend-ram,id=n1,size=512M",
+    "-numa", "node,memdev=n0,cpus=0", "-numa", "node,memdev=n1,cpus=1",
+    "-object", "memory-backend-ram,id=vmem0,size=2G",
+    "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,node=1",
+]
+
+
+async def _virtio_mem_sizes(client: QMPClient) -> list[tuple[int, int]]:
+    devices = await client.execute("query-memory-devices")
+    assert isinstance(devices, list)
+    return [(item["data"]["requested-size"], item["data"]["size"]) for item in devices]
+
+
+async def test_virtio_mem_size_stays_without_a_guest() -> None:
+    vm = await start_machine(VIRTIO_MEM_ARGS)
+    try:
+        assert vm.client is not None
+        listener = EventListener()
+        with vm.client.listen(listener):
+            await vm.client.execute("qom-set", {"path": "vm0", "property": "requested-size",
+                                                "value": 1 << 30})
+            await asyncio.sleep(0.1)
+            assert listener.empty()
+        assert await _virtio_mem_sizes(vm.client) == [(1 << 30, 0)]
+    finally:
+        await vm.close()
+
+
+async def test_guest_follows_virtio_mem_requested_size() -> None:
+    plan = {"rules": [{"command": "qom-set", "guest": "accept", "guest_delay": 0.05},
+                      {"command": "device_add", "guest": "accept"}]}
+    vm = await start_machine(VIRTIO_MEM_ARGS, faults=plan)
+    try:
+        client = vm.client
+        assert client is not None
+        listener = EventListener()
+        with client.listen(listener):
+            await client.execute("qom-set", {"path": "vm0", "property": "requested-size",
+                                             "value": 1 << 30})
+            grown = await _next_event(listener)
+            assert await _virtio_mem_sizes(client) == [(1 << 30, 1 << 30)]
+            summary = await client.execute("query-memory-size-summary")
+            numa = await client.execute("x-query-numa")
+            # the same size again: the guest has nothing to plug, QEMU reports nothing
+            await client.execute("qom-set", {"path": "/machine/peripheral/vm0/virtio-backend",
+                                             "property": "requested-size", "value": 1 << 30})
+            await asyncio.sleep(0.15)
+            assert listener.empty()
+            await client.execute("qom-set", {"path": "vm0", "property": "requested-size",
+                                             "value": 0})
+            shrunk = await _next_event(listener)
+            await client.execute("object-add", {"qom-type": "memory-backend-ram", "id": "vmem1",
+                                                 "size": 1 << 29})
+            await client.execute("device_add", {"driver": "virtio-mem-pci", "memdev": "vmem1",
+                                                "id": "vm1", "requested-size": 1 << 28})
+            added = await _next_event(listener)
+        assert grown["event"] == "MEMORY_DEVICE_SIZE_CHANGE"
+        assert grown["data"] == {"id": "vm0", "size": 1 << 30,
+                                 "qom-path": "/machine/peripheral/vm0"}
+        assert summary == {"base-memory": 1 << 30, "plugged-memory": 1 << 30}
+        assert isinstance(numa, dict) and "node 1 plugged: 1024 MB" in numa["human-readable-text"]
+        assert shrunk["data"]["size"] == 0
+        assert added["data"] == {"id": "vm1", "size": 1 << 28,
+                                 "qom-path": "/machine/peripheral/vm1"}
+        assert await _virtio_mem_sizes(client) == [(0, 0), (1 << 28, 1 << 28)]
+    finally:
+        await vm.close()

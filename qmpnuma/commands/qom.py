@@ -183,7 +183,11 @@ def _virtio_mem_node(device: VirtioMem, path: str) -> QomNode:
         except MachineError as err:
             raise QmpError(err.error_class, err.message) from None
 
-    return QomNode(VIRTIO_MEM_PCI, VIRTIO_MEM_QOM_PROPERTIES, get=get, set=set_, path=path)
+    # The virtio device itself is the proxy's child; the proxy's properties are its aliases.
+    backend = QomNode("virtio-mem", VIRTIO_MEM_QOM_PROPERTIES[3:], get=get, set=set_,
+                      path=f"{path}/virtio-backend")
+    return QomNode(VIRTIO_MEM_PCI, VIRTIO_MEM_QOM_PROPERTIES, [("virtio-backend", backend)],
+                   get=get, set=set_, path=path)
 
 
 def _cpu_node(cpu: CpuObject) -> QomNode:

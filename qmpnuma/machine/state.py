@@ -335,6 +335,12 @@ class MachineState:
         return self.dimms.plug_virtio_mem(request, self.backends, self.numa.num_nodes,
                                           hotplugged, warnings)
 
+    @mutation
+    def virtio_mem_guest_follows(self, device: VirtioMem) -> bool:
+        """A guest driver brings a virtio-mem device's size to its requested size (what a
+        fault plan playing the guest does); whether the size changed."""
+        return device.guest_follows()
+
     @property
     def machine_family(self) -> str:
         return self.machine_type.family

@@ -127,6 +127,20 @@ class VirtioMem:
         })
         return info
 
+    def guest_follows(self) -> bool:
+        """What a guest driver does after a change of ``requested-size``: it plugs or unplugs
+        blocks until ``size`` is the requested size (here at once). Only a fault plan playing
+        the guest calls this; whether the size changed is returned."""
+        changed = self.size != self.requested_size
+        self.size = self.requested_size
+        return changed
+
+    def size_change_event(self) -> dict[str, Any]:
+        """``MEMORY_DEVICE_SIZE_CHANGE``'s data for the device's current size."""
+        data: dict[str, Any] = {} if self.id is None else {"id": self.id}
+        data.update({"size": self.size, "qom-path": self.qom_path})
+        return data
+
     def set_requested_size(self, value: int) -> None:
         """``virtio_mem_set_requested_size`` once realized: a multiple of the block size, at
         most the backend. The guest would be told; without one nothing else changes."""

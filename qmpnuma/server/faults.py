@@ -5,7 +5,8 @@ matches calls of one command (or `*`) and fires on the N-th matching call, on ev
 seeded random share of calls; when it fires it may delay the reply, replace it by an error, close
 the connection before, during or after the reply, emit events (now, later, twice, ...), or play
 the guest's part of a hot-unplug (accept it, so the DIMM goes away and `DEVICE_DELETED` follows,
-or refuse it as a guest can, which QEMU reports as an `ACPI_DEVICE_OST` failure status).
+or refuse it as a guest can, which QEMU reports as an `ACPI_DEVICE_OST` failure status) or of a
+virtio-mem resize (its driver plugs up to the requested size: `MEMORY_DEVICE_SIZE_CHANGE`).
 Plan-wide settings delay the greeting, split every reply into small writes, and suppress events
 the machine would emit. The same seed gives the same decisions for
 the same sequence of calls, so a failing test can be replayed.
@@ -263,6 +264,8 @@ class Instrumentation(ServerHooks):
 
     # -- the guest's part of hot-plug -------------------------------------------------------
     def _guest(self, rule: FaultRule, name: str, args: dict[str, Any]) -> None:
+        if rule.guest == "accept" and self._virtio_mem_guest(rule, name, args):
+            return
         device = args.get("id")
         if not isinstance(device, str) or rule.guest is None:
             return
@@ -277,6 +280,34 @@ class Instrumentation(ServerHooks):
             self._spawn(self._later(rule.guest_delay, lambda: action(device)))
         else:
             action(device)
+
+    def _virtio_mem_guest(self, rule: FaultRule, name: str, args: dict[str, Any]) -> bool:
+        """A virtio-mem driver in the guest: after a ``qom-set`` of ``requested-size`` or a
+        ``device_add`` of a device it plugs (or unplugs) blocks until the device's size is the
+        requested size, and QEMU reports ``MEMORY_DEVICE_SIZE_CHANGE``. Whether the request
+        was about a virtio-mem device."""
+        if self.machine is None:
+            return False
+        if name == "qom-set" and args.get("property") == "requested-size":
+            path = args.get("path")
+            device = self.machine.dimms.virtio_mem_named(path) if isinstance(path, str) else None
+        elif name == "device_add" and isinstance(args.get("id"), str):
+            device = self.machine.dimms.find_virtio_mem(f"/machine/peripheral/{args['id']}")
+        else:
+            return False
+        if device is None:
+            return False
+        machine, found = self.machine, device
+
+        def follow() -> None:
+            if machine.virtio_mem_guest_follows(found):
+                self.emit("MEMORY_DEVICE_SIZE_CHANGE", found.size_change_event())
+
+        if rule.guest_delay > 0:
+            self._spawn(self._later(rule.guest_delay, follow))
+        else:
+            follow()
+        return True
 
     def _ost(self, device: str, source: int, status: int) -> dict[str, Any]:
         slot = "0"

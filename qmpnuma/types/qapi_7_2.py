@@ -1293,6 +1293,14 @@ class QObjAcpiDeviceOstArg(QapiModel):
     info: ACPIOSTInfo
 
 
+class QObjMemoryDeviceSizeChangeArg(QapiModel):
+    """QAPI implicit type q_obj_MEMORY_DEVICE_SIZE_CHANGE-arg."""
+
+    id: QStr | None = None
+    size: Size
+    qom_path: QStr = Field(alias="qom-path")
+
+
 class CurrentMachineParams(QapiModel):
     """QAPI struct CurrentMachineParams."""
 
@@ -3807,6 +3815,7 @@ for _model in (
     QObjImageInfoSpecificQCow2EncryptionBase,
     QObjMemUnplugErrorArg,
     QObjMemoryDeviceInfoBase,
+    QObjMemoryDeviceSizeChangeArg,
     QObjMigrateRecoverArg,
     QObjMigrateSetCapabilitiesArg,
     QObjNumaOptionsBase,
@@ -3954,6 +3963,7 @@ MODELS: dict[str, type[QapiModel]] = {
     "q_obj_DEVICE_UNPLUG_GUEST_ERROR-arg": QObjDeviceUnplugGuestErrorArg,
     "ACPIOSTInfo": ACPIOSTInfo,
     "q_obj_ACPI_DEVICE_OST-arg": QObjAcpiDeviceOstArg,
+    "q_obj_MEMORY_DEVICE_SIZE_CHANGE-arg": QObjMemoryDeviceSizeChangeArg,
     "CurrentMachineParams": CurrentMachineParams,
     "ObjectPropertyInfo": ObjectPropertyInfo,
     "q_obj_qom-list-arg": QObjQomListArg,
@@ -4177,6 +4187,7 @@ TYPES: dict[str, Any] = {
     "ACPISlotType": ACPISlotType,
     "ACPIOSTInfo": ACPIOSTInfo,
     "q_obj_ACPI_DEVICE_OST-arg": QObjAcpiDeviceOstArg,
+    "q_obj_MEMORY_DEVICE_SIZE_CHANGE-arg": QObjMemoryDeviceSizeChangeArg,
     "CurrentMachineParams": CurrentMachineParams,
     "[CpuInfoFast]": list[CpuInfoFast],
     "[HotpluggableCPU]": list[HotpluggableCPU],

@@ -936,6 +936,20 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "meta-type": "event",
         "arg-type": "q_obj_ACPI_DEVICE_OST-arg",
     },
+    "q_obj_MEMORY_DEVICE_SIZE_CHANGE-arg": {
+        "name": "q_obj_MEMORY_DEVICE_SIZE_CHANGE-arg",
+        "meta-type": "object",
+        "members": [
+            {"name": "id", "type": "str", "optional": True},
+            {"name": "size", "type": "size"},
+            {"name": "qom-path", "type": "str"},
+        ],
+    },
+    "MEMORY_DEVICE_SIZE_CHANGE": {
+        "name": "MEMORY_DEVICE_SIZE_CHANGE",
+        "meta-type": "event",
+        "arg-type": "q_obj_MEMORY_DEVICE_SIZE_CHANGE-arg",
+    },
     "query-acpi-ospm-status": {
         "name": "query-acpi-ospm-status",
         "meta-type": "command",
@@ -3328,5 +3342,9 @@ EVENTS: dict[str, EventDef] = {
         "q_obj_DEVICE_UNPLUG_GUEST_ERROR-arg",
     ),
     "ACPI_DEVICE_OST": EventDef("ACPI_DEVICE_OST", "q_obj_ACPI_DEVICE_OST-arg"),
+    "MEMORY_DEVICE_SIZE_CHANGE": EventDef(
+        "MEMORY_DEVICE_SIZE_CHANGE",
+        "q_obj_MEMORY_DEVICE_SIZE_CHANGE-arg",
+    ),
     "DEVICE_DELETED": EventDef("DEVICE_DELETED", "q_obj_DEVICE_DELETED-arg"),
 }
