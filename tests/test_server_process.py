@@ -171,6 +171,65 @@ def test_qmp_stdio(reference: Reference) -> None:
     assert b'"reason": "host-qmp-quit"' in ours[3]
 
 
+def _stdio_run(command: list[str], requests: bytes, folder: Path, *, stdin_file: bool,
+               quit_: bool) -> tuple[int, list[bytes]]:
+    """``-qmp stdio`` with stdout in a regular file and stdin a file or a pipe; without a
+    ``quit`` the server is stopped with SIGTERM once it had time to answer."""
+    source, sink = folder / "requests", folder / "replies"
+    source.write_bytes(requests)
+    with source.open("rb") as fin, sink.open("wb") as fout:
+        proc = subprocess.Popen([*command, *BASE, "-qmp", "stdio"],
+                                stdin=fin if stdin_file else subprocess.PIPE, stdout=fout,
+                                stderr=subprocess.DEVNULL)
+        if not stdin_file:
+            assert proc.stdin is not None
+            proc.stdin.write(requests)
+            proc.stdin.close()
+        if not quit_:
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=30)
+    return status, [normalise(line) for line in sink.read_bytes().split(b"\r\n")]
+
+
+@pytest.mark.parametrize("stdin_file", [True, False], ids=["stdin-file", "stdin-pipe"])
+@pytest.mark.parametrize("quit_", [True, False], ids=["quit", "sigterm"])
+def test_qmp_stdio_with_files(reference: Reference, workdir: Path, stdin_file: bool,
+                              quit_: bool) -> None:
+    """`-qmp stdio < requests > replies`, as scripts run QEMU: regular files on stdio (which
+    asyncio's pipe transports refuse) give the same bytes as the real QEMU; input at its end
+    leaves the monitor writing, so a SIGTERM still brings ``SHUTDOWN``."""
+    requests = b'{"execute":"qmp_capabilities"}\n{"execute":"query-status"}\n'
+    if quit_:
+        requests += b'{"execute":"quit"}\n'
+    results = [_stdio_run(command, requests, workdir, stdin_file=stdin_file, quit_=quit_)
+               for _name, command in _pair(reference)]
+    (real_status, real), (our_status, ours) = results
+    assert (our_status, ours) == (real_status, real)
+    reason = b"host-qmp-quit" if quit_ else b"host-signal"
+    assert ours[0].startswith(b'{"QMP"') and reason in ours[3]
+
+
+@pytest.mark.parametrize("stdin_file", [True, False], ids=["stdin-file", "stdin-pipe"])
+def test_hmp_on_stdio(reference: Reference, workdir: Path, stdin_file: bool) -> None:
+    """`-monitor stdio`: the banner, the line editor's echo and each command's text, byte for
+    byte as the real QEMU writes them to a file, until `quit` ends the process."""
+    requests = b"info status\ninfo numa\ninfo nosuch\nquit\n"
+    outputs = []
+    for _name, command in _pair(reference):
+        source, sink = workdir / "hmp-requests", workdir / "hmp-replies"
+        source.write_bytes(requests)
+        with source.open("rb") as fin, sink.open("wb") as fout:
+            result = subprocess.run(
+                [*command, *BASE, "-monitor", "stdio"], stdout=fout, stderr=subprocess.DEVNULL,
+                input=None if stdin_file else requests, stdin=fin if stdin_file else None,
+                timeout=30, check=False)
+        outputs.append((result.returncode, sink.read_bytes()))
+    (real_status, real), (our_status, ours) = outputs
+    assert (our_status, ours) == (real_status, real)
+    assert our_status == 0 and b"(qemu) " in ours and b"VM status: paused (prelaunch)" in ours
+
+
 def test_reported_version_can_be_chosen(workdir: Path) -> None:
     sock = str(workdir / "v.sock")
     proc = subprocess.Popen(

@@ -72,7 +72,9 @@ def _channel(
     monitor = (MonitorState(index=endpoint.index, pretty=endpoint.pretty,
                             chardev_names=opened.names) if speaks else None)
     if endpoint.kind == "stdio":
-        return Channel(monitor if endpoint.control else None)
+        stdio = Channel(monitor)  # a QMP or an HMP monitor, or nobody speaking
+        stdio.hmp = endpoint.readline
+        return stdio
     if not endpoint.server and endpoint.kind in ("unix", "tcp"):
         dial = functools.partial(connect, endpoint, texts)
         warn = functools.partial(report, endpoint.label)
@@ -108,8 +110,8 @@ def _open(
         if endpoint is None:
             return
         endpoint = with_role(endpoint, config)
-        if endpoint.kind == "stdio" and not endpoint.control:
-            return  # nobody reads stdio for a serial port or an HMP monitor here
+        if endpoint.kind == "stdio" and not (endpoint.control or endpoint.readline):
+            return  # nobody reads stdio for a serial port here
         channel = _channel(endpoint, report, opened, texts)
     except OptionError as err:
         more: tuple[str, ...] = ()

@@ -470,16 +470,24 @@ class QmpServer:
         self.hooks.disconnected(conn)
 
     async def serve_stream(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, monitor: MonitorState
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, monitor: MonitorState,
+        *, output_after_eof: bool = False,
     ) -> None:
         """Serve one client until it leaves or the server stops (stdio, client-mode sockets;
-        listening QMP sockets go through `qmpnuma.server.qmp_protocol`, same steps)."""
+        listening QMP sockets go through `qmpnuma.server.qmp_protocol`, same steps).
+
+        ``output_after_eof``: the end of the input does not end the monitor, which goes on
+        writing its events until the server stops (QEMU's stdio chardev: stdin at its end
+        leaves stdout open, so ``SHUTDOWN`` still comes when QEMU is stopped by a signal).
+        """
         conn = self.open_connection(writer, monitor)
         try:
             await self.hooks.before_greeting(conn)
             self.greet(conn)
             await read_loop(reader, writer, functools.partial(self._handle, conn),
                             functools.partial(self.serving, conn))
+            if output_after_eof and self.serving(conn):
+                await self.state.stopped.wait()
         finally:
             await self.close_connection(conn)
 
@@ -514,15 +522,14 @@ class QmpServer:
             return await asyncio.start_unix_server(client, sock=sock)
         return await asyncio.start_server(client, sock=sock)
 
-    async def _serve_stdio(self, monitor: MonitorState) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        transport, protocol = await loop.connect_write_pipe(
-            asyncio.streams.FlowControlMixin, sys.stdout
-        )
-        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-        await self.serve_stream(reader, writer, monitor)
+    async def _serve_stdio(self, monitor: MonitorState, *, hmp: bool = False) -> None:
+        from qmpnuma.server.stdio import stdio_streams  # stdio monitors only
+
+        reader, writer = await stdio_streams()
+        if hmp:
+            await self._serve_hmp(reader, writer, monitor)
+        else:
+            await self.serve_stream(reader, writer, monitor, output_after_eof=True)
 
     async def _serve_peer(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, channel: Channel
@@ -643,7 +650,8 @@ class QmpServer:
             elif sock is not None or channel.dial is not None:
                 self._tasks.append(asyncio.create_task(self._serve_client(channel)))
             elif monitor is not None:
-                self._tasks.append(asyncio.create_task(self._serve_stdio(monitor)))
+                self._tasks.append(
+                    asyncio.create_task(self._serve_stdio(monitor, hmp=channel.hmp)))
         await self.hooks.started(self)
 
     async def close(self) -> None:
