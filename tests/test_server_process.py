@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Reference
@@ -228,6 +229,55 @@ def test_hmp_on_stdio(reference: Reference, workdir: Path, stdin_file: bool) -> 
     (real_status, real), (our_status, ours) = outputs
     assert (our_status, ours) == (real_status, real)
     assert our_status == 0 and b"(qemu) " in ours and b"VM status: paused (prelaunch)" in ours
+
+
+def _terminal_settings(command: list[str], *, quit_: bool) -> tuple[list[Any], list[Any]]:
+    """The settings of the terminal a `-monitor stdio` runs on, once its banner is out, and
+    after the process ended (by `quit` or SIGTERM)."""
+    import pty
+    import select
+    import termios
+
+    master, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen([*command, *BASE, "-monitor", "stdio"], stdin=terminal,
+                                stdout=terminal, stderr=subprocess.DEVNULL)
+        seen, deadline = b"", time.monotonic() + 20
+        while b"(qemu) " not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                seen += os.read(master, 4096)
+        during = termios.tcgetattr(terminal)
+        if quit_:
+            os.write(master, b"quit\n")
+        else:
+            proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        return during, termios.tcgetattr(terminal)
+    finally:
+        os.close(master)
+        os.close(terminal)
+
+
+@pytest.mark.parametrize("quit_", [True, False], ids=["quit", "sigterm"])
+def test_hmp_on_a_terminal_edits_its_own_lines(reference: Reference, quit_: bool) -> None:
+    """On a terminal, `-monitor stdio` turns the terminal's echo and line editing off while it
+    runs (its line editor echoes), exactly as QEMU does, and puts them back at exit. (After a
+    SIGTERM QEMU 7.2 leaves the terminal as it ran, a bug 10.0 fixed; qmpnuma restores it with
+    either profile, so only the `quit` case is compared there.)"""
+    import pty
+    import termios
+
+    master, terminal = pty.openpty()
+    initial = termios.tcgetattr(terminal)
+    os.close(master)
+    os.close(terminal)
+    (real_during, real_after), (our_during, our_after) = (
+        _terminal_settings(command, quit_=quit_) for _name, command in _pair(reference))
+    assert our_during == real_during and our_during != initial
+    assert not our_during[3] & (termios.ECHO | termios.ICANON)
+    assert our_after == initial
+    if quit_:
+        assert real_after == initial
 
 
 def test_reported_version_can_be_chosen(workdir: Path) -> None:

@@ -523,10 +523,11 @@ class QmpServer:
         return await asyncio.start_server(client, sock=sock)
 
     async def _serve_stdio(self, monitor: MonitorState, *, hmp: bool = False) -> None:
-        from qmpnuma.server.stdio import stdio_streams  # stdio monitors only
+        from qmpnuma.server.stdio import editor_terminal, stdio_streams  # stdio monitors only
 
         reader, writer = await stdio_streams()
         if hmp:
+            editor_terminal()
             await self._serve_hmp(reader, writer, monitor)
         else:
             await self.serve_stream(reader, writer, monitor, output_after_eof=True)

@@ -7,11 +7,16 @@ the monitor without streams. QEMU reads and writes such files as it does pipes (
 chardev polls what it can and reads regular files at once), so here a regular stdin is read by a
 thread that feeds the reader as the data comes, and a regular stdout is written at once (a file
 never makes a write wait).
+
+An HMP monitor echoes what is typed itself (its line editor), so on a terminal QEMU switches the
+terminal's own echo and line editing off while it runs (``qemu_chr_set_echo_stdio``) and puts
+them back at exit; `editor_terminal` does the same. A QMP monitor leaves the terminal as it is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import sys
 import threading
@@ -85,3 +90,25 @@ async def stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         transport, protocol = FileOutput(sys.stdout.fileno()), asyncio.streams.FlowControlMixin()
         protocol.connection_made(transport)
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+
+def editor_terminal() -> None:
+    """Hand a terminal on stdin to a line editor, as ``qemu_chr_set_echo_stdio`` does: no echo,
+    no canonical line editing or extended input processing, no CR-to-NL or flow control, 8-bit
+    bytes one at a time (signal keys still signal); the settings come back at exit."""
+    fd = sys.stdin.fileno()
+    if not os.isatty(fd):
+        return
+    import termios  # a terminal only
+
+    saved = termios.tcgetattr(fd)
+    raw = termios.tcgetattr(fd)
+    raw[0] &= ~(termios.IGNBRK | termios.BRKINT | termios.PARMRK | termios.ISTRIP
+                | termios.INLCR | termios.IGNCR | termios.ICRNL | termios.IXON)
+    raw[1] |= termios.OPOST
+    raw[2] = (raw[2] & ~(termios.CSIZE | termios.PARENB)) | termios.CS8
+    raw[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.IEXTEN)
+    raw[6][termios.VMIN] = 1
+    raw[6][termios.VTIME] = 0
+    termios.tcsetattr(fd, termios.TCSANOW, raw)
+    atexit.register(termios.tcsetattr, fd, termios.TCSANOW, saved)
