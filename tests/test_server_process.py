@@ -280,6 +280,26 @@ def test_hmp_on_a_terminal_edits_its_own_lines(reference: Reference, quit_: bool
         assert real_after == initial
 
 
+@pytest.mark.parametrize("options", [
+    ["-qmp", "stdio"], ["-monitor", "stdio"], ["-serial", "stdio"],
+    ["-chardev", "stdio,id=c0"], ["-chardev", "stdio,id=c0", "-mon", "chardev=c0"],
+], ids=["qmp", "monitor", "serial", "chardev", "mon"])
+def test_stdio_refused_with_daemonize(reference: Reference, workdir: Path,
+                                      options: list[str]) -> None:
+    """A stdio chardev, whoever reads it, cannot be opened by a daemon (QEMU's
+    `qemu_chr_open_stdio`): the same message and status as the real QEMU, nothing served."""
+    outcomes = []
+    for _name, command in _pair(reference):
+        result = subprocess.run(
+            [*command, *BASE, *options, "-daemonize"], stdin=subprocess.DEVNULL,
+            capture_output=True, timeout=30, check=False, cwd=workdir)
+        lines = result.stderr.decode().splitlines()
+        outcomes.append((result.returncode, [line.split(": ", 1)[1] for line in lines]))
+    real, ours = outcomes
+    assert ours == real
+    assert ours[0] == 1 and ours[1][0].endswith(": cannot use stdio with -daemonize")
+
+
 def test_reported_version_can_be_chosen(workdir: Path) -> None:
     sock = str(workdir / "v.sock")
     proc = subprocess.Popen(

@@ -51,6 +51,8 @@ class OpenedChardevs:
     names: ChardevNames = field(default_factory=ChardevNames)
     #: the profile's ``chardev_client_named_after_peer``
     clients_named_after_peer: bool = False
+    #: ``-daemonize``: a stdio chardev cannot be opened
+    daemonizing: bool = False
 
     def close(self) -> None:
         """Close what was opened and remove the paths bound (start-up failed after all)."""
@@ -109,6 +111,9 @@ def _open(
         endpoint = chardev_endpoint(dev)
         if endpoint is None:
             return
+        if endpoint.kind == "stdio" and opened.daemonizing:
+            # qemu_chr_open_stdio: a daemon has no terminal, whoever would read it
+            raise OptionError("cannot use stdio with -daemonize")
         endpoint = with_role(endpoint, config)
         if endpoint.kind == "stdio" and not (endpoint.control or endpoint.readline):
             return  # nobody reads stdio for a serial port here
@@ -126,6 +131,7 @@ def _open(
 def open_chardevs(
     config: MonitorConfig, report: Callable[[str, str], None],
     texts: Texts = DEFAULT_PROFILE.texts, *, clients_named_after_peer: bool = False,
+    daemonizing: bool = False,
 ) -> OpenedChardevs:
     """Open every chardev qmpnuma serves, checking monitors, serial ports and devices between.
 
@@ -134,7 +140,8 @@ def open_chardevs(
     lines for the first refusal (``texts``: the profile's wording); nothing stays open then.
     ``clients_named_after_peer``: the profile's ``chardev_client_named_after_peer``.
     """
-    opened = OpenedChardevs(clients_named_after_peer=clients_named_after_peer)
+    opened = OpenedChardevs(clients_named_after_peer=clients_named_after_peer,
+                            daemonizing=daemonizing)
     try:
         early = [dev for dev in config.chardevs if dev.origin not in PORT_KINDS]
         for dev in sorted(early, key=lambda dev: dev.created):

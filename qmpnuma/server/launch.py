@@ -50,6 +50,7 @@ def serve_machine(
         opened = open_chardevs(
             config, report, machine.profile.texts,
             clients_named_after_peer=machine.profile.chardev_client_named_after_peer,
+            daemonizing=daemonizing,
         )
     except SerialInUseAbort as err:
         sys.stderr.write(f"{machine.profile.texts.chardev_fe_abort}\n{progname}: {err.message}\n")
