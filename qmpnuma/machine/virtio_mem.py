@@ -6,7 +6,8 @@ device-memory region, the region DIMMs are placed in, and a guest driver then pl
 ``block-size`` into it until the device's ``size`` reaches the ``requested-size`` the host asks
 for. No guest runs here, so ``size`` stays 0 whatever is requested: that is what QEMU answers
 for a machine stopped with ``-S`` or a guest without the driver, and no
-``MEMORY_DEVICE_SIZE_CHANGE`` event ever comes.
+``MEMORY_DEVICE_SIZE_CHANGE`` event comes, unless a fault plan plays the driver
+(`VirtioMem.guest_follows`).
 
 Plugging one (``-device`` or ``device_add``) runs, after qdev's property setters (the
 ``block-size`` setter refuses a size below 1 MiB or not a power of two on the spot):
@@ -14,9 +15,12 @@ Plugging one (``-device`` or ``device_add``) runs, after qdev's property setters
 1. the machine's pre-plug hook (``pc_virtio_md_pci_pre_plug`` in 7.2, ``virtio_md_pci_pre_plug``
    in 10.0), i.e. ``memory_device_pre_plug``: the backend must be set, and a free, aligned place
    in the device-memory region is found for all of it (shared with DIMMs, same texts);
-2. the device's realize (``virtio_mem_device_realize``): the backend not busy, the node
-   existing, the block size against the backend's page size, then ``requested-size``, the
-   address and the backend size each a multiple of the block size.
+2. the device's realize (``virtio_mem_device_realize``): the backend not busy (nor, in 10.0,
+   preallocated), the node existing, then ``requested-size`` and the backend size each a
+   multiple of the block size (the address was aligned to it in pre-plug).
+
+Where 7.2 and 10.0 differ (the order of the pre-plug checks, where a backend size that is not a
+block multiple is caught, ``device_del``) is the profile's ``VirtioMemRules``.
 
 Once realized, only ``requested-size`` can change (``virtio_mem_set_requested_size``).
 """
@@ -208,9 +212,10 @@ def realize(
     ``addr``; the device it realizes (the caller marks the backend mapped). Its warnings are
     added to ``warnings`` as QEMU prints them, before any later error.
 
-    A ``requested-size`` above the backend is not refused here (only ``qom-set`` refuses it),
-    nor can the block size be below the page size (the setter's 1 MiB is above every page
-    size modelled); a block size below the default is warned about.
+    A ``requested-size`` above the backend is not refused here (only ``qom-set`` refuses it); a
+    block size below the default is warned about. A block size below the backend's page size
+    (a hugetlb memfd's) is refused with the text of QEMU's source: this host has no huge pages
+    to check it against the binary.
     """
     if backend.mapped:
         raise MachineError(f"'memdev' property specifies a busy memdev: {backend.id}")
@@ -224,6 +229,11 @@ def realize(
         )
     default = default_block_size(backend)
     block_size = request.block_size or default
+    page_size = backend_page_size(backend)
+    if block_size < page_size:
+        raise MachineError(
+            f"'block-size' property has to be at least the page size (0x{page_size:x})"
+        )
     if block_size < default:
         warnings.append("'block-size' property is smaller than the default block size "
                         f"({default // MiB:x} MiB)")
