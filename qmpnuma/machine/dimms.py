@@ -258,17 +258,6 @@ class DimmBank:
         return next((device for device in self.virtio_mems if device.qom_path == qom_path),
                     None)
 
-    def virtio_mem_named(self, path: str) -> VirtioMem | None:
-        """The virtio-mem device a ``qom-set`` path names: its QOM path, absolute or partial
-        (the trailing components of exactly one device), or its ``virtio-backend`` child."""
-        path = path.removesuffix("/virtio-backend")
-        if path.startswith("/"):
-            return self.find_virtio_mem(path)
-        parts = [part for part in path.split("/") if part]
-        matches = [device for device in self.virtio_mems
-                   if parts and device.qom_path.split("/")[-len(parts):] == parts]
-        return matches[0] if len(matches) == 1 else None
-
     @staticmethod
     def _mapped_size(request: DimmRequest, backend: MemoryBackend) -> int:
         """Bytes the DIMM maps: the backend, or an nvdimm's aligned part before its label

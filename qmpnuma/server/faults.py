@@ -289,8 +289,14 @@ class Instrumentation(ServerHooks):
         if self.machine is None:
             return False
         if name == "qom-set" and args.get("property") == "requested-size":
-            path = args.get("path")
-            device = self.machine.dimms.virtio_mem_named(path) if isinstance(path, str) else None
+            from qmpnuma.commands.qom import resolve  # QOM's own path resolution
+
+            try:
+                node = resolve(self.machine, str(args.get("path")))
+            except QmpError:
+                return False
+            device = self.machine.dimms.find_virtio_mem(
+                node.path.removesuffix("/virtio-backend"))
         elif name == "device_add" and isinstance(args.get("id"), str):
             device = self.machine.dimms.find_virtio_mem(f"/machine/peripheral/{args['id']}")
         else:
