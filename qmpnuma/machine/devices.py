@@ -16,7 +16,8 @@ In QEMU 7.2 every path meets in ``qdev_device_add_from_qdict``, which sets the p
 So this module takes ``(key, value)`` pairs in the order QEMU would walk them and applies qdev's
 order of checks: the driver, a duplicate id, each property's value (both visitors are
 :mod:`qmpnuma.options.qobject_visitor`), then the device's own plug rules (DIMM slots and
-addresses, CPU topology), which live in `dimms.py` and `cpus.py`.
+addresses, virtio-mem's checks, CPU topology), which live in `dimms.py`, `virtio_mem.py` and
+`cpus.py`.
 """
 
 from __future__ import annotations
@@ -491,7 +492,8 @@ def add_device(
     from_json: bool = False,
     warnings: list[str] | None = None,
 ) -> None:
-    """qdev's `device_add`/`-device` for pc-dimm, x86 CPUs, and (recorded only) other models.
+    """qdev's `device_add`/`-device` for pc-dimm and nvdimm, virtio-mem-pci (where the profile
+    models it and the board has PCI), x86 CPUs, and (recorded only) other models.
 
     Checks run in QEMU's order (``qdev_device_add_from_qdict``): id syntax (text only), driver,
     whether a hot-plug handler takes the device, the name (duplicate id), property values, then
