@@ -41,6 +41,13 @@ DIMM_XML = """\
   <target><size unit='MiB'>128</size><node>1</node></target>
 </memory>
 """
+#: The virtio-mem device `attach-device` hot-plugs beside the one a domain starts with.
+VIRTIO_MEM_XML = """\
+<memory model='virtio-mem'>
+  <target><size unit='MiB'>256</size><node>0</node><block unit='KiB'>2048</block>
+    <requested unit='MiB'>128</requested></target>
+</memory>
+"""
 
 
 #: Where scripts/fetch_reference_binaries.sh puts the binaries beyond Debian 12's (as conftest).
@@ -382,12 +389,18 @@ def run_domain(embed: Embed, emulator: str, domain: Domain, *,
     ]
     if domain.virtio_mem_mib is not None:
         # libvirt sets requested-size with qom-set and reads the device back; no guest plugs
-        # anything, so `size` (libvirt's <current>) stays 0.
+        # anything, so `size` (libvirt's <current>) stays 0. Then it hot-plugs a second one
+        # (object-add, device_add on the PCI bus with an address it chose).
+        virtio_mem_path = workdir / "virtio-mem.xml"
+        virtio_mem_path.write_text(VIRTIO_MEM_XML)
         steps += [
             ("update-memory-device", f"update-memory-device {name} --live "
                                      f"--requested-size {domain.virtio_mem_mib // 4}MiB"),
             ("after-update query-memory-devices", _qmp(name, "query-memory-devices")),
             ("virtio-mem xml", f"dumpxml {name} --xpath \"//memory[@model='virtio-mem']\""),
+            ("attach virtio-mem", f"attach-device {name} {virtio_mem_path} --live"),
+            ("after-attach-virtio-mem query-memory-devices",
+             _qmp(name, "query-memory-devices")),
         ]
     if hotplug:
         steps += [("attach", f"attach-device {name} {dimm_path} --live")]
@@ -424,7 +437,7 @@ def run_domain(embed: Embed, emulator: str, domain: Domain, *,
         if command.startswith("qemu-monitor-command"):
             answers[label] = _reply(sections[label])
         elif label in ("suspended", "resumed", "attach", "detach", "destroy", "undefine",
-                       "update-memory-device", "virtio-mem xml"):
+                       "update-memory-device", "virtio-mem xml", "attach virtio-mem"):
             answers[label] = sections[label].strip()
     answers["left-running"] = _emulators_left(embed)
     return answers
@@ -593,6 +606,12 @@ def check_virtio_mem(answers: dict[str, Any]) -> None:
              d["data"]["max-size"]) for d in devices] == [
         ("virtio-mem", 1, 128 << 20, 0, 512 << 20)
     ]
+    # the hot-plugged one follows it in the device-memory region
+    devices = answers["after-attach-virtio-mem query-memory-devices"]["return"]
+    assert [(d["data"]["node"], d["data"]["requested-size"], d["data"]["max-size"])
+            for d in devices] == [(1, 128 << 20, 512 << 20), (0, 128 << 20, 256 << 20)]
+    assert devices[1]["data"]["memaddr"] == devices[0]["data"]["memaddr"] + (512 << 20)
+    assert answers["attach virtio-mem"] == "" and answers["stderr"] == []  # (virsh -q)
     assert answers["update-memory-device"] == ""
     xml = answers["virtio-mem xml"]
     assert '<requested unit="KiB">131072</requested>' in xml
