@@ -241,13 +241,10 @@ class DimmBank:
         block_size = request.block_size or default_block_size(backend)
         backend_align = backend_alignment(backend, True)
         align = max(block_size, backend_align)
-        if rules.size_aligned_to_block_in_pre_plug:
-            addr = self._choose_address(request.addr or None, align, backend.size,
-                                        region_always_made=True)
-        else:
-            addr = self._choose_address(request.addr or None, align, backend.size,
-                                        size_align=backend_align, size_first=True,
-                                        region_always_made=True)
+        joined = rules.size_aligned_to_block_in_pre_plug  # (7.2: one alignment for both)
+        addr = self._choose_address(request.addr or None, align, backend.size,
+                                    size_align=align if joined else backend_align,
+                                    size_first=not joined, region_always_made=True)
         device = realize(request, backend, num_nodes, addr, hotplugged, rules, warnings)
         backend.mapped = True
         self.virtio_mems.append(device)

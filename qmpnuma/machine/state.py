@@ -382,7 +382,7 @@ class MachineState:
 
         add_device(self, pairs, hotplugged=hotplugged,
                    known_models=device_model_names(self.profile), from_json=from_json,
-                   warnings=[] if warnings is None else warnings)
+                   warnings=warnings)
 
     @mutation
     def plug_dimm_without_hotplug(self, request: DimmRequest) -> None:
