@@ -6,10 +6,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint schemas clean bench
 
-$(STAMP): pyproject.toml
+# The checkout is installed editable as a path entry (`editable_mode=compat`: one line in a
+# .pth), not through setuptools' default import hook, which every Python process of the venv
+# would import at start-up with pathlib, urllib.parse and ipaddress (~5 ms of each start).
+EDITABLE := --config-settings editable_mode=compat
+
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet $(EDITABLE) -e '.[test]'
 	$(BIN)/python -m qmpnuma.start_bundle
 	touch $(STAMP)
 
@@ -23,7 +28,7 @@ test: $(STAMP)
 BENCH_STAMP := $(VENV)/.installed-bench
 
 $(BENCH_STAMP): pyproject.toml $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet $(EDITABLE) -e '.[test,bench]'
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)

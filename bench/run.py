@@ -129,13 +129,11 @@ def _compile_bytecode() -> None:
     figures come from) would otherwise compile every module on every start, which measures the
     compiler rather than qmpnuma.
     """
-    import compileall
-
     from qmpnuma import start_bundle
 
-    package = os.path.join(os.path.dirname(HERE), "qmpnuma")
-    compileall.compile_dir(package, quiet=1)
-    start_bundle.write_start_set()  # as the Makefile's install step does
+    # as the Makefile's install step does (`python -m qmpnuma.start_bundle`)
+    start_bundle.write_start_set()
+    start_bundle.compile_package()
 
 
 def run(quick: bool) -> dict[str, Any]:
