@@ -97,6 +97,8 @@ class Domain:
     #: A virtio-mem device of this many MiB on the last cell (`<memory model='virtio-mem'>`,
     #: half of it requested), None for none.
     virtio_mem_mib: int | None = None
+    #: `<memoryBacking><hugepages/>`: the guest's RAM on the host's default huge pages.
+    hugepages: bool = False
 
     def xml(self, emulator: str) -> str:
         """The domain XML libvirt is given."""
@@ -106,10 +108,11 @@ class Domain:
             f"{(i + 1) * self.vcpus_per_cell - 1}' memory='{self.cell_mib}' unit='MiB'/>"
             for i in range(self.cells)
         )
-        backing = (
-            f"<memoryBacking><source type='{self.source}'/></memoryBacking>"
-            if self.source else ""
-        )
+        backing = "".join((
+            "<hugepages/>" if self.hugepages else "",
+            f"<source type='{self.source}'/>" if self.source else "",
+        ))
+        backing = f"<memoryBacking>{backing}</memoryBacking>" if backing else ""
         virtio_mem = "" if self.virtio_mem_mib is None else f"""
     <memory model='virtio-mem'>
       <target>
@@ -154,11 +157,13 @@ class Embed:
 
     root: Path
     virsh_binary: str = "virsh"
+    #: Lines added to the driver's qemu.conf (e.g. `hugetlbfs_mount`).
+    conf_extra: str = ""
     log: Path = field(init=False)
 
     def __post_init__(self) -> None:
         (self.root / "etc").mkdir(parents=True, exist_ok=True)
-        (self.root / "etc" / "qemu.conf").write_text(QEMU_CONF)
+        (self.root / "etc" / "qemu.conf").write_text(QEMU_CONF + self.conf_extra)
         self.log = self.root.parent / f"{self.root.name}-libvirt.log"
 
     @property

@@ -12,6 +12,7 @@ exactly one object.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +83,7 @@ class QomNode:
 
 def _backend_value(backend: MemoryBackend, name: str) -> Any:
     if name == "prealloc-context":
-        return backend.prealloc_context or ""
+        return f"/objects/{backend.prealloc_context}" if backend.prealloc_context else ""
     if name == "mem-path":
         return backend.mem_path or ""
     if name == "host-nodes":
@@ -230,13 +231,40 @@ def _board_node(machine: Machine, containers: list[tuple[str, QomNode]]) -> QomN
     return QomNode(type_name, properties, children, get=get, path="/machine", listed=listed)
 
 
+#: ``thread-context``'s properties after `type` (the affinities can only be written).
+THREAD_CONTEXT_PROPERTIES = (("thread-id", "int"), ("node-affinity", "int"),
+                             ("cpu-affinity", "int"))
+
+
+def _thread_context_node(path: str) -> QomNode:
+    """A ``thread-context`` (libvirt makes one per preallocated backend): its thread is the
+    server's main one here, and its affinities are write-only, as in QEMU."""
+    node = QomNode("thread-context", THREAD_CONTEXT_PROPERTIES, path=path)
+
+    def get(name: str) -> Any:
+        if name == "thread-id":
+            return os.getpid()
+        raise QmpError("GenericError", f"Property 'thread-context.{name}' is not readable")
+
+    node.get = get
+    return node
+
+
 def build_tree(machine: Machine) -> QomNode:
-    """The object tree of ``machine`` as QOM would show it (the modelled part)."""
+    """The object tree of ``machine`` as QOM would show it (the modelled part): every object
+    under ``/objects`` in the container's order; the memory backends and thread contexts with
+    their properties, the other objects with their type only."""
     objects = QomNode("container", path="/objects")
-    for backend in machine.memdev_order():
-        objects.children.append(
-            (backend.id, _backend_node(backend, f"/objects/{backend.id}", machine.profile))
-        )
+    for name in machine.objects.listing_order():
+        path = f"/objects/{name}"
+        backend = machine.backends.get(name)
+        kind = machine.other_objects.get(name)
+        if backend is not None:
+            objects.children.append((name, _backend_node(backend, path, machine.profile)))
+        elif kind == "thread-context":
+            objects.children.append((name, _thread_context_node(path)))
+        elif kind is not None:
+            objects.children.append((name, QomNode(kind, path=path)))
     cpus = {cpu.path: cpu for cpu in cpu_objects(machine)}
     peripheral = QomNode("container", path="/machine/peripheral")
     dimms = {dimm.id: dimm for dimm in machine.sorted_dimms() if dimm.id is not None}

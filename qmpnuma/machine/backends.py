@@ -17,10 +17,12 @@ Completion asks the host (reservable memory, NUMA nodes, the ``mem-path``) throu
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.host_facts import HostFacts
+from qmpnuma.machine.huge_pages import check_whole_pages, memfd_page_size, reserve_huge_pages
 from qmpnuma.machine.mem_path import HOST_PAGE_SIZE as PAGE_SIZE
 from qmpnuma.machine.mem_path import check_mem_path
 from qmpnuma.machine.object_options import ObjectRequest
@@ -85,6 +87,11 @@ class MemoryBackend:
     hugetlb: bool = False
     hugetlbsize: int = 0
     seal: bool = True
+    #: The page size of its RAM once completed (``qemu_ram_pagesize``): a huge page size for
+    #: a hugetlb memfd or a file on hugetlbfs, else the host page.
+    page_size: int = PAGE_SIZE
+    #: The hugetlbfs mount its file is on ("" elsewhere), whose ``size=`` limit it shares.
+    huge_mount: str = ""
     #: True once a NUMA node, the machine RAM or a DIMM maps it (``host_memory_backend_is_mapped``).
     mapped: bool = False
     #: Created by the board (``pc.ram``) rather than by the user.
@@ -113,12 +120,17 @@ def build_backend(
     smp_cpus: int,
     profile: Profile = DEFAULT_PROFILE,
     canonical_ramblock_id: bool = False,
+    prealloc: bool = False,
+    objects: Mapping[str, str] | None = None,
 ) -> MemoryBackend:
     """Run the property setters (stage 2) and return the not yet completed backend.
 
     ``smp_cpus`` is the ``prealloc-threads`` default (7.2 uses the machine's CPU count);
     ``canonical_ramblock_id`` the machine type's ``x-use-canonical-path-for-ramblock-id``
-    default (true up to 4.0).  Raises ``MachineError`` with the setter's text; such an object
+    default (true up to 4.0); ``prealloc`` the ``prealloc`` default (``-mem-prealloc`` makes it
+    on for every backend before the setters run, so that ``reserve=off`` then clashes with it);
+    ``objects`` the QOM type of each object in ``/objects`` (a ``prealloc-context`` link must
+    name a ``thread-context``). Raises ``MachineError`` with the setter's text; such an object
     never reaches ``/objects``.
     """
     backend = MemoryBackend(
@@ -126,6 +138,7 @@ def build_backend(
         qom_type=request.qom_type,
         size=0,
         prealloc_threads=smp_cpus,
+        prealloc=prealloc,
         share=request.qom_type in (MEMFD, SHM),
         x_use_canonical_path_for_ramblock_id=canonical_ramblock_id,
         profile=profile,
@@ -133,11 +146,13 @@ def build_backend(
     schema_order = backend_members(request.qom_type, profile)
     given = [name for name in schema_order if name in request.props]
     for name in qdict_order(given):
-        _set_property(backend, name, request.props[name], profile)
+        _set_property(backend, name, request.props[name], profile, objects or {})
     return backend
 
 
-def _set_property(backend: MemoryBackend, name: str, value: Any, profile: Profile) -> None:
+def _set_property(
+    backend: MemoryBackend, name: str, value: Any, profile: Profile, objects: Mapping[str, str],
+) -> None:
     if name == "size":
         if value == 0:
             if profile.object_properties is ObjectProperties.QOM_PROPERTIES:
@@ -161,8 +176,17 @@ def _set_property(backend: MemoryBackend, name: str, value: Any, profile: Profil
         if not value and backend.prealloc:
             raise MachineError("'prealloc=on' and 'reserve=off' are incompatible")
         backend.reserve = bool(value)
+    elif name == "hugetlbsize" and value == 0:
+        raise MachineError(f"Property '{backend.qom_type}.hugetlbsize' doesn't take value '0'")
     elif name == "prealloc-context":
-        raise MachineError(f"Device '{value}' not found", "DeviceNotFound")
+        # A link<thread-context> (thread-context objects are early ones: they exist by now).
+        kind = objects.get(value)
+        if kind is None:
+            raise MachineError(f"Device '{value}' not found", "DeviceNotFound")
+        if kind != "thread-context":
+            raise MachineError(
+                "Invalid parameter type for 'prealloc-context', expected: thread-context")
+        backend.prealloc_context = value
     else:
         setattr(backend, name.replace("-", "_"), value)
 
@@ -176,32 +200,44 @@ def check_guest_memory(backend: MemoryBackend, host: HostFacts) -> None:
         raise MachineError(f"cannot set up guest memory '{backend.id}': Cannot allocate memory")
 
 
-def complete_backend(backend: MemoryBackend, host: HostFacts) -> None:
+def complete_backend(
+    backend: MemoryBackend, host: HostFacts, others: Iterable[MemoryBackend] = (),
+) -> None:
     """Stage 3 (``host_memory_backend_memory_complete``): allocation, then the NUMA policy.
 
     Raises ``MachineError``; QEMU has already added the object to ``/objects`` at this point
-    and removes it again.  ``mbind`` refuses (EINVAL) a node mask with no online host node:
-    the kernel keeps only the allowed nodes of the mask (checked with the real binary for
-    ``bind``, ``interleave`` and ``preferred``).
+    and removes it again. ``others`` are the backends the machine holds: the huge pages they
+    reserved are not free for this one. ``mbind`` refuses (EINVAL) a node mask with no online
+    host node: the kernel keeps only the allowed nodes of the mask (checked with the real
+    binary for ``bind``, ``interleave`` and ``preferred``).
     """
     profile = backend.profile
     if backend.qom_type == SHM and not backend.share:
         raise MachineError("can't create shm backend with `share=off`")
     if backend.qom_type == FILE and backend.rom == "on" and not backend.readonly:
         raise MachineError("property 'rom' = 'on' is not supported with 'readonly' = 'off'")
+    mount_free_pages: int | None = None
     if backend.qom_type == FILE and backend.mem_path is not None:
-        check_mem_path(backend.mem_path, backend.size, backend.align,
-                       host.probe_path(backend.mem_path), backend.readonly,
-                       offset=backend.offset, name=backend.id, profile=profile)
+        facts = host.probe_path(backend.mem_path)
+        backend.page_size = check_mem_path(
+            backend.mem_path, backend.size, backend.align, facts, backend.readonly,
+            offset=backend.offset, name=backend.id, profile=profile)
+        if backend.page_size != PAGE_SIZE:
+            backend.huge_mount = facts.file_system().mount_point
+            mount_free_pages = facts.file_system().mount_free_pages
+    if backend.qom_type == MEMFD:
+        backend.page_size = memfd_page_size(backend, host.probe_huge_pages())
     if backend.qom_type in FD_BACKEND_TYPES and profile.fd_backend_maps_whole_pages \
-            and not backend.hugetlb and backend.size % PAGE_SIZE:
+            and backend.page_size == PAGE_SIZE and backend.size % PAGE_SIZE:
         # The descriptor is sized to exactly ``size``; the page-aligned mapping outgrows it.
         raise MachineError(profile.texts.backing_store_too_small.format(
             name=backend.id, file_size=backend.size,
             size=(backend.size + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE, offset=0))
+    if backend.page_size != PAGE_SIZE and backend.reserve:
+        reserve_huge_pages(backend, host.probe_huge_pages(), mount_free_pages, others)
+    if backend.qom_type == FILE and profile.file_backend_size_whole_pages:
+        check_whole_pages(backend)
     check_guest_memory(backend, host)
-    if backend.qom_type == MEMFD and backend.hugetlb:
-        raise MachineError("unable to map backing store for guest RAM: Cannot allocate memory")
     if backend.host_nodes and backend.policy == "default":
         raise MachineError(
             "host-nodes must be empty for policy default, or you should explicitly specify "

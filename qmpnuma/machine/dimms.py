@@ -108,13 +108,14 @@ def nvdimm_pmem_size(backend: MemoryBackend, label_size: int, align: int) -> int
 
 
 def backend_alignment(backend: MemoryBackend, enforce_aligned_dimm: bool) -> int:
-    """``memory_region_get_alignment`` of the backend as a DIMM sees it."""
+    """``memory_region_get_alignment`` of the backend as a DIMM sees it: a file-backed RAM
+    block's is its page size (a huge page on hugetlbfs) or its ``align`` if larger."""
     if not enforce_aligned_dimm:
         return PAGE_SIZE
     if backend.qom_type == FILE:
-        return max(PAGE_SIZE, backend.align)
+        return max(backend.page_size, backend.align)
     if backend.qom_type == MEMFD:
-        return max(PAGE_SIZE, backend.hugetlbsize) if backend.hugetlb else PAGE_SIZE
+        return backend.page_size
     if backend.qom_type == SHM:
         return PAGE_SIZE
     return ANON_RAM_ALIGN

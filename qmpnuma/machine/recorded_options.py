@@ -24,11 +24,13 @@ UNMODELLED_OPTIONS = frozenset(
         "global", "trace", "D", "d", "msg", "sandbox", "overcommit", "preconfig", "k", "L",
         "usb", "usbdevice", "vnc", "spice", "audiodev", "watchdog-action", "action", "icount",
         "snapshot", "fsdev", "virtfs", "sdl", "full-screen", "no-user-config", "writeconfig",
-        "readconfig", "semihosting", "incoming", "loadvm", "mem-prealloc", "mem-path", "cpu",
+        "readconfig", "semihosting", "incoming", "loadvm", "cpu",
     }
 )
-#: Options whose arguments the model interprets.
-MODELLED_OPTIONS = frozenset({"M", "machine", "m", "smp", "object", "numa", "device"})
+#: Options whose arguments the model interprets (``-mem-path`` and ``-mem-prealloc`` are read
+#: back from the recorded options: the board's RAM backend, every backend's ``prealloc``).
+MODELLED_OPTIONS = frozenset({"M", "machine", "m", "smp", "object", "numa", "device",
+                              "mem-path", "mem-prealloc"})
 
 
 @record

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from qmpnuma.errors import AbortError, ConfigError, EarlyExit, MachineError, OptionError
-from qmpnuma.machine.backends import MemoryBackend, check_guest_memory
+from qmpnuma.machine.backends import FILE, RAM, MemoryBackend, complete_backend
 from qmpnuma.machine.board_memory import check_board_memory
 from qmpnuma.machine.cpus import MachineCpus
 from qmpnuma.machine.devices import CPU_DRIVER_SUFFIX, DeviceArguments
@@ -436,14 +436,18 @@ class Startup:
                 if mt.default_ram_id in machine.objects:
                     raise MachineError(
                         self.profile.texts.reserved_ram_id.format(id=mt.default_ram_id))
+                # ``create_default_memdev``: a file backend on ``-mem-path`` when given.
+                mem_paths = machine.option_values("mem-path")
                 backend = MemoryBackend(
-                    id=mt.default_ram_id, qom_type="memory-backend-ram",
+                    id=mt.default_ram_id, qom_type=FILE if mem_paths else RAM,
                     size=memory.ram_size, prealloc_threads=machine.topology.cpus,
                     mapped=True, implicit=True, profile=self.profile,
                     dump=machine.machine_switch("dump-guest-core"),
                     merge=machine.machine_switch("mem-merge"),
+                    mem_path=mem_paths[-1] if mem_paths else None,
+                    prealloc=machine.has_option("mem-prealloc"),
                 )
-                check_guest_memory(backend, machine.host)
+                complete_backend(backend, machine.host, machine.backends.values())
                 machine.objects.add(backend.id)
                 machine.backends[backend.id] = backend
 

@@ -273,6 +273,9 @@ class MachineState:
             canonical_ramblock_id=self.machine_type.is_pc_like
             and version is not None
             and version <= (4, 0),
+            prealloc=self.has_option("mem-prealloc"),
+            objects={**{ident: made.qom_type for ident, made in self.backends.items()},
+                     **self.other_objects},
         )
         # A backend's dump/merge default to the machine's dump-guest-core/mem-merge.
         if "dump" not in request.props:
@@ -285,7 +288,7 @@ class MachineState:
             )
         self.objects.add(request.id)
         try:
-            complete_backend(backend, self.host)
+            complete_backend(backend, self.host, self.backends.values())
         except MachineError:
             self.objects.remove(request.id)
             raise

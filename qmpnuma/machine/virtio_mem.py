@@ -56,11 +56,9 @@ VIRTIO_MEM_PROPERTIES: dict[str, str] = {
 
 
 def backend_page_size(backend: MemoryBackend) -> int:
-    """``qemu_ram_pagesize`` of the backend's RAM block: a hugetlb memfd's huge page size,
-    else the host page (file backends are taken as not being on hugetlbfs)."""
-    if backend.qom_type == MEMFD and backend.hugetlb:
-        return backend.hugetlbsize or THP_SIZE
-    return HOST_PAGE_SIZE
+    """``qemu_ram_pagesize`` of the backend's RAM block: a huge page size for a hugetlb memfd
+    or a file on hugetlbfs, else the host page (found when the backend was completed)."""
+    return backend.page_size
 
 
 def default_block_size(backend: MemoryBackend) -> int:
@@ -213,9 +211,8 @@ def realize(
     added to ``warnings`` as QEMU prints them, before any later error.
 
     A ``requested-size`` above the backend is not refused here (only ``qom-set`` refuses it); a
-    block size below the default is warned about. A block size below the backend's page size
-    (a hugetlb memfd's) is refused with the text of QEMU's source: this host has no huge pages
-    to check it against the binary.
+    block size below the default is warned about; one below the backend's page size (a huge
+    page's) is refused.
     """
     if backend.mapped:
         raise MachineError(f"'memdev' property specifies a busy memdev: {backend.id}")
