@@ -239,7 +239,7 @@ def _main(argv: Sequence[str] | None) -> int:
         from qmpnuma.server.launch import serve_machine
         from qmpnuma.start import build_machine
 
-        machine = build_machine(args, profile, progname)
+        machine = build_machine(args, profile, progname, greeting)
         if instrument is not None:
             from qmpnuma.server.instrument import install_or_exit
 

@@ -6,6 +6,8 @@ core can each raise the kind of failure QEMU would report, without importing one
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class QmpError(Exception):
     """A QMP error reply: QEMU's error class and its human-readable description."""
@@ -19,10 +21,13 @@ class QmpError(Exception):
 class ConfigError(Exception):
     """A start-up failure; ``stderr`` is exactly what QEMU prints before exiting."""
 
-    def __init__(self, stderr: str, status: int = 1) -> None:
+    def __init__(self, stderr: str, status: int = 1, *, opened: Any = None) -> None:
         super().__init__(stderr)
         self.stderr = stderr
         self.status = status
+        #: The machine whose monitors QEMU had created when start-up failed (their opening
+        #: words are out on stdio by then: `qmpnuma.server.opening`); None before that point.
+        self.opened = opened
 
 
 class AbortExit(ConfigError):

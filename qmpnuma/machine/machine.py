@@ -62,6 +62,6 @@ class Machine(MachineState):
             if failure.aborts:
                 raise AbortExit("".join(failure.lines),
                                 daemonized="-daemonize" in args) from None
-            raise ConfigError("".join(failure.lines), 1) from None
+            raise ConfigError("".join(failure.lines), 1, opened=failure.opened) from None
         assert isinstance(machine, Machine)
         return machine

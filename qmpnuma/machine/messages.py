@@ -29,6 +29,9 @@ class StartupFailure(Exception):
         self.lines = lines
         #: QEMU aborts after printing (see ``qmpnuma.errors.AbortExit``).
         self.aborts = aborts
+        #: The machine whose monitors were created before the failure (see
+        #: ``qmpnuma.errors.ConfigError.opened``).
+        self.opened: object = None
 
 
 @record

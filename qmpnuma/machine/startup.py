@@ -142,6 +142,17 @@ class Startup:
         if machine_type.deprecated and deprecation is not None:
             self.out.warn(deprecation.format(name=machine_type.name))
         self._create_objects(machine)
+        try:
+            return self._after_monitors(machine)
+        except StartupFailure as failure:
+            if self.profile.monitors_open_before_board_init:
+                failure.opened = machine
+            raise
+
+    def _after_monitors(self, machine: MachineState) -> MachineState:
+        """What ``qemu_init`` does once the monitors exist: the CPU model, ``-numa``, board
+        init, ``-device``."""
+        scan = self.scan
         self._guard(self._check_cpu_model)
         if self.profile.numa_state is NumaState.GLOBAL_NUMA_INFO:
             self._numa_2_9(machine)

@@ -365,6 +365,14 @@ class Profile:
     #: A read-only ``mem-path`` that is a directory cannot be opened (``EISDIR``) rather
     #: than failing to map.
     mem_path_readonly_directory_refused: bool
+    #: The monitors exist (``mon_init_func`` in ``qemu_create_late_backends``, right after the
+    #: memory backends) before the CPU model, ``-numa``, board init and ``-device`` are
+    #: processed, so a monitor on stdio has written its opening words (QMP greeting, HMP
+    #: banner) when one of those fails; before 7.x they were created after the devices.
+    monitors_open_before_board_init: bool
+    #: An HMP monitor writes its ``(qemu) `` prompt with its banner when it is created (7.2),
+    #: rather than at the main loop's first turn (10.0: a start that fails never shows it).
+    hmp_prompt_at_creation: bool
     #: CPU models without long mode whose definition has PSE36 (36 physical address bits
     #: under TCG); the other models without long mode have 32.
     cpu_models_pse36: tuple[str, ...]

@@ -214,6 +214,7 @@ PROFILE: Final[Profile] = replace(
     file_backend_size_whole_pages=True,
     fd_backend_maps_whole_pages=True,
     mem_path_readonly_directory_refused=True,
+    hmp_prompt_at_creation=False,
     # qemu32, coreduo and n270 gained PSE36 after 7.2 (observed: 36 phys-bits).
     cpu_models_pse36=(*qemu_7_2.PROFILE.cpu_models_pse36, "coreduo", "n270", "qemu32"),
     numa_mem_mib_overflow_fatal=True,

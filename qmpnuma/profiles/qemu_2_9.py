@@ -286,6 +286,9 @@ PROFILE: Final = Profile(
     file_backend_size_whole_pages=False,
     fd_backend_maps_whole_pages=False,
     mem_path_readonly_directory_refused=False,
+    # vl.c of 2.9 ran mon_init_func after device_init_func (from its source; no binary run).
+    monitors_open_before_board_init=False,
+    hmp_prompt_at_creation=True,
     cpu_models_pse36=("athlon", "kvm32", "pentium2", "pentium3"),
     numa_mem_mib_overflow_fatal=False,
     chardev_client_named_after_peer=False,

@@ -42,6 +42,7 @@ __all__ = [
     "Send",
     "command_table",
     "default_greeting",
+    "greeting_message",
 ]
 
 NEGOTIATION_COMMAND: Final = "qmp_capabilities"
@@ -103,6 +104,15 @@ class GreetingInfo:
     micro: int
     package: str
     capabilities: tuple[str, ...]
+
+
+def greeting_message(info: GreetingInfo) -> bytes:
+    """The greeting's bytes (``qmp_greeting``): version, package, offered capabilities."""
+    version = {
+        "qemu": {"major": info.major, "minor": info.minor, "micro": info.micro},
+        "package": info.package,
+    }
+    return encode({"QMP": {"version": version, "capabilities": list(info.capabilities)}})
 
 
 def default_greeting(profile: Profile) -> GreetingInfo:
@@ -268,12 +278,7 @@ class QmpSession:
     # -- output ---------------------------------------------------------------------------
     def greeting(self) -> bytes:
         """The greeting QEMU sends when a client connects."""
-        info = self._greeting
-        version = {
-            "qemu": {"major": info.major, "minor": info.minor, "micro": info.micro},
-            "package": info.package,
-        }
-        return encode({"QMP": {"version": version, "capabilities": list(info.capabilities)}})
+        return greeting_message(self._greeting)
 
     @property
     def oob_enabled(self) -> bool:

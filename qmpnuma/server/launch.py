@@ -18,7 +18,7 @@ from qmpnuma.profiles import wire_types
 from qmpnuma.qmp.session import GreetingInfo, QmpSession
 from qmpnuma.server import daemon, signal_report
 from qmpnuma.server.chardevs import open_chardevs
-from qmpnuma.server.runtime import QmpServer
+from qmpnuma.server.runtime import QmpServer, hmp_banner
 from qmpnuma.server.vcpu_threads import VcpuThreads
 
 
@@ -87,9 +87,7 @@ def serve_machine(
     )
     registry.attach(broadcast=server.broadcast, request_exit=server.request_exit)
     if registry.greeting is not None:
-        version = registry.greeting
-        server.hmp_banner = (f"QEMU {version.major}.{version.minor}.{version.micro} monitor - "
-                             "type 'help' for more information\r\n")
+        server.hmp_banner = hmp_banner(registry.greeting)
     shutdown_data = {"guest": False, "reason": "host-signal"} \
         if machine.profile.shutdown_events_carry_reason else None
 

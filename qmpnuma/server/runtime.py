@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from qmpnuma.errors import FatalExit, OptionError, QmpError
-from qmpnuma.qmp.session import Execute, Run, Send
+from qmpnuma.qmp.session import Execute, GreetingInfo, Run, Send
 from qmpnuma.qobject.json_writer import prettify
 from qmpnuma.records import field, record
 from qmpnuma.server.chardev_names import ChardevNames, connected_name
@@ -124,6 +124,12 @@ class Channel:
 
 #: The HMP prompt, shown after the banner and after each command's output.
 HMP_PROMPT = b"(qemu) "
+
+
+def hmp_banner(greeting: GreetingInfo) -> str:
+    """The first line an HMP monitor prints (``monitor_init_hmp``'s banner)."""
+    return (f"QEMU {greeting.major}.{greeting.minor}.{greeting.micro} monitor - "
+            "type 'help' for more information\r\n")
 
 #: A listening socket (None: stdio) and the monitor on it, as fleets and the harness pass them.
 ListenerSpec = tuple[socket.socket | None, MonitorState]
