@@ -105,7 +105,7 @@ def _hotplug_script(args: list[str], hotpluggable: list[dict[str, Any]]) -> list
         {"execute": "qom-set", "arguments": {
             "path": "vmhp0", "property": "requested-size", "value": 1073741824}},
         # (no device_del: QEMU 10.0.2 aborts at the system_reset below while a virtio-mem
-        # unplug waits for the guest; test_virtio_mem_diff unplugs without resetting)
+        # unplug waits for the guest; test_sessions_diff unplugs without resetting)
         {"execute": "query-memory-devices"},
         {"execute": "query-memory-size-summary"},
     ]

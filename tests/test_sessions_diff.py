@@ -1,13 +1,14 @@
-"""virtio-mem devices, side by side with each real QEMU (7.2, 10.0): the same sessions on the
-real binary and on qmpnuma with its profile, reply for reply.
+"""The recorded QMP sessions, side by side with each real QEMU (7.2, 10.0): the same session on
+the real binary and on qmpnuma with its profile, reply for reply.
 
-The sessions are the ``virtio-mem-*`` ones of ``tests/data/qmp-sessions.json`` (the recorder's
-input, so ``scripts/record_test_data.py`` keeps QEMU's answers to them on file as well): cold-
-and hot-plugged devices, ``qom-get``/``qom-set`` of their properties, ``device_del`` on q35's
-root bus, behind a root port and on pc, and the queries and HMP texts that show them. The
-command-line rules (``virtio-mem-*`` in ``command-lines.json``) are checked by
-``test_machine_rules.py``. Raw reply lines must be equal byte for byte; only event timestamps
-are normalised.
+The sessions are those of ``tests/data/qmp-sessions.json`` (the recorder's input, so
+``scripts/record_test_data.py`` keeps QEMU's answers to them on file as well, which
+``test_schema_transcripts.py`` checks against the wire types): hot-plug and object sessions,
+virtio-mem devices cold- and hot-plugged with ``qom-get``/``qom-set`` of their properties and
+``device_del`` on q35's root bus, behind a root port and on pc, thread-context objects and the
+``prealloc-context`` link to them, and the queries and HMP texts that show them. Raw reply
+lines must be equal byte for byte; only event timestamps are normalised. The one request left
+out is named in ``KNOWN_DIFFERENCES`` with the README's reason.
 """
 
 from __future__ import annotations
@@ -24,9 +25,20 @@ from qmp_endpoints import normalise, started
 SESSIONS = Path(__file__).parent / "data" / "qmp-sessions.json"
 
 
-def virtio_mem_sessions() -> list[dict[str, Any]]:
+#: (session, command) whose answer is known to differ, and why.
+KNOWN_DIFFERENCES = {
+    ("interface", "query-commands"): "qmpnuma lists its own commands, a subset of QEMU's "
+                                     "(README: what qmpnuma does not model)",
+}
+
+
+def all_sessions() -> list[dict[str, Any]]:
     sessions: list[dict[str, Any]] = json.loads(SESSIONS.read_text())["sessions"]
-    return [session for session in sessions if session["name"].startswith("virtio-mem-")]
+    return sessions
+
+
+def virtio_mem_sessions() -> list[dict[str, Any]]:
+    return [session for session in all_sessions() if session["name"].startswith("virtio-mem-")]
 
 
 def _request(item: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +55,9 @@ def transcript(command: list[str], session: dict[str, Any]) -> list[bytes]:
         lines.append(greeting)
         lines += conn.command({"execute": "qmp_capabilities"})
         for item in session["requests"]:
-            lines += conn.command(_request(item))
+            request = _request(item)
+            if (session["name"], request.get("execute")) not in KNOWN_DIFFERENCES:
+                lines += conn.command(request)
     return [normalise(line) for line in lines]
 
 
@@ -57,9 +71,9 @@ def test_sessions_are_there() -> None:
             "query-memory-size-summary", "human-monitor-command"} <= executed
 
 
-@pytest.mark.parametrize("name", [session["name"] for session in virtio_mem_sessions()])
+@pytest.mark.parametrize("name", [session["name"] for session in all_sessions()])
 def test_session_identical(reference: Reference, name: str) -> None:
-    session = next(item for item in virtio_mem_sessions() if item["name"] == name)
+    session = next(item for item in all_sessions() if item["name"] == name)
     with ThreadPoolExecutor(max_workers=2) as pool:
         real = pool.submit(transcript, [reference.binary], session)
         mine = pool.submit(transcript, reference.qmpnuma, session)
