@@ -22,7 +22,6 @@ from typing import Any
 
 from qmpnuma.errors import MachineError
 from qmpnuma.machine.host_facts import HostFacts
-from qmpnuma.machine.huge_pages import check_whole_pages, memfd_page_size, reserve_huge_pages
 from qmpnuma.machine.mem_path import HOST_PAGE_SIZE as PAGE_SIZE
 from qmpnuma.machine.mem_path import check_mem_path
 from qmpnuma.machine.object_options import ObjectRequest
@@ -200,22 +199,19 @@ def check_guest_memory(backend: MemoryBackend, host: HostFacts) -> None:
         raise MachineError(f"cannot set up guest memory '{backend.id}': Cannot allocate memory")
 
 
-def complete_backend(
-    backend: MemoryBackend, host: HostFacts, others: Iterable[MemoryBackend] = (),
+def _complete_fd_backend(
+    backend: MemoryBackend, host: HostFacts, others: Iterable[MemoryBackend],
 ) -> None:
-    """Stage 3 (``host_memory_backend_memory_complete``): allocation, then the NUMA policy.
+    """``file_ram_alloc`` for a backend mapped from a file (``mem-path``, memfd, shm): the
+    file, its page size (a huge page on hugetlbfs), the mapping and what it reserves. The
+    huge-page rules load on first use: a start with RAM backends only never needs them."""
+    from qmpnuma.machine.huge_pages import (
+        check_whole_pages,
+        memfd_page_size,
+        reserve_huge_pages,
+    )
 
-    Raises ``MachineError``; QEMU has already added the object to ``/objects`` at this point
-    and removes it again. ``others`` are the backends the machine holds: the huge pages they
-    reserved are not free for this one. ``mbind`` refuses (EINVAL) a node mask with no online
-    host node: the kernel keeps only the allowed nodes of the mask (checked with the real
-    binary for ``bind``, ``interleave`` and ``preferred``).
-    """
     profile = backend.profile
-    if backend.qom_type == SHM and not backend.share:
-        raise MachineError("can't create shm backend with `share=off`")
-    if backend.qom_type == FILE and backend.rom == "on" and not backend.readonly:
-        raise MachineError("property 'rom' = 'on' is not supported with 'readonly' = 'off'")
     mount_free_pages: int | None = None
     if backend.qom_type == FILE and backend.mem_path is not None:
         facts = host.probe_path(backend.mem_path)
@@ -237,6 +233,25 @@ def complete_backend(
         reserve_huge_pages(backend, host.probe_huge_pages(), mount_free_pages, others)
     if backend.qom_type == FILE and profile.file_backend_size_whole_pages:
         check_whole_pages(backend)
+
+
+def complete_backend(
+    backend: MemoryBackend, host: HostFacts, others: Iterable[MemoryBackend] = (),
+) -> None:
+    """Stage 3 (``host_memory_backend_memory_complete``): allocation, then the NUMA policy.
+
+    Raises ``MachineError``; QEMU has already added the object to ``/objects`` at this point
+    and removes it again. ``others`` are the backends the machine holds: the huge pages they
+    reserved are not free for this one. ``mbind`` refuses (EINVAL) a node mask with no online
+    host node: the kernel keeps only the allowed nodes of the mask (checked with the real
+    binary for ``bind``, ``interleave`` and ``preferred``).
+    """
+    if backend.qom_type == SHM and not backend.share:
+        raise MachineError("can't create shm backend with `share=off`")
+    if backend.qom_type == FILE and backend.rom == "on" and not backend.readonly:
+        raise MachineError("property 'rom' = 'on' is not supported with 'readonly' = 'off'")
+    if backend.qom_type == FILE or backend.qom_type in FD_BACKEND_TYPES:
+        _complete_fd_backend(backend, host, others)
     check_guest_memory(backend, host)
     if backend.host_nodes and backend.policy == "default":
         raise MachineError(
