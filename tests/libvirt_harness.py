@@ -99,6 +99,8 @@ class Domain:
     virtio_mem_mib: int | None = None
     #: `<memoryBacking><hugepages/>`: the guest's RAM on the host's default huge pages.
     hugepages: bool = False
+    #: `<hugepages><page size=…/>`: huge pages of this size (KiB) instead of the default.
+    hugepage_kib: int | None = None
 
     def xml(self, emulator: str) -> str:
         """The domain XML libvirt is given."""
@@ -109,7 +111,9 @@ class Domain:
             for i in range(self.cells)
         )
         backing = "".join((
-            "<hugepages/>" if self.hugepages else "",
+            "" if not self.hugepages
+            else "<hugepages/>" if self.hugepage_kib is None
+            else f"<hugepages><page size='{self.hugepage_kib}' unit='KiB'/></hugepages>",
             f"<source type='{self.source}'/>" if self.source else "",
         ))
         backing = f"<memoryBacking>{backing}</memoryBacking>" if backing else ""
