@@ -29,10 +29,19 @@ _QEMU10 = os.environ.get("QMPNUMA_QEMU10",
 #: QEMU 10.0.2 (Debian 13's, from scripts/fetch_reference_binaries.sh), or None when absent.
 QEMU10 = _QEMU10 if os.access(_QEMU10, os.X_OK) else None
 #: Every program the one-connection and cold-start figures compare, floor first: qmpnuma with
-#: `--profile=7.2` ("qmpnuma") and with `--profile=10.0` ("qmpnuma10", the default profile),
+#: `--profile=7.2` ("qmpnuma"), with `--profile=10.0` ("qmpnuma10", the default profile) and
+#: with `--profile=2.9` ("qmpnuma29", the seed behaviour, which has no binary to compare with),
 #: beside the real binaries; each names its profile so that the default does not decide which
 #: QEMU it is compared with.
-KINDS = ("floor", "qmpnuma", "qmpnuma10", "qemu", *(("qemu10",) if QEMU10 is not None else ()))
+KINDS = ("floor", "qmpnuma", "qmpnuma10", "qmpnuma29", "qemu",
+         *(("qemu10",) if QEMU10 is not None else ()))
+#: The profile each qmpnuma kind runs.
+PROFILE_OF_KIND = {"qmpnuma": "7.2", "qmpnuma10": "10.0", "qmpnuma29": "2.9"}
+#: The machine type the shared command lines name (`bench.machines`), and what it becomes for
+#: a profile that has no such type: QEMU 2.9's newest q35 is pc-q35-2.9 (the same board as far
+#: as anything measured here goes: two nodes on two RAM backends, two CPUs).
+SHARED_MACHINE = "pc-q35-7.2"
+MACHINE_OF_PROFILE = {"2.9": "pc-q35-2.9"}
 #: The one-connection figures run the same programs.
 CONNECTION_KINDS = KINDS
 
@@ -56,9 +65,16 @@ def program(kind: str) -> list[str]:
         return [QEMU10]
     if kind == "floor":
         return [sys.executable, FLOOR_SERVER]
-    if kind == "qmpnuma10":
-        return [*qmpnuma_command(), "--profile=10.0"]
-    return [*qmpnuma_command(), "--profile=7.2"]
+    return [*qmpnuma_command(), f"--profile={PROFILE_OF_KIND[kind]}"]
+
+
+def machine_args_of(kind: str, machine_args: Sequence[str]) -> list[str]:
+    """``machine_args`` as ``kind`` runs them: the shared machine type replaced by the one its
+    profile has where it lacks that type (`MACHINE_OF_PROFILE`), all else as given."""
+    machine = MACHINE_OF_PROFILE.get(PROFILE_OF_KIND.get(kind, ""))
+    if machine is None:
+        return list(machine_args)
+    return [machine if arg == SHARED_MACHINE else arg for arg in machine_args]
 
 
 @dataclass
@@ -98,7 +114,7 @@ def start(
     if os.path.exists(sock):
         os.unlink(sock)
     chosen = program(kind) if command_line is None else list(command_line)
-    command = [*prefix, *chosen, *COMMON_ARGS, *machine_args,
+    command = [*prefix, *chosen, *COMMON_ARGS, *machine_args_of(kind, machine_args),
                "-qmp", f"unix:{sock},server=on,wait=off"]
     began = time.perf_counter()
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

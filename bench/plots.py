@@ -124,7 +124,8 @@ def _draw_fleet(plt: Any, steps: list[dict[str, Any]], folder: str) -> str:
 
 _LABELS = {"floor": "floor (bare asyncio)", "sized": "sized floor (replies as long as qmpnuma's)",
            "qmpnuma": "qmpnuma (profile 7.2)",
-           "qmpnuma10": "qmpnuma (profile 10.0)", "qemu": "QEMU 7.2", "qemu10": "QEMU 10.0"}
+           "qmpnuma10": "qmpnuma (profile 10.0)", "qmpnuma29": "qmpnuma (profile 2.9)",
+           "qemu": "QEMU 7.2", "qemu10": "QEMU 10.0"}
 
 
 def _draw_floor(plt: Any, figures: dict[str, Any], folder: str) -> str:

@@ -51,65 +51,86 @@ def _x(share: str) -> str:
 FLOOR_AIMS = {"roundtrips": 0.75, "pipelined": 0.50}
 
 
+#: The qmpnuma kinds of the floor tables: (kind, profile, the kind of the QEMU of that
+#: version or None where there is no binary).
+OURS = (("qmpnuma", "7.2", "qemu"), ("qmpnuma10", "10.0", "qemu10"),
+        ("qmpnuma29", "2.9", None))
+
+
 def _aim(mode: str) -> float:
     """The aim of a mode, the same with unique ids ("pipelined-ids") as with one line."""
     return FLOOR_AIMS[base_mode(mode)]
 
 
 def floor_table(figures: dict[str, Any], env: dict[str, Any]) -> list[str]:
-    """Issue 12's table: floor, qmpnuma, QEMU 7.2 (and 10.0) with shares and ratios."""
+    """Issue 12's table: floor, qmpnuma per profile, QEMU 7.2 (and 10.0) with shares and
+    ratios."""
     connection = figures.get("one_connection")
     if connection is None:
         return []
     qemu10 = env.get("qemu10")
+    header = " | ".join(f"qmpnuma {profile}" for _, profile, _ in OURS)
+    shares = " | ".join(f"qmpnuma {profile} / floor" for _, profile, _ in OURS)
+    against = " | ".join(f"qmpnuma {profile} / QEMU {profile}"
+                         for _, profile, qemu in OURS if qemu is not None)
+    profiles = ", ".join(profile for _, profile, _ in OURS)
+    columns = 9 + 2 * len(OURS) + sum(qemu is not None for _, _, qemu in OURS)
     lines = ["", "One connection against the floor (a bare asyncio `Protocol` server answering "
              "every line with a fixed reply, `bench/floor_server.py`), replies / s; median "
              "(min–max) of the rounds of this run; shares and ratios are medians with the "
-             "spread of the per-round ratios. qmpnuma runs with `--profile=7.2` and with "
-             "`--profile=10.0` (the default), each compared with the QEMU of its version. "
+             "spread of the per-round ratios. qmpnuma runs with `--profile=7.2`, "
+             "`--profile=10.0` (the default) and `--profile=2.9` (the seed behaviour, "
+             "started as `pc-q35-2.9`; there is no QEMU 2.9 binary to compare it with), each "
+             "compared with the QEMU of its version where there is one. "
              "The *sized floor* is the same bare server answering lines as long as qmpnuma's "
              "reply to the command: it does no work per request either, so its share of the "
              "floor is the most any server sending QEMU's bytes can reach with this client:",
              "",
-             "| command | mode | floor | sized floor | qmpnuma 7.2 | qmpnuma 10.0 | QEMU 7.2 | "
-             "QEMU 10.0 | sized floor / floor | qmpnuma 7.2 / floor | qmpnuma 10.0 / floor | "
-             "aim | met (7.2, 10.0) | qmpnuma 7.2 / QEMU 7.2 | qmpnuma 10.0 / QEMU 10.0 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"| command | mode | floor | sized floor | {header} | QEMU 7.2 | "
+             f"QEMU 10.0 | sized floor / floor | {shares} | "
+             f"aim | met ({profiles}) | {against} |",
+             "|" + "---|" * columns]
     for command, modes in connection.items():
         for mode, kinds in modes.items():
             floor = kinds["floor"]
-            ours, ours10 = kinds["qmpnuma"], kinds.get("qmpnuma10")
+            ours = [kinds.get(kind) for kind, _, _ in OURS]
             aim = _aim(mode)
             met = ", ".join("–" if item is None else
                             ("yes" if item["median"] / floor["median"] >= aim else "no")
-                            for item in (ours, ours10))
+                            for item in ours)
             sized = kinds.get("sized")
             lines.append(
                 f"| `{command}` | {mode_label(mode)} "
-                f"| {_range(floor)} | {_range(sized)} | {_range(ours)} | {_range(ours10)} | "
-                f"{_range(kinds['qemu'])} | {_range(kinds.get('qemu10'))} | "
+                f"| {_range(floor)} | {_range(sized)} | "
+                + "".join(f"{_range(item)} | " for item in ours)
+                + f"{_range(kinds['qemu'])} | {_range(kinds.get('qemu10'))} | "
                 f"{_share(sized, floor)} | "
-                f"{_share(ours, floor)} | {_share(ours10, floor)} | ≥ {aim:.2f} | {met} | "
-                f"{_x(_share(ours, kinds['qemu']))} | {_x(_share(ours10, kinds.get('qemu10')))} |")
+                + "".join(f"{_share(item, floor)} | " for item in ours)
+                + f"≥ {aim:.2f} | {met} | "
+                + "".join(f"{_x(_share(kinds.get(kind), kinds.get(qemu)))} | "
+                          for kind, _, qemu in OURS if qemu is not None).rstrip())
     cold = figures["cold_start"]
     if "floor" in cold:
-        ours, floor = cold["qmpnuma"], cold["floor"]
-        ours10 = cold.get("qmpnuma10")
+        floor = cold["floor"]
+        ours = [cold.get(kind) for kind, _, _ in OURS]
         met = ", ".join("–" if item is None else
                         ("yes" if item["median"] <= floor["median"] * 1.10 else "no")
-                        for item in (ours, ours10))
+                        for item in ours)
+        shares = " | ".join(f"floor / qmpnuma {profile}" for _, profile, _ in OURS)
+        against = " | ".join(f"QEMU {profile} / qmpnuma {profile}"
+                             for _, profile, qemu in OURS if qemu is not None)
+        columns = 5 + 2 * len(OURS) + sum(qemu is not None for _, _, qemu in OURS)
         lines += ["", "Cold start to the first `query-memdev` reply (ms), same rounds:", "",
-                  "| floor (python + asyncio) | qmpnuma 7.2 | qmpnuma 10.0 | QEMU 7.2 | "
-                  "QEMU 10.0 | floor / qmpnuma 7.2 | floor / qmpnuma 10.0 | aim | met (7.2, 10.0) "
-                  "| QEMU 7.2 / qmpnuma 7.2 | QEMU 10.0 / qmpnuma 10.0 |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|",
-                  f"| {_range(floor, 1000, 1)} | {_range(ours, 1000, 1)} | "
-                  f"{_range(ours10, 1000, 1)} | "
-                  f"{_range(cold['qemu'], 1000, 1)} | {_range(cold.get('qemu10'), 1000, 1)} | "
-                  f"{_share(ours, floor, rate=False)} | {_share(ours10, floor, rate=False)} | "
-                  f"≥ 0.91 (within 10%) | {met} | "
-                  f"{_x(_share(ours, cold['qemu'], rate=False))} | "
-                  f"{_x(_share(ours10, cold.get('qemu10'), rate=False))} |"]
+                  f"| floor (python + asyncio) | {header} | QEMU 7.2 | QEMU 10.0 | {shares} "
+                  f"| aim | met ({profiles}) | {against} |",
+                  "|" + "---|" * columns,
+                  f"| {_range(floor, 1000, 1)} | "
+                  + "".join(f"{_range(item, 1000, 1)} | " for item in ours)
+                  + f"{_range(cold['qemu'], 1000, 1)} | {_range(cold.get('qemu10'), 1000, 1)} | "
+                  + "".join(f"{_share(item, floor, rate=False)} | " for item in ours)
+                  + f"≥ 0.91 (within 10%) | {met} | "
+                  + "".join(f"{_x(_share(cold.get(kind), cold.get(qemu), rate=False))} | "
+                            for kind, _, qemu in OURS if qemu is not None).rstrip()]
         phases = cold.get("floor_phases", {})
         if phases:
             rest = floor["median"] * 1000 - sum(item["ms"] for item in phases.values())
