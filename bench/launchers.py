@@ -35,8 +35,10 @@ QEMU10 = _QEMU10 if os.access(_QEMU10, os.X_OK) else None
 #: QEMU it is compared with.
 KINDS = ("floor", "qmpnuma", "qmpnuma10", "qmpnuma29", "qemu",
          *(("qemu10",) if QEMU10 is not None else ()))
-#: The profile each qmpnuma kind runs.
+#: The profile each qmpnuma kind runs, in the order the tables show them.
 PROFILE_OF_KIND = {"qmpnuma": "7.2", "qmpnuma10": "10.0", "qmpnuma29": "2.9"}
+#: The kind of the real QEMU of each profile that has a binary here.
+QEMU_KIND_OF_PROFILE = {"7.2": "qemu", "10.0": "qemu10"}
 #: The machine type the shared command lines name (`bench.machines`), and what it becomes for
 #: a profile that has no such type: QEMU 2.9's newest q35 is pc-q35-2.9 (the same board as far
 #: as anything measured here goes: two nodes on two RAM backends, two CPUs).

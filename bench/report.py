@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.launchers import PROFILE_OF_KIND, QEMU_KIND_OF_PROFILE
 from bench.throughput import base_mode, mode_label
 
 
@@ -53,8 +54,8 @@ FLOOR_AIMS = {"roundtrips": 0.75, "pipelined": 0.50}
 
 #: The qmpnuma kinds of the floor tables: (kind, profile, the kind of the QEMU of that
 #: version or None where there is no binary).
-OURS = (("qmpnuma", "7.2", "qemu"), ("qmpnuma10", "10.0", "qemu10"),
-        ("qmpnuma29", "2.9", None))
+OURS = tuple((kind, profile, QEMU_KIND_OF_PROFILE.get(profile))
+             for kind, profile in PROFILE_OF_KIND.items())
 
 
 def _aim(mode: str) -> float:
