@@ -53,9 +53,35 @@ def _transcript(command: list[str], extra: list[str]) -> tuple[list[bytes], byte
     return [normalise(line) for line in lines], stderr
 
 
+#: How many times the real binary's transcript is taken before its start-up race counts.
+REFERENCE_ATTEMPTS = 4
+
+
+def _reference_transcript(binary: str, extra: list[str]) -> tuple[list[bytes], bytes]:
+    """The real binary's transcript, taken again when it shows QEMU's start-up race.
+
+    Under `-preconfig` a client that connects as soon as QEMU's socket listens sometimes meets
+    a monitor that is not fully set up: QEMU 7.2 then sends its greeting twice, or never
+    answers `qmp_capabilities` (here: a doubled greeting in 1 of 60 starts, a silent monitor in
+    1 of 40; never in 60 starts without `-preconfig`). When that happens depends on when the
+    client connects, not on the command line, so it is no rule to follow: such a transcript is
+    not the reference, and the start is taken again. qmpnuma's transcript gets no second try.
+    """
+    for attempt in range(1, REFERENCE_ATTEMPTS + 1):
+        try:
+            lines, stderr = _transcript([binary], extra)
+        except TimeoutError:
+            if attempt == REFERENCE_ATTEMPTS:
+                raise
+            continue
+        if lines[1:2] != lines[:1] or attempt == REFERENCE_ATTEMPTS:
+            return lines, stderr
+    raise AssertionError("unreachable")
+
+
 @pytest.mark.parametrize("extra", [[], ["-S"]])
 def test_preconfig_like_qemu(reference: Reference, extra: list[str]) -> None:
-    theirs, their_err = _transcript([reference.binary], extra)
+    theirs, their_err = _reference_transcript(reference.binary, extra)
     ours, our_err = _transcript(reference.qmpnuma, extra)
     assert ours == theirs
     assert our_err == their_err
