@@ -47,7 +47,7 @@ from qmpnuma.records import record
 IMAGE_OPTION = "hda"
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class ArgvOption:
     """One option as found on the command line.
 

@@ -34,7 +34,7 @@ from qmpnuma.records import field, record
 OptType = Literal["string", "bool", "number", "size"]
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class OptsItem:
     """One ``key=value`` element as scanned, with how it was written.
 
