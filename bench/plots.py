@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from bench.launchers import PROFILE_OF_KIND, QEMU_KIND_OF_PROFILE
 from bench.throughput import mode_label
 
 
@@ -123,9 +124,8 @@ def _draw_fleet(plt: Any, steps: list[dict[str, Any]], folder: str) -> str:
 
 
 _LABELS = {"floor": "floor (bare asyncio)", "sized": "sized floor (replies as long as qmpnuma's)",
-           "qmpnuma": "qmpnuma (profile 7.2)",
-           "qmpnuma10": "qmpnuma (profile 10.0)", "qmpnuma29": "qmpnuma (profile 2.9)",
-           "qemu": "QEMU 7.2", "qemu10": "QEMU 10.0"}
+           **{kind: f"qmpnuma (profile {profile})" for kind, profile in PROFILE_OF_KIND.items()},
+           **{kind: f"QEMU {profile}" for profile, kind in QEMU_KIND_OF_PROFILE.items()}}
 
 
 def _draw_floor(plt: Any, figures: dict[str, Any], folder: str) -> str:
