@@ -202,8 +202,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     The rest of the package is imported through the start bundle (`qmpnuma.start_bundle`: its
     modules' bytecode read from one file), which is brought up to date on the way out when a
-    module had to come from its own file.
+    module had to come from its own file. The TLS modules asyncio imports run only when used
+    (`qmpnuma.deferred_stdlib`): no start needs them.
     """
+    from qmpnuma.deferred_stdlib import defer_unused_stdlib
+
+    defer_unused_stdlib()
     with _start_up():
         from qmpnuma import start_bundle
 

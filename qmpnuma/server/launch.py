@@ -102,7 +102,8 @@ def serve_machine(
             asyncio.get_running_loop(), on_signal, progname=progname,
             profile=machine.profile, timestamps=machine.message_style.timestamps,
         )
-        return await server.run(opened.channels, on_signal=on_signal)
+        # The waiter takes the signals (they are blocked in every thread): not the loop.
+        return await server.run(opened.channels, loop_signals=False)
 
     try:
         return asyncio.run(serve())

@@ -676,18 +676,26 @@ class QmpServer:
         self,
         listeners: Sequence[Channel | ListenerSpec],
         *,
-        on_signal: Callable[[int], None] | None = None,
+        loop_signals: bool = True,
     ) -> int:
-        """Serve every monitor until `quit` or a terminating signal; return the exit status."""
+        """Serve every monitor until `quit` or a terminating signal; return the exit status.
+
+        With ``loop_signals`` the event loop takes SIGTERM, SIGINT and SIGHUP and ends the
+        serving with status 0. The console entry point passes False: there the signals are
+        blocked in every thread and a waiter thread takes them (`signal_report`), so a loop
+        handler would never run, and registering one costs a cold start `inspect` (asyncio's
+        `add_signal_handler` checks its callback with `inspect.iscoroutinefunction`, and
+        `inspect` with `ast`, `dis` and `tokenize` is ~10 ms of a start: `deferred_stdlib`).
+        """
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            handler = on_signal if on_signal is not None else (lambda s: self.request_exit(0))
-            loop.add_signal_handler(signum, handler, signum)
+        terminating = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) if loop_signals else ()
+        for signum in terminating:
+            loop.add_signal_handler(signum, self.request_exit, 0)
         await self.start(listeners)
         try:
             await self.state.stopped.wait()
         finally:
             await self.close()
-            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            for signum in terminating:
                 loop.remove_signal_handler(signum)
         return self.state.exit_status or 0
