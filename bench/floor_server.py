@@ -13,12 +13,26 @@ for nothing but `python` and `asyncio`.
 With `QMPNUMA_FLOOR_REPLY_BYTES=N` in its environment the fixed reply is N bytes long (a
 `{"return": "xxx..."}` line): the floor for a client that reads replies as long as a given
 command's, which tells how much of a gap to the plain floor is the client reading more bytes.
+
+With `QMPNUMA_FLOOR_LEAN=1` it is the *lean floor* of the cold-start figure: it defers the
+standard library modules asyncio imports that qmpnuma's entry point defers
+(`qmpnuma.deferred_stdlib`: `ssl`, `inspect`) and leaves SIGTERM to its default action (a loop
+signal handler would run `inspect`, as qmpnuma's entry point avoids too). qmpnuma's cold start
+against the plain floor then says how it compares with any asyncio server; against the lean
+floor, what its own code costs on top of the same interpreter and asyncio.
 """
 
-import asyncio
 import os
 import signal
 import sys
+
+LEAN = bool(os.environ.get("QMPNUMA_FLOOR_LEAN"))
+if LEAN:
+    from qmpnuma.deferred_stdlib import defer_unused_stdlib
+
+    defer_unused_stdlib()
+
+import asyncio  # noqa: E402  (after the deferral, which must come first)
 
 GREETING = (b'{"QMP": {"version": {"qemu": {"micro": 0, "minor": 0, "major": 0}, '
             b'"package": ""}, "capabilities": []}}\r\n')
@@ -57,7 +71,8 @@ def socket_path(argv):  # type: ignore[no-untyped-def]
 async def serve(path):  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
-    loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    if not LEAN:
+        loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
     server = await loop.create_unix_server(LineAnswerer, path)
     await stop
     server.close()

@@ -46,6 +46,11 @@ SHARED_MACHINE = "pc-q35-7.2"
 MACHINE_OF_PROFILE = {"2.9": "pc-q35-2.9"}
 #: The one-connection figures run the same programs.
 CONNECTION_KINDS = KINDS
+#: The cold-start figure adds the lean floor: the floor deferring what qmpnuma's entry point
+#: defers (`bench/floor_server.py`, `QMPNUMA_FLOOR_LEAN`).
+COLD_KINDS = (*KINDS, "floor_lean")
+#: The environment a kind runs with beyond the bench's own (none for most).
+ENV_OF_KIND = {"floor_lean": {"QMPNUMA_FLOOR_LEAN": "1"}}
 
 
 def qmpnuma_command() -> list[str]:
@@ -65,7 +70,7 @@ def program(kind: str) -> list[str]:
         if QEMU10 is None:
             raise RuntimeError("build/reference/bin/qemu-system-x86_64 is missing")
         return [QEMU10]
-    if kind == "floor":
+    if kind in ("floor", "floor_lean"):
         return [sys.executable, FLOOR_SERVER]
     return [*qmpnuma_command(), f"--profile={PROFILE_OF_KIND[kind]}"]
 
@@ -119,6 +124,8 @@ def start(
     command = [*prefix, *chosen, *COMMON_ARGS, *machine_args_of(kind, machine_args),
                "-qmp", f"unix:{sock},server=on,wait=off"]
     began = time.perf_counter()
+    if env is None and kind in ENV_OF_KIND:
+        env = os.environ | ENV_OF_KIND[kind]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=stderr, env=env)
     running = Running(process, sock, began)
