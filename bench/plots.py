@@ -124,6 +124,7 @@ def _draw_fleet(plt: Any, steps: list[dict[str, Any]], folder: str) -> str:
 
 
 _LABELS = {"floor": "floor (bare asyncio)", "sized": "sized floor (replies as long as qmpnuma's)",
+           "floor_lean": "lean floor (ssl, inspect deferred)",
            **{kind: f"qmpnuma (profile {profile})" for kind, profile in PROFILE_OF_KIND.items()},
            **{kind: f"QEMU {profile}" for profile, kind in QEMU_KIND_OF_PROFILE.items()}}
 
@@ -157,12 +158,13 @@ def _draw_floor(plt: Any, figures: dict[str, Any], folder: str) -> str:
     left.grid(True, axis="y", which="both", alpha=0.3)
     left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
     cold = figures["cold_start"]
-    present = [kind for kind in kinds if kind in cold]
+    # The lean floor (cold start only) right after the floor, in a colour of its own.
+    present = [kind for kind in (*kinds[:1], "floor_lean", *kinds[1:]) if kind in cold]
     medians = [cold[kind]["median"] * 1000 for kind in present]
     errors = [[(cold[k]["median"] - cold[k]["min"]) * 1000 for k in present],
               [(cold[k]["max"] - cold[k]["median"]) * 1000 for k in present]]
     right.bar(range(len(present)), medians, yerr=errors, capsize=3,
-              color=[f"C{kinds.index(k)}" for k in present])
+              color=[f"C{kinds.index(k) if k in kinds else len(kinds)}" for k in present])
     right.set_xticks(range(len(present)), [_LABELS[k] for k in present], rotation=30,
                      ha="right", fontsize=8)
     right.set_ylabel("ms to first query-memdev reply")
