@@ -5,7 +5,7 @@
 The phases follow what `qmpnuma ARGS` does before its first reply: read the start bundle
 (`qmpnuma.start_bundle`: its index and group streams), import the command line and server
 code through it (which unmarshals the groups they are in; asyncio is imported before the
-clock starts), load the generated wire types of the profile, build the machine, make the
+clock starts, with the standard library modules the entry point defers deferred), load the generated wire types of the profile, build the machine, make the
 command registry (handler modules are imported on first use: the first
 `query-memdev` imports `qmpnuma.commands.memory` only), then serve one client (connect,
 negotiate, first `query-memdev`). `-X importtime` output goes to stderr for the per-package
@@ -14,12 +14,18 @@ breakdown.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
 import tempfile
 import time
+
+# As `qmpnuma.cli.main` does before anything imports asyncio (`qmpnuma.deferred_stdlib`).
+from qmpnuma.deferred_stdlib import defer_unused_stdlib
+
+defer_unused_stdlib()
+
+import asyncio  # noqa: E402  (after the deferral)
 
 
 def main(args: list[str]) -> int:
