@@ -202,8 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     The rest of the package is imported through the start bundle (`qmpnuma.start_bundle`: its
     modules' bytecode read from one file), which is brought up to date on the way out when a
-    module had to come from its own file. The TLS modules asyncio imports run only when used
-    (`qmpnuma.deferred_stdlib`): no start needs them.
+    module had to come from its own file. The standard library modules asyncio imports that no
+    start needs (`ssl`, `inspect`) run only when used (`qmpnuma.deferred_stdlib`).
     """
     from qmpnuma.deferred_stdlib import defer_unused_stdlib
 

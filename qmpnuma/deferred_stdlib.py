@@ -26,7 +26,8 @@ for names it does not have yet (``__getattr__``), and it has the import system's
 elsewhere, the module simply runs early: the start is then as slow as without this module,
 never wrong. Library users of qmpnuma (the harness, the pytest plugin, an in-process fleet) are
 left alone: only the entry point defers. `tests/test_lazy_imports.py` checks that a start
-reaches its first reply without running them and that they work when used afterwards.
+reaches its first reply without running them, `tests/test_deferred_stdlib.py` that they work
+when used afterwards.
 """
 
 from __future__ import annotations
