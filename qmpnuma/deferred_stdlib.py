@@ -36,6 +36,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec, PathFinder
+from importlib.util import find_spec
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
@@ -45,6 +46,11 @@ if TYPE_CHECKING:
 
 #: The modules the entry point defers.
 DEFERRED = ("ssl", "asyncio.sslproto", "inspect")
+#: What a deferred module's code needs to run: where it cannot be found (an interpreter built
+#: without OpenSSL), the module is not deferred, so its import fails at once as it always did
+#: (asyncio then holds ``ssl = None``) instead of failing later, at a first attribute read
+#: such as asyncio's ``isinstance(sock, ssl.SSLSocket)`` in `sock_connect`.
+NEEDS = {"ssl": "_ssl", "asyncio.sslproto": "_ssl"}
 
 #: Held while a deferred module runs its code; re-entrant, so that a module whose own code
 #: reads a missing attribute of itself gets the AttributeError a half-run module gives.
@@ -126,9 +132,11 @@ class DeferringFinder:
 
 
 def defer_unused_stdlib(names: Sequence[str] = DEFERRED) -> DeferringFinder | None:
-    """Defer each module of ``names`` that is not imported yet, from its first import on; the
-    finder that does it (first on `sys.meta_path` until it has served them all), if any."""
-    pending = [name for name in names if name not in sys.modules]
+    """Defer each module of ``names`` that is not imported yet and whose code can run here
+    (`NEEDS`), from its first import on; the finder that does it (first on `sys.meta_path`
+    until it has served them all), if any."""
+    pending = [name for name in names if name not in sys.modules
+               and (name not in NEEDS or find_spec(NEEDS[name]) is not None)]
     if not pending:
         return None
     finder = DeferringFinder(pending)

@@ -104,3 +104,37 @@ def test_a_deferred_module_runs_once_and_fails_as_an_import(tmp_path: Path) -> N
     assert lines[1] == "[42, 42, 42, 42] 1 module"  # four threads, one run
     assert lines[2] == "raised False"  # a failed run leaves sys.modules, as a failed import
     assert lines[3] == "partially initialized module 'selfish' has no attribute 'LATER'"
+
+
+WITHOUT_OPENSSL_PROBE = """
+import sys
+sys.modules["_ssl"] = None  # as an interpreter built without OpenSSL: `import _ssl` fails
+from qmpnuma.deferred_stdlib import DeferredModule, defer_unused_stdlib
+defer_unused_stdlib()
+import asyncio, asyncio.base_events
+print(sorted(name for name in ("ssl", "asyncio.sslproto", "inspect")
+             if type(sys.modules.get(name)) is DeferredModule), asyncio.base_events.ssl)
+
+async def main():
+    # `open_connection` goes through the loop's `sock_connect`, which reads `ssl.SSLSocket`
+    # when asyncio holds a module for `ssl`.
+    async def answer(reader, writer):
+        writer.write(b"hello\\n")
+        await writer.drain()
+        writer.close()
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+    print((await reader.readline()).decode().strip())
+    writer.close()
+    server.close()
+
+asyncio.run(main())
+"""
+
+
+def test_without_openssl_ssl_is_not_deferred() -> None:
+    """Where `ssl` cannot run, it is left to fail at import as before (asyncio holds None)
+    rather than deferred to fail at a later attribute read; the rest is still deferred."""
+    lines = probe_lines(WITHOUT_OPENSSL_PROBE)
+    assert lines[0] == "['inspect'] None"
+    assert lines[1] == "hello"
