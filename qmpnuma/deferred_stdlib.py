@@ -135,8 +135,10 @@ def defer_unused_stdlib(names: Sequence[str] = DEFERRED) -> DeferringFinder | No
     """Defer each module of ``names`` that is not imported yet and whose code can run here
     (`NEEDS`), from its first import on; the finder that does it (first on `sys.meta_path`
     until it has served them all), if any."""
-    pending = [name for name in names if name not in sys.modules
-               and (name not in NEEDS or find_spec(NEEDS[name]) is not None)]
+    missing = {need for need in {NEEDS[name] for name in names if name in NEEDS}
+               if find_spec(need) is None}
+    pending = [name for name in names
+               if name not in sys.modules and NEEDS.get(name) not in missing]
     if not pending:
         return None
     finder = DeferringFinder(pending)
