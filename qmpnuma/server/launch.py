@@ -102,8 +102,7 @@ def serve_machine(
             asyncio.get_running_loop(), on_signal, progname=progname,
             profile=machine.profile, timestamps=machine.message_style.timestamps,
         )
-        # The waiter takes the signals (they are blocked in every thread): not the loop.
-        return await server.run(opened.channels, loop_signals=False)
+        return await server.run(opened.channels)
 
     try:
         return asyncio.run(serve())

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import signal
 import socket
 import sys
 import time
@@ -672,30 +671,18 @@ class QmpServer:
         self._tasks.clear()
         await self.hooks.closed(self)
 
-    async def run(
-        self,
-        listeners: Sequence[Channel | ListenerSpec],
-        *,
-        loop_signals: bool = True,
-    ) -> int:
-        """Serve every monitor until `quit` or a terminating signal; return the exit status.
+    async def run(self, listeners: Sequence[Channel | ListenerSpec]) -> int:
+        """Serve every monitor until `quit` or `request_exit`; return the exit status.
 
-        With ``loop_signals`` the event loop takes SIGTERM, SIGINT and SIGHUP and ends the
-        serving with status 0. The console entry point passes False: there the signals are
-        blocked in every thread and a waiter thread takes them (`signal_report`), so a loop
-        handler would never run, and registering one costs a cold start `inspect` (asyncio's
-        `add_signal_handler` checks its callback with `inspect.iscoroutinefunction`, and
-        `inspect` with `ast`, `dis` and `tokenize` is ~10 ms of a start: `deferred_stdlib`).
+        Terminating signals are the caller's: the console entry point blocks them in every
+        thread and its waiter thread (`signal_report`) reports them as QEMU does and asks for
+        the exit. No loop signal handler is registered here: it could never run there, and
+        asyncio's `add_signal_handler` checks its callback with `inspect.iscoroutinefunction`,
+        which would run the `inspect` a start defers (`deferred_stdlib`, ~10 ms).
         """
-        loop = asyncio.get_running_loop()
-        terminating = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) if loop_signals else ()
-        for signum in terminating:
-            loop.add_signal_handler(signum, self.request_exit, 0)
         await self.start(listeners)
         try:
             await self.state.stopped.wait()
         finally:
             await self.close()
-            for signum in terminating:
-                loop.remove_signal_handler(signum)
         return self.state.exit_status or 0
