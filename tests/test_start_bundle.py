@@ -8,6 +8,7 @@ compiled from, and a server writes it anew on its way out when its start set was
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import marshal
 import os
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -162,6 +164,7 @@ def _docstrings(code: types.CodeType) -> list[str]:
 
 
 PROBE_SOURCE = b'''"""Module."""
+from __future__ import annotations
 def only():
     "Only a docstring."
 class Kept:
@@ -169,24 +172,73 @@ class Kept:
     def method(self):
         "Doc."
         assert False, "still here"
+LIMIT: int = 3
+@record(frozen=True, slots=True)
+class Point:
+    """A record: its fields are its class annotations."""
+    x: int
+    y: int = 2
+    def moved(self, by: int = 1, *rest: int, scale: float = 1.0, **more: str) -> Point:
+        async def inner(a: int, /) -> None: ...
+        return Point(self.x + by, self.y)
 '''
 
 
 def test_bundled_code_has_no_docstrings_but_keeps_asserts() -> None:
     """The bundle's compiler leaves out the docstrings of modules and functions (a body that was
-    only a docstring becomes `pass`) and keeps class docstrings, asserts and line numbers."""
-    namespace: dict[str, object] = {}
-    exec(start_bundle._without_docstrings(PROBE_SOURCE, "probe.py"), namespace)
+    only a docstring becomes `pass`) and the annotations of functions (parameters of every
+    kind, return values, nested functions), and keeps class docstrings, asserts, line numbers
+    and the annotations of classes and modules (a record's fields work as before)."""
+    namespace: dict[str, object] = {"record": records.record}
+    exec(start_bundle._compiled_for_start(PROBE_SOURCE, "probe.py"), namespace)
     assert namespace.get("__doc__") is None
     kept, only = namespace["Kept"], namespace["only"]
     assert isinstance(kept, type) and kept.__doc__ == "Doc."
     assert callable(only) and only() is None and only.__doc__ is None
     with pytest.raises(AssertionError, match="still here") as raised:
         kept().method()
-    assert raised.traceback[-1].lineno + 1 == 8
-    plain: dict[str, object] = {}
+    assert raised.traceback[-1].lineno + 1 == 9
+    point: Any = namespace["Point"]
+    assert point.__annotations__ == {"x": "int", "y": "int"}
+    assert namespace["__annotations__"] == {"LIMIT": "int"}
+    assert point.moved.__annotations__ == {}
+    assert point(1).moved() == point(2, 2) and repr(point(1)) == "Point(x=1, y=2)"
+    assert [field.name for field in dataclasses.fields(point)] == ["x", "y"]
+    moved = point.moved.__code__  # holds what its nested function is made with
+    assert "inner" in [const.co_name for const in moved.co_consts
+                       if isinstance(const, types.CodeType)]
+    assert "int" not in moved.co_consts and "None" not in moved.co_consts
+    plain: dict[str, Any] = {"record": records.record}
     exec(compile(PROBE_SOURCE, "probe.py", "exec"), plain)
     assert plain["__doc__"] == "Module." and plain["Kept"].__doc__ == "Doc."
+    assert plain["Point"].moved.__annotations__ == {
+        "by": "int", "rest": "int", "scale": "float", "more": "str", "return": "Point"}
+
+
+#: What reads the annotations of functions at run time (which a bundled function lacks).
+_ANNOTATION_READERS = ("get_type_hints", "signature(", "singledispatch", "get_annotations",
+                       "validate_call", "__annotations__")
+#: Modules of a start that read annotations, and why they may: `records` reads those of
+#: classes (a record's fields), which the bundle keeps.
+_READS_CLASS_ANNOTATIONS = frozenset({"qmpnuma.records"})
+
+
+def test_no_module_of_a_start_reads_the_annotations_of_functions() -> None:
+    """The bundle leaves out function annotations because nothing a start imports reads them:
+    this fails when a module in the bundle (the start sets of every profile) mentions a reader
+    of annotations, so that leaving them out would change what it does."""
+    subprocess.run([sys.executable, "-m", "qmpnuma.start_bundle"], capture_output=True,
+                   check=True, timeout=120, cwd="/")
+    index, _groups = start_bundle._read()
+    assert len(index) >= 40
+    readers = {}
+    for name, entry in index.items():
+        with open(entry[0], encoding="utf-8") as source:
+            text = source.read()
+        found = [reader for reader in _ANNOTATION_READERS if reader in text]
+        if found and name not in _READS_CLASS_ANNOTATIONS:
+            readers[name] = found
+    assert readers == {}
 
 
 def test_a_bundle_of_another_layout_or_cut_short_is_not_read(
