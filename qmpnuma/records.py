@@ -47,9 +47,10 @@ the same class only, the same ``__hash__`` values (the hash of the same tuple),
 `FrozenInstanceError` on assignment to a frozen record, ``__replace__`` from Python 3.13 on.
 They are closures over the field table instead of compiled source, so making a record costs
 tens of microseconds (a few hundred for `dataclasses.dataclass`); calling
-``__init__`` costs about twice the generated one, except for a slotted record of up to six
-plain fields, whose ``__init__`` has the generated one's own signature and is faster than it
-(`_slot_init`: the QMP session's messages, made per request, are such records). Dataclasses
+``__init__`` costs about twice the generated one, except for a record of up to eight plain
+fields (six with slots), whose ``__init__`` has the generated one's own signature and is as fast
+as it or faster (`_fast_init`: the QMP session's messages, made per request, and most of the
+option parser's and the model's, made per option, are such records). Dataclasses
 off the start path (fleets, traces, fault plans, replay) stay plain dataclasses.
 
 For the type checker a record *is* a dataclass (the name is bound to `dataclasses.dataclass`
@@ -80,6 +81,7 @@ __all__ = ["field", "record", "replace"]
 _C = TypeVar("_C", bound=type)
 _set_attribute = object.__setattr__
 _Setter = Callable[[Any, Any], None]
+_Store = Callable[[Any, str, Any], None]
 #: Python 3.13's `copy.replace` protocol, which `dataclasses` gives every dataclass.
 _HAS_REPLACE_PROTOCOL = sys.version_info >= (3, 13)
 
@@ -204,9 +206,10 @@ def _init_method(
     return __init__
 
 
-# One ``__init__`` per number of fields for `_slot_init`: each stores its arguments through
-# the fields' slot descriptors (``set_N``), which is what the generated ``__init__`` of a
-# slotted dataclass amounts to, minus its ``object.__setattr__`` lookups by name.
+# One ``__init__`` per number of fields for `_fast_init` of a slotted record: each stores its
+# arguments through the fields' slot descriptors (``set_N``), which is what the generated
+# ``__init__`` of a slotted dataclass amounts to, minus its ``object.__setattr__`` lookups by
+# name.
 def _takes_1(set_0: _Setter) -> Callable[..., None]:
     def __init__(self: Any, a0: Any) -> None:
         set_0(self, a0)
@@ -275,28 +278,137 @@ _TAKES: tuple[Callable[..., Callable[..., None]], ...] = (
     _takes_1, _takes_2, _takes_3, _takes_4, _takes_5, _takes_6)
 
 
-def _slot_init(cls: type[Any], layout: _Layout) -> Callable[..., None] | None:
-    """A slotted record's ``__init__`` with the generated one's signature, or None when it
-    needs more than storing its arguments (``default_factory``, ``init=False`` fields,
-    ``__post_init__``) or has more fields than `_TAKES` covers.
+# One ``__init__`` per number of fields for `_fast_init` of a record without slots: each stores
+# its arguments with ``store`` (``object.__setattr__`` for a frozen record, ``setattr`` else, as
+# the generated ``__init__`` does) under placeholder names, replaced by the fields' names in the
+# code's constants.
+def _names_1(store: _Store) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any) -> None:
+        store(self, "\0f0", a0)
 
-    It is one of the `_TAKES` functions with its parameters renamed after the fields
+    return __init__
+
+
+def _names_2(store: _Store) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any) -> None:
+        store(self, "\0f0", a0)
+        store(self, "\0f1", a1)
+
+    return __init__
+
+
+def _names_3(store: _Store) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any, a2: Any) -> None:
+        store(self, "\0f0", a0)
+        store(self, "\0f1", a1)
+        store(self, "\0f2", a2)
+
+    return __init__
+
+
+def _names_4(store: _Store) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any, a2: Any, a3: Any) -> None:
+        store(self, "\0f0", a0)
+        store(self, "\0f1", a1)
+        store(self, "\0f2", a2)
+        store(self, "\0f3", a3)
+
+    return __init__
+
+
+def _names_5(store: _Store) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any) -> None:
+        store(self, "\0f0", a0)
+        store(self, "\0f1", a1)
+        store(self, "\0f2", a2)
+        store(self, "\0f3", a3)
+        store(self, "\0f4", a4)
+
+    return __init__
+
+
+def _names_6(store: _Store) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any) -> None:
+        store(self, "\0f0", a0)
+        store(self, "\0f1", a1)
+        store(self, "\0f2", a2)
+        store(self, "\0f3", a3)
+        store(self, "\0f4", a4)
+        store(self, "\0f5", a5)
+
+    return __init__
+
+
+def _names_7(store: _Store) -> Callable[..., None]:
+    def __init__(self: Any, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any) -> None:
+        store(self, "\0f0", a0)
+        store(self, "\0f1", a1)
+        store(self, "\0f2", a2)
+        store(self, "\0f3", a3)
+        store(self, "\0f4", a4)
+        store(self, "\0f5", a5)
+        store(self, "\0f6", a6)
+
+    return __init__
+
+
+def _names_8(store: _Store) -> Callable[..., None]:
+    def __init__(
+        self: Any, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any, a7: Any
+    ) -> None:
+        store(self, "\0f0", a0)
+        store(self, "\0f1", a1)
+        store(self, "\0f2", a2)
+        store(self, "\0f3", a3)
+        store(self, "\0f4", a4)
+        store(self, "\0f5", a5)
+        store(self, "\0f6", a6)
+        store(self, "\0f7", a7)
+
+    return __init__
+
+
+_NAMES: tuple[Callable[..., Callable[..., None]], ...] = (
+    _names_1, _names_2, _names_3, _names_4, _names_5, _names_6, _names_7, _names_8)
+#: The placeholder of field ``i`` in the `_NAMES` functions' constants.
+_PLACEHOLDER = "\0f"
+
+
+def _fast_init(cls: type[Any], layout: _Layout, frozen: bool,
+               slots: bool) -> Callable[..., None] | None:
+    """A record's ``__init__`` with the generated one's signature, or None when it needs more
+    than storing its arguments (``default_factory``, ``init=False`` fields, ``__post_init__``),
+    has more fields than `_TAKES` (slotted) or `_NAMES` cover, or a field whose name the
+    function's own names would shadow (``self``, ``store``, ``set_N``).
+
+    It is one of those functions with its parameters renamed after the fields
     (`types.CodeType.replace`: nothing is compiled) and the fields' defaults as its own, so
-    keywords, defaults and the messages of a wrong call are the generated method's; records
-    made per request (the QMP session's messages) pay no more than a dataclass for them.
+    keywords, defaults and the messages of a wrong call are the generated method's. A slotted
+    record's stores through its slot descriptors; the others' through ``store`` under the
+    fields' names, put in its constants. Records made per request (the QMP session's messages)
+    or per option (the option parser's) pay no more than a dataclass for them.
     """
     names = tuple(layout.names)
-    if (not 0 < len(names) <= len(_TAKES) or hasattr(cls, "__post_init__")
+    templates = _TAKES if slots else _NAMES
+    if (not 0 < len(names) <= len(templates) or hasattr(cls, "__post_init__")
             or len(layout.init) != len(names)
             or any(factory is not None for _, _, factory in layout.init)
-            or any(name.startswith("set_") for name in names)):
+            or any(name in ("self", "store") or name.startswith("set_") for name in names)):
         return None
     defaults = tuple(default for _, default, _ in layout.init if default is not MISSING)
     if any(default is MISSING for _, default, _ in layout.init[len(names) - len(defaults):]):
         return None  # a field without a default after one with (the generic method says so)
-    setters = [cls.__dict__[name].__set__ for name in names]
-    method = _TAKES[len(names) - 1](*setters)
-    method.__code__ = method.__code__.replace(
+    if slots:
+        method = _TAKES[len(names) - 1](*[cls.__dict__[name].__set__ for name in names])
+        code = method.__code__
+    else:
+        method = _NAMES[len(names) - 1](_set_attribute if frozen else setattr)
+        code = method.__code__
+        code = code.replace(co_consts=tuple(
+            names[int(const[len(_PLACEHOLDER):])]
+            if type(const) is str and const.startswith(_PLACEHOLDER) else const
+            for const in code.co_consts))
+    method.__code__ = code.replace(
         co_varnames=("self", *names), co_qualname=f"{cls.__qualname__}.__init__")
     method.__defaults__ = defaults or None
     return method
@@ -727,7 +839,7 @@ def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool, slots: bool) ->
         "init": True, "repr": repr, "eq": eq, "frozen": frozen, "slots": slots})
     cls.__dataclass_fields__ = _Lazy(registration, 0)  # type: ignore[attr-defined]
     cls.__dataclass_params__ = _Lazy(registration, 1)  # type: ignore[attr-defined]
-    fast_init = _slot_init(cls, layout) if slots else None
+    fast_init = _fast_init(cls, layout, frozen, slots)
     methods: dict[str, Callable[..., Any]] = {
         "__init__": fast_init or _init_method(cls, layout, frozen, slots)}
     if repr:

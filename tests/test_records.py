@@ -173,39 +173,66 @@ def test_frozen_slotted_record_pickles() -> None:
         value.__dict__  # noqa: B018
 
 
-def _plain_pair(count: int, defaults: int) -> tuple[type[Any], type[Any]]:
-    """The same slotted class of ``count`` fields, the last ``defaults`` with a default, from
-    each decorator (``make_dataclass`` declares it; ``record`` is applied to a copy)."""
+def _plain_pair(count: int, defaults: int, *, frozen: bool = True,
+                slots: bool = True) -> tuple[type[Any], type[Any]]:
+    """The same class of ``count`` fields, the last ``defaults`` with a default, from each
+    decorator (``make_dataclass`` declares it; ``record`` is applied to a copy)."""
     specs = [(f"f{index}", int) if index < count - defaults else (f"f{index}", int, index)
              for index in range(count)]
-    real = dataclasses.make_dataclass("Plain", specs, frozen=True, slots=True)
+    real = dataclasses.make_dataclass("Plain", specs, frozen=frozen, slots=slots)
     namespace = {"__annotations__": {name: "int" for name, *_ in specs},
                  **{name: rest[1] for name, *rest in specs if len(rest) == 2}}
-    ours = record(frozen=True, slots=True)(type("Plain", (), namespace))
+    ours = record(frozen=frozen, slots=slots)(type("Plain", (), namespace))
     return real, ours
 
 
-@pytest.mark.parametrize("count", [1, 2, 3, 6, 7])
-def test_slotted_record_takes_what_the_dataclass_takes(count: int) -> None:
-    """Slotted records of up to six plain fields get an ``__init__`` renamed after the fields
-    (seven fall back to the generic one): same binding, defaults and messages."""
+@pytest.mark.parametrize(("frozen", "slots", "fast_up_to"),
+                         [(True, True, 6), (True, False, 8), (False, False, 8)])
+@pytest.mark.parametrize("count", [1, 2, 3, 6, 7, 8, 9])
+def test_plain_record_takes_what_the_dataclass_takes(count: int, frozen: bool, slots: bool,
+                                                     fast_up_to: int) -> None:
+    """Records of up to eight plain fields (six with slots) get an ``__init__`` renamed after
+    the fields (more fall back to the generic one): same binding, defaults, stored values and
+    messages as the dataclass's."""
     for defaults in (0, 1, count):
-        real, ours = _plain_pair(count, defaults)
+        real, ours = _plain_pair(count, defaults, frozen=frozen, slots=slots)
         calls = [((), {}), (tuple(range(count)), {}), (tuple(range(count + 1)), {}),
                  ((), {f"f{index}": index for index in range(count)}),
-                 ((1,), {"f0": 2}), ((), {"nope": 1}), (tuple(range(count - 1)), {})]
+                 ((1,), {"f0": 2}), ((), {"nope": 1}), (tuple(range(count - 1)), {}),
+                 (tuple(range(count - 1)), {f"f{count - 1}": "last"})]
         for args, kwargs in calls:
             expected, got = _outcome(real, *args, **kwargs), _outcome(ours, *args, **kwargs)
             assert got[0] == expected[0], (args, kwargs)
             if expected[0] == "ok":
                 assert repr(got[1]) == repr(expected[1])
                 assert _state(got[1]) == _state(expected[1])
-            elif count < 7:  # the generic method words some messages its own way
+                assert got[1] == ours(*(getattr(got[1], f"f{i}") for i in range(count)))
+            elif count <= fast_up_to:  # the generic method words some messages its own way
                 assert got[1] == expected[1]
-        with pytest.raises(FrozenInstanceError):
-            ours(*range(count)).f0 = 5
+        made = ours(*range(count))
+        if frozen:
+            with pytest.raises(FrozenInstanceError):
+                made.f0 = 5
+        else:
+            made.f0 = 5
+            assert made.f0 == 5
         renamed = ours.__init__.__code__.co_varnames[:count + 1]  # type: ignore[misc]
-        assert (renamed == ("self", *(f"f{index}" for index in range(count)))) is (count < 7)
+        assert (renamed == ("self", *(f"f{index}" for index in range(count)))) is (
+            count <= fast_up_to)
+        assert ours.__init__.__qualname__ == "Plain.__init__"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("slots", [False, True])
+@pytest.mark.parametrize("name", ["self", "store", "set_0"])
+def test_a_field_named_like_a_parameter_of_the_fast_init_gets_the_generic_one(
+    name: str, slots: bool
+) -> None:
+    """A field the renamed ``__init__``'s own names would shadow keeps the generic method."""
+    cls = record(frozen=True, slots=slots)(type("Odd", (), {"__annotations__": {
+        "first": "int", name: "int"}}))
+    made = cls(1, 2)
+    assert (made.first, getattr(made, name)) == (1, 2)
+    assert cls.__init__.__code__.co_varnames[:2] != ("self", "first")
 
 
 # Names a string annotation can use for ClassVar, which `dataclasses` looks up in the module.
