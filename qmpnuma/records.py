@@ -47,7 +47,7 @@ the same class only, the same ``__hash__`` values (the hash of the same tuple),
 `FrozenInstanceError` on assignment to a frozen record, ``__replace__`` from Python 3.13 on.
 They are closures over the field table instead of compiled source, so making a record costs
 tens of microseconds (a few hundred for `dataclasses.dataclass`); calling
-``__init__`` costs about twice the generated one, except for a record of up to eight plain
+``__init__`` costs about twice the generated one, except for a record of up to ten plain
 fields (six with slots), whose ``__init__`` has the generated one's own signature and is as fast
 as it or faster (`_fast_init`: the QMP session's messages, made per request, and most of the
 option parser's and the model's, made per option, are such records). Dataclasses
@@ -368,8 +368,46 @@ def _names_8(store: _Store) -> Callable[..., None]:
     return __init__
 
 
+def _names_9(store: _Store) -> Callable[..., None]:
+    def __init__(
+        self: Any, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any, a7: Any,
+        a8: Any,
+    ) -> None:
+        store(self, "\0f0", a0)
+        store(self, "\0f1", a1)
+        store(self, "\0f2", a2)
+        store(self, "\0f3", a3)
+        store(self, "\0f4", a4)
+        store(self, "\0f5", a5)
+        store(self, "\0f6", a6)
+        store(self, "\0f7", a7)
+        store(self, "\0f8", a8)
+
+    return __init__
+
+
+def _names_10(store: _Store) -> Callable[..., None]:
+    def __init__(
+        self: Any, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any, a7: Any,
+        a8: Any, a9: Any,
+    ) -> None:
+        store(self, "\0f0", a0)
+        store(self, "\0f1", a1)
+        store(self, "\0f2", a2)
+        store(self, "\0f3", a3)
+        store(self, "\0f4", a4)
+        store(self, "\0f5", a5)
+        store(self, "\0f6", a6)
+        store(self, "\0f7", a7)
+        store(self, "\0f8", a8)
+        store(self, "\0f9", a9)
+
+    return __init__
+
+
 _NAMES: tuple[Callable[..., Callable[..., None]], ...] = (
-    _names_1, _names_2, _names_3, _names_4, _names_5, _names_6, _names_7, _names_8)
+    _names_1, _names_2, _names_3, _names_4, _names_5, _names_6, _names_7, _names_8, _names_9,
+    _names_10)
 #: The placeholder of field ``i`` in the `_NAMES` functions' constants.
 _PLACEHOLDER = "\0f"
 
