@@ -408,8 +408,12 @@ def _names_10(store: _Store) -> Callable[..., None]:
 _NAMES: tuple[Callable[..., Callable[..., None]], ...] = (
     _names_1, _names_2, _names_3, _names_4, _names_5, _names_6, _names_7, _names_8, _names_9,
     _names_10)
-#: The placeholder of field ``i`` in the `_NAMES` functions' constants.
-_PLACEHOLDER = "\0f"
+#: The constants of the `_NAMES` functions after their first (None): field ``i``'s placeholder.
+_PLACEHOLDERS = tuple(f"\0f{index}" for index in range(len(_NAMES)))
+#: The most fields a slotted record's fast ``__init__`` takes (`_TAKES`).
+_SLOTTED_MAX = len(_TAKES)
+#: Field names that the fast ``__init__``'s own names would shadow.
+_SHADOWED = frozenset(("self", "store"))
 
 
 def _fast_init(cls: type[Any], layout: _Layout, frozen: bool,
@@ -427,28 +431,31 @@ def _fast_init(cls: type[Any], layout: _Layout, frozen: bool,
     or per option (the option parser's) pay no more than a dataclass for them.
     """
     names = tuple(layout.names)
-    templates = _TAKES if slots else _NAMES
-    if (not 0 < len(names) <= len(templates) or hasattr(cls, "__post_init__")
-            or len(layout.init) != len(names)
-            or any(factory is not None for _, _, factory in layout.init)
-            or any(name in ("self", "store") or name.startswith("set_") for name in names)):
+    count = len(names)
+    if (not 0 < count <= (_SLOTTED_MAX if slots else len(_NAMES))
+            or len(layout.init) != count or hasattr(cls, "__post_init__")):
         return None
-    defaults = tuple(default for _, default, _ in layout.init if default is not MISSING)
-    if any(default is MISSING for _, default, _ in layout.init[len(names) - len(defaults):]):
-        return None  # a field without a default after one with (the generic method says so)
+    defaults = []
+    for name, default, factory in layout.init:
+        if factory is not None or name in _SHADOWED or name.startswith("set_"):
+            return None
+        if default is not MISSING:
+            defaults.append(default)
+        elif defaults:
+            return None  # a field without a default after one with (the generic method says so)
     if slots:
-        method = _TAKES[len(names) - 1](*[cls.__dict__[name].__set__ for name in names])
-        code = method.__code__
+        method = _TAKES[count - 1](*[cls.__dict__[name].__set__ for name in names])
+        consts = method.__code__.co_consts
     else:
-        method = _NAMES[len(names) - 1](_set_attribute if frozen else setattr)
-        code = method.__code__
-        code = code.replace(co_consts=tuple(
-            names[int(const[len(_PLACEHOLDER):])]
-            if type(const) is str and const.startswith(_PLACEHOLDER) else const
-            for const in code.co_consts))
-    method.__code__ = code.replace(
-        co_varnames=("self", *names), co_qualname=f"{cls.__qualname__}.__init__")
-    method.__defaults__ = defaults or None
+        method = _NAMES[count - 1](_set_attribute if frozen else setattr)
+        consts = method.__code__.co_consts
+        if consts[1:] != _PLACEHOLDERS[:count]:
+            return None  # compiled otherwise than `_NAMES` expects (see the tests)
+        consts = (consts[0], *names)
+    method.__code__ = method.__code__.replace(
+        co_consts=consts, co_varnames=("self", *names),
+        co_qualname=f"{cls.__qualname__}.__init__")
+    method.__defaults__ = tuple(defaults) or None
     return method
 
 
