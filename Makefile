@@ -38,6 +38,8 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 bench: $(BENCH_STAMP)
 	command -v qemu-system-x86_64 >/dev/null 2>&1 || \
 		{ apt-get update -qq && apt-get install -y -qq qemu-system-x86; }
+	command -v valgrind >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq valgrind; }
 	$(BIN)/python -m bench.run --readme README.md
 
 lint: $(STAMP)

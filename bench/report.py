@@ -147,6 +147,7 @@ def floor_table(figures: dict[str, Any], env: dict[str, Any]) -> list[str]:
             lines += ["", "The floor's cold start by phase (ms, medians of the same rounds): "
                       + ", ".join(f"{name} {item['ms']:.1f}" for name, item in phases.items())
                       + f", event loop + bind + first client and reply {rest_text}."]
+        lines += instruction_lines(cold.get("instructions"))
     load = figures.get("load", {})
     if load:
         lines += ["", "Load average (1 min) when each step began: "
@@ -159,6 +160,22 @@ def floor_table(figures: dict[str, Any], env: dict[str, Any]) -> list[str]:
     else:
         lines += ["", f"QEMU 10.0 column: {qemu10}."]
     return lines
+
+
+def instruction_lines(counts: dict[str, int] | None) -> list[str]:
+    """The cold start in instructions (`bench.instructions`): what qmpnuma executes on top of
+    the lean floor, free of the machine's noise."""
+    if not counts:
+        return ["", "Instructions to the first reply: not counted (valgrind is not installed)."]
+    lean = counts["floor_lean"]
+    ours = ", ".join(
+        f"qmpnuma {profile} {counts[kind] / 1e6:.1f} (+{(counts[kind] - lean) / 1e6:.1f} over "
+        f"the lean floor, {counts[kind] / counts['floor']:.3f} of the floor)"
+        for kind, profile, _ in OURS if kind in counts)
+    return ["", "Instructions from process start to the first reply (callgrind, millions, one "
+            "start each: deterministic where the times above are not; page faults and cache "
+            f"misses are not in them): floor {counts['floor'] / 1e6:.1f}, lean floor "
+            f"{lean / 1e6:.1f}, {ours}."]
 
 
 def fleet_table(steps: list[dict[str, Any]] | None) -> list[str]:

@@ -31,6 +31,7 @@ from bench import (
     cold_start,
     fleet_scale,
     in_process,
+    instructions,
     many_clients,
     memory,
     report,
@@ -148,6 +149,8 @@ def run(quick: bool) -> dict[str, Any]:
         "python_floor": summary(cold["python"]),
         "floor_phases": cold_start.phases_of_rounds(cold),
         "imports": cold_start.import_breakdown(STANDARD),
+        "instructions": _timed("1 cold start, instructions",
+                               lambda: instructions.measure(STANDARD)),
     }
     inproc = _timed("2 in-process start",
                     lambda: in_process.measure(STANDARD, 50 if quick else 300))
