@@ -32,6 +32,20 @@ class OptionSpec:
     supported_on_x86_64: bool
 
 
+#: The four spellings there are, shared by every option table (`option_spec`).
+_OPTION_SPECS: dict[tuple[bool, bool], OptionSpec] = {}
+
+
+def option_spec(takes_argument: bool, supported_on_x86_64: bool) -> OptionSpec:
+    """The `OptionSpec` of this spelling, one object per spelling: an option table of some
+    200 rows then makes four records, not one per row, in every profile it is built for."""
+    key = (takes_argument, supported_on_x86_64)
+    spec = _OPTION_SPECS.get(key)
+    if spec is None:
+        spec = _OPTION_SPECS[key] = OptionSpec(takes_argument, supported_on_x86_64)
+    return spec
+
+
 class SizeSyntax(Choice):
     """Which ``qemu_strtosz`` reads sizes (``-m``, ``-numa node,mem=``, backend ``size=``)."""
 

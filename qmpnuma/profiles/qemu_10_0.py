@@ -20,6 +20,7 @@ from qmpnuma.profiles.profile import (
     Profile,
     SizeSyntax,
     VirtioMemRules,
+    option_spec,
 )
 from qmpnuma.records import replace
 
@@ -38,10 +39,10 @@ _UNSUPPORTED: Final = frozenset({"xen-attach", "xen-domid-restrict"})
 #: ``-jitdump`` after ``-enable-sync-profile``, as ``-help`` lists them), with its spelling:
 #: whether it takes an argument (probed: ``-X`` alone says ``requires an argument``).
 _ADDED_AFTER: Final = {
-    "kernel": (("shim", OptionSpec(True, True)),),
-    "plugin": (("run-with", OptionSpec(True, True)),),
-    "enable-sync-profile": (("perfmap", OptionSpec(False, True)),
-                            ("jitdump", OptionSpec(False, True))),
+    "kernel": (("shim", option_spec(True, True)),),
+    "plugin": (("run-with", option_spec(True, True)),),
+    "enable-sync-profile": (("perfmap", option_spec(False, True)),
+                            ("jitdump", option_spec(False, True))),
 }
 
 
@@ -50,7 +51,7 @@ def _options() -> dict[str, OptionSpec]:
     for name, spec in qemu_7_2.OPTIONS.items():
         if name not in _REMOVED:
             supported = spec.supported_on_x86_64 and name not in _UNSUPPORTED
-            table[name] = OptionSpec(spec.takes_argument, supported)
+            table[name] = option_spec(spec.takes_argument, supported)
         for added, added_spec in _ADDED_AFTER.get(name, ()):
             table[added] = added_spec
     return table

@@ -23,6 +23,7 @@ from qmpnuma.profiles.profile import (
     SizeSyntax,
     SmpParser,
     Texts,
+    option_spec,
 )
 
 _ROWS: Final[tuple[tuple[str, bool, bool], ...]] = (
@@ -175,7 +176,7 @@ _ROWS: Final[tuple[tuple[str, bool, bool], ...]] = (
 
 #: name (without the leading dash) -> its spelling rules, in QEMU's table order.
 OPTIONS: Final[dict[str, OptionSpec]] = {
-    name: OptionSpec(takes_argument, supported) for name, takes_argument, supported in _ROWS
+    name: option_spec(takes_argument, supported) for name, takes_argument, supported in _ROWS
 }
 
 

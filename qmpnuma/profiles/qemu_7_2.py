@@ -26,6 +26,7 @@ from qmpnuma.profiles.profile import (
     SmpParser,
     Texts,
     VirtioMemRules,
+    option_spec,
 )
 
 _ROWS: Final[tuple[tuple[str, bool, bool], ...]] = (
@@ -156,7 +157,7 @@ _ROWS: Final[tuple[tuple[str, bool, bool], ...]] = (
 
 #: name (without the leading dash) -> its spelling rules, in QEMU's table order.
 OPTIONS: Final[dict[str, OptionSpec]] = {
-    name: OptionSpec(takes_argument, supported) for name, takes_argument, supported in _ROWS
+    name: option_spec(takes_argument, supported) for name, takes_argument, supported in _ROWS
 }
 
 
