@@ -26,11 +26,12 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from bench.launchers import ENV_OF_KIND, start
+from bench.launchers import COLD_KINDS, ENV_OF_KIND, QEMU_KIND_OF_PROFILE, start
 from bench.machines import STANDARD
 
-#: The kinds counted: the floors and qmpnuma with each profile.
-KINDS = ("floor", "floor_lean", "qmpnuma", "qmpnuma10", "qmpnuma29")
+#: The kinds counted: those of the cold-start figure but the real QEMUs (the floors and
+#: qmpnuma with each profile).
+KINDS = tuple(kind for kind in COLD_KINDS if kind not in QEMU_KIND_OF_PROFILE.values())
 
 
 def _total(dump: str) -> int:

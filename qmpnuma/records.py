@@ -410,8 +410,6 @@ _NAMES: tuple[Callable[..., Callable[..., None]], ...] = (
     _names_10)
 #: The constants of the `_NAMES` functions after their first (None): field ``i``'s placeholder.
 _PLACEHOLDERS = tuple(f"\0f{index}" for index in range(len(_NAMES)))
-#: The most fields a slotted record's fast ``__init__`` takes (`_TAKES`).
-_SLOTTED_MAX = len(_TAKES)
 #: Field names that the fast ``__init__``'s own names would shadow.
 _SHADOWED = frozenset(("self", "store"))
 
@@ -432,7 +430,7 @@ def _fast_init(cls: type[Any], layout: _Layout, frozen: bool,
     """
     names = tuple(layout.names)
     count = len(names)
-    if (not 0 < count <= (_SLOTTED_MAX if slots else len(_NAMES))
+    if (not 0 < count <= len(_TAKES if slots else _NAMES)
             or len(layout.init) != count or hasattr(cls, "__post_init__")):
         return None
     defaults = []
@@ -448,10 +446,10 @@ def _fast_init(cls: type[Any], layout: _Layout, frozen: bool,
         consts = method.__code__.co_consts
     else:
         method = _NAMES[count - 1](_set_attribute if frozen else setattr)
-        consts = method.__code__.co_consts
-        if consts[1:] != _PLACEHOLDERS[:count]:
+        placeholders = method.__code__.co_consts
+        if placeholders[1:] != _PLACEHOLDERS[:count]:
             return None  # compiled otherwise than `_NAMES` expects (see the tests)
-        consts = (consts[0], *names)
+        consts = (placeholders[0], *names)
     method.__code__ = method.__code__.replace(
         co_consts=consts, co_varnames=("self", *names),
         co_qualname=f"{cls.__qualname__}.__init__")

@@ -64,8 +64,7 @@ FOLDER = os.path.dirname(os.path.abspath(__file__))
 #: What the console script has imported when `install` runs (never served from the bundle).
 _PRELOADED = frozenset((PACKAGE, f"{PACKAGE}.cli", f"{PACKAGE}.start_bundle"))
 #: The layout of the file (grouped streams after the index, docstrings and function annotations
-#: left out); a file of
-#: another is ignored.
+#: left out); a file of another is ignored.
 _FORMAT = 4
 #: The file starts with the size of its head (header, index, group sizes) in this many bytes,
 #: little-endian; the head follows, then the group streams one after the other.
