@@ -53,6 +53,13 @@ as it or faster (`_fast_init`: the QMP session's messages, made per request, and
 option parser's and the model's, made per option, are such records). Dataclasses
 off the start path (fleets, traces, fault plans, replay) stay plain dataclasses.
 
+A record served from the start bundle is made otherwise: the bundle's compiler
+(`qmpnuma.prebuilt_records`) reads its fields from the source and writes its ``__init__`` into
+its class body, and the body calls ``record.prebuilt`` (`_Prebuilt`) for the other methods and
+the lazy registration, so the class is made once, with its methods in it, and no layout is
+read at import. The same class results (``tests/test_prebuilt_records.py`` compares every
+record of the package made both ways).
+
 For the type checker a record *is* a dataclass (the name is bound to `dataclasses.dataclass`
 when type checking), so mypy checks construction, `replace` and frozen assignments as it always
 did. Not supported: ``order``, ``kw_only`` (neither is accepted; ``field(kw_only=True)``,
@@ -506,8 +513,14 @@ def _hash_method(values: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any], in
     return __hash__
 
 
-def _frozen_methods(cls: type[Any], names: tuple[str, ...]) -> dict[str, Callable[..., None]]:
+def _frozen_methods(
+    names: tuple[str, ...]
+) -> tuple[dict[str, Callable[..., None]], Callable[[type], None]]:
+    """``__setattr__``/``__delattr__`` of a frozen record, and the function that tells them
+    their class (`_make_record` calls it at once; a prebuilt record's ``finish`` once the class
+    statement has made its class)."""
     field_names = frozenset(names)
+    cls: type[Any] = object
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
         if type(self) is cls or name in field_names:
@@ -519,7 +532,11 @@ def _frozen_methods(cls: type[Any], names: tuple[str, ...]) -> dict[str, Callabl
             raise _frozen_error(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
 
-    return {"__setattr__": __setattr__, "__delattr__": __delattr__}
+    def bind(owner: type) -> None:
+        nonlocal cls
+        cls = owner
+
+    return {"__setattr__": __setattr__, "__delattr__": __delattr__}, bind
 
 
 def _frozen_error(message: str) -> Exception:
@@ -791,15 +808,24 @@ class _Registration:
     record's own. Both then replace their `_Lazy` in the record's ``__dict__``.
     """
 
-    __slots__ = ("annotations", "cls", "flags", "layout", "made")
+    __slots__ = ("_layout", "_read", "annotations", "cls", "flags", "made")
 
-    def __init__(self, cls: type, annotations: dict[str, Any], layout: _Layout,
-                 flags: dict[str, bool]) -> None:
+    def __init__(self, cls: type, annotations: dict[str, Any], layout: _Layout | None,
+                 flags: dict[str, bool], read: tuple[Any, ...] = ()) -> None:
         self.cls = cls
         self.annotations = annotations
-        self.layout = layout
+        #: The record's layout; for a prebuilt record, made from what the compiler ``read``
+        #: the first time it is needed (`_Prebuilt.layout`).
+        self._layout = layout
+        self._read = read
         self.flags = flags
         self.made: tuple[dict[str, Field[Any]], Any] | None = None
+
+    @property
+    def layout(self) -> _Layout:
+        if self._layout is None:
+            self._layout = _Prebuilt.layout(*self._read)
+        return self._layout
 
     def fields_and_params(self) -> tuple[dict[str, Field[Any]], Any]:
         if self.made is None:
@@ -890,7 +916,9 @@ def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool, slots: bool) ->
     if eq:
         methods["__eq__"] = _eq_method(_tuple_of(tuple(layout.compared)))
     if frozen:
-        methods.update(_frozen_methods(cls, names))
+        frozen_methods, bind = _frozen_methods(names)
+        bind(cls)
+        methods.update(frozen_methods)
         if slots:
             methods.update(_pickle_methods(names))
     for name, method in methods.items():
@@ -903,9 +931,106 @@ def _make_record(cls: _C, *, frozen: bool, eq: bool, repr: bool, slots: bool) ->
         # As dataclasses: a mutable record with __eq__ is unhashable, a frozen one hashes
         # the tuple of its hashed fields.
         hashed = _hash_method(_tuple_of(tuple(layout.hashed))) if frozen else None
+        if hashed is not None:
+            hashed.__qualname__ = f"{cls.__qualname__}.__hash__"
         cls.__hash__ = hashed  # type: ignore[assignment,method-assign]
     abc.update_abstractmethods(cls)
     return cls
+
+
+class _Prebuilt:
+    """What the class statement of a record rewritten by the start bundle's compiler
+    (`qmpnuma.prebuilt_records`) calls, as ``record.prebuilt``: the compiler has read the
+    fields from the source, so only the methods are left to make, before the class is.
+
+    - ``make(init_maker, qualname, static, values, flags, methods)``: in the class body, the
+      record's ``methods`` in the order named (its ``__init__`` from the compiled
+      ``init_maker``, which also gives the function that binds a frozen slotted record's
+      slot setters once its class is made; the others as `_make_record` makes them), then
+      its lazy ``__dataclass_fields__`` and ``__dataclass_params__`` and what ``finish``
+      needs.
+      ``static`` is what the compiler read (the field names: all, in ``__init__``, filled by
+      a factory, constants, in ``repr``, compared, hashed), ``values`` the body's class
+      attribute of each field that has one (a default or a `FieldSpec`);
+    - ``finish(cls)``: the decorator that replaces ``record(...)``: ties the registration,
+      the frozen methods and the slot setters to the class and does what `_make_record` does
+      last.
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def make(init_maker: Callable[..., tuple[Callable[..., None], Any]], qualname: str,
+             static: tuple[tuple[str, ...], ...], values: dict[str, Any],
+             flags: dict[str, bool], methods: tuple[str, ...]) -> tuple[Any, ...]:
+        for name, value in values.items():
+            default = value.default if value.__class__ is FieldSpec else value
+            if default.__class__.__hash__ is None:  # what dataclasses refuses
+                raise ValueError(f"mutable default {type(default)} for field {name} is not "
+                                 "allowed: use default_factory")
+        names, _, _, _, shown, compared, hashed = static
+        init, bind_slots = init_maker(_set_attribute, _FACTORY, *values.values())
+        made: dict[str, Callable[..., Any]] = {"__init__": init}
+        if "__repr__" in methods:
+            made["__repr__"] = _repr_method(shown)
+        if "__eq__" in methods:
+            made["__eq__"] = _eq_method(_tuple_of(compared))
+        if "__hash__" in methods:
+            made["__hash__"] = _hash_method(_tuple_of(hashed))
+        binds = [] if bind_slots is None else [bind_slots]
+        if "__setattr__" in methods:
+            frozen_methods, bind = _frozen_methods(names)
+            made.update(frozen_methods)
+            binds.append(bind)
+        if "__getstate__" in methods or "__setstate__" in methods:
+            made.update(_pickle_methods(names))
+        chosen = tuple(made[name] for name in methods)
+        for method in chosen:
+            method.__qualname__ = f"{qualname}.{method.__name__}"
+        registration = _Registration(object, {}, None, flags, (static, values))
+        return (*chosen, _Lazy(registration, 0), _Lazy(registration, 1), (registration, binds))
+
+    @staticmethod
+    def layout(static: tuple[tuple[str, ...], ...], values: dict[str, Any]) -> _Layout:
+        """The `_Layout` `_read_layout` would read, from what the compiler read."""
+        names, in_init, filled, constants, shown, compared, hashed = static
+        layout = _Layout()
+        layout.names[:] = names
+        layout.shown[:], layout.compared[:], layout.hashed[:] = shown, compared, hashed
+        layout.values = values
+        for name in in_init:
+            value = values.get(name, MISSING)
+            if value.__class__ is FieldSpec:
+                factory = value.default_factory
+                layout.init.append((name, value.default,
+                                    None if factory is MISSING else factory))
+            else:
+                layout.init.append((name, value, None))
+        layout.filled[:] = [(name, values[name].default_factory) for name in filled]
+        layout.constants[:] = [(name, values[name].default) for name in constants]
+        return layout
+
+    @staticmethod
+    def finish(cls: _C) -> _C:
+        own = cls.__dict__
+        registration, binds = own[STASH]
+        delattr(cls, STASH)
+        registration.cls = cls
+        registration.annotations = own.get("__annotations__", {})  # none without fields
+        for bind in binds:
+            bind(cls)
+        if _HAS_REPLACE_PROTOCOL and "__replace__" not in own:
+            cls.__replace__ = _replace_method  # type: ignore[attr-defined]
+        abc.update_abstractmethods(cls)
+        return cls
+
+
+#: The default of an ``__init__`` parameter whose field has a ``default_factory`` in a
+#: prebuilt record (what a dataclass's signature shows as ``<factory>``).
+_FACTORY = _Factory()
+#: The class attribute a rewritten record's registration waits in for ``finish``
+#: (`prebuilt_records.STASH`).
+STASH = "_qmpnuma_record_"
 
 
 def _unregistered(cls: type) -> _Layout | None:
@@ -956,5 +1081,6 @@ if TYPE_CHECKING:
     from dataclasses import field, replace
 else:
     record = _record
+    record.prebuilt = _Prebuilt()
     field = _field
     replace = _replace

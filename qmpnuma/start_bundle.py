@@ -9,7 +9,7 @@ common instead of making each again. The *start bundle* is such a stream:
 the code of the modules a start imports (the *start set*), which `install` maps into memory
 and serves from a meta path finder.
 
-Three choices keep what a start unmarshals to what it runs:
+Four choices keep what a start unmarshals and runs to what it needs:
 
 - **Groups.** Each profile's start set is found in its own interpreter, and the modules are
   grouped by the profiles whose starts import them: the modules every start needs form one
@@ -26,6 +26,13 @@ Three choices keep what a start unmarshals to what it runs:
   `typing.get_type_hints`, `inspect.signature`, `functools.singledispatch`...). The
   annotations of classes and modules stay: records and dataclasses read their fields from
   them. A module imported from its own file keeps everything.
+- **Records made ahead.** A record's class statement is rewritten
+  (`qmpnuma.prebuilt_records`) so that the class is made once, with the methods ``record``
+  would add compiled into its body, and its decorator only registers the fields: ``record``
+  reads a class's fields, builds its methods and sets them one by one at import, for each of
+  the ~60 records of a start (the rewritten ones cost about half). Their code calls
+  ``record.prebuilt``, so the bundle is read only while `COMPILER_SOURCES` are as they were
+  when it was made.
 - **Specs made from the index.** Each entry carries what `spec_from_file_location` would work
   out from the path (package or not, the `.pyc` path), so finding a module costs a dictionary
   lookup and one `ModuleSpec`.
@@ -64,8 +71,8 @@ FOLDER = os.path.dirname(os.path.abspath(__file__))
 #: What the console script has imported when `install` runs (never served from the bundle).
 _PRELOADED = frozenset((PACKAGE, f"{PACKAGE}.cli", f"{PACKAGE}.start_bundle"))
 #: The layout of the file (grouped streams after the index, docstrings and function annotations
-#: left out); a file of another is ignored.
-_FORMAT = 4
+#: left out, records rewritten); a file of another is ignored.
+_FORMAT = 5
 #: The file starts with the size of its head (header, index, group sizes) in this many bytes,
 #: little-endian; the head follows, then the group streams one after the other.
 _HEAD_START = 8
@@ -84,10 +91,32 @@ def bundle_path() -> str:
     return os.path.join(FOLDER, "__pycache__", f"start-bundle.{tag}{level}.bin")
 
 
-def _header() -> tuple[bytes, int, int]:
+#: The sources the bundle's code depends on besides each module's own: the compiler of its
+#: records and the `record.prebuilt` their rewritten class statements call.
+COMPILER_SOURCES = tuple(os.path.join(FOLDER, name)
+                         for name in ("prebuilt_records.py", "records.py"))
+
+
+def _compiler_stamp() -> tuple[tuple[int, int], ...]:
+    """The modification time and size of each of `COMPILER_SOURCES` ((0, 0) if missing)."""
+    stamp = []
+    for path in COMPILER_SOURCES:
+        try:
+            found = os.stat(path)
+        except OSError:
+            stamp.append((0, 0))
+        else:
+            stamp.append((found.st_mtime_ns, found.st_size))
+    return tuple(stamp)
+
+
+def _header() -> tuple[bytes, int, int, tuple[tuple[int, int], ...]]:
     """What a bundle must have been made with to be read: the bytecode's magic number, the
-    optimization level (asserts in or out) and the file's layout."""
-    return (bytes(MAGIC_NUMBER), sys.flags.optimize, _FORMAT)
+    optimization level (asserts in or out), the file's layout and the sources of the records'
+    compiler and runtime as they were (a record rewritten by one compiler calls
+    ``record.prebuilt`` as that compiler expects: a change to either makes every entry
+    stale, not only theirs)."""
+    return (bytes(MAGIC_NUMBER), sys.flags.optimize, _FORMAT, _compiler_stamp())
 
 
 def _read() -> tuple[Index, list[memoryview]]:
@@ -240,7 +269,10 @@ def _compiled_for_start(source: bytes, path: str) -> Any:
     annotations (a record's or dataclass's fields)."""
     import ast
 
+    from qmpnuma.prebuilt_records import prebuild, qualify
+
     tree = ast.parse(source, path)
+    prebuild(tree)
     for node in ast.walk(tree):
         if not isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -251,7 +283,7 @@ def _compiled_for_start(source: bytes, path: str) -> Any:
         if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
                 and isinstance(first.value.value, str)):
             node.body = body[1:] or [ast.copy_location(ast.Pass(), first)]
-    return compile(tree, path, "exec", dont_inherit=True, optimize=sys.flags.optimize)
+    return qualify(compile(tree, path, "exec", dont_inherit=True, optimize=sys.flags.optimize))
 
 
 def _drop_annotations(function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:

@@ -260,3 +260,30 @@ def test_a_bundle_of_another_layout_or_cut_short_is_not_read(
                     whole.replace(start_bundle._header()[0], b"\0" * 4, 1)):
         target.write_bytes(damaged)
         assert start_bundle._read() == ({}, [])
+
+
+def test_a_changed_record_compiler_makes_the_whole_bundle_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bundle's records call ``record.prebuilt`` as the compiler that rewrote them expects,
+    so a change to the compiler or to `records` (their modification time or size) leaves every
+    entry unread, not only theirs; the bundle written again is read."""
+    target = tmp_path / "start-bundle.bin"
+    compiler = tmp_path / "prebuilt_records.py"
+    runtime = tmp_path / "records.py"
+    compiler.write_text("# compiler\n")
+    runtime.write_text("# runtime\n")
+    monkeypatch.setattr(start_bundle, "bundle_path", lambda: str(target))
+    monkeypatch.setattr(start_bundle, "COMPILER_SOURCES", (str(compiler), str(runtime)))
+    entries = {"qmpnuma.errors": start_bundle._entry(errors.__file__)}
+    start_bundle._write(entries, {"qmpnuma.errors": ""})
+    assert list(start_bundle._read()[0]) == ["qmpnuma.errors"]
+    for changed, text in ((runtime, "# runtime, changed\n"), (compiler, "# compiler 2\n")):
+        changed.write_text(text)
+        assert start_bundle._read() == ({}, [])
+        start_bundle._write(entries, {"qmpnuma.errors": ""})
+        assert list(start_bundle._read()[0]) == ["qmpnuma.errors"]
+    os.utime(runtime, ns=(1, 1))
+    assert start_bundle._read() == ({}, [])
+    runtime.unlink()
+    assert start_bundle._read() == ({}, [])
