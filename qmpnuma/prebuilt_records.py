@@ -293,15 +293,16 @@ def _tuple(items: list[str]) -> str:
 
 
 def _store(plan: Plan, one: Field, value: str) -> str:
-    """How ``__init__`` stores a field: by assignment, or in a frozen record past its
-    ``__setattr__`` -- with ``object.__setattr__`` (as a dataclass does), or, with slots,
-    through the field's slot descriptor, which the class statement has not made yet when the
-    method is (`_slot_setters`)."""
+    """How ``__init__`` stores a field: with ``setattr`` (``_qn_set``), or in a frozen
+    record past its ``__setattr__`` -- with ``object.__setattr__`` (as a dataclass does; `records`
+    passes the one or the other as ``_qn_set``), or, with slots, through the field's slot
+    descriptor, which the class statement has not made yet when the method is
+    (`_slot_setters`). Never ``self.name = value``: from Python 3.13 on, the compiler would
+    list such names in the class's ``__static_attributes__``, which ``record``'s class has
+    not."""
     if plan.frozen and plan.slots:
         return f"{PREFIX}s{plan.fields.index(one)}(self, {value})"
-    if plan.frozen:
-        return f"{PREFIX}set(self, {one.name!r}, {value})"
-    return f"self.{one.name} = {value}"
+    return f"{PREFIX}set(self, {one.name!r}, {value})"
 
 
 def _slot_setters(plan: Plan) -> list[str]:

@@ -91,6 +91,9 @@ _Setter = Callable[[Any, Any], None]
 _Store = Callable[[Any, str, Any], None]
 #: Python 3.13's `copy.replace` protocol, which `dataclasses` gives every dataclass.
 _HAS_REPLACE_PROTOCOL = sys.version_info >= (3, 13)
+#: What `dataclasses.replace` raises for an ``init=False`` field given to it (a ValueError
+#: until Python 3.13, a TypeError from 3.13 on).
+_INIT_FALSE_REPLACED: type[Exception] = TypeError if _HAS_REPLACE_PROTOCOL else ValueError
 
 
 class _MissingType:
@@ -969,7 +972,8 @@ class _Prebuilt:
                 raise ValueError(f"mutable default {type(default)} for field {name} is not "
                                  "allowed: use default_factory")
         names, _, _, _, shown, compared, hashed = static
-        init, bind_slots = init_maker(_set_attribute, _FACTORY, *values.values())
+        store = _set_attribute if flags["frozen"] else setattr
+        init, bind_slots = init_maker(store, _FACTORY, *values.values())
         made: dict[str, Callable[..., Any]] = {"__init__": init}
         if "__repr__" in methods:
             made["__repr__"] = _repr_method(shown)
@@ -1058,8 +1062,8 @@ def _replace(obj: Any, /, **changes: Any) -> Any:
     for name in layout.names:
         if name not in in_init:
             if name in changes:
-                raise ValueError(f"field {name} is declared with init=False, it cannot be "
-                                 "specified with replace()")
+                raise _INIT_FALSE_REPLACED(f"field {name} is declared with init=False, it "
+                                           "cannot be specified with replace()")
         elif name not in changes:
             changes[name] = getattr(obj, name)
     return obj.__class__(**changes)
