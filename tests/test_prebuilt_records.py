@@ -555,3 +555,10 @@ def test_the_bundle_serves_prebuilt_records() -> None:
     assert "record" in names
     assert any(prebuilt_records.WRAPPER in inner.co_names or "prebuilt" in inner.co_names
                for inner in nested)
+
+
+def test_the_compiler_and_the_runtime_name_the_stash_alike() -> None:
+    """`records` keeps its own copy of the stash's name (it must not import the compiler, which
+    imports `dataclasses`); the two must agree."""
+    assert records.STASH == prebuilt_records.STASH
+    assert "prebuilt_records" not in records.__dict__ and "dataclasses" not in vars(records)
