@@ -6,11 +6,13 @@ on the finished class (each ``setattr`` of a special method on a type updates it
 for ``slots=True``, makes the class a second time: some 240,000 instructions per record, and a
 start makes about sixty (issue 12). The start bundle's compiler (`qmpnuma.start_bundle`)
 knows every record class's source, so it can do the reading once, ahead of time: this module
-rewrites a record's class statement (`prebuild`) so that its body defines what ``record``
-would add -- ``__init__``, ``__repr__``, ``__eq__``, ``__hash__``, the frozen
-``__setattr__``/``__delattr__``, the pickling methods of a frozen slotted record,
-``__match_args__``, ``__slots__`` -- as compiled methods, and its decorator only registers the
-fields (`records` ``prebuilt.finish``). The class is then made once, with its methods in it.
+rewrites a record's class statement (`prebuild`) so that its body holds what ``record`` would
+add -- ``__init__`` as compiled code; ``__repr__``, ``__eq__``, ``__hash__``, the frozen
+``__setattr__``/``__delattr__`` and the pickling methods of a frozen slotted record made by
+``record``'s own closures (`records` ``prebuilt.make``, called in the body: compiled, they
+cost as much to unmarshal as the closures to make); ``__match_args__``, ``__slots__`` -- and
+its decorator only ties the registration to the class (``prebuilt.finish``). The class is then
+made once, with its methods in it.
 
 What the rewritten class is and does is what ``record`` makes of the same source (the same
 attributes, methods' behaviour, registration, `replace`); ``tests/test_prebuilt_records.py``
@@ -19,7 +21,7 @@ compares the two for every record of the package and for synthetic ones. The gen
 message, as a dataclass's does.
 
 Only what can be read from the source alone is rewritten; every other record is left to
-``record`` at import (`skip_reason` says why): the decorator must be ``record`` or
+``record`` at import (`prebuild` returns why): the decorator must be ``record`` or
 ``record(frozen=..., eq=..., repr=..., slots=...)`` with constant flags, ``record`` (and
 ``field``, if used) imported from `qmpnuma.records` under their own names; the module must
 use ``from __future__ import annotations`` (annotations stay strings) and bind nothing to
@@ -41,13 +43,13 @@ from dataclasses import dataclass, field
 from types import CodeType
 
 __all__ = ["PREFIX", "STASH", "WRAPPER", "Plan", "methods_of", "plan_of", "prebuild",
-           "qualify", "skip_reason"]
+           "qualify"]
 
 #: The prefix of every name the generated code uses for itself; a record with a field of this
 #: prefix is left to ``record``.
 PREFIX = "_qn_"
-#: The function the rewritten class body defines, calls and deletes; the methods it returns
-#: get qualified names as if defined in the class (`qualify`).
+#: The init maker the rewritten class body defines, hands to ``prebuilt.make`` and deletes;
+#: the ``__init__`` it makes is named as a method of the class (`qualify`).
 WRAPPER = "__qmpnuma_record__"
 #: The class attribute holding the record's registration until its decorator takes it.
 STASH = "_qmpnuma_record_"
@@ -275,16 +277,6 @@ def plan_of(node: ast.ClassDef, names: set[str]) -> Plan | None:
         elif defaulted:
             raise ValueError(f"field {one.name} without a default after one with")
     return plan
-
-
-def skip_reason(node: ast.ClassDef, names: set[str]) -> str | None:
-    """Why the record ``node`` is left to ``record`` at import (None: it is rewritten, or
-    not a record)."""
-    try:
-        plan_of(node, names)
-    except ValueError as reason:
-        return str(reason)
-    return None
 
 
 def _tuple(items: list[str]) -> str:

@@ -28,9 +28,10 @@ Four choices keep what a start unmarshals and runs to what it needs:
   them. A module imported from its own file keeps everything.
 - **Records made ahead.** A record's class statement is rewritten
   (`qmpnuma.prebuilt_records`) so that the class is made once, with the methods ``record``
-  would add compiled into its body, and its decorator only registers the fields: ``record``
-  reads a class's fields, builds its methods and sets them one by one at import, for each of
-  the ~60 records of a start (the rewritten ones cost about half). Their code calls
+  would add in its body (its ``__init__`` compiled), and its decorator only ties the
+  registration to it: ``record`` reads a class's fields, builds its methods and sets them one
+  by one on the finished class at import, for each of the ~60 records of a start (a rewritten
+  one costs about half as much over a plain class). Their code calls
   ``record.prebuilt``, so the bundle is read only while `COMPILER_SOURCES` are as they were
   when it was made.
 - **Specs made from the index.** Each entry carries what `spec_from_file_location` would work
@@ -266,7 +267,8 @@ def _compiled_for_start(source: bytes, path: str) -> Any:
     `-OO` compiles them (asserts kept; line numbers are the source's), and the annotations of
     its functions' parameters and return values. Classes keep their docstrings (`dataclasses`
     and others build one when a class has none, which costs more than it saves) and their
-    annotations (a record's or dataclass's fields)."""
+    annotations (a record's or dataclass's fields). Records whose fields the source settles
+    are rewritten to be made ahead (`qmpnuma.prebuilt_records.prebuild`)."""
     import ast
 
     from qmpnuma.prebuilt_records import prebuild, qualify
